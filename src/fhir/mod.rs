@@ -1,0 +1,36 @@
+//! Shared FHIR helpers: media types, system URLs, OperationOutcome errors and Bundle builders.
+//! GP Connect speaks STU3; PDS and SDS speak R4 (`shared/spec/README.md`).
+
+pub mod bundle;
+pub mod outcome;
+
+pub use outcome::{FhirError, OutcomeStyle, SpineCode};
+
+/// `Content-Type` of every FHIR JSON response the sandbox sends.
+pub const FHIR_JSON: &str = "application/fhir+json;charset=utf-8";
+
+/// Identifier and CodeSystem URLs, in one place (`shared/spec/*.md`).
+pub mod systems {
+    pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
+    pub const ODS_ORGANIZATION_CODE: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+    pub const SDS_USER_ID: &str = "https://fhir.nhs.uk/Id/sds-user-id";
+    pub const SDS_ROLE_PROFILE_ID: &str = "https://fhir.nhs.uk/Id/sds-role-profile-id";
+    pub const SPINE_ASID: &str = "https://fhir.nhs.uk/Id/nhsSpineASID";
+    pub const MHS_PARTY_KEY: &str = "https://fhir.nhs.uk/Id/nhsMhsPartyKey";
+    pub const MHS_ID: &str = "https://fhir.nhs.uk/Id/nhsMHSId";
+    pub const SERVICE_INTERACTION_ID: &str = "https://fhir.nhs.uk/Id/nhsServiceInteractionId";
+    pub const SNOMED: &str = "http://snomed.info/sct";
+    /// GP Connect (STU3) error CodeSystem.
+    pub const SPINE_ERROR_STU3: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1";
+    /// The ValueSet URL some Spine adaptors (SDS) put in `coding.system`.
+    pub const SPINE_ERROR_STU3_VALUESET: &str =
+        "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1";
+    /// PDS (R4) error CodeSystem, sent with `version: "1"`.
+    pub const SPINE_ERROR_R4: &str = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode";
+    /// SSP's own, legacy error coding system.
+    pub const SSP_RESPONSE_CODE: &str =
+        "http://fhir.nhs.net/ValueSet/gpconnect-schedule-response-code-1-0";
+    pub const GPC_OPERATION_OUTCOME_PROFILE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1";
+}
