@@ -1,1 +1,252 @@
-//! config
+//! The `serve` options (`shared/design/contract.md` section 1), layered with figment:
+//! flag > `SANDBOX_*` environment > TOML file (`--config`, `SANDBOX_CONFIG`) > defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every option the sandbox runs with. Keys are the TOML file's keys and, upper-cased with a
+/// `SANDBOX_` prefix, the environment variables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Scenario files or folders merged into one world.
+    pub scenario: Vec<PathBuf>,
+    /// Plain-HTTP listener: PDS, SDS, providers, admin, web page.
+    pub http_addr: SocketAddr,
+    /// SSP listener (TLS with mutual authentication).
+    pub ssp_addr: SocketAddr,
+    /// Base URL advertised in SDS endpoint addresses and Binary URLs; `http://localhost:<http port>`
+    /// when absent.
+    pub public_url: Option<String>,
+    /// PKI folder; missing files are generated at start, existing ones never overwritten.
+    pub certs_dir: PathBuf,
+    /// When set, SDS requires this value in the `apikey` header, as the real API platform does.
+    pub sds_api_key: Option<String>,
+    /// Largest request body accepted, in bytes (413 beyond it).
+    pub max_body_bytes: usize,
+    /// Seconds a client may take to send the request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take end to end before it is answered with a timeout.
+    pub request_timeout_secs: u64,
+    /// Seconds SSP waits for a provider before answering 504.
+    pub forward_timeout_secs: u64,
+    /// Entries the journal keeps before the oldest fall off.
+    pub journal_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            scenario: vec![PathBuf::from("scenarios/default.yaml")],
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            ssp_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_url: None,
+            certs_dir: PathBuf::from("certs"),
+            sds_api_key: None,
+            max_body_bytes: 1024 * 1024,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            forward_timeout_secs: 20,
+            journal_capacity: 2000,
+        }
+    }
+}
+
+/// The options given on the command line, each `None` when the flag was not used.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scenario: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssp_addr: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certs_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Figment(Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Where the environment comes from; a map in tests, the process environment otherwise.
+pub type EnvSource = Vec<(String, String)>;
+
+impl Config {
+    /// Builds the configuration from defaults, the TOML file, the environment and the flags.
+    /// `config_file` is `--config`, falling back to `SANDBOX_CONFIG` in `env`.
+    pub fn load(
+        config_file: Option<PathBuf>,
+        env: &EnvSource,
+        flags: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let lookup = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = config_file.or_else(|| lookup("SANDBOX_CONFIG").map(PathBuf::from)) {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // figment's Env reads the process environment; we feed it our own list so tests can
+        // run in parallel without touching the process environment.
+        let mut env_values = serde_json::Map::new();
+        for (key, value) in env {
+            let Some(name) = key.strip_prefix("SANDBOX_") else {
+                continue;
+            };
+            let name = name.to_ascii_lowercase();
+            match name.as_str() {
+                "config" | "log" => {}
+                "scenario" => {
+                    let list: Vec<serde_json::Value> = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| serde_json::Value::String(s.to_owned()))
+                        .collect();
+                    env_values.insert(name, serde_json::Value::Array(list));
+                }
+                _ => {
+                    env_values.insert(name, parse_env_value(value));
+                }
+            }
+        }
+        figment = figment
+            .merge(Serialized::defaults(serde_json::Value::Object(env_values)))
+            .merge(Serialized::defaults(flags));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads the process environment (the only place that does).
+    pub fn process_env() -> EnvSource {
+        std::env::vars()
+            .filter(|(k, _)| k.starts_with("SANDBOX_"))
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.scenario.is_empty() {
+            return Err(ConfigError::Invalid("no scenario given".into()));
+        }
+        if let Some(url) = &self.public_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && url.parse::<http::Uri>().is_ok_and(|u| u.host().is_some());
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url '{url}' must be an absolute http:// or https:// URL"
+                )));
+            }
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be above 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL advertised to consumers, without a trailing slash.
+    pub fn public_url_for(&self, http_port: u16) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{http_port}"),
+        }
+    }
+}
+
+/// Environment values are strings; numbers are passed on as numbers so numeric keys extract.
+fn parse_env_value(value: &str) -> serde_json::Value {
+    match value.parse::<u64>() {
+        Ok(n) => serde_json::Value::from(n),
+        Err(_) => serde_json::Value::String(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvSource {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::load(None, &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.ssp_addr.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.scenario, vec![PathBuf::from("scenarios/default.yaml")]);
+        assert_eq!(c.certs_dir, PathBuf::from("certs"));
+        assert_eq!(c.public_url_for(8080), "http://localhost:8080");
+    }
+
+    #[test]
+    fn flag_beats_env_beats_file() {
+        let dir = std::env::temp_dir().join(format!("sandbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "http_addr = \"127.0.0.1:1001\"\nssp_addr = \"127.0.0.1:1002\"\ncerts_dir = \"file-certs\"\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("SANDBOX_SSP_ADDR", "127.0.0.1:2002"),
+            ("SANDBOX_CERTS_DIR", "env-certs"),
+            ("SANDBOX_SCENARIO", "a.yaml, b.yaml"),
+        ]);
+        let flags = Overrides {
+            certs_dir: Some(PathBuf::from("flag-certs")),
+            ..Default::default()
+        };
+        let c = Config::load(Some(file), &e, &flags).unwrap();
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:1001");
+        assert_eq!(c.ssp_addr.to_string(), "127.0.0.1:2002");
+        assert_eq!(c.certs_dir, PathBuf::from("flag-certs"));
+        assert_eq!(
+            c.scenario,
+            vec![PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::load(
+            None,
+            &env(&[("SANDBOX_HTTP_ADDR", "nonsense")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("http_addr"), "{err}");
+        let err = Config::load(
+            None,
+            &env(&[("SANDBOX_PUBLIC_URL", "localhost")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("public_url"), "{err}");
+    }
+}

@@ -12,7 +12,8 @@ impl OdsCode {
     /// folded, because Spine compares them verbatim.
     pub fn parse(s: &str) -> Result<Self, String> {
         if (3..=10).contains(&s.len())
-            && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && s.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         {
             Ok(Self(s.to_owned()))
         } else {

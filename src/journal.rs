@@ -143,6 +143,14 @@ impl Journal {
     }
 }
 
+/// The decoded claims (and header) of the request's bearer JWT, for display.
+pub fn decoded_jwt(headers: &http::HeaderMap) -> Option<serde_json::Value> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = crate::jwt::bearer_token(value)?;
+    let decoded = crate::jwt::decode(token).ok()?;
+    Some(serde_json::json!({ "header": decoded.header, "claims": decoded.claims }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,14 +6,32 @@
 //! - [`config`]: the `serve` options, layered flag > `SANDBOX_*` env > TOML file > default.
 //! - [`scenario`]: the YAML world (practices, practitioners, patients and their records).
 //! - [`sandbox`]: binds every listener and wires the services; the only place that knows ports.
-//! - [`http`]: the shared HTTP plumbing (body type, limits, accept loop).
+//! - [`http`]: the shared HTTP plumbing (body type, limits, accept loop with graceful drain).
+//! - [`pds`], [`sds`], [`ssp`], [`provider`]: one module per emulated Spine service.
+//! - [`admin`]: health, reset, the journal API and the web page.
 //! - [`fhir`]: OperationOutcome errors and Bundle builders shared by every service.
 //! - [`journal`]: the bounded, ordered log of every exchange.
+//! - [`jwt`]: the unsigned GP Connect audit token.
 //! - [`nhs_number`], [`identifiers`]: parse-don't-validate domain identifiers.
+//! - [`clock`]: injected time.
 
+pub mod admin;
+pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod fhir;
+pub mod http;
 pub mod identifiers;
 pub mod journal;
+pub mod jwt;
 pub mod nhs_number;
+pub mod pds;
+pub mod provider;
+pub mod sandbox;
 pub mod scenario;
+pub mod sds;
+pub mod ssp;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use sandbox::{RunningSandbox, Sandbox};

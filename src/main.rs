@@ -1,1 +1,173 @@
-fn main(){}
+//! The `spine-sandbox` binary: parse the command line, load configuration and scenarios, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use spine_sandbox::cli::{Cli, Command, ServeArgs};
+use spine_sandbox::config::Config;
+use spine_sandbox::{Clock, Sandbox, scenario};
+
+/// Exit code for a bad flag, config or scenario (contract section 1; sysexits EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        None => runtime.block_on(serve(cli.serve)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Check { files }) => check(&files),
+        Some(Command::Certs(_)) => not_available("certs"),
+        Some(Command::Journey(_)) => not_available("journey"),
+        Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SANDBOX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn not_available(command: &str) -> ExitCode {
+    eprintln!("error: `spine-sandbox {command}` is not available in this build yet");
+    ExitCode::FAILURE
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn check(files: &[std::path::PathBuf]) -> ExitCode {
+    match scenario::load_paths(files, today()) {
+        Ok(world) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "ok: {} practices, {} practitioners, {} patients",
+                    world.practices.len(),
+                    world.practitioners.len(),
+                    world.patients.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("{} problem(s) found", errors.len());
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let config = match Config::load(
+        args.config.clone(),
+        &Config::process_env(),
+        &args.overrides(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let world = match scenario::load_paths(&config.scenario, today()) {
+        Ok(w) => w,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "error: the scenario has {} problem(s); not starting",
+                errors.len()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let running = match Sandbox::start(config, world, Clock::system()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", running.listening_line());
+    }
+    shutdown_signal().await;
+    tracing::info!("Shutting down: draining open requests.");
+    running.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn healthcheck(url: &str) -> ExitCode {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        spine_sandbox::http::get_status(url),
+    )
+    .await
+    {
+        Ok(Ok(status)) if status == 200 => ExitCode::SUCCESS,
+        Ok(Ok(status)) => {
+            eprintln!("unhealthy: {url} answered {status}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("unhealthy: {url}: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("unhealthy: {url} did not answer within 2 s");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -85,8 +85,18 @@ mod tests {
             NhsNumber::parse("9000000000"),
             Err(NhsNumberError::CheckDigit("9000000000".into()))
         );
-        for bad in ["", "969093728", "96909372861", "969 093 72", "96909372a6", "９690937286"] {
-            assert!(matches!(NhsNumber::parse(bad), Err(NhsNumberError::Format(_))), "{bad}");
+        for bad in [
+            "",
+            "969093728",
+            "96909372861",
+            "969 093 72",
+            "96909372a6",
+            "９690937286",
+        ] {
+            assert!(
+                matches!(NhsNumber::parse(bad), Err(NhsNumberError::Format(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -67,7 +67,12 @@ impl SpineCode {
     pub fn parts(self) -> (&'static str, &'static str, StatusCode, &'static str) {
         use SpineCode::*;
         match self {
-            BadRequest => ("BAD_REQUEST", "Bad request", StatusCode::BAD_REQUEST, "invalid"),
+            BadRequest => (
+                "BAD_REQUEST",
+                "Bad request",
+                StatusCode::BAD_REQUEST,
+                "invalid",
+            ),
             ConflictingValues => (
                 "CONFLICTING_VALUES",
                 "Conflicting values have been specified in different fields",
@@ -278,7 +283,13 @@ pub struct FhirError {
 
 impl std::fmt::Display for FhirError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.diagnostics)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.diagnostics
+        )
     }
 }
 
@@ -418,7 +429,10 @@ mod tests {
     fn gp_connect_outcome_has_profile_and_stu3_system() {
         let e = FhirError::invalid_parameter("Unrecognised parameter: includeImmunisations");
         let o = e.to_outcome(OutcomeStyle::GpConnect);
-        assert_eq!(o["meta"]["profile"][0], systems::GPC_OPERATION_OUTCOME_PROFILE);
+        assert_eq!(
+            o["meta"]["profile"][0],
+            systems::GPC_OPERATION_OUTCOME_PROFILE
+        );
         let c = &o["issue"][0]["details"]["coding"][0];
         assert_eq!(c["system"], systems::SPINE_ERROR_STU3);
         assert_eq!(c["code"], "INVALID_PARAMETER");

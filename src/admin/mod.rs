@@ -1,0 +1,163 @@
+//! The admin API (`/healthz`, `/_admin/reset`, `/_admin/journal`) and the web page at `/`
+//! (`shared/design/contract.md` section 2).
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use crate::fhir::bundle::json_response;
+use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
+use crate::http::{Body, boxed, full};
+use crate::sandbox::Shared;
+
+pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    match (req.method(), path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/healthz") => boxed(json_response(
+            StatusCode::OK,
+            &json!({ "status": "ok", "scenario": shared.world.name }),
+        )),
+        (&Method::POST, "/_admin/reset") => {
+            shared.pds.reset(&shared.world);
+            shared.journal.clear();
+            tracing::info!("State reset to the loaded scenario.");
+            let mut resp = Response::new(Bytes::new());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            boxed(resp)
+        }
+        (&Method::GET, "/_admin/journal") => journal(shared, req.uri().query()),
+        (&Method::GET, "/") => page(),
+        (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/") => boxed(
+            FhirError::new(
+                SpineCode::BadRequest,
+                format!("{} is not allowed on {path}", req.method()),
+            )
+            .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .to_response(OutcomeStyle::GpConnect),
+        ),
+        _ => boxed(
+            FhirError::new(
+                SpineCode::NoRecordFound,
+                format!("no admin endpoint at {path}"),
+            )
+            .to_response(OutcomeStyle::GpConnect),
+        ),
+    }
+}
+
+fn journal(shared: &Shared, query: Option<&str>) -> Response<Body> {
+    let mut since = 0u64;
+    for (key, value) in query_pairs(query) {
+        match key.as_str() {
+            "since" => match value.parse::<u64>() {
+                Ok(n) => since = n,
+                Err(_) => {
+                    return boxed(
+                        FhirError::bad_request(format!(
+                            "since must be a sequence number (a non-negative integer), not '{value}'"
+                        ))
+                        .to_response(OutcomeStyle::GpConnect),
+                    );
+                }
+            },
+            other => {
+                return boxed(
+                    FhirError::bad_request(format!(
+                        "unknown journal parameter '{other}' (known: since)"
+                    ))
+                    .to_response(OutcomeStyle::GpConnect),
+                );
+            }
+        }
+    }
+    let entries = shared.journal.since(since);
+    let body = serde_json::to_vec(&entries).unwrap_or_default();
+    let mut resp = Response::new(full(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `key=value` pairs of a query string, percent-decoded.
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (as a space), leaving malformed escapes as they are.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn page() -> Response<Body> {
+    let mut resp = Response::new(full(include_str!("page.html")));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_decode() {
+        assert_eq!(
+            query_pairs(Some(
+                "organization=https%3A%2F%2Ffhir.nhs.uk%7CB82617&x=a+b&y"
+            )),
+            vec![
+                (
+                    "organization".to_owned(),
+                    "https://fhir.nhs.uk|B82617".to_owned()
+                ),
+                ("x".to_owned(), "a b".to_owned()),
+                ("y".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+}

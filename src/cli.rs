@@ -1,0 +1,118 @@
+//! The command line (`shared/design/contract.md` section 1): parsing only; `main.rs` acts on it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spine-sandbox",
+    version,
+    about = "A local stand-in for the NHS Spine services behind GP Connect's migrate structured record"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for `serve`, also accepted without the word `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every emulated service on the scenario(s) given (the default command).
+    Serve(ServeArgs),
+    /// Validate scenario files; print every problem as FILE:LINE:COLUMN: message.
+    Check {
+        /// Scenario files or folders of *.yaml.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write a fresh development PKI (CA, SSP server and client certificates) into a folder.
+    Certs(CertsArgs),
+    /// Play the new practice's side of the migration journey against a running sandbox.
+    Journey(JourneyArgs),
+    /// Exit 0 when the sandbox at URL answers 200 within 2 seconds (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// Scenario file or folder of *.yaml (repeatable) [env: SANDBOX_SCENARIO, comma-separated]
+    #[arg(long, value_name = "PATH")]
+    pub scenario: Vec<PathBuf>,
+    /// Plain-HTTP listener: PDS, SDS, providers, admin, web page [env: SANDBOX_HTTP_ADDR]
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// SSP listener, TLS with mutual authentication [env: SANDBOX_SSP_ADDR]
+    #[arg(long, value_name = "ADDR")]
+    pub ssp_addr: Option<SocketAddr>,
+    /// Base URL advertised in SDS addresses and Binary URLs [env: SANDBOX_PUBLIC_URL]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// PKI folder; missing files are generated, existing ones kept [env: SANDBOX_CERTS_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub certs_dir: Option<PathBuf>,
+    /// TOML configuration file [env: SANDBOX_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            scenario: self.scenario.clone(),
+            http_addr: self.http_addr,
+            ssp_addr: self.ssp_addr,
+            public_url: self.public_url.clone(),
+            certs_dir: self.certs_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CertsArgs {
+    /// Folder to write ca.pem, ssp.pem and clients/<ASID>.pem into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Extra host name or IP for the SSP server certificate (repeatable).
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Scenario files whose ASIDs get client certificates.
+    #[arg(long, value_name = "PATH", default_value = "scenarios/default.yaml")]
+    pub scenario: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JourneyArgs {
+    /// NHS number of the patient to move.
+    #[arg(long, value_name = "NHS")]
+    pub patient: String,
+    /// ODS code of the new practice (the consumer).
+    #[arg(long = "as", value_name = "ODS")]
+    pub as_ods: String,
+    /// Do not change the registration on PDS first (expect NO_RELATIONSHIP).
+    #[arg(long)]
+    pub skip_registration_change: bool,
+    /// Ask for sensitive information (includeSensitiveInformation true, conf/R).
+    #[arg(long)]
+    pub sensitive: bool,
+    /// Plain-HTTP base URL of the sandbox (PDS, SDS).
+    #[arg(long, default_value = "http://localhost:8080")]
+    pub sandbox: String,
+    /// SSP base URL.
+    #[arg(long, default_value = "https://localhost:8443")]
+    pub ssp: String,
+    /// PKI folder holding ca.pem and clients/<ASID>.pem.
+    #[arg(long, default_value = "certs")]
+    pub certs_dir: PathBuf,
+    /// Print the whole journey as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}

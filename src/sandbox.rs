@@ -1,0 +1,269 @@
+//! Binds every listener and wires the services together; the only file that knows about ports.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::fhir::outcome::Refusal;
+use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
+use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, read_body, serve};
+use crate::journal::{self, Entry, Journal};
+use crate::scenario::World;
+use crate::{admin, pds, provider, sds, ssp};
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("certificates: {0}")]
+    Pki(String),
+}
+
+/// What the services share: each gets only the handles it needs from here.
+#[derive(Clone)]
+pub struct Shared {
+    pub world: Arc<World>,
+    pub journal: Journal,
+    pub pds: pds::PdsStore,
+    pub sds: sds::SdsDirectory,
+    pub clock: Clock,
+    pub config: Arc<Config>,
+    /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash.
+    pub public_url: String,
+}
+
+/// A started sandbox: its real addresses and the means to stop it.
+pub struct RunningSandbox {
+    pub http_addr: SocketAddr,
+    pub ssp_addr: SocketAddr,
+    pub shared: Shared,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds the plain-HTTP and SSP listeners, makes sure the PKI exists, and starts serving.
+    pub async fn start(
+        config: Config,
+        world: World,
+        clock: Clock,
+    ) -> Result<RunningSandbox, StartError> {
+        let http_listener = bind(config.http_addr).await?;
+        let ssp_listener = bind(config.ssp_addr).await?;
+        let http_addr = local_addr(&http_listener, config.http_addr)?;
+        let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
+        let public_url = config.public_url_for(http_addr.port());
+        let world = Arc::new(world);
+        let shared = Shared {
+            pds: pds::PdsStore::new(&world),
+            sds: sds::SdsDirectory::new(&world, &public_url),
+            journal: Journal::new(config.journal_capacity),
+            world,
+            clock,
+            public_url,
+            config: Arc::new(config),
+        };
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
+        };
+        let drain = Duration::from_secs(10);
+        let ssp_acceptor =
+            ssp::SspAcceptor::new(&shared).map_err(|e| StartError::Pki(e.to_string()))?;
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        let app = Arc::new(shared.clone());
+        tasks.spawn(serve(
+            http_listener,
+            PlainAcceptor,
+            move |req, (), _remote| {
+                let app = app.clone();
+                async move { dispatch(&app, req).await }
+            },
+            limits,
+            rx.clone(),
+            drain,
+        ));
+        let ssp_service = ssp::SspService::new(&shared);
+        tasks.spawn(serve(
+            ssp_listener,
+            ssp_acceptor,
+            move |req, peer, remote| {
+                let ssp = ssp_service.clone();
+                async move { ssp.handle(req, peer, remote).await }
+            },
+            limits,
+            rx,
+            drain,
+        ));
+        tracing::info!(%http_addr, %ssp_addr, public_url = %shared.public_url, "Sandbox is listening.");
+        Ok(RunningSandbox {
+            http_addr,
+            ssp_addr,
+            shared,
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+impl RunningSandbox {
+    /// The line `serve` prints on stdout once every listener is bound (contract section 1).
+    pub fn listening_line(&self) -> String {
+        format!(
+            "listening http=http://{} ssp=https://{}",
+            self.http_addr, self.ssp_addr
+        )
+    }
+
+    /// Stops accepting, lets open requests finish, and returns when every listener has stopped.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Which emulated service a path belongs to on the plain-HTTP listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Admin,
+    Pds,
+    Sds,
+    Provider,
+    Unknown,
+}
+
+fn route(path: &str) -> Route {
+    if path == "/" || path == "/healthz" || path.starts_with("/_admin") {
+        Route::Admin
+    } else if path.starts_with(pds::BASE_PATH) {
+        Route::Pds
+    } else if path.starts_with(sds::BASE_PATH) {
+        Route::Sds
+    } else if provider::is_provider_path(path) {
+        Route::Provider
+    } else {
+        Route::Unknown
+    }
+}
+
+/// The plain-HTTP listener's front door: routes, limits, times and journals every exchange.
+async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let route = route(req.uri().path());
+    if route == Route::Admin {
+        return admin::handle(shared, req).await;
+    }
+    let (service, style) = match route {
+        Route::Pds => ("pds", OutcomeStyle::Pds),
+        Route::Sds => ("sds", OutcomeStyle::Sds),
+        _ => ("provider", OutcomeStyle::GpConnect),
+    };
+    let started = Instant::now();
+    let time = shared.clock.now();
+    let method = req.method().clone();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let request_headers = req.headers().clone();
+    let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
+
+    let (request_body, resp) = match read_body(req, shared.config.max_body_bytes).await {
+        Err(e) => (Bytes::new(), e.to_response(style)),
+        Ok(req) => {
+            let body = req.body().clone();
+            let work = async {
+                match route {
+                    Route::Pds => pds::handle(shared, req).await,
+                    Route::Sds => sds::handle(shared, req).await,
+                    Route::Provider => provider::handle(shared, req).await,
+                    _ => unknown_path(&method, &path).to_response(style),
+                }
+            };
+            let guarded = std::panic::AssertUnwindSafe(work).catch_unwind();
+            let resp = match tokio::time::timeout(timeout, guarded).await {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(_panic)) => {
+                    tracing::error!(%path, "A handler panicked; this is a bug.");
+                    FhirError::internal(format!(
+                        "the sandbox failed while handling {method} {path}; please report it"
+                    ))
+                    .to_response(style)
+                }
+                Err(_) => FhirError::new(
+                    SpineCode::RequestTimeout,
+                    format!(
+                        "the request was not answered within {} s",
+                        timeout.as_secs()
+                    ),
+                )
+                .with_status(StatusCode::GATEWAY_TIMEOUT)
+                .to_response(style),
+            };
+            (body, resp)
+        }
+    };
+
+    let header = |name: &str| {
+        request_headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    shared.journal.record(Entry {
+        time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        service,
+        method: method.to_string(),
+        path: path.clone(),
+        status: resp.status().as_u16(),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        trace_id: header("ssp-traceid"),
+        from_asid: header("ssp-from"),
+        to_asid: header("ssp-to"),
+        interaction: header("ssp-interactionid"),
+        refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
+        request_headers: journal::header_pairs(&request_headers),
+        request_body: journal::bounded_body(&request_body),
+        jwt: journal::decoded_jwt(&request_headers),
+        response_headers: journal::header_pairs(resp.headers()),
+        response_body: journal::bounded_body(resp.body()),
+        ..Default::default()
+    });
+    boxed(resp)
+}
+
+fn unknown_path(method: &Method, path: &str) -> FhirError {
+    FhirError::new(
+        SpineCode::NoRecordFound,
+        format!("no service at {method} {path}"),
+    )
+}
