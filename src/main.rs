@@ -156,7 +156,7 @@ async fn healthcheck(url: &str) -> ExitCode {
     )
     .await
     {
-        Ok(Ok(status)) if status == 200 => ExitCode::SUCCESS,
+        Ok(Ok(200)) => ExitCode::SUCCESS,
         Ok(Ok(status)) => {
             eprintln!("unhealthy: {url} answered {status}");
             ExitCode::FAILURE
