@@ -1,5 +1,8 @@
 //! One integration-test binary: every test starts the real sandbox and talks HTTP/TLS to it.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 mod admin;
