@@ -44,6 +44,9 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash.
     pub public_url: String,
+    /// Where the listeners are bound (the web page's journeys call the sandbox over the network).
+    pub http_addr: SocketAddr,
+    pub ssp_addr: SocketAddr,
     /// Turns true when the sandbox is shutting down, so long-lived streams can end.
     pub stopping: watch::Receiver<bool>,
 }
@@ -75,6 +78,8 @@ impl Sandbox {
         let (shutdown, rx) = watch::channel(false);
         let shared = Shared {
             stopping: rx.clone(),
+            http_addr,
+            ssp_addr,
             pds: pds::PdsStore::new(&world),
             sds: sds::SdsDirectory::new(&world, &public_url),
             journal: Journal::new(config.journal_capacity),

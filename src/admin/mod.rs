@@ -48,7 +48,11 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
         (&Method::GET, "/") => page(),
-        (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/") => boxed(
+        (&Method::GET, "/_admin/scenario") => boxed(json_response(
+            StatusCode::OK,
+            &scenario_summary(shared),
+        )),
+        (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario" | "/") => boxed(
             FhirError::new(
                 SpineCode::BadRequest,
                 format!("{} is not allowed on {path}", req.method()),
@@ -154,6 +158,63 @@ pub fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The loaded world as the web page shows it; registrations as PDS holds them now.
+fn scenario_summary(shared: &Shared) -> serde_json::Value {
+    let world = &shared.world;
+    let practices: Vec<_> = world
+        .practices
+        .iter()
+        .map(|p| {
+            json!({ "ods": p.ods, "name": p.name, "asid": p.asid,
+                    "party_key": p.party_key, "provider": p.provider })
+        })
+        .collect();
+    let patients: Vec<_> = world
+        .patients
+        .iter()
+        .map(|p| {
+            let name = format!(
+                "{} {} {}",
+                p.name.prefix.as_deref().unwrap_or(""),
+                p.name.given.join(" "),
+                p.name.family
+            );
+            json!({
+                "nhs_number": p.nhs_number.as_str(),
+                "name": name.trim(),
+                "registered_with": shared.pds.registered_practice(p.nhs_number.as_str()),
+                "record_at": p.record_at,
+                "sensitive": p.sensitive,
+                "deceased": p.deceased.is_some(),
+                "dissent": p.dissent,
+                "nhs_number_verified": p.nhs_number_verified,
+                "items": p.record.item_count(),
+                "documents": p.record.documents.len(),
+                "confidential_items": confidential_count(&p.record),
+            })
+        })
+        .collect();
+    json!({
+        "name": world.name,
+        "description": world.description,
+        "practices": practices,
+        "patients": patients,
+    })
+}
+
+fn confidential_count(r: &crate::scenario::Record) -> usize {
+    r.problems.iter().filter(|i| i.meta.confidential).count()
+        + r.allergies.iter().filter(|i| i.meta.confidential).count()
+        + r.medications.iter().filter(|i| i.meta.confidential).count()
+        + r.immunisations.iter().filter(|i| i.meta.confidential).count()
+        + r.observations.iter().filter(|i| i.meta.confidential).count()
+        + r.investigations.iter().filter(|i| i.meta.confidential).count()
+        + r.consultations.iter().filter(|i| i.meta.confidential).count()
+        + r.referrals.iter().filter(|i| i.meta.confidential).count()
+        + r.diary.iter().filter(|i| i.meta.confidential).count()
+        + r.documents.iter().filter(|i| i.meta.confidential).count()
 }
 
 fn page() -> Response<Body> {
