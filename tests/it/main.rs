@@ -1,0 +1,1 @@
+mod scenario_files;
