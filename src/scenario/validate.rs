@@ -248,7 +248,7 @@ impl Checker {
                 file,
                 value,
                 format!(
-                    "unknown practice {} in {field} (no practice has this ODS code)",
+                    "{field} names {}, but no practice has this ODS code",
                     value.value
                 ),
             );
@@ -262,7 +262,7 @@ impl Checker {
                 file,
                 value,
                 format!(
-                    "unknown practitioner {} in {field} (no practitioner has this id)",
+                    "{field} names {}, but no practitioner has this id",
                     value.value
                 ),
             );
@@ -1273,7 +1273,7 @@ impl<'c> RecordChecker<'c> {
                 None => self.fail_at(
                     r,
                     format!(
-                        "unknown item id {} in {field} (patient {} has no item with this id)",
+                        "{field} lists {}, but patient {} has no item with this id",
                         r.value, self.patient
                     ),
                 ),
@@ -1337,10 +1337,15 @@ impl<'c> RecordChecker<'c> {
             }
             Ok(bytes) => Some(bytes::Bytes::from(bytes)),
             Err(e) => {
+                let reason = match e.kind() {
+                    std::io::ErrorKind::NotFound => "no such file".to_owned(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+                    _ => e.to_string(),
+                };
                 self.fail_at(
                     path,
                     format!(
-                        "cannot read document file '{}' ({}): {e}",
+                        "cannot read document file '{}' (looked for {}): {reason}",
                         path.value,
                         full.display()
                     ),
@@ -1933,11 +1938,11 @@ patients:
         assert_eq!(
             errors(&text),
             [
-                "15:15: unknown practice Y11111 in practice (no practice has this ODS code)",
-                "21:22: unknown practice X12345 in registered_with (no practice has this ODS code)",
-                "22:16: unknown practice Z99999 in record_at (no practice has this ODS code)",
-                "23:15: unknown practitioner G0000001 in usual_gp (no practitioner has this id)",
-                "26:66: unknown practitioner G0000002 in practitioner (no practitioner has this id)",
+                "15:15: practice names Y11111, but no practice has this ODS code",
+                "21:22: registered_with names X12345, but no practice has this ODS code",
+                "22:16: record_at names Z99999, but no practice has this ODS code",
+                "23:15: usual_gp names G0000001, but no practitioner has this id",
+                "26:66: practitioner names G0000002, but no practitioner has this id",
             ]
         );
     }
@@ -1974,10 +1979,10 @@ patients:
         assert_eq!(
             errors(&text),
             [
-                "21:84: unknown item id m9 in related (patient 9690937286 has no item with this id)",
+                "21:84: related lists m9, but patient 9690937286 has no item with this id",
                 "21:88: item p1 lists itself in related",
                 "23:74: consultation entries cannot include another consultation (c2)",
-                "23:78: unknown item id nope in entries (patient 9690937286 has no item with this id)",
+                "23:78: entries lists nope, but patient 9690937286 has no item with this id",
             ]
         );
     }
