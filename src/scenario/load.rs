@@ -143,8 +143,13 @@ fn expand(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<ScenarioErro
             return;
         }
     };
-    if !metadata.is_dir() {
+    if metadata.is_file() {
         files.push(path.to_path_buf());
+        return;
+    }
+    if !metadata.is_dir() {
+        // A FIFO or a device would block the read or never end.
+        problems.push(at("not a regular file or a folder".to_owned()));
         return;
     }
     let entries = match std::fs::read_dir(path) {
@@ -363,6 +368,15 @@ mod tests {
         );
         assert!(errs.iter().any(|e| e.file == missing.display().to_string()
             && e.message.starts_with("cannot open scenario")));
+    }
+
+    #[test]
+    fn devices_are_not_read() {
+        let errs = load_paths(&[PathBuf::from("/dev/null")], start()).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "/dev/null:1:1: not a regular file or a folder"
+        );
     }
 
     #[test]

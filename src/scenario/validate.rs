@@ -1318,6 +1318,18 @@ impl<'c> RecordChecker<'c> {
 
     fn document_file(&mut self, path: &Spanned<String>) -> Option<bytes::Bytes> {
         let full = self.dir.join(&path.value);
+        // Only regular files: reading a FIFO or a device such as /dev/stdin would block the load.
+        if std::fs::metadata(&full).is_ok_and(|m| !m.is_file()) {
+            self.fail_at(
+                path,
+                format!(
+                    "document file '{}' ({}) is not a regular file",
+                    path.value,
+                    full.display()
+                ),
+            );
+            return None;
+        }
         let read = std::fs::File::open(&full).and_then(|f| {
             let mut bytes = Vec::new();
             f.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes)?;
@@ -2065,8 +2077,23 @@ patients:
             ),
         )
         .unwrap();
-        let world = load_paths(&[scenario], start());
+        let world = load_paths(std::slice::from_ref(&scenario), start());
+
+        std::fs::write(
+            &scenario,
+            with_record(
+                "      documents:
+        - { title: Device, type: { snomed: \"823691000000103\", display: Clinical letter }, date: -4m, file: /dev/zero }
+",
+            ),
+        )
+        .unwrap();
+        let errs = load_paths(&[scenario], start()).unwrap_err();
         let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            errs[0].message.ends_with("is not a regular file"),
+            "{errs:?}"
+        );
         let doc = &world.unwrap().patients[0].record.documents[0];
         assert_eq!(doc.content_type, "application/pdf");
         assert_eq!(&doc.content[..], b"%PDF-1.4 pretend");

@@ -6,6 +6,9 @@
 //! `BLESS=1` to rewrite the `.expected` files from the current output after a deliberate change, then
 //! review the diff.
 
+// Test helpers fail loudly by design; the lints are for the service's code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
