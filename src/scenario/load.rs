@@ -35,7 +35,9 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// Loads and merges scenario files or folders of `*.yaml`/`*.yml` into one world.
 ///
 /// A folder contributes its `*.yaml` and `*.yml` files (not those of sub-folders) in name order;
-/// a folder without any is an error. Relative dates are resolved against `start_day`.
+/// a folder without any is an error. Relative dates are resolved against `start_day`. Practices,
+/// practitioners and patients of all files are merged (a duplicate key in any two files is an
+/// error); the world's `name` and `description` are the first that any file gives.
 pub fn load_paths(paths: &[PathBuf], start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> {
     let mut problems = Vec::new();
     if paths.is_empty() {

@@ -2100,6 +2100,98 @@ patients:
         assert!(doc.meta.confidential);
     }
 
+    // ----- robustness -----
+
+    /// A YAML double-quoted scalar holding exactly `s`.
+    fn quoted(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// A well-formed file with every checked field set from `v` (9 YAML scalars).
+    fn all_fields(v: &[String]) -> String {
+        format!(
+                "practices:
+  - {{ ods: {0}, name: {1}, asid: {2}, party_key: {3} }}
+patients:
+  - nhs_number: {4}
+    name: {{ family: {1} }}
+    gender: {5}
+    birth_date: {6}
+    registered_with: {0}
+    record_at: {7}
+    deceased: {6}
+    record:
+      problems: [{{ id: {8}, code: {{ snomed: {2}, display: {1} }}, onset: {6}, status: {5}, related: [{8}, {7}] }}]
+      consultations: [{{ id: {7}, date: {6}, type: {1}, practitioner: {8}, entries: [{8}] }}]
+      documents: [{{ id: {3}, title: {1}, type: {{ snomed: {4}, display: {1} }}, date: {6}, text: {5} }}]
+",
+                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
+            )
+    }
+
+    #[test]
+    fn the_robustness_template_is_well_formed() {
+        let v: Vec<String> = [
+            "B82617",
+            "Name",
+            "918999198738",
+            "B82617-198738",
+            "9690937286",
+            "female",
+            "-40y",
+            "B82617",
+            "p1",
+        ]
+        .iter()
+        .map(|s| quoted(s))
+        .collect();
+        let text = all_fields(&v)
+            .replace("practitioner: \"p1\", ", "")
+            .replace("status: \"female\", ", "")
+            .replace("related: [\"p1\", \"B82617\"]", "related: []")
+            .replace("deceased: \"-40y\"", "deceased: \"-1y\"")
+            .replace("entries: [\"p1\"]", "entries: [p1]")
+            .replace("snomed: \"918999198738\"", "snomed: \"59621000\"")
+            .replace("snomed: \"9690937286\"", "snomed: \"823691000000103\"")
+            .replace(
+                "consultations: [{ id: \"B82617\"",
+                "consultations: [{ id: c1",
+            );
+        let world = load(&text);
+        assert_eq!(world.patients[0].record.item_count(), 3);
+    }
+
+    proptest::proptest! {
+        /// Whatever values a well-formed file holds, every check runs and none panics.
+        #[test]
+        fn arbitrary_values_never_panic(values in proptest::collection::vec("\\PC{0,16}|[0-9]{6,18}|[+-][0-9]{1,4}[ymwd]", 9)) {
+            let v: Vec<String> = values.iter().map(|s| quoted(s)).collect();
+            let text = all_fields(&v);
+            if let Ok(world) = load_str("t.yaml", &text, start()) {
+                proptest::prop_assert_eq!(world.patients.len(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_values_round_trip() {
+        let world = load(&with_patients(&PATIENT.replace(
+            "family: Lovelace",
+            &format!("family: {}", quoted("O'Brien \"Jr\" \\ \u{7}")),
+        )));
+        assert_eq!(world.patients[0].name.family, "O'Brien \"Jr\" \\ \u{7}");
+    }
+
     // ----- ordering -----
 
     #[test]
