@@ -7,3 +7,4 @@ mod support;
 
 mod admin;
 mod binary;
+mod scenario_files;
