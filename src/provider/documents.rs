@@ -36,11 +36,7 @@ pub fn handle(
     )?;
     headers::check_addressee(&ssp, practice)?;
     headers::check_accept(req)?;
-    let claims = headers::authorise(
-        req.headers(),
-        shared.clock.now(),
-        &Rules::MIGRATE_DOCUMENT,
-    )?;
+    let claims = headers::authorise(req.headers(), shared.clock.now(), &Rules::MIGRATE_DOCUMENT)?;
     let (patient, document) = find_document(&shared.world, practice, id)?;
     check_confidentiality(document, &claims)?;
     check_relationship(&shared.pds, patient, &claims)?;
@@ -152,7 +148,13 @@ mod tests {
             d.content = Bytes::from(vec![7u8; n]);
             let v: serde_json::Value =
                 serde_json::from_slice(binary_response("x", &d).body()).unwrap();
-            assert_eq!(STANDARD.decode(v["content"].as_str().unwrap()).unwrap().len(), n);
+            assert_eq!(
+                STANDARD
+                    .decode(v["content"].as_str().unwrap())
+                    .unwrap()
+                    .len(),
+                n
+            );
         }
     }
 }

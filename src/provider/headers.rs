@@ -43,7 +43,11 @@ pub fn check_ssp_headers(headers: &HeaderMap) -> Result<SspHeaders, FhirError> {
         (names::TRACE_ID, "Ssp-TraceID", "a new UUID per request"),
         (names::FROM, "Ssp-From", "the consumer's ASID"),
         (names::TO, "Ssp-To", "the provider's ASID from SDS"),
-        (names::INTERACTION_ID, "Ssp-InteractionID", "the interaction id of the operation"),
+        (
+            names::INTERACTION_ID,
+            "Ssp-InteractionID",
+            "the interaction id of the operation",
+        ),
     ] {
         match header(headers, name)? {
             Some(v) => values.push(v.to_owned()),
@@ -91,10 +95,7 @@ pub fn check_addressee(ssp: &SspHeaders, practice: &Practice) -> Result<(), Fhir
     if ssp.to != practice.asid.as_str() {
         return Err(FhirError::bad_request(format!(
             "header 'Ssp-To' is '{}', but this provider ({} {}) has ASID {}: look the ASID up in SDS (/Device)",
-            ssp.to,
-            practice.ods,
-            practice.name,
-            practice.asid
+            ssp.to, practice.ods, practice.name, practice.asid
         )));
     }
     Ok(())
@@ -103,9 +104,13 @@ pub fn check_addressee(ssp: &SspHeaders, practice: &Practice) -> Result<(), Fhir
 /// Media types the sandbox speaks: FHIR JSON (STU3 and its DSTU2 spelling) and plain JSON.
 fn is_json_media_type(media: &str) -> bool {
     let media = media.split(';').next().unwrap_or_default().trim();
-    ["application/fhir+json", "application/json+fhir", "application/json"]
-        .iter()
-        .any(|m| media.eq_ignore_ascii_case(m))
+    [
+        "application/fhir+json",
+        "application/json+fhir",
+        "application/json",
+    ]
+    .iter()
+    .any(|m| media.eq_ignore_ascii_case(m))
 }
 
 /// `Accept` (and a `_format` query parameter) allow a JSON answer; absent means JSON.
@@ -113,7 +118,9 @@ pub fn check_accept(req: &Request<Bytes>) -> Result<(), FhirError> {
     if let Some(accept) = header(req.headers(), header::ACCEPT.as_str())? {
         let ok = accept.split(',').any(|range| {
             let media = range.split(';').next().unwrap_or_default().trim();
-            is_json_media_type(media) || media == "*/*" || media.eq_ignore_ascii_case("application/*")
+            is_json_media_type(media)
+                || media == "*/*"
+                || media.eq_ignore_ascii_case("application/*")
         });
         if !ok {
             return Err(FhirError::unsupported_media_type(format!(
@@ -125,7 +132,10 @@ pub fn check_accept(req: &Request<Bytes>) -> Result<(), FhirError> {
         for pair in query.split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if name == "_format" {
-                let value = value.replace("%2B", "+").replace("%2b", "+").replace("%2F", "/");
+                let value = value
+                    .replace("%2B", "+")
+                    .replace("%2b", "+")
+                    .replace("%2F", "/");
                 if !(value == "json" || is_json_media_type(&value)) {
                     return Err(FhirError::unsupported_media_type(format!(
                         "query parameter '_format' is '{value}'; the sandbox answers only json (application/fhir+json)"

@@ -131,9 +131,7 @@ fn parse_parameters_resource(body: &[u8]) -> Result<Map<String, Value>, FhirErro
         ));
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        FhirError::invalid_resource(format!(
-            "the request body is not a JSON FHIR resource: {e}"
-        ))
+        FhirError::invalid_resource(format!("the request body is not a JSON FHIR resource: {e}"))
     })?;
     let Value::Object(resource) = value else {
         return Err(FhirError::invalid_resource(
@@ -189,9 +187,7 @@ fn check_parameter_shape(p: &Value, at: &str) -> Result<(), FhirError> {
         )));
     };
     if !obj.get("name").is_some_and(Value::is_string) {
-        return Err(FhirError::invalid_resource(format!(
-            "{at} has no name"
-        )));
+        return Err(FhirError::invalid_resource(format!("{at} has no name")));
     }
     for key in obj.keys() {
         let allowed = matches!(
@@ -466,11 +462,7 @@ fn check_consent(patient: &Patient) -> Result<(), FhirError> {
 
 /// Rung 8: the requesting practice is the one PDS has the patient registered at now
 /// (migrate.md section 3.2; contract section 3).
-fn check_relationship(
-    pds: &PdsStore,
-    patient: &Patient,
-    claims: &Claims,
-) -> Result<(), FhirError> {
+fn check_relationship(pds: &PdsStore, patient: &Patient, claims: &Claims) -> Result<(), FhirError> {
     let nhs = patient.nhs_number.as_str();
     match pds.registered_practice(nhs) {
         Some(ods) if ods == claims.requesting_ods => Ok(()),

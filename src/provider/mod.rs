@@ -32,33 +32,25 @@ pub fn is_provider_path(path: &str) -> bool {
 }
 
 pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
-    match route(shared, &req) {
-        Ok(resp) => resp,
-        Err((e, allow)) => {
-            let mut resp = e.to_response(OutcomeStyle::GpConnect);
-            if let Some(allow) = allow {
-                resp.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            resp
-        }
-    }
+    route(shared, &req)
 }
 
-type Refused = (FhirError, Option<&'static str>);
+fn answer(result: Result<Response<Bytes>, FhirError>) -> Response<Bytes> {
+    result.unwrap_or_else(|e| e.to_response(OutcomeStyle::GpConnect))
+}
 
-fn refuse(e: FhirError) -> Refused {
-    (e, None)
+fn refuse(e: FhirError) -> Response<Bytes> {
+    e.to_response(OutcomeStyle::GpConnect)
 }
 
 /// A method this path does not serve: 400 `BAD_REQUEST` (errors.md: "wrong verb"), with `Allow`.
-fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Refused {
-    (
-        FhirError::bad_request(format!(
-            "{method} is not supported on {path}; use {allow}"
-        )),
-        Some(allow),
-    )
+fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Response<Bytes> {
+    let mut resp = refuse(FhirError::bad_request(format!(
+        "{method} is not supported on {path}; use {allow}"
+    )));
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
 }
 
 /// The practice an ODS code in the path names, if it serves GP Connect.
@@ -77,64 +69,80 @@ fn provider_practice<'w>(shared: &'w Shared, ods: &str) -> Result<&'w Practice, 
     Ok(practice)
 }
 
-fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, Refused> {
+fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
     let path = req.uri().path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (ods, rest) = match segments.as_slice() {
         [ods, "STU3", "1", "gpconnect", rest @ ..] => (*ods, rest),
         _ => {
-            return Err(refuse(FhirError::no_record_found(format!(
+            return refuse(FhirError::no_record_found(format!(
                 "{path} is not a GP Connect provider path (/{{ODS}}/STU3/1/gpconnect/...)"
-            ))));
+            )));
         }
     };
-    let practice = provider_practice(shared, ods).map_err(refuse)?;
+    let practice = match provider_practice(shared, ods) {
+        Ok(p) => p,
+        Err(e) => return refuse(e),
+    };
     let method = req.method();
     let get = method == Method::GET;
     match rest {
         ["structured", "fhir", "metadata"] => {
             if !get {
-                return Err(wrong_method(method, path, "GET"));
+                return wrong_method(method, path, "GET");
             }
-            capability::handle(shared, practice, req, capability::Capability::Structured)
-                .map_err(refuse)
+            answer(capability::handle(
+                shared,
+                practice,
+                req,
+                capability::Capability::Structured,
+            ))
         }
-        ["structured", "fhir", "Patient", "$gpc.migratestructuredrecord"] => {
+        [
+            "structured",
+            "fhir",
+            "Patient",
+            "$gpc.migratestructuredrecord",
+        ] => {
             if method != Method::POST {
-                return Err(wrong_method(method, path, "POST"));
+                return wrong_method(method, path, "POST");
             }
-            migrate::handle(shared, practice, req).map_err(refuse)
+            answer(migrate::handle(shared, practice, req))
         }
         ["structured", "fhir", "Patient", "$gpc.getstructuredrecord"] => {
-            Err(refuse(FhirError::not_implemented(
+            refuse(FhirError::not_implemented(
                 "$gpc.getstructuredrecord is not emulated: the sandbox provides $gpc.migratestructuredrecord",
-            )))
+            ))
         }
         ["documents", "fhir", "metadata"] => {
             if !get {
-                return Err(wrong_method(method, path, "GET"));
+                return wrong_method(method, path, "GET");
             }
-            capability::handle(shared, practice, req, capability::Capability::Documents)
-                .map_err(refuse)
+            answer(capability::handle(
+                shared,
+                practice,
+                req,
+                capability::Capability::Documents,
+            ))
         }
         ["documents", "fhir", "Binary", id] if !id.is_empty() => {
             if !get {
-                return Err(wrong_method(method, path, "GET"));
+                return wrong_method(method, path, "GET");
             }
-            documents::handle(shared, practice, req, id).map_err(refuse)
+            answer(documents::handle(shared, practice, req, id))
         }
-        ["structured", "fhir", ..] => Err(refuse(FhirError::not_implemented(format!(
+        ["structured", "fhir", ..] => refuse(FhirError::not_implemented(format!(
             "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata and POST Patient/$gpc.migratestructuredrecord"
-        )))),
-        ["documents", "fhir", ..] => Err(refuse(FhirError::not_implemented(format!(
+        ))),
+        ["documents", "fhir", ..] => refuse(FhirError::not_implemented(format!(
             "{method} {path} is not implemented: the documents provider of {ods} serves GET metadata and GET Binary/{{id}}"
-        )))),
-        ["fhir", ..] | [] | [""] => Err(refuse(FhirError::not_implemented(format!(
+        ))),
+        ["fhir", ..] | [] | [""] => refuse(FhirError::not_implemented(format!(
             "{path}: GP Connect Foundations and Appointments are not emulated; the providers serve /{ods}/STU3/1/gpconnect/structured/fhir and /{ods}/STU3/1/gpconnect/documents/fhir"
-        )))),
-        _ => Err(refuse(FhirError::no_record_found(format!(
+        ))),
+        _ => refuse(FhirError::no_record_found(format!(
             "{path}: no such GP Connect service; the providers serve /{ods}/STU3/1/gpconnect/structured/fhir and /{ods}/STU3/1/gpconnect/documents/fhir"
-        )))),
+        ))),
     }
 }
 

@@ -639,6 +639,17 @@ impl<'a> Builder<'a> {
             "code": snomed(&a.code),
             "patient": reference(&self.patient_ref),
         });
+        if resolved {
+            // GP Connect sends ended allergies as transfer-degraded, keeping the original term.
+            r["code"] = json!({
+                "coding": [{
+                    "system": systems::SNOMED,
+                    "code": "196461000000101",
+                    "display": "Transfer-degraded drug allergy",
+                }],
+                "text": format!("Resolved '{}' original code {}.", a.code.display, a.code.snomed),
+            });
+        }
         if let Some(d) = a.asserted {
             r["assertedDate"] = json!(date(d));
             r["onsetDateTime"] = json!(date(d));
@@ -658,7 +669,8 @@ impl<'a> Builder<'a> {
                 end.push(json!({ "url": "endDate", "valueDateTime": date(d) }));
             }
             end.push(json!({ "url": "reasonEnded", "valueString": "No reason recorded" }));
-            r["extension"] = json!([{ "url": extensions::ALLERGY_INTOLERANCE_END, "extension": end }]);
+            r["extension"] =
+                json!([{ "url": extensions::ALLERGY_INTOLERANCE_END, "extension": end }]);
         }
         r
     }
@@ -1199,10 +1211,10 @@ impl<'a> Builder<'a> {
                 "recipient": [{ "display": r.to }],
                 "description": format!("Referral to {}", r.to),
             });
-            if self.usual_gp.is_none() {
-                if let Some(obj) = res["requester"].as_object_mut() {
-                    obj.remove("onBehalfOf");
-                }
+            if self.usual_gp.is_none()
+                && let Some(obj) = res["requester"].as_object_mut()
+            {
+                obj.remove("onBehalfOf");
             }
             if let Some(reason) = &r.reason {
                 res["reasonCode"] = json!([{ "text": reason }]);
@@ -1380,7 +1392,10 @@ impl<'a> Builder<'a> {
             }
             resources.push(practitioner);
             let org = if self.req.world.practice(p.practice.as_str()).is_some() {
-                format!("Organization/{}", stable_id(&["Organization", p.practice.as_str()]))
+                format!(
+                    "Organization/{}",
+                    stable_id(&["Organization", p.practice.as_str()])
+                )
             } else {
                 self.org_ref.clone()
             };
@@ -1414,4 +1429,178 @@ fn address(a: &crate::scenario::Address, use_: &str) -> Value {
         v["postalCode"] = json!(p);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::test_world::{PATIENT2, TRACE_ID, default_world};
+
+    fn bundle_for(world: &World, nhs: &str, include_sensitive: bool) -> Value {
+        let patient = world.patient(nhs).unwrap();
+        let practice = world.practice(patient.record_at.as_str()).unwrap();
+        bundle(&BundleRequest {
+            world,
+            practice,
+            patient,
+            include_sensitive,
+            trace_id: TRACE_ID,
+            documents_base: "http://sandbox.test/B82617/STU3/1/gpconnect/documents/fhir",
+        })
+    }
+
+    fn resources(b: &Value) -> Vec<&Value> {
+        b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .collect()
+    }
+
+    /// Every `reference` anywhere in `v`.
+    fn references<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    if k == "reference"
+                        && let Some(s) = x.as_str()
+                    {
+                        out.push(s);
+                    } else {
+                        references(x, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+            _ => {}
+        }
+    }
+
+    fn list<'b>(b: &'b Value, title: &str) -> Vec<&'b Value> {
+        resources(b)
+            .into_iter()
+            .filter(|r| r["resourceType"] == "List" && r["title"] == title)
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(stable_id(&["a", "b"]), stable_id(&["a", "b"]));
+        assert_ne!(stable_id(&["a", "b"]), stable_id(&["ab"]));
+        assert_ne!(stable_id(&["a", "b"]), stable_id(&["b", "a"]));
+        let id = stable_id(&["Patient", PATIENT2]);
+        assert!(uuid::Uuid::try_parse(&id).is_ok());
+    }
+
+    #[test]
+    fn no_duplicates_and_every_reference_resolves() {
+        let world = default_world();
+        for p in &world.patients {
+            let Some(practice) = world.practice(p.record_at.as_str()) else {
+                continue;
+            };
+            if !practice.provider {
+                continue;
+            }
+            for sensitive in [false, true] {
+                let b = bundle_for(&world, p.nhs_number.as_str(), sensitive);
+                let mut keys = HashSet::new();
+                for r in resources(&b) {
+                    if let Some(id) = r["id"].as_str() {
+                        let key = format!("{}/{id}", r["resourceType"].as_str().unwrap());
+                        assert!(keys.insert(key.clone()), "duplicate {key}");
+                    }
+                }
+                for r in resources(&b) {
+                    let contained: HashSet<String> = r["contained"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| format!("#{}", c["id"].as_str().unwrap()))
+                        .collect();
+                    let mut refs = Vec::new();
+                    references(r, &mut refs);
+                    for reference in refs {
+                        assert!(
+                            keys.contains(reference) || contained.contains(reference),
+                            "{} {reference} does not resolve in {}",
+                            r["resourceType"],
+                            p.nhs_number
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn withheld_items_mark_every_list_that_lost_one() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        for title in [
+            "Medications and medical devices",
+            "Uncategorised data",
+            "Problems - medications related to problems",
+        ] {
+            let l = list(&b, title);
+            assert_eq!(l.len(), 1, "{title}");
+            let warnings: Vec<_> = l[0]["extension"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["url"] == extensions::LIST_WARNING_CODE)
+                .collect();
+            assert_eq!(warnings.len(), 1, "{title}");
+            assert_eq!(warnings[0]["valueCode"], "confidential-items");
+            let notes: Vec<_> = l[0]["note"].as_array().unwrap().iter().collect();
+            assert_eq!(notes.len(), 1, "{title}");
+            assert_eq!(notes[0]["text"], gpc::CONFIDENTIAL_ITEMS_NOTE);
+        }
+        let text = b.to_string();
+        assert!(!text.contains("Citalopram"), "m5 is withheld");
+        assert!(!text.contains("Anxiety disorder"), "o7 is withheld");
+        assert!(!text.contains("NOPAT"));
+    }
+
+    #[test]
+    fn included_confidential_items_carry_nopat_and_no_warning() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, true);
+        assert!(!b.to_string().contains(gpc::CONFIDENTIAL_ITEMS_NOTE));
+        let citalopram: Vec<_> = resources(&b)
+            .into_iter()
+            .filter(|r| r.to_string().contains("Citalopram"))
+            .collect();
+        assert!(!citalopram.is_empty());
+        for r in citalopram.iter().filter(|r| r["resourceType"] != "List") {
+            assert_eq!(r["meta"]["security"][0]["code"], "NOPAT", "{r}");
+        }
+    }
+
+    #[test]
+    fn the_bundle_is_deterministic_apart_from_its_id() {
+        let world = default_world();
+        let a = bundle_for(&world, PATIENT2, false);
+        let b = bundle_for(&world, PATIENT2, false);
+        assert_eq!(a, b);
+        assert_eq!(a["id"], TRACE_ID);
+        assert_eq!(a["type"], "collection");
+    }
+
+    #[test]
+    fn empty_records_have_every_primary_list_empty() {
+        let world = default_world();
+        let b = bundle_for(&world, "9434761069", false);
+        let lists: Vec<_> = resources(&b)
+            .into_iter()
+            .filter(|r| r["resourceType"] == "List")
+            .collect();
+        assert_eq!(lists.len(), 10);
+        for l in lists {
+            assert_eq!(l["emptyReason"]["coding"][0]["code"], "no-content-recorded");
+            assert_eq!(l["note"][0]["text"], gpc::INFORMATION_NOT_AVAILABLE);
+            assert!(l.get("entry").is_none() && l.get("id").is_none());
+        }
+    }
 }
