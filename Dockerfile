@@ -31,18 +31,20 @@ ARG BUILD_IMAGE=rust:1-bookworm
 FROM ${BUILD_IMAGE} AS build
 ARG PREBUILT=0
 WORKDIR /src
-# The [x] makes the staged binary optional: Cargo.toml always matches.
-COPY Cargo.toml Cargo.lock docker/prebuilt/spine-sandbo[x] ./
+COPY Cargo.toml Cargo.lock ./
 COPY src/ src/
+# docker/prebuilt/ always exists (it holds a README), so this works whether or
+# not a binary was staged there, with the classic builder and with BuildKit.
+COPY docker/prebuilt/ prebuilt/
 RUN set -eu; \
     if [ "$PREBUILT" = 1 ]; then \
-        [ -f spine-sandbox ] || { \
+        [ -f prebuilt/spine-sandbox ] || { \
             echo "PREBUILT=1: put the binary at docker/prebuilt/spine-sandbox first" >&2; exit 1; }; \
+        install -m 0755 prebuilt/spine-sandbox /spine-sandbox; \
     else \
         cargo build --release --locked --bin spine-sandbox; \
-        mv target/release/spine-sandbox spine-sandbox; \
-    fi; \
-    install -m 0755 spine-sandbox /spine-sandbox
+        install -m 0755 target/release/spine-sandbox /spine-sandbox; \
+    fi
 
 # ---------------------------------------------------------------------------
 # Runtime image.
