@@ -48,10 +48,9 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
         (&Method::GET, "/") => page(),
-        (&Method::GET, "/_admin/scenario") => boxed(json_response(
-            StatusCode::OK,
-            &scenario_summary(shared),
-        )),
+        (&Method::GET, "/_admin/scenario") => {
+            boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
+        }
         (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario" | "/") => boxed(
             FhirError::new(
                 SpineCode::BadRequest,
@@ -208,10 +207,22 @@ fn confidential_count(r: &crate::scenario::Record) -> usize {
     r.problems.iter().filter(|i| i.meta.confidential).count()
         + r.allergies.iter().filter(|i| i.meta.confidential).count()
         + r.medications.iter().filter(|i| i.meta.confidential).count()
-        + r.immunisations.iter().filter(|i| i.meta.confidential).count()
-        + r.observations.iter().filter(|i| i.meta.confidential).count()
-        + r.investigations.iter().filter(|i| i.meta.confidential).count()
-        + r.consultations.iter().filter(|i| i.meta.confidential).count()
+        + r.immunisations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.observations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.investigations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.consultations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
         + r.referrals.iter().filter(|i| i.meta.confidential).count()
         + r.diary.iter().filter(|i| i.meta.confidential).count()
         + r.documents.iter().filter(|i| i.meta.confidential).count()
