@@ -81,7 +81,7 @@ impl TestSandbox {
         let running = Sandbox::start(config, world, clock).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let ssp_base = format!("https://{}", running.ssp_addr);
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let http = http_client();
         Self {
             running,
             base,
@@ -112,6 +112,13 @@ impl TestSandbox {
             .unwrap()
             .status()
     }
+}
+
+/// A reqwest client for plain HTTP. reqwest is built without a default crypto provider (the
+/// crate uses ring only), so the test process installs ring as the default once.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// The first issue's Spine code of an OperationOutcome body.
