@@ -7,4 +7,5 @@ mod support;
 
 mod admin;
 mod binary;
+mod migrate;
 mod scenario_files;
