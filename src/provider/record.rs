@@ -171,19 +171,20 @@ impl Kind {
         }
     }
 
-    /// The consultation heading an item of this kind is filed under.
+    /// The consultation heading an item of this kind is filed under (singular, as GP systems
+    /// name them, so no heading shares a title with a primary List).
     fn heading(self) -> &'static str {
         match self {
-            Kind::Problem => "Problems",
-            Kind::Allergy | Kind::EndedAllergy => "Allergies",
+            Kind::Problem => "Problem",
+            Kind::Allergy | Kind::EndedAllergy => "Allergy",
             Kind::Medication => "Medication",
-            Kind::Immunisation => "Immunisations",
-            Kind::Uncategorised => "Observations",
-            Kind::Investigation => "Investigations",
-            Kind::Consultation => "Consultations",
-            Kind::Referral => "Referrals",
-            Kind::Diary => "Diary",
-            Kind::Document => "Documents",
+            Kind::Immunisation => "Immunisation",
+            Kind::Uncategorised => "Examination",
+            Kind::Investigation => "Investigation",
+            Kind::Consultation => "Consultation",
+            Kind::Referral => "Referral",
+            Kind::Diary => "Follow up",
+            Kind::Document => "Document",
         }
     }
 }

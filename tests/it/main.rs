@@ -8,4 +8,5 @@ mod support;
 mod admin;
 mod binary;
 mod migrate;
+mod provider_suite;
 mod scenario_files;
