@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod binary;
+mod documents;
 mod migrate;
 mod provider_suite;
 mod scenario_files;
