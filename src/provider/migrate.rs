@@ -17,12 +17,12 @@
 //! Then the Bundle ([`super::record`]). No enablement or clinical-area switch applies (section 3.4).
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use super::headers::{self, SspHeaders};
 use super::record::{self, BundleRequest};
-use crate::fhir::{FhirError, bundle, systems};
+use crate::fhir::{FHIR_JSON, FhirError, systems};
 use crate::identifiers::interactions;
 use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::nhs_number::NhsNumber;
@@ -64,7 +64,7 @@ pub fn handle(
 ) -> Result<Response<Bytes>, FhirError> {
     let approved = ladder(shared, practice, req)?;
     let documents_base = record::documents_base(&shared.public_url, practice.ods.as_str());
-    let bundle = record::bundle(&BundleRequest {
+    let bundle = record::bundle_bytes(&BundleRequest {
         world: &shared.world,
         practice,
         patient: approved.patient,
@@ -72,7 +72,13 @@ pub fn handle(
         trace_id: &approved.ssp.trace_id,
         documents_base: &documents_base,
     });
-    Ok(bundle::json_response(StatusCode::OK, &bundle))
+    let mut resp = Response::new(Bytes::from(bundle));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }
 
 /// Every check, in order; the first failure is the answer.

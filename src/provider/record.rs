@@ -38,8 +38,15 @@ pub struct BundleRequest<'a> {
     pub documents_base: &'a str,
 }
 
-/// The `$gpc.migratestructuredrecord` response Bundle.
+/// The `$gpc.migratestructuredrecord` response Bundle as a JSON tree (tests, tools).
 pub fn bundle(req: &BundleRequest<'_>) -> Value {
+    serde_json::from_slice(&bundle_bytes(req)).unwrap_or(Value::Null)
+}
+
+/// The response Bundle, serialised. Each resource is written out as soon as it is built and its
+/// small JSON tree dropped, so a large record never becomes one large tree: building and freeing
+/// a tree of a few million nodes costs several times its serialisation.
+pub fn bundle_bytes(req: &BundleRequest<'_>) -> Vec<u8> {
     let mut b = Builder::new(req);
     b.problems();
     b.allergies();
@@ -282,8 +289,8 @@ struct Builder<'a> {
     /// Practitioners referenced so far, in order of first use.
     practitioners: Vec<&'a Practitioner>,
     practitioner_seen: HashSet<&'a str>,
-    /// Clinical resources and primary/structure Lists, in output order.
-    out: Vec<Value>,
+    /// Clinical resources and primary/structure Lists, serialised as Bundle entries, in order.
+    out: Vec<u8>,
     secondary: BTreeMap<String, ListBuilder>,
 }
 
@@ -406,13 +413,18 @@ impl<'a> Builder<'a> {
             index,
             practitioners: Vec::new(),
             practitioner_seen: HashSet::new(),
-            out: Vec::with_capacity(rec.item_count() * 3 + 16),
+            out: Vec::with_capacity(rec.item_count() * 2048 + 16 * 1024),
             secondary: BTreeMap::new(),
         };
         if let Some(gp) = usual_gp {
             b.use_practitioner(gp);
         }
         b
+    }
+
+    /// Writes one resource as the next Bundle entry.
+    fn emit(&mut self, resource: Value) {
+        write_entry(&mut self.out, &resource);
     }
 
     fn withheld(&self, meta: &ItemMeta) -> bool {
@@ -554,7 +566,7 @@ impl<'a> Builder<'a> {
             title
         };
         let list = self.list(title, snomed_pair(code, display), l, None);
-        self.out.push(list);
+        self.emit(list);
     }
 
     // ---- Problems ----
@@ -620,7 +632,7 @@ impl<'a> Builder<'a> {
                 c["note"] = json!([{ "text": note }]);
             }
             primary.add(format!("Condition/{id}"));
-            self.out.push(c);
+            self.emit(c);
         }
         self.primary_list(lists::PROBLEMS, primary);
     }
@@ -694,7 +706,7 @@ impl<'a> Builder<'a> {
                     "AllergyIntolerance/{}",
                     r["id"].as_str().unwrap_or_default()
                 ));
-                self.out.push(r);
+                self.emit(r);
             }
         }
         self.primary_list(lists::ALLERGIES, active);
@@ -727,7 +739,7 @@ impl<'a> Builder<'a> {
             let medication_ref = format!("Medication/{medication_id}");
             let plan_ref = format!("MedicationRequest/{plan_id}");
 
-            self.out.push(json!({
+            self.emit(json!({
                 "resourceType": "Medication",
                 "id": medication_id,
                 "meta": self.meta(profiles::MEDICATION, &m.meta),
@@ -814,9 +826,9 @@ impl<'a> Builder<'a> {
                 statement["note"] = json!([{ "text": note }]);
             }
             primary.add(format!("MedicationStatement/{statement_id}"));
-            self.out.push(plan);
-            self.out.push(issue);
-            self.out.push(statement);
+            self.emit(plan);
+            self.emit(issue);
+            self.emit(statement);
         }
         self.primary_list(lists::MEDICATIONS, primary);
     }
@@ -848,7 +860,7 @@ impl<'a> Builder<'a> {
                 r["note"] = json!([{ "text": note }]);
             }
             primary.add(format!("Immunization/{id}"));
-            self.out.push(r);
+            self.emit(r);
         }
         self.primary_list(lists::IMMUNISATIONS, primary);
     }
@@ -888,7 +900,7 @@ impl<'a> Builder<'a> {
                 r["comment"] = json!(note);
             }
             primary.add(format!("Observation/{id}"));
-            self.out.push(r);
+            self.emit(r);
         }
         self.primary_list(lists::UNCATEGORISED, primary);
     }
@@ -907,7 +919,7 @@ impl<'a> Builder<'a> {
             let request_id = self.id("ProcedureRequest-investigation", item);
             let specimen_id = self.id("Specimen", item);
             let specimen_ref = format!("Specimen/{specimen_id}");
-            self.out.push(json!({
+            self.emit(json!({
                 "resourceType": "ProcedureRequest",
                 "id": request_id,
                 "meta": self.meta(profiles::PROCEDURE_REQUEST, &inv.meta),
@@ -931,7 +943,7 @@ impl<'a> Builder<'a> {
             if let Some(s) = &inv.specimen {
                 specimen["type"] = json!({ "text": s });
             }
-            self.out.push(specimen);
+            self.emit(specimen);
             let mut results = Vec::with_capacity(inv.results.len());
             for (n, res) in inv.results.iter().enumerate() {
                 let n = (n + 1).to_string();
@@ -964,7 +976,7 @@ impl<'a> Builder<'a> {
                     o["referenceRange"] = json!([{ "text": range }]);
                 }
                 results.push(format!("Observation/{id}"));
-                self.out.push(o);
+                self.emit(o);
             }
             let mut report = json!({
                 "resourceType": "DiagnosticReport",
@@ -982,7 +994,7 @@ impl<'a> Builder<'a> {
             });
             if !results.is_empty() {
                 let group_id = self.id("Observation-test-group", item);
-                self.out.push(json!({
+                self.emit(json!({
                     "resourceType": "Observation",
                     "id": group_id,
                     "meta": self.meta(profiles::OBSERVATION, &inv.meta),
@@ -1007,7 +1019,7 @@ impl<'a> Builder<'a> {
                 report["conclusion"] = json!(note);
             }
             primary.add(format!("DiagnosticReport/{report_id}"));
-            self.out.push(report);
+            self.emit(report);
         }
         self.primary_list(lists::INVESTIGATIONS, primary);
     }
@@ -1120,7 +1132,7 @@ impl<'a> Builder<'a> {
                 let mut l = ListBuilder::default();
                 l.add(format!("Observation/{id}"));
                 headings.push(("Comment", l));
-                self.out.push(o);
+                self.emit(o);
             }
 
             let mut topic = ListBuilder::default();
@@ -1140,7 +1152,7 @@ impl<'a> Builder<'a> {
                 );
                 list["encounter"] = reference(&encounter_ref);
                 list["date"] = json!(date(c.date));
-                self.out.push(list);
+                self.emit(list);
                 topic.add(format!("List/{id}"));
             }
             let mut consultation = ListBuilder::default();
@@ -1170,7 +1182,7 @@ impl<'a> Builder<'a> {
                 }
                 list["encounter"] = reference(&encounter_ref);
                 list["date"] = json!(date(c.date));
-                self.out.push(list);
+                self.emit(list);
                 consultation.add(format!("List/{id}"));
             }
             let mut list = self.list(
@@ -1181,8 +1193,8 @@ impl<'a> Builder<'a> {
             );
             list["encounter"] = reference(&encounter_ref);
             list["date"] = json!(date(c.date));
-            self.out.push(list);
-            self.out.push(encounter);
+            self.emit(list);
+            self.emit(encounter);
             primary.add(encounter_ref);
         }
         self.primary_list(lists::CONSULTATIONS, primary);
@@ -1227,7 +1239,7 @@ impl<'a> Builder<'a> {
                 None => {}
             }
             primary.add(format!("ReferralRequest/{id}"));
-            self.out.push(res);
+            self.emit(res);
         }
         self.primary_list(lists::REFERRALS, primary);
     }
@@ -1257,7 +1269,7 @@ impl<'a> Builder<'a> {
                 r["requester"] = json!({ "agent": reference(&rec) });
             }
             primary.add(format!("ProcedureRequest/{id}"));
-            self.out.push(r);
+            self.emit(r);
         }
         self.primary_list(lists::DIARY, primary);
     }
@@ -1276,7 +1288,7 @@ impl<'a> Builder<'a> {
             );
             let mut meta = self.meta(profiles::DOCUMENT_REFERENCE, &d.meta);
             meta["versionId"] = json!("1");
-            self.out.push(json!({
+            self.emit(json!({
                 "resourceType": "DocumentReference",
                 "id": self.id("DocumentReference", &d.meta.id),
                 "meta": meta,
@@ -1352,7 +1364,7 @@ impl<'a> Builder<'a> {
         r
     }
 
-    fn finish(mut self) -> Value {
+    fn finish(mut self) -> Vec<u8> {
         for (code, l) in std::mem::take(&mut self.secondary) {
             if l.entries.is_empty() && !l.withheld {
                 continue;
@@ -1364,7 +1376,7 @@ impl<'a> Builder<'a> {
                 "display": title,
             }] });
             let list = self.list(&title, coding, l, None);
-            self.out.push(list);
+            self.emit(list);
         }
 
         let mut resources = Vec::with_capacity(self.out.len() + 4 + self.practitioners.len() * 2);
@@ -1413,9 +1425,39 @@ impl<'a> Builder<'a> {
                 }] }],
             }));
         }
-        resources.append(&mut self.out);
-        bundle::collection(self.req.trace_id, profiles::BUNDLE, resources)
+        // The administrative resources come first; the clinical entries follow as written.
+        let mut head = bundle::collection(self.req.trace_id, profiles::BUNDLE, Vec::new());
+        if let Some(obj) = head.as_object_mut() {
+            obj.remove("entry");
+        }
+        let mut bytes = serde_json::to_vec(&head).unwrap_or_default();
+        bytes.pop(); // the closing brace
+        let mut admin = Vec::with_capacity(16 * 1024);
+        for r in &resources {
+            write_entry(&mut admin, r);
+        }
+        bytes.reserve(admin.len() + self.out.len() + 16);
+        bytes.extend_from_slice(br#","entry":["#);
+        bytes.extend_from_slice(&admin);
+        if !self.out.is_empty() {
+            bytes.push(b',');
+            bytes.extend_from_slice(&self.out);
+        }
+        bytes.extend_from_slice(b"]}");
+        bytes
     }
+}
+
+/// Appends `{"resource":...}` to a comma-separated run of Bundle entries.
+fn write_entry(out: &mut Vec<u8>, resource: &Value) {
+    if out.is_empty() {
+        out.extend_from_slice(br#"{"resource":"#);
+    } else {
+        out.extend_from_slice(br#",{"resource":"#);
+    }
+    // Writing a Value to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, resource);
+    out.push(b'}');
 }
 
 fn address(a: &crate::scenario::Address, use_: &str) -> Value {
