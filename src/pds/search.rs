@@ -248,7 +248,11 @@ fn check_minimum(s: &Search) -> Result<(), FhirError> {
     let gender_postcode = s.gender.is_some() && s.postcode.is_some();
     let enough = if s.fuzzy {
         // any two of: given, family, gender + postcode
-        [given, family, gender_postcode].iter().filter(|x| **x).count() >= 2
+        [given, family, gender_postcode]
+            .iter()
+            .filter(|x| **x)
+            .count()
+            >= 2
     } else {
         family
     };

@@ -30,6 +30,16 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A client for the plain-HTTP listener. reqwest is built without a crypto provider, so the
+/// process default is set to ring (the sandbox's one provider) before the first client.
+pub fn plain_client() -> reqwest::Client {
+    static PROVIDER: OnceLock<()> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
 /// A running sandbox and what a test needs to talk to it.
 pub struct TestSandbox {
     pub running: RunningSandbox,
@@ -81,7 +91,40 @@ impl TestSandbox {
         let running = Sandbox::start(config, world, clock).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let ssp_base = format!("https://{}", running.ssp_addr);
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let http = plain_client();
+        Self {
+            running,
+            base,
+            ssp_base,
+            certs_dir,
+            http,
+        }
+    }
+
+    /// Starts the sandbox on a world built in the test, without a scenario file.
+    pub async fn start_world(world: scenario::World) -> Self {
+        Self::start_world_with(world, |_| {}).await
+    }
+
+    pub async fn start_world_with(
+        world: scenario::World,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config {
+            scenario: Vec::new(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            ssp_addr: "127.0.0.1:0".parse().unwrap(),
+            certs_dir: shared_certs_dir(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let certs_dir = config.certs_dir.clone();
+        let running = Sandbox::start(config, world, Clock::system())
+            .await
+            .unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let ssp_base = format!("https://{}", running.ssp_addr);
+        let http = plain_client();
         Self {
             running,
             base,
