@@ -6,5 +6,7 @@
 mod support;
 
 mod admin;
+mod binary;
 mod pds;
+mod scenario_files;
 mod sds;

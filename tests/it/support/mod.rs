@@ -30,16 +30,6 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A client for the plain-HTTP listener. reqwest is built without a crypto provider, so the
-/// process default is set to ring (the sandbox's one provider) before the first client.
-pub fn plain_client() -> reqwest::Client {
-    static PROVIDER: OnceLock<()> = OnceLock::new();
-    PROVIDER.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
-
 /// A running sandbox and what a test needs to talk to it.
 pub struct TestSandbox {
     pub running: RunningSandbox,
@@ -91,7 +81,7 @@ impl TestSandbox {
         let running = Sandbox::start(config, world, clock).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let ssp_base = format!("https://{}", running.ssp_addr);
-        let http = plain_client();
+        let http = http_client();
         Self {
             running,
             base,
@@ -124,7 +114,7 @@ impl TestSandbox {
             .unwrap();
         let base = format!("http://{}", running.http_addr);
         let ssp_base = format!("https://{}", running.ssp_addr);
-        let http = plain_client();
+        let http = http_client();
         Self {
             running,
             base,
@@ -155,6 +145,13 @@ impl TestSandbox {
             .unwrap()
             .status()
     }
+}
+
+/// A reqwest client for plain HTTP. reqwest is built without a default crypto provider (the
+/// crate uses ring only), so the test process installs ring as the default once.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// The first issue's Spine code of an OperationOutcome body.
