@@ -65,7 +65,11 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirE
             "Invalid request with error - the NHS number is missing from the path (/Patient/{nhsNumber})",
         )),
         ("Patient", Some(id), None) => {
-            let nhs = percent_decode(id);
+            let nhs = if id.contains('%') {
+                std::borrow::Cow::Owned(percent_decode(id))
+            } else {
+                std::borrow::Cow::Borrowed(id)
+            };
             match *req.method() {
                 Method::GET => read_patient(shared, req, &nhs),
                 Method::PATCH => update_patient(shared, req, &nhs),
@@ -117,7 +121,7 @@ fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
 fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
     let value = headers
         .get(headers::X_REQUEST_ID)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
         .filter(|v| !v.is_empty());
     match value {
         None => Err(FhirError::new(
@@ -174,9 +178,7 @@ fn patient_response(read: store::PatientRead) -> Response<Bytes> {
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{}\"", read.version)) {
-        headers.insert(header::ETAG, etag);
-    }
+    headers.insert(header::ETAG, read.etag);
     resp
 }
 
@@ -188,12 +190,12 @@ pub fn read_patient(
 ) -> Result<Response<Bytes>, FhirError> {
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
+    // PDS holds only valid NHS numbers, so a hit needs no further check.
+    if let Some(read) = shared.pds.read(nhs) {
+        return Ok(patient_response(read));
+    }
     let nhs = parse_nhs_number(nhs)?;
-    let read = shared
-        .pds
-        .read(nhs.as_str())
-        .ok_or_else(|| store::not_found(nhs.as_str()))?;
-    Ok(patient_response(read))
+    Err(store::not_found(nhs.as_str()))
 }
 
 /// `If-Match: W/"<versionId>"`; returns the version digits.

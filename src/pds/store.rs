@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use http::HeaderValue;
 use serde_json::{Value, json};
 
 use super::patch::{self, PatchOp, UpdateRules};
@@ -22,18 +23,30 @@ pub struct PdsRecord {
     /// The whole R4 Patient, unredacted; `meta.versionId` always equals `version`.
     patient: Value,
     version: u64,
-    /// The `GET /Patient/{nhs}` body for this version. Rendered once per change, so a read is a
-    /// map lookup and a reference-count increment.
+    /// The `GET /Patient/{nhs}` body and `ETag` for this version. Rendered once per change, so
+    /// a read is a map lookup and two reference-count increments.
     read_body: Bytes,
+    etag: HeaderValue,
 }
 
 impl PdsRecord {
     fn new(patient: Value, version: u64) -> Self {
         let read_body = render(&patient::read_view(&patient));
+        let etag = HeaderValue::from_str(&format!("W/\"{version}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""));
         Self {
             patient,
             version,
             read_body,
+            etag,
+        }
+    }
+
+    fn read(&self) -> PatientRead {
+        PatientRead {
+            version: self.version,
+            body: self.read_body.clone(),
+            etag: self.etag.clone(),
         }
     }
 
@@ -51,11 +64,13 @@ fn render(view: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(view).unwrap_or_default())
 }
 
-/// A patient as a read or an update returns it: the body and the version for the `ETag`.
+/// A patient as a read or an update returns it: the body, the version and its `ETag`
+/// (`W/"<version>"`).
 #[derive(Debug, Clone)]
 pub struct PatientRead {
     pub version: u64,
     pub body: Bytes,
+    pub etag: HeaderValue,
 }
 
 /// Shared, concurrent PDS state; cheap to clone.
@@ -110,10 +125,7 @@ impl PdsStore {
 
     /// What `GET /Patient/{nhs}` returns.
     pub fn read(&self, nhs_number: &str) -> Option<PatientRead> {
-        self.records.get(nhs_number).map(|r| PatientRead {
-            version: r.version,
-            body: r.read_body.clone(),
-        })
+        self.records.get(nhs_number).map(|r| r.read())
     }
 
     /// The full, unredacted record (a copy).
@@ -168,10 +180,7 @@ impl PdsStore {
         let version = record.version + 1;
         updated["meta"]["versionId"] = json!(version.to_string());
         *record = PdsRecord::new(updated, version);
-        Ok(PatientRead {
-            version,
-            body: record.read_body.clone(),
-        })
+        Ok(record.read())
     }
 }
 

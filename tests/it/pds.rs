@@ -1056,3 +1056,39 @@ mod stale_if_match {
         SANDBOX.get_or_init(|| runtime().block_on(start()))
     }
 }
+
+// ---------------------------------------------------------------- the shipped scenario
+
+#[tokio::test]
+async fn the_shipped_scenario_supports_the_migration_journeys_pds_steps() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (_, b) = search(
+        &sandbox,
+        "family=Whitfield&given=Margaret&birthdate=eq1958-07-23",
+    )
+    .await;
+    assert_eq!(ids(&b), vec![ADA]);
+    let (status, etag, current) = read(&sandbox, ADA).await;
+    assert_eq!(status, 200);
+    assert_eq!(gp_of(&current), Some("GPCA0001"));
+    let (status, _, after) = send(patch(
+        &sandbox,
+        ADA,
+        etag.as_deref(),
+        &change_practice(&current, "A20047"),
+    ))
+    .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(
+        sandbox
+            .running
+            .shared
+            .pds
+            .registered_practice(ADA)
+            .as_deref(),
+        Some("A20047")
+    );
+    let (_, _, restricted) = read(&sandbox, "9434761026").await;
+    assert_eq!(restricted["meta"]["security"][0]["code"], "R");
+    assert!(restricted.get("generalPractitioner").is_none());
+}

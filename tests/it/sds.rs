@@ -412,3 +412,23 @@ async fn sds_lookups_are_journalled() {
             .starts_with("BAD_REQUEST")
     );
 }
+
+#[tokio::test]
+async fn the_shipped_scenario_lists_providers_only() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (_, _, b) = send(get(
+        &sandbox,
+        &endpoint_query("B82617", interactions::MIGRATE_STRUCTURED),
+    ))
+    .await;
+    assert_eq!(b["total"], 1);
+    let (_, _, b) = send(get(
+        &sandbox,
+        &endpoint_query("GPCA0001", interactions::MIGRATE_STRUCTURED),
+    ))
+    .await;
+    assert_eq!(
+        b["total"], 0,
+        "GPCA0001 is not a provider in the shipped scenario"
+    );
+}
