@@ -7,4 +7,6 @@ mod support;
 
 mod admin;
 mod binary;
+mod pds;
 mod scenario_files;
+mod sds;
