@@ -26,11 +26,13 @@ pub mod journal;
 pub mod jwt;
 pub mod nhs_number;
 pub mod pds;
+pub mod pki;
 pub mod provider;
 pub mod sandbox;
 pub mod scenario;
 pub mod sds;
 pub mod ssp;
+pub mod tls;
 
 pub use clock::Clock;
 pub use config::Config;
