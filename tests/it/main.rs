@@ -6,3 +6,5 @@
 mod support;
 
 mod admin;
+mod pki;
+mod ssp;
