@@ -46,6 +46,11 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash.
     pub public_url: String,
+    /// Where the listeners are bound (the web page's journeys call the sandbox over the network).
+    pub http_addr: SocketAddr,
+    pub ssp_addr: SocketAddr,
+    /// Turns true when the sandbox is shutting down, so long-lived streams can end.
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// A started sandbox: its real addresses and the means to stop it.
@@ -73,7 +78,11 @@ impl Sandbox {
         let public_url = config.public_url_for(http_addr.port());
         ensure_pki(&config.certs_dir, &world, &public_url).await?;
         let world = Arc::new(world);
+        let (shutdown, rx) = watch::channel(false);
         let shared = Shared {
+            stopping: rx.clone(),
+            http_addr,
+            ssp_addr,
             pds: pds::PdsStore::new(&world),
             sds: sds::SdsDirectory::new(&world, &public_url),
             journal: Journal::new(config.journal_capacity),
@@ -88,7 +97,6 @@ impl Sandbox {
         let drain = Duration::from_secs(10);
         let ssp_acceptor = ssp::SspAcceptor::new(&shared)?;
         let ssp_service = ssp::SspService::new(&shared)?;
-        let (shutdown, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
         let app = Arc::new(shared.clone());

@@ -11,6 +11,8 @@ use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, full};
 use crate::sandbox::Shared;
 
+mod stream;
+
 pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
@@ -26,9 +28,30 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             *resp.status_mut() = StatusCode::NO_CONTENT;
             boxed(resp)
         }
-        (&Method::GET, "/_admin/journal") => journal(shared, req.uri().query()),
+        (&Method::GET, "/_admin/journal") => {
+            let wants_stream = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/event-stream"));
+            let last_event = req
+                .headers()
+                .get("last-event-id")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            match journal_query(req.uri().query()) {
+                Err(e) => boxed(e.to_response(OutcomeStyle::GpConnect)),
+                Ok(query) if wants_stream || query.stream => {
+                    stream::journal_stream(shared, last_event.unwrap_or(query.since))
+                }
+                Ok(query) => journal(shared, query.since),
+            }
+        }
         (&Method::GET, "/") => page(),
-        (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/") => boxed(
+        (&Method::GET, "/_admin/scenario") => {
+            boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
+        }
+        (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario" | "/") => boxed(
             FhirError::new(
                 SpineCode::BadRequest,
                 format!("{} is not allowed on {path}", req.method()),
@@ -46,31 +69,38 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-fn journal(shared: &Shared, query: Option<&str>) -> Response<Body> {
-    let mut since = 0u64;
+/// What `GET /_admin/journal` was asked for.
+struct JournalQuery {
+    since: u64,
+    stream: bool,
+}
+
+fn journal_query(query: Option<&str>) -> Result<JournalQuery, FhirError> {
+    let mut q = JournalQuery {
+        since: 0,
+        stream: false,
+    };
     for (key, value) in query_pairs(query) {
         match key.as_str() {
-            "since" => match value.parse::<u64>() {
-                Ok(n) => since = n,
-                Err(_) => {
-                    return boxed(
-                        FhirError::bad_request(format!(
-                            "since must be a sequence number (a non-negative integer), not '{value}'"
-                        ))
-                        .to_response(OutcomeStyle::GpConnect),
-                    );
-                }
-            },
-            other => {
-                return boxed(
+            "since" => {
+                q.since = value.parse::<u64>().map_err(|_| {
                     FhirError::bad_request(format!(
-                        "unknown journal parameter '{other}' (known: since)"
+                        "since must be a sequence number (a non-negative integer), not '{value}'"
                     ))
-                    .to_response(OutcomeStyle::GpConnect),
-                );
+                })?;
+            }
+            "stream" => q.stream = matches!(value.as_str(), "" | "true" | "1"),
+            other => {
+                return Err(FhirError::bad_request(format!(
+                    "unknown journal parameter '{other}' (known: since, stream)"
+                )));
             }
         }
     }
+    Ok(q)
+}
+
+fn journal(shared: &Shared, since: u64) -> Response<Body> {
     let entries = shared.journal.since(since);
     let body = serde_json::to_vec(&entries).unwrap_or_default();
     let mut resp = Response::new(full(body));
@@ -127,6 +157,75 @@ pub fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The loaded world as the web page shows it; registrations as PDS holds them now.
+fn scenario_summary(shared: &Shared) -> serde_json::Value {
+    let world = &shared.world;
+    let practices: Vec<_> = world
+        .practices
+        .iter()
+        .map(|p| {
+            json!({ "ods": p.ods, "name": p.name, "asid": p.asid,
+                    "party_key": p.party_key, "provider": p.provider })
+        })
+        .collect();
+    let patients: Vec<_> = world
+        .patients
+        .iter()
+        .map(|p| {
+            let name = format!(
+                "{} {} {}",
+                p.name.prefix.as_deref().unwrap_or(""),
+                p.name.given.join(" "),
+                p.name.family
+            );
+            json!({
+                "nhs_number": p.nhs_number.as_str(),
+                "name": name.trim(),
+                "registered_with": shared.pds.registered_practice(p.nhs_number.as_str()),
+                "record_at": p.record_at,
+                "sensitive": p.sensitive,
+                "deceased": p.deceased.is_some(),
+                "dissent": p.dissent,
+                "nhs_number_verified": p.nhs_number_verified,
+                "items": p.record.item_count(),
+                "documents": p.record.documents.len(),
+                "confidential_items": confidential_count(&p.record),
+            })
+        })
+        .collect();
+    json!({
+        "name": world.name,
+        "description": world.description,
+        "practices": practices,
+        "patients": patients,
+    })
+}
+
+fn confidential_count(r: &crate::scenario::Record) -> usize {
+    r.problems.iter().filter(|i| i.meta.confidential).count()
+        + r.allergies.iter().filter(|i| i.meta.confidential).count()
+        + r.medications.iter().filter(|i| i.meta.confidential).count()
+        + r.immunisations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.observations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.investigations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.consultations
+            .iter()
+            .filter(|i| i.meta.confidential)
+            .count()
+        + r.referrals.iter().filter(|i| i.meta.confidential).count()
+        + r.diary.iter().filter(|i| i.meta.confidential).count()
+        + r.documents.iter().filter(|i| i.meta.confidential).count()
 }
 
 fn page() -> Response<Body> {

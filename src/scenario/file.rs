@@ -1,1 +1,283 @@
-//! placeholder
+//! The scenario YAML exactly as written (`shared/design/contract.md` section 5), before any checking.
+//!
+//! Every struct denies unknown fields, so a misspelt key is an error at its line and column rather
+//! than silently ignored. Values that need a semantic check (identifiers, dates, enums, cross
+//! references) are kept as [`Spanned`] strings so that [`super::validate`] can report *every* such
+//! problem at its position, instead of serde stopping at the first. For the same reason the fields
+//! a scenario must give are `Option`s here and the required-field check happens in `validate`,
+//! pointing at the entry that lacks them; whole entries are `Spanned` to have that position.
+//!
+//! Optional fields beyond the contract's example, all mapped onto [`super::World`]: practice
+//! `address` and `telecom`; practitioner `gender`; address `district`; problem, allergy and
+//! medication `end` and `note`; immunisation, observation and investigation `note`; investigation
+//! `specimen` and result `range`; referral `priority`; document `file` (a path relative to the
+//! scenario file) as the alternative to `text`.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// One scenario file. Every section is optional; files given together are merged.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub practices: Option<Vec<Spanned<PracticeEntry>>>,
+    pub practitioners: Option<Vec<Spanned<PractitionerEntry>>>,
+    pub patients: Option<Vec<Spanned<PatientEntry>>>,
+}
+
+/// A GP practice: a GP Connect provider (`provider: true`, the default), a consumer, or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeEntry {
+    /// Required, unique across all files.
+    pub ods: Option<Spanned<String>>,
+    /// Required.
+    pub name: Option<Spanned<String>>,
+    /// Required, unique, 12 digits (quote it, or YAML may read a leading zero as octal elsewhere).
+    pub asid: Option<Spanned<String>>,
+    /// Derived from the ODS code and the ASID when absent.
+    pub party_key: Option<Spanned<String>>,
+    /// Default `true`.
+    pub provider: Option<bool>,
+    /// Interaction ids this ASID may send through SSP; default: every GP Connect migrate one.
+    pub interactions: Option<Vec<Spanned<String>>>,
+    pub address: Option<AddressEntry>,
+    pub telecom: Option<String>,
+}
+
+/// A postal address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressEntry {
+    pub lines: Option<Vec<String>>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub postcode: Option<String>,
+}
+
+/// A person's name: `{ prefix: Dr, given: [Jane], family: Carter }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameEntry {
+    pub prefix: Option<String>,
+    pub given: Option<Vec<String>>,
+    pub family: Option<Spanned<String>>,
+}
+
+/// A practitioner, identified by an SDS user id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PractitionerEntry {
+    /// Required, unique across all files.
+    pub id: Option<Spanned<String>>,
+    /// Required.
+    pub name: Option<Spanned<NameEntry>>,
+    /// Required: the ODS code of a practice.
+    pub practice: Option<Spanned<String>>,
+    pub gender: Option<Spanned<String>>,
+}
+
+/// A patient: demographics for PDS and the clinical record a provider holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientEntry {
+    /// Required, unique, valid Modulus 11.
+    pub nhs_number: Option<Spanned<String>>,
+    /// Required.
+    pub name: Option<Spanned<NameEntry>>,
+    /// Required: `male`, `female`, `other` or `unknown`.
+    pub gender: Option<Spanned<String>>,
+    /// Required.
+    pub birth_date: Option<Spanned<String>>,
+    pub address: Option<AddressEntry>,
+    /// Required: ODS code of the practice PDS holds as the patient's GP.
+    pub registered_with: Option<Spanned<String>>,
+    /// ODS code of the provider holding the record; default `registered_with`.
+    pub record_at: Option<Spanned<String>>,
+    /// A practitioner id.
+    pub usual_gp: Option<Spanned<String>>,
+    /// Default `false`.
+    pub sensitive: Option<bool>,
+    /// Default `true`.
+    pub nhs_number_verified: Option<bool>,
+    /// Date of death.
+    pub deceased: Option<Spanned<String>>,
+    /// Default `false`.
+    pub dissent: Option<bool>,
+    /// Absent or empty: the patient has no clinical record entries.
+    pub record: Option<RecordEntry>,
+}
+
+/// The clinical record, one optional list per GP Connect clinical area.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordEntry {
+    pub problems: Option<Vec<Spanned<ProblemEntry>>>,
+    pub allergies: Option<Vec<Spanned<AllergyEntry>>>,
+    pub medications: Option<Vec<Spanned<MedicationEntry>>>,
+    pub immunisations: Option<Vec<Spanned<ImmunisationEntry>>>,
+    pub observations: Option<Vec<Spanned<ObservationEntry>>>,
+    pub investigations: Option<Vec<Spanned<InvestigationEntry>>>,
+    pub consultations: Option<Vec<Spanned<ConsultationEntry>>>,
+    pub referrals: Option<Vec<Spanned<ReferralEntry>>>,
+    pub diary: Option<Vec<Spanned<DiaryItemEntry>>>,
+    pub documents: Option<Vec<Spanned<DocumentEntry>>>,
+}
+
+/// A SNOMED CT concept: `{ snomed: "38341003", display: Hypertension }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeEntry {
+    pub snomed: Option<Spanned<String>>,
+    pub display: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub code: Option<Spanned<CodeEntry>>,
+    pub onset: Option<Spanned<String>>,
+    pub end: Option<Spanned<String>>,
+    /// `active` (default) or `inactive`.
+    pub status: Option<Spanned<String>>,
+    /// `major` or `minor` (default).
+    pub significance: Option<Spanned<String>>,
+    /// Ids of other items of the same patient.
+    pub related: Option<Vec<Spanned<String>>>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllergyEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub code: Option<Spanned<CodeEntry>>,
+    pub asserted: Option<Spanned<String>>,
+    /// `active` (default) or `resolved`.
+    pub status: Option<Spanned<String>>,
+    pub end: Option<Spanned<String>>,
+    pub reaction: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicationEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub code: Option<Spanned<CodeEntry>>,
+    /// Required.
+    pub start: Option<Spanned<String>>,
+    pub end: Option<Spanned<String>>,
+    /// Required: `acute`, `repeat` or `repeat-dispensing`.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub dosage: Option<String>,
+    pub quantity: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImmunisationEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub code: Option<Spanned<CodeEntry>>,
+    pub date: Option<Spanned<String>>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub code: Option<Spanned<CodeEntry>>,
+    pub date: Option<Spanned<String>>,
+    pub value: Option<Spanned<f64>>,
+    pub unit: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvestigationEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub code: Option<Spanned<CodeEntry>>,
+    pub date: Option<Spanned<String>>,
+    pub specimen: Option<String>,
+    pub results: Option<Vec<Spanned<ResultEntry>>>,
+    pub note: Option<String>,
+}
+
+/// One test result of an investigation (not an item: no `id`, no `confidential`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultEntry {
+    pub code: Option<Spanned<CodeEntry>>,
+    pub value: Option<Spanned<f64>>,
+    pub unit: Option<String>,
+    /// Reference range as written, e.g. `115-165`.
+    pub range: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultationEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub date: Option<Spanned<String>>,
+    /// Required, free text such as `Surgery consultation`.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    /// A practitioner id.
+    pub practitioner: Option<Spanned<String>>,
+    /// Ids of the items recorded in this consultation.
+    pub entries: Option<Vec<Spanned<String>>>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub date: Option<Spanned<String>>,
+    /// Required: the service referred to.
+    pub to: Option<Spanned<String>>,
+    pub reason: Option<String>,
+    /// `routine`, `urgent`, `asap` or `stat` (FHIR ReferralRequest priority).
+    pub priority: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiaryItemEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub date: Option<Spanned<String>>,
+    pub text: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentEntry {
+    pub id: Option<Spanned<String>>,
+    pub confidential: Option<bool>,
+    pub title: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<CodeEntry>>,
+    pub date: Option<Spanned<String>>,
+    /// Default `text/plain` for `text:`, guessed from the extension for `file:`.
+    pub content_type: Option<Spanned<String>>,
+    /// The document's content inline; exactly one of `text` and `file`.
+    pub text: Option<Spanned<String>>,
+    /// A file holding the content, relative to the scenario file's folder.
+    pub file: Option<Spanned<String>>,
+}

@@ -1,20 +1,408 @@
-//! Reading scenario files.
-use std::path::PathBuf;
+//! Reading scenario files: paths and folders to files, bytes to [`ScenarioFile`]s, and those
+//! merged and checked into one [`World`] (`shared/design/contract.md` sections 1 and 5).
+//!
+//! Every problem found is returned, each at `FILE:LINE:COLUMN`, sorted by file then position.
+//! serde-saphyr stops at the first syntax or structure error of a file, so a broken file yields
+//! one such error; semantic problems (identifiers, dates, duplicates, cross references) are all
+//! reported, and so are the problems of every other file.
 
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::World;
+use super::file::ScenarioFile;
+use super::validate;
+
+/// One problem in the scenarios, at the position the user's editor shows (1-based line and
+/// column, counted in characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message}")]
 pub struct ScenarioError {
+    /// The path as given to the loader (or the folder it was given joined with the file name).
     pub file: String,
     pub line: u64,
     pub column: u64,
     pub message: String,
 }
 
-/// Loads and merges scenario files or folders of `*.yaml` into one world.
-pub fn load_paths(
-    paths: &[PathBuf],
-    start_day: chrono::NaiveDate,
-) -> Result<super::World, Vec<ScenarioError>> {
-    let _ = (paths, start_day);
-    Err(Vec::new())
+/// Scenario files larger than this are refused before parsing: the largest shipped one is far
+/// below, and it bounds the memory a wrong path (a disk image, a log) can make us use.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Loads and merges scenario files or folders of `*.yaml`/`*.yml` into one world.
+///
+/// A folder contributes its `*.yaml` and `*.yml` files (not those of sub-folders) in name order;
+/// a folder without any is an error. Relative dates are resolved against `start_day`. Practices,
+/// practitioners and patients of all files are merged (a duplicate key in any two files is an
+/// error); the world's `name` and `description` are the first that any file gives.
+pub fn load_paths(paths: &[PathBuf], start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> {
+    let mut problems = Vec::new();
+    if paths.is_empty() {
+        problems.push(ScenarioError {
+            file: "<no scenario>".to_owned(),
+            line: 1,
+            column: 1,
+            message: "no scenario file or folder was given".to_owned(),
+        });
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        expand(path, &mut files, &mut problems);
+    }
+    // The same file given twice (directly and through its folder) is read once, not reported as
+    // duplicating itself.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+
+    let mut sources = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        match read_limited(&path) {
+            Ok(bytes) => match parse(&name, &bytes) {
+                Ok(file) => sources.push(validate::Source {
+                    dir: base_dir(&path),
+                    name,
+                    file,
+                }),
+                Err(problem) => problems.push(problem),
+            },
+            Err(message) => problems.push(ScenarioError {
+                file: name,
+                line: 1,
+                column: 1,
+                message,
+            }),
+        }
+    }
+    finish(sources, problems, start_day)
+}
+
+/// Loads one scenario given as text. `name` is used in error messages, and its folder is where
+/// documents' `file:` paths are looked up (the current folder when it has none).
+pub fn load_str(name: &str, text: &str, start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> {
+    load_bytes(name, text.as_bytes(), start_day)
+}
+
+/// As [`load_str`], for bytes that may not be UTF-8 (the error then says where it breaks).
+pub fn load_bytes(
+    name: &str,
+    bytes: &[u8],
+    start_day: NaiveDate,
+) -> Result<World, Vec<ScenarioError>> {
+    match parse(name, bytes) {
+        Ok(file) => finish(
+            vec![validate::Source {
+                name: name.to_owned(),
+                dir: base_dir(Path::new(name)),
+                file,
+            }],
+            Vec::new(),
+            start_day,
+        ),
+        Err(problem) => Err(vec![problem]),
+    }
+}
+
+fn finish(
+    sources: Vec<validate::Source>,
+    mut problems: Vec<ScenarioError>,
+    start_day: NaiveDate,
+) -> Result<World, Vec<ScenarioError>> {
+    // When a file could not be read, what it defines is unknown: references to it from other
+    // files would be reported as unknown although they may be right, so they are not checked.
+    let complete = problems.is_empty();
+    let (world, semantic) = validate::build_world(&sources, start_day, complete);
+    problems.extend(semantic);
+    if problems.is_empty() {
+        Ok(world)
+    } else {
+        problems.sort_by(|a, b| {
+            (a.file.as_str(), a.line, a.column).cmp(&(b.file.as_str(), b.line, b.column))
+        });
+        Err(problems)
+    }
+}
+
+fn base_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Adds the scenario files `path` stands for.
+fn expand(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<ScenarioError>) {
+    let at = |message: String| ScenarioError {
+        file: path.display().to_string(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(at(format!("cannot open scenario: {e}")));
+            return;
+        }
+    };
+    if metadata.is_file() {
+        files.push(path.to_path_buf());
+        return;
+    }
+    if !metadata.is_dir() {
+        // A FIFO or a device would block the read or never end.
+        problems.push(at("not a regular file or a folder".to_owned()));
+        return;
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push(at(format!("cannot list scenario folder: {e}")));
+            return;
+        }
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    if found.is_empty() {
+        problems.push(at(
+            "scenario folder contains no *.yaml or *.yml file".to_owned()
+        ));
+        return;
+    }
+    found.sort();
+    files.extend(found);
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read scenario: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read scenario: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "scenario file is larger than {} MiB",
+            MAX_FILE_BYTES / 1024 / 1024
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Parser limits: generous for any hand-written or generated scenario, small enough that an
+/// alias bomb or a pathological nesting fails fast instead of eating memory or stack.
+fn parser_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 32,
+            max_documents: 2,
+            max_nodes: 1_000_000,
+            max_events: 4_000_000,
+            max_aliases: 10_000,
+            max_anchors: 10_000,
+            max_total_scalar_bytes: 32 * 1024 * 1024,
+            max_merge_keys: 1_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 1_000_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 10_000,
+        },
+    }
+}
+
+/// Parses one file's bytes; on failure, the one error serde-saphyr stopped at.
+fn parse(name: &str, bytes: &[u8]) -> Result<ScenarioFile, ScenarioError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let (line, column) = line_column(bytes, e.valid_up_to());
+        ScenarioError {
+            file: name.to_owned(),
+            line,
+            column,
+            message: "scenario file is not valid UTF-8".to_owned(),
+        }
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    serde_saphyr::from_str_with_options::<ScenarioFile>(text, parser_options()).map_err(|e| {
+        let (line, column) = match e.location() {
+            Some(l) if l.line() > 0 => (l.line(), l.column().max(1)),
+            _ => (1, 1),
+        };
+        ScenarioError {
+            file: name.to_owned(),
+            line,
+            column,
+            message: yaml_message(&e),
+        }
+    })
+}
+
+/// The parser's own words for a problem, without its location (we print ours) or snippet.
+fn yaml_message(error: &serde_saphyr::Error) -> String {
+    use serde_saphyr::MessageFormatter as _;
+    let mut inner = error;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let raw = serde_saphyr::UserMessageFormatter.format_message(inner);
+    // One problem per line: control characters in a quoted key or value must not break that.
+    let mut message = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_control() {
+            let _ = write!(message, "{}", c.escape_debug());
+        } else {
+            message.push(c);
+        }
+    }
+    message
+}
+
+/// 1-based line and character column of byte `offset`.
+fn line_column(bytes: &[u8], offset: usize) -> (u64, u64) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u64
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn start() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 15).unwrap()
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        load_str("t.yaml", text, start())
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn syntax_errors_carry_their_position() {
+        let errs = errors("practices:\n  - ods: B82617\n    name: x\n   bad: [\n");
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("t.yaml:4:4: "), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_at_the_key() {
+        let errs = errors("practices:\n  - ods: B82617\n    nmae: x\n");
+        assert_eq!(
+            errs,
+            [
+                "t.yaml:3:5: unknown field `nmae`, expected one of ods, name, asid, party_key, \
+              provider, interactions, address, telecom"
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let errs = load_bytes("t.yaml", b"name: ok\nde: \xff\n", start()).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "t.yaml:2:5: scenario file is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_world() {
+        let world = load_str("t.yaml", "# nothing yet\n", start()).unwrap();
+        assert!(world.practices.is_empty() && world.patients.is_empty());
+    }
+
+    #[test]
+    fn two_documents_in_one_file_are_refused() {
+        let errs = errors("name: a\n---\nname: b\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("t.yaml:3:1: "), "{errs:?}");
+    }
+
+    #[test]
+    fn alias_bombs_fail_fast() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            let _ = writeln!(
+                text,
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
+            );
+        }
+        assert!(load_str("t.yaml", &text, start()).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_fails_without_overflowing_the_stack() {
+        let text = format!("name: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(load_str("t.yaml", &text, start()).is_err());
+    }
+
+    #[test]
+    fn missing_paths_and_empty_folders_are_errors() {
+        let dir = std::env::temp_dir().join(format!("scenario-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.yaml");
+        let errs = load_paths(&[dir.clone(), missing.clone()], start()).unwrap_err();
+        let _ = std::fs::remove_dir(&dir);
+        assert_eq!(errs.len(), 2);
+        assert!(
+            errs.iter()
+                .any(|e| e.file == dir.display().to_string() && e.message.contains("no *.yaml"))
+        );
+        assert!(errs.iter().any(|e| e.file == missing.display().to_string()
+            && e.message.starts_with("cannot open scenario")));
+    }
+
+    #[test]
+    fn devices_are_not_read() {
+        let errs = load_paths(&[PathBuf::from("/dev/null")], start()).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "/dev/null:1:1: not a regular file or a folder"
+        );
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column(b"ab\nc\xc3\xa9d", 6), (2, 3));
+        assert_eq!(line_column(b"abc", 0), (1, 1));
+    }
+
+    proptest! {
+        #[test]
+        fn loading_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = load_bytes("t.yaml", &bytes, start());
+        }
+
+        #[test]
+        fn loading_arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = load_str("t.yaml", &text, start());
+        }
+
+        #[test]
+        fn loading_yaml_shaped_text_never_panics(
+            text in "(practices|patients|record|ods|asid|nhs_number|problems|id|related|date|[a-z]{1,4}|-|:| |\n|\\[|\\]|\\{|\\}|,|&a|\\*a|\"|[0-9]{1,12}|[+-][0-9]{1,3}[ymwd]){0,80}"
+        ) {
+            let _ = load_str("t.yaml", &text, start());
+        }
+    }
 }

@@ -6,5 +6,7 @@
 mod support;
 
 mod admin;
+mod binary;
 mod pki;
+mod scenario_files;
 mod ssp;

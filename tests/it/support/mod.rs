@@ -101,10 +101,7 @@ impl TestSandbox {
         let running = Sandbox::start(config, world, clock).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let ssp_base = format!("https://{}", running.ssp_addr);
-        // reqwest's own TLS set-up would look for a process-wide crypto provider; hand it ours.
-        let http = tls_clients::reqwest_with(
-            spine_sandbox::tls::anonymous_client_config(&certs_dir.join("ca.pem")).unwrap(),
-        );
+        let http = http_client();
         Self {
             running,
             base,
@@ -135,6 +132,13 @@ impl TestSandbox {
             .unwrap()
             .status()
     }
+}
+
+/// A reqwest client for plain HTTP. reqwest is built without a default crypto provider (the
+/// crate uses ring only), so the test process installs ring as the default once.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// The first issue's Spine code of an OperationOutcome body.

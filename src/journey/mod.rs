@@ -1,0 +1,41 @@
+//! The built-in consumer: the new practice's side of the migration journey
+//! (`shared/design/contract.md` section 6, `shared/spec/README.md` "End-to-end flow").
+//!
+//! It talks to a running sandbox over the network exactly as a GP system would: HTTP to PDS and
+//! SDS, mutual TLS to SSP with the client certificate of its own ASID. The CLI (`spine-sandbox
+//! journey`) and the web page's buttons both run [`run`]; they differ only in how they show steps.
+
+mod client;
+mod report;
+mod steps;
+
+use std::path::PathBuf;
+
+pub use report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
+
+/// What the consumer is asked to do.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct JourneyOptions {
+    /// NHS number of the patient moving practice.
+    pub patient: String,
+    /// ODS code of the new practice (the consumer).
+    #[serde(rename = "as")]
+    pub as_ods: String,
+    /// Leave PDS alone (the migrate is then refused with NO_RELATIONSHIP).
+    #[serde(default)]
+    pub skip_registration_change: bool,
+    /// Ask for sensitive information (`conf/R`, `includeSensitiveInformation: true`).
+    #[serde(default)]
+    pub sensitive: bool,
+    /// Plain-HTTP base URL of the sandbox (PDS, SDS).
+    pub sandbox_url: String,
+    /// SSP base URL.
+    pub ssp_url: String,
+    /// Folder with `ca.pem` and `clients/<ASID>.pem`.
+    pub certs_dir: PathBuf,
+}
+
+/// Runs the journey, calling `on_step` as each step ends (the CLI prints it at once).
+pub async fn run(options: &JourneyOptions, on_step: impl FnMut(&StepReport)) -> JourneyReport {
+    steps::Journey::new(options, on_step).run().await
+}
