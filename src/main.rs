@@ -109,6 +109,12 @@ fn certs(args: &CertsArgs) -> ExitCode {
                 for path in &report.kept {
                     println!("kept    {}", path.display());
                 }
+                if !report.kept.is_empty() {
+                    println!(
+                        "Existing files were kept; delete {} for a fresh PKI.",
+                        args.out.display()
+                    );
+                }
                 println!(
                     "SSP certificate names: {}. Trust {} (see certs/README.md).",
                     hosts.join(", "),

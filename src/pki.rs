@@ -514,6 +514,9 @@ static ENSURE_LOCK: Mutex<()> = Mutex::new(());
 /// Makes sure `dir` holds the CA, the SSP certificate (for `hosts`) and a client certificate
 /// for every system, creating only what is missing. Prints nothing: the caller reports.
 pub fn ensure(dir: &Path, systems: &[ClientSystem], hosts: &[String]) -> Result<Report, PkiError> {
+    for host in hosts {
+        san_for(host)?;
+    }
     let layout = Layout::new(dir);
     create_dir(layout.dir())?;
     create_dir(&layout.clients_dir())?;
@@ -630,6 +633,7 @@ fn ensure_locked(
         }
     } else {
         report.kept.push(layout.ssp_cert());
+        keep_if_present(&layout.ssp_key(), &mut report);
         check_ssp_hosts(&layout.ssp_cert(), hosts, &mut report)?;
     }
 
@@ -638,6 +642,7 @@ fn ensure_locked(
         let key_path = layout.client_key(system.asid.as_str());
         if !missing_clients.contains(&system) {
             report.kept.push(cert_path.clone());
+            keep_if_present(&key_path, &mut report);
             check_expiry(&cert_path, &mut report)?;
             continue;
         }
@@ -652,6 +657,12 @@ fn ensure_locked(
         report.created.push(cert_path);
     }
     Ok(report)
+}
+
+fn keep_if_present(path: &Path, report: &mut Report) {
+    if path.exists() {
+        report.kept.push(path.to_owned());
+    }
 }
 
 /// The key at `path` when there is one (kept), or a new one to be written (`true`).

@@ -197,3 +197,46 @@ fn client_config_names_the_file_it_cannot_read() {
     .to_string();
     assert!(err.contains("/nowhere/ca.pem"), "{err}");
 }
+
+fn certs_command(out: &Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_spine-sandbox"))
+        .current_dir(crate::support::repo_path(""))
+        .arg("certs")
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env("SANDBOX_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_certs_command_writes_the_layout_for_the_default_scenario_and_keeps_it_on_a_rerun() {
+    let dir = temp_dir("pki-command");
+    let first = certs_command(&dir, &["--host", "sandbox.example.test"]);
+    assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("created"), "{stdout}");
+    // GPCA0001 and B82617 are in the shipped default scenario.
+    let files = files_of(&dir, &[CONSUMER_ASID, PROVIDER_ASID]);
+    let before = contents(&files);
+    let info = pki::read_certificate(&dir.join(pki::SSP_CERT)).unwrap();
+    assert!(info.dns_names.iter().any(|n| n == "sandbox.example.test"));
+
+    let again = certs_command(&dir, &[]);
+    assert!(again.status.success(), "{again:?}");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(!stdout.contains("created"), "{stdout}");
+    assert!(stdout.contains("Existing files were kept"), "{stdout}");
+    assert_eq!(contents(&files), before);
+}
+
+#[test]
+fn the_certs_command_refuses_a_bad_host_with_exit_64() {
+    let dir = temp_dir("pki-badhost");
+    let out = certs_command(&dir, &["--host", "not a host"]);
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("'not a host'"), "{stderr}");
+    assert!(!dir.join(pki::CA_CERT).exists());
+}
