@@ -287,16 +287,27 @@ impl SspService {
             },
         };
         let status = resp.status().as_u16();
-        tracing::info!(
-            service = SERVICE,
-            %remote,
-            %method,
-            target = %target,
-            trace_id = seen.trace_id.as_deref().unwrap_or("-"),
-            status,
-            refusal = refusal.as_ref().map(|e| e.display.as_str()).unwrap_or("-"),
-            "SSP exchange."
-        );
+        match &refusal {
+            Some(error) => tracing::info!(
+                service = SERVICE,
+                %remote,
+                %method,
+                %target,
+                trace_id = seen.trace_id.as_deref().unwrap_or("-"),
+                status,
+                refusal = %error.display,
+                "SSP refused a request."
+            ),
+            None => tracing::debug!(
+                service = SERVICE,
+                %remote,
+                %method,
+                %target,
+                trace_id = seen.trace_id.as_deref().unwrap_or("-"),
+                status,
+                "SSP forwarded a request."
+            ),
+        }
         let response_body = refusal.as_ref().and_then(|e| {
             serde_json::to_vec(&e.to_outcome(OutcomeStyle::Ssp))
                 .ok()
