@@ -640,3 +640,32 @@ async fn the_ssp_certificate_names_the_loopback_hosts() {
     let ips: Vec<String> = info.ip_addresses.iter().map(ToString::to_string).collect();
     assert!(ips.contains(&"127.0.0.1".to_owned()) && ips.contains(&"::1".to_owned()));
 }
+
+#[tokio::test]
+async fn an_https_provider_is_called_over_tls_with_ssps_own_certificate() {
+    // The shared folder's SSP certificate names 127.0.0.1, so the stand-in provider borrows it;
+    // it asks for a client certificate and records whose it got.
+    let first = start().await;
+    let l = first.layout();
+    let (server, _) = tls::ssp_server_config(&l.ca_cert(), &l.ssp_cert(), &l.ssp_key()).unwrap();
+    let echo = EchoProvider::start_tls(Reply::default(), server).await;
+    let sandbox = start_in_front_of(&echo).await;
+    assert!(
+        sandbox
+            .endpoint(PROVIDER_ODS, "structured")
+            .starts_with("https://")
+    );
+
+    let (status, _) = send_migrate(
+        &sandbox,
+        &sandbox.ssp_client(CONSUMER_ASID),
+        migrate_headers(),
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    let got = echo.received();
+    assert_eq!(got.len(), 1);
+    let subject = got[0].client_subject.clone().unwrap_or_default();
+    assert!(subject.contains("CN=ssp.sandbox.spine.local"), "{subject}");
+}

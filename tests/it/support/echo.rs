@@ -19,6 +19,8 @@ pub struct Received {
     pub path_and_query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Over TLS: the subject of the client certificate the caller presented, if any.
+    pub client_subject: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,9 +59,19 @@ impl Drop for EchoProvider {
 
 impl EchoProvider {
     pub async fn start(reply: Reply) -> Self {
+        Self::start_with(reply, None).await
+    }
+
+    /// An https provider with `server` as its TLS configuration (`base` is `https://...`).
+    pub async fn start_tls(reply: Reply, server: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_with(reply, Some(tokio_rustls::TlsAcceptor::from(server))).await
+    }
+
+    async fn start_with(reply: Reply, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let https = tls.is_some();
         let log = received.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -68,8 +80,26 @@ impl EchoProvider {
                 };
                 let log = log.clone();
                 let reply = reply.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
+                    let (io, client_subject) = match tls {
+                        None => (Io::Plain(tcp), None),
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(tcp).await else {
+                                return;
+                            };
+                            let subject = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .and_then(|c| spine_sandbox::pki::der::parse_certificate(c).ok())
+                                .map(|i| i.subject_summary());
+                            (Io::Tls(Box::new(stream)), subject)
+                        }
+                    };
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let client_subject = client_subject.clone();
                         let log = log.clone();
                         let reply = reply.clone();
                         async move {
@@ -88,6 +118,7 @@ impl EchoProvider {
                                     .unwrap_or_default(),
                                 headers: parts.headers,
                                 body,
+                                client_subject,
                             });
                             tokio::time::sleep(reply.delay).await;
                             let chunks: Vec<Result<Frame<Bytes>, Infallible>> = reply
@@ -105,15 +136,20 @@ impl EchoProvider {
                             Ok::<_, Infallible>(resp)
                         }
                     });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let _ = match io {
+                        Io::Plain(tcp) => {
+                            builder.serve_connection(TokioIo::new(tcp), service).await
+                        }
+                        Io::Tls(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+                    };
                 });
             }
         });
+        let scheme = if https { "https" } else { "http" };
         Self {
             addr,
-            base: format!("http://{addr}"),
+            base: format!("{scheme}://{addr}"),
             received,
             task,
         }
@@ -122,6 +158,11 @@ impl EchoProvider {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+}
+
+enum Io {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
 }
 
 /// A local address nothing listens on.
