@@ -8,5 +8,7 @@ mod support;
 mod admin;
 mod binary;
 mod pds;
+mod pki;
 mod scenario_files;
 mod sds;
+mod ssp;
