@@ -111,39 +111,6 @@ impl TestSandbox {
         }
     }
 
-    /// Starts the sandbox on a world built in the test, without a scenario file.
-    pub async fn start_world(world: scenario::World) -> Self {
-        Self::start_world_with(world, |_| {}).await
-    }
-
-    pub async fn start_world_with(
-        world: scenario::World,
-        adjust: impl FnOnce(&mut Config),
-    ) -> Self {
-        let mut config = Config {
-            scenario: Vec::new(),
-            http_addr: "127.0.0.1:0".parse().unwrap(),
-            ssp_addr: "127.0.0.1:0".parse().unwrap(),
-            certs_dir: shared_certs_dir(),
-            ..Config::default()
-        };
-        adjust(&mut config);
-        let certs_dir = config.certs_dir.clone();
-        let running = Sandbox::start(config, world, Clock::system())
-            .await
-            .unwrap();
-        let base = format!("http://{}", running.http_addr);
-        let ssp_base = format!("https://{}", running.ssp_addr);
-        let http = http_client();
-        Self {
-            running,
-            base,
-            ssp_base,
-            certs_dir,
-            http,
-        }
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
