@@ -9,6 +9,8 @@ use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
 use super::JourneyOptions;
 use crate::fhir::systems;
 use crate::identifiers::interactions;
+use crate::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
+use crate::provider::migrate::parameters;
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
 const SDS: &str = "/spine-directory/FHIR/R4";
@@ -119,17 +121,14 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         };
         self.push(report);
         result
-            .map(ConsumerClient::new)
+            .map(ConsumerClient::with_tls)
             .map_err(|e| Stop::Failed {
                 reason: e.to_string(),
             })
     }
 
-    fn client(&self) -> Result<ConsumerClient, Stop> {
-        match &self.client {
-            Some(c) => Ok(c.clone()),
-            None => Ok(ConsumerClient::new(plain_tls_config())),
-        }
+    fn client(&self) -> ConsumerClient {
+        self.client.clone().unwrap_or_else(ConsumerClient::plain)
     }
 
     fn push(&mut self, report: StepReport) {
@@ -165,7 +164,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .find(|(n, _)| n.eq_ignore_ascii_case("ssp-traceid"))
             .map(|(_, v)| v.clone());
         let request = format!("{method} {url}");
-        let client = self.client()?;
+        let client = self.client();
         match client.send(method, &url, &headers, body).await {
             Err(reason) => {
                 self.push(StepReport {
@@ -394,18 +393,17 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             base(&self.options.ssp_url),
             provider.address.trim_end_matches('/')
         );
-        let token = crate::jwt::mint_migrate(&crate::jwt::TokenRequest {
-            audience: provider.address.clone(),
+        let token = MigrateTokenRequest {
             requesting_ods: self.options.as_ods.clone(),
+            requesting_name: organisation_name(&self.options.as_ods),
             requesting_asid: own_asid.to_owned(),
+            audience: provider.address.clone(),
+            practitioner: Some(journey_user()),
             sensitive: self.options.sensitive,
             now: chrono::Utc::now(),
-        });
-        let body = crate::provider::migrate_parameters(
-            &self.options.patient,
-            self.options.sensitive,
-        )
-        .to_string();
+        }
+        .mint();
+        let body = parameters(&self.options.patient, self.options.sensitive).to_string();
         let trace_id = uuid::Uuid::new_v4().to_string();
         let headers = vec![
             ("ssp-traceid", trace_id.clone()),
@@ -474,13 +472,17 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .provider_address(previous, interactions::MIGRATE_DOCUMENT, "documents")
             .await?;
         for url in urls {
-            let token = crate::jwt::mint_document(&crate::jwt::TokenRequest {
-                audience: provider.address.clone(),
+            // The provider suite fetches documents with a direct-care token; so do we.
+            let token = DirectCareTokenRequest {
                 requesting_ods: self.options.as_ods.clone(),
+                requesting_name: organisation_name(&self.options.as_ods),
                 requesting_asid: own_asid.to_owned(),
-                sensitive: self.options.sensitive,
+                audience: provider.address.clone(),
+                practitioner: journey_user(),
+                requested_scope: "patient/*.read".into(),
                 now: chrono::Utc::now(),
-            });
+            }
+            .mint();
             let headers = vec![
                 ("ssp-traceid", uuid::Uuid::new_v4().to_string()),
                 ("ssp-from", own_asid.to_owned()),
@@ -512,9 +514,21 @@ fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-/// A TLS configuration with no client certificate, used only before our own is loaded.
-fn plain_tls_config() -> rustls::ClientConfig {
-    crate::tls::anonymous_client_config()
+/// The person the journey acts for: a clinician at the new practice. SDS ids are `UNK`, as
+/// GP Connect allows when a consumer has none to give.
+fn journey_user() -> PractitionerClaim {
+    PractitionerClaim {
+        id: "journey-user".into(),
+        sds_user_id: "UNK".into(),
+        sds_role_profile_id: "UNK".into(),
+        family: "Journey".into(),
+        given: vec!["Sandbox".into()],
+        prefix: Some("Dr".into()),
+    }
+}
+
+fn organisation_name(ods: &str) -> String {
+    format!("Practice {ods}")
 }
 
 fn gp_of(patient: &Value) -> Option<String> {
