@@ -56,6 +56,7 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
         as_ods: args.as_ods,
         skip_registration_change: args.skip_registration_change,
         sensitive: args.sensitive,
+        from: args.from,
         sandbox_url: args.sandbox,
         ssp_url: args.ssp,
         certs_dir: args.certs_dir,

@@ -175,6 +175,8 @@ struct JourneyRequest {
     skip_registration_change: bool,
     #[serde(default)]
     sensitive: bool,
+    #[serde(default)]
+    from: Option<String>,
 }
 
 /// Runs the consumer journey against this very sandbox, over the network like the CLI does,
@@ -189,7 +191,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         Ok(a) => a,
         Err(e) => {
             return fail(FhirError::bad_request(format!(
-                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\"}})"
+                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\"}})"
             )));
         }
     };
@@ -198,6 +200,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         as_ods: ask.as_ods,
         skip_registration_change: ask.skip_registration_change,
         sensitive: ask.sensitive,
+        from: ask.from,
         sandbox_url: format!("http://{}", loopback(shared.http_addr)),
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),

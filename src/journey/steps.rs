@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::JourneyOptions;
 use super::client::{Answer, ConsumerClient};
 use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
+use crate::fhir::gpconnect::lists;
 use crate::fhir::systems;
 use crate::identifiers::interactions;
 use crate::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
@@ -70,17 +71,14 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .await?;
         self.client = Some(self.make_client(&own_asid)?);
         let trace = self.trace().await?;
-        let previous = match &trace.registered {
-            Some(ods) => ods.clone(),
-            None => {
-                return Err(Stop::Refused {
-                    spine_code: "NO_REGISTERED_GP".into(),
-                    reason: format!(
-                        "PDS holds no registered practice for {} (a restricted patient shows none)",
-                        self.options.patient
-                    ),
-                });
-            }
+        let Some(previous) = self.options.from.clone().or(trace.registered.clone()) else {
+            return Err(Stop::Failed {
+                reason: format!(
+                    "PDS shows no registered practice for {} (a restricted record hides it): \
+                     name the practice holding the record with --from ODS",
+                    self.options.patient
+                ),
+            });
         };
         if self.options.skip_registration_change {
             self.note(
@@ -622,9 +620,24 @@ fn resources<'b>(bundle: &'b Value, kind: &'b str) -> impl Iterator<Item = &'b V
         .filter(move |r| r["resourceType"] == kind)
 }
 
+/// The primary List of every clinical area (migrate.md 5.3); secondary and consultation Lists
+/// repeat their items, so only these are counted.
+const PRIMARY_LISTS: [(&str, &str); 10] = [
+    lists::ALLERGIES,
+    lists::ENDED_ALLERGIES,
+    lists::CONSULTATIONS,
+    lists::DIARY,
+    lists::IMMUNISATIONS,
+    lists::INVESTIGATIONS,
+    lists::MEDICATIONS,
+    lists::REFERRALS,
+    lists::PROBLEMS,
+    lists::UNCATEGORISED,
+];
+
 fn binary_size(binary: &Value) -> usize {
     use base64::Engine;
-    binary["data"]
+    binary["content"]
         .as_str()
         .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
         .map_or(0, |b| b.len())
@@ -652,8 +665,8 @@ fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
         if withheld && !summary.lists_with_withheld_items.contains(&title) {
             summary.lists_with_withheld_items.push(title.clone());
         }
-        // Primary Lists carry no id; consultation-structure Lists do (migrate.md 5.3).
-        if list.get("id").is_none() {
+        let code = list["code"]["coding"][0]["code"].as_str().unwrap_or("");
+        if PRIMARY_LISTS.iter().any(|(c, _)| *c == code) {
             let n = list["entry"].as_array().map_or(0, Vec::len);
             *summary.clinical_areas.entry(title).or_insert(0) += n;
         }

@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod binary;
 mod documents;
+mod journey;
 mod migrate;
 mod pds;
 mod pki;
