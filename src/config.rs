@@ -111,6 +111,9 @@ impl Config {
             let name = name.to_ascii_lowercase();
             match name.as_str() {
                 "config" | "log" => {}
+                // Other SANDBOX_* variables belong to other tools (docker compose's
+                // SANDBOX_UID, SANDBOX_BIND, ...); a typo is caught by `unknown_env`.
+                other if !KEYS.contains(&other) => {}
                 "scenario" => {
                     let list: Vec<serde_json::Value> = value
                         .split(',')
@@ -170,6 +173,43 @@ impl Config {
             None => format!("http://localhost:{http_port}"),
         }
     }
+}
+
+/// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
+pub const KEYS: [&str; 11] = [
+    "scenario",
+    "http_addr",
+    "ssp_addr",
+    "public_url",
+    "certs_dir",
+    "sds_api_key",
+    "max_body_bytes",
+    "header_read_timeout_secs",
+    "request_timeout_secs",
+    "forward_timeout_secs",
+    "journal_capacity",
+];
+
+/// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the
+/// likeliest cause is a misspelt option.
+pub fn unknown_env(env: &EnvSource) -> Vec<String> {
+    const OTHERS: [&str; 9] = [
+        "config",
+        "log",
+        "uid",
+        "gid",
+        "bind",
+        "public_host",
+        "http_port",
+        "ssp_port",
+        "image",
+    ];
+    env.iter()
+        .filter_map(|(k, _)| k.strip_prefix("SANDBOX_"))
+        .map(str::to_ascii_lowercase)
+        .filter(|k| !KEYS.contains(&k.as_str()) && !OTHERS.contains(&k.as_str()))
+        .map(|k| format!("SANDBOX_{}", k.to_ascii_uppercase()))
+        .collect()
 }
 
 /// Environment values are strings; numbers are passed on as numbers so numeric keys extract.

@@ -2,6 +2,7 @@
 //! GP Connect speaks STU3; PDS and SDS speak R4 (`shared/spec/README.md`).
 
 pub mod bundle;
+pub mod gpconnect;
 pub mod outcome;
 
 pub use outcome::{FhirError, OutcomeStyle, SpineCode};

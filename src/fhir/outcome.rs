@@ -45,6 +45,9 @@ pub enum SpineCode {
     UnsupportedMediaType,
     PreconditionFailed,
     MissingOrInvalidHeader,
+    /// Migrate a document's refusal code (`documents.md` section 5). Not in the STU3 CodeSystem;
+    /// the spec names it anyway, so the sandbox sends it with 403 as documents.md recommends.
+    NotAuthorised,
     // PDS (R4 CodeSystem)
     InvalidResourceId,
     UnsupportedService,
@@ -186,6 +189,12 @@ impl SpineCode {
                 "There is a required header missing or invalid",
                 StatusCode::BAD_REQUEST,
                 "required",
+            ),
+            NotAuthorised => (
+                "NOT_AUTHORISED",
+                "Not authorised",
+                StatusCode::FORBIDDEN,
+                "forbidden",
             ),
             InvalidResourceId => (
                 "INVALID_RESOURCE_ID",
@@ -373,6 +382,27 @@ impl FhirError {
     }
     pub fn internal(d: impl Into<String>) -> Self {
         Self::new(SpineCode::InternalServerError, d)
+    }
+    pub fn conflicting_values(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::ConflictingValues, d)
+    }
+    pub fn no_patient_consent(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::NoPatientConsent, d)
+    }
+    pub fn organisation_not_found(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::OrganisationNotFound, d)
+    }
+    pub fn no_record_found(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::NoRecordFound, d)
+    }
+    pub fn not_authorised(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::NotAuthorised, d)
+    }
+    pub fn unsupported_media_type(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::UnsupportedMediaType, d)
+    }
+    pub fn invalid_identifier_system(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::InvalidIdentifierSystem, d)
     }
 
     /// The OperationOutcome resource in the given dialect.

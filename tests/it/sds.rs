@@ -366,8 +366,10 @@ async fn only_get_on_endpoint_and_device() {
 
 #[tokio::test]
 async fn an_api_key_is_required_when_configured() {
-    let sandbox =
-        TestSandbox::start_world_with(world(), |c| c.sds_api_key = Some("s3cret".into())).await;
+    let sandbox = TestSandbox::start_world_with(world(), spine_sandbox::Clock::system(), |c| {
+        c.sds_api_key = Some("s3cret".into())
+    })
+    .await;
     let query = endpoint_query("B82617", interactions::MIGRATE_STRUCTURED);
     let (status, _, b) = send(get(&sandbox, &query)).await;
     assert_eq!(status, 401);

@@ -1,0 +1,80 @@
+// The trainers' web page, driven in a real browser: Debian's headless Chromium with playwright-core.
+// Needs SANDBOX_URL (a running sandbox); screenshots go to SCREENSHOT_DIR.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const base = process.env.SANDBOX_URL;
+const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
+const patient = process.env.BROWSER_PATIENT ?? "9434761018";
+const newPractice = process.env.BROWSER_AS ?? "A20047";
+let browser, page;
+
+before(async () => {
+  assert.ok(base, "SANDBOX_URL must name a running sandbox");
+  mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.setDefaultTimeout(20000);
+  await page.goto(base + "/");
+  await page.locator(`.patient[data-nhs="${patient}"]`).click();
+  await page.selectOption("#new-practice", newPractice);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Status codes of the hops drawn for one service, in order. */
+async function hopStatuses(service) {
+  return page.locator(`#diagram .hop[data-service="${service}"]`)
+    .evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute("data-status"))));
+}
+
+test("the happy-path button draws every hop, all accepted, and the record arrives", async () => {
+  await page.click("#run-happy");
+  await page.locator('#journey-result[data-result="received"]').waitFor();
+  await page.locator('#diagram .hop[data-service="provider"]').first().waitFor();
+  await page.screenshot({ path: `${shots}/happy-path.png`, fullPage: true });
+  const pds = await hopStatuses("pds");
+  assert.deepEqual(pds, [200, 200], "PDS trace and registration change");
+  const sds = await hopStatuses("sds");
+  assert.ok(sds.length >= 3 && sds.every((s) => s === 200), `SDS look-ups: ${sds}`);
+  const ssp = await hopStatuses("ssp");
+  const provider = await hopStatuses("provider");
+  assert.ok(ssp.length >= 1 && ssp.every((s) => s === 200), `SSP hops: ${ssp}`);
+  assert.deepEqual(provider, ssp, "each SSP hop reached the provider with the same status");
+  const steps = await page.locator("#steps").innerText();
+  assert.match(steps, /Migrate structured record — 200/);
+});
+
+test("clicking a hop shows its headers, decoded JWT and body", async () => {
+  await page.locator('#diagram .hop[data-service="provider"]').first().click();
+  const dialog = page.locator("#hop-dialog");
+  await dialog.waitFor({ state: "visible" });
+  const text = await dialog.innerText();
+  assert.match(text, /JWT \(decoded\)/);
+  assert.match(text, /requesting_organization/);
+  assert.match(text, /ssp-traceid/i);
+  await page.screenshot({ path: `${shots}/hop-details.png`, fullPage: true });
+  await page.click("#hop-close");
+});
+
+test("after a reset, skipping the registration change is refused with NO_RELATIONSHIP", async () => {
+  await page.click("#reset");
+  await page.locator("#steps", { hasText: "reset" }).waitFor();
+  await page.click("#run-norel");
+  await page.locator('#journey-result[data-result="refused"]').waitFor();
+  await page.locator('#diagram .hop[data-service="provider"]').first().waitFor();
+  await page.screenshot({ path: `${shots}/no-relationship.png`, fullPage: true });
+  assert.match(await page.locator("#journey-result").innerText(), /NO_RELATIONSHIP/);
+  assert.deepEqual(await hopStatuses("pds"), [200], "only the trace; no registration change");
+  assert.deepEqual(await hopStatuses("provider"), [403]);
+  const label = await page.locator('#diagram .hop[data-service="provider"] text').innerText();
+  assert.match(label, /403 NO_RELATIONSHIP/);
+});
