@@ -8,6 +8,9 @@
 //! - [`sandbox`]: binds every listener and wires the services; the only place that knows ports.
 //! - [`http`]: the shared HTTP plumbing (body type, limits, accept loop with graceful drain).
 //! - [`pds`], [`sds`], [`ssp`], [`provider`]: one module per emulated Spine service.
+//! - [`pki`], [`tls`]: the development PKI (CA, SSP and client certificates) and the rustls
+//!   configurations built on it with one explicit crypto provider (ring).
+//! - [`journey`]: the built-in consumer (the new practice), used by the CLI and the web page.
 //! - [`admin`]: health, reset, the journal API and the web page.
 //! - [`fhir`]: OperationOutcome errors and Bundle builders shared by every service.
 //! - [`journal`]: the bounded, ordered log of every exchange.
@@ -23,14 +26,17 @@ pub mod fhir;
 pub mod http;
 pub mod identifiers;
 pub mod journal;
+pub mod journey;
 pub mod jwt;
 pub mod nhs_number;
 pub mod pds;
+pub mod pki;
 pub mod provider;
 pub mod sandbox;
 pub mod scenario;
 pub mod sds;
 pub mod ssp;
+pub mod tls;
 
 pub use clock::Clock;
 pub use config::Config;

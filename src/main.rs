@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use spine_sandbox::cli::{Cli, Command, ServeArgs};
+use spine_sandbox::cli::{CertsArgs, Cli, Command, ServeArgs};
 use spine_sandbox::config::Config;
-use spine_sandbox::{Clock, Sandbox, scenario};
+use spine_sandbox::{Clock, Sandbox, pki, scenario};
 
 /// Exit code for a bad flag, config or scenario (contract section 1; sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
@@ -34,8 +34,8 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Check { files }) => check(&files),
-        Some(Command::Certs(_)) => not_available("certs"),
-        Some(Command::Journey(_)) => not_available("journey"),
+        Some(Command::Certs(args)) => certs(&args),
+        Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
 }
@@ -49,9 +49,37 @@ fn init_logging() {
         .init();
 }
 
-fn not_available(command: &str) -> ExitCode {
-    eprintln!("error: `spine-sandbox {command}` is not available in this build yet");
-    ExitCode::FAILURE
+/// Plays the new practice's side; prints each step as it ends (or one JSON document).
+async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
+    let options = spine_sandbox::journey::JourneyOptions {
+        patient: args.patient,
+        as_ods: args.as_ods,
+        skip_registration_change: args.skip_registration_change,
+        sensitive: args.sensitive,
+        from: args.from,
+        sandbox_url: args.sandbox,
+        ssp_url: args.ssp,
+        certs_dir: args.certs_dir,
+    };
+    let json = args.json;
+    #[allow(clippy::print_stdout)]
+    let report = spine_sandbox::journey::run(&options, |step| {
+        if !json {
+            println!("{}", step.line());
+        }
+    })
+    .await;
+    #[allow(clippy::print_stdout)]
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!();
+        print!("{}", report.summary_text());
+    }
+    ExitCode::from(report.outcome.exit_code())
 }
 
 fn today() -> chrono::NaiveDate {
@@ -78,6 +106,61 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
             }
             eprintln!("{} problem(s) found", errors.len());
             ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// `certs --out DIR`: the development PKI for the scenarios' ASIDs, creating only what is
+/// missing; lists what it wrote and kept.
+fn certs(args: &CertsArgs) -> ExitCode {
+    let world = match scenario::load_paths(&args.scenario, today()) {
+        Ok(w) => w,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "error: the scenario has {} problem(s); no certificates written",
+                errors.len()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let hosts = pki::ssp_hosts(None, &args.hosts);
+    match pki::ensure(&args.out, &pki::client_systems(&world), &hosts) {
+        Ok(report) => {
+            #[allow(clippy::print_stdout)]
+            {
+                for path in &report.created {
+                    println!("created {}", path.display());
+                }
+                for path in &report.kept {
+                    println!("kept    {}", path.display());
+                }
+                if !report.kept.is_empty() {
+                    println!(
+                        "Existing files were kept; delete {} for a fresh PKI.",
+                        args.out.display()
+                    );
+                }
+                println!(
+                    "SSP certificate names: {}. Trust {} (see certs/README.md).",
+                    hosts.join(", "),
+                    pki::Layout::new(&args.out).ca_cert().display()
+                );
+            }
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ pki::PkiError::Host { .. }) => {
+            eprintln!("error: --host: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, read_body, serve};
 use crate::journal::{self, Entry, Journal};
 use crate::scenario::World;
-use crate::{admin, pds, provider, sds, ssp};
+use crate::{admin, pds, pki, provider, sds, ssp, tls};
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,9 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("certificates: {0}")]
-    Pki(String),
+    Pki(#[from] pki::PkiError),
+    #[error("SSP TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// What the services share: each gets only the handles it needs from here.
@@ -74,6 +76,7 @@ impl Sandbox {
         let http_addr = local_addr(&http_listener, config.http_addr)?;
         let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
         let public_url = config.public_url_for(http_addr.port());
+        ensure_pki(&config.certs_dir, &world, &public_url).await?;
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
         let shared = Shared {
@@ -92,8 +95,8 @@ impl Sandbox {
             header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
         };
         let drain = Duration::from_secs(10);
-        let ssp_acceptor =
-            ssp::SspAcceptor::new(&shared).map_err(|e| StartError::Pki(e.to_string()))?;
+        let ssp_acceptor = ssp::SspAcceptor::new(&shared)?;
+        let ssp_service = ssp::SspService::new(&shared)?;
         let mut tasks = JoinSet::new();
 
         let app = Arc::new(shared.clone());
@@ -108,7 +111,6 @@ impl Sandbox {
             rx.clone(),
             drain,
         ));
-        let ssp_service = ssp::SspService::new(&shared);
         tasks.spawn(serve(
             ssp_listener,
             ssp_acceptor,
@@ -145,6 +147,32 @@ impl RunningSandbox {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Creates whatever is missing of the certificates folder (CA, SSP certificate for the public
+/// host, one client certificate per ASID), off the async threads. Reports on stderr only.
+async fn ensure_pki(
+    dir: &std::path::Path,
+    world: &World,
+    public_url: &str,
+) -> Result<(), StartError> {
+    let dir = dir.to_owned();
+    let systems = pki::client_systems(world);
+    let hosts = pki::ssp_hosts(Some(public_url), &[]);
+    let work_dir = dir.clone();
+    let report = tokio::task::spawn_blocking(move || pki::ensure(&work_dir, &systems, &hosts))
+        .await
+        .map_err(|e| pki::PkiError::Invalid {
+            path: dir.clone(),
+            message: format!("certificate generation stopped: {e}"),
+        })??;
+    for path in &report.created {
+        tracing::info!(path = %path.display(), "Created a certificate file.");
+    }
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -259,11 +287,11 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         to_asid: header("ssp-to"),
         interaction: header("ssp-interactionid"),
         refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-        request_headers: journal::header_pairs(&request_headers),
-        request_body: journal::bounded_body(&request_body),
         jwt: journal::decoded_jwt(&request_headers),
+        request_headers: request_headers.into(),
+        request_body: journal::bounded_bytes(&request_body),
         response_headers: journal::header_pairs(resp.headers()),
-        response_body: journal::bounded_body(resp.body()),
+        response_body: journal::bounded_bytes(resp.body()),
         ..Default::default()
     });
     boxed(resp)

@@ -60,6 +60,12 @@ pub enum SpineCode {
     InvalidUpdate,
     ForbiddenUpdate,
     ResourceVersionMismatch,
+    /// PDS's 412 for a PATCH without a usable `If-Match` (R4 display and issue type, which
+    /// differ from GP Connect's STU3 `PRECONDITION_FAILED`).
+    UpdatePreconditionFailed,
+    /// The NHS API platform's (and PDS's) 401 `ACCESS_DENIED`: missing or bad credentials
+    /// (`apikey` for SDS, a malformed `Authorization` for PDS). Rendered in the R4 dialect.
+    ApiAccessDenied,
     UnsupportedValue,
     RequestTooLarge,
     RequestTimeout,
@@ -200,7 +206,7 @@ impl SpineCode {
                 "UNSUPPORTED_SERVICE",
                 "Unsupported Service",
                 StatusCode::BAD_REQUEST,
-                "invalid",
+                "processing",
             ),
             MissingValue => (
                 "MISSING_VALUE",
@@ -218,13 +224,13 @@ impl SpineCode {
                 "INVALID_SEARCH_DATA",
                 "Search data is invalid",
                 StatusCode::BAD_REQUEST,
-                "invalid",
+                "value",
             ),
             AdditionalProperties => (
                 "ADDITIONAL_PROPERTIES",
-                "Additional properties are not allowed",
+                "Additional properties should not be included",
                 StatusCode::BAD_REQUEST,
-                "structure",
+                "invariant",
             ),
             TooManyMatches => (
                 "TOO_MANY_MATCHES",
@@ -246,15 +252,27 @@ impl SpineCode {
             ),
             ForbiddenUpdate => (
                 "FORBIDDEN_UPDATE",
-                "Forbidden update",
+                "Update is forbidden",
                 StatusCode::FORBIDDEN,
                 "forbidden",
             ),
             ResourceVersionMismatch => (
                 "RESOURCE_VERSION_MISMATCH",
-                "Resource version mismatch",
+                "Resource version supplied does not match actual version",
                 StatusCode::CONFLICT,
                 "conflict",
+            ),
+            UpdatePreconditionFailed => (
+                "PRECONDITION_FAILED",
+                "Required condition was not fulfilled",
+                StatusCode::PRECONDITION_FAILED,
+                "structure",
+            ),
+            ApiAccessDenied => (
+                "ACCESS_DENIED",
+                "Access Denied - Unauthorised",
+                StatusCode::UNAUTHORIZED,
+                "forbidden",
             ),
             UnsupportedValue => (
                 "UNSUPPORTED_VALUE",

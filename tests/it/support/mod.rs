@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod echo;
+pub mod tls_clients;
+pub mod worlds;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -69,8 +73,24 @@ impl TestSandbox {
                 )
             },
         );
+        Self::start_world_with(world, clock, |config| {
+            config.scenario = vec![repo_path(scenario_path)];
+            adjust(config);
+        })
+        .await
+    }
+
+    /// Starts the sandbox on a world built in the test (no scenario file needed).
+    pub async fn start_world(world: scenario::World) -> Self {
+        Self::start_world_with(world, Clock::system(), |_| {}).await
+    }
+
+    pub async fn start_world_with(
+        world: scenario::World,
+        clock: Clock,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config {
-            scenario: vec![repo_path(scenario_path)],
             http_addr: "127.0.0.1:0".parse().unwrap(),
             ssp_addr: "127.0.0.1:0".parse().unwrap(),
             certs_dir: shared_certs_dir(),
