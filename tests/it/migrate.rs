@@ -444,3 +444,96 @@ async fn the_journey_patient_migrates_to_the_practice_pds_names() {
     );
     assert!(!body.to_string().contains("Anxiety disorder"));
 }
+
+// ---- PDS decides the relationship at request time; SSP changes nothing ----
+
+#[tokio::test]
+async fn a_pds_registration_change_gives_the_new_practice_a_relationship_at_once() {
+    let s = sandbox().await;
+    let nhs = "9434761018";
+    let as_new_practice = || {
+        let mut call = ProviderCall::migrate(nhs, false).claim(
+            "requesting_organization",
+            json!({ "resourceType": "Organization", "name": "New Road Medical Practice",
+                    "identifier": [{ "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "A20047" }] }),
+        );
+        call.headers.retain(|(k, _)| k != "Ssp-From");
+        call.header("Ssp-From", "200000001012")
+    };
+    let (status, body) = as_new_practice().send(&s).await;
+    assert_outcome(status, &body, 403, "NO_RELATIONSHIP");
+
+    // The new practice changes the registration on PDS (pds.md: JSON Patch with If-Match).
+    let pds = s.url(&format!("/personal-demographics/FHIR/R4/Patient/{nhs}"));
+    let request_id = "7b0c0a53-4a8c-4d51-8f5e-0d1e2f3a4b5c";
+    let read = s
+        .http
+        .get(&pds)
+        .header("X-Request-ID", request_id)
+        .send()
+        .await
+        .unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+    let patient: serde_json::Value = read.json().await.unwrap();
+    let id = patient["generalPractitioner"][0]["id"].as_str().unwrap();
+    let patched = s
+        .http
+        .patch(&pds)
+        .header("X-Request-ID", request_id)
+        .header("Content-Type", "application/json-patch+json")
+        .header("If-Match", etag)
+        .body(
+            json!({ "patches": [
+                { "op": "replace", "path": "/generalPractitioner/0", "value": {
+                    "id": id, "type": "Organization",
+                    "identifier": { "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "A20047" } } }
+            ] })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200, "{}", patched.text().await.unwrap());
+
+    let (status, body) = as_new_practice().send(&s).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(of_type(&body, "Patient").len(), 1);
+    // And the old practice itself no longer has one.
+    let (status, body) = from_b82617(nhs).send(&s).await;
+    assert_outcome(status, &body, 403, "NO_RELATIONSHIP");
+}
+
+#[tokio::test]
+async fn through_ssp_migrate_answers_exactly_as_directly() {
+    let s = sandbox().await;
+    let client = s.ssp_client(SUITE_ASID);
+    let calls = [
+        ProviderCall::migrate(PATIENT2, false),
+        ProviderCall::migrate(PATIENT2, true),
+        ProviderCall::migrate(PATIENT18, false),
+        ProviderCall::migrate(PATIENT2, false)
+            .extra_parameter(json!({ "name": "includeImmunisations" })),
+        ProviderCall::migrate(PATIENT2, true)
+            .claim("requested_scope", json!("patient/*.read conf/N")),
+        ProviderCall::migrate(PATIENT2, false).without_claim("reason_for_request"),
+    ];
+    for call in calls {
+        let target = format!(
+            "{}/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord",
+            s.running.shared.public_url
+        );
+        let direct = call.send_to(&s, &target).await;
+        let via_ssp = call.send_with(&client, &s.ssp_url(&target)).await;
+        assert_eq!(direct, via_ssp);
+    }
+    // And a document through SSP, at the URL the Bundle gives.
+    let (_, bundle) = ProviderCall::migrate(PATIENT2, false).send(&s).await;
+    let url = of_type(&bundle, "DocumentReference")[0]["content"][0]["attachment"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let doc = ProviderCall::document(OLD_PRACTICE, url.rsplit('/').next().unwrap());
+    let (status, binary) = doc.send_with(&client, &s.ssp_url(&url)).await;
+    assert_eq!(status, 200, "{binary:#}");
+    assert_eq!(binary["resourceType"], "Binary");
+}

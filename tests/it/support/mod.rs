@@ -325,7 +325,12 @@ mod provider_calls {
 
         /// Sends to `url` (the provider directly by default).
         pub async fn send_to(&self, sandbox: &TestSandbox, url: &str) -> (u16, Value) {
-            let mut req = sandbox.http.request(self.method.clone(), url);
+            self.send_with(&sandbox.http, url).await
+        }
+
+        /// Sends with `client` (e.g. an SSP client holding a consumer certificate) to `url`.
+        pub async fn send_with(&self, client: &reqwest::Client, url: &str) -> (u16, Value) {
+            let mut req = client.request(self.method.clone(), url);
             for (k, v) in &self.headers {
                 req = req.header(k.as_str(), v.as_str());
             }
