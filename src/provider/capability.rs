@@ -4,12 +4,12 @@
 //! (`shared/spec/provider-tests.md` section 4, `migrate.md` section 6).
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::headers;
 use crate::fhir::gpconnect::{GET_OPERATION_DEFINITION, MIGRATE_OPERATION_DEFINITION, profiles};
-use crate::fhir::{FHIR_JSON, FhirError, bundle};
+use crate::fhir::{FHIR_JSON, FhirError};
 use crate::identifiers::interactions;
 use crate::jwt::Rules;
 use crate::sandbox::Shared;
@@ -41,7 +41,15 @@ pub fn handle(
         Capability::Structured => structured(shared, practice),
         Capability::Documents => documents(shared, practice),
     };
-    Ok(bundle::json_response(StatusCode::OK, &body))
+    let mut bytes = Vec::with_capacity(4096);
+    super::record::write_resource(&mut bytes, &body);
+    let mut resp = Response::new(Bytes::from(bytes));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }
 
 fn base(shared: &Shared, practice: &Practice, name: &str, description: &str) -> Value {

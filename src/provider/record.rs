@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use crate::fhir::bundle;
 use crate::fhir::gpconnect::{
     self as gpc, code_systems, extensions, lists, profiles, secondary_list_title,
 };
@@ -1426,17 +1425,16 @@ impl<'a> Builder<'a> {
             }));
         }
         // The administrative resources come first; the clinical entries follow as written.
-        let mut head = bundle::collection(self.req.trace_id, profiles::BUNDLE, Vec::new());
-        if let Some(obj) = head.as_object_mut() {
-            obj.remove("entry");
-        }
-        let mut bytes = serde_json::to_vec(&head).unwrap_or_default();
-        bytes.pop(); // the closing brace
+        let mut bytes = Vec::with_capacity(self.out.len() + 32 * 1024);
+        bytes.extend_from_slice(br#"{"resourceType":"Bundle","id":"#);
+        let _ = serde_json::to_writer(&mut bytes, self.req.trace_id);
+        bytes.extend_from_slice(br#","meta":{"profile":["#);
+        let _ = serde_json::to_writer(&mut bytes, profiles::BUNDLE);
+        bytes.extend_from_slice(br#"]},"type":"collection""#);
         let mut admin = Vec::with_capacity(16 * 1024);
         for r in &resources {
             write_entry(&mut admin, r);
         }
-        bytes.reserve(admin.len() + self.out.len() + 16);
         bytes.extend_from_slice(br#","entry":["#);
         bytes.extend_from_slice(&admin);
         if !self.out.is_empty() {
@@ -1448,15 +1446,37 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Appends `{"resource":...}` to a comma-separated run of Bundle entries.
+/// Appends `{"resource":...}` to a comma-separated run of Bundle entries, with `resourceType`
+/// first as FHIR JSON is conventionally written (the JSON maps themselves are key-ordered).
 fn write_entry(out: &mut Vec<u8>, resource: &Value) {
     if out.is_empty() {
         out.extend_from_slice(br#"{"resource":"#);
     } else {
         out.extend_from_slice(br#",{"resource":"#);
     }
-    // Writing a Value to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, resource);
+    write_resource(out, resource);
+    out.push(b'}');
+}
+
+/// Writes a resource with `resourceType` as its first member. Writing to a Vec cannot fail.
+pub(crate) fn write_resource(out: &mut Vec<u8>, resource: &Value) {
+    let Some(Value::String(resource_type)) = resource.get("resourceType") else {
+        let _ = serde_json::to_writer(&mut *out, resource);
+        return;
+    };
+    out.extend_from_slice(br#"{"resourceType":"#);
+    let _ = serde_json::to_writer(&mut *out, resource_type);
+    if let Value::Object(map) = resource {
+        for (k, v) in map {
+            if k == "resourceType" {
+                continue;
+            }
+            out.push(b',');
+            let _ = serde_json::to_writer(&mut *out, k);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+    }
     out.push(b'}');
 }
 
@@ -1525,6 +1545,29 @@ mod tests {
             .into_iter()
             .filter(|r| r["resourceType"] == "List" && r["title"] == title)
             .collect()
+    }
+
+    #[test]
+    fn resource_type_comes_first_in_every_resource() {
+        let world = default_world();
+        let patient = world.patient(PATIENT2).unwrap();
+        let bytes = bundle_bytes(&BundleRequest {
+            world: &world,
+            practice: world.practice("B82617").unwrap(),
+            patient,
+            include_sensitive: true,
+            trace_id: TRACE_ID,
+            documents_base: "http://sandbox.test/B82617/STU3/1/gpconnect/documents/fhir",
+        });
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with(&format!(r#"{{"resourceType":"Bundle","id":"{TRACE_ID}","#)));
+        let entries = text.matches(r#"{"resource":"#).count();
+        assert_eq!(
+            entries,
+            text.matches(r#"{"resource":{"resourceType":"#).count()
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["entry"].as_array().unwrap().len(), entries);
     }
 
     #[test]
