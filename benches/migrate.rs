@@ -263,14 +263,6 @@ fn time(f: impl FnOnce()) -> (Duration, Option<Duration>) {
     (wall, cpu)
 }
 
-fn measure(runs: usize, mut f: impl FnMut()) -> Figures {
-    for _ in 0..runs.min(10) {
-        f();
-    }
-    let times: Vec<(Duration, Option<Duration>)> = (0..runs).map(|_| time(&mut f)).collect();
-    figures(times)
-}
-
 fn figures(times: Vec<(Duration, Option<Duration>)>) -> Figures {
     let mut wall: Vec<Duration> = times.iter().map(|t| t.0).collect();
     let mut cpu: Vec<Duration> = times.iter().filter_map(|t| t.1).collect();
@@ -348,26 +340,6 @@ async fn run(runs: usize) {
     let first = provider::handle(&shared, request()).await;
     assert_eq!(first.status(), 200);
     let size = first.body().len();
-    let mut handler_times = Vec::with_capacity(runs);
-    for i in 0..runs + runs.min(10) {
-        // The handler never yields, so the whole call runs on this thread.
-        let req = request();
-        let mut resp = None;
-        let e = time(|| {
-            resp = Some(futures_util::FutureExt::now_or_never(provider::handle(
-                &shared, req,
-            )))
-        });
-        assert_eq!(
-            resp.flatten().map(|r| r.status()),
-            Some(http::StatusCode::OK)
-        );
-        if i >= runs.min(10) {
-            handler_times.push(e);
-        }
-    }
-    let handler = figures(handler_times);
-
     // Baseline: serde_json serialisation of the same Bundle.
     let w = shared.world.clone();
     let patient = w.patient(NHS).unwrap();
@@ -383,12 +355,38 @@ async fn run(runs: usize) {
     };
     let bundle = record::bundle(&bundle_request);
     let entries = bundle["entry"].as_array().unwrap().len();
-    let serialise = measure(runs, || {
-        std::hint::black_box(serde_json::to_vec(&bundle).unwrap());
-    });
-    let build = measure(runs, || {
-        std::hint::black_box(record::bundle_bytes(&bundle_request));
-    });
+
+    // The three in-process measurements take turns in every round, so a busy machine slows
+    // them alike and the ratios stay meaningful.
+    let (mut handler_times, mut serialise_times, mut build_times) = (vec![], vec![], vec![]);
+    for i in 0..runs + runs.min(10) {
+        // The handler never yields, so the whole call runs on this thread.
+        let req = request();
+        let mut resp = None;
+        let h = time(|| {
+            resp = Some(futures_util::FutureExt::now_or_never(provider::handle(
+                &shared, req,
+            )))
+        });
+        assert_eq!(
+            resp.flatten().map(|r| r.status()),
+            Some(http::StatusCode::OK)
+        );
+        let s = time(|| {
+            std::hint::black_box(serde_json::to_vec(&bundle).unwrap());
+        });
+        let b = time(|| {
+            std::hint::black_box(record::bundle_bytes(&bundle_request));
+        });
+        if i >= runs.min(10) {
+            handler_times.push(h);
+            serialise_times.push(s);
+            build_times.push(b);
+        }
+    }
+    let handler = figures(handler_times);
+    let serialise = figures(serialise_times);
+    let build = figures(build_times);
 
     // Over loopback HTTP (client parse not included: the body is read as bytes).
     let _ = rustls::crypto::ring::default_provider().install_default();
