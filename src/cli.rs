@@ -103,6 +103,9 @@ pub struct JourneyArgs {
     /// Ask for sensitive information (includeSensitiveInformation true, conf/R).
     #[arg(long)]
     pub sensitive: bool,
+    /// ODS code of the practice holding the record [default: the registered practice on PDS].
+    #[arg(long, value_name = "ODS")]
+    pub from: Option<String>,
     /// Plain-HTTP base URL of the sandbox (PDS, SDS).
     #[arg(long, default_value = "http://localhost:8080")]
     pub sandbox: String,

@@ -47,7 +47,11 @@ pub fn bounded_body(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
-    let text = String::from_utf8_lossy(bytes);
+    // `from_utf8` validates a word at a time; the lossy path (byte by byte) only for bad input.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
     if text.len() <= BODY_LIMIT {
         return Some(text.into_owned());
     }

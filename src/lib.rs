@@ -10,6 +10,7 @@
 //! - [`pds`], [`sds`], [`ssp`], [`provider`]: one module per emulated Spine service.
 //! - [`pki`], [`tls`]: the development PKI (CA, SSP and client certificates) and the rustls
 //!   configurations built on it with one explicit crypto provider (ring).
+//! - [`journey`]: the built-in consumer (the new practice), used by the CLI and the web page.
 //! - [`admin`]: health, reset, the journal API and the web page.
 //! - [`fhir`]: OperationOutcome errors and Bundle builders shared by every service.
 //! - [`journal`]: the bounded, ordered log of every exchange.
@@ -25,6 +26,7 @@ pub mod fhir;
 pub mod http;
 pub mod identifiers;
 pub mod journal;
+pub mod journey;
 pub mod jwt;
 pub mod nhs_number;
 pub mod pds;

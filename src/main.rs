@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Certs(args)) => certs(&args),
-        Some(Command::Journey(_)) => not_available("journey"),
+        Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
 }
@@ -49,9 +49,37 @@ fn init_logging() {
         .init();
 }
 
-fn not_available(command: &str) -> ExitCode {
-    eprintln!("error: `spine-sandbox {command}` is not available in this build yet");
-    ExitCode::FAILURE
+/// Plays the new practice's side; prints each step as it ends (or one JSON document).
+async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
+    let options = spine_sandbox::journey::JourneyOptions {
+        patient: args.patient,
+        as_ods: args.as_ods,
+        skip_registration_change: args.skip_registration_change,
+        sensitive: args.sensitive,
+        from: args.from,
+        sandbox_url: args.sandbox,
+        ssp_url: args.ssp,
+        certs_dir: args.certs_dir,
+    };
+    let json = args.json;
+    #[allow(clippy::print_stdout)]
+    let report = spine_sandbox::journey::run(&options, |step| {
+        if !json {
+            println!("{}", step.line());
+        }
+    })
+    .await;
+    #[allow(clippy::print_stdout)]
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!();
+        print!("{}", report.summary_text());
+    }
+    ExitCode::from(report.outcome.exit_code())
 }
 
 fn today() -> chrono::NaiveDate {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
-use crate::http::{Body, boxed, full};
+use crate::http::{Body, boxed, full, read_body};
 use crate::sandbox::Shared;
 
 mod stream;
@@ -48,10 +48,15 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
         (&Method::GET, "/") => page(),
+        (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
         }
-        (_, "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario" | "/") => boxed(
+        (
+            _,
+            "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario"
+            | "/_admin/journey" | "/",
+        ) => boxed(
             FhirError::new(
                 SpineCode::BadRequest,
                 format!("{} is not allowed on {path}", req.method()),
@@ -157,6 +162,65 @@ pub fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the page's buttons ask for: the journey options a trainer can choose.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JourneyRequest {
+    patient: String,
+    #[serde(rename = "as")]
+    as_ods: String,
+    #[serde(default)]
+    skip_registration_change: bool,
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default)]
+    from: Option<String>,
+}
+
+/// Runs the consumer journey against this very sandbox, over the network like the CLI does,
+/// so the journal (and the page's diagram) shows every hop.
+async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let fail = |e: FhirError| boxed(e.to_response(OutcomeStyle::GpConnect));
+    let req = match read_body(req, 64 * 1024).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let ask: JourneyRequest = match serde_json::from_slice(req.body()) {
+        Ok(a) => a,
+        Err(e) => {
+            return fail(FhirError::bad_request(format!(
+                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\"}})"
+            )));
+        }
+    };
+    let options = crate::journey::JourneyOptions {
+        patient: ask.patient,
+        as_ods: ask.as_ods,
+        skip_registration_change: ask.skip_registration_change,
+        sensitive: ask.sensitive,
+        from: ask.from,
+        sandbox_url: format!("http://{}", loopback(shared.http_addr)),
+        ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
+        certs_dir: shared.config.certs_dir.clone(),
+    };
+    let report = crate::journey::run(&options, |_| {}).await;
+    boxed(json_response(StatusCode::OK, &json!(report)))
+}
+
+/// The address to reach a listener from this machine (an unspecified bind means loopback).
+fn loopback(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    if addr.ip().is_unspecified() {
+        let ip: std::net::IpAddr = if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        std::net::SocketAddr::new(ip, addr.port())
+    } else {
+        addr
+    }
 }
 
 /// The loaded world as the web page shows it; registrations as PDS holds them now.

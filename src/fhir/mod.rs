@@ -2,6 +2,7 @@
 //! GP Connect speaks STU3; PDS and SDS speak R4 (`shared/spec/README.md`).
 
 pub mod bundle;
+pub mod gpconnect;
 pub mod outcome;
 
 pub use outcome::{FhirError, OutcomeStyle, SpineCode};
@@ -20,6 +21,25 @@ pub mod systems {
     pub const MHS_ID: &str = "https://fhir.nhs.uk/Id/nhsMHSId";
     pub const SERVICE_INTERACTION_ID: &str = "https://fhir.nhs.uk/Id/nhsServiceInteractionId";
     pub const SNOMED: &str = "http://snomed.info/sct";
+    /// PDS: the extension on the NHS number identifier saying how far it was verified.
+    pub const NHS_NUMBER_VERIFICATION_STATUS: &str =
+        "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
+    pub const NHS_NUMBER_VERIFICATION_STATUS_CODES: &str =
+        "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus";
+    /// PDS `meta.security`: `U` unrestricted, `R` restricted.
+    pub const V3_CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+    pub const DEATH_NOTIFICATION_STATUS: &str =
+        "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus";
+    pub const DEATH_NOTIFICATION_STATUS_CODES: &str =
+        "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus";
+    /// SDS Endpoint identifiers and extensions (`sds.md` section 3).
+    pub const MHS_FQDN: &str = "https://fhir.nhs.uk/Id/nhsMhsFQDN";
+    pub const SDS_INTERACTION_EXTENSION: &str =
+        "https://fhir.nhs.uk/StructureDefinition/Extension-SDS-NhsServiceInteractionId";
+    pub const ENDPOINT_CONNECTION_TYPE: &str =
+        "http://terminology.hl7.org/CodeSystem/endpoint-connection-type";
+    pub const ENDPOINT_PAYLOAD_TYPE: &str =
+        "http://terminology.hl7.org/CodeSystem/endpoint-payload-type";
     /// GP Connect (STU3) error CodeSystem.
     pub const SPINE_ERROR_STU3: &str =
         "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1";

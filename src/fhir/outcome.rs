@@ -45,6 +45,9 @@ pub enum SpineCode {
     UnsupportedMediaType,
     PreconditionFailed,
     MissingOrInvalidHeader,
+    /// Migrate a document's refusal code (`documents.md` section 5). Not in the STU3 CodeSystem;
+    /// the spec names it anyway, so the sandbox sends it with 403 as documents.md recommends.
+    NotAuthorised,
     // PDS (R4 CodeSystem)
     InvalidResourceId,
     UnsupportedService,
@@ -57,6 +60,12 @@ pub enum SpineCode {
     InvalidUpdate,
     ForbiddenUpdate,
     ResourceVersionMismatch,
+    /// PDS's 412 for a PATCH without a usable `If-Match` (R4 display and issue type, which
+    /// differ from GP Connect's STU3 `PRECONDITION_FAILED`).
+    UpdatePreconditionFailed,
+    /// The NHS API platform's (and PDS's) 401 `ACCESS_DENIED`: missing or bad credentials
+    /// (`apikey` for SDS, a malformed `Authorization` for PDS). Rendered in the R4 dialect.
+    ApiAccessDenied,
     UnsupportedValue,
     RequestTooLarge,
     RequestTimeout,
@@ -181,6 +190,12 @@ impl SpineCode {
                 StatusCode::BAD_REQUEST,
                 "required",
             ),
+            NotAuthorised => (
+                "NOT_AUTHORISED",
+                "Not authorised",
+                StatusCode::FORBIDDEN,
+                "forbidden",
+            ),
             InvalidResourceId => (
                 "INVALID_RESOURCE_ID",
                 "Resource Id is invalid",
@@ -191,7 +206,7 @@ impl SpineCode {
                 "UNSUPPORTED_SERVICE",
                 "Unsupported Service",
                 StatusCode::BAD_REQUEST,
-                "invalid",
+                "processing",
             ),
             MissingValue => (
                 "MISSING_VALUE",
@@ -209,13 +224,13 @@ impl SpineCode {
                 "INVALID_SEARCH_DATA",
                 "Search data is invalid",
                 StatusCode::BAD_REQUEST,
-                "invalid",
+                "value",
             ),
             AdditionalProperties => (
                 "ADDITIONAL_PROPERTIES",
-                "Additional properties are not allowed",
+                "Additional properties should not be included",
                 StatusCode::BAD_REQUEST,
-                "structure",
+                "invariant",
             ),
             TooManyMatches => (
                 "TOO_MANY_MATCHES",
@@ -237,15 +252,27 @@ impl SpineCode {
             ),
             ForbiddenUpdate => (
                 "FORBIDDEN_UPDATE",
-                "Forbidden update",
+                "Update is forbidden",
                 StatusCode::FORBIDDEN,
                 "forbidden",
             ),
             ResourceVersionMismatch => (
                 "RESOURCE_VERSION_MISMATCH",
-                "Resource version mismatch",
+                "Resource version supplied does not match actual version",
                 StatusCode::CONFLICT,
                 "conflict",
+            ),
+            UpdatePreconditionFailed => (
+                "PRECONDITION_FAILED",
+                "Required condition was not fulfilled",
+                StatusCode::PRECONDITION_FAILED,
+                "structure",
+            ),
+            ApiAccessDenied => (
+                "ACCESS_DENIED",
+                "Access Denied - Unauthorised",
+                StatusCode::UNAUTHORIZED,
+                "forbidden",
             ),
             UnsupportedValue => (
                 "UNSUPPORTED_VALUE",
@@ -355,6 +382,27 @@ impl FhirError {
     }
     pub fn internal(d: impl Into<String>) -> Self {
         Self::new(SpineCode::InternalServerError, d)
+    }
+    pub fn conflicting_values(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::ConflictingValues, d)
+    }
+    pub fn no_patient_consent(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::NoPatientConsent, d)
+    }
+    pub fn organisation_not_found(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::OrganisationNotFound, d)
+    }
+    pub fn no_record_found(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::NoRecordFound, d)
+    }
+    pub fn not_authorised(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::NotAuthorised, d)
+    }
+    pub fn unsupported_media_type(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::UnsupportedMediaType, d)
+    }
+    pub fn invalid_identifier_system(d: impl Into<String>) -> Self {
+        Self::new(SpineCode::InvalidIdentifierSystem, d)
     }
 
     /// The OperationOutcome resource in the given dialect.

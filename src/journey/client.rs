@@ -30,18 +30,31 @@ impl Answer {
 
 #[derive(Clone)]
 pub struct ConsumerClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    plain: Client<HttpConnector, Full<Bytes>>,
+    /// Present once the practice's client certificate is loaded: SSP needs it.
+    tls: Option<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
 }
 
 impl ConsumerClient {
-    pub fn new(tls: rustls::ClientConfig) -> Self {
+    /// Plain HTTP only (PDS and SDS), before the client certificate is known.
+    pub fn plain() -> Self {
+        Self {
+            plain: Client::builder(TokioExecutor::new()).build_http(),
+            tls: None,
+        }
+    }
+
+    /// Plain HTTP, and HTTPS presenting the practice's client certificate.
+    pub fn with_tls(tls: rustls::ClientConfig) -> Self {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        Self { client }
+        Self {
+            plain: Client::builder(TokioExecutor::new()).build_http(),
+            tls: Some(Client::builder(TokioExecutor::new()).build(connector)),
+        }
     }
 
     /// Sends one request; the error is a sentence naming the URL and what went wrong.
@@ -61,9 +74,16 @@ impl ConsumerClient {
             .map_err(|e| format!("cannot build a request for {url}: {e}"))?;
         let started = Instant::now();
         let work = async {
-            let resp = self
-                .client
-                .request(req)
+            let pending = match (&self.tls, url.starts_with("https://")) {
+                (Some(tls), true) => tls.request(req),
+                (None, true) => {
+                    return Err(format!(
+                        "cannot call {url}: no client certificate is loaded for TLS"
+                    ));
+                }
+                (_, false) => self.plain.request(req),
+            };
+            let resp = pending
                 .await
                 .map_err(|e| format!("cannot reach {url}: {}", error_chain(&e)))?;
             let (parts, body) = resp.into_parts();

@@ -27,6 +27,10 @@ pub struct JourneyOptions {
     /// Ask for sensitive information (`conf/R`, `includeSensitiveInformation: true`).
     #[serde(default)]
     pub sensitive: bool,
+    /// The practice holding the record; by default the registered practice PDS shows at the
+    /// trace (a restricted patient's is hidden, so it must be named).
+    #[serde(default)]
+    pub from: Option<String>,
     /// Plain-HTTP base URL of the sandbox (PDS, SDS).
     pub sandbox_url: String,
     /// SSP base URL.

@@ -107,7 +107,7 @@ impl JourneyReport {
                 r.bundle_id, r.resources, r.bytes
             ));
             for (area, count) in &r.clinical_areas {
-                out.push_str(&format!("  {area:<40} {count:>5}\n"));
+                out.push_str(&format!("  {area:<34} {count:>5}\n"));
             }
             if r.lists_with_withheld_items.is_empty() {
                 out.push_str("Confidential items withheld: none\n");

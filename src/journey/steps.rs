@@ -4,11 +4,14 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 
+use super::JourneyOptions;
 use super::client::{Answer, ConsumerClient};
 use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
-use super::JourneyOptions;
+use crate::fhir::gpconnect::lists;
 use crate::fhir::systems;
 use crate::identifiers::interactions;
+use crate::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
+use crate::provider::migrate::parameters;
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
 const SDS: &str = "/spine-directory/FHIR/R4";
@@ -63,20 +66,19 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
 
     async fn play(&mut self) -> Result<RecordSummary, Stop> {
         // Our own ASID first: it picks the client certificate for SSP.
-        let own_asid = self.device_asid(&self.options.as_ods.clone(), "SDS own device").await?;
+        let own_asid = self
+            .device_asid(&self.options.as_ods.clone(), "SDS own device")
+            .await?;
         self.client = Some(self.make_client(&own_asid)?);
         let trace = self.trace().await?;
-        let previous = match &trace.registered {
-            Some(ods) => ods.clone(),
-            None => {
-                return Err(Stop::Refused {
-                    spine_code: "NO_REGISTERED_GP".into(),
-                    reason: format!(
-                        "PDS holds no registered practice for {} (a restricted patient shows none)",
-                        self.options.patient
-                    ),
-                });
-            }
+        let Some(previous) = self.options.from.clone().or(trace.registered.clone()) else {
+            return Err(Stop::Failed {
+                reason: format!(
+                    "PDS shows no registered practice for {} (a restricted record hides it): \
+                     name the practice holding the record with --from ODS",
+                    self.options.patient
+                ),
+            });
         };
         if self.options.skip_registration_change {
             self.note(
@@ -119,17 +121,14 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         };
         self.push(report);
         result
-            .map(ConsumerClient::new)
+            .map(ConsumerClient::with_tls)
             .map_err(|e| Stop::Failed {
                 reason: e.to_string(),
             })
     }
 
-    fn client(&self) -> Result<ConsumerClient, Stop> {
-        match &self.client {
-            Some(c) => Ok(c.clone()),
-            None => Ok(ConsumerClient::new(plain_tls_config())),
-        }
+    fn client(&self) -> ConsumerClient {
+        self.client.clone().unwrap_or_else(ConsumerClient::plain)
     }
 
     fn push(&mut self, report: StepReport) {
@@ -165,7 +164,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .find(|(n, _)| n.eq_ignore_ascii_case("ssp-traceid"))
             .map(|(_, v)| v.clone());
         let request = format!("{method} {url}");
-        let client = self.client()?;
+        let client = self.client();
         match client.send(method, &url, &headers, body).await {
             Err(reason) => {
                 self.push(StepReport {
@@ -226,7 +225,10 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             ("x-request-id", uuid::Uuid::new_v4().to_string()),
             ("x-correlation-id", uuid::Uuid::new_v4().to_string()),
             ("accept", "application/fhir+json".into()),
-            ("nhsd-end-user-organisation-ods", self.options.as_ods.clone()),
+            (
+                "nhsd-end-user-organisation-ods",
+                self.options.as_ods.clone(),
+            ),
         ]
     }
 
@@ -380,7 +382,9 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
                 ),
             });
         };
-        let asid = self.device_asid(ods, &format!("SDS {capability} device")).await?;
+        let asid = self
+            .device_asid(ods, &format!("SDS {capability} device"))
+            .await?;
         Ok(ProviderAddress { address, asid })
     }
 
@@ -394,24 +398,26 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             base(&self.options.ssp_url),
             provider.address.trim_end_matches('/')
         );
-        let token = crate::jwt::mint_migrate(&crate::jwt::TokenRequest {
-            audience: provider.address.clone(),
+        let token = MigrateTokenRequest {
             requesting_ods: self.options.as_ods.clone(),
+            requesting_name: organisation_name(&self.options.as_ods),
             requesting_asid: own_asid.to_owned(),
+            audience: provider.address.clone(),
+            practitioner: Some(journey_user()),
             sensitive: self.options.sensitive,
             now: chrono::Utc::now(),
-        });
-        let body = crate::provider::migrate_parameters(
-            &self.options.patient,
-            self.options.sensitive,
-        )
-        .to_string();
+        }
+        .mint();
+        let body = parameters(&self.options.patient, self.options.sensitive).to_string();
         let trace_id = uuid::Uuid::new_v4().to_string();
         let headers = vec![
             ("ssp-traceid", trace_id.clone()),
             ("ssp-from", own_asid.to_owned()),
             ("ssp-to", provider.asid.clone()),
-            ("ssp-interactionid", interactions::MIGRATE_STRUCTURED.to_owned()),
+            (
+                "ssp-interactionid",
+                interactions::MIGRATE_STRUCTURED.to_owned(),
+            ),
             ("authorization", format!("Bearer {token}")),
             ("accept", FHIR_JSON.into()),
             ("content-type", FHIR_JSON.into()),
@@ -474,32 +480,46 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .provider_address(previous, interactions::MIGRATE_DOCUMENT, "documents")
             .await?;
         for url in urls {
-            let token = crate::jwt::mint_document(&crate::jwt::TokenRequest {
-                audience: provider.address.clone(),
+            // The provider suite fetches documents with a direct-care token; so do we.
+            let token = DirectCareTokenRequest {
                 requesting_ods: self.options.as_ods.clone(),
+                requesting_name: organisation_name(&self.options.as_ods),
                 requesting_asid: own_asid.to_owned(),
-                sensitive: self.options.sensitive,
+                audience: provider.address.clone(),
+                practitioner: journey_user(),
+                requested_scope: "patient/*.read".into(),
                 now: chrono::Utc::now(),
-            });
+            }
+            .mint();
             let headers = vec![
                 ("ssp-traceid", uuid::Uuid::new_v4().to_string()),
                 ("ssp-from", own_asid.to_owned()),
                 ("ssp-to", provider.asid.clone()),
-                ("ssp-interactionid", interactions::MIGRATE_DOCUMENT.to_owned()),
+                (
+                    "ssp-interactionid",
+                    interactions::MIGRATE_DOCUMENT.to_owned(),
+                ),
                 ("authorization", format!("Bearer {token}")),
                 ("accept", FHIR_JSON.into()),
             ];
             let target = format!("{}/{url}", base(&self.options.ssp_url));
             let answer = self
-                .exchange("Migrate document", Method::GET, target, headers, None, |a| {
-                    let b = a.json().unwrap_or_default();
-                    format!(
-                        "Binary {}, {} ({} bytes of content)",
-                        b["id"].as_str().unwrap_or("?"),
-                        b["contentType"].as_str().unwrap_or("?"),
-                        binary_size(&b)
-                    )
-                })
+                .exchange(
+                    "Migrate document",
+                    Method::GET,
+                    target,
+                    headers,
+                    None,
+                    |a| {
+                        let b = a.json().unwrap_or_default();
+                        format!(
+                            "Binary {}, {} ({} bytes of content)",
+                            b["id"].as_str().unwrap_or("?"),
+                            b["contentType"].as_str().unwrap_or("?"),
+                            binary_size(&b)
+                        )
+                    },
+                )
                 .await?;
             summary.documents_fetched += 1;
             summary.document_bytes += binary_size(&answer.json().unwrap_or_default());
@@ -512,9 +532,21 @@ fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-/// A TLS configuration with no client certificate, used only before our own is loaded.
-fn plain_tls_config() -> rustls::ClientConfig {
-    crate::tls::anonymous_client_config()
+/// The person the journey acts for: a clinician at the new practice. SDS ids are `UNK`, as
+/// GP Connect allows when a consumer has none to give.
+fn journey_user() -> PractitionerClaim {
+    PractitionerClaim {
+        id: "journey-user".into(),
+        sds_user_id: "UNK".into(),
+        sds_role_profile_id: "UNK".into(),
+        family: "Journey".into(),
+        given: vec!["Sandbox".into()],
+        prefix: Some("Dr".into()),
+    }
+}
+
+fn organisation_name(ods: &str) -> String {
+    format!("Practice {ods}")
 }
 
 fn gp_of(patient: &Value) -> Option<String> {
@@ -532,11 +564,14 @@ fn etag_of(a: &Answer) -> Option<String> {
 
 fn asid_of(bundle: &Value) -> Option<String> {
     bundle["entry"].as_array()?.iter().find_map(|e| {
-        e["resource"]["identifier"].as_array()?.iter().find_map(|i| {
-            (i["system"] == systems::SPINE_ASID)
-                .then(|| i["value"].as_str().map(str::to_owned))
-                .flatten()
-        })
+        e["resource"]["identifier"]
+            .as_array()?
+            .iter()
+            .find_map(|i| {
+                (i["system"] == systems::SPINE_ASID)
+                    .then(|| i["value"].as_str().map(str::to_owned))
+                    .flatten()
+            })
     })
 }
 
@@ -567,7 +602,12 @@ fn refusal(answer: &Answer) -> (String, String) {
     let diagnostics = issue["diagnostics"]
         .as_str()
         .map(str::to_owned)
-        .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).chars().take(300).collect());
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(300)
+                .collect()
+        });
     (code, diagnostics)
 }
 
@@ -580,9 +620,24 @@ fn resources<'b>(bundle: &'b Value, kind: &'b str) -> impl Iterator<Item = &'b V
         .filter(move |r| r["resourceType"] == kind)
 }
 
+/// The primary List of every clinical area (migrate.md 5.3); secondary and consultation Lists
+/// repeat their items, so only these are counted.
+const PRIMARY_LISTS: [(&str, &str); 10] = [
+    lists::ALLERGIES,
+    lists::ENDED_ALLERGIES,
+    lists::CONSULTATIONS,
+    lists::DIARY,
+    lists::IMMUNISATIONS,
+    lists::INVESTIGATIONS,
+    lists::MEDICATIONS,
+    lists::REFERRALS,
+    lists::PROBLEMS,
+    lists::UNCATEGORISED,
+];
+
 fn binary_size(binary: &Value) -> usize {
     use base64::Engine;
-    binary["data"]
+    binary["content"]
         .as_str()
         .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
         .map_or(0, |b| b.len())
@@ -597,7 +652,10 @@ fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
         ..Default::default()
     };
     for list in resources(bundle, "List") {
-        let title = list["title"].as_str().unwrap_or("(untitled list)").to_owned();
+        let title = list["title"]
+            .as_str()
+            .unwrap_or("(untitled list)")
+            .to_owned();
         let withheld = list["extension"].as_array().is_some_and(|exts| {
             exts.iter().any(|e| {
                 e["valueCodeableConcept"]["coding"][0]["code"] == "confidential-items"
@@ -607,8 +665,8 @@ fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
         if withheld && !summary.lists_with_withheld_items.contains(&title) {
             summary.lists_with_withheld_items.push(title.clone());
         }
-        // Primary Lists carry no id; consultation-structure Lists do (migrate.md 5.3).
-        if list.get("id").is_none() {
+        let code = list["code"]["coding"][0]["code"].as_str().unwrap_or("");
+        if PRIMARY_LISTS.iter().any(|(c, _)| *c == code) {
             let n = list["entry"].as_array().map_or(0, Vec::len);
             *summary.clinical_areas.entry(title).or_insert(0) += n;
         }

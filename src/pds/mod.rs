@@ -1,19 +1,344 @@
-//! Personal Demographics Service, FHIR R4 (`shared/spec/pds.md`).
+//! Personal Demographics Service, FHIR R4 (`shared/spec/pds.md`): read (section 2), search
+//! (section 3) and PATCH (section 4) of `Patient`, with PDS's headers, error codes and check
+//! order (the official sandbox mock's, pds.md source Q5).
+//!
+//! Routes, under [`BASE_PATH`]:
+//!
+//! | method | path | handler |
+//! | --- | --- | --- |
+//! | `GET` | `/Patient/{nhsNumber}` | [`read_patient`] |
+//! | `PATCH` | `/Patient/{nhsNumber}` | [`update_patient`] |
+//! | `GET` | `/Patient?...` | [`search_patients`] |
+//!
+//! Every response, errors included, echoes `X-Request-ID` and `X-Correlation-ID`.
 
+pub mod patch;
+pub mod patient;
+pub mod search;
 pub mod store;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 
 pub use store::PdsStore;
 
-use crate::fhir::{FhirError, OutcomeStyle};
+use crate::admin::{percent_decode, query_pairs};
+use crate::fhir::bundle::json_response;
+use crate::fhir::{FHIR_JSON, FhirError, OutcomeStyle, SpineCode};
+use crate::nhs_number::NhsNumber;
 use crate::sandbox::Shared;
 
 pub const BASE_PATH: &str = "/personal-demographics/FHIR/R4";
 
+/// Request and response header names PDS uses.
+pub mod headers {
+    pub const X_REQUEST_ID: &str = "x-request-id";
+    pub const X_CORRELATION_ID: &str = "x-correlation-id";
+    pub const IF_MATCH: &str = "if-match";
+}
+
 pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
-    let _ = shared;
-    FhirError::not_implemented(format!("PDS {} is being built", req.uri().path()))
-        .to_response(OutcomeStyle::Pds)
+    let mut resp = route(shared, &req).unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
+    echo_tracking_headers(req.headers(), resp.headers_mut());
+    resp
+}
+
+fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
+    let path = req.uri().path();
+    let rest = path.strip_prefix(BASE_PATH).unwrap_or(path);
+    let mut segments = rest.trim_start_matches('/').split('/');
+    let resource = segments.next().unwrap_or_default();
+    let id = segments.next();
+    let extra = segments.next();
+    match (resource, id, extra) {
+        ("Patient", None, _) => match *req.method() {
+            Method::GET => search_patients(shared, req),
+            _ => method_not_allowed(
+                req.method(),
+                "/Patient",
+                "GET",
+                "patient creation (POST) is not emulated by this sandbox",
+            ),
+        },
+        ("Patient", Some(""), None) => Err(FhirError::new(
+            SpineCode::UnsupportedService,
+            "Invalid request with error - the NHS number is missing from the path (/Patient/{nhsNumber})",
+        )),
+        ("Patient", Some(id), None) => {
+            let nhs = if id.contains('%') {
+                std::borrow::Cow::Owned(percent_decode(id))
+            } else {
+                std::borrow::Cow::Borrowed(id)
+            };
+            match *req.method() {
+                Method::GET => read_patient(shared, req, &nhs),
+                Method::PATCH => update_patient(shared, req, &nhs),
+                _ => method_not_allowed(
+                    req.method(),
+                    "/Patient/{nhsNumber}",
+                    "GET, PATCH",
+                    "read it with GET, update it with PATCH",
+                ),
+            }
+        }
+        _ => Err(FhirError::new(
+            SpineCode::ResourceNotFound,
+            format!(
+                "no PDS resource at {rest}; this sandbox serves /Patient/{{nhsNumber}} (GET, PATCH) and /Patient?... (search)"
+            ),
+        )),
+    }
+}
+
+/// 405 with `Allow`, as an HTTP server should say it.
+fn method_not_allowed(
+    method: &Method,
+    path: &str,
+    allow: &'static str,
+    hint: &str,
+) -> Result<Response<Bytes>, FhirError> {
+    let mut resp = FhirError::new(
+        SpineCode::UnsupportedService,
+        format!("Invalid request with error - {method} is not supported on {path} ({hint})"),
+    )
+    .with_status(StatusCode::METHOD_NOT_ALLOWED)
+    .to_response(OutcomeStyle::Pds);
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    Ok(resp)
+}
+
+/// PDS echoes both tracking headers on every response, errors included.
+fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
+    for name in [headers::X_REQUEST_ID, headers::X_CORRELATION_ID] {
+        if let Some(value) = request.get(name) {
+            response.insert(name, value.clone());
+        }
+    }
+}
+
+/// `X-Request-ID`: mandatory, a UUID (pds.md section 1).
+fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
+    let value = headers
+        .get(headers::X_REQUEST_ID)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .filter(|v| !v.is_empty());
+    match value {
+        None => Err(FhirError::new(
+            SpineCode::MissingValue,
+            "Invalid request with error - X-Request-ID header must be supplied to access this resource",
+        )),
+        Some(v) if !is_uuid(&v) => Err(FhirError::new(
+            SpineCode::InvalidValue,
+            format!(
+                "Invalid value - '{v}' in header 'X-Request-ID' (it must be a UUID, e.g. 0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f)"
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// No `Authorization` is fine (as on the PDS sandbox); one that is not `Bearer <token>` is not.
+fn check_authorization(headers: &HeaderMap) -> Result<(), FhirError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(());
+    };
+    let value = String::from_utf8_lossy(value.as_bytes());
+    match value.split_once(' ') {
+        Some(("Bearer", token)) if !token.trim().is_empty() && !token.contains(' ') => Ok(()),
+        _ => Err(FhirError::new(
+            SpineCode::ApiAccessDenied,
+            "Missing access token (the Authorization header must be 'Bearer <token>')",
+        )),
+    }
+}
+
+fn parse_nhs_number(nhs: &str) -> Result<NhsNumber, FhirError> {
+    NhsNumber::parse(nhs).map_err(|e| {
+        FhirError::new(
+            SpineCode::InvalidResourceId,
+            format!("Invalid resource id - {e}"),
+        )
+    })
+}
+
+/// The 200 for a read or an update: the patient, with its version as a weak `ETag`.
+fn patient_response(read: store::PatientRead) -> Response<Bytes> {
+    let mut resp = Response::new(read.body);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::ETAG, read.etag);
+    resp
+}
+
+/// `GET /Patient/{nhsNumber}`, checks in the mock's order: headers, NHS number, patient.
+pub fn read_patient(
+    shared: &Shared,
+    req: &Request<Bytes>,
+    nhs: &str,
+) -> Result<Response<Bytes>, FhirError> {
+    check_request_id(req.headers())?;
+    check_authorization(req.headers())?;
+    // PDS holds only valid NHS numbers, so a hit needs no further check.
+    if let Some(read) = shared.pds.read(nhs) {
+        return Ok(patient_response(read));
+    }
+    let nhs = parse_nhs_number(nhs)?;
+    Err(store::not_found(nhs.as_str()))
+}
+
+/// `If-Match: W/"<versionId>"`; returns the version digits.
+fn if_match(headers: &HeaderMap) -> Result<String, FhirError> {
+    let value = headers
+        .get(headers::IF_MATCH)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            FhirError::new(
+                SpineCode::UpdatePreconditionFailed,
+                "Invalid request with error - If-Match header must be supplied to update this resource",
+            )
+        })?;
+    let digits = value
+        .strip_prefix("W/\"")
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()));
+    digits.map(str::to_owned).ok_or_else(|| {
+        FhirError::new(
+            SpineCode::UpdatePreconditionFailed,
+            format!(
+                "Invalid request with error - If-Match header '{value}' must be the ETag of the patient as read, W/\"<versionId>\" (e.g. W/\"1\")"
+            ),
+        )
+    })
+}
+
+/// `PATCH /Patient/{nhsNumber}`, checks in the official mock's order: NHS number, `If-Match`
+/// present, JSON `Content-Type`, `X-Request-ID`, authorisation, patient exists, `patches`
+/// present, then (atomically, in the store) version, operations, rules and the apply.
+pub fn update_patient(
+    shared: &Shared,
+    req: &Request<Bytes>,
+    nhs: &str,
+) -> Result<Response<Bytes>, FhirError> {
+    let nhs = parse_nhs_number(nhs)?;
+    let version = if_match(req.headers())?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/json") {
+        return Err(FhirError::new(
+            SpineCode::UnsupportedService,
+            format!(
+                "Invalid request with error - Content-Type '{content_type}' is not supported; send 'application/json-patch+json'"
+            ),
+        ));
+    }
+    check_request_id(req.headers())?;
+    check_authorization(req.headers())?;
+    if !shared.pds.contains(nhs.as_str()) {
+        return Err(store::not_found(nhs.as_str()));
+    }
+    let patches = patch::read_patches(req.body())?;
+    let ops = patch::parse_ops(&patches);
+    let rules = patch::UpdateRules {
+        world: &shared.world,
+        today: shared.clock.now().date_naive(),
+    };
+    let updated = shared.pds.update(nhs.as_str(), &version, ops, &rules)?;
+    tracing::info!(nhs = %nhs, version = updated.version, "PDS record updated.");
+    Ok(patient_response(updated))
+}
+
+/// `GET /Patient?...`: headers first, then the query (mock order), then the match.
+pub fn search_patients(
+    shared: &Shared,
+    req: &Request<Bytes>,
+) -> Result<Response<Bytes>, FhirError> {
+    check_request_id(req.headers())?;
+    check_authorization(req.headers())?;
+    let search = search::parse(&query_pairs(req.uri().query()))?;
+    let mut matches = shared.pds.scan(|p| {
+        search.score(p).map(|score| search::Match {
+            patient: p.clone(),
+            score,
+        })
+    });
+    if matches.len() > search.max_results {
+        return Ok(FhirError::new(
+            SpineCode::TooManyMatches,
+            format!(
+                "more than {} patients match; add criteria to narrow the search (or raise _max-results, at most {})",
+                search.max_results,
+                search::MAX_RESULTS
+            ),
+        )
+        .with_severity("information")
+        .to_response(OutcomeStyle::Pds));
+    }
+    matches.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.patient["id"].as_str().cmp(&b.patient["id"].as_str()))
+    });
+    let base = format!("{}{BASE_PATH}/Patient", shared.public_url);
+    let bundle = search::bundle(&base, matches, shared.clock.now());
+    Ok(json_response(StatusCode::OK, &bundle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_shape() {
+        assert!(is_uuid("0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f"));
+        assert!(is_uuid("0D6C2F6E-9B1A-4C77-A0F5-5A3B2C1D0E9F"));
+        assert!(!is_uuid("0d6c2f6e9b1a4c77a0f55a3b2c1d0e9f"));
+        assert!(!is_uuid("0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9"));
+        assert!(!is_uuid("zd6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f"));
+        assert!(!is_uuid(""));
+    }
+
+    #[test]
+    fn if_match_must_be_a_weak_etag() {
+        let mut h = HeaderMap::new();
+        assert_eq!(if_match(&h).unwrap_err().code, "PRECONDITION_FAILED");
+        h.insert("if-match", HeaderValue::from_static("W/\"3\""));
+        assert_eq!(if_match(&h).unwrap(), "3");
+        for bad in ["3", "\"3\"", "W/\"\"", "W/\"x\"", "W/3"] {
+            h.insert("if-match", HeaderValue::from_static(bad));
+            let e = if_match(&h).unwrap_err();
+            assert_eq!(e.status, StatusCode::PRECONDITION_FAILED, "{bad}");
+            assert!(e.diagnostics.contains("If-Match"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorization_is_optional_but_must_be_bearer() {
+        let mut h = HeaderMap::new();
+        assert!(check_authorization(&h).is_ok());
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc1"),
+        );
+        assert!(check_authorization(&h).is_ok());
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(
+            check_authorization(&h).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }

@@ -1,11 +1,25 @@
-//! GP Connect providers, FHIR STU3: one per practice with `provider: true`
-//! (`shared/spec/migrate.md`, `documents.md`).
+//! GP Connect providers, FHIR STU3: one per practice with `provider: true`, at
+//! `/{ODS}/STU3/1/gpconnect/{structured,documents}/fhir/...` (`shared/design/contract.md`
+//! section 2), reached directly or through SSP with the same checks either way.
+//!
+//! - [`migrate`]: `$gpc.migratestructuredrecord` and its validation ladder (`migrate.md`).
+//! - [`record`]: the Bundle, with confidential items withheld or labelled.
+//! - [`documents`]: migrate a document, `Binary/{id}` (`documents.md`).
+//! - [`capability`]: the `metadata` CapabilityStatements.
+//! - [`headers`]: the `Ssp-*`, media-type and JWT checks every interaction starts with.
+
+pub mod capability;
+pub mod documents;
+pub mod headers;
+pub mod migrate;
+pub mod record;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Method, Request, Response, header};
 
 use crate::fhir::{FhirError, OutcomeStyle};
 use crate::sandbox::Shared;
+use crate::scenario::Practice;
 
 /// `/{ODS}/STU3/1/gpconnect/...`
 pub fn is_provider_path(path: &str) -> bool {
@@ -18,7 +32,119 @@ pub fn is_provider_path(path: &str) -> bool {
 }
 
 pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
-    let _ = shared;
-    FhirError::not_implemented(format!("provider {} is being built", req.uri().path()))
-        .to_response(OutcomeStyle::GpConnect)
+    route(shared, &req)
 }
+
+fn answer(result: Result<Response<Bytes>, FhirError>) -> Response<Bytes> {
+    result.unwrap_or_else(|e| e.to_response(OutcomeStyle::GpConnect))
+}
+
+fn refuse(e: FhirError) -> Response<Bytes> {
+    e.to_response(OutcomeStyle::GpConnect)
+}
+
+/// A method this path does not serve: 400 `BAD_REQUEST` (errors.md: "wrong verb"), with `Allow`.
+fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Response<Bytes> {
+    let mut resp = refuse(FhirError::bad_request(format!(
+        "{method} is not supported on {path}; use {allow}"
+    )));
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// The practice an ODS code in the path names, if it serves GP Connect.
+fn provider_practice<'w>(shared: &'w Shared, ods: &str) -> Result<&'w Practice, FhirError> {
+    let Some(practice) = shared.world.practice(ods) else {
+        return Err(FhirError::organisation_not_found(format!(
+            "no practice with ODS code '{ods}' in the scenario, so no GP Connect provider at /{ods}/STU3/1/gpconnect; find the practice's endpoint in SDS"
+        )));
+    };
+    if !practice.provider {
+        return Err(FhirError::organisation_not_found(format!(
+            "practice {ods} ({}) is not a GP Connect provider in this scenario (provider: false)",
+            practice.name
+        )));
+    }
+    Ok(practice)
+}
+
+fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
+    let path = req.uri().path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (ods, rest) = match segments.as_slice() {
+        [ods, "STU3", "1", "gpconnect", rest @ ..] => (*ods, rest),
+        _ => {
+            return refuse(FhirError::no_record_found(format!(
+                "{path} is not a GP Connect provider path (/{{ODS}}/STU3/1/gpconnect/...)"
+            )));
+        }
+    };
+    let practice = match provider_practice(shared, ods) {
+        Ok(p) => p,
+        Err(e) => return refuse(e),
+    };
+    let method = req.method();
+    let get = method == Method::GET;
+    match rest {
+        ["structured", "fhir", "metadata"] => {
+            if !get {
+                return wrong_method(method, path, "GET");
+            }
+            answer(capability::handle(
+                shared,
+                practice,
+                req,
+                capability::Capability::Structured,
+            ))
+        }
+        [
+            "structured",
+            "fhir",
+            "Patient",
+            "$gpc.migratestructuredrecord",
+        ] => {
+            if method != Method::POST {
+                return wrong_method(method, path, "POST");
+            }
+            answer(migrate::handle(shared, practice, req))
+        }
+        ["structured", "fhir", "Patient", "$gpc.getstructuredrecord"] => {
+            refuse(FhirError::not_implemented(
+                "$gpc.getstructuredrecord is not emulated: the sandbox provides $gpc.migratestructuredrecord",
+            ))
+        }
+        ["documents", "fhir", "metadata"] => {
+            if !get {
+                return wrong_method(method, path, "GET");
+            }
+            answer(capability::handle(
+                shared,
+                practice,
+                req,
+                capability::Capability::Documents,
+            ))
+        }
+        ["documents", "fhir", "Binary", id] if !id.is_empty() => {
+            if !get {
+                return wrong_method(method, path, "GET");
+            }
+            answer(documents::handle(shared, practice, req, id))
+        }
+        ["structured", "fhir", ..] => refuse(FhirError::not_implemented(format!(
+            "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata and POST Patient/$gpc.migratestructuredrecord"
+        ))),
+        ["documents", "fhir", ..] => refuse(FhirError::not_implemented(format!(
+            "{method} {path} is not implemented: the documents provider of {ods} serves GET metadata and GET Binary/{{id}}"
+        ))),
+        ["fhir", ..] | [] | [""] => refuse(FhirError::not_implemented(format!(
+            "{path}: GP Connect Foundations and Appointments are not emulated; the providers serve /{ods}/STU3/1/gpconnect/structured/fhir and /{ods}/STU3/1/gpconnect/documents/fhir"
+        ))),
+        _ => refuse(FhirError::no_record_found(format!(
+            "{path}: no such GP Connect service; the providers serve /{ods}/STU3/1/gpconnect/structured/fhir and /{ods}/STU3/1/gpconnect/documents/fhir"
+        ))),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_world;

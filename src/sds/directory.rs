@@ -1,5 +1,6 @@
-//! The directory SDS answers from: one AS (Device) record per practice ASID and, for provider
-//! practices, one MHS (Endpoint) record per GP Connect interaction they serve.
+//! The directory SDS answers from (`shared/spec/sds.md` sections 1 and 3): one AS (Device) record
+//! per practice ASID and, for provider practices, one MHS (Endpoint) record per GP Connect
+//! interaction they serve, each at the service root the contract gives (section 2).
 
 use std::sync::Arc;
 
@@ -106,5 +107,75 @@ impl SdsDirectory {
 
     pub fn devices(&self) -> &[SdsDevice] {
         &self.devices
+    }
+
+    /// The MHS records an LDAP `(objectClass=nhsMhs)` search with these attributes would find:
+    /// every criterion given must match (ODS codes and party keys ignore case, as LDAP does).
+    pub fn find_endpoints(
+        &self,
+        ods: Option<&str>,
+        interaction: Option<&str>,
+        party_key: Option<&str>,
+    ) -> Vec<&SdsEndpoint> {
+        self.endpoints
+            .iter()
+            .filter(|e| ods.is_none_or(|o| e.ods.eq_ignore_ascii_case(o)))
+            .filter(|e| interaction.is_none_or(|i| e.interaction == i))
+            .filter(|e| party_key.is_none_or(|k| e.party_key.eq_ignore_ascii_case(k)))
+            .collect()
+    }
+
+    /// The AS records of organisation `ods` carrying `interaction` (sent or received), optionally
+    /// with this party key: LDAP `(&(nhsIDCode=..)(objectClass=nhsAs)(nhsAsSvcIA=..))`.
+    pub fn find_devices(
+        &self,
+        ods: &str,
+        interaction: &str,
+        party_key: Option<&str>,
+    ) -> Vec<&SdsDevice> {
+        self.devices
+            .iter()
+            .filter(|d| d.ods.eq_ignore_ascii_case(ods))
+            .filter(|d| d.interactions().any(|i| i == interaction))
+            .filter(|d| party_key.is_none_or(|k| d.party_key.eq_ignore_ascii_case(k)))
+            .collect()
+    }
+}
+
+impl SdsEndpoint {
+    /// The MHS record's `uniqueIdentifier`: stable per (party key, interaction), 20 hex digits
+    /// like the ids Spine hands out, so it survives restarts.
+    pub fn mhs_id(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in self
+            .party_key
+            .bytes()
+            .chain([0])
+            .chain(self.interaction.bytes())
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{hash:016x}{:04x}", hash >> 48)
+    }
+
+    /// `nhsMhsFQDN`: the host of the service root.
+    pub fn fqdn(&self) -> Option<&str> {
+        let rest = self.address.split_once("://")?.1;
+        let authority = rest.split('/').next()?;
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        (!host.is_empty()).then_some(host)
+    }
+}
+
+impl SdsDevice {
+    /// `nhsAsSvcIA`: every interaction on the AS record, sent or received, each once.
+    pub fn interactions(&self) -> impl Iterator<Item = &str> {
+        self.sends.iter().map(String::as_str).chain(
+            self.receives
+                .iter()
+                .map(String::as_str)
+                .filter(|r| !self.sends.iter().any(|s| s == r)),
+        )
     }
 }

@@ -7,6 +7,12 @@ mod support;
 
 mod admin;
 mod binary;
+mod documents;
+mod journey;
+mod migrate;
+mod pds;
 mod pki;
+mod provider_suite;
 mod scenario_files;
+mod sds;
 mod ssp;

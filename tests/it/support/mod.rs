@@ -151,3 +151,267 @@ pub fn spine_code(outcome: &Value) -> &str {
 pub fn diagnostics(outcome: &Value) -> &str {
     outcome["issue"][0]["diagnostics"].as_str().unwrap_or("")
 }
+
+// ---- GP Connect provider calls (migrate structured record, migrate a document, metadata) ----
+
+pub use provider_calls::*;
+
+mod provider_calls {
+    use serde_json::{Value, json};
+    use spine_sandbox::identifiers::interactions;
+    use spine_sandbox::jwt::{
+        DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim, encode_unsigned,
+    };
+    use spine_sandbox::provider::migrate::parameters;
+
+    use super::TestSandbox;
+
+    pub const PATIENT2: &str = "9690937286";
+    pub const PATIENT18: &str = "9690938681";
+    pub const NOT_IN_SYSTEM: &str = "9999999999";
+    pub const OLD_PRACTICE: &str = "B82617";
+    pub const OLD_PRACTICE_ASID: &str = "918999198738";
+    pub const SUITE_ODS: &str = "GPCA0001";
+    pub const SUITE_ASID: &str = "200000000359";
+    pub const MIGRATE_PATH: &str = "Patient/$gpc.migratestructuredrecord";
+
+    /// The assurance suite's practitioner claim (provider-tests.md section 1).
+    pub fn suite_practitioner() -> PractitionerClaim {
+        PractitionerClaim {
+            id: "1".into(),
+            sds_user_id: "GCASDS0001".into(),
+            sds_role_profile_id: "112233445566".into(),
+            family: "AssurancePractitioner".into(),
+            given: vec!["AssuranceTest".into()],
+            prefix: Some("Mr".into()),
+        }
+    }
+
+    /// A GP Connect request to a provider, as the assurance suite sends it; every part can be
+    /// changed before it is sent.
+    #[derive(Clone)]
+    pub struct ProviderCall {
+        pub method: reqwest::Method,
+        pub ods: String,
+        /// After `/{ODS}/STU3/1/gpconnect/`, e.g. `structured/fhir/metadata`.
+        pub path: String,
+        pub headers: Vec<(String, String)>,
+        pub claims: Value,
+        /// The Authorization header value when set (overrides `claims`).
+        pub authorization: Option<String>,
+        pub body: Option<Vec<u8>>,
+    }
+
+    fn ssp_headers(interaction: &str) -> Vec<(String, String)> {
+        vec![
+            ("Ssp-TraceID".into(), uuid::Uuid::new_v4().to_string()),
+            ("Ssp-From".into(), SUITE_ASID.into()),
+            ("Ssp-To".into(), OLD_PRACTICE_ASID.into()),
+            ("Ssp-InteractionID".into(), interaction.into()),
+            ("Accept".into(), "application/fhir+json".into()),
+        ]
+    }
+
+    impl ProviderCall {
+        /// Migrate structured record as the suite's "WithSensitive"/"WithoutSensitive" steps.
+        pub fn migrate(nhs: &str, sensitive: bool) -> Self {
+            let mut headers = ssp_headers(interactions::MIGRATE_STRUCTURED);
+            headers.push(("Content-Type".into(), "application/fhir+json".into()));
+            let claims = MigrateTokenRequest {
+                requesting_ods: SUITE_ODS.into(),
+                requesting_name: "GP Connect Assurance".into(),
+                requesting_asid: SUITE_ASID.into(),
+                audience: "https://authorize.fhir.nhs.net/token/".into(),
+                practitioner: Some(suite_practitioner()),
+                sensitive,
+                now: chrono::Utc::now(),
+            }
+            .claims();
+            Self {
+                method: reqwest::Method::POST,
+                ods: OLD_PRACTICE.into(),
+                path: format!("structured/fhir/{MIGRATE_PATH}"),
+                headers,
+                claims,
+                authorization: None,
+                body: Some(serde_json::to_vec(&parameters(nhs, sensitive)).unwrap()),
+            }
+        }
+
+        /// Migrate a document at an absolute Binary URL, with the suite's `directcare` token.
+        pub fn document(ods: &str, binary_id: &str) -> Self {
+            Self {
+                method: reqwest::Method::GET,
+                ods: ods.into(),
+                path: format!("documents/fhir/Binary/{binary_id}"),
+                headers: ssp_headers(interactions::MIGRATE_DOCUMENT),
+                claims: direct_care_claims("patient/*.read"),
+                authorization: None,
+                body: None,
+            }
+        }
+
+        /// `GET metadata` of the structured or documents capability.
+        pub fn metadata(capability: &str) -> Self {
+            let interaction = if capability == "documents" {
+                interactions::DOCUMENTS_METADATA
+            } else {
+                interactions::STRUCTURED_METADATA
+            };
+            Self {
+                method: reqwest::Method::GET,
+                ods: OLD_PRACTICE.into(),
+                path: format!("{capability}/fhir/metadata"),
+                headers: ssp_headers(interaction),
+                claims: direct_care_claims("organization/*.read"),
+                authorization: None,
+                body: None,
+            }
+        }
+
+        pub fn header(mut self, name: &str, value: &str) -> Self {
+            self = self.without_header(name);
+            self.headers.push((name.into(), value.into()));
+            self
+        }
+
+        pub fn without_header(mut self, name: &str) -> Self {
+            self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+            if name.eq_ignore_ascii_case("authorization") {
+                self.authorization = Some(String::new());
+            }
+            self
+        }
+
+        pub fn claim(mut self, name: &str, value: Value) -> Self {
+            self.claims[name] = value;
+            self
+        }
+
+        pub fn without_claim(mut self, name: &str) -> Self {
+            self.claims.as_object_mut().unwrap().remove(name);
+            self
+        }
+
+        /// Replaces the Parameters body.
+        pub fn parameters(mut self, body: Value) -> Self {
+            self.body = Some(serde_json::to_vec(&body).unwrap());
+            self
+        }
+
+        pub fn raw_body(mut self, body: &[u8]) -> Self {
+            self.body = Some(body.to_vec());
+            self
+        }
+
+        /// Adds a parameter to the Parameters body.
+        pub fn extra_parameter(self, parameter: Value) -> Self {
+            let mut body: Value = serde_json::from_slice(self.body.as_deref().unwrap()).unwrap();
+            body["parameter"].as_array_mut().unwrap().push(parameter);
+            self.parameters(body)
+        }
+
+        pub fn trace_id(&self) -> &str {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == "Ssp-TraceID")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        }
+
+        pub fn url(&self, sandbox: &TestSandbox) -> String {
+            sandbox.url(&format!("/{}/STU3/1/gpconnect/{}", self.ods, self.path))
+        }
+
+        /// Sends to `url` (the provider directly by default).
+        pub async fn send_to(&self, sandbox: &TestSandbox, url: &str) -> (u16, Value) {
+            let mut req = sandbox.http.request(self.method.clone(), url);
+            for (k, v) in &self.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let auth = match &self.authorization {
+                Some(a) if a.is_empty() => None,
+                Some(a) => Some(a.clone()),
+                None => Some(format!("Bearer {}", encode_unsigned(&self.claims))),
+            };
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            if let Some(body) = &self.body {
+                req = req.body(body.clone());
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.unwrap();
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(
+                |_| json!({ "unparsed": String::from_utf8_lossy(&bytes).into_owned() }),
+            );
+            (status, body)
+        }
+
+        pub async fn send(&self, sandbox: &TestSandbox) -> (u16, Value) {
+            self.send_to(sandbox, &self.url(sandbox)).await
+        }
+    }
+
+    pub fn direct_care_claims(scope: &str) -> Value {
+        DirectCareTokenRequest {
+            requesting_ods: SUITE_ODS.into(),
+            requesting_name: "GP Connect Assurance".into(),
+            requesting_asid: SUITE_ASID.into(),
+            audience: "https://authorize.fhir.nhs.net/token/".into(),
+            practitioner: suite_practitioner(),
+            requested_scope: scope.into(),
+            now: chrono::Utc::now(),
+        }
+        .claims()
+    }
+
+    /// The resources of a Bundle.
+    pub fn resources(bundle: &Value) -> Vec<&Value> {
+        bundle["entry"]
+            .as_array()
+            .map(|a| a.iter().map(|e| &e["resource"]).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn of_type<'b>(bundle: &'b Value, resource_type: &str) -> Vec<&'b Value> {
+        resources(bundle)
+            .into_iter()
+            .filter(|r| r["resourceType"] == resource_type)
+            .collect()
+    }
+
+    pub fn lists_titled<'b>(bundle: &'b Value, title: &str) -> Vec<&'b Value> {
+        of_type(bundle, "List")
+            .into_iter()
+            .filter(|r| r["title"] == title)
+            .collect()
+    }
+
+    /// The suite's `TestOperationOutcomeResource` (provider-tests.md section 3) plus our own
+    /// rules: STU3 GP Connect profile and CodeSystem, the expected status and code, a diagnostic.
+    pub fn assert_outcome(status: u16, body: &Value, expected_status: u16, code: &str) {
+        assert_eq!(status, expected_status, "{body:#}");
+        assert_eq!(body["resourceType"], "OperationOutcome", "{body:#}");
+        assert_eq!(
+            body["meta"]["profile"][0],
+            "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1"
+        );
+        let issues = body["issue"].as_array().unwrap();
+        assert!(!issues.is_empty());
+        for issue in issues {
+            assert_eq!(issue["severity"], "error");
+            assert!(issue["code"].is_string());
+            let codings = issue["details"]["coding"].as_array().unwrap();
+            assert_eq!(codings.len(), 1);
+            assert_eq!(
+                codings[0]["system"],
+                "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1"
+            );
+            assert!(codings[0]["display"].is_string());
+            assert!(!issue["diagnostics"].as_str().unwrap_or("").is_empty());
+        }
+        assert_eq!(issues[0]["details"]["coding"][0]["code"], code, "{body:#}");
+    }
+}

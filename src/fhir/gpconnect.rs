@@ -1,0 +1,165 @@
+//! GP Connect STU3 URLs and codes the provider emits: profiles, extensions, code systems and the
+//! List codes and titles of `shared/spec/migrate.md` sections 5.1 to 5.4 (copied exactly).
+
+/// `https://fhir.nhs.uk/STU3/StructureDefinition/` profiles (migrate.md sections 5.1, 5.2).
+pub mod profiles {
+    pub const BUNDLE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1";
+    pub const PATIENT: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Patient-1";
+    pub const ORGANIZATION: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Organization-1";
+    pub const PRACTITIONER: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Practitioner-1";
+    pub const PRACTITIONER_ROLE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-PractitionerRole-1";
+    pub const LIST: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-List-1";
+    pub const MEDICATION_STATEMENT: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-MedicationStatement-1";
+    pub const MEDICATION_REQUEST: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-MedicationRequest-1";
+    pub const MEDICATION: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Medication-1";
+    pub const ALLERGY_INTOLERANCE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-AllergyIntolerance-1";
+    pub const ENCOUNTER: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Encounter-1";
+    pub const OBSERVATION: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Observation-1";
+    pub const PROBLEM_HEADER: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-ProblemHeader-Condition-1";
+    pub const IMMUNIZATION: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Immunization-1";
+    pub const DIAGNOSTIC_REPORT: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-DiagnosticReport-1";
+    pub const PROCEDURE_REQUEST: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-ProcedureRequest-1";
+    pub const SPECIMEN: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Specimen-1";
+    pub const REFERRAL_REQUEST: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-ReferralRequest-1";
+    pub const DOCUMENT_REFERENCE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-DocumentReference-1";
+    pub const HEALTHCARE_SERVICE: &str =
+        "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-HealthcareService-1";
+    pub const OPERATION_OUTCOME: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1";
+}
+
+/// Extension URLs (migrate.md sections 5.1, 5.3, 5.4).
+pub mod extensions {
+    pub const NHS_NUMBER_VERIFICATION_STATUS: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-NHSNumberVerificationStatus-1";
+    pub const LIST_WARNING_CODE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ListWarningCode-1";
+    pub const CLINICAL_SETTING: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ClinicalSetting-1";
+    pub const RELATED_CLINICAL_CONTENT: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-RelatedClinicalContent-1";
+    pub const PROBLEM_SIGNIFICANCE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ProblemSignificance-1";
+    pub const RELATED_PROBLEM_HEADER: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-RelatedProblemHeader-1";
+    pub const ALLERGY_INTOLERANCE_END: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-AllergyIntoleranceEnd-1";
+    pub const PRESCRIBING_AGENCY: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-PrescribingAgency-1";
+    pub const PRESCRIPTION_TYPE: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-PrescriptionType-1";
+    pub const VACCINATION_PROCEDURE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-VaccinationProcedure-1";
+}
+
+/// Code systems (migrate.md sections 5.1, 5.3, 5.4).
+pub mod code_systems {
+    pub const NHS_NUMBER_VERIFICATION_STATUS: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1";
+    pub const LIST_EMPTY_REASON: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListEmptyReasonCode-1";
+    pub const LIST_WARNING: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListWarningCode-1";
+    pub const SECONDARY_LIST_VALUES: &str =
+        "https://fhir.hl7.org.uk/STU3/CodeSystem/GPConnect-SecondaryListValues-1";
+    pub const ACT_CODE: &str = "http://hl7.org/fhir/v3/ActCode";
+    pub const PRESCRIBING_AGENCY: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescribingAgency-1";
+    pub const PRESCRIPTION_TYPE: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescriptionType-1";
+    pub const SDS_JOB_ROLE_NAME: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1";
+    pub const CONDITION_CATEGORY: &str = "http://hl7.org/fhir/condition-category";
+    pub const OBSERVATION_CATEGORY: &str = "http://hl7.org/fhir/observation-category";
+    pub const PARTICIPATION_TYPE: &str = "http://hl7.org/fhir/v3/ParticipationType";
+}
+
+/// The migrate operation's definition (migrate.md section 2.1).
+pub const MIGRATE_OPERATION_DEFINITION: &str =
+    "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-MigrateStructuredRecord-Operation-1";
+pub const GET_OPERATION_DEFINITION: &str =
+    "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-GetStructuredRecord-Operation-1";
+
+/// The note every List that lost a withheld item carries (migrate.md section 5.4).
+pub const CONFIDENTIAL_ITEMS_NOTE: &str =
+    "Items excluded due to confidentiality and/or patient preferences.";
+/// The warning code of that List.
+pub const CONFIDENTIAL_ITEMS: &str = "confidential-items";
+/// The note of an empty List (migrate.md section 5.3).
+pub const INFORMATION_NOT_AVAILABLE: &str = "Information not available";
+pub const NO_CONTENT_RECORDED: (&str, &str) = ("no-content-recorded", "No Content Recorded");
+pub const GENERAL_PRACTICE_SERVICE: (&str, &str) = ("1060971000000108", "General practice service");
+/// `meta.security` label on resources not for the patient's eyes (migrate.md section 5.4).
+pub const NOPAT: (&str, &str) = (
+    "NOPAT",
+    "no disclosure to patient, family or caregivers without attending provider's authorization",
+);
+
+/// Primary Lists: SNOMED code and exact title (migrate.md section 5.3).
+pub mod lists {
+    pub const ALLERGIES: (&str, &str) = ("886921000000105", "Allergies and adverse reactions");
+    pub const ENDED_ALLERGIES: (&str, &str) = ("1103671000000101", "Ended allergies");
+    pub const CONSULTATIONS: (&str, &str) = ("1149501000000101", "List of consultations");
+    pub const DIARY: (&str, &str) = ("714311000000108", "Patient recall administration");
+    pub const IMMUNISATIONS: (&str, &str) = ("1102181000000102", "Immunisations");
+    pub const INVESTIGATIONS: (&str, &str) = ("887191000000108", "Investigations and results");
+    pub const MEDICATIONS: (&str, &str) = ("933361000000108", "Medications and medical devices");
+    pub const REFERRALS: (&str, &str) = ("792931000000107", "Outbound referral");
+    pub const PROBLEMS: (&str, &str) = ("717711000000103", "Problems");
+    /// The SNOMED term is "Miscellaneous record"; the title is `Uncategorised data`.
+    pub const UNCATEGORISED: (&str, &str) = ("826501000000100", "Uncategorised data");
+    pub const UNCATEGORISED_DISPLAY: &str = "Miscellaneous record";
+
+    /// Consultation structure Lists (these carry an `id`).
+    pub const CONSULTATION: (&str, &str) = ("325851000000107", "Consultation");
+    pub const TOPIC: (&str, &str) = ("25851000000105", "Topic (EHR)");
+    pub const HEADING: (&str, &str) = ("24781000000107", "Category (EHR)");
+}
+
+/// The title of a secondary List from its `GPConnect-SecondaryListValues-1` code: the code with
+/// the first word capitalised and followed by ` -` (`problems-medications-related-to-problems` ->
+/// `Problems - medications related to problems`).
+pub fn secondary_list_title(code: &str) -> String {
+    let mut words = code.split('-');
+    let first = words.next().unwrap_or_default();
+    let mut title = String::with_capacity(code.len() + 2);
+    let mut chars = first.chars();
+    if let Some(c) = chars.next() {
+        title.extend(c.to_uppercase());
+        title.push_str(chars.as_str());
+    }
+    title.push_str(" -");
+    for w in words {
+        title.push(' ');
+        title.push_str(w);
+    }
+    title
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secondary_titles_follow_the_code() {
+        assert_eq!(
+            secondary_list_title("problems-medications-related-to-problems"),
+            "Problems - medications related to problems"
+        );
+        assert_eq!(
+            secondary_list_title("consultations-uncategorised-data-contained-in-consultations"),
+            "Consultations - uncategorised data contained in consultations"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Unit-test fixtures: the shipped default world, a `Shared` around it at a fixed instant, and
+//! requests as the provider suite sends them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use http::Request;
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::identifiers::interactions;
+use crate::journal::Journal;
+use crate::jwt::{MigrateTokenRequest, PractitionerClaim};
+use crate::sandbox::Shared;
+use crate::scenario::World;
+use crate::{pds, sds};
+
+pub const PATIENT2: &str = "9690937286";
+pub const PATIENT18: &str = "9690938681";
+pub const TRACE_ID: &str = "6c1d0e3b-94f0-4a53-9d64-1f5e0a1e2b3c";
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 9, 30, 0).unwrap()
+}
+
+pub fn default_world() -> World {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
+    crate::scenario::load_paths(&[path], now().date_naive()).unwrap()
+}
+
+pub fn shared(world: World) -> Shared {
+    let world = Arc::new(world);
+    Shared {
+        pds: pds::PdsStore::new(&world),
+        sds: sds::SdsDirectory::new(&world, "http://sandbox.test"),
+        journal: Journal::new(10),
+        world,
+        clock: Clock::fixed(now()),
+        config: Arc::new(Config::default()),
+        public_url: "http://sandbox.test".to_owned(),
+        http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ssp_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        stopping: tokio::sync::watch::channel(false).1,
+    }
+}
+
+pub fn practitioner() -> PractitionerClaim {
+    PractitionerClaim {
+        id: "1".into(),
+        sds_user_id: "GCASDS0001".into(),
+        sds_role_profile_id: "112233445566".into(),
+        family: "AssurancePractitioner".into(),
+        given: vec!["AssuranceTest".into()],
+        prefix: Some("Mr".into()),
+    }
+}
+
+/// The suite's migrate JWT claims (provider-tests.md section 1).
+pub fn suite_claims(sensitive: bool) -> Value {
+    MigrateTokenRequest {
+        requesting_ods: "GPCA0001".into(),
+        requesting_name: "GP Connect Assurance".into(),
+        requesting_asid: "200000000359".into(),
+        audience: "https://authorize.fhir.nhs.net/token/".into(),
+        practitioner: Some(practitioner()),
+        sensitive,
+        now: now(),
+    }
+    .claims()
+}
+
+/// A migrate request as the suite sends it; `edit` may change anything before it is built.
+pub struct MigrateCall {
+    pub headers: Vec<(String, String)>,
+    pub claims: Value,
+    pub body: Value,
+    pub raw_body: Option<Vec<u8>>,
+}
+
+impl MigrateCall {
+    pub fn suite(nhs: &str, sensitive: bool) -> Self {
+        Self {
+            headers: vec![
+                ("Ssp-TraceID".into(), TRACE_ID.into()),
+                ("Ssp-From".into(), "200000000359".into()),
+                ("Ssp-To".into(), "918999198738".into()),
+                (
+                    "Ssp-InteractionID".into(),
+                    interactions::MIGRATE_STRUCTURED.into(),
+                ),
+                ("Accept".into(), "application/fhir+json".into()),
+                ("Content-Type".into(), "application/fhir+json".into()),
+            ],
+            claims: suite_claims(sensitive),
+            body: super::migrate::parameters(nhs, sensitive),
+            raw_body: None,
+        }
+    }
+
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self = self.without_header(name);
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn build(&self) -> Request<Bytes> {
+        let mut b = Request::post(
+            "/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord",
+        );
+        for (k, v) in &self.headers {
+            b = b.header(k.as_str(), v.as_str());
+        }
+        b = b.header(
+            "Authorization",
+            format!("Bearer {}", crate::jwt::encode_unsigned(&self.claims)),
+        );
+        let body = self
+            .raw_body
+            .clone()
+            .unwrap_or_else(|| serde_json::to_vec(&self.body).unwrap());
+        b.body(Bytes::from(body)).unwrap()
+    }
+}
