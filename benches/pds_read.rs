@@ -7,7 +7,9 @@
 //! a fixed number per round. A third server, the sandbox's own HTTP plumbing (`http::serve`)
 //! replaying the same bytes without dispatch, PDS or journal, shows where the difference goes.
 //! Rounds interleave the three servers; the best and median round of each are reported, with the
-//! sandbox's share of the bare figure.
+//! sandbox's share of the bare figure, and the median process CPU time per request (client and
+//! server together, from `/proc/self/stat`), which other work on a shared machine disturbs far
+//! less than throughput.
 //!
 //! `PDS_BENCH_REQUESTS` (per round, default 20000) and `PDS_BENCH_ROUNDS` (default 9) change the
 //! load, e.g. for a quick smoke run under `cargo test --benches`.
@@ -94,24 +96,32 @@ async fn run() {
         bare.push(load(bare_addr, requests).await);
         plumbing.push(load(plumbing_addr, requests).await);
         sandboxed.push(load(sandbox_addr, requests).await);
+        let show = |r: &Round| {
+            format!(
+                "{:>8.0} req/s {:>6} µs CPU",
+                r.per_second,
+                r.cpu_micros
+                    .map_or_else(|| "?".to_owned(), |c| format!("{c:.1}"))
+            )
+        };
         println!(
-            "round {round:>2}: bare hyper {:>8.0} req/s   sandbox plumbing only {:>8.0} req/s   sandbox {:>8.0} req/s",
-            bare[round - 1],
-            plumbing[round - 1],
-            sandboxed[round - 1]
+            "round {round:>2}: bare hyper {}   plumbing only {}   sandbox {}",
+            show(&bare[round - 1]),
+            show(&plumbing[round - 1]),
+            show(&sandboxed[round - 1])
         );
     }
     let (bare, plumbing, sandboxed) = (
-        Figures::of(bare),
-        Figures::of(plumbing),
-        Figures::of(sandboxed),
+        Figures::of(&bare),
+        Figures::of(&plumbing),
+        Figures::of(&sandboxed),
     );
     println!(
-        "best:     bare hyper {:>8.0} req/s   sandbox plumbing only {:>8.0} req/s   sandbox {:>8.0} req/s",
+        "best:     bare hyper {:>8.0} req/s   plumbing only {:>8.0} req/s   sandbox {:>8.0} req/s",
         bare.best, plumbing.best, sandboxed.best
     );
     println!(
-        "median:   bare hyper {:>8.0} req/s   sandbox plumbing only {:>8.0} req/s   sandbox {:>8.0} req/s",
+        "median:   bare hyper {:>8.0} req/s   plumbing only {:>8.0} req/s   sandbox {:>8.0} req/s",
         bare.median, plumbing.median, sandboxed.median
     );
     println!(
@@ -120,6 +130,14 @@ async fn run() {
         100.0 * sandboxed.median / bare.median,
         100.0 * plumbing.best / bare.best,
     );
+    if let (Some(b), Some(p), Some(s)) =
+        (bare.cpu_micros, plumbing.cpu_micros, sandboxed.cpu_micros)
+    {
+        println!(
+            "CPU per request (median, client + server): bare hyper {b:.1} µs   plumbing only {p:.1} µs   sandbox {s:.1} µs   -> sandbox does {:.1}% of bare's work rate",
+            100.0 * b / s
+        );
+    }
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(certs);
 }
@@ -129,14 +147,22 @@ async fn run() {
 struct Figures {
     best: f64,
     median: f64,
+    /// Median CPU time per request, when the platform reports process CPU time.
+    cpu_micros: Option<f64>,
 }
 
 impl Figures {
-    fn of(mut rounds: Vec<f64>) -> Self {
-        rounds.sort_by(f64::total_cmp);
+    fn of(rounds: &[Round]) -> Self {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let rates: Vec<f64> = rounds.iter().map(|r| r.per_second).collect();
+        let cpu: Option<Vec<f64>> = rounds.iter().map(|r| r.cpu_micros).collect();
         Self {
-            best: rounds.last().copied().unwrap_or(0.0),
-            median: rounds.get(rounds.len() / 2).copied().unwrap_or(0.0),
+            best: rates.iter().copied().fold(0.0, f64::max),
+            median: median(rates).unwrap_or(0.0),
+            cpu_micros: cpu.and_then(median),
         }
     }
 }
@@ -227,9 +253,30 @@ async fn one_request(addr: SocketAddr) -> (usize, StatusCode) {
     (resp.body().len(), resp.status())
 }
 
-/// `total` requests over `CONNECTIONS` keep-alive connections; returns requests per second.
-async fn load(addr: SocketAddr, total: usize) -> f64 {
+/// Process CPU time (user + system, all threads) in seconds, from `/proc/self/stat` (Linux; 10 ms
+/// ticks). `None` elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// One round's figures: throughput, and CPU per request (client and server together), which a
+/// busy machine disturbs much less than throughput.
+#[derive(Clone, Copy)]
+struct Round {
+    per_second: f64,
+    cpu_micros: Option<f64>,
+}
+
+/// `total` requests over `CONNECTIONS` keep-alive connections.
+async fn load(addr: SocketAddr, total: usize) -> Round {
     let per_connection = total.div_ceil(CONNECTIONS);
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..CONNECTIONS {
@@ -248,5 +295,12 @@ async fn load(addr: SocketAddr, total: usize) -> f64 {
         done.unwrap();
     }
     let elapsed = started.elapsed().max(Duration::from_micros(1));
-    (per_connection * CONNECTIONS) as f64 / elapsed.as_secs_f64()
+    let done = (per_connection * CONNECTIONS) as f64;
+    let cpu_micros = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| (after - before) * 1e6 / done);
+    Round {
+        per_second: done / elapsed.as_secs_f64(),
+        cpu_micros,
+    }
 }

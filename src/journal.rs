@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -33,50 +34,119 @@ pub struct Entry {
     /// Extra facts a service wants shown (e.g. SSP's target URL, the provider's ODS code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    pub request_headers: Vec<(String, String)>,
-    pub request_body: Option<String>,
+    pub request_headers: Headers,
+    pub request_body: Option<BodyText>,
     /// The decoded GP Connect JWT, when the request carried one that could be decoded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jwt: Option<serde_json::Value>,
-    pub response_headers: Vec<(String, String)>,
-    pub response_body: Option<String>,
+    #[serde(skip_serializing_if = "Jwt::is_absent")]
+    pub jwt: Jwt,
+    pub response_headers: Headers,
+    pub response_body: Option<BodyText>,
 }
 
-/// Cuts a body to [`BODY_LIMIT`] bytes at a character boundary, marking the cut.
-pub fn bounded_body(bytes: &[u8]) -> Option<String> {
-    if bytes.is_empty() {
-        return None;
-    }
-    // `from_utf8` validates a word at a time; the lossy path (byte by byte) only for bad input.
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
-    };
-    if text.len() <= BODY_LIMIT {
-        return Some(text.into_owned());
-    }
-    let mut end = BODY_LIMIT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(format!(
-        "{}… [{} bytes in all, cut at {}]",
-        &text[..end],
-        bytes.len(),
-        end
-    ))
+/// A body as kept in an entry: at most [`BODY_LIMIT`] bytes of it, turned into text only when
+/// the journal is read (recording stays cheap on the request path).
+#[derive(Debug, Clone, Default)]
+pub struct BodyText {
+    kept: Bytes,
+    total: usize,
 }
 
-/// Headers as name/value pairs, with `Authorization` reduced to its scheme (the JWT is decoded
-/// separately into [`Entry::jwt`]).
-pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            (name.as_str().to_owned(), value)
-        })
-        .collect()
+impl BodyText {
+    /// The text shown: the body, or its first [`BODY_LIMIT`] bytes cut at a character boundary
+    /// with a note saying so.
+    pub fn text(&self) -> String {
+        let text = match std::str::from_utf8(&self.kept) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(e) if self.total > self.kept.len() && e.error_len().is_none() => {
+                // The cut fell inside a character: drop its first bytes.
+                String::from_utf8_lossy(&self.kept[..e.valid_up_to()])
+            }
+            Err(_) => String::from_utf8_lossy(&self.kept),
+        };
+        if self.total <= self.kept.len() {
+            return text.into_owned();
+        }
+        format!(
+            "{text}… [{} bytes in all, cut at {}]",
+            self.total,
+            text.len()
+        )
+    }
+}
+
+impl Serialize for BodyText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+/// Keeps the first [`BODY_LIMIT`] bytes of a body (a reference, not a copy).
+pub fn bounded_bytes(bytes: &Bytes) -> Option<BodyText> {
+    (!bytes.is_empty()).then(|| BodyText {
+        kept: bytes.slice(..bytes.len().min(BODY_LIMIT)),
+        total: bytes.len(),
+    })
+}
+
+/// [`bounded_bytes`] for a borrowed body (copies at most [`BODY_LIMIT`] bytes).
+pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
+    (!bytes.is_empty()).then(|| BodyText {
+        kept: Bytes::copy_from_slice(&bytes[..bytes.len().min(BODY_LIMIT)]),
+        total: bytes.len(),
+    })
+}
+
+/// Headers as received (cheap to clone: values share the connection's buffers), shown as
+/// `[name, value]` pairs.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(http::HeaderMap);
+
+impl Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            seq.serialize_element(&(name.as_str(), String::from_utf8_lossy(value.as_bytes())))?;
+        }
+        seq.end()
+    }
+}
+
+pub fn header_pairs(headers: &http::HeaderMap) -> Headers {
+    Headers(headers.clone())
+}
+
+impl From<http::HeaderMap> for Headers {
+    fn from(headers: http::HeaderMap) -> Self {
+        Self(headers)
+    }
+}
+
+/// The request's bearer JWT, decoded for display when the journal is read.
+#[derive(Debug, Clone, Default)]
+pub struct Jwt(Option<http::HeaderValue>);
+
+impl Jwt {
+    pub fn is_absent(&self) -> bool {
+        self.decoded().is_none()
+    }
+
+    fn decoded(&self) -> Option<serde_json::Value> {
+        let token = crate::jwt::bearer_token(self.0.as_ref()?.to_str().ok()?)?;
+        let decoded = crate::jwt::decode(token).ok()?;
+        Some(serde_json::json!({ "header": decoded.header, "claims": decoded.claims }))
+    }
+}
+
+impl Serialize for Jwt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.decoded().serialize(s)
+    }
+}
+
+/// The request's `Authorization` header, kept so its JWT can be shown decoded.
+pub fn decoded_jwt(headers: &http::HeaderMap) -> Jwt {
+    Jwt(headers.get(http::header::AUTHORIZATION).cloned())
 }
 
 struct Inner {
@@ -147,14 +217,6 @@ impl Journal {
     }
 }
 
-/// The decoded claims (and header) of the request's bearer JWT, for display.
-pub fn decoded_jwt(headers: &http::HeaderMap) -> Option<serde_json::Value> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = crate::jwt::bearer_token(value)?;
-    let decoded = crate::jwt::decode(token).ok()?;
-    Some(serde_json::json!({ "header": decoded.header, "claims": decoded.claims }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,8 +245,11 @@ mod tests {
     #[test]
     fn bodies_are_cut_at_a_char_boundary() {
         let long = "é".repeat(BODY_LIMIT);
-        let cut = bounded_body(long.as_bytes()).unwrap_or_default();
-        assert!(cut.contains("bytes in all"));
-        assert_eq!(bounded_body(b""), None);
+        let cut = bounded_body(long.as_bytes()).unwrap_or_default().text();
+        assert!(cut.contains("bytes in all"), "{cut}");
+        assert!(cut.starts_with("éé"));
+        assert!(bounded_body(b"").is_none());
+        let short = bounded_bytes(&Bytes::from_static(b"{\"a\":1}")).unwrap_or_default();
+        assert_eq!(short.text(), "{\"a\":1}");
     }
 }

@@ -287,11 +287,11 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         to_asid: header("ssp-to"),
         interaction: header("ssp-interactionid"),
         refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-        request_headers: journal::header_pairs(&request_headers),
-        request_body: journal::bounded_body(&request_body),
         jwt: journal::decoded_jwt(&request_headers),
+        request_headers: request_headers.into(),
+        request_body: journal::bounded_bytes(&request_body),
         response_headers: journal::header_pairs(resp.headers()),
-        response_body: journal::bounded_body(resp.body()),
+        response_body: journal::bounded_bytes(resp.body()),
         ..Default::default()
     });
     boxed(resp)

@@ -179,3 +179,50 @@ impl SdsDevice {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(address: &str) -> SdsEndpoint {
+        SdsEndpoint {
+            ods: "B82617".into(),
+            asid: "918999198738".into(),
+            party_key: "B82617-806568".into(),
+            interaction: interactions::MIGRATE_STRUCTURED.into(),
+            address: address.into(),
+        }
+    }
+
+    #[test]
+    fn fqdn_is_the_host_of_the_service_root() {
+        let e = endpoint("http://localhost:8080/B82617/STU3/1/gpconnect/structured/fhir");
+        assert_eq!(e.fqdn(), Some("localhost"));
+        let e = endpoint("https://orange.testlab.nhs.uk/B82617/STU3/1/gpconnect/");
+        assert_eq!(e.fqdn(), Some("orange.testlab.nhs.uk"));
+        assert_eq!(endpoint("not a url").fqdn(), None);
+    }
+
+    #[test]
+    fn mhs_ids_are_stable_and_distinct_per_interaction() {
+        let a = endpoint("x");
+        let mut b = endpoint("x");
+        b.interaction = interactions::MIGRATE_DOCUMENT.into();
+        assert_eq!(a.mhs_id(), endpoint("y").mhs_id());
+        assert_ne!(a.mhs_id(), b.mhs_id());
+        assert_eq!(a.mhs_id().len(), 20);
+    }
+
+    #[test]
+    fn device_interactions_are_sent_then_received_each_once() {
+        let d = SdsDevice {
+            ods: "B82617".into(),
+            name: "x".into(),
+            asid: "918999198738".into(),
+            party_key: "B82617-806568".into(),
+            sends: vec!["a".into(), "b".into()],
+            receives: vec!["b".into(), "c".into()],
+        };
+        assert_eq!(d.interactions().collect::<Vec<_>>(), vec!["a", "b", "c"]);
+    }
+}

@@ -69,12 +69,15 @@ test("after a reset, skipping the registration change is refused with NO_RELATIO
   await page.click("#reset");
   await page.locator("#steps", { hasText: "reset" }).waitFor();
   await page.click("#run-norel");
-  await page.locator('#journey-result[data-result="refused"]').waitFor();
+  await page.locator('#journey-result[data-result="refused"]').waitFor().catch(async (e) => {
+    await page.screenshot({ path: `${shots}/no-relationship-failed.png`, fullPage: true });
+    throw new Error(`${e.message}\nresult shown: ${await page.locator("#result").innerText()}`);
+  });
   await page.locator('#diagram .hop[data-service="provider"]').first().waitFor();
   await page.screenshot({ path: `${shots}/no-relationship.png`, fullPage: true });
   assert.match(await page.locator("#journey-result").innerText(), /NO_RELATIONSHIP/);
   assert.deepEqual(await hopStatuses("pds"), [200], "only the trace; no registration change");
   assert.deepEqual(await hopStatuses("provider"), [403]);
-  const label = await page.locator('#diagram .hop[data-service="provider"] text').innerText();
+  const label = await page.locator('#diagram .hop[data-service="provider"] text').textContent();
   assert.match(label, /403 NO_RELATIONSHIP/);
 });
