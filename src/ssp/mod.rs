@@ -164,7 +164,7 @@ impl SspAcceptor {
             status: 497,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             refusal: Some(format!("497: {}", error.diagnostics)),
-            response_body: journal::bounded_body(&body),
+            response_body: journal::bounded_bytes(&body),
             ..Default::default()
         });
     }
@@ -289,7 +289,7 @@ impl SspService {
             Ok(resp) => (resp, None, None),
             Err(error) => {
                 let resp = error.to_response(OutcomeStyle::Ssp);
-                let body = journal::bounded_body(resp.body());
+                let body = journal::bounded_bytes(resp.body());
                 (boxed(resp), Some(error), body)
             }
         };
