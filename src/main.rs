@@ -197,38 +197,47 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stop = shutdown_signal();
     #[allow(clippy::print_stdout)]
     {
         println!("{}", running.listening_line());
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("Shutting down: draining open requests.");
     running.shutdown().await;
     ExitCode::SUCCESS
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGTERM/SIGINT handlers now and returns a future that ends on the first
+/// signal. Registering before the listening line is printed matters: a supervisor (or a test)
+/// may send SIGTERM as soon as it reads that line, and an unregistered SIGTERM kills outright.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let handlers = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        );
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

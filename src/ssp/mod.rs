@@ -164,7 +164,7 @@ impl SspAcceptor {
             status: 497,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             refusal: Some(format!("497: {}", error.diagnostics)),
-            response_body: journal::bounded_body(&body),
+            response_body: journal::bounded_bytes(&body),
             ..Default::default()
         });
     }
@@ -276,15 +276,22 @@ impl SspService {
         let jwt = journal::decoded_jwt(req.headers());
 
         let checked = self.check(&peer, &method, req.headers(), &target);
-        let (resp, refusal) = match checked {
-            Err(error) => (refusal_response(&error), Some(error)),
-            Ok(approved) => match self.forwarder.forward(req, approved.target).await {
-                Ok(resp) => (resp, None),
-                Err(e) => {
-                    let error = forward_refusal(&e, &target);
-                    (refusal_response(&error), Some(error))
-                }
-            },
+        let refusal = match checked {
+            Err(error) => Err(error),
+            Ok(approved) => self
+                .forwarder
+                .forward(req, approved.target)
+                .await
+                .map_err(|e| forward_refusal(&e, &target)),
+        };
+        // A refusal's body is small and kept for the journal; a forwarded one streams through.
+        let (resp, refusal, response_body) = match refusal {
+            Ok(resp) => (resp, None, None),
+            Err(error) => {
+                let resp = error.to_response(OutcomeStyle::Ssp);
+                let body = journal::bounded_bytes(resp.body());
+                (boxed(resp), Some(error), body)
+            }
         };
         let status = resp.status().as_u16();
         match &refusal {
@@ -308,11 +315,6 @@ impl SspService {
                 "SSP forwarded a request."
             ),
         }
-        let response_body = refusal.as_ref().and_then(|e| {
-            serde_json::to_vec(&e.to_outcome(OutcomeStyle::Ssp))
-                .ok()
-                .and_then(|b| journal::bounded_body(&b))
-        });
         self.journal.record(Entry {
             time: rfc3339(time),
             service: SERVICE,
@@ -374,10 +376,6 @@ impl SspService {
         })?;
         Ok(Approved { target })
     }
-}
-
-fn refusal_response(error: &FhirError) -> Response<Body> {
-    boxed(error.to_response(OutcomeStyle::Ssp))
 }
 
 fn forward_refusal(error: &ForwardError, target: &str) -> FhirError {

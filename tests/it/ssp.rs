@@ -580,7 +580,7 @@ async fn every_exchange_refused_or_forwarded_is_journalled() {
     let mut refused = migrate_headers();
     refused.insert("Ssp-To", HeaderValue::from_static(CONSUMER_ASID));
     let (ok, _) = send_migrate(&sandbox, &client, accepted.clone()).await;
-    let (no, _) = send_migrate(&sandbox, &client, refused.clone()).await;
+    let (no, refusal_body) = send_migrate(&sandbox, &client, refused.clone()).await;
     assert_eq!((ok, no), (200, 403));
 
     let journal = sandbox.journal().await;
@@ -597,6 +597,12 @@ async fn every_exchange_refused_or_forwarded_is_journalled() {
         assert_eq!(entry["status"], status);
     }
     assert!(ssp[0]["refusal"].is_null());
+    let journalled: Value =
+        serde_json::from_str(ssp[1]["response_body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        journalled, refusal_body,
+        "the journal keeps the body that was sent"
+    );
     let refusal = ssp[1]["refusal"].as_str().unwrap();
     assert!(
         refusal.starts_with(&format!(
