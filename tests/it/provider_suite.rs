@@ -201,8 +201,9 @@ fn assert_full_record(bundle: &Value) {
         assert_eq!(c["resourceType"], "AllergyIntolerance");
         assert_eq!(c["clinicalStatus"], "resolved");
     }
-    // The default world links its ended allergy (not an active one) to a problem: the link is
-    // the secondary list with a contained copy.
+    // A Problem links to an active AllergyIntolerance (the suite's check), and the ended
+    // allergy linked to a problem is the secondary list with a contained copy.
+    assert!(problems_link_to(bundle, "AllergyIntolerance"));
     let ended_related = lists_titled(
         bundle,
         "Problems - allergies that have been ended related to problems",
