@@ -278,3 +278,21 @@ fn small_fixture_scenarios_load() {
         load(&[file.to_str().expect("utf-8 path")]);
     }
 }
+
+#[test]
+fn the_readme_example_scenario_loads() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("```yaml\n")
+        .expect("a yaml example in the README")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let world = spine_sandbox::scenario::load::load_str(
+        "README.md",
+        &readme[start..end],
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+    )
+    .unwrap_or_else(|errors| panic!("{errors:?}"));
+    assert_eq!(world.patients.len(), 1);
+}
