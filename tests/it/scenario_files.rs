@@ -284,7 +284,7 @@ fn the_readme_example_scenario_loads() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme
-        .find("```yaml\n")
+        .find("```yaml\nname:")
         .expect("a yaml example in the README")
         + 8;
     let end = start + readme[start..].find("```").unwrap();
