@@ -603,6 +603,19 @@ pub struct PractitionerClaim {
 }
 
 impl PractitionerClaim {
+    /// The user the NHS provider assurance suite sends (provider-tests.md section 1); tests and
+    /// benchmarks play the suite with it.
+    pub fn assurance_suite() -> Self {
+        Self {
+            id: "1".into(),
+            sds_user_id: "GCASDS0001".into(),
+            sds_role_profile_id: "112233445566".into(),
+            family: "AssurancePractitioner".into(),
+            given: vec!["AssuranceTest".into()],
+            prefix: Some("Mr".into()),
+        }
+    }
+
     fn to_claim(&self) -> Value {
         let mut name = json!({ "family": self.family, "given": self.given });
         if let Some(prefix) = &self.prefix {
@@ -769,14 +782,7 @@ mod tests {
     }
 
     fn practitioner() -> PractitionerClaim {
-        PractitionerClaim {
-            id: "1".into(),
-            sds_user_id: "GCASDS0001".into(),
-            sds_role_profile_id: "112233445566".into(),
-            family: "AssurancePractitioner".into(),
-            given: vec!["AssuranceTest".into()],
-            prefix: Some("Mr".into()),
-        }
+        PractitionerClaim::assurance_suite()
     }
 
     fn migrate_claims() -> Value {

@@ -48,14 +48,7 @@ pub fn shared(world: World) -> Shared {
 }
 
 pub fn practitioner() -> PractitionerClaim {
-    PractitionerClaim {
-        id: "1".into(),
-        sds_user_id: "GCASDS0001".into(),
-        sds_role_profile_id: "112233445566".into(),
-        family: "AssurancePractitioner".into(),
-        given: vec!["AssuranceTest".into()],
-        prefix: Some("Mr".into()),
-    }
+    PractitionerClaim::assurance_suite()
 }
 
 /// The suite's migrate JWT claims (provider-tests.md section 1).

@@ -177,14 +177,7 @@ mod provider_calls {
 
     /// The assurance suite's practitioner claim (provider-tests.md section 1).
     pub fn suite_practitioner() -> PractitionerClaim {
-        PractitionerClaim {
-            id: "1".into(),
-            sds_user_id: "GCASDS0001".into(),
-            sds_role_profile_id: "112233445566".into(),
-            family: "AssurancePractitioner".into(),
-            given: vec!["AssuranceTest".into()],
-            prefix: Some("Mr".into()),
-        }
+        PractitionerClaim::assurance_suite()
     }
 
     /// A GP Connect request to a provider, as the assurance suite sends it; every part can be
