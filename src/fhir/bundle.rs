@@ -1,4 +1,5 @@
-//! Bundle builders: R4 `searchset` (PDS, SDS) and STU3 `collection` (migrate).
+//! The R4 `searchset` Bundle (PDS, SDS) and the JSON response helper. The migrate `collection`
+//! Bundle is streamed by `provider::record`.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -39,17 +40,6 @@ pub fn searchset(self_url: &str, entries: Vec<SearchEntry>) -> Value {
         bundle["entry"] = Value::Array(entry);
     }
     bundle
-}
-
-/// An STU3 `collection` Bundle as migrate returns it: `id` = Ssp-TraceID, no `fullUrl`.
-pub fn collection(id: &str, profile: &str, resources: Vec<Value>) -> Value {
-    json!({
-        "resourceType": "Bundle",
-        "id": id,
-        "meta": { "profile": [profile] },
-        "type": "collection",
-        "entry": resources.into_iter().map(|r| json!({ "resource": r })).collect::<Vec<_>>(),
-    })
 }
 
 /// A JSON FHIR response with `Cache-Control: no-store`.

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod gpconnect;
 pub mod outcome;
+pub mod stu3;
 
 pub use outcome::{FhirError, OutcomeStyle, SpineCode};
 

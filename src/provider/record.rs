@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 use crate::fhir::gpconnect::{
     self as gpc, code_systems, extensions, lists, profiles, secondary_list_title,
 };
+use crate::fhir::stu3::{
+    self as fhir, AllergyIntolerance, Attachment, CodeableConcept, Coding, Condition, Date,
+    DiagnosticReport, DispenseRequest, DocumentContent, DocumentReference, Encounter, Extension,
+    Identifier, Immunization, Instant, List, ListEntry, MedicationRequest, MedicationStatement,
+    Meta, ObservationRelated, Participant, Performer, Period, Quantity, Raw, Reaction, Recipient,
+    Reference, ReferralRequest, Requester, Resource, Specimen, SpecimenCollection, Text, raw,
+    reference, texts,
+};
 use crate::fhir::systems;
 use crate::scenario::{
     Allergy, AllergyStatus, Code, Consultation, DiaryEntry, Document, HumanName, Immunisation,
@@ -243,11 +251,11 @@ impl<'a> Item<'a> {
     }
 }
 
-/// A List being filled: its entries, contained resources, and whether it lost an item.
+/// A List being filled: its entry references, contained resources, and whether it lost an item.
 #[derive(Default)]
 struct ListBuilder {
-    entries: Vec<Value>,
-    contained: Vec<Value>,
+    entries: Vec<String>,
+    contained: Vec<Raw>,
     seen: HashSet<String>,
     withheld: bool,
 }
@@ -255,36 +263,36 @@ struct ListBuilder {
 impl ListBuilder {
     fn add(&mut self, reference: String) {
         if self.seen.insert(reference.clone()) {
-            self.entries
-                .push(json!({ "item": { "reference": reference } }));
+            self.entries.push(reference);
         }
     }
 
     /// Adds a resource contained in the List itself (ended allergies, migrate.md section 5.2).
-    fn add_contained(&mut self, mut resource: Value) {
-        let id = resource["id"].as_str().unwrap_or_default().to_owned();
+    fn add_contained(&mut self, id: &str, resource: Raw) {
         let reference = format!("#{id}");
         if self.seen.insert(reference.clone()) {
-            // A contained resource carries no meta.versionId/lastUpdated of its own.
-            if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
-                meta.remove("versionId");
-            }
             self.contained.push(resource);
-            self.entries
-                .push(json!({ "item": { "reference": reference } }));
+            self.entries.push(reference);
         }
     }
 }
 
-struct Builder<'a> {
+/// What every resource of the Bundle refers to. It is kept apart from the output so that a
+/// resource can borrow from it while it is written.
+struct Context<'a> {
     req: &'a BundleRequest<'a>,
     nhs: &'a str,
     start_day: NaiveDate,
     patient_ref: String,
     org_ref: String,
-    usual_gp: Option<&'a Practitioner>,
+    /// The usual GP, who records the items (`recorder`, `asserter`, `performer`).
+    recorder_ref: Option<String>,
     identifier_system: String,
     index: HashMap<&'a str, Item<'a>>,
+}
+
+struct Builder<'a> {
+    cx: Context<'a>,
     /// Practitioners referenced so far, in order of first use.
     practitioners: Vec<&'a Practitioner>,
     practitioner_seen: HashSet<&'a str>,
@@ -293,27 +301,12 @@ struct Builder<'a> {
     secondary: BTreeMap<String, ListBuilder>,
 }
 
-fn date(d: NaiveDate) -> String {
-    d.to_string()
+fn snomed(code: &Code) -> CodeableConcept<'_> {
+    CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display).with_text(&*code.display)
 }
 
-fn instant(d: NaiveDate) -> String {
-    format!("{d}T00:00:00+00:00")
-}
-
-fn snomed(code: &Code) -> Value {
-    json!({
-        "coding": [{ "system": systems::SNOMED, "code": code.snomed, "display": code.display }],
-        "text": code.display,
-    })
-}
-
-fn snomed_pair(code: &str, display: &str) -> Value {
-    json!({ "coding": [{ "system": systems::SNOMED, "code": code, "display": display }] })
-}
-
-fn reference(r: &str) -> Value {
-    json!({ "reference": r })
+fn snomed_pair<'c>(code: &'c str, display: &'c str) -> CodeableConcept<'c> {
+    CodeableConcept::coded(systems::SNOMED, code, display)
 }
 
 fn human_name(n: &HumanName) -> Value {
@@ -335,15 +328,10 @@ fn human_name(n: &HumanName) -> Value {
 }
 
 /// `28 tablet` -> value 28, unit `tablet`.
-fn quantity(s: &str) -> Option<Value> {
+fn quantity(s: &str) -> Option<(f64, String)> {
     let mut words = s.split_whitespace();
     let value: f64 = words.next()?.parse().ok()?;
-    let unit = words.collect::<Vec<_>>().join(" ");
-    let mut q = json!({ "value": value });
-    if !unit.is_empty() {
-        q["unit"] = json!(unit);
-    }
-    Some(q)
+    Some((value, words.collect::<Vec<_>>().join(" ")))
 }
 
 /// The allergy category GP Connect requires (`medication` or `environment`): the scenario has no
@@ -366,6 +354,189 @@ fn allergy_category(code: &Code) -> &'static str {
         "medication"
     } else {
         "environment"
+    }
+}
+
+const LABORATORY: Coding<'static> = Coding {
+    system: code_systems::OBSERVATION_CATEGORY,
+    code: "laboratory",
+    display: "Laboratory",
+};
+
+fn laboratory() -> Option<[CodeableConcept<'static>; 1]> {
+    Some([CodeableConcept {
+        coding: Some([LABORATORY]),
+        text: None,
+    }])
+}
+
+impl<'a> Context<'a> {
+    fn withheld(&self, meta: &ItemMeta) -> bool {
+        meta.confidential && !self.req.include_sensitive
+    }
+
+    fn id(&self, space: &str, item: &str) -> String {
+        stable_id(&[space, self.nhs, item])
+    }
+
+    fn link(&self, item: &Item<'_>) -> String {
+        let kind = item.kind();
+        format!(
+            "{}/{}",
+            kind.link_type(),
+            self.id(kind.id_space(), &item.meta().id)
+        )
+    }
+
+    fn identifier(&self, item: &str, suffix: &str) -> [Identifier<'_>; 1] {
+        [Identifier {
+            system: &self.identifier_system,
+            value: format!("{}/{item}{suffix}", self.nhs),
+        }]
+    }
+
+    fn patient(&self) -> Reference<'_> {
+        reference(&self.patient_ref)
+    }
+
+    fn organization(&self) -> Reference<'_> {
+        reference(&self.org_ref)
+    }
+
+    fn recorder(&self) -> Option<Reference<'_>> {
+        self.recorder_ref.as_deref().map(reference)
+    }
+
+    /// `meta` of a clinical resource: its profile, and NOPAT when a confidential item is
+    /// included (migrate.md section 5.4).
+    fn meta(&self, profile: &'static str, item: &ItemMeta) -> Meta<'static> {
+        Meta {
+            version_id: None,
+            profile: [profile],
+            security: item.confidential.then_some([Coding {
+                system: code_systems::ACT_CODE,
+                code: gpc::NOPAT.0,
+                display: gpc::NOPAT.1,
+            }]),
+        }
+    }
+
+    fn allergy<'s>(&'s self, a: &'s Allergy) -> AllergyIntolerance<'s> {
+        let resolved = a.status == AllergyStatus::Resolved;
+        let code = if resolved {
+            // GP Connect sends ended allergies as transfer-degraded, keeping the original term.
+            CodeableConcept::coded(
+                systems::SNOMED,
+                "196461000000101",
+                "Transfer-degraded drug allergy",
+            )
+            .with_text(format!(
+                "Resolved '{}' original code {}.",
+                a.code.display, a.code.snomed
+            ))
+        } else {
+            snomed(&a.code)
+        };
+        let mut extension = Vec::new();
+        if resolved {
+            let mut end = Vec::with_capacity(2);
+            if let Some(d) = a.end {
+                end.push(Extension::date_time("endDate", d));
+            }
+            end.push(Extension::string("reasonEnded", "No reason recorded"));
+            extension.push(Extension::nested(extensions::ALLERGY_INTOLERANCE_END, end));
+        }
+        AllergyIntolerance {
+            id: self.id("AllergyIntolerance", &a.meta.id),
+            meta: self.meta(profiles::ALLERGY_INTOLERANCE, &a.meta),
+            extension,
+            identifier: self.identifier(&a.meta.id, ""),
+            clinical_status: if resolved { "resolved" } else { "active" },
+            verification_status: "unconfirmed",
+            category: [allergy_category(&a.code)],
+            code,
+            patient: self.patient(),
+            onset_date_time: a.asserted.map(Date),
+            asserted_date: a.asserted.map(Date),
+            recorder: self.recorder(),
+            note: texts(a.note.as_deref()),
+            reaction: a.reaction.as_deref().map(|r| {
+                [Reaction {
+                    manifestation: [CodeableConcept::text(r)],
+                }]
+            }),
+        }
+    }
+
+    /// An ended allergy, serialised for the Lists that contain it, with its id.
+    fn ended_allergy(&self, a: &Allergy) -> Option<(String, Raw)> {
+        let r = self.allergy(a);
+        let id = r.id.clone();
+        Some((id, raw(&Resource::AllergyIntolerance(r))?))
+    }
+
+    /// A List: primary (`id` None, SNOMED code), secondary, or consultation structure (with id).
+    fn list<'s>(
+        &'s self,
+        title: &'s str,
+        code: CodeableConcept<'s>,
+        l: &'s ListBuilder,
+        id: Option<String>,
+    ) -> List<'s> {
+        let mut extension = Vec::new();
+        if id.is_none() {
+            extension.push(Extension::concept(
+                extensions::CLINICAL_SETTING,
+                snomed_pair(
+                    gpc::GENERAL_PRACTICE_SERVICE.0,
+                    gpc::GENERAL_PRACTICE_SERVICE.1,
+                ),
+            ));
+        }
+        let mut note = Vec::new();
+        if l.withheld {
+            extension.push(Extension::code(
+                extensions::LIST_WARNING_CODE,
+                gpc::CONFIDENTIAL_ITEMS,
+            ));
+            note.push(Text {
+                text: gpc::CONFIDENTIAL_ITEMS_NOTE.into(),
+            });
+        }
+        let empty_reason = l.entries.is_empty().then(|| {
+            note.push(Text {
+                text: gpc::INFORMATION_NOT_AVAILABLE.into(),
+            });
+            CodeableConcept::coded(
+                code_systems::LIST_EMPTY_REASON,
+                gpc::NO_CONTENT_RECORDED.0,
+                gpc::NO_CONTENT_RECORDED.1,
+            )
+        });
+        List {
+            id,
+            meta: Meta {
+                version_id: None,
+                profile: [profiles::LIST],
+                security: None,
+            },
+            contained: &l.contained,
+            extension,
+            status: "current",
+            mode: "snapshot",
+            title,
+            code,
+            subject: self.patient(),
+            encounter: None,
+            date: None,
+            note,
+            entry: l
+                .entries
+                .iter()
+                .map(|r| ListEntry { item: reference(r) })
+                .collect(),
+            empty_reason,
+        }
     }
 }
 
@@ -396,75 +567,33 @@ impl<'a> Builder<'a> {
             .as_deref()
             .and_then(|id| req.world.practitioner(id));
         let mut b = Self {
-            req,
-            nhs,
-            start_day: req.world.start_day,
-            patient_ref: format!("Patient/{}", stable_id(&["Patient", nhs])),
-            org_ref: format!(
-                "Organization/{}",
-                stable_id(&["Organization", req.practice.ods.as_str()])
-            ),
-            usual_gp,
-            identifier_system: format!(
-                "https://spine-sandbox.invalid/{}/Id/record-item",
-                req.practice.ods.as_str()
-            ),
-            index,
+            cx: Context {
+                req,
+                nhs,
+                start_day: req.world.start_day,
+                patient_ref: format!("Patient/{}", stable_id(&["Patient", nhs])),
+                org_ref: format!(
+                    "Organization/{}",
+                    stable_id(&["Organization", req.practice.ods.as_str()])
+                ),
+                recorder_ref: usual_gp
+                    .map(|p| format!("Practitioner/{}", stable_id(&["Practitioner", &p.id]))),
+                identifier_system: format!(
+                    "https://spine-sandbox.invalid/{}/Id/record-item",
+                    req.practice.ods.as_str()
+                ),
+                index,
+            },
             practitioners: Vec::new(),
             practitioner_seen: HashSet::new(),
-            out: Vec::with_capacity(rec.item_count() * 2048 + 16 * 1024),
+            // About 900 bytes a Bundle entry, two to three entries an item.
+            out: Vec::with_capacity(rec.item_count() * 2560 + 16 * 1024),
             secondary: BTreeMap::new(),
         };
         if let Some(gp) = usual_gp {
             b.use_practitioner(gp);
         }
         b
-    }
-
-    /// Writes one resource as the next Bundle entry.
-    fn emit(&mut self, resource: Value) {
-        write_entry(&mut self.out, &resource);
-    }
-
-    fn withheld(&self, meta: &ItemMeta) -> bool {
-        meta.confidential && !self.req.include_sensitive
-    }
-
-    fn id(&self, space: &str, item: &str) -> String {
-        stable_id(&[space, self.nhs, item])
-    }
-
-    fn link(&self, item: &Item<'_>) -> String {
-        let kind = item.kind();
-        format!(
-            "{}/{}",
-            kind.link_type(),
-            self.id(kind.id_space(), &item.meta().id)
-        )
-    }
-
-    fn identifier(&self, item: &str, suffix: &str) -> Value {
-        json!([{
-            "system": self.identifier_system,
-            "value": format!("{}/{item}{suffix}", self.nhs),
-        }])
-    }
-
-    /// `meta` of a clinical resource: its profile, and NOPAT when a confidential item is
-    /// included (migrate.md section 5.4).
-    fn meta(&self, profile: &str, item: &ItemMeta) -> Value {
-        if item.confidential {
-            json!({
-                "profile": [profile],
-                "security": [{
-                    "system": code_systems::ACT_CODE,
-                    "code": gpc::NOPAT.0,
-                    "display": gpc::NOPAT.1,
-                }],
-            })
-        } else {
-            json!({ "profile": [profile] })
-        }
     }
 
     fn use_practitioner(&mut self, p: &'a Practitioner) -> String {
@@ -474,11 +603,6 @@ impl<'a> Builder<'a> {
         format!("Practitioner/{}", stable_id(&["Practitioner", &p.id]))
     }
 
-    fn recorder(&self) -> Option<String> {
-        self.usual_gp
-            .map(|p| format!("Practitioner/{}", stable_id(&["Practitioner", &p.id])))
-    }
-
     fn secondary_list(&mut self, code: String) -> &mut ListBuilder {
         self.secondary.entry(code).or_default()
     }
@@ -486,7 +610,7 @@ impl<'a> Builder<'a> {
     /// Files a link from a problem or consultation into `list` (or marks the List as having
     /// lost an item) and returns the reference when the item is included and referenceable.
     fn file_link(&mut self, item: &Item<'a>, list: Option<String>) -> Option<String> {
-        if self.withheld(item.meta()) {
+        if self.cx.withheld(item.meta()) {
             if let Some(code) = list {
                 self.secondary_list(code).withheld = true;
             }
@@ -496,66 +620,18 @@ impl<'a> Builder<'a> {
             && a.status == AllergyStatus::Resolved
         {
             // Ended allergies live contained in Lists, so a List holding one holds a copy.
-            let resource = self.allergy(a);
-            if let Some(code) = list {
-                self.secondary_list(code).add_contained(resource);
+            if let Some(code) = list
+                && let Some((id, resource)) = self.cx.ended_allergy(a)
+            {
+                self.secondary_list(code).add_contained(&id, resource);
             }
             return None;
         }
-        let r = self.link(item);
+        let r = self.cx.link(item);
         if let Some(code) = list {
             self.secondary_list(code).add(r.clone());
         }
         Some(r)
-    }
-
-    /// A List: primary (`id` None, SNOMED code), secondary, or consultation structure (with id).
-    fn list(&self, title: &str, code: Value, l: ListBuilder, id: Option<String>) -> Value {
-        let mut list = json!({
-            "resourceType": "List",
-            "meta": { "profile": [profiles::LIST] },
-            "status": "current",
-            "mode": "snapshot",
-            "title": title,
-            "code": code,
-            "subject": reference(&self.patient_ref),
-        });
-        let mut ext = Vec::new();
-        if let Some(id) = id {
-            list["id"] = json!(id);
-        } else {
-            ext.push(json!({
-                "url": extensions::CLINICAL_SETTING,
-                "valueCodeableConcept": snomed_pair(gpc::GENERAL_PRACTICE_SERVICE.0, gpc::GENERAL_PRACTICE_SERVICE.1),
-            }));
-        }
-        let mut notes = Vec::new();
-        if l.withheld {
-            ext.push(json!({ "url": extensions::LIST_WARNING_CODE, "valueCode": gpc::CONFIDENTIAL_ITEMS }));
-            notes.push(json!({ "text": gpc::CONFIDENTIAL_ITEMS_NOTE }));
-        }
-        if !ext.is_empty() {
-            list["extension"] = Value::Array(ext);
-        }
-        if l.entries.is_empty() {
-            list["emptyReason"] = json!({
-                "coding": [{
-                    "system": code_systems::LIST_EMPTY_REASON,
-                    "code": gpc::NO_CONTENT_RECORDED.0,
-                    "display": gpc::NO_CONTENT_RECORDED.1,
-                }],
-            });
-            notes.push(json!({ "text": gpc::INFORMATION_NOT_AVAILABLE }));
-        } else {
-            list["entry"] = Value::Array(l.entries);
-        }
-        if !l.contained.is_empty() {
-            list["contained"] = Value::Array(l.contained);
-        }
-        if !notes.is_empty() {
-            list["note"] = Value::Array(notes);
-        }
-        list
     }
 
     fn primary_list(&mut self, (code, title): (&str, &str), l: ListBuilder) {
@@ -564,148 +640,97 @@ impl<'a> Builder<'a> {
         } else {
             title
         };
-        let list = self.list(title, snomed_pair(code, display), l, None);
-        self.emit(list);
+        let list = self.cx.list(title, snomed_pair(code, display), &l, None);
+        write_entry(&mut self.out, &Resource::List(list));
     }
 
     // ---- Problems ----
 
     fn problems(&mut self) {
         let mut primary = ListBuilder::default();
-        let rec = &self.req.patient.record;
+        let rec = &self.cx.req.patient.record;
         for p in &rec.problems {
-            if self.withheld(&p.meta) {
+            if self.cx.withheld(&p.meta) {
                 primary.withheld = true;
                 continue;
             }
-            let id = self.id("Condition", &p.meta.id);
-            let significance = match p.significance {
-                Significance::Major => "major",
-                Significance::Minor => "minor",
-            };
-            let mut ext = vec![json!({
-                "url": extensions::PROBLEM_SIGNIFICANCE, "valueCode": significance })];
-            for related in &p.related {
-                let Some(item) = self.index.get(related.as_str()).copied() else {
+            let mut related = Vec::new();
+            for r in &p.related {
+                let Some(item) = self.cx.index.get(r.as_str()).copied() else {
                     continue;
                 };
                 let list = item.kind().problem_list_code();
                 if let Some(r) = self.file_link(&item, list) {
-                    ext.push(json!({
-                        "url": extensions::RELATED_CLINICAL_CONTENT,
-                        "valueReference": { "reference": r },
-                    }));
+                    related.push(r);
                 }
             }
-            let mut c = json!({
-                "resourceType": "Condition",
-                "id": id,
-                "meta": self.meta(profiles::PROBLEM_HEADER, &p.meta),
-                "extension": ext,
-                "identifier": self.identifier(&p.meta.id, ""),
-                "clinicalStatus": match p.status {
+            let cx = &self.cx;
+            let id = cx.id("Condition", &p.meta.id);
+            let reference = format!("Condition/{id}");
+            let mut extension = Vec::with_capacity(1 + related.len());
+            extension.push(Extension::code(
+                extensions::PROBLEM_SIGNIFICANCE,
+                match p.significance {
+                    Significance::Major => "major",
+                    Significance::Minor => "minor",
+                },
+            ));
+            extension.extend(
+                related
+                    .iter()
+                    .map(|r| Extension::reference(extensions::RELATED_CLINICAL_CONTENT, r)),
+            );
+            let condition = Condition {
+                id,
+                meta: cx.meta(profiles::PROBLEM_HEADER, &p.meta),
+                extension,
+                identifier: cx.identifier(&p.meta.id, ""),
+                clinical_status: match p.status {
                     ProblemStatus::Active => "active",
                     ProblemStatus::Inactive => "inactive",
                 },
-                "category": [{ "coding": [{
-                    "system": code_systems::CONDITION_CATEGORY,
-                    "code": "problem-list-item",
-                    "display": "Problem List Item",
-                }] }],
-                "code": snomed(&p.code),
-                "subject": reference(&self.patient_ref),
-            });
-            if let Some(onset) = p.onset {
-                c["onsetDateTime"] = json!(date(onset));
-                c["assertedDate"] = json!(date(onset));
-            }
-            if p.status == ProblemStatus::Inactive
-                && let Some(end) = p.end
-            {
-                c["abatementDateTime"] = json!(date(end));
-            }
-            if let Some(r) = self.recorder() {
-                c["asserter"] = reference(&r);
-            }
-            if let Some(note) = &p.note {
-                c["note"] = json!([{ "text": note }]);
-            }
-            primary.add(format!("Condition/{id}"));
-            self.emit(c);
+                category: [CodeableConcept::coded(
+                    code_systems::CONDITION_CATEGORY,
+                    "problem-list-item",
+                    "Problem List Item",
+                )],
+                code: snomed(&p.code),
+                subject: cx.patient(),
+                onset_date_time: p.onset.map(Date),
+                abatement_date_time: p
+                    .end
+                    .filter(|_| p.status == ProblemStatus::Inactive)
+                    .map(Date),
+                asserted_date: p.onset.map(Date),
+                asserter: cx.recorder(),
+                note: texts(p.note.as_deref()),
+            };
+            write_entry(&mut self.out, &Resource::Condition(condition));
+            primary.add(reference);
         }
         self.primary_list(lists::PROBLEMS, primary);
     }
 
     // ---- Allergies ----
 
-    fn allergy(&self, a: &Allergy) -> Value {
-        let resolved = a.status == AllergyStatus::Resolved;
-        let mut r = json!({
-            "resourceType": "AllergyIntolerance",
-            "id": self.id("AllergyIntolerance", &a.meta.id),
-            "meta": self.meta(profiles::ALLERGY_INTOLERANCE, &a.meta),
-            "identifier": self.identifier(&a.meta.id, ""),
-            "clinicalStatus": if resolved { "resolved" } else { "active" },
-            "verificationStatus": "unconfirmed",
-            "category": [allergy_category(&a.code)],
-            "code": snomed(&a.code),
-            "patient": reference(&self.patient_ref),
-        });
-        if resolved {
-            // GP Connect sends ended allergies as transfer-degraded, keeping the original term.
-            r["code"] = json!({
-                "coding": [{
-                    "system": systems::SNOMED,
-                    "code": "196461000000101",
-                    "display": "Transfer-degraded drug allergy",
-                }],
-                "text": format!("Resolved '{}' original code {}.", a.code.display, a.code.snomed),
-            });
-        }
-        if let Some(d) = a.asserted {
-            r["assertedDate"] = json!(date(d));
-            r["onsetDateTime"] = json!(date(d));
-        }
-        if let Some(rec) = self.recorder() {
-            r["recorder"] = reference(&rec);
-        }
-        if let Some(reaction) = &a.reaction {
-            r["reaction"] = json!([{ "manifestation": [{ "text": reaction }] }]);
-        }
-        if let Some(note) = &a.note {
-            r["note"] = json!([{ "text": note }]);
-        }
-        if resolved {
-            let mut end = Vec::new();
-            if let Some(d) = a.end {
-                end.push(json!({ "url": "endDate", "valueDateTime": date(d) }));
-            }
-            end.push(json!({ "url": "reasonEnded", "valueString": "No reason recorded" }));
-            r["extension"] =
-                json!([{ "url": extensions::ALLERGY_INTOLERANCE_END, "extension": end }]);
-        }
-        r
-    }
-
     fn allergies(&mut self) {
         let mut active = ListBuilder::default();
         let mut ended = ListBuilder::default();
-        for a in &self.req.patient.record.allergies {
+        for a in &self.cx.req.patient.record.allergies {
             let resolved = a.status == AllergyStatus::Resolved;
             let list = if resolved { &mut ended } else { &mut active };
-            if self.withheld(&a.meta) {
+            if self.cx.withheld(&a.meta) {
                 list.withheld = true;
                 continue;
             }
-            let r = self.allergy(a);
             if resolved {
-                list.add_contained(r);
+                if let Some((id, resource)) = self.cx.ended_allergy(a) {
+                    list.add_contained(&id, resource);
+                }
             } else {
-                list.add(format!(
-                    "AllergyIntolerance/{}",
-                    r["id"].as_str().unwrap_or_default()
-                ));
-                self.emit(r);
+                let r = self.cx.allergy(a);
+                list.add(format!("AllergyIntolerance/{}", r.id));
+                write_entry(&mut self.out, &Resource::AllergyIntolerance(r));
             }
         }
         self.primary_list(lists::ALLERGIES, active);
@@ -716,118 +741,127 @@ impl<'a> Builder<'a> {
 
     fn medications(&mut self) {
         let mut primary = ListBuilder::default();
-        for m in &self.req.patient.record.medications {
-            if self.withheld(&m.meta) {
+        let cx = &self.cx;
+        for m in &cx.req.patient.record.medications {
+            if cx.withheld(&m.meta) {
                 primary.withheld = true;
                 continue;
             }
-            let medication_id = self.id("Medication", &m.meta.id);
-            let plan_id = self.id("MedicationRequest-plan", &m.meta.id);
-            let issue_id = self.id("MedicationRequest-issue", &m.meta.id);
-            let statement_id = self.id("MedicationStatement", &m.meta.id);
-            let ended = m.end.is_some_and(|e| e < self.start_day);
+            let item = &m.meta.id;
+            let medication_id = cx.id("Medication", item);
+            let plan_id = cx.id("MedicationRequest-plan", item);
+            let issue_id = cx.id("MedicationRequest-issue", item);
+            let statement_id = cx.id("MedicationStatement", item);
+            let medication_ref = format!("Medication/{medication_id}");
+            let plan_ref = format!("MedicationRequest/{plan_id}");
+            let statement_ref = format!("MedicationStatement/{statement_id}");
+            let ended = m.end.is_some_and(|e| e < cx.start_day);
             let (type_code, type_display) = match m.kind {
                 MedicationType::Acute => ("acute", "Acute"),
                 MedicationType::Repeat => ("repeat", "Repeat"),
                 MedicationType::RepeatDispensing => ("repeat-dispensing", "Repeat dispensing"),
             };
-            let mut period = json!({ "start": date(m.start) });
-            if let Some(end) = m.end {
-                period["end"] = json!(date(end));
-            }
-            let medication_ref = format!("Medication/{medication_id}");
-            let plan_ref = format!("MedicationRequest/{plan_id}");
+            let prescription_type = || {
+                [Extension::concept(
+                    extensions::PRESCRIPTION_TYPE,
+                    CodeableConcept::coded(
+                        code_systems::PRESCRIPTION_TYPE,
+                        type_code,
+                        type_display,
+                    ),
+                )]
+            };
+            let group_identifier = || Identifier {
+                system: &cx.identifier_system,
+                value: format!("{}/{item}/plan", cx.nhs),
+            };
+            let quantity = m.quantity.as_deref().and_then(quantity);
+            let quantity = || {
+                quantity.as_ref().map(|(value, unit)| Quantity {
+                    value: *value,
+                    unit: (!unit.is_empty()).then_some(unit.as_str()),
+                })
+            };
+            let period = || Period {
+                start: Date(m.start),
+                end: m.end.map(Date),
+            };
 
-            self.emit(json!({
-                "resourceType": "Medication",
-                "id": medication_id,
-                "meta": self.meta(profiles::MEDICATION, &m.meta),
-                "code": snomed(&m.code),
-            }));
-
-            let mut plan = json!({
-                "resourceType": "MedicationRequest",
-                "id": plan_id,
-                "meta": self.meta(profiles::MEDICATION_REQUEST, &m.meta),
-                "extension": [{
-                    "url": extensions::PRESCRIPTION_TYPE,
-                    "valueCodeableConcept": { "coding": [{
-                        "system": code_systems::PRESCRIPTION_TYPE,
-                        "code": type_code,
-                        "display": type_display,
-                    }] },
-                }],
-                "identifier": self.identifier(&m.meta.id, "/plan"),
-                "groupIdentifier": { "system": self.identifier_system, "value": format!("{}/{}/plan", self.nhs, m.meta.id) },
-                "status": if ended { "completed" } else { "active" },
-                "intent": "plan",
-                "medicationReference": reference(&medication_ref),
-                "subject": reference(&self.patient_ref),
-                "authoredOn": date(m.start),
-                "dispenseRequest": { "validityPeriod": period.clone() },
-            });
-            let mut issue = json!({
-                "resourceType": "MedicationRequest",
-                "id": issue_id,
-                "meta": self.meta(profiles::MEDICATION_REQUEST, &m.meta),
-                "extension": plan["extension"].clone(),
-                "identifier": self.identifier(&m.meta.id, "/issue-1"),
-                "groupIdentifier": plan["groupIdentifier"].clone(),
-                "basedOn": [reference(&plan_ref)],
-                "status": "completed",
-                "intent": "order",
-                "medicationReference": reference(&medication_ref),
-                "subject": reference(&self.patient_ref),
-                "authoredOn": date(m.start),
-                "dispenseRequest": { "validityPeriod": { "start": date(m.start) } },
-            });
-            if let Some(r) = self.recorder() {
-                plan["recorder"] = reference(&r);
-                issue["recorder"] = reference(&r);
-            }
-            if let Some(d) = &m.dosage {
-                plan["dosageInstruction"] = json!([{ "text": d }]);
-                issue["dosageInstruction"] = json!([{ "text": d }]);
-            }
-            if let Some(q) = m.quantity.as_deref().and_then(quantity) {
-                plan["dispenseRequest"]["quantity"] = q.clone();
-                issue["dispenseRequest"]["quantity"] = q;
-            }
-            if let Some(note) = &m.note {
-                plan["note"] = json!([{ "text": note }]);
-            }
-
-            let mut statement = json!({
-                "resourceType": "MedicationStatement",
-                "id": statement_id,
-                "meta": self.meta(profiles::MEDICATION_STATEMENT, &m.meta),
-                "extension": [{
-                    "url": extensions::PRESCRIBING_AGENCY,
-                    "valueCodeableConcept": { "coding": [{
-                        "system": code_systems::PRESCRIBING_AGENCY,
-                        "code": "prescribed-at-gp-practice",
-                        "display": "Prescribed at GP practice",
-                    }] },
-                }],
-                "identifier": self.identifier(&m.meta.id, ""),
-                "basedOn": [reference(&plan_ref)],
-                "status": if ended { "completed" } else { "active" },
-                "medicationReference": reference(&medication_ref),
-                "effectivePeriod": period,
-                "dateAsserted": date(m.start),
-                "subject": reference(&self.patient_ref),
-                "taken": "unk",
-            });
-            if let Some(d) = &m.dosage {
-                statement["dosage"] = json!([{ "text": d }]);
-            }
-            if let Some(note) = &m.note {
-                statement["note"] = json!([{ "text": note }]);
-            }
-            primary.add(format!("MedicationStatement/{statement_id}"));
-            self.emit(plan);
-            self.emit(issue);
-            self.emit(statement);
+            let medication = fhir::Medication {
+                id: medication_id,
+                meta: cx.meta(profiles::MEDICATION, &m.meta),
+                code: snomed(&m.code),
+            };
+            write_entry(&mut self.out, &Resource::Medication(medication));
+            let plan = MedicationRequest {
+                id: plan_id,
+                meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),
+                extension: prescription_type(),
+                identifier: cx.identifier(item, "/plan"),
+                based_on: None,
+                group_identifier: group_identifier(),
+                status: if ended { "completed" } else { "active" },
+                intent: "plan",
+                medication_reference: reference(&medication_ref),
+                subject: cx.patient(),
+                authored_on: Date(m.start),
+                recorder: cx.recorder(),
+                note: texts(m.note.as_deref()),
+                dosage_instruction: texts(m.dosage.as_deref()),
+                dispense_request: DispenseRequest {
+                    validity_period: period(),
+                    quantity: quantity(),
+                },
+            };
+            write_entry(&mut self.out, &Resource::MedicationRequest(plan));
+            let issue = MedicationRequest {
+                id: issue_id,
+                meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),
+                extension: prescription_type(),
+                identifier: cx.identifier(item, "/issue-1"),
+                based_on: Some([reference(&plan_ref)]),
+                group_identifier: group_identifier(),
+                status: "completed",
+                intent: "order",
+                medication_reference: reference(&medication_ref),
+                subject: cx.patient(),
+                authored_on: Date(m.start),
+                recorder: cx.recorder(),
+                note: None,
+                dosage_instruction: texts(m.dosage.as_deref()),
+                dispense_request: DispenseRequest {
+                    validity_period: Period {
+                        start: Date(m.start),
+                        end: None,
+                    },
+                    quantity: quantity(),
+                },
+            };
+            write_entry(&mut self.out, &Resource::MedicationRequest(issue));
+            let statement = MedicationStatement {
+                id: statement_id,
+                meta: cx.meta(profiles::MEDICATION_STATEMENT, &m.meta),
+                extension: [Extension::concept(
+                    extensions::PRESCRIBING_AGENCY,
+                    CodeableConcept::coded(
+                        code_systems::PRESCRIBING_AGENCY,
+                        "prescribed-at-gp-practice",
+                        "Prescribed at GP practice",
+                    ),
+                )],
+                identifier: cx.identifier(item, ""),
+                based_on: [reference(&plan_ref)],
+                status: if ended { "completed" } else { "active" },
+                medication_reference: reference(&medication_ref),
+                effective_period: period(),
+                date_asserted: Date(m.start),
+                subject: cx.patient(),
+                taken: "unk",
+                note: texts(m.note.as_deref()),
+                dosage: texts(m.dosage.as_deref()),
+            };
+            write_entry(&mut self.out, &Resource::MedicationStatement(statement));
+            primary.add(statement_ref);
         }
         self.primary_list(lists::MEDICATIONS, primary);
     }
@@ -836,30 +870,32 @@ impl<'a> Builder<'a> {
 
     fn immunisations(&mut self) {
         let mut primary = ListBuilder::default();
-        for i in &self.req.patient.record.immunisations {
-            if self.withheld(&i.meta) {
+        let cx = &self.cx;
+        for i in &cx.req.patient.record.immunisations {
+            if cx.withheld(&i.meta) {
                 primary.withheld = true;
                 continue;
             }
-            let id = self.id("Immunization", &i.meta.id);
-            let mut r = json!({
-                "resourceType": "Immunization",
-                "id": id,
-                "meta": self.meta(profiles::IMMUNIZATION, &i.meta),
-                "extension": [{ "url": extensions::VACCINATION_PROCEDURE, "valueCodeableConcept": snomed(&i.code) }],
-                "identifier": self.identifier(&i.meta.id, ""),
-                "status": "completed",
-                "notGiven": false,
-                "vaccineCode": snomed(&i.code),
-                "patient": reference(&self.patient_ref),
-                "date": date(i.date),
-                "primarySource": true,
-            });
-            if let Some(note) = &i.note {
-                r["note"] = json!([{ "text": note }]);
-            }
-            primary.add(format!("Immunization/{id}"));
-            self.emit(r);
+            let id = cx.id("Immunization", &i.meta.id);
+            let reference = format!("Immunization/{id}");
+            let immunization = Immunization {
+                id,
+                meta: cx.meta(profiles::IMMUNIZATION, &i.meta),
+                extension: [Extension::concept(
+                    extensions::VACCINATION_PROCEDURE,
+                    snomed(&i.code),
+                )],
+                identifier: cx.identifier(&i.meta.id, ""),
+                status: "completed",
+                not_given: false,
+                vaccine_code: snomed(&i.code),
+                patient: cx.patient(),
+                date: Date(i.date),
+                primary_source: true,
+                note: texts(i.note.as_deref()),
+            };
+            write_entry(&mut self.out, &Resource::Immunization(immunization));
+            primary.add(reference);
         }
         self.primary_list(lists::IMMUNISATIONS, primary);
     }
@@ -868,38 +904,37 @@ impl<'a> Builder<'a> {
 
     fn uncategorised(&mut self) {
         let mut primary = ListBuilder::default();
-        for o in &self.req.patient.record.observations {
-            if self.withheld(&o.meta) {
+        let cx = &self.cx;
+        for o in &cx.req.patient.record.observations {
+            if cx.withheld(&o.meta) {
                 primary.withheld = true;
                 continue;
             }
-            let id = self.id("Observation", &o.meta.id);
-            let mut r = json!({
-                "resourceType": "Observation",
-                "id": id,
-                "meta": self.meta(profiles::OBSERVATION, &o.meta),
-                "identifier": self.identifier(&o.meta.id, ""),
-                "status": "final",
-                "code": snomed(&o.code),
-                "subject": reference(&self.patient_ref),
-                "effectiveDateTime": date(o.date),
-                "issued": instant(o.date),
-            });
-            if let Some(v) = o.value {
-                let mut q = json!({ "value": v });
-                if let Some(unit) = &o.unit {
-                    q["unit"] = json!(unit);
-                }
-                r["valueQuantity"] = q;
-            }
-            if let Some(p) = self.recorder() {
-                r["performer"] = json!([reference(&p)]);
-            }
-            if let Some(note) = &o.note {
-                r["comment"] = json!(note);
-            }
-            primary.add(format!("Observation/{id}"));
-            self.emit(r);
+            let id = cx.id("Observation", &o.meta.id);
+            let reference = format!("Observation/{id}");
+            let observation = fhir::Observation {
+                id,
+                meta: cx.meta(profiles::OBSERVATION, &o.meta),
+                identifier: cx.identifier(&o.meta.id, ""),
+                status: "final",
+                category: None,
+                code: snomed(&o.code),
+                subject: cx.patient(),
+                context: None,
+                effective_date_time: Date(o.date),
+                issued: Instant(o.date),
+                performer: cx.recorder().map(|r| [r]),
+                value_quantity: o.value.map(|value| Quantity {
+                    value,
+                    unit: o.unit.as_deref(),
+                }),
+                comment: o.note.as_deref(),
+                specimen: None,
+                reference_range: None,
+                related: Vec::new(),
+            };
+            write_entry(&mut self.out, &Resource::Observation(observation));
+            primary.add(reference);
         }
         self.primary_list(lists::UNCATEGORISED, primary);
     }
@@ -908,117 +943,124 @@ impl<'a> Builder<'a> {
 
     fn investigations(&mut self) {
         let mut primary = ListBuilder::default();
-        for inv in &self.req.patient.record.investigations {
-            if self.withheld(&inv.meta) {
+        let cx = &self.cx;
+        for inv in &cx.req.patient.record.investigations {
+            if cx.withheld(&inv.meta) {
                 primary.withheld = true;
                 continue;
             }
             let item = &inv.meta.id;
-            let report_id = self.id("DiagnosticReport", item);
-            let request_id = self.id("ProcedureRequest-investigation", item);
-            let specimen_id = self.id("Specimen", item);
+            let report_id = cx.id("DiagnosticReport", item);
+            let report_ref = format!("DiagnosticReport/{report_id}");
+            let request_id = cx.id("ProcedureRequest-investigation", item);
+            let request_ref = format!("ProcedureRequest/{request_id}");
+            let specimen_id = cx.id("Specimen", item);
             let specimen_ref = format!("Specimen/{specimen_id}");
-            self.emit(json!({
-                "resourceType": "ProcedureRequest",
-                "id": request_id,
-                "meta": self.meta(profiles::PROCEDURE_REQUEST, &inv.meta),
-                "identifier": self.identifier(item, "/request"),
-                "status": "completed",
-                "intent": "order",
-                "code": snomed(&inv.code),
-                "subject": reference(&self.patient_ref),
-                "authoredOn": date(inv.date),
-                "requester": { "agent": reference(&self.org_ref) },
-            }));
-            let mut specimen = json!({
-                "resourceType": "Specimen",
-                "id": specimen_id,
-                "meta": self.meta(profiles::SPECIMEN, &inv.meta),
-                "identifier": self.identifier(item, "/specimen"),
-                "subject": reference(&self.patient_ref),
-                "receivedTime": date(inv.date),
-                "collection": { "collectedDateTime": date(inv.date) },
-            });
-            if let Some(s) = &inv.specimen {
-                specimen["type"] = json!({ "text": s });
-            }
-            self.emit(specimen);
+            let request = fhir::ProcedureRequest {
+                id: request_id,
+                meta: cx.meta(profiles::PROCEDURE_REQUEST, &inv.meta),
+                identifier: cx.identifier(item, "/request"),
+                status: "completed",
+                intent: "order",
+                code: snomed(&inv.code),
+                subject: cx.patient(),
+                occurrence_date_time: None,
+                authored_on: Some(Date(inv.date)),
+                requester: Some(Requester {
+                    agent: cx.organization(),
+                    on_behalf_of: None,
+                }),
+            };
+            write_entry(&mut self.out, &Resource::ProcedureRequest(request));
+            let specimen = Specimen {
+                id: specimen_id,
+                meta: cx.meta(profiles::SPECIMEN, &inv.meta),
+                identifier: cx.identifier(item, "/specimen"),
+                type_: inv.specimen.as_deref().map(CodeableConcept::text),
+                subject: cx.patient(),
+                received_time: Date(inv.date),
+                collection: SpecimenCollection {
+                    collected_date_time: Date(inv.date),
+                },
+            };
+            write_entry(&mut self.out, &Resource::Specimen(specimen));
             let mut results = Vec::with_capacity(inv.results.len());
             for (n, res) in inv.results.iter().enumerate() {
                 let n = (n + 1).to_string();
-                let id = stable_id(&["Observation-result", self.nhs, item, &n]);
-                let mut o = json!({
-                    "resourceType": "Observation",
-                    "id": id,
-                    "meta": self.meta(profiles::OBSERVATION, &inv.meta),
-                    "identifier": self.identifier(item, &format!("/result-{n}")),
-                    "status": "final",
-                    "category": [{ "coding": [{
-                        "system": code_systems::OBSERVATION_CATEGORY,
-                        "code": "laboratory",
-                        "display": "Laboratory",
-                    }] }],
-                    "code": snomed(&res.code),
-                    "subject": reference(&self.patient_ref),
-                    "effectiveDateTime": date(inv.date),
-                    "issued": instant(inv.date),
-                    "specimen": reference(&specimen_ref),
-                });
-                if let Some(v) = res.value {
-                    let mut q = json!({ "value": v });
-                    if let Some(unit) = &res.unit {
-                        q["unit"] = json!(unit);
-                    }
-                    o["valueQuantity"] = q;
-                }
-                if let Some(range) = &res.range {
-                    o["referenceRange"] = json!([{ "text": range }]);
-                }
+                let id = stable_id(&["Observation-result", cx.nhs, item, &n]);
                 results.push(format!("Observation/{id}"));
-                self.emit(o);
+                let result = fhir::Observation {
+                    id,
+                    meta: cx.meta(profiles::OBSERVATION, &inv.meta),
+                    identifier: cx.identifier(item, &format!("/result-{n}")),
+                    status: "final",
+                    category: laboratory(),
+                    code: snomed(&res.code),
+                    subject: cx.patient(),
+                    context: None,
+                    effective_date_time: Date(inv.date),
+                    issued: Instant(inv.date),
+                    performer: None,
+                    value_quantity: res.value.map(|value| Quantity {
+                        value,
+                        unit: res.unit.as_deref(),
+                    }),
+                    comment: None,
+                    specimen: Some(reference(&specimen_ref)),
+                    reference_range: texts(res.range.as_deref()),
+                    related: Vec::new(),
+                };
+                write_entry(&mut self.out, &Resource::Observation(result));
             }
-            let mut report = json!({
-                "resourceType": "DiagnosticReport",
-                "id": report_id,
-                "meta": self.meta(profiles::DIAGNOSTIC_REPORT, &inv.meta),
-                "identifier": self.identifier(item, ""),
-                "basedOn": [reference(&format!("ProcedureRequest/{request_id}"))],
-                "status": "final",
-                "code": snomed(&inv.code),
-                "subject": reference(&self.patient_ref),
-                "effectiveDateTime": date(inv.date),
-                "issued": instant(inv.date),
-                "performer": [{ "actor": reference(&self.org_ref) }],
-                "specimen": [reference(&specimen_ref)],
-            });
+            let mut group_ref = None;
             if !results.is_empty() {
-                let group_id = self.id("Observation-test-group", item);
-                self.emit(json!({
-                    "resourceType": "Observation",
-                    "id": group_id,
-                    "meta": self.meta(profiles::OBSERVATION, &inv.meta),
-                    "identifier": self.identifier(item, "/test-group"),
-                    "status": "final",
-                    "category": [{ "coding": [{
-                        "system": code_systems::OBSERVATION_CATEGORY,
-                        "code": "laboratory",
-                        "display": "Laboratory",
-                    }] }],
-                    "code": snomed(&inv.code),
-                    "subject": reference(&self.patient_ref),
-                    "effectiveDateTime": date(inv.date),
-                    "issued": instant(inv.date),
-                    "specimen": reference(&specimen_ref),
-                    "related": results.iter().map(|r| json!({
-                        "type": "has-member", "target": reference(r) })).collect::<Vec<_>>(),
-                }));
-                report["result"] = json!([reference(&format!("Observation/{group_id}"))]);
+                let group_id = cx.id("Observation-test-group", item);
+                group_ref = Some(format!("Observation/{group_id}"));
+                let group = fhir::Observation {
+                    id: group_id,
+                    meta: cx.meta(profiles::OBSERVATION, &inv.meta),
+                    identifier: cx.identifier(item, "/test-group"),
+                    status: "final",
+                    category: laboratory(),
+                    code: snomed(&inv.code),
+                    subject: cx.patient(),
+                    context: None,
+                    effective_date_time: Date(inv.date),
+                    issued: Instant(inv.date),
+                    performer: None,
+                    value_quantity: None,
+                    comment: None,
+                    specimen: Some(reference(&specimen_ref)),
+                    reference_range: None,
+                    related: results
+                        .iter()
+                        .map(|r| ObservationRelated {
+                            type_: "has-member",
+                            target: reference(r),
+                        })
+                        .collect(),
+                };
+                write_entry(&mut self.out, &Resource::Observation(group));
             }
-            if let Some(note) = &inv.note {
-                report["conclusion"] = json!(note);
-            }
-            primary.add(format!("DiagnosticReport/{report_id}"));
-            self.emit(report);
+            let report = DiagnosticReport {
+                id: report_id,
+                meta: cx.meta(profiles::DIAGNOSTIC_REPORT, &inv.meta),
+                identifier: cx.identifier(item, ""),
+                based_on: [reference(&request_ref)],
+                status: "final",
+                code: snomed(&inv.code),
+                subject: cx.patient(),
+                effective_date_time: Date(inv.date),
+                issued: Instant(inv.date),
+                performer: [Performer {
+                    actor: cx.organization(),
+                }],
+                specimen: [reference(&specimen_ref)],
+                result: group_ref.as_deref().map(|r| [reference(r)]),
+                conclusion: inv.note.as_deref(),
+            };
+            write_entry(&mut self.out, &Resource::DiagnosticReport(report));
+            primary.add(report_ref);
         }
         self.primary_list(lists::INVESTIGATIONS, primary);
     }
@@ -1027,47 +1069,24 @@ impl<'a> Builder<'a> {
 
     fn consultations(&mut self) {
         let mut primary = ListBuilder::default();
-        for c in &self.req.patient.record.consultations {
-            if self.withheld(&c.meta) {
+        for c in &self.cx.req.patient.record.consultations {
+            if self.cx.withheld(&c.meta) {
                 primary.withheld = true;
                 continue;
             }
             let item = &c.meta.id;
-            let encounter_id = self.id("Encounter", item);
-            let encounter_ref = format!("Encounter/{encounter_id}");
-            let mut encounter = json!({
-                "resourceType": "Encounter",
-                "id": encounter_id,
-                "meta": self.meta(profiles::ENCOUNTER, &c.meta),
-                "identifier": self.identifier(item, ""),
-                "status": "finished",
-                "type": [{ "text": c.kind }],
-                "subject": reference(&self.patient_ref),
-                "period": { "start": date(c.date), "end": date(c.date) },
-                "serviceProvider": reference(&self.org_ref),
-            });
-            if let Some(p) = c
+            let participant_ref = c
                 .practitioner
                 .as_deref()
-                .and_then(|id| self.req.world.practitioner(id))
-            {
-                let r = self.use_practitioner(p);
-                encounter["participant"] = json!([{
-                    "type": [{ "coding": [{
-                        "system": code_systems::PARTICIPATION_TYPE,
-                        "code": "PPRF",
-                        "display": "primary performer",
-                    }] }],
-                    "individual": reference(&r),
-                }]);
-            }
+                .and_then(|id| self.cx.req.world.practitioner(id))
+                .map(|p| self.use_practitioner(p));
 
             // Headings in first-use order, each with its items.
             let mut headings: Vec<(&'static str, ListBuilder)> = Vec::new();
             let mut problem_refs = Vec::new();
             let mut topic_title: Option<&str> = None;
             for entry in &c.entries {
-                let Some(target) = self.index.get(entry.as_str()).copied() else {
+                let Some(target) = self.cx.index.get(entry.as_str()).copied() else {
                     continue;
                 };
                 let kind = target.kind();
@@ -1083,7 +1102,7 @@ impl<'a> Builder<'a> {
                         headings.len() - 1
                     }
                 };
-                if self.withheld(target.meta()) {
+                if self.cx.withheld(target.meta()) {
                     if let Some(code) = list {
                         self.secondary_list(code).withheld = true;
                     }
@@ -1092,10 +1111,11 @@ impl<'a> Builder<'a> {
                 if let Item::Allergy(a) = target
                     && a.status == AllergyStatus::Resolved
                 {
-                    let resource = self.allergy(a);
-                    headings[pos].1.add_contained(resource.clone());
-                    if let Some(code) = list {
-                        self.secondary_list(code).add_contained(resource);
+                    if let Some((id, resource)) = self.cx.ended_allergy(a) {
+                        headings[pos].1.add_contained(&id, resource.clone());
+                        if let Some(code) = list {
+                            self.secondary_list(code).add_contained(&id, resource);
+                        }
                     }
                     continue;
                 }
@@ -1107,31 +1127,34 @@ impl<'a> Builder<'a> {
                     headings[pos].1.add(r);
                 }
             }
+
+            let cx = &self.cx;
+            let encounter_id = cx.id("Encounter", item);
+            let encounter_ref = format!("Encounter/{encounter_id}");
             if let Some(note) = &c.note {
-                let id = self.id("Observation-narrative", item);
-                let mut o = json!({
-                    "resourceType": "Observation",
-                    "id": id,
-                    "meta": self.meta(profiles::OBSERVATION, &c.meta),
-                    "identifier": self.identifier(item, "/note"),
-                    "status": "final",
-                    "code": snomed_pair("37331000000100", "Comment note"),
-                    "subject": reference(&self.patient_ref),
-                    "context": reference(&encounter_ref),
-                    "effectiveDateTime": date(c.date),
-                    "issued": instant(c.date),
-                    "comment": note,
-                });
-                if let Some(p) = encounter["participant"][0]["individual"]
-                    .as_object()
-                    .cloned()
-                {
-                    o["performer"] = json!([p]);
-                }
+                let id = cx.id("Observation-narrative", item);
                 let mut l = ListBuilder::default();
                 l.add(format!("Observation/{id}"));
                 headings.push(("Comment", l));
-                self.emit(o);
+                let narrative = fhir::Observation {
+                    id,
+                    meta: cx.meta(profiles::OBSERVATION, &c.meta),
+                    identifier: cx.identifier(item, "/note"),
+                    status: "final",
+                    category: None,
+                    code: snomed_pair("37331000000100", "Comment note"),
+                    subject: cx.patient(),
+                    context: Some(reference(&encounter_ref)),
+                    effective_date_time: Date(c.date),
+                    issued: Instant(c.date),
+                    performer: participant_ref.as_deref().map(|r| [reference(r)]),
+                    value_quantity: None,
+                    comment: Some(note),
+                    specimen: None,
+                    reference_range: None,
+                    related: Vec::new(),
+                };
+                write_entry(&mut self.out, &Resource::Observation(narrative));
             }
 
             let mut topic = ListBuilder::default();
@@ -1139,61 +1162,84 @@ impl<'a> Builder<'a> {
                 if l.entries.is_empty() && !l.withheld {
                     continue;
                 }
-                let id = stable_id(&["List-heading", self.nhs, item, &n.to_string()]);
-                let mut list = self.list(
+                let id = stable_id(&["List-heading", cx.nhs, item, &n.to_string()]);
+                topic.add(format!("List/{id}"));
+                let l = ListBuilder {
+                    withheld: false,
+                    ..l
+                };
+                let mut list = cx.list(
                     heading,
                     snomed_pair(lists::HEADING.0, lists::HEADING.1),
-                    ListBuilder {
-                        withheld: false,
-                        ..l
-                    },
-                    Some(id.clone()),
+                    &l,
+                    Some(id),
                 );
-                list["encounter"] = reference(&encounter_ref);
-                list["date"] = json!(date(c.date));
-                self.emit(list);
-                topic.add(format!("List/{id}"));
+                list.encounter = Some(reference(&encounter_ref));
+                list.date = Some(Date(c.date));
+                write_entry(&mut self.out, &Resource::List(list));
             }
             let mut consultation = ListBuilder::default();
             if !topic.entries.is_empty() {
-                let id = self.id("List-topic", item);
-                let mut list = self.list(
+                let id = cx.id("List-topic", item);
+                consultation.add(format!("List/{id}"));
+                let mut list = cx.list(
                     topic_title.unwrap_or(&c.kind),
                     snomed_pair(lists::TOPIC.0, lists::TOPIC.1),
-                    topic,
-                    Some(id.clone()),
+                    &topic,
+                    Some(id),
                 );
                 if !problem_refs.is_empty() {
-                    list["extension"] = Value::Array(
-                        problem_refs
-                            .iter()
-                            .map(|r| {
-                                json!({
-                                    "url": extensions::RELATED_PROBLEM_HEADER,
-                                    "extension": [
-                                        { "url": "type", "valueCode": "grouped-by" },
-                                        { "url": "target", "valueReference": reference(r) },
-                                    ],
-                                })
-                            })
-                            .collect(),
-                    );
+                    list.extension = problem_refs
+                        .iter()
+                        .map(|r| {
+                            Extension::nested(
+                                extensions::RELATED_PROBLEM_HEADER,
+                                vec![
+                                    Extension::code("type", "grouped-by"),
+                                    Extension::reference("target", r),
+                                ],
+                            )
+                        })
+                        .collect();
                 }
-                list["encounter"] = reference(&encounter_ref);
-                list["date"] = json!(date(c.date));
-                self.emit(list);
-                consultation.add(format!("List/{id}"));
+                list.encounter = Some(reference(&encounter_ref));
+                list.date = Some(Date(c.date));
+                write_entry(&mut self.out, &Resource::List(list));
             }
-            let mut list = self.list(
+            let mut list = cx.list(
                 &c.kind,
                 snomed_pair(lists::CONSULTATION.0, lists::CONSULTATION.1),
-                consultation,
-                Some(self.id("List-consultation", item)),
+                &consultation,
+                Some(cx.id("List-consultation", item)),
             );
-            list["encounter"] = reference(&encounter_ref);
-            list["date"] = json!(date(c.date));
-            self.emit(list);
-            self.emit(encounter);
+            list.encounter = Some(reference(&encounter_ref));
+            list.date = Some(Date(c.date));
+            write_entry(&mut self.out, &Resource::List(list));
+
+            let encounter = Encounter {
+                id: encounter_id,
+                meta: cx.meta(profiles::ENCOUNTER, &c.meta),
+                identifier: cx.identifier(item, ""),
+                status: "finished",
+                type_: [CodeableConcept::text(&*c.kind)],
+                subject: cx.patient(),
+                participant: participant_ref.as_deref().map(|r| {
+                    [Participant {
+                        type_: [CodeableConcept::coded(
+                            code_systems::PARTICIPATION_TYPE,
+                            "PPRF",
+                            "primary performer",
+                        )],
+                        individual: reference(r),
+                    }]
+                }),
+                period: Period {
+                    start: Date(c.date),
+                    end: Some(Date(c.date)),
+                },
+                service_provider: cx.organization(),
+            };
+            write_entry(&mut self.out, &Resource::Encounter(encounter));
             primary.add(encounter_ref);
         }
         self.primary_list(lists::CONSULTATIONS, primary);
@@ -1203,42 +1249,47 @@ impl<'a> Builder<'a> {
 
     fn referrals(&mut self) {
         let mut primary = ListBuilder::default();
-        for r in &self.req.patient.record.referrals {
-            if self.withheld(&r.meta) {
+        let cx = &self.cx;
+        for r in &cx.req.patient.record.referrals {
+            if cx.withheld(&r.meta) {
                 primary.withheld = true;
                 continue;
             }
-            let id = self.id("ReferralRequest", &r.meta.id);
-            let requester = self.recorder().unwrap_or_else(|| self.org_ref.clone());
-            let mut res = json!({
-                "resourceType": "ReferralRequest",
-                "id": id,
-                "meta": self.meta(profiles::REFERRAL_REQUEST, &r.meta),
-                "identifier": self.identifier(&r.meta.id, ""),
-                "status": "active",
-                "intent": "order",
-                "subject": reference(&self.patient_ref),
-                "authoredOn": date(r.date),
-                "requester": { "agent": reference(&requester), "onBehalfOf": reference(&self.org_ref) },
-                "recipient": [{ "display": r.to }],
-                "description": format!("Referral to {}", r.to),
-            });
-            if self.usual_gp.is_none()
-                && let Some(obj) = res["requester"].as_object_mut()
-            {
-                obj.remove("onBehalfOf");
-            }
-            if let Some(reason) = &r.reason {
-                res["reasonCode"] = json!([{ "text": reason }]);
-            }
-            let priority = r.priority.as_deref().map(str::to_ascii_lowercase);
-            match priority.as_deref() {
-                Some(p @ ("routine" | "urgent" | "asap" | "stat")) => res["priority"] = json!(p),
-                Some(other) => res["note"] = json!([{ "text": format!("Priority: {other}") }]),
-                None => {}
-            }
-            primary.add(format!("ReferralRequest/{id}"));
-            self.emit(res);
+            let id = cx.id("ReferralRequest", &r.meta.id);
+            let reference = format!("ReferralRequest/{id}");
+            let lowered = r.priority.as_deref().map(str::to_ascii_lowercase);
+            let (priority, priority_note) = match lowered.as_deref() {
+                Some(p @ ("routine" | "urgent" | "asap" | "stat")) => (Some(p), None),
+                Some(other) => (None, Some(format!("Priority: {other}"))),
+                None => (None, None),
+            };
+            let referral = ReferralRequest {
+                id,
+                meta: cx.meta(profiles::REFERRAL_REQUEST, &r.meta),
+                identifier: cx.identifier(&r.meta.id, ""),
+                status: "active",
+                intent: "order",
+                priority,
+                subject: cx.patient(),
+                authored_on: Date(r.date),
+                // The usual GP refers on behalf of the practice; without one, the practice.
+                requester: match cx.recorder() {
+                    Some(gp) => Requester {
+                        agent: gp,
+                        on_behalf_of: Some(cx.organization()),
+                    },
+                    None => Requester {
+                        agent: cx.organization(),
+                        on_behalf_of: None,
+                    },
+                },
+                recipient: [Recipient { display: &r.to }],
+                reason_code: r.reason.as_deref().map(|t| [CodeableConcept::text(t)]),
+                description: format!("Referral to {}", r.to),
+                note: texts(priority_note),
+            };
+            write_entry(&mut self.out, &Resource::ReferralRequest(referral));
+            primary.add(reference);
         }
         self.primary_list(lists::REFERRALS, primary);
     }
@@ -1247,28 +1298,31 @@ impl<'a> Builder<'a> {
 
     fn diary(&mut self) {
         let mut primary = ListBuilder::default();
-        for d in &self.req.patient.record.diary {
-            if self.withheld(&d.meta) {
+        let cx = &self.cx;
+        for d in &cx.req.patient.record.diary {
+            if cx.withheld(&d.meta) {
                 primary.withheld = true;
                 continue;
             }
-            let id = self.id("ProcedureRequest-diary", &d.meta.id);
-            let mut r = json!({
-                "resourceType": "ProcedureRequest",
-                "id": id,
-                "meta": self.meta(profiles::PROCEDURE_REQUEST, &d.meta),
-                "identifier": self.identifier(&d.meta.id, ""),
-                "status": "active",
-                "intent": "plan",
-                "code": { "text": d.text },
-                "subject": reference(&self.patient_ref),
-                "occurrenceDateTime": date(d.date),
-            });
-            if let Some(rec) = self.recorder() {
-                r["requester"] = json!({ "agent": reference(&rec) });
-            }
-            primary.add(format!("ProcedureRequest/{id}"));
-            self.emit(r);
+            let id = cx.id("ProcedureRequest-diary", &d.meta.id);
+            let reference = format!("ProcedureRequest/{id}");
+            let request = fhir::ProcedureRequest {
+                id,
+                meta: cx.meta(profiles::PROCEDURE_REQUEST, &d.meta),
+                identifier: cx.identifier(&d.meta.id, ""),
+                status: "active",
+                intent: "plan",
+                code: CodeableConcept::text(&*d.text),
+                subject: cx.patient(),
+                occurrence_date_time: Some(Date(d.date)),
+                authored_on: None,
+                requester: cx.recorder().map(|agent| Requester {
+                    agent,
+                    on_behalf_of: None,
+                }),
+            };
+            write_entry(&mut self.out, &Resource::ProcedureRequest(request));
+            primary.add(reference);
         }
         self.primary_list(lists::DIARY, primary);
     }
@@ -1276,36 +1330,40 @@ impl<'a> Builder<'a> {
     // ---- Documents (no primary List, migrate.md section 5.3) ----
 
     fn documents(&mut self) {
-        for d in &self.req.patient.record.documents {
-            if self.withheld(&d.meta) {
+        let cx = &self.cx;
+        for d in &cx.req.patient.record.documents {
+            if cx.withheld(&d.meta) {
                 continue;
             }
             let url = format!(
                 "{}/Binary/{}",
-                self.req.documents_base,
-                binary_id(self.req.patient, d)
+                cx.req.documents_base,
+                binary_id(cx.req.patient, d)
             );
-            let mut meta = self.meta(profiles::DOCUMENT_REFERENCE, &d.meta);
-            meta["versionId"] = json!("1");
-            self.emit(json!({
-                "resourceType": "DocumentReference",
-                "id": self.id("DocumentReference", &d.meta.id),
-                "meta": meta,
-                "identifier": self.identifier(&d.meta.id, ""),
-                "status": "current",
-                "type": snomed(&d.kind),
-                "subject": reference(&self.patient_ref),
-                "created": date(d.date),
-                "indexed": instant(d.date),
-                "author": [reference(&self.org_ref)],
-                "custodian": reference(&self.org_ref),
-                "description": d.title,
-                "content": [{ "attachment": {
-                    "contentType": d.content_type,
-                    "url": url,
-                    "size": d.content.len(),
-                } }],
-            }));
+            let document = DocumentReference {
+                id: cx.id("DocumentReference", &d.meta.id),
+                meta: Meta {
+                    version_id: Some("1"),
+                    ..cx.meta(profiles::DOCUMENT_REFERENCE, &d.meta)
+                },
+                identifier: cx.identifier(&d.meta.id, ""),
+                status: "current",
+                type_: snomed(&d.kind),
+                subject: cx.patient(),
+                created: Date(d.date),
+                indexed: Instant(d.date),
+                author: [cx.organization()],
+                custodian: cx.organization(),
+                description: &d.title,
+                content: [DocumentContent {
+                    attachment: Attachment {
+                        content_type: &d.content_type,
+                        url,
+                        size: d.content.len(),
+                    },
+                }],
+            };
+            write_entry(&mut self.out, &Resource::DocumentReference(document));
         }
     }
 
@@ -1329,15 +1387,16 @@ impl<'a> Builder<'a> {
     }
 
     fn patient(&self) -> Value {
-        let p = self.req.patient;
+        let cx = &self.cx;
+        let p = cx.req.patient;
         let mut general_practitioner = Vec::new();
-        if let Some(r) = self.recorder() {
-            general_practitioner.push(reference(&r));
+        if let Some(r) = &cx.recorder_ref {
+            general_practitioner.push(json!({ "reference": r }));
         }
-        general_practitioner.push(reference(&self.org_ref));
+        general_practitioner.push(json!({ "reference": cx.org_ref }));
         let mut r = json!({
             "resourceType": "Patient",
-            "id": stable_id(&["Patient", self.nhs]),
+            "id": stable_id(&["Patient", cx.nhs]),
             "meta": { "versionId": "1", "profile": [profiles::PATIENT] },
             "identifier": [{
                 "extension": [{
@@ -1349,13 +1408,13 @@ impl<'a> Builder<'a> {
                     }] },
                 }],
                 "system": systems::NHS_NUMBER,
-                "value": self.nhs,
+                "value": cx.nhs,
             }],
             "name": [human_name(&p.name)],
             "gender": p.gender.as_str(),
-            "birthDate": date(p.birth_date),
+            "birthDate": p.birth_date.to_string(),
             "generalPractitioner": general_practitioner,
-            "managingOrganization": reference(&self.org_ref),
+            "managingOrganization": { "reference": cx.org_ref },
         });
         if let Some(a) = &p.address {
             r["address"] = json!([address(a, "home")]);
@@ -1369,23 +1428,20 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let title = secondary_list_title(&code);
-            let coding = json!({ "coding": [{
-                "system": code_systems::SECONDARY_LIST_VALUES,
-                "code": code,
-                "display": title,
-            }] });
-            let list = self.list(&title, coding, l, None);
-            self.emit(list);
+            let coding = CodeableConcept::coded(code_systems::SECONDARY_LIST_VALUES, &code, &title);
+            let list = self.cx.list(&title, coding, &l, None);
+            write_entry(&mut self.out, &Resource::List(list));
         }
 
-        let mut resources = Vec::with_capacity(self.out.len() + 4 + self.practitioners.len() * 2);
+        let req = self.cx.req;
+        let mut resources = Vec::with_capacity(4 + self.practitioners.len() * 2);
         resources.push(self.patient());
-        resources.push(self.organization(self.req.practice));
+        resources.push(self.organization(req.practice));
         let mut orgs_seen: HashSet<&str> = HashSet::new();
-        orgs_seen.insert(self.req.practice.ods.as_str());
+        orgs_seen.insert(req.practice.ods.as_str());
         for p in &self.practitioners {
             if orgs_seen.insert(p.practice.as_str())
-                && let Some(practice) = self.req.world.practice(p.practice.as_str())
+                && let Some(practice) = req.world.practice(p.practice.as_str())
             {
                 resources.push(self.organization(practice));
             }
@@ -1403,20 +1459,20 @@ impl<'a> Builder<'a> {
                 practitioner["gender"] = json!(g.as_str());
             }
             resources.push(practitioner);
-            let org = if self.req.world.practice(p.practice.as_str()).is_some() {
+            let org = if req.world.practice(p.practice.as_str()).is_some() {
                 format!(
                     "Organization/{}",
                     stable_id(&["Organization", p.practice.as_str()])
                 )
             } else {
-                self.org_ref.clone()
+                self.cx.org_ref.clone()
             };
             resources.push(json!({
                 "resourceType": "PractitionerRole",
                 "id": stable_id(&["PractitionerRole", &p.id]),
                 "meta": { "versionId": "1", "profile": [profiles::PRACTITIONER_ROLE] },
-                "practitioner": reference(&format!("Practitioner/{practitioner_id}")),
-                "organization": reference(&org),
+                "practitioner": { "reference": format!("Practitioner/{practitioner_id}") },
+                "organization": { "reference": org },
                 "code": [{ "coding": [{
                     "system": code_systems::SDS_JOB_ROLE_NAME,
                     "code": "R0260",
@@ -1427,16 +1483,18 @@ impl<'a> Builder<'a> {
         // The administrative resources come first; the clinical entries follow as written.
         let mut bytes = Vec::with_capacity(self.out.len() + 32 * 1024);
         bytes.extend_from_slice(br#"{"resourceType":"Bundle","id":"#);
-        let _ = serde_json::to_writer(&mut bytes, self.req.trace_id);
+        let _ = serde_json::to_writer(&mut bytes, req.trace_id);
         bytes.extend_from_slice(br#","meta":{"profile":["#);
         let _ = serde_json::to_writer(&mut bytes, profiles::BUNDLE);
-        bytes.extend_from_slice(br#"]},"type":"collection""#);
-        let mut admin = Vec::with_capacity(16 * 1024);
-        for r in &resources {
-            write_entry(&mut admin, r);
+        bytes.extend_from_slice(br#"]},"type":"collection","entry":["#);
+        for (n, r) in resources.iter().enumerate() {
+            if n > 0 {
+                bytes.push(b',');
+            }
+            bytes.extend_from_slice(br#"{"resource":"#);
+            write_resource(&mut bytes, r);
+            bytes.push(b'}');
         }
-        bytes.extend_from_slice(br#","entry":["#);
-        bytes.extend_from_slice(&admin);
         if !self.out.is_empty() {
             bytes.push(b',');
             bytes.extend_from_slice(&self.out);
@@ -1446,19 +1504,20 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Appends `{"resource":...}` to a comma-separated run of Bundle entries, with `resourceType`
-/// first as FHIR JSON is conventionally written (the JSON maps themselves are key-ordered).
-fn write_entry(out: &mut Vec<u8>, resource: &Value) {
+/// Appends `{"resource":...}` to a comma-separated run of Bundle entries. Writing to a Vec
+/// cannot fail, and neither can serialising these types.
+fn write_entry(out: &mut Vec<u8>, resource: &Resource<'_>) {
     if out.is_empty() {
         out.extend_from_slice(br#"{"resource":"#);
     } else {
         out.extend_from_slice(br#",{"resource":"#);
     }
-    write_resource(out, resource);
+    let _ = serde_json::to_writer(&mut *out, resource);
     out.push(b'}');
 }
 
-/// Writes a resource with `resourceType` as its first member. Writing to a Vec cannot fail.
+/// Writes a JSON-tree resource with `resourceType` as its first member, as FHIR JSON is
+/// conventionally written (the tree's maps are key-ordered). Writing to a Vec cannot fail.
 pub(crate) fn write_resource(out: &mut Vec<u8>, resource: &Value) {
     let Some(Value::String(resource_type)) = resource.get("resourceType") else {
         let _ = serde_json::to_writer(&mut *out, resource);

@@ -1,0 +1,621 @@
+//! Typed FHIR STU3 datatypes and the clinical resources of the migrate Bundle.
+//!
+//! A record of thousands of items is serialised straight from these borrowing structs: building a
+//! `serde_json::Value` tree per resource first (a map allocation per element, then freeing it)
+//! cost more than the serialisation itself. Fields are declared in the FHIR element order, so
+//! that is the order they appear in the JSON; absent and empty elements are left out, as FHIR
+//! requires.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDate;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// One resource of a Bundle entry, written with `resourceType` first.
+#[derive(Serialize)]
+#[serde(tag = "resourceType")]
+pub enum Resource<'a> {
+    AllergyIntolerance(AllergyIntolerance<'a>),
+    Condition(Condition<'a>),
+    DiagnosticReport(DiagnosticReport<'a>),
+    DocumentReference(DocumentReference<'a>),
+    Encounter(Encounter<'a>),
+    Immunization(Immunization<'a>),
+    List(List<'a>),
+    Medication(Medication<'a>),
+    MedicationRequest(MedicationRequest<'a>),
+    MedicationStatement(MedicationStatement<'a>),
+    Observation(Observation<'a>),
+    ProcedureRequest(ProcedureRequest<'a>),
+    ReferralRequest(ReferralRequest<'a>),
+    Specimen(Specimen<'a>),
+}
+
+// ---- Primitive types ----
+
+/// A FHIR `date` (`2024-03-01`), written without an intermediate `String`.
+#[derive(Clone, Copy)]
+pub struct Date(pub NaiveDate);
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A FHIR `instant` at midnight UTC of a day (`2024-03-01T00:00:00+00:00`).
+#[derive(Clone, Copy)]
+pub struct Instant(pub NaiveDate);
+
+impl Serialize for Instant {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}T00:00:00+00:00", self.0))
+    }
+}
+
+/// A resource already serialised: ended allergies, kept until the Lists that contain them are
+/// written.
+pub type Raw = Box<RawValue>;
+
+/// Serialises a resource on its own. Serialising these types cannot fail (string keys, finite
+/// numbers), so `None` is never seen in practice.
+pub fn raw(resource: &Resource<'_>) -> Option<Raw> {
+    serde_json::value::to_raw_value(resource).ok()
+}
+
+// ---- General-purpose datatypes ----
+
+#[derive(Serialize, Clone, Copy)]
+pub struct Coding<'a> {
+    pub system: &'a str,
+    pub code: &'a str,
+    pub display: &'a str,
+}
+
+#[derive(Serialize, Clone, Default)]
+pub struct CodeableConcept<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coding: Option<[Coding<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<Cow<'a, str>>,
+}
+
+impl<'a> CodeableConcept<'a> {
+    /// One coding, no text.
+    pub fn coded(system: &'a str, code: &'a str, display: &'a str) -> Self {
+        Self {
+            coding: Some([Coding {
+                system,
+                code,
+                display,
+            }]),
+            text: None,
+        }
+    }
+
+    /// Free text only.
+    pub fn text(text: impl Into<Cow<'a, str>>) -> Self {
+        Self {
+            coding: None,
+            text: Some(text.into()),
+        }
+    }
+
+    pub fn with_text(mut self, text: impl Into<Cow<'a, str>>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+}
+
+#[derive(Serialize, Clone, Copy)]
+pub struct Reference<'a> {
+    pub reference: &'a str,
+}
+
+/// `Reference(x)`.
+pub fn reference(r: &str) -> Reference<'_> {
+    Reference { reference: r }
+}
+
+#[derive(Serialize)]
+pub struct Identifier<'a> {
+    pub system: &'a str,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<&'a str>,
+    pub profile: [&'a str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<[Coding<'a>; 1]>,
+}
+
+/// An element that is only its `text`: Annotation, Dosage, a reference range.
+#[derive(Serialize)]
+pub struct Text<'a> {
+    pub text: Cow<'a, str>,
+}
+
+/// `[{ "text": ... }]` when there is a text.
+pub fn texts<'a>(text: Option<impl Into<Cow<'a, str>>>) -> Option<[Text<'a>; 1]> {
+    text.map(|t| [Text { text: t.into() }])
+}
+
+#[derive(Serialize)]
+pub struct Quantity<'a> {
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct Period {
+    pub start: Date,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<Date>,
+}
+
+/// An extension: a `url` and one value, or nested extensions.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension<'a> {
+    pub url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_string: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_date_time: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_codeable_concept: Option<CodeableConcept<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_reference: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension<'a>>,
+}
+
+impl<'a> Extension<'a> {
+    pub fn code(url: &'a str, code: &'a str) -> Self {
+        Self {
+            url,
+            value_code: Some(code),
+            ..Self::default()
+        }
+    }
+
+    pub fn string(url: &'a str, value: &'a str) -> Self {
+        Self {
+            url,
+            value_string: Some(value),
+            ..Self::default()
+        }
+    }
+
+    pub fn date_time(url: &'a str, value: NaiveDate) -> Self {
+        Self {
+            url,
+            value_date_time: Some(Date(value)),
+            ..Self::default()
+        }
+    }
+
+    pub fn concept(url: &'a str, value: CodeableConcept<'a>) -> Self {
+        Self {
+            url,
+            value_codeable_concept: Some(value),
+            ..Self::default()
+        }
+    }
+
+    pub fn reference(url: &'a str, value: &'a str) -> Self {
+        Self {
+            url,
+            value_reference: Some(reference(value)),
+            ..Self::default()
+        }
+    }
+
+    pub fn nested(url: &'a str, extension: Vec<Extension<'a>>) -> Self {
+        Self {
+            url,
+            extension,
+            ..Self::default()
+        }
+    }
+}
+
+/// `requester` of a request resource.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requester<'a> {
+    pub agent: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<Reference<'a>>,
+}
+
+// ---- Resources (STU3 element order) ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub extension: Vec<Extension<'a>>,
+    pub identifier: [Identifier<'a>; 1],
+    pub clinical_status: &'a str,
+    pub category: [CodeableConcept<'a>; 1],
+    pub code: CodeableConcept<'a>,
+    pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onset_date_time: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abatement_date_time: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asserted_date: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asserter: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+pub struct Reaction<'a> {
+    pub manifestation: [CodeableConcept<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllergyIntolerance<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension<'a>>,
+    pub identifier: [Identifier<'a>; 1],
+    pub clinical_status: &'a str,
+    pub verification_status: &'a str,
+    pub category: [&'a str; 1],
+    pub code: CodeableConcept<'a>,
+    pub patient: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onset_date_time: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asserted_date: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorder: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<[Reaction<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+pub struct Medication<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub code: CodeableConcept<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispenseRequest<'a> {
+    pub validity_period: Period,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Quantity<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MedicationRequest<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub extension: [Extension<'a>; 1],
+    pub identifier: [Identifier<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub based_on: Option<[Reference<'a>; 1]>,
+    pub group_identifier: Identifier<'a>,
+    pub status: &'a str,
+    pub intent: &'a str,
+    pub medication_reference: Reference<'a>,
+    pub subject: Reference<'a>,
+    pub authored_on: Date,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorder: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dosage_instruction: Option<[Text<'a>; 1]>,
+    pub dispense_request: DispenseRequest<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MedicationStatement<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub extension: [Extension<'a>; 1],
+    pub identifier: [Identifier<'a>; 1],
+    pub based_on: [Reference<'a>; 1],
+    pub status: &'a str,
+    pub medication_reference: Reference<'a>,
+    pub effective_period: Period,
+    pub date_asserted: Date,
+    pub subject: Reference<'a>,
+    pub taken: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dosage: Option<[Text<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Immunization<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub extension: [Extension<'a>; 1],
+    pub identifier: [Identifier<'a>; 1],
+    pub status: &'a str,
+    pub not_given: bool,
+    pub vaccine_code: CodeableConcept<'a>,
+    pub patient: Reference<'a>,
+    pub date: Date,
+    pub primary_source: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+pub struct ObservationRelated<'a> {
+    #[serde(rename = "type")]
+    pub type_: &'a str,
+    pub target: Reference<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    pub status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<[CodeableConcept<'a>; 1]>,
+    pub code: CodeableConcept<'a>,
+    pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
+    pub effective_date_time: Date,
+    pub issued: Instant,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performer: Option<[Reference<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_quantity: Option<Quantity<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specimen: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_range: Option<[Text<'a>; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<ObservationRelated<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcedureRequest<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    pub status: &'a str,
+    pub intent: &'a str,
+    pub code: CodeableConcept<'a>,
+    pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrence_date_time: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authored_on: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester: Option<Requester<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpecimenCollection {
+    pub collected_date_time: Date,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Specimen<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<CodeableConcept<'a>>,
+    pub subject: Reference<'a>,
+    pub received_time: Date,
+    pub collection: SpecimenCollection,
+}
+
+#[derive(Serialize)]
+pub struct Performer<'a> {
+    pub actor: Reference<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticReport<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    pub based_on: [Reference<'a>; 1],
+    pub status: &'a str,
+    pub code: CodeableConcept<'a>,
+    pub subject: Reference<'a>,
+    pub effective_date_time: Date,
+    pub issued: Instant,
+    pub performer: [Performer<'a>; 1],
+    pub specimen: [Reference<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<[Reference<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct Participant<'a> {
+    #[serde(rename = "type")]
+    pub type_: [CodeableConcept<'a>; 1],
+    pub individual: Reference<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Encounter<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    pub status: &'a str,
+    #[serde(rename = "type")]
+    pub type_: [CodeableConcept<'a>; 1],
+    pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant: Option<[Participant<'a>; 1]>,
+    pub period: Period,
+    pub service_provider: Reference<'a>,
+}
+
+#[derive(Serialize)]
+pub struct ListEntry<'a> {
+    pub item: Reference<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct List<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub meta: Meta<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub contained: &'a [Raw],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension<'a>>,
+    pub status: &'a str,
+    pub mode: &'a str,
+    pub title: &'a str,
+    pub code: CodeableConcept<'a>,
+    pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encounter: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub note: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry: Vec<ListEntry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_reason: Option<CodeableConcept<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Recipient<'a> {
+    pub display: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferralRequest<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    pub status: &'a str,
+    pub intent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<&'a str>,
+    pub subject: Reference<'a>,
+    pub authored_on: Date,
+    pub requester: Requester<'a>,
+    pub recipient: [Recipient<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<[CodeableConcept<'a>; 1]>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment<'a> {
+    pub content_type: &'a str,
+    pub url: String,
+    pub size: usize,
+}
+
+#[derive(Serialize)]
+pub struct DocumentContent<'a> {
+    pub attachment: Attachment<'a>,
+}
+
+#[derive(Serialize)]
+pub struct DocumentReference<'a> {
+    pub id: String,
+    pub meta: Meta<'a>,
+    pub identifier: [Identifier<'a>; 1],
+    pub status: &'a str,
+    #[serde(rename = "type")]
+    pub type_: CodeableConcept<'a>,
+    pub subject: Reference<'a>,
+    pub created: Date,
+    pub indexed: Instant,
+    pub author: [Reference<'a>; 1],
+    pub custodian: Reference<'a>,
+    pub description: &'a str,
+    pub content: [DocumentContent<'a>; 1],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_instants_are_fhir_strings() {
+        let d = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        assert_eq!(serde_json::to_string(&Date(d)).unwrap(), r#""2024-03-01""#);
+        assert_eq!(
+            serde_json::to_string(&Instant(d)).unwrap(),
+            r#""2024-03-01T00:00:00+00:00""#
+        );
+    }
+
+    #[test]
+    fn resource_type_is_the_first_member_and_empty_elements_are_left_out() {
+        let list = Resource::List(List {
+            id: None,
+            meta: Meta {
+                version_id: None,
+                profile: ["p"],
+                security: None,
+            },
+            contained: &[],
+            extension: vec![],
+            status: "current",
+            mode: "snapshot",
+            title: "T",
+            code: CodeableConcept::text("c"),
+            subject: reference("Patient/1"),
+            encounter: None,
+            date: None,
+            note: vec![],
+            entry: vec![],
+            empty_reason: None,
+        });
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            r#"{"resourceType":"List","meta":{"profile":["p"]},"status":"current","mode":"snapshot","title":"T","code":{"text":"c"},"subject":{"reference":"Patient/1"}}"#
+        );
+    }
+}
