@@ -46,21 +46,28 @@ pub mod profiles {
         "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1";
 }
 
-/// Extension URLs (migrate.md sections 5.1, 5.3, 5.4).
+/// Extension URLs (migrate.md sections 5.1, 5.3, 5.4). Each is the URL the GP Connect profile
+/// fixes for its slice: several are HL7 UK CareConnect extensions (`fhir.hl7.org.uk`, no `GPC`),
+/// and consumers such as the GP2GP adaptor match on exactly these strings.
 pub mod extensions {
     pub const NHS_NUMBER_VERIFICATION_STATUS: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-NHSNumberVerificationStatus-1";
     pub const LIST_WARNING_CODE: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ListWarningCode-1";
     pub const CLINICAL_SETTING: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ClinicalSetting-1";
-    pub const RELATED_CLINICAL_CONTENT: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-RelatedClinicalContent-1";
-    pub const PROBLEM_SIGNIFICANCE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ProblemSignificance-1";
-    pub const RELATED_PROBLEM_HEADER: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-RelatedProblemHeader-1";
+    pub const RELATED_CLINICAL_CONTENT: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-RelatedClinicalContent-1";
+    pub const PROBLEM_SIGNIFICANCE: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-ProblemSignificance-1";
+    pub const RELATED_PROBLEM_HEADER: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-RelatedProblemHeader-1";
+    pub const ACTUAL_PROBLEM: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ActualProblem-1";
     pub const ALLERGY_INTOLERANCE_END: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-AllergyIntoleranceEnd-1";
     pub const PRESCRIBING_AGENCY: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-PrescribingAgency-1";
     pub const PRESCRIPTION_TYPE: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-PrescriptionType-1";
-    pub const VACCINATION_PROCEDURE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-VaccinationProcedure-1";
+    pub const MEDICATION_REPEAT_INFORMATION: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationRepeatInformation-1";
+    pub const MEDICATION_STATUS_REASON: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationStatusReason-1";
+    pub const MEDICATION_STATEMENT_LAST_ISSUE_DATE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationStatementLastIssueDate-1";
+    pub const VACCINATION_PROCEDURE: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-VaccinationProcedure-1";
 }
 
 /// Code systems (migrate.md sections 5.1, 5.3, 5.4).
@@ -78,8 +85,10 @@ pub mod code_systems {
         "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescribingAgency-1";
     pub const PRESCRIPTION_TYPE: &str =
         "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescriptionType-1";
+    /// The CodeSystem asset's own `url` is on fhir.nhs.uk, but CareConnect-GPC-PractitionerRole-1
+    /// fixes this one, and every GP Connect example uses it.
     pub const SDS_JOB_ROLE_NAME: &str =
-        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1";
+        "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1";
     pub const CONDITION_CATEGORY: &str = "http://hl7.org/fhir/condition-category";
     pub const OBSERVATION_CATEGORY: &str = "http://hl7.org/fhir/observation-category";
     pub const PARTICIPATION_TYPE: &str = "http://hl7.org/fhir/v3/ParticipationType";

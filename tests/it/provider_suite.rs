@@ -16,7 +16,7 @@ const WARNING_EXT: &str =
     "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ListWarningCode-1";
 const CLINICAL_SETTING_EXT: &str =
     "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ClinicalSetting-1";
-const RELATED_CONTENT_EXT: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-RelatedClinicalContent-1";
+const RELATED_CONTENT_EXT: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-RelatedClinicalContent-1";
 const CONFIDENTIAL_NOTE: &str = "Items excluded due to confidentiality and/or patient preferences.";
 
 fn key(r: &Value) -> String {
