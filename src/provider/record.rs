@@ -289,6 +289,16 @@ struct Context<'a> {
     recorder_ref: Option<String>,
     identifier_system: String,
     index: HashMap<&'a str, Item<'a>>,
+    /// The consultation each item was recorded in (its `entries`; the first one wins).
+    consultation_of: HashMap<&'a str, &'a Consultation>,
+}
+
+/// Where an item was recorded: the consultation's Encounter and the practitioner who held it.
+struct RecordedIn {
+    /// `Encounter/{id}`, for `context` / `encounter` elements.
+    encounter: String,
+    /// `Practitioner/{id}` of the consultation's practitioner, now in the Bundle.
+    practitioner: Option<String>,
 }
 
 struct Builder<'a> {
@@ -562,6 +572,12 @@ impl<'a> Builder<'a> {
         for item in items {
             index.entry(item.meta().id.as_str()).or_insert(item);
         }
+        let mut consultation_of = HashMap::new();
+        for c in &rec.consultations {
+            for entry in &c.entries {
+                consultation_of.entry(entry.as_str()).or_insert(c);
+            }
+        }
         let usual_gp = patient
             .usual_gp
             .as_deref()
@@ -583,6 +599,7 @@ impl<'a> Builder<'a> {
                     req.practice.ods.as_str()
                 ),
                 index,
+                consultation_of,
             },
             practitioners: Vec::new(),
             practitioner_seen: HashSet::new(),
@@ -601,6 +618,24 @@ impl<'a> Builder<'a> {
             self.practitioners.push(p);
         }
         format!("Practitioner/{}", stable_id(&["Practitioner", &p.id]))
+    }
+
+    /// The consultation `item` was recorded in, when that consultation is in the Bundle (a
+    /// withheld consultation is not referenced). Its practitioner is added to the Bundle.
+    fn recorded_in(&mut self, item: &str) -> Option<RecordedIn> {
+        let c = *self.cx.consultation_of.get(item)?;
+        if self.cx.withheld(&c.meta) {
+            return None;
+        }
+        let practitioner = c
+            .practitioner
+            .as_deref()
+            .and_then(|id| self.cx.req.world.practitioner(id))
+            .map(|p| self.use_practitioner(p));
+        Some(RecordedIn {
+            encounter: format!("Encounter/{}", self.cx.id("Encounter", &c.meta.id)),
+            practitioner,
+        })
     }
 
     fn secondary_list(&mut self, code: String) -> &mut ListBuilder {
