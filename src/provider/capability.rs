@@ -61,7 +61,9 @@ fn base(shared: &Shared, practice: &Practice, name: &str, description: &str) -> 
         "date": shared.world.start_day.to_string(),
         "publisher": format!("spine-sandbox for {} {}", practice.ods, practice.name),
         "description": description,
-        "kind": "instance",
+        // As the GP Connect examples: a statement of capability (cpb-15: software, no
+        // implementation); "instance" would need an implementation element (cpb-14).
+        "kind": "capability",
         "software": { "name": "spine-sandbox", "version": env!("CARGO_PKG_VERSION") },
         "fhirVersion": "3.0.1",
         "acceptUnknown": "both",
@@ -123,6 +125,7 @@ fn documents(shared: &Shared, practice: &Practice) -> Value {
     );
     cs["profile"] = json!([
         { "reference": format!("{}/_history/1.3", profiles::DOCUMENT_REFERENCE) },
+        { "reference": format!("{}/_history/1.2", profiles::OPERATION_OUTCOME) },
     ]);
     cs["rest"] = json!([{
         "mode": "server",

@@ -290,10 +290,12 @@ struct Context<'a> {
     identifier_system: String,
     index: HashMap<&'a str, Item<'a>>,
     /// The consultation each item was recorded in (its `entries`; the first one wins).
+    #[allow(dead_code)] // used by the clinical areas' context links, merged next
     consultation_of: HashMap<&'a str, &'a Consultation>,
 }
 
 /// Where an item was recorded: the consultation's Encounter and the practitioner who held it.
+#[allow(dead_code)] // used by the clinical areas' context links, merged next
 struct RecordedIn {
     /// `Encounter/{id}`, for `context` / `encounter` elements.
     encounter: String,
@@ -503,7 +505,10 @@ impl<'a> Context<'a> {
                 ),
             ));
         }
-        let mut note = Vec::new();
+        // List.note is 0..1: a List emptied only by withholding carries the confidential-items
+        // text alone (the warning explains the emptiness); an empty List otherwise says
+        // "Information not available".
+        let mut note = Vec::with_capacity(1);
         if l.withheld {
             extension.push(Extension::code(
                 extensions::LIST_WARNING_CODE,
@@ -514,9 +519,11 @@ impl<'a> Context<'a> {
             });
         }
         let empty_reason = l.entries.is_empty().then(|| {
-            note.push(Text {
-                text: gpc::INFORMATION_NOT_AVAILABLE.into(),
-            });
+            if note.is_empty() {
+                note.push(Text {
+                    text: gpc::INFORMATION_NOT_AVAILABLE.into(),
+                });
+            }
             CodeableConcept::coded(
                 code_systems::LIST_EMPTY_REASON,
                 gpc::NO_CONTENT_RECORDED.0,
@@ -622,6 +629,7 @@ impl<'a> Builder<'a> {
 
     /// The consultation `item` was recorded in, when that consultation is in the Bundle (a
     /// withheld consultation is not referenced). Its practitioner is added to the Bundle.
+    #[allow(dead_code)] // used by the clinical areas' context links, merged next
     fn recorded_in(&mut self, item: &str) -> Option<RecordedIn> {
         let c = *self.cx.consultation_of.get(item)?;
         if self.cx.withheld(&c.meta) {
@@ -1424,11 +1432,12 @@ impl<'a> Builder<'a> {
     fn patient(&self) -> Value {
         let cx = &self.cx;
         let p = cx.req.patient;
-        let mut general_practitioner = Vec::new();
-        if let Some(r) = &cx.recorder_ref {
-            general_practitioner.push(json!({ "reference": r }));
-        }
-        general_practitioner.push(json!({ "reference": cx.org_ref }));
+        // CareConnect-GPC-Patient-1 allows one generalPractitioner: the usual GP when there is
+        // one (as real providers send), else the practice. The practice is always the
+        // managingOrganization, and the usual GP's PractitionerRole ties the two together.
+        let general_practitioner = [json!({
+            "reference": cx.recorder_ref.as_deref().unwrap_or(&cx.org_ref)
+        })];
         let mut r = json!({
             "resourceType": "Patient",
             "id": stable_id(&["Patient", cx.nhs]),

@@ -141,7 +141,11 @@ async fn row_10_an_unknown_patient_is_patient_not_found() {
 
 /// A request from the practice PDS holds for the patient (B82617 patients of the default world).
 fn from_b82617(nhs: &str) -> ProviderCall {
-    ProviderCall::migrate(nhs, false).claim(
+    from_b82617_sensitive(nhs, false)
+}
+
+fn from_b82617_sensitive(nhs: &str, sensitive: bool) -> ProviderCall {
+    ProviderCall::migrate(nhs, sensitive).claim(
         "requesting_organization",
         json!({ "resourceType": "Organization", "name": "Old Street Surgery",
                 "identifier": [{ "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "B82617" }] }),
@@ -443,6 +447,70 @@ async fn the_journey_patient_migrates_to_the_practice_pds_names() {
         1
     );
     assert!(!body.to_string().contains("Anxiety disorder"));
+}
+
+#[tokio::test]
+async fn patient_general_practitioner_is_the_usual_gp_or_else_the_practice() {
+    let s = sandbox().await;
+    for (nhs, want) in [
+        ("9434761018", "Practitioner"),
+        ("9434761069", "Organization"),
+    ] {
+        let (status, body) = from_b82617(nhs).send(&s).await;
+        assert_eq!(status, 200, "{body:#}");
+        let patient = of_type(&body, "Patient")[0];
+        // CareConnect-GPC-Patient-1: generalPractitioner 0..1.
+        let gp = patient["generalPractitioner"].as_array().unwrap();
+        assert_eq!(gp.len(), 1, "{nhs}: {gp:?}");
+        let gp = gp[0]["reference"].as_str().unwrap();
+        assert!(gp.starts_with(&format!("{want}/")), "{nhs}: {gp}");
+        let org = patient["managingOrganization"]["reference"]
+            .as_str()
+            .unwrap();
+        for reference in [gp, org] {
+            let (kind, id) = reference.split_once('/').unwrap();
+            assert!(
+                of_type(&body, kind).iter().any(|r| r["id"] == id),
+                "{nhs}: {reference} is not in the Bundle"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_list_emptied_by_withholding_has_one_note_the_warning_and_the_empty_reason() {
+    let mut world =
+        spine_sandbox::scenario::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
+    let patient = world
+        .patients
+        .iter_mut()
+        .find(|p| p.nhs_number.as_str() == "9434761018")
+        .unwrap();
+    for m in &mut patient.record.medications {
+        m.meta.confidential = true;
+    }
+    let s = TestSandbox::start_world(world).await;
+
+    let (status, body) = from_b82617("9434761018").send(&s).await;
+    assert_eq!(status, 200, "{body:#}");
+    let meds = lists_titled(&body, "Medications and medical devices")[0];
+    assert!(meds.get("entry").is_none(), "{meds:#}");
+    assert_eq!(
+        meds["emptyReason"]["coding"][0]["code"],
+        "no-content-recorded"
+    );
+    assert_eq!(
+        meds["note"],
+        json!([{ "text": "Items excluded due to confidentiality and/or patient preferences." }])
+    );
+    assert!(meds["extension"].to_string().contains("confidential-items"));
+
+    // With sensitive information the same List holds both medications and no warning.
+    let (status, body) = from_b82617_sensitive("9434761018", true).send(&s).await;
+    assert_eq!(status, 200, "{body:#}");
+    let meds = lists_titled(&body, "Medications and medical devices")[0];
+    assert_eq!(meds["entry"].as_array().unwrap().len(), 2);
+    assert!(meds.get("note").is_none(), "{meds:#}");
 }
 
 // ---- PDS decides the relationship at request time; SSP changes nothing ----
