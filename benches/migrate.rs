@@ -118,6 +118,7 @@ fn record(start: NaiveDate) -> Record {
             to: "Cardiology".into(),
             reason: Some("Palpitations".into()),
             priority: Some("routine".into()),
+            code: None,
         })
         .collect();
     r.diary = (1..=share(4))
@@ -125,6 +126,8 @@ fn record(start: NaiveDate) -> Record {
             meta: meta("diary", n),
             date: start + Days::new(n as u64),
             text: "Review".into(),
+            code: None,
+            entered: None,
         })
         .collect();
     r.documents = (1..=share(4))

@@ -92,6 +92,13 @@ pub mod code_systems {
     pub const CONDITION_CATEGORY: &str = "http://hl7.org/fhir/condition-category";
     pub const OBSERVATION_CATEGORY: &str = "http://hl7.org/fhir/observation-category";
     pub const PARTICIPATION_TYPE: &str = "http://hl7.org/fhir/v3/ParticipationType";
+    /// `REC` (recorder) of Encounter.participant; PPRF and PART are from [`PARTICIPATION_TYPE`].
+    pub const GPC_PARTICIPANT_TYPE: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-ParticipantType-1";
+    /// `List.orderedBy` of consultation, topic and heading Lists.
+    pub const LIST_ORDER: &str = "http://hl7.org/fhir/list-order";
+    /// Diagnostic service sections (`LAB`), for DiagnosticReport.category.
+    pub const DIAGNOSTIC_SERVICE_SECTION: &str = "http://hl7.org/fhir/v2/0074";
 }
 
 /// The migrate operation's definition (migrate.md section 2.1).

@@ -402,6 +402,17 @@ pub struct Observation<'a> {
     pub reference_range: Option<[Text<'a>; 1]>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<ObservationRelated<'a>>,
+    /// Values recorded together under one code, such as systolic and diastolic blood pressure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub component: Vec<ObservationComponent<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservationComponent<'a> {
+    pub code: CodeableConcept<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_quantity: Option<Quantity<'a>>,
 }
 
 #[derive(Serialize)]
@@ -414,6 +425,8 @@ pub struct ProcedureRequest<'a> {
     pub intent: &'a str,
     pub code: CodeableConcept<'a>,
     pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub occurrence_date_time: Option<Date>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -437,7 +450,7 @@ pub struct Specimen<'a> {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<CodeableConcept<'a>>,
     pub subject: Reference<'a>,
-    pub received_time: Date,
+    pub received_time: Instant,
     pub collection: SpecimenCollection,
 }
 
@@ -454,14 +467,16 @@ pub struct DiagnosticReport<'a> {
     pub identifier: [Identifier<'a>; 1],
     pub based_on: [Reference<'a>; 1],
     pub status: &'a str,
+    pub category: CodeableConcept<'a>,
     pub code: CodeableConcept<'a>,
     pub subject: Reference<'a>,
-    pub effective_date_time: Date,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
     pub issued: Instant,
     pub performer: [Performer<'a>; 1],
     pub specimen: [Reference<'a>; 1],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<[Reference<'a>; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub result: Vec<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<&'a str>,
 }
@@ -483,8 +498,8 @@ pub struct Encounter<'a> {
     #[serde(rename = "type")]
     pub type_: [CodeableConcept<'a>; 1],
     pub subject: Reference<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub participant: Option<[Participant<'a>; 1]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub participant: Vec<Participant<'a>>,
     pub period: Period,
     pub service_provider: Reference<'a>,
 }
@@ -513,17 +528,15 @@ pub struct List<'a> {
     pub encounter: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<Date>,
+    /// Consultation, topic and heading Lists only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordered_by: Option<CodeableConcept<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub note: Vec<Text<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entry: Vec<ListEntry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub empty_reason: Option<CodeableConcept<'a>>,
-}
-
-#[derive(Serialize)]
-pub struct Recipient<'a> {
-    pub display: &'a str,
 }
 
 #[derive(Serialize)]
@@ -537,14 +550,15 @@ pub struct ReferralRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<&'a str>,
     pub subject: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
     pub authored_on: Date,
     pub requester: Requester<'a>,
-    pub recipient: [Recipient<'a>; 1],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<[CodeableConcept<'a>; 1]>,
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<[Text<'a>; 1]>,
+    /// Key-value pairs (`Priority: ...`, `Recipient: ...`), one per line, in one annotation.
+    pub note: [Text<'a>; 1],
 }
 
 #[derive(Serialize)]
@@ -609,6 +623,7 @@ mod tests {
             subject: reference("Patient/1"),
             encounter: None,
             date: None,
+            ordered_by: None,
             note: vec![],
             entry: vec![],
             empty_reason: None,

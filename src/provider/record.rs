@@ -7,6 +7,7 @@
 //! Resource ids are UUIDs derived from the patient and the scenario item id, so the same world
 //! always gives the same Bundle apart from `Bundle.id` (the request's `Ssp-TraceID`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -19,9 +20,9 @@ use crate::fhir::stu3::{
     self as fhir, AllergyIntolerance, Attachment, CodeableConcept, Coding, Condition, Date,
     DiagnosticReport, DispenseRequest, DocumentContent, DocumentReference, Encounter, Extension,
     Identifier, Immunization, Instant, List, ListEntry, MedicationRequest, MedicationStatement,
-    Meta, ObservationRelated, Participant, Performer, Period, Quantity, Raw, Reaction, Recipient,
-    Reference, ReferralRequest, Requester, Resource, Specimen, SpecimenCollection, Text, raw,
-    reference, texts,
+    Meta, ObservationComponent, ObservationRelated, Participant, Performer, Period, Quantity, Raw,
+    Reaction, Reference, ReferralRequest, Requester, Resource, Specimen, SpecimenCollection, Text,
+    raw, reference, texts,
 };
 use crate::fhir::systems;
 use crate::scenario::{
@@ -292,6 +293,9 @@ struct Context<'a> {
     /// The consultation each item was recorded in (its `entries`; the first one wins).
     #[allow(dead_code)] // used by the clinical areas' context links, merged next
     consultation_of: HashMap<&'a str, &'a Consultation>,
+    /// Blood pressure recorded as one reading: the diastolic observation's id -> the systolic
+    /// one's, whose resource carries both (see [`blood_pressure_readings`]).
+    diastolic_in: HashMap<&'a str, &'a str>,
 }
 
 /// Where an item was recorded: the consultation's Encounter and the practitioner who held it.
@@ -382,6 +386,62 @@ fn laboratory() -> Option<[CodeableConcept<'static>; 1]> {
     }])
 }
 
+/// A consultation, topic or heading List: its consultation, date and order
+/// (list_consutation.md, list_topic.md, list_category.md).
+fn structure<'l>(mut list: List<'l>, encounter: &'l str, date: NaiveDate) -> List<'l> {
+    list.encounter = Some(reference(encounter));
+    list.date = Some(Date(date));
+    list.ordered_by = Some(CodeableConcept::coded(
+        code_systems::LIST_ORDER,
+        "system",
+        "Sorted by System",
+    ));
+    list
+}
+
+/// `Comment note`: consultation narrative and filing comments.
+const COMMENT_NOTE: (&str, &str) = ("37331000000100", "Comment note");
+/// DiagnosticReport.code (DiagnosticReport.md).
+const DIAGNOSTIC_STUDIES_REPORT: (&str, &str) = ("721981007", "Diagnostic studies report");
+/// The GP Connect triple of a blood pressure recorded without a panel code
+/// (uncategorisedData_guidance.md).
+const BLOOD_PRESSURE: (&str, &str) = ("163020007", "On examination - blood pressure reading");
+const SYSTOLIC: &str = "72313002";
+const DIASTOLIC: &str = "1091811000000102";
+
+/// Systolic and diastolic readings taken together: same day, same consultation (or neither in
+/// one), both with a value and equally confidential. GP Connect sends such a pair as one
+/// Observation with two components (uncategorisedData_guidance.md). Returns diastolic id ->
+/// systolic id; each reading pairs at most once, in record order.
+fn blood_pressure_readings<'r>(
+    observations: &'r [Observation],
+    consultation_of: &HashMap<&'r str, &'r Consultation>,
+) -> HashMap<&'r str, &'r str> {
+    type Key<'k> = (NaiveDate, Option<&'k str>, bool);
+    let key = |o: &'r Observation| -> Key<'r> {
+        let c = consultation_of
+            .get(o.meta.id.as_str())
+            .map(|c| c.meta.id.as_str());
+        (o.date, c, o.meta.confidential)
+    };
+    let mut diastolic: HashMap<Key<'r>, Vec<&'r str>> = HashMap::new();
+    for o in observations.iter().rev() {
+        if o.code.snomed == DIASTOLIC && o.value.is_some() {
+            diastolic.entry(key(o)).or_default().push(&o.meta.id);
+        }
+    }
+    let mut pairs = HashMap::new();
+    for o in observations {
+        if o.code.snomed == SYSTOLIC
+            && o.value.is_some()
+            && let Some(d) = diastolic.get_mut(&key(o)).and_then(Vec::pop)
+        {
+            pairs.insert(d, o.meta.id.as_str());
+        }
+    }
+    pairs
+}
+
 impl<'a> Context<'a> {
     fn withheld(&self, meta: &ItemMeta) -> bool {
         meta.confidential && !self.req.include_sensitive
@@ -393,11 +453,13 @@ impl<'a> Context<'a> {
 
     fn link(&self, item: &Item<'_>) -> String {
         let kind = item.kind();
-        format!(
-            "{}/{}",
-            kind.link_type(),
-            self.id(kind.id_space(), &item.meta().id)
-        )
+        let mut id = item.meta().id.as_str();
+        if kind == Kind::Uncategorised
+            && let Some(systolic) = self.diastolic_in.get(id)
+        {
+            id = systolic;
+        }
+        format!("{}/{}", kind.link_type(), self.id(kind.id_space(), id))
     }
 
     fn identifier(&self, item: &str, suffix: &str) -> [Identifier<'_>; 1] {
@@ -546,6 +608,7 @@ impl<'a> Context<'a> {
             subject: self.patient(),
             encounter: None,
             date: None,
+            ordered_by: None,
             note,
             entry: l
                 .entries
@@ -585,6 +648,7 @@ impl<'a> Builder<'a> {
                 consultation_of.entry(entry.as_str()).or_insert(c);
             }
         }
+        let diastolic_in = blood_pressure_readings(&rec.observations, &consultation_of);
         let usual_gp = patient
             .usual_gp
             .as_deref()
@@ -607,6 +671,7 @@ impl<'a> Builder<'a> {
                 ),
                 index,
                 consultation_of,
+                diastolic_in,
             },
             practitioners: Vec::new(),
             practitioner_seen: HashSet::new(),
@@ -703,7 +768,10 @@ impl<'a> Builder<'a> {
                     continue;
                 };
                 let list = item.kind().problem_list_code();
-                if let Some(r) = self.file_link(&item, list) {
+                // Blood pressure readings taken together link to one resource.
+                if let Some(r) = self.file_link(&item, list)
+                    && !related.contains(&r)
+                {
                     related.push(r);
                 }
             }
@@ -947,37 +1015,85 @@ impl<'a> Builder<'a> {
 
     fn uncategorised(&mut self) {
         let mut primary = ListBuilder::default();
-        let cx = &self.cx;
-        for o in &cx.req.patient.record.observations {
-            if cx.withheld(&o.meta) {
+        let req = self.cx.req;
+        let observations = &req.patient.record.observations;
+        // Systolic id -> the diastolic reading recorded with it.
+        let mut diastolic_of: HashMap<&str, &Observation> = HashMap::new();
+        for o in observations {
+            if let Some(systolic) = self.cx.diastolic_in.get(o.meta.id.as_str()) {
+                diastolic_of.insert(systolic, o);
+            }
+        }
+        for o in observations {
+            if self.cx.withheld(&o.meta) {
                 primary.withheld = true;
                 continue;
             }
+            if self.cx.diastolic_in.contains_key(o.meta.id.as_str()) {
+                // Carried as a component of the systolic reading's resource.
+                continue;
+            }
+            let recorded = self.recorded_in(&o.meta.id);
+            let cx = &self.cx;
             let id = cx.id("Observation", &o.meta.id);
-            let reference = format!("Observation/{id}");
+            let entry_ref = format!("Observation/{id}");
+            let diastolic = diastolic_of.get(o.meta.id.as_str()).copied();
+            let comment = match (diastolic, o.note.as_deref()) {
+                (Some(d), Some(n)) => d
+                    .note
+                    .as_deref()
+                    .map_or(Cow::Borrowed(n), |dn| Cow::Owned(format!("{n} {dn}"))),
+                (Some(d), None) => d.note.as_deref().map_or(Cow::Borrowed(""), Cow::Borrowed),
+                (None, n) => Cow::Borrowed(n.unwrap_or("")),
+            };
+            let component_of = |r: &'a Observation| ObservationComponent {
+                code: snomed(&r.code),
+                value_quantity: r.value.map(|value| Quantity {
+                    value,
+                    unit: r.unit.as_deref(),
+                }),
+            };
+            let (code, value_quantity, component) = match diastolic {
+                // One reading: the GP Connect blood pressure triple, its values as components.
+                Some(d) => (
+                    snomed_pair(BLOOD_PRESSURE.0, BLOOD_PRESSURE.1),
+                    None,
+                    vec![component_of(o), component_of(d)],
+                ),
+                None => (
+                    snomed(&o.code),
+                    o.value.map(|value| Quantity {
+                        value,
+                        unit: o.unit.as_deref(),
+                    }),
+                    Vec::new(),
+                ),
+            };
             let observation = fhir::Observation {
                 id,
                 meta: cx.meta(profiles::OBSERVATION, &o.meta),
                 identifier: cx.identifier(&o.meta.id, ""),
                 status: "final",
                 category: None,
-                code: snomed(&o.code),
+                code,
                 subject: cx.patient(),
-                context: None,
+                context: recorded.as_ref().map(|r| reference(&r.encounter)),
                 effective_date_time: Date(o.date),
                 issued: Instant(o.date),
-                performer: cx.recorder().map(|r| [r]),
-                value_quantity: o.value.map(|value| Quantity {
-                    value,
-                    unit: o.unit.as_deref(),
-                }),
-                comment: o.note.as_deref(),
+                performer: recorded
+                    .as_ref()
+                    .and_then(|r| r.practitioner.as_deref())
+                    .or(cx.recorder_ref.as_deref())
+                    .map(|r| [reference(r)]),
+                value_quantity,
+                comment: (!comment.is_empty()).then_some(&*comment),
                 specimen: None,
                 reference_range: None,
                 related: Vec::new(),
+                component,
             };
             write_entry(&mut self.out, &Resource::Observation(observation));
-            primary.add(reference);
+            primary.add(entry_ref);
         }
         self.primary_list(lists::UNCATEGORISED, primary);
     }
@@ -986,29 +1102,35 @@ impl<'a> Builder<'a> {
 
     fn investigations(&mut self) {
         let mut primary = ListBuilder::default();
-        let cx = &self.cx;
-        for inv in &cx.req.patient.record.investigations {
-            if cx.withheld(&inv.meta) {
+        let req = self.cx.req;
+        for inv in &req.patient.record.investigations {
+            if self.cx.withheld(&inv.meta) {
                 primary.withheld = true;
                 continue;
             }
             let item = &inv.meta.id;
+            let recorded = self.recorded_in(item);
+            let cx = &self.cx;
+            let context = recorded.as_ref().map(|r| reference(&r.encounter));
             let report_id = cx.id("DiagnosticReport", item);
             let report_ref = format!("DiagnosticReport/{report_id}");
             let request_id = cx.id("ProcedureRequest-investigation", item);
-            let request_ref = format!("ProcedureRequest/{request_id}");
             let specimen_id = cx.id("Specimen", item);
             let specimen_ref = format!("Specimen/{specimen_id}");
+            let request_ref = format!("ProcedureRequest/{request_id}");
             let request = fhir::ProcedureRequest {
                 id: request_id,
                 meta: cx.meta(profiles::PROCEDURE_REQUEST, &inv.meta),
                 identifier: cx.identifier(item, "/request"),
-                status: "completed",
+                // ProcedureRequest.md: a set value of `active`; authoredOn, context and
+                // occurrence are not in use.
+                status: "active",
                 intent: "order",
                 code: snomed(&inv.code),
                 subject: cx.patient(),
+                context: None,
                 occurrence_date_time: None,
-                authored_on: Some(Date(inv.date)),
+                authored_on: None,
                 requester: Some(Requester {
                     agent: cx.organization(),
                     on_behalf_of: None,
@@ -1021,12 +1143,14 @@ impl<'a> Builder<'a> {
                 identifier: cx.identifier(item, "/specimen"),
                 type_: inv.specimen.as_deref().map(CodeableConcept::text),
                 subject: cx.patient(),
-                received_time: Date(inv.date),
+                received_time: Instant(inv.date),
                 collection: SpecimenCollection {
                     collected_date_time: Date(inv.date),
                 },
             };
             write_entry(&mut self.out, &Resource::Specimen(specimen));
+            let group_ref = (!inv.results.is_empty())
+                .then(|| format!("Observation/{}", cx.id("Observation-test-group", item)));
             let mut results = Vec::with_capacity(inv.results.len());
             for (n, res) in inv.results.iter().enumerate() {
                 let n = (n + 1).to_string();
@@ -1051,20 +1175,26 @@ impl<'a> Builder<'a> {
                     comment: None,
                     specimen: Some(reference(&specimen_ref)),
                     reference_range: texts(res.range.as_deref()),
-                    related: Vec::new(),
+                    // observation_testResult.md: the group header, as `derived-from`.
+                    related: group_ref
+                        .iter()
+                        .map(|g| ObservationRelated {
+                            type_: "derived-from",
+                            target: reference(g),
+                        })
+                        .collect(),
+                    component: Vec::new(),
                 };
                 write_entry(&mut self.out, &Resource::Observation(result));
             }
-            let mut group_ref = None;
-            if !results.is_empty() {
-                let group_id = cx.id("Observation-test-group", item);
-                group_ref = Some(format!("Observation/{group_id}"));
+            if let Some(group_ref) = &group_ref {
                 let group = fhir::Observation {
-                    id: group_id,
+                    id: group_ref["Observation/".len()..].to_owned(),
                     meta: cx.meta(profiles::OBSERVATION, &inv.meta),
                     identifier: cx.identifier(item, "/test-group"),
                     status: "final",
-                    category: laboratory(),
+                    // observation_testGroup.md: category is not in use.
+                    category: None,
                     code: snomed(&inv.code),
                     subject: cx.patient(),
                     context: None,
@@ -1082,25 +1212,69 @@ impl<'a> Builder<'a> {
                             target: reference(r),
                         })
                         .collect(),
+                    component: Vec::new(),
                 };
                 write_entry(&mut self.out, &Resource::Observation(group));
             }
+            // Filing comments (observation_filingComments.md): when and by whom the report was
+            // filed, with the practice's comment. The performer is mandatory: the consultation's
+            // practitioner, else the usual GP, else the practice.
+            let filing_id = cx.id("Observation-filing", item);
+            let filing_ref = format!("Observation/{filing_id}");
+            let filer = recorded
+                .as_ref()
+                .and_then(|r| r.practitioner.as_deref())
+                .or(cx.recorder_ref.as_deref())
+                .unwrap_or(&cx.org_ref);
+            let filing = fhir::Observation {
+                id: filing_id,
+                meta: cx.meta(profiles::OBSERVATION, &inv.meta),
+                identifier: cx.identifier(item, "/filing"),
+                status: "unknown",
+                category: None,
+                code: snomed_pair(COMMENT_NOTE.0, COMMENT_NOTE.1),
+                subject: cx.patient(),
+                context,
+                effective_date_time: Date(inv.date),
+                issued: Instant(inv.date),
+                performer: Some([reference(filer)]),
+                value_quantity: None,
+                comment: inv.note.as_deref(),
+                specimen: None,
+                reference_range: None,
+                related: Vec::new(),
+                component: Vec::new(),
+            };
+            write_entry(&mut self.out, &Resource::Observation(filing));
+            let mut result = Vec::with_capacity(2);
+            if let Some(g) = &group_ref {
+                result.push(reference(g));
+            }
+            result.push(reference(&filing_ref));
             let report = DiagnosticReport {
                 id: report_id,
                 meta: cx.meta(profiles::DIAGNOSTIC_REPORT, &inv.meta),
                 identifier: cx.identifier(item, ""),
                 based_on: [reference(&request_ref)],
                 status: "final",
-                code: snomed(&inv.code),
+                category: CodeableConcept::coded(
+                    code_systems::DIAGNOSTIC_SERVICE_SECTION,
+                    "LAB",
+                    "Laboratory",
+                ),
+                // DiagnosticReport.md: the test's own code is on the group and results.
+                code: snomed_pair(DIAGNOSTIC_STUDIES_REPORT.0, DIAGNOSTIC_STUDIES_REPORT.1),
                 subject: cx.patient(),
-                effective_date_time: Date(inv.date),
+                context,
                 issued: Instant(inv.date),
                 performer: [Performer {
                     actor: cx.organization(),
                 }],
                 specimen: [reference(&specimen_ref)],
-                result: group_ref.as_deref().map(|r| [reference(r)]),
-                conclusion: inv.note.as_deref(),
+                result,
+                // The scenario's note is the practice's comment, so it is on the filing comment:
+                // conclusion is the performing organisation's.
+                conclusion: None,
             };
             write_entry(&mut self.out, &Resource::DiagnosticReport(report));
             primary.add(report_ref);
@@ -1112,7 +1286,24 @@ impl<'a> Builder<'a> {
 
     fn consultations(&mut self) {
         let mut primary = ListBuilder::default();
-        for c in &self.cx.req.patient.record.consultations {
+        let req = self.cx.req;
+        let rec = &req.patient.record;
+        // Problems that name a consultation in `related`: its topic links to them too.
+        let mut problems_naming: HashMap<&str, Vec<String>> = HashMap::new();
+        for p in &rec.problems {
+            if self.cx.withheld(&p.meta) {
+                continue;
+            }
+            for r in &p.related {
+                if let Some(Item::Consultation(c)) = self.cx.index.get(r.as_str()) {
+                    problems_naming
+                        .entry(c.meta.id.as_str())
+                        .or_default()
+                        .push(self.cx.link(&Item::Problem(p)));
+                }
+            }
+        }
+        for c in &rec.consultations {
             if self.cx.withheld(&c.meta) {
                 primary.withheld = true;
                 continue;
@@ -1170,8 +1361,16 @@ impl<'a> Builder<'a> {
                     headings[pos].1.add(r);
                 }
             }
+            for r in problems_naming.remove(item.as_str()).into_iter().flatten() {
+                if !problem_refs.contains(&r) {
+                    problem_refs.push(r);
+                }
+            }
 
             let cx = &self.cx;
+            // encounter.md: the recorder (REC) is mandatory; without a practitioner named for the
+            // consultation, the usual GP (who records the patient's items) stands in.
+            let recorder_ref = participant_ref.as_deref().or(cx.recorder_ref.as_deref());
             let encounter_id = cx.id("Encounter", item);
             let encounter_ref = format!("Encounter/{encounter_id}");
             if let Some(note) = &c.note {
@@ -1185,17 +1384,18 @@ impl<'a> Builder<'a> {
                     identifier: cx.identifier(item, "/note"),
                     status: "final",
                     category: None,
-                    code: snomed_pair("37331000000100", "Comment note"),
+                    code: snomed_pair(COMMENT_NOTE.0, COMMENT_NOTE.1),
                     subject: cx.patient(),
                     context: Some(reference(&encounter_ref)),
                     effective_date_time: Date(c.date),
                     issued: Instant(c.date),
-                    performer: participant_ref.as_deref().map(|r| [reference(r)]),
+                    performer: recorder_ref.map(|r| [reference(r)]),
                     value_quantity: None,
                     comment: Some(note),
                     specimen: None,
                     reference_range: None,
                     related: Vec::new(),
+                    component: Vec::new(),
                 };
                 write_entry(&mut self.out, &Resource::Observation(narrative));
             }
@@ -1211,15 +1411,16 @@ impl<'a> Builder<'a> {
                     withheld: false,
                     ..l
                 };
-                let mut list = cx.list(
+                let list = cx.list(
                     heading,
                     snomed_pair(lists::HEADING.0, lists::HEADING.1),
                     &l,
                     Some(id),
                 );
-                list.encounter = Some(reference(&encounter_ref));
-                list.date = Some(Date(c.date));
-                write_entry(&mut self.out, &Resource::List(list));
+                write_entry(
+                    &mut self.out,
+                    &Resource::List(structure(list, &encounter_ref, c.date)),
+                );
             }
             let mut consultation = ListBuilder::default();
             if !topic.entries.is_empty() {
@@ -1231,34 +1432,54 @@ impl<'a> Builder<'a> {
                     &topic,
                     Some(id),
                 );
-                if !problem_refs.is_empty() {
-                    list.extension = problem_refs
-                        .iter()
-                        .map(|r| {
-                            Extension::nested(
-                                extensions::RELATED_PROBLEM_HEADER,
-                                vec![
-                                    Extension::code("type", "grouped-by"),
-                                    Extension::reference("target", r),
-                                ],
-                            )
-                        })
-                        .collect();
-                }
-                list.encounter = Some(reference(&encounter_ref));
-                list.date = Some(Date(c.date));
-                write_entry(&mut self.out, &Resource::List(list));
+                // The problem the topic is about: `target` only, as no relationship `type` of
+                // CareConnect-ConditionRelationship-1 fits a topic.
+                list.extension = problem_refs
+                    .iter()
+                    .map(|r| {
+                        Extension::nested(
+                            extensions::RELATED_PROBLEM_HEADER,
+                            vec![Extension::reference("target", r)],
+                        )
+                    })
+                    .collect();
+                write_entry(
+                    &mut self.out,
+                    &Resource::List(structure(list, &encounter_ref, c.date)),
+                );
             }
-            let mut list = cx.list(
+            let list = cx.list(
                 &c.kind,
                 snomed_pair(lists::CONSULTATION.0, lists::CONSULTATION.1),
                 &consultation,
                 Some(cx.id("List-consultation", item)),
             );
-            list.encounter = Some(reference(&encounter_ref));
-            list.date = Some(Date(c.date));
-            write_entry(&mut self.out, &Resource::List(list));
+            write_entry(
+                &mut self.out,
+                &Resource::List(structure(list, &encounter_ref, c.date)),
+            );
 
+            let mut participant = Vec::with_capacity(2);
+            if let Some(r) = recorder_ref {
+                participant.push(Participant {
+                    type_: [CodeableConcept::coded(
+                        code_systems::GPC_PARTICIPANT_TYPE,
+                        "REC",
+                        "recorder",
+                    )],
+                    individual: reference(r),
+                });
+            }
+            if let Some(r) = participant_ref.as_deref() {
+                participant.push(Participant {
+                    type_: [CodeableConcept::coded(
+                        code_systems::PARTICIPATION_TYPE,
+                        "PPRF",
+                        "primary performer",
+                    )],
+                    individual: reference(r),
+                });
+            }
             let encounter = Encounter {
                 id: encounter_id,
                 meta: cx.meta(profiles::ENCOUNTER, &c.meta),
@@ -1266,16 +1487,7 @@ impl<'a> Builder<'a> {
                 status: "finished",
                 type_: [CodeableConcept::text(&*c.kind)],
                 subject: cx.patient(),
-                participant: participant_ref.as_deref().map(|r| {
-                    [Participant {
-                        type_: [CodeableConcept::coded(
-                            code_systems::PARTICIPATION_TYPE,
-                            "PPRF",
-                            "primary performer",
-                        )],
-                        individual: reference(r),
-                    }]
-                }),
+                participant,
                 period: Period {
                     start: Date(c.date),
                     end: Some(Date(c.date)),
@@ -1292,47 +1504,71 @@ impl<'a> Builder<'a> {
 
     fn referrals(&mut self) {
         let mut primary = ListBuilder::default();
-        let cx = &self.cx;
-        for r in &cx.req.patient.record.referrals {
-            if cx.withheld(&r.meta) {
+        let req = self.cx.req;
+        for r in &req.patient.record.referrals {
+            if self.cx.withheld(&r.meta) {
                 primary.withheld = true;
                 continue;
             }
+            let recorded = self.recorded_in(&r.meta.id);
+            let cx = &self.cx;
             let id = cx.id("ReferralRequest", &r.meta.id);
-            let reference = format!("ReferralRequest/{id}");
+            let reference_ = format!("ReferralRequest/{id}");
             let lowered = r.priority.as_deref().map(str::to_ascii_lowercase);
             let (priority, priority_note) = match lowered.as_deref() {
                 Some(p @ ("routine" | "urgent" | "asap" | "stat")) => (Some(p), None),
-                Some(other) => (None, Some(format!("Priority: {other}"))),
+                Some(other) => (None, Some(other)),
                 None => (None, None),
+            };
+            // referralrequest.md: a recipient that is not a referenced resource goes to `note`
+            // as a key-value pair, as does a priority outside the e-Referral Service's.
+            let note = match priority_note {
+                Some(p) => format!("Priority: {p}\nRecipient: {}", r.to),
+                None => format!("Recipient: {}", r.to),
+            };
+            // referralrequest_guidance.md: the practitioner who recorded the referral; the
+            // usual GP when it was not recorded in a consultation; else the practice.
+            let agent = recorded
+                .as_ref()
+                .and_then(|rc| rc.practitioner.as_deref())
+                .or(cx.recorder_ref.as_deref());
+            let requester = match agent {
+                Some(p) => Requester {
+                    agent: reference(p),
+                    on_behalf_of: Some(cx.organization()),
+                },
+                None => Requester {
+                    agent: cx.organization(),
+                    on_behalf_of: None,
+                },
+            };
+            let reason_code = match (&r.code, r.reason.as_deref()) {
+                (Some(code), Some(reason)) => Some(
+                    CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display)
+                        .with_text(reason),
+                ),
+                (Some(code), None) => Some(snomed(code)),
+                (None, Some(reason)) => Some(CodeableConcept::text(reason)),
+                (None, None) => None,
             };
             let referral = ReferralRequest {
                 id,
                 meta: cx.meta(profiles::REFERRAL_REQUEST, &r.meta),
                 identifier: cx.identifier(&r.meta.id, ""),
-                status: "active",
+                // referralrequest_guidance.md: the status of every referral is `unknown`.
+                status: "unknown",
                 intent: "order",
                 priority,
                 subject: cx.patient(),
+                context: recorded.as_ref().map(|rc| reference(&rc.encounter)),
                 authored_on: Date(r.date),
-                // The usual GP refers on behalf of the practice; without one, the practice.
-                requester: match cx.recorder() {
-                    Some(gp) => Requester {
-                        agent: gp,
-                        on_behalf_of: Some(cx.organization()),
-                    },
-                    None => Requester {
-                        agent: cx.organization(),
-                        on_behalf_of: None,
-                    },
-                },
-                recipient: [Recipient { display: &r.to }],
-                reason_code: r.reason.as_deref().map(|t| [CodeableConcept::text(t)]),
+                requester,
+                reason_code: reason_code.map(|c| [c]),
                 description: format!("Referral to {}", r.to),
-                note: texts(priority_note),
+                note: [Text { text: note.into() }],
             };
             write_entry(&mut self.out, &Resource::ReferralRequest(referral));
-            primary.add(reference);
+            primary.add(reference_);
         }
         self.primary_list(lists::REFERRALS, primary);
     }
@@ -1341,31 +1577,50 @@ impl<'a> Builder<'a> {
 
     fn diary(&mut self) {
         let mut primary = ListBuilder::default();
-        let cx = &self.cx;
-        for d in &cx.req.patient.record.diary {
-            if cx.withheld(&d.meta) {
+        let req = self.cx.req;
+        for d in &req.patient.record.diary {
+            if self.cx.withheld(&d.meta) {
                 primary.withheld = true;
                 continue;
             }
+            let recorded = self.recorded_in(&d.meta.id);
+            let cx = &self.cx;
             let id = cx.id("ProcedureRequest-diary", &d.meta.id);
-            let reference = format!("ProcedureRequest/{id}");
+            let reference_ = format!("ProcedureRequest/{id}");
+            // diaryentry.md: authoredOn (mandatory) is when the entry was made.
+            let authored_on = d
+                .entered
+                .or_else(|| cx.consultation_of.get(d.meta.id.as_str()).map(|c| c.date))
+                .unwrap_or(cx.start_day);
+            // requester.agent: who entered it; the practice when no practitioner is known.
+            let agent = recorded
+                .as_ref()
+                .and_then(|r| r.practitioner.as_deref())
+                .or(cx.recorder_ref.as_deref())
+                .unwrap_or(&cx.org_ref);
+            let code = match &d.code {
+                Some(code) => CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display)
+                    .with_text(&*d.text),
+                None => CodeableConcept::text(&*d.text),
+            };
             let request = fhir::ProcedureRequest {
                 id,
                 meta: cx.meta(profiles::PROCEDURE_REQUEST, &d.meta),
                 identifier: cx.identifier(&d.meta.id, ""),
                 status: "active",
                 intent: "plan",
-                code: CodeableConcept::text(&*d.text),
+                code,
                 subject: cx.patient(),
+                context: recorded.as_ref().map(|r| reference(&r.encounter)),
                 occurrence_date_time: Some(Date(d.date)),
-                authored_on: None,
-                requester: cx.recorder().map(|agent| Requester {
-                    agent,
+                authored_on: Some(Date(authored_on)),
+                requester: Some(Requester {
+                    agent: reference(agent),
                     on_behalf_of: None,
                 }),
             };
             write_entry(&mut self.out, &Resource::ProcedureRequest(request));
-            primary.add(reference);
+            primary.add(reference_);
         }
         self.primary_list(lists::DIARY, primary);
     }
@@ -1746,10 +2001,340 @@ mod tests {
             assert_eq!(notes.len(), 1, "{title}");
             assert_eq!(notes[0]["text"], gpc::CONFIDENTIAL_ITEMS_NOTE);
         }
-        let text = b.to_string();
-        assert!(!text.contains("Citalopram"), "m5 is withheld");
-        assert!(!text.contains("Anxiety disorder"), "o7 is withheld");
-        assert!(!text.contains("NOPAT"));
+        // Nothing of a withheld item is anywhere in the Bundle, in any letter case: not its
+        // term, nor its notes, nor the drug's name in a consultation's narrative (m5).
+        let text = b.to_string().to_lowercase();
+        let record = &world.patient(PATIENT2).unwrap().record;
+        let (withheld, shown): (Vec<_>, Vec<_>) = items(record)
+            .into_iter()
+            .partition(|i| i.meta().confidential);
+        assert!(withheld.len() >= 3, "m5, o7 and d3 are confidential");
+        let shown: HashSet<String> = shown.iter().flat_map(item_texts).collect();
+        for item in &withheld {
+            for t in item_texts(item) {
+                if !shown.contains(&t) {
+                    assert!(!text.contains(&t), "{} leaks {t:?}", item.meta().id);
+                }
+            }
+        }
+        assert!(!text.contains("citalopram"), "m5 is withheld");
+        assert!(!text.contains("anxiety disorder"), "o7 is withheld");
+        assert!(!text.contains("nopat"));
+    }
+
+    fn items(r: &crate::scenario::Record) -> Vec<Item<'_>> {
+        r.problems
+            .iter()
+            .map(Item::Problem)
+            .chain(r.allergies.iter().map(Item::Allergy))
+            .chain(r.medications.iter().map(Item::Medication))
+            .chain(r.immunisations.iter().map(Item::Immunisation))
+            .chain(r.observations.iter().map(Item::Observation))
+            .chain(r.investigations.iter().map(Item::Investigation))
+            .chain(r.consultations.iter().map(Item::Consultation))
+            .chain(r.referrals.iter().map(Item::Referral))
+            .chain(r.diary.iter().map(Item::Diary))
+            .chain(r.documents.iter().map(Item::Document))
+            .collect()
+    }
+
+    /// The words that identify an item: its terms and free texts, lower-cased. The first word
+    /// of a drug's name is what a narrative would name.
+    fn item_texts(item: &Item<'_>) -> Vec<String> {
+        let mut t: Vec<&str> = Vec::new();
+        match item {
+            Item::Problem(x) => t.extend(
+                [Some(&*x.code.display), x.note.as_deref()]
+                    .into_iter()
+                    .flatten(),
+            ),
+            Item::Allergy(x) => t.extend(
+                [
+                    Some(&*x.code.display),
+                    x.note.as_deref(),
+                    x.reaction.as_deref(),
+                ]
+                .into_iter()
+                .flatten(),
+            ),
+            Item::Medication(x) => {
+                t.extend(
+                    [Some(&*x.code.display), x.note.as_deref()]
+                        .into_iter()
+                        .flatten(),
+                );
+                t.extend(x.code.display.split_whitespace().next());
+            }
+            Item::Immunisation(x) => t.extend(
+                [Some(&*x.code.display), x.note.as_deref()]
+                    .into_iter()
+                    .flatten(),
+            ),
+            Item::Observation(x) => t.extend(
+                [Some(&*x.code.display), x.note.as_deref()]
+                    .into_iter()
+                    .flatten(),
+            ),
+            Item::Investigation(x) => {
+                t.extend(
+                    [Some(&*x.code.display), x.note.as_deref()]
+                        .into_iter()
+                        .flatten(),
+                );
+                t.extend(x.results.iter().map(|r| &*r.code.display));
+            }
+            Item::Consultation(x) => t.extend(x.note.as_deref()),
+            Item::Referral(x) => {
+                t.extend([Some(&*x.to), x.reason.as_deref()].into_iter().flatten())
+            }
+            Item::Diary(x) => t.push(&x.text),
+            Item::Document(x) => t.push(&x.title),
+        }
+        t.into_iter().map(str::to_lowercase).collect()
+    }
+
+    fn of_type<'b>(b: &'b Value, t: &str) -> Vec<&'b Value> {
+        resources(b)
+            .into_iter()
+            .filter(|r| r["resourceType"] == t)
+            .collect()
+    }
+
+    fn with_identifier<'b>(b: &'b Value, value: &str) -> &'b Value {
+        let found: Vec<_> = resources(b)
+            .into_iter()
+            .filter(|r| r["identifier"][0]["value"] == value)
+            .collect();
+        assert_eq!(found.len(), 1, "{value}");
+        found[0]
+    }
+
+    fn key(r: &Value) -> String {
+        format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        )
+    }
+
+    #[test]
+    fn consultations_have_a_recorder_and_ordered_structure_lists() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, true);
+        for e in of_type(&b, "Encounter") {
+            let p = e["participant"].as_array().unwrap();
+            let rec = &p[0]["type"][0]["coding"][0];
+            assert_eq!(
+                rec["system"],
+                "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-ParticipantType-1"
+            );
+            assert_eq!(
+                (&rec["code"], &rec["display"]),
+                (&json!("REC"), &json!("recorder"))
+            );
+            assert_eq!(p[1]["type"][0]["coding"][0]["code"], "PPRF");
+            assert!(p[0]["individual"]["reference"].is_string());
+        }
+        let ordered = json!({"coding": [{"system": "http://hl7.org/fhir/list-order",
+            "code": "system", "display": "Sorted by System"}]});
+        let mut structure = 0;
+        for l in of_type(&b, "List") {
+            if l.get("id").is_some() {
+                structure += 1;
+                assert_eq!(l["orderedBy"], ordered, "{}", l["title"]);
+            } else {
+                assert!(l.get("orderedBy").is_none(), "{}", l["title"]);
+            }
+        }
+        assert!(structure >= 15);
+        // c1 holds no problem, but p1 names it: its topic links to p1, by target alone.
+        let c1 = key(with_identifier(&b, "9690937286/c1"));
+        let p1 = key(with_identifier(&b, "9690937286/p1"));
+        let topic: Vec<_> = of_type(&b, "List")
+            .into_iter()
+            .filter(|l| {
+                l["encounter"]["reference"] == c1.as_str()
+                    && l["code"]["coding"][0]["code"] == lists::TOPIC.0
+            })
+            .collect();
+        assert_eq!(
+            topic[0]["extension"],
+            json!([{"url": extensions::RELATED_PROBLEM_HEADER,
+                    "extension": [{"url": "target", "valueReference": {"reference": p1}}]}])
+        );
+    }
+
+    #[test]
+    fn a_consultation_without_practitioner_is_recorded_by_the_usual_gp() {
+        let mut world = default_world();
+        let patient = world
+            .patients
+            .iter_mut()
+            .find(|p| p.nhs_number.as_str() == PATIENT2)
+            .unwrap();
+        patient.record.consultations[0].practitioner = None;
+        let b = bundle_for(&world, PATIENT2, false);
+        let e = with_identifier(&b, "9690937286/c1");
+        let p = e["participant"].as_array().unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0]["type"][0]["coding"][0]["code"], "REC");
+        let gp = stable_id(&["Practitioner", "G8133438"]);
+        assert_eq!(
+            p[0]["individual"]["reference"],
+            format!("Practitioner/{gp}")
+        );
+    }
+
+    #[test]
+    fn investigations_follow_the_gp_connect_pathology_model() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let reports = of_type(&b, "DiagnosticReport");
+        assert_eq!(reports.len(), 4);
+        for r in &reports {
+            assert!(r.get("effectiveDateTime").is_none() && r.get("conclusion").is_none());
+            assert_eq!(
+                r["code"],
+                json!({"coding": [{"system": "http://snomed.info/sct", "code": "721981007",
+                                   "display": "Diagnostic studies report"}]})
+            );
+            assert_eq!(r["category"]["coding"][0]["code"], "LAB");
+            assert_eq!(
+                r["category"]["coding"][0]["system"],
+                "http://hl7.org/fhir/v2/0074"
+            );
+            let results: Vec<&str> = r["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["reference"].as_str().unwrap())
+                .collect();
+            assert_eq!(results.len(), 2);
+            let filing: Vec<_> = of_type(&b, "Observation")
+                .into_iter()
+                .filter(|o| results.contains(&key(o).as_str()) && o["status"] == "unknown")
+                .collect();
+            assert_eq!(filing.len(), 1);
+            assert_eq!(filing[0]["code"]["coding"][0]["code"], "37331000000100");
+            assert!(filing[0]["performer"][0]["reference"].is_string());
+            assert!(filing[0].get("category").is_none());
+        }
+        // inv2 (in c2, by G3104567) has the practice's comment on its filing comment.
+        let inv2 = with_identifier(&b, "9690937286/inv2");
+        let c2 = key(with_identifier(&b, "9690937286/c2"));
+        assert_eq!(inv2["context"]["reference"], c2.as_str());
+        let filing = with_identifier(&b, "9690937286/inv2/filing");
+        assert_eq!(
+            filing["comment"],
+            "Renal function stable compared with last year."
+        );
+        let naylor = format!("Practitioner/{}", stable_id(&["Practitioner", "G3104567"]));
+        assert_eq!(filing["performer"][0]["reference"], naylor.as_str());
+        // The group has no category; each result derives from its group.
+        let group = with_identifier(&b, "9690937286/inv1/test-group");
+        assert!(group.get("category").is_none());
+        let result = with_identifier(&b, "9690937286/inv1/result-1");
+        assert_eq!(
+            result["related"],
+            json!([{"type": "derived-from", "target": {"reference": key(group)}}])
+        );
+        let request = with_identifier(&b, "9690937286/inv1/request");
+        assert_eq!(request["status"], "active");
+        assert!(request.get("authoredOn").is_none());
+        let specimen = with_identifier(&b, "9690937286/inv1/specimen");
+        assert!(
+            specimen["receivedTime"]
+                .as_str()
+                .unwrap()
+                .ends_with("T00:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn referrals_and_diary_entries_carry_what_gp_connect_requires() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        for r in of_type(&b, "ReferralRequest") {
+            assert_eq!(r["status"], "unknown");
+            assert!(r.get("recipient").is_none());
+            assert!(
+                r["note"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Recipient: ")
+            );
+        }
+        // r2 was made in c5 by G8521704.
+        let r2 = with_identifier(&b, "9690937286/r2");
+        let patel = format!("Practitioner/{}", stable_id(&["Practitioner", "G8521704"]));
+        assert_eq!(r2["requester"]["agent"]["reference"], patel.as_str());
+        let c5 = key(with_identifier(&b, "9690937286/c5"));
+        assert_eq!(r2["context"]["reference"], c5.as_str());
+        assert_eq!(
+            r2["note"],
+            json!([{"text": "Recipient: Trauma and orthopaedics"}])
+        );
+        // Diary: authoredOn always; dy2 is coded and says when it was entered.
+        let start = world.start_day;
+        let dy1 = with_identifier(&b, "9690937286/dy1");
+        assert_eq!(dy1["authoredOn"], start.to_string());
+        assert!(dy1["requester"]["agent"]["reference"].is_string());
+        let dy2 = with_identifier(&b, "9690937286/dy2");
+        assert_eq!(dy2["code"]["coding"][0]["code"], "314529007");
+        assert_eq!(dy2["code"]["text"], "Medication review");
+        assert!(dy2["authoredOn"].as_str().unwrap() < start.to_string().as_str());
+    }
+
+    #[test]
+    fn blood_pressure_taken_together_is_one_observation() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let bp = with_identifier(&b, "9690937286/o1");
+        assert_eq!(bp["code"]["coding"][0]["code"], "163020007");
+        assert!(bp.get("valueQuantity").is_none());
+        let components = bp["component"].as_array().unwrap();
+        assert_eq!(components.len(), 2);
+        assert_eq!(components[0]["code"]["coding"][0]["code"], "72313002");
+        assert_eq!(components[0]["valueQuantity"]["value"], 138.0);
+        assert_eq!(
+            components[1]["code"]["coding"][0]["code"],
+            "1091811000000102"
+        );
+        assert_eq!(components[1]["valueQuantity"]["value"], 84.0);
+        assert!(!b.to_string().contains("9690937286/o2"));
+        let bp_ref = key(bp);
+        let mut holders = 0;
+        for r in resources(&b) {
+            let mut refs = Vec::new();
+            references(r, &mut refs);
+            let n = refs.iter().filter(|x| **x == bp_ref).count();
+            assert!(n <= 1, "{r}");
+            holders += n;
+        }
+        // Uncategorised data, the Examination heading, the consultation's secondary List, the
+        // problems' secondary List and problem p1.
+        assert_eq!(holders, 5);
+
+        // Readings of different days, or of different consultations, stay apart.
+        let mut world = default_world();
+        let patient = world
+            .patients
+            .iter_mut()
+            .find(|p| p.nhs_number.as_str() == PATIENT2)
+            .unwrap();
+        patient.record.consultations[0]
+            .entries
+            .retain(|e| e != "o2");
+        let b = bundle_for(&world, PATIENT2, false);
+        assert!(
+            with_identifier(&b, "9690937286/o1")
+                .get("component")
+                .is_none()
+        );
+        assert_eq!(
+            with_identifier(&b, "9690937286/o2")["valueQuantity"]["value"],
+            84.0
+        );
     }
 
     #[test]

@@ -254,6 +254,9 @@ pub struct ReferralEntry {
     pub reason: Option<String>,
     /// `routine`, `urgent`, `asap` or `stat` (FHIR ReferralRequest priority).
     pub priority: Option<Spanned<String>>,
+    /// The referral's main SNOMED CT code, sent as the coding of `reasonCode`; `reason`, if
+    /// given, stays its text.
+    pub code: Option<Spanned<CodeEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,8 +264,16 @@ pub struct ReferralEntry {
 pub struct DiaryItemEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
+    /// Required: when the planned action is due.
     pub date: Option<Spanned<String>>,
+    /// Required: the planned action as written.
     pub text: Option<Spanned<String>>,
+    /// The planned action as a SNOMED CT concept, e.g.
+    /// `{ snomed: "314529007", display: Medication review due }`; `text` stays its text.
+    pub code: Option<Spanned<CodeEntry>>,
+    /// When the entry was made (a date, relative dates allowed). Default: the date of the
+    /// consultation it is recorded in, else the day the sandbox started.
+    pub entered: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -288,13 +288,19 @@ pub struct Referral {
     pub to: String,
     pub reason: Option<String>,
     pub priority: Option<String>,
+    /// The referral's main code.
+    pub code: Option<Code>,
 }
 
 #[derive(Debug, Clone)]
 pub struct DiaryEntry {
     pub meta: ItemMeta,
+    /// When the planned action is due.
     pub date: NaiveDate,
     pub text: String,
+    pub code: Option<Code>,
+    /// When the entry was made, if the scenario says.
+    pub entered: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone)]

@@ -989,13 +989,15 @@ impl<'c> RecordChecker<'c> {
                     .map(|p| Some(p.to_owned())),
                 None => Some(None),
             };
-            if let (Some(date), Some(to), Some(priority)) = (date, to, priority) {
+            let code = self.optional_code(e.code.as_ref());
+            if let (Some(date), Some(to), Some(priority), Some(code)) = (date, to, priority, code) {
                 record.referrals.push(Referral {
                     meta,
                     date,
                     to,
                     reason: e.reason.clone(),
                     priority,
+                    code,
                 });
             }
         }
@@ -1012,8 +1014,23 @@ impl<'c> RecordChecker<'c> {
             let text = self
                 .required_of(Area::Diary, &item, e.text.as_ref(), "text")
                 .and_then(|t| self.text(t, "diary text"));
-            if let (Some(date), Some(text)) = (date, text) {
-                record.diary.push(DiaryEntry { meta, date, text });
+            let code = self.optional_code(e.code.as_ref());
+            let entered = match &e.entered {
+                Some(d) => self.c.date(self.file, d).map(Some),
+                None => Some(None),
+            };
+            if entered.is_none() {
+                self.failed = true;
+            }
+            if let (Some(date), Some(text), Some(code), Some(entered)) = (date, text, code, entered)
+            {
+                record.diary.push(DiaryEntry {
+                    meta,
+                    date,
+                    text,
+                    code,
+                    entered,
+                });
             }
         }
         for (n, doc) in r.documents.iter().flatten().enumerate() {
@@ -1257,6 +1274,14 @@ impl<'c> RecordChecker<'c> {
             snomed: snomed?,
             display: display?,
         })
+    }
+
+    /// An optional code: `Some(None)` when absent, `None` when written but refused.
+    fn optional_code(&mut self, code: Option<&Spanned<CodeEntry>>) -> Option<Option<Code>> {
+        match code {
+            Some(c) => self.code(c).map(Some),
+            None => Some(None),
+        }
     }
 
     /// Ids listed in `related` or `entries`, each of which must be another item of this patient.
@@ -2098,6 +2123,28 @@ patients:
         assert_eq!(doc.content_type, "application/pdf");
         assert_eq!(&doc.content[..], b"%PDF-1.4 pretend");
         assert!(doc.meta.confidential);
+    }
+
+    #[test]
+    fn referral_and_diary_codes_and_entered_dates_are_read() {
+        let world = load(&with_record(
+            "      referrals:
+        - { id: r1, date: -1m, to: Eye clinic, code: { snomed: \"314529007\", display: Coded } }
+        - { id: r2, date: -1m, to: Eye clinic }
+      diary:
+        - { id: dy1, date: +2m, text: Review, code: { snomed: \"314529007\", display: Medication review due }, entered: -1w }
+        - { id: dy2, date: +2m, text: Review }
+",
+        ));
+        let r = &world.patients[0].record;
+        assert_eq!(r.referrals[0].code.as_ref().unwrap().snomed, "314529007");
+        assert!(r.referrals[1].code.is_none());
+        assert_eq!(
+            r.diary[0].code.as_ref().unwrap().display,
+            "Medication review due"
+        );
+        assert_eq!(r.diary[0].entered, Some(day(2026, 1, 8)));
+        assert_eq!((r.diary[1].code.as_ref(), r.diary[1].entered), (None, None));
     }
 
     // ----- robustness -----

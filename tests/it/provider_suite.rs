@@ -254,6 +254,20 @@ fn assert_full_record(bundle: &Value) {
         assert!(l.get("identifier").is_none());
         assert!(!l["extension"].to_string().contains(WARNING_EXT));
         assert!(k.contains(l["encounter"]["reference"].as_str().unwrap()));
+        // list_consutation.md: orderedBy is mandatory, fixed `system`.
+        assert_eq!(l["orderedBy"]["coding"][0]["code"], "system");
+        assert_eq!(
+            l["orderedBy"]["coding"][0]["system"],
+            "http://hl7.org/fhir/list-order"
+        );
+    }
+    // encounter.md: the recorder (REC) is mandatory.
+    for e in of_type(bundle, "Encounter") {
+        let participants = e["participant"].as_array().unwrap();
+        assert!(participants.iter().any(|p| {
+            p["type"][0]["coding"][0]["code"] == "REC"
+                && k.contains(p["individual"]["reference"].as_str().unwrap())
+        }));
     }
     assert!(
         topics
@@ -294,6 +308,25 @@ fn assert_full_record(bundle: &Value) {
         assert!(k.contains(r["basedOn"][0]["reference"].as_str().unwrap()));
         assert!(k.contains(r["specimen"][0]["reference"].as_str().unwrap()));
         assert!(k.contains(r["result"][0]["reference"].as_str().unwrap()));
+        // DiagnosticReport.md: no effective; the fixed code; a filing comment among the results.
+        assert!(r.get("effectiveDateTime").is_none() && r.get("effectivePeriod").is_none());
+        assert_eq!(r["code"]["coding"][0]["code"], "721981007");
+        let filed = r["result"].as_array().unwrap().iter().any(|x| {
+            of_type(bundle, "Observation").iter().any(|o| {
+                key(o) == x["reference"].as_str().unwrap_or("")
+                    && o["code"]["coding"][0]["code"] == "37331000000100"
+            })
+        });
+        assert!(filed, "{r}");
+    }
+    for r in of_type(bundle, "ReferralRequest") {
+        assert_eq!(r["status"], "unknown");
+    }
+    for d in of_type(bundle, "ProcedureRequest")
+        .into_iter()
+        .filter(|d| d["intent"] == "plan")
+    {
+        assert!(d["authoredOn"].is_string() && d["requester"]["agent"]["reference"].is_string());
     }
     assert!(!of_type(bundle, "Specimen").is_empty());
     assert!(problems_link_to(bundle, "DiagnosticReport"));
