@@ -291,7 +291,6 @@ struct Context<'a> {
     identifier_system: String,
     index: HashMap<&'a str, Item<'a>>,
     /// The consultation each item was recorded in (its `entries`; the first one wins).
-    #[allow(dead_code)] // used by the clinical areas' context links, merged next
     consultation_of: HashMap<&'a str, &'a Consultation>,
     /// Blood pressure recorded as one reading: the diastolic observation's id -> the systolic
     /// one's, whose resource carries both (see [`blood_pressure_readings`]).
@@ -299,7 +298,6 @@ struct Context<'a> {
 }
 
 /// Where an item was recorded: the consultation's Encounter and the practitioner who held it.
-#[allow(dead_code)] // used by the clinical areas' context links, merged next
 struct RecordedIn {
     /// `Encounter/{id}`, for `context` / `encounter` elements.
     encounter: String,
@@ -694,7 +692,6 @@ impl<'a> Builder<'a> {
 
     /// The consultation `item` was recorded in, when that consultation is in the Bundle (a
     /// withheld consultation is not referenced). Its practitioner is added to the Bundle.
-    #[allow(dead_code)] // used by the clinical areas' context links, merged next
     fn recorded_in(&mut self, item: &str) -> Option<RecordedIn> {
         let c = *self.cx.consultation_of.get(item)?;
         if self.cx.withheld(&c.meta) {
