@@ -1832,6 +1832,370 @@ mod tests {
         assert!(uuid::Uuid::try_parse(&id).is_ok());
     }
 
+    /// The resource of `resource_type` whose identifier is `{nhs}/{suffix}` (e.g. `m3/plan`).
+    fn item<'b>(b: &'b Value, resource_type: &str, suffix: &str) -> &'b Value {
+        let mut found = resources(b).into_iter().chain(
+            resources(b)
+                .into_iter()
+                .flat_map(|r| r["contained"].as_array().into_iter().flatten()),
+        );
+        found
+            .find(|r| {
+                r["resourceType"] == resource_type
+                    && r["identifier"][0]["value"]
+                        .as_str()
+                        .is_some_and(|v| v.ends_with(&format!("/{suffix}")))
+            })
+            .unwrap_or_else(|| panic!("no {resource_type} {suffix}"))
+    }
+
+    fn extension<'v>(r: &'v Value, url: &str) -> Option<&'v Value> {
+        r["extension"].as_array()?.iter().find(|e| e["url"] == url)
+    }
+
+    /// `{url: value}` of a complex extension's parts.
+    fn parts(e: &Value) -> BTreeMap<String, Value> {
+        e["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let (k, v) = p
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(k, _)| k.starts_with("value"))
+                    .unwrap();
+                (format!("{}:{k}", p["url"].as_str().unwrap()), v.clone())
+            })
+            .collect()
+    }
+
+    fn key_of(r: &Value) -> String {
+        format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        )
+    }
+
+    fn encounter_of(consultation: &str) -> String {
+        format!(
+            "Encounter/{}",
+            stable_id(&["Encounter", PATIENT2, consultation])
+        )
+    }
+
+    fn practitioner_ref(id: &str) -> String {
+        format!("Practitioner/{}", stable_id(&["Practitioner", id]))
+    }
+
+    #[test]
+    fn repeat_plans_carry_repeat_information_and_acutes_and_orders_do_not() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, true);
+        let m1 = item(&b, "MedicationRequest", "m1/plan");
+        let repeat = extension(m1, extensions::MEDICATION_REPEAT_INFORMATION).unwrap();
+        assert_eq!(
+            parts(repeat),
+            BTreeMap::from([
+                (
+                    "numberOfRepeatPrescriptionsAllowed:valueUnsignedInt".to_owned(),
+                    json!(12)
+                ),
+                (
+                    "numberOfRepeatPrescriptionsIssued:valueUnsignedInt".to_owned(),
+                    json!(1)
+                ),
+            ])
+        );
+        let m4 = item(&b, "MedicationRequest", "m4/plan");
+        assert!(extension(m4, extensions::MEDICATION_REPEAT_INFORMATION).is_some());
+        let m6 = item(&b, "MedicationRequest", "m6/plan");
+        assert!(extension(m6, extensions::MEDICATION_REPEAT_INFORMATION).is_none());
+        // The acute order is valid until the plan ends; a repeat's order on its issue day.
+        let m6_order = item(&b, "MedicationRequest", "m6/issue-1");
+        assert_eq!(
+            m6_order["dispenseRequest"]["validityPeriod"]["end"],
+            m6["dispenseRequest"]["validityPeriod"]["end"]
+        );
+        let m1_order = item(&b, "MedicationRequest", "m1/issue-1");
+        let validity = &m1_order["dispenseRequest"]["validityPeriod"];
+        assert_eq!(validity["end"], validity["start"]);
+        for r in resources(&b)
+            .into_iter()
+            .filter(|r| r["resourceType"] == "MedicationRequest")
+        {
+            assert!(r.get("groupIdentifier").is_none());
+            assert!(r["dosageInstruction"][0]["text"].is_string());
+            if r["intent"] == "order" {
+                assert_eq!(r["extension"].as_array().unwrap().len(), 1, "{r}");
+                assert_eq!(r["status"], "completed");
+                assert!(r["dispenseRequest"]["validityPeriod"]["end"].is_string());
+            }
+        }
+        // Recorded in c1 by Dr Carter: context and requester on plan, order and statement.
+        let c1 = encounter_of("c1");
+        for r in [m1, m1_order, item(&b, "MedicationStatement", "m1")] {
+            assert_eq!(r["context"]["reference"], c1.as_str(), "{r}");
+        }
+        assert_eq!(
+            m1["requester"]["agent"]["reference"],
+            practitioner_ref("G8133438").as_str()
+        );
+        assert!(
+            item(&b, "MedicationRequest", "m2/plan")
+                .get("context")
+                .is_none()
+        );
+        // dm+d term only, no repeated text.
+        let medication = resources(&b)
+            .into_iter()
+            .find(|r| {
+                r["resourceType"] == "Medication"
+                    && m1["medicationReference"]["reference"] == key_of(r).as_str()
+            })
+            .unwrap();
+        assert_eq!(medication["code"]["coding"][0]["code"], "319283006");
+        assert!(medication["code"].get("text").is_none());
+    }
+
+    #[test]
+    fn a_stopped_medication_has_a_status_reason_on_its_plan() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let end = world.patient(PATIENT2).unwrap().record.medications[2]
+            .end
+            .unwrap()
+            .to_string();
+        let plan = item(&b, "MedicationRequest", "m3/plan");
+        assert_eq!(plan["status"], "stopped");
+        let reason = extension(plan, extensions::MEDICATION_STATUS_REASON).unwrap();
+        assert_eq!(
+            parts(reason),
+            BTreeMap::from([
+                (
+                    "statusReason:valueCodeableConcept".to_owned(),
+                    json!({ "text": "Muscle aches; changed to atorvastatin" })
+                ),
+                ("statusChangeDate:valueDateTime".to_owned(), json!(end)),
+            ])
+        );
+        let repeat = extension(plan, extensions::MEDICATION_REPEAT_INFORMATION).unwrap();
+        assert_eq!(
+            parts(repeat)["authorisationExpiryDate:valueDateTime"],
+            json!(end)
+        );
+        assert_eq!(
+            plan["note"][0]["text"],
+            "Prescriber Notes: Stopped because of muscle aches; changed to atorvastatin."
+        );
+        let statement = item(&b, "MedicationStatement", "m3");
+        assert_eq!(statement["status"], "stopped");
+        assert!(
+            statement["note"][0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Prescriber Notes: ")
+        );
+        assert_eq!(
+            item(&b, "MedicationRequest", "m3/issue-1")["status"],
+            "completed"
+        );
+        // Only the stopped plan has a reason; a plan that ran its course is `completed`.
+        let m6 = item(&b, "MedicationRequest", "m6/plan");
+        assert_eq!(m6["status"], "completed");
+        assert!(extension(m6, extensions::MEDICATION_STATUS_REASON).is_none());
+        // The last issue date, except for repeat dispensing.
+        let m1 = item(&b, "MedicationStatement", "m1");
+        assert_eq!(
+            extension(m1, extensions::MEDICATION_STATEMENT_LAST_ISSUE_DATE).unwrap()["valueDateTime"],
+            m1["effectivePeriod"]["start"]
+        );
+        let m4 = item(&b, "MedicationStatement", "m4");
+        assert!(extension(m4, extensions::MEDICATION_STATEMENT_LAST_ISSUE_DATE).is_none());
+    }
+
+    #[test]
+    fn immunizations_have_a_recorded_date_an_unknown_product_and_a_practitioner() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let i4 = item(&b, "Immunization", "i4");
+        assert_eq!(
+            extension(i4, extensions::DATE_RECORDED).unwrap()["valueDateTime"],
+            i4["date"]
+        );
+        assert_eq!(
+            i4["vaccineCode"],
+            json!({ "coding": [{ "system": "http://hl7.org/fhir/v3/NullFlavor", "code": "UNK", "display": "Unknown" }] })
+        );
+        assert_eq!(
+            extension(i4, extensions::VACCINATION_PROCEDURE).unwrap()["valueCodeableConcept"]["coding"]
+                [0]["code"],
+            "12866006"
+        );
+        // Not recorded in a consultation: the usual GP, and no encounter.
+        assert_eq!(
+            i4["practitioner"][0]["actor"]["reference"],
+            practitioner_ref("G8133438").as_str()
+        );
+        assert!(i4.get("encounter").is_none());
+    }
+
+    #[test]
+    fn ended_allergies_keep_their_code_and_reactions_are_unclassified_text() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let a2 = item(&b, "AllergyIntolerance", "a2");
+        assert_eq!(a2["clinicalStatus"], "resolved");
+        assert_eq!(a2["code"]["coding"][0]["code"], "418689008");
+        assert_eq!(
+            a2["code"]["coding"][0]["display"],
+            "Allergy to grass pollen"
+        );
+        let end = extension(a2, extensions::ALLERGY_INTOLERANCE_END).unwrap();
+        let end = parts(end);
+        assert_eq!(
+            end["reasonEnded:valueString"],
+            json!("No information available")
+        );
+        assert!(end.contains_key("endDate:valueDateTime"));
+        let a1 = item(&b, "AllergyIntolerance", "a1");
+        assert!(a1.get("onsetDateTime").is_none());
+        assert!(a1["assertedDate"].is_string());
+        assert_eq!(
+            a1["reaction"],
+            json!([{
+                "manifestation": [{ "coding": [{ "system": "http://hl7.org/fhir/v3/NullFlavor", "code": "UNC", "display": "Unable to Classify" }] }],
+                "description": "Urticaria",
+            }])
+        );
+    }
+
+    #[test]
+    fn problems_link_problems_as_related_problem_headers() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let p4 = item(&b, "Condition", "p4");
+        let headers: Vec<_> = p4["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["url"] == extensions::RELATED_PROBLEM_HEADER)
+            .map(parts)
+            .collect();
+        let target = |p: &str| {
+            json!(format!(
+                "Condition/{}",
+                stable_id(&["Condition", PATIENT2, p])
+            ))
+        };
+        assert_eq!(
+            headers,
+            [
+                BTreeMap::from([
+                    ("type:valueCode".to_owned(), json!("sibling")),
+                    (
+                        "target:valueReference".to_owned(),
+                        json!({ "reference": target("p1") })
+                    ),
+                ]),
+                BTreeMap::from([
+                    ("type:valueCode".to_owned(), json!("sibling")),
+                    (
+                        "target:valueReference".to_owned(),
+                        json!({ "reference": target("p2") })
+                    ),
+                ]),
+            ]
+        );
+        for e in p4["extension"].as_array().unwrap() {
+            if e["url"] == extensions::RELATED_CLINICAL_CONTENT {
+                assert!(!e.to_string().contains("Condition/"), "{e}");
+            }
+        }
+        assert_eq!(
+            p4["category"][0]["coding"][0]["system"],
+            "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-ConditionCategory-1"
+        );
+        // p6 was recorded in the home visit c4.
+        let p6 = item(&b, "Condition", "p6");
+        assert_eq!(p6["context"]["reference"], encounter_of("c4").as_str());
+        assert!(p4.get("context").is_none());
+    }
+
+    #[test]
+    fn mandatory_elements_have_fallbacks_when_the_scenario_lacks_them() {
+        let start = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let world = crate::scenario::load::load_str(
+            "t.yaml",
+            r#"
+practices:
+  - { ods: B82617, name: Old Street Surgery, asid: "918999198738" }
+practitioners:
+  - { id: G8521704, name: { family: Patel }, practice: B82617 }
+patients:
+  - nhs_number: "9690937286"
+    name: { family: Whitfield }
+    gender: female
+    birth_date: 1958-07-23
+    registered_with: B82617
+    record:
+      problems:
+        - { id: p1, code: { snomed: "38341003", display: Hypertension } }
+      allergies:
+        - { id: a1, code: { snomed: "418689008", display: Allergy to grass pollen }, status: resolved }
+        - { id: a2, code: { snomed: "91936005", display: Allergy to penicillin } }
+      medications:
+        - { id: m1, code: { snomed: "322236009", display: Paracetamol 500mg tablets }, start: -1m, type: acute }
+      immunisations:
+        - { id: i1, code: { snomed: "12866006", display: Pneumococcal vaccination }, date: -1y }
+      consultations:
+        - { id: c1, date: -2m, type: Surgery consultation, practitioner: G8521704, entries: [p1, a1, i1] }
+"#,
+            start,
+        )
+        .unwrap();
+        let b = bundle_for(&world, PATIENT2, false);
+        let patel = practitioner_ref("G8521704");
+        let c1 = encounter_of("c1");
+        // No usual GP: the consultation's practitioner records, and its day is the asserted one.
+        let p1 = item(&b, "Condition", "p1");
+        assert_eq!(p1["asserter"]["reference"], patel.as_str());
+        assert_eq!(p1["assertedDate"], "2025-11-15");
+        assert_eq!(p1["context"]["reference"], c1.as_str());
+        let a1 = item(&b, "AllergyIntolerance", "a1");
+        assert_eq!(a1["recorder"]["reference"], patel.as_str());
+        assert_eq!(a1["assertedDate"], "2025-11-15");
+        let a1_end = parts(extension(a1, extensions::ALLERGY_INTOLERANCE_END).unwrap());
+        assert_eq!(a1_end["endDate:valueDateTime"], json!("2025-11-15"));
+        assert_eq!(
+            extension(a1, extensions::ASSOCIATED_ENCOUNTER).unwrap()["valueReference"]["reference"],
+            c1.as_str()
+        );
+        let i1 = item(&b, "Immunization", "i1");
+        assert_eq!(i1["practitioner"][0]["actor"]["reference"], patel.as_str());
+        assert_eq!(i1["encounter"]["reference"], c1.as_str());
+        // Neither a usual GP nor a consultation: no recorder (GP Connect offers no placeholder),
+        // the start day as the asserted date.
+        let a2 = item(&b, "AllergyIntolerance", "a2");
+        assert!(a2.get("recorder").is_none());
+        assert_eq!(a2["assertedDate"], "2026-01-15");
+        for (t, s) in [
+            ("MedicationRequest", "m1/plan"),
+            ("MedicationRequest", "m1/issue-1"),
+        ] {
+            assert_eq!(
+                item(&b, t, s)["dosageInstruction"][0]["text"],
+                "No information available"
+            );
+        }
+        assert_eq!(
+            item(&b, "MedicationStatement", "m1")["dosage"][0]["text"],
+            "No information available"
+        );
+    }
+
     #[test]
     fn no_duplicates_and_every_reference_resolves() {
         let world = default_world();
