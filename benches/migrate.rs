@@ -68,6 +68,8 @@ fn record(start: NaiveDate) -> Record {
             },
             dosage: Some("One tablet daily".into()),
             quantity: Some("28 tablet".into()),
+            repeats_allowed: (!n.is_multiple_of(3)).then_some(6),
+            stopped: None,
             note: None,
         })
         .collect();

@@ -67,6 +67,11 @@ pub mod extensions {
     pub const MEDICATION_REPEAT_INFORMATION: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationRepeatInformation-1";
     pub const MEDICATION_STATUS_REASON: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationStatusReason-1";
     pub const MEDICATION_STATEMENT_LAST_ISSUE_DATE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationStatementLastIssueDate-1";
+    pub const DATE_RECORDED: &str =
+        "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-DateRecorded-1";
+    /// The `encounter` slice of CareConnect-GPC-AllergyIntolerance-1.
+    pub const ASSOCIATED_ENCOUNTER: &str =
+        "http://hl7.org/fhir/StructureDefinition/encounter-associatedEncounter";
     pub const VACCINATION_PROCEDURE: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-VaccinationProcedure-1";
 }
 
@@ -90,6 +95,10 @@ pub mod code_systems {
     pub const SDS_JOB_ROLE_NAME: &str =
         "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1";
     pub const CONDITION_CATEGORY: &str = "http://hl7.org/fhir/condition-category";
+    /// What CareConnect-GPC-ProblemHeader-Condition-1 fixes for `Condition.category`.
+    pub const CARE_CONNECT_CONDITION_CATEGORY: &str =
+        "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-ConditionCategory-1";
+    pub const NULL_FLAVOR: &str = "http://hl7.org/fhir/v3/NullFlavor";
     pub const OBSERVATION_CATEGORY: &str = "http://hl7.org/fhir/observation-category";
     pub const PARTICIPATION_TYPE: &str = "http://hl7.org/fhir/v3/ParticipationType";
     /// `REC` (recorder) of Encounter.participant; PPRF and PART are from [`PARTICIPATION_TYPE`].
@@ -114,6 +123,8 @@ pub const CONFIDENTIAL_ITEMS_NOTE: &str =
 pub const CONFIDENTIAL_ITEMS: &str = "confidential-items";
 /// The note of an empty List (migrate.md section 5.3).
 pub const INFORMATION_NOT_AVAILABLE: &str = "Information not available";
+/// What GP Connect requires in a mandatory text the record lacks (dosage, allergy end reason).
+pub const NO_INFORMATION_AVAILABLE: &str = "No information available";
 pub const NO_CONTENT_RECORDED: (&str, &str) = ("no-content-recorded", "No Content Recorded");
 pub const GENERAL_PRACTICE_SERVICE: (&str, &str) = ("1060971000000108", "General practice service");
 /// `meta.security` label on resources not for the patient's eyes (migrate.md section 5.4).

@@ -169,6 +169,8 @@ pub struct Extension<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_string: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_unsigned_int: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value_date_time: Option<Date>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_codeable_concept: Option<CodeableConcept<'a>>,
@@ -191,6 +193,14 @@ impl<'a> Extension<'a> {
         Self {
             url,
             value_string: Some(value),
+            ..Self::default()
+        }
+    }
+
+    pub fn unsigned_int(url: &'a str, value: u32) -> Self {
+        Self {
+            url,
+            value_unsigned_int: Some(value),
             ..Self::default()
         }
     }
@@ -250,12 +260,14 @@ pub struct Condition<'a> {
     pub category: [CodeableConcept<'a>; 1],
     pub code: CodeableConcept<'a>,
     pub subject: Reference<'a>,
+    /// The consultation the problem was recorded in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub onset_date_time: Option<Date>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abatement_date_time: Option<Date>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub asserted_date: Option<Date>,
+    pub asserted_date: Date,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asserter: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,6 +277,8 @@ pub struct Condition<'a> {
 #[derive(Serialize)]
 pub struct Reaction<'a> {
     pub manifestation: [CodeableConcept<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -282,8 +296,7 @@ pub struct AllergyIntolerance<'a> {
     pub patient: Reference<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub onset_date_time: Option<Date>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub asserted_date: Option<Date>,
+    pub asserted_date: Date,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorder: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -312,22 +325,25 @@ pub struct DispenseRequest<'a> {
 pub struct MedicationRequest<'a> {
     pub id: String,
     pub meta: Meta<'a>,
-    pub extension: [Extension<'a>; 1],
+    pub extension: Vec<Extension<'a>>,
     pub identifier: [Identifier<'a>; 1],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub based_on: Option<[Reference<'a>; 1]>,
-    pub group_identifier: Identifier<'a>,
     pub status: &'a str,
     pub intent: &'a str,
     pub medication_reference: Reference<'a>,
     pub subject: Reference<'a>,
+    /// The consultation the medication was authorised in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
     pub authored_on: Date,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester: Option<Requester<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorder: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<[Text<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dosage_instruction: Option<[Text<'a>; 1]>,
+    pub dosage_instruction: [Text<'a>; 1],
     pub dispense_request: DispenseRequest<'a>,
 }
 
@@ -336,9 +352,11 @@ pub struct MedicationRequest<'a> {
 pub struct MedicationStatement<'a> {
     pub id: String,
     pub meta: Meta<'a>,
-    pub extension: [Extension<'a>; 1],
+    pub extension: Vec<Extension<'a>>,
     pub identifier: [Identifier<'a>; 1],
     pub based_on: [Reference<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Reference<'a>>,
     pub status: &'a str,
     pub medication_reference: Reference<'a>,
     pub effective_period: Period,
@@ -347,8 +365,7 @@ pub struct MedicationStatement<'a> {
     pub taken: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<[Text<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dosage: Option<[Text<'a>; 1]>,
+    pub dosage: [Text<'a>; 1],
 }
 
 #[derive(Serialize)]
@@ -356,16 +373,27 @@ pub struct MedicationStatement<'a> {
 pub struct Immunization<'a> {
     pub id: String,
     pub meta: Meta<'a>,
-    pub extension: [Extension<'a>; 1],
+    pub extension: Vec<Extension<'a>>,
     pub identifier: [Identifier<'a>; 1],
     pub status: &'a str,
     pub not_given: bool,
     pub vaccine_code: CodeableConcept<'a>,
     pub patient: Reference<'a>,
+    /// The consultation the immunisation was recorded in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encounter: Option<Reference<'a>>,
     pub date: Date,
     pub primary_source: bool,
+    /// Who recorded it (no `role`: whether they also administered it is not known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practitioner: Option<[ImmunizationPractitioner<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<[Text<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+pub struct ImmunizationPractitioner<'a> {
+    pub actor: Reference<'a>,
 }
 
 #[derive(Serialize)]

@@ -19,10 +19,10 @@ use crate::fhir::gpconnect::{
 use crate::fhir::stu3::{
     self as fhir, AllergyIntolerance, Attachment, CodeableConcept, Coding, Condition, Date,
     DiagnosticReport, DispenseRequest, DocumentContent, DocumentReference, Encounter, Extension,
-    Identifier, Immunization, Instant, List, ListEntry, MedicationRequest, MedicationStatement,
-    Meta, ObservationComponent, ObservationRelated, Participant, Performer, Period, Quantity, Raw,
-    Reaction, Reference, ReferralRequest, Requester, Resource, Specimen, SpecimenCollection, Text,
-    raw, reference, texts,
+    Identifier, Immunization, ImmunizationPractitioner, Instant, List, ListEntry,
+    MedicationRequest, MedicationStatement, Meta, ObservationComponent, ObservationRelated,
+    Participant, Performer, Period, Quantity, Raw, Reaction, Reference, ReferralRequest, Requester,
+    Resource, Specimen, SpecimenCollection, Text, raw, reference, texts,
 };
 use crate::fhir::systems;
 use crate::scenario::{
@@ -303,6 +303,8 @@ struct RecordedIn {
     encounter: String,
     /// `Practitioner/{id}` of the consultation's practitioner, now in the Bundle.
     practitioner: Option<String>,
+    /// The consultation's date.
+    date: NaiveDate,
 }
 
 struct Builder<'a> {
@@ -493,30 +495,60 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn allergy<'s>(&'s self, a: &'s Allergy) -> AllergyIntolerance<'s> {
+    /// As [`Builder::recorded_in`], without adding the practitioner to the Bundle: for ended
+    /// allergies, serialised where a List needs them. [`Builder::allergies`] calls
+    /// `Builder::recorded_in` for every allergy in the Bundle, so the practitioner is there.
+    fn recorded_in(&self, item: &str) -> Option<RecordedIn> {
+        let c = *self.consultation_of.get(item)?;
+        if self.withheld(&c.meta) {
+            return None;
+        }
+        let practitioner = c
+            .practitioner
+            .as_deref()
+            .and_then(|id| self.req.world.practitioner(id))
+            .map(|p| format!("Practitioner/{}", stable_id(&["Practitioner", &p.id])));
+        Some(RecordedIn {
+            encounter: format!("Encounter/{}", self.id("Encounter", &c.meta.id)),
+            practitioner,
+            date: c.date,
+        })
+    }
+
+    /// Who recorded an item: the usual GP, else the practitioner of the consultation it was
+    /// recorded in. None only when there is neither (GP Connect offers no placeholder).
+    fn recorder_or<'s>(&'s self, rec: Option<&'s RecordedIn>) -> Option<Reference<'s>> {
+        self.recorder()
+            .or_else(|| rec.and_then(|r| r.practitioner.as_deref()).map(reference))
+    }
+
+    /// An allergy. Ended ones keep their own code: degrading is for consumers, never providers
+    /// (GP Connect allergies guidance); `clinicalStatus` and the Ended allergies List say it ended.
+    fn allergy<'s>(
+        &'s self,
+        a: &'s Allergy,
+        rec: Option<&'s RecordedIn>,
+    ) -> AllergyIntolerance<'s> {
         let resolved = a.status == AllergyStatus::Resolved;
-        let code = if resolved {
-            // GP Connect sends ended allergies as transfer-degraded, keeping the original term.
-            CodeableConcept::coded(
-                systems::SNOMED,
-                "196461000000101",
-                "Transfer-degraded drug allergy",
-            )
-            .with_text(format!(
-                "Resolved '{}' original code {}.",
-                a.code.display, a.code.snomed
-            ))
-        } else {
-            snomed(&a.code)
-        };
+        // Asserted, else recorded: the consultation's day, else the record's start day.
+        let asserted = a.asserted.or(rec.map(|r| r.date)).unwrap_or(self.start_day);
         let mut extension = Vec::new();
+        if let Some(r) = rec {
+            extension.push(Extension::reference(
+                extensions::ASSOCIATED_ENCOUNTER,
+                &r.encounter,
+            ));
+        }
         if resolved {
-            let mut end = Vec::with_capacity(2);
-            if let Some(d) = a.end {
-                end.push(Extension::date_time("endDate", d));
-            }
-            end.push(Extension::string("reasonEnded", "No reason recorded"));
-            extension.push(Extension::nested(extensions::ALLERGY_INTOLERANCE_END, end));
+            // The scenario has no end reason, so the text GP Connect requires for none; and
+            // an end date is mandatory, so without one the allergy ended when it was asserted.
+            extension.push(Extension::nested(
+                extensions::ALLERGY_INTOLERANCE_END,
+                vec![
+                    Extension::date_time("endDate", a.end.unwrap_or(asserted)),
+                    Extension::string("reasonEnded", gpc::NO_INFORMATION_AVAILABLE),
+                ],
+            ));
         }
         AllergyIntolerance {
             id: self.id("AllergyIntolerance", &a.meta.id),
@@ -526,15 +558,21 @@ impl<'a> Context<'a> {
             clinical_status: if resolved { "resolved" } else { "active" },
             verification_status: "unconfirmed",
             category: [allergy_category(&a.code)],
-            code,
+            code: snomed(&a.code),
             patient: self.patient(),
-            onset_date_time: a.asserted.map(Date),
-            asserted_date: a.asserted.map(Date),
-            recorder: self.recorder(),
+            // The scenario records no onset, and none is made up.
+            onset_date_time: None,
+            asserted_date: Date(asserted),
+            recorder: self.recorder_or(rec),
             note: texts(a.note.as_deref()),
             reaction: a.reaction.as_deref().map(|r| {
                 [Reaction {
-                    manifestation: [CodeableConcept::text(r)],
+                    manifestation: [CodeableConcept::coded(
+                        code_systems::NULL_FLAVOR,
+                        "UNC",
+                        "Unable to Classify",
+                    )],
+                    description: Some(r),
                 }]
             }),
         }
@@ -542,7 +580,8 @@ impl<'a> Context<'a> {
 
     /// An ended allergy, serialised for the Lists that contain it, with its id.
     fn ended_allergy(&self, a: &Allergy) -> Option<(String, Raw)> {
-        let r = self.allergy(a);
+        let rec = self.recorded_in(&a.meta.id);
+        let r = self.allergy(a, rec.as_ref());
         let id = r.id.clone();
         Some((id, raw(&Resource::AllergyIntolerance(r))?))
     }
@@ -705,6 +744,7 @@ impl<'a> Builder<'a> {
         Some(RecordedIn {
             encounter: format!("Encounter/{}", self.cx.id("Encounter", &c.meta.id)),
             practitioner,
+            date: c.date,
         })
     }
 
@@ -759,23 +799,31 @@ impl<'a> Builder<'a> {
                 primary.withheld = true;
                 continue;
             }
+            // Links to other problems are relatedProblemHeader, all others relatedClinicalContent.
+            let mut related_problems = Vec::new();
             let mut related = Vec::new();
             for r in &p.related {
                 let Some(item) = self.cx.index.get(r.as_str()).copied() else {
                     continue;
                 };
-                let list = item.kind().problem_list_code();
-                // Blood pressure readings taken together link to one resource.
-                if let Some(r) = self.file_link(&item, list)
+                let kind = item.kind();
+                // Blood pressure readings taken together link to one resource, once.
+                if let Some(r) = self.file_link(&item, kind.problem_list_code())
                     && !related.contains(&r)
+                    && !related_problems.contains(&r)
                 {
-                    related.push(r);
+                    if kind == Kind::Problem {
+                        related_problems.push(r);
+                    } else {
+                        related.push(r);
+                    }
                 }
             }
+            let recorded = self.recorded_in(&p.meta.id);
             let cx = &self.cx;
             let id = cx.id("Condition", &p.meta.id);
             let reference = format!("Condition/{id}");
-            let mut extension = Vec::with_capacity(1 + related.len());
+            let mut extension = Vec::with_capacity(1 + related.len() + related_problems.len());
             extension.push(Extension::code(
                 extensions::PROBLEM_SIGNIFICANCE,
                 match p.significance {
@@ -783,11 +831,27 @@ impl<'a> Builder<'a> {
                     Significance::Minor => "minor",
                 },
             ));
+            // The scenario's `related` does not say how two problems relate, so every such
+            // link is a `sibling` (GP Connect offers parent, child and sibling).
+            extension.extend(related_problems.iter().map(|r| {
+                Extension::nested(
+                    extensions::RELATED_PROBLEM_HEADER,
+                    vec![
+                        Extension::code("type", "sibling"),
+                        Extension::reference("target", r),
+                    ],
+                )
+            }));
             extension.extend(
                 related
                     .iter()
                     .map(|r| Extension::reference(extensions::RELATED_CLINICAL_CONTENT, r)),
             );
+            // Recorded on the onset day, else the consultation's, else the record's start day.
+            let asserted = p
+                .onset
+                .or(recorded.as_ref().map(|r| r.date))
+                .unwrap_or(cx.start_day);
             let condition = Condition {
                 id,
                 meta: cx.meta(profiles::PROBLEM_HEADER, &p.meta),
@@ -798,19 +862,20 @@ impl<'a> Builder<'a> {
                     ProblemStatus::Inactive => "inactive",
                 },
                 category: [CodeableConcept::coded(
-                    code_systems::CONDITION_CATEGORY,
+                    code_systems::CARE_CONNECT_CONDITION_CATEGORY,
                     "problem-list-item",
                     "Problem List Item",
                 )],
                 code: snomed(&p.code),
                 subject: cx.patient(),
+                context: recorded.as_ref().map(|r| fhir::reference(&r.encounter)),
                 onset_date_time: p.onset.map(Date),
                 abatement_date_time: p
                     .end
                     .filter(|_| p.status == ProblemStatus::Inactive)
                     .map(Date),
-                asserted_date: p.onset.map(Date),
-                asserter: cx.recorder(),
+                asserted_date: Date(asserted),
+                asserter: cx.recorder_or(recorded.as_ref()),
                 note: texts(p.note.as_deref()),
             };
             write_entry(&mut self.out, &Resource::Condition(condition));
@@ -831,12 +896,15 @@ impl<'a> Builder<'a> {
                 list.withheld = true;
                 continue;
             }
+            // Also puts the consultation's practitioner in the Bundle for ended allergies, which
+            // Lists serialise through `Context::ended_allergy`.
+            let recorded = self.recorded_in(&a.meta.id);
             if resolved {
                 if let Some((id, resource)) = self.cx.ended_allergy(a) {
                     list.add_contained(&id, resource);
                 }
             } else {
-                let r = self.cx.allergy(a);
+                let r = self.cx.allergy(a, recorded.as_ref());
                 list.add(format!("AllergyIntolerance/{}", r.id));
                 write_entry(&mut self.out, &Resource::AllergyIntolerance(r));
             }
@@ -847,14 +915,17 @@ impl<'a> Builder<'a> {
 
     // ---- Medications ----
 
+    /// Each medication is a Medication, a plan MedicationRequest, one order (its issue on the
+    /// start day) and a MedicationStatement.
     fn medications(&mut self) {
         let mut primary = ListBuilder::default();
-        let cx = &self.cx;
-        for m in &cx.req.patient.record.medications {
-            if cx.withheld(&m.meta) {
+        for m in &self.cx.req.patient.record.medications {
+            if self.cx.withheld(&m.meta) {
                 primary.withheld = true;
                 continue;
             }
+            let recorded = self.recorded_in(&m.meta.id);
+            let cx = &self.cx;
             let item = &m.meta.id;
             let medication_id = cx.id("Medication", item);
             let plan_id = cx.id("MedicationRequest-plan", item);
@@ -864,24 +935,25 @@ impl<'a> Builder<'a> {
             let plan_ref = format!("MedicationRequest/{plan_id}");
             let statement_ref = format!("MedicationStatement/{statement_id}");
             let ended = m.end.is_some_and(|e| e < cx.start_day);
+            let status = match (&m.stopped, ended) {
+                (Some(_), _) => "stopped",
+                (None, true) => "completed",
+                (None, false) => "active",
+            };
             let (type_code, type_display) = match m.kind {
                 MedicationType::Acute => ("acute", "Acute"),
                 MedicationType::Repeat => ("repeat", "Repeat"),
                 MedicationType::RepeatDispensing => ("repeat-dispensing", "Repeat dispensing"),
             };
             let prescription_type = || {
-                [Extension::concept(
+                Extension::concept(
                     extensions::PRESCRIPTION_TYPE,
                     CodeableConcept::coded(
                         code_systems::PRESCRIPTION_TYPE,
                         type_code,
                         type_display,
                     ),
-                )]
-            };
-            let group_identifier = || Identifier {
-                system: &cx.identifier_system,
-                value: format!("{}/{item}/plan", cx.nhs),
+                )
             };
             let quantity = m.quantity.as_deref().and_then(quantity);
             let quantity = || {
@@ -894,79 +966,153 @@ impl<'a> Builder<'a> {
                 start: Date(m.start),
                 end: m.end.map(Date),
             };
+            let dosage = || {
+                [Text {
+                    text: m
+                        .dosage
+                        .as_deref()
+                        .unwrap_or(gpc::NO_INFORMATION_AVAILABLE)
+                        .into(),
+                }]
+            };
+            let note = || texts(m.note.as_deref().map(|n| format!("Prescriber Notes: {n}")));
+            let context = || recorded.as_ref().map(|r| reference(&r.encounter));
+            let recorder = || cx.recorder_or(recorded.as_ref());
+            // The consultation's practitioner authorised and issued it.
+            let requester = || {
+                recorded
+                    .as_ref()
+                    .and_then(|r| r.practitioner.as_deref())
+                    .map(|p| Requester {
+                        agent: reference(p),
+                        on_behalf_of: None,
+                    })
+            };
 
             let medication = fhir::Medication {
                 id: medication_id,
                 meta: cx.meta(profiles::MEDICATION, &m.meta),
-                code: snomed(&m.code),
+                // No text: it would only repeat the dm+d term (medication guidance).
+                code: CodeableConcept::coded(systems::SNOMED, &m.code.snomed, &m.code.display),
             };
             write_entry(&mut self.out, &Resource::Medication(medication));
+
+            let mut plan_extension = Vec::with_capacity(3);
+            plan_extension.push(prescription_type());
+            if m.kind != MedicationType::Acute {
+                let mut repeat = Vec::with_capacity(3);
+                if let Some(allowed) = m.repeats_allowed {
+                    repeat.push(Extension::unsigned_int(
+                        "numberOfRepeatPrescriptionsAllowed",
+                        allowed,
+                    ));
+                }
+                // The one order below.
+                repeat.push(Extension::unsigned_int(
+                    "numberOfRepeatPrescriptionsIssued",
+                    1,
+                ));
+                if let Some(end) = m.end {
+                    repeat.push(Extension::date_time("authorisationExpiryDate", end));
+                }
+                plan_extension.push(Extension::nested(
+                    extensions::MEDICATION_REPEAT_INFORMATION,
+                    repeat,
+                ));
+            }
+            if let (Some(reason), Some(end)) = (m.stopped.as_deref(), m.end) {
+                plan_extension.push(Extension::nested(
+                    extensions::MEDICATION_STATUS_REASON,
+                    vec![
+                        Extension::concept("statusReason", CodeableConcept::text(reason)),
+                        Extension::date_time("statusChangeDate", end),
+                    ],
+                ));
+            }
             let plan = MedicationRequest {
                 id: plan_id,
                 meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),
-                extension: prescription_type(),
+                extension: plan_extension,
                 identifier: cx.identifier(item, "/plan"),
                 based_on: None,
-                group_identifier: group_identifier(),
-                status: if ended { "completed" } else { "active" },
+                status,
                 intent: "plan",
                 medication_reference: reference(&medication_ref),
                 subject: cx.patient(),
+                context: context(),
                 authored_on: Date(m.start),
-                recorder: cx.recorder(),
-                note: texts(m.note.as_deref()),
-                dosage_instruction: texts(m.dosage.as_deref()),
+                requester: requester(),
+                recorder: recorder(),
+                note: note(),
+                dosage_instruction: dosage(),
                 dispense_request: DispenseRequest {
                     validity_period: period(),
                     quantity: quantity(),
                 },
             };
             write_entry(&mut self.out, &Resource::MedicationRequest(plan));
+            // An order stays `completed` when its plan is stopped. Its validity ends when an
+            // acute plan does, else (no duration known) on the issue day, the spec's fallback.
+            let issue_end = match m.kind {
+                MedicationType::Acute => m.end.unwrap_or(m.start),
+                _ => m.start,
+            };
             let issue = MedicationRequest {
                 id: issue_id,
                 meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),
-                extension: prescription_type(),
+                extension: vec![prescription_type()],
                 identifier: cx.identifier(item, "/issue-1"),
                 based_on: Some([reference(&plan_ref)]),
-                group_identifier: group_identifier(),
                 status: "completed",
                 intent: "order",
                 medication_reference: reference(&medication_ref),
                 subject: cx.patient(),
+                context: context(),
                 authored_on: Date(m.start),
-                recorder: cx.recorder(),
+                requester: requester(),
+                recorder: recorder(),
                 note: None,
-                dosage_instruction: texts(m.dosage.as_deref()),
+                dosage_instruction: dosage(),
                 dispense_request: DispenseRequest {
                     validity_period: Period {
                         start: Date(m.start),
-                        end: None,
+                        end: Some(Date(issue_end)),
                     },
                     quantity: quantity(),
                 },
             };
             write_entry(&mut self.out, &Resource::MedicationRequest(issue));
+            let mut statement_extension = Vec::with_capacity(2);
+            statement_extension.push(Extension::concept(
+                extensions::PRESCRIBING_AGENCY,
+                CodeableConcept::coded(
+                    code_systems::PRESCRIBING_AGENCY,
+                    "prescribed-at-gp-practice",
+                    "Prescribed at GP practice",
+                ),
+            ));
+            // Repeat dispensing has no issue information in the GP system.
+            if m.kind != MedicationType::RepeatDispensing {
+                statement_extension.push(Extension::date_time(
+                    extensions::MEDICATION_STATEMENT_LAST_ISSUE_DATE,
+                    m.start,
+                ));
+            }
             let statement = MedicationStatement {
                 id: statement_id,
                 meta: cx.meta(profiles::MEDICATION_STATEMENT, &m.meta),
-                extension: [Extension::concept(
-                    extensions::PRESCRIBING_AGENCY,
-                    CodeableConcept::coded(
-                        code_systems::PRESCRIBING_AGENCY,
-                        "prescribed-at-gp-practice",
-                        "Prescribed at GP practice",
-                    ),
-                )],
+                extension: statement_extension,
                 identifier: cx.identifier(item, ""),
                 based_on: [reference(&plan_ref)],
-                status: if ended { "completed" } else { "active" },
+                context: context(),
+                status,
                 medication_reference: reference(&medication_ref),
                 effective_period: period(),
                 date_asserted: Date(m.start),
                 subject: cx.patient(),
                 taken: "unk",
-                note: texts(m.note.as_deref()),
-                dosage: texts(m.dosage.as_deref()),
+                note: note(),
+                dosage: dosage(),
             };
             write_entry(&mut self.out, &Resource::MedicationStatement(statement));
             primary.add(statement_ref);
@@ -978,28 +1124,42 @@ impl<'a> Builder<'a> {
 
     fn immunisations(&mut self) {
         let mut primary = ListBuilder::default();
-        let cx = &self.cx;
-        for i in &cx.req.patient.record.immunisations {
-            if cx.withheld(&i.meta) {
+        for i in &self.cx.req.patient.record.immunisations {
+            if self.cx.withheld(&i.meta) {
                 primary.withheld = true;
                 continue;
             }
+            let recorded = self.recorded_in(&i.meta.id);
+            let cx = &self.cx;
             let id = cx.id("Immunization", &i.meta.id);
             let reference = format!("Immunization/{id}");
+            // Who recorded it: the consultation's practitioner, else the usual GP.
+            let recorder = recorded
+                .as_ref()
+                .and_then(|r| r.practitioner.as_deref())
+                .or(cx.recorder_ref.as_deref());
             let immunization = Immunization {
                 id,
                 meta: cx.meta(profiles::IMMUNIZATION, &i.meta),
-                extension: [Extension::concept(
-                    extensions::VACCINATION_PROCEDURE,
-                    snomed(&i.code),
-                )],
+                // The scenario has no separate recorded date: the immunisation's date.
+                extension: vec![
+                    Extension::date_time(extensions::DATE_RECORDED, i.date),
+                    Extension::concept(extensions::VACCINATION_PROCEDURE, snomed(&i.code)),
+                ],
                 identifier: cx.identifier(&i.meta.id, ""),
                 status: "completed",
                 not_given: false,
-                vaccine_code: snomed(&i.code),
+                // The scenario codes the procedure, not the vaccine product.
+                vaccine_code: CodeableConcept::coded(code_systems::NULL_FLAVOR, "UNK", "Unknown"),
                 patient: cx.patient(),
+                encounter: recorded.as_ref().map(|r| fhir::reference(&r.encounter)),
                 date: Date(i.date),
                 primary_source: true,
+                practitioner: recorder.map(|r| {
+                    [ImmunizationPractitioner {
+                        actor: fhir::reference(r),
+                    }]
+                }),
                 note: texts(i.note.as_deref()),
             };
             write_entry(&mut self.out, &Resource::Immunization(immunization));
@@ -1932,6 +2092,370 @@ mod tests {
         assert_ne!(stable_id(&["a", "b"]), stable_id(&["b", "a"]));
         let id = stable_id(&["Patient", PATIENT2]);
         assert!(uuid::Uuid::try_parse(&id).is_ok());
+    }
+
+    /// The resource of `resource_type` whose identifier is `{nhs}/{suffix}` (e.g. `m3/plan`).
+    fn item<'b>(b: &'b Value, resource_type: &str, suffix: &str) -> &'b Value {
+        let mut found = resources(b).into_iter().chain(
+            resources(b)
+                .into_iter()
+                .flat_map(|r| r["contained"].as_array().into_iter().flatten()),
+        );
+        found
+            .find(|r| {
+                r["resourceType"] == resource_type
+                    && r["identifier"][0]["value"]
+                        .as_str()
+                        .is_some_and(|v| v.ends_with(&format!("/{suffix}")))
+            })
+            .unwrap_or_else(|| panic!("no {resource_type} {suffix}"))
+    }
+
+    fn extension<'v>(r: &'v Value, url: &str) -> Option<&'v Value> {
+        r["extension"].as_array()?.iter().find(|e| e["url"] == url)
+    }
+
+    /// `{url: value}` of a complex extension's parts.
+    fn parts(e: &Value) -> BTreeMap<String, Value> {
+        e["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let (k, v) = p
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(k, _)| k.starts_with("value"))
+                    .unwrap();
+                (format!("{}:{k}", p["url"].as_str().unwrap()), v.clone())
+            })
+            .collect()
+    }
+
+    fn key_of(r: &Value) -> String {
+        format!(
+            "{}/{}",
+            r["resourceType"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        )
+    }
+
+    fn encounter_of(consultation: &str) -> String {
+        format!(
+            "Encounter/{}",
+            stable_id(&["Encounter", PATIENT2, consultation])
+        )
+    }
+
+    fn practitioner_ref(id: &str) -> String {
+        format!("Practitioner/{}", stable_id(&["Practitioner", id]))
+    }
+
+    #[test]
+    fn repeat_plans_carry_repeat_information_and_acutes_and_orders_do_not() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, true);
+        let m1 = item(&b, "MedicationRequest", "m1/plan");
+        let repeat = extension(m1, extensions::MEDICATION_REPEAT_INFORMATION).unwrap();
+        assert_eq!(
+            parts(repeat),
+            BTreeMap::from([
+                (
+                    "numberOfRepeatPrescriptionsAllowed:valueUnsignedInt".to_owned(),
+                    json!(12)
+                ),
+                (
+                    "numberOfRepeatPrescriptionsIssued:valueUnsignedInt".to_owned(),
+                    json!(1)
+                ),
+            ])
+        );
+        let m4 = item(&b, "MedicationRequest", "m4/plan");
+        assert!(extension(m4, extensions::MEDICATION_REPEAT_INFORMATION).is_some());
+        let m6 = item(&b, "MedicationRequest", "m6/plan");
+        assert!(extension(m6, extensions::MEDICATION_REPEAT_INFORMATION).is_none());
+        // The acute order is valid until the plan ends; a repeat's order on its issue day.
+        let m6_order = item(&b, "MedicationRequest", "m6/issue-1");
+        assert_eq!(
+            m6_order["dispenseRequest"]["validityPeriod"]["end"],
+            m6["dispenseRequest"]["validityPeriod"]["end"]
+        );
+        let m1_order = item(&b, "MedicationRequest", "m1/issue-1");
+        let validity = &m1_order["dispenseRequest"]["validityPeriod"];
+        assert_eq!(validity["end"], validity["start"]);
+        for r in resources(&b)
+            .into_iter()
+            .filter(|r| r["resourceType"] == "MedicationRequest")
+        {
+            assert!(r.get("groupIdentifier").is_none());
+            assert!(r["dosageInstruction"][0]["text"].is_string());
+            if r["intent"] == "order" {
+                assert_eq!(r["extension"].as_array().unwrap().len(), 1, "{r}");
+                assert_eq!(r["status"], "completed");
+                assert!(r["dispenseRequest"]["validityPeriod"]["end"].is_string());
+            }
+        }
+        // Recorded in c1 by Dr Carter: context and requester on plan, order and statement.
+        let c1 = encounter_of("c1");
+        for r in [m1, m1_order, item(&b, "MedicationStatement", "m1")] {
+            assert_eq!(r["context"]["reference"], c1.as_str(), "{r}");
+        }
+        assert_eq!(
+            m1["requester"]["agent"]["reference"],
+            practitioner_ref("G8133438").as_str()
+        );
+        assert!(
+            item(&b, "MedicationRequest", "m2/plan")
+                .get("context")
+                .is_none()
+        );
+        // dm+d term only, no repeated text.
+        let medication = resources(&b)
+            .into_iter()
+            .find(|r| {
+                r["resourceType"] == "Medication"
+                    && m1["medicationReference"]["reference"] == key_of(r).as_str()
+            })
+            .unwrap();
+        assert_eq!(medication["code"]["coding"][0]["code"], "319283006");
+        assert!(medication["code"].get("text").is_none());
+    }
+
+    #[test]
+    fn a_stopped_medication_has_a_status_reason_on_its_plan() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let end = world.patient(PATIENT2).unwrap().record.medications[2]
+            .end
+            .unwrap()
+            .to_string();
+        let plan = item(&b, "MedicationRequest", "m3/plan");
+        assert_eq!(plan["status"], "stopped");
+        let reason = extension(plan, extensions::MEDICATION_STATUS_REASON).unwrap();
+        assert_eq!(
+            parts(reason),
+            BTreeMap::from([
+                (
+                    "statusReason:valueCodeableConcept".to_owned(),
+                    json!({ "text": "Muscle aches; changed to atorvastatin" })
+                ),
+                ("statusChangeDate:valueDateTime".to_owned(), json!(end)),
+            ])
+        );
+        let repeat = extension(plan, extensions::MEDICATION_REPEAT_INFORMATION).unwrap();
+        assert_eq!(
+            parts(repeat)["authorisationExpiryDate:valueDateTime"],
+            json!(end)
+        );
+        assert_eq!(
+            plan["note"][0]["text"],
+            "Prescriber Notes: Stopped because of muscle aches; changed to atorvastatin."
+        );
+        let statement = item(&b, "MedicationStatement", "m3");
+        assert_eq!(statement["status"], "stopped");
+        assert!(
+            statement["note"][0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Prescriber Notes: ")
+        );
+        assert_eq!(
+            item(&b, "MedicationRequest", "m3/issue-1")["status"],
+            "completed"
+        );
+        // Only the stopped plan has a reason; a plan that ran its course is `completed`.
+        let m6 = item(&b, "MedicationRequest", "m6/plan");
+        assert_eq!(m6["status"], "completed");
+        assert!(extension(m6, extensions::MEDICATION_STATUS_REASON).is_none());
+        // The last issue date, except for repeat dispensing.
+        let m1 = item(&b, "MedicationStatement", "m1");
+        assert_eq!(
+            extension(m1, extensions::MEDICATION_STATEMENT_LAST_ISSUE_DATE).unwrap()["valueDateTime"],
+            m1["effectivePeriod"]["start"]
+        );
+        let m4 = item(&b, "MedicationStatement", "m4");
+        assert!(extension(m4, extensions::MEDICATION_STATEMENT_LAST_ISSUE_DATE).is_none());
+    }
+
+    #[test]
+    fn immunizations_have_a_recorded_date_an_unknown_product_and_a_practitioner() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let i4 = item(&b, "Immunization", "i4");
+        assert_eq!(
+            extension(i4, extensions::DATE_RECORDED).unwrap()["valueDateTime"],
+            i4["date"]
+        );
+        assert_eq!(
+            i4["vaccineCode"],
+            json!({ "coding": [{ "system": "http://hl7.org/fhir/v3/NullFlavor", "code": "UNK", "display": "Unknown" }] })
+        );
+        assert_eq!(
+            extension(i4, extensions::VACCINATION_PROCEDURE).unwrap()["valueCodeableConcept"]["coding"]
+                [0]["code"],
+            "12866006"
+        );
+        // Not recorded in a consultation: the usual GP, and no encounter.
+        assert_eq!(
+            i4["practitioner"][0]["actor"]["reference"],
+            practitioner_ref("G8133438").as_str()
+        );
+        assert!(i4.get("encounter").is_none());
+    }
+
+    #[test]
+    fn ended_allergies_keep_their_code_and_reactions_are_unclassified_text() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let a2 = item(&b, "AllergyIntolerance", "a2");
+        assert_eq!(a2["clinicalStatus"], "resolved");
+        assert_eq!(a2["code"]["coding"][0]["code"], "418689008");
+        assert_eq!(
+            a2["code"]["coding"][0]["display"],
+            "Allergy to grass pollen"
+        );
+        let end = extension(a2, extensions::ALLERGY_INTOLERANCE_END).unwrap();
+        let end = parts(end);
+        assert_eq!(
+            end["reasonEnded:valueString"],
+            json!("No information available")
+        );
+        assert!(end.contains_key("endDate:valueDateTime"));
+        let a1 = item(&b, "AllergyIntolerance", "a1");
+        assert!(a1.get("onsetDateTime").is_none());
+        assert!(a1["assertedDate"].is_string());
+        assert_eq!(
+            a1["reaction"],
+            json!([{
+                "manifestation": [{ "coding": [{ "system": "http://hl7.org/fhir/v3/NullFlavor", "code": "UNC", "display": "Unable to Classify" }] }],
+                "description": "Urticaria",
+            }])
+        );
+    }
+
+    #[test]
+    fn problems_link_problems_as_related_problem_headers() {
+        let world = default_world();
+        let b = bundle_for(&world, PATIENT2, false);
+        let p4 = item(&b, "Condition", "p4");
+        let headers: Vec<_> = p4["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["url"] == extensions::RELATED_PROBLEM_HEADER)
+            .map(parts)
+            .collect();
+        let target = |p: &str| {
+            json!(format!(
+                "Condition/{}",
+                stable_id(&["Condition", PATIENT2, p])
+            ))
+        };
+        assert_eq!(
+            headers,
+            [
+                BTreeMap::from([
+                    ("type:valueCode".to_owned(), json!("sibling")),
+                    (
+                        "target:valueReference".to_owned(),
+                        json!({ "reference": target("p1") })
+                    ),
+                ]),
+                BTreeMap::from([
+                    ("type:valueCode".to_owned(), json!("sibling")),
+                    (
+                        "target:valueReference".to_owned(),
+                        json!({ "reference": target("p2") })
+                    ),
+                ]),
+            ]
+        );
+        for e in p4["extension"].as_array().unwrap() {
+            if e["url"] == extensions::RELATED_CLINICAL_CONTENT {
+                assert!(!e.to_string().contains("Condition/"), "{e}");
+            }
+        }
+        assert_eq!(
+            p4["category"][0]["coding"][0]["system"],
+            "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-ConditionCategory-1"
+        );
+        // p6 was recorded in the home visit c4.
+        let p6 = item(&b, "Condition", "p6");
+        assert_eq!(p6["context"]["reference"], encounter_of("c4").as_str());
+        assert!(p4.get("context").is_none());
+    }
+
+    #[test]
+    fn mandatory_elements_have_fallbacks_when_the_scenario_lacks_them() {
+        let start = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let world = crate::scenario::load::load_str(
+            "t.yaml",
+            r#"
+practices:
+  - { ods: B82617, name: Old Street Surgery, asid: "918999198738" }
+practitioners:
+  - { id: G8521704, name: { family: Patel }, practice: B82617 }
+patients:
+  - nhs_number: "9690937286"
+    name: { family: Whitfield }
+    gender: female
+    birth_date: 1958-07-23
+    registered_with: B82617
+    record:
+      problems:
+        - { id: p1, code: { snomed: "38341003", display: Hypertension } }
+      allergies:
+        - { id: a1, code: { snomed: "418689008", display: Allergy to grass pollen }, status: resolved }
+        - { id: a2, code: { snomed: "91936005", display: Allergy to penicillin } }
+      medications:
+        - { id: m1, code: { snomed: "322236009", display: Paracetamol 500mg tablets }, start: -1m, type: acute }
+      immunisations:
+        - { id: i1, code: { snomed: "12866006", display: Pneumococcal vaccination }, date: -1y }
+      consultations:
+        - { id: c1, date: -2m, type: Surgery consultation, practitioner: G8521704, entries: [p1, a1, i1] }
+"#,
+            start,
+        )
+        .unwrap();
+        let b = bundle_for(&world, PATIENT2, false);
+        let patel = practitioner_ref("G8521704");
+        let c1 = encounter_of("c1");
+        // No usual GP: the consultation's practitioner records, and its day is the asserted one.
+        let p1 = item(&b, "Condition", "p1");
+        assert_eq!(p1["asserter"]["reference"], patel.as_str());
+        assert_eq!(p1["assertedDate"], "2025-11-15");
+        assert_eq!(p1["context"]["reference"], c1.as_str());
+        let a1 = item(&b, "AllergyIntolerance", "a1");
+        assert_eq!(a1["recorder"]["reference"], patel.as_str());
+        assert_eq!(a1["assertedDate"], "2025-11-15");
+        let a1_end = parts(extension(a1, extensions::ALLERGY_INTOLERANCE_END).unwrap());
+        assert_eq!(a1_end["endDate:valueDateTime"], json!("2025-11-15"));
+        assert_eq!(
+            extension(a1, extensions::ASSOCIATED_ENCOUNTER).unwrap()["valueReference"]["reference"],
+            c1.as_str()
+        );
+        let i1 = item(&b, "Immunization", "i1");
+        assert_eq!(i1["practitioner"][0]["actor"]["reference"], patel.as_str());
+        assert_eq!(i1["encounter"]["reference"], c1.as_str());
+        // Neither a usual GP nor a consultation: no recorder (GP Connect offers no placeholder),
+        // the start day as the asserted date.
+        let a2 = item(&b, "AllergyIntolerance", "a2");
+        assert!(a2.get("recorder").is_none());
+        assert_eq!(a2["assertedDate"], "2026-01-15");
+        for (t, s) in [
+            ("MedicationRequest", "m1/plan"),
+            ("MedicationRequest", "m1/issue-1"),
+        ] {
+            assert_eq!(
+                item(&b, t, s)["dosageInstruction"][0]["text"],
+                "No information available"
+            );
+        }
+        assert_eq!(
+            item(&b, "MedicationStatement", "m1")["dosage"][0]["text"],
+            "No information available"
+        );
     }
 
     #[test]

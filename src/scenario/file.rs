@@ -9,7 +9,7 @@
 //!
 //! Optional fields beyond the contract's example, all mapped onto [`super::World`]: practice
 //! `address` and `telecom`; practitioner `gender`; address `district`; problem, allergy and
-//! medication `end` and `note`; immunisation, observation and investigation `note`; investigation
+//! medication `end` and `note`; medication `repeats_allowed` and `stopped`; immunisation, observation and investigation `note`; investigation
 //! `specimen` and result `range`; referral `priority`; document `file` (a path relative to the
 //! scenario file) as the alternative to `text`.
 
@@ -179,6 +179,12 @@ pub struct MedicationEntry {
     pub kind: Option<Spanned<String>>,
     pub dosage: Option<String>,
     pub quantity: Option<String>,
+    /// Repeat and repeat-dispensing only: the number of issues the authorisation allows (GP
+    /// Connect `numberOfRepeatPrescriptionsAllowed`); absent when not limited.
+    pub repeats_allowed: Option<Spanned<u32>>,
+    /// The medication was stopped (not simply run its course), for this reason; needs `end`,
+    /// the day it was stopped.
+    pub stopped: Option<Spanned<String>>,
     pub note: Option<String>,
 }
 

@@ -230,6 +230,10 @@ pub struct Medication {
     pub dosage: Option<String>,
     /// As written, e.g. `28 tablet`.
     pub quantity: Option<String>,
+    /// Issues a repeat or repeat-dispensing authorisation allows, when limited.
+    pub repeats_allowed: Option<u32>,
+    /// Why the medication was stopped on its `end` day (always with `end`).
+    pub stopped: Option<String>,
     pub note: Option<String>,
 }
 

@@ -830,6 +830,27 @@ impl<'c> RecordChecker<'c> {
             {
                 self.fail_at(ed, format!("medication end {e_} is before its start {s}"));
             }
+            if let (Some(allowed), Some(MedicationType::Acute)) = (&e.repeats_allowed, kind) {
+                self.fail_at(
+                    allowed,
+                    "repeats_allowed is only for repeat and repeat-dispensing medications"
+                        .to_owned(),
+                );
+            }
+            let stopped = match &e.stopped {
+                Some(reason) if e.end.is_none() => {
+                    self.fail_at(
+                        reason,
+                        format!(
+                            "{} is stopped but has no end (the day it was stopped)",
+                            Self::label(Area::Medication, &item)
+                        ),
+                    );
+                    None
+                }
+                Some(reason) => self.text(reason, "stopped reason"),
+                None => None,
+            };
             if let (Some(code), Some(start), Some(kind)) = (code, start, kind) {
                 record.medications.push(Medication {
                     meta,
@@ -839,6 +860,8 @@ impl<'c> RecordChecker<'c> {
                     kind,
                     dosage: e.dosage.clone(),
                     quantity: e.quantity.clone(),
+                    repeats_allowed: e.repeats_allowed.as_ref().map(|r| r.value),
+                    stopped,
                     note: e.note.clone(),
                 });
             }

@@ -17,6 +17,7 @@ const WARNING_EXT: &str =
 const CLINICAL_SETTING_EXT: &str =
     "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ClinicalSetting-1";
 const RELATED_CONTENT_EXT: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-RelatedClinicalContent-1";
+const REPEAT_INFORMATION_EXT: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MedicationRepeatInformation-1";
 const CONFIDENTIAL_NOTE: &str = "Items excluded due to confidentiality and/or patient preferences.";
 
 fn key(r: &Value) -> String {
@@ -171,6 +172,34 @@ fn assert_full_record(bundle: &Value) {
         if acute {
             assert_eq!(orders, 1, "one order per acute prescription");
         }
+        // StructuredMedicationSteps: repeat and repeat-dispensing plans have repeatInformation
+        // with both Issued and Allowed; acutes have neither.
+        let repeat: Vec<&str> = plan["extension"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["url"] == REPEAT_INFORMATION_EXT)
+            .flat_map(|e| e["extension"].as_array().into_iter().flatten())
+            .filter_map(|e| e["url"].as_str())
+            .collect();
+        if acute {
+            assert!(repeat.is_empty(), "{plan}");
+        } else {
+            assert!(
+                repeat.contains(&"numberOfRepeatPrescriptionsIssued"),
+                "{plan}"
+            );
+            assert!(
+                repeat.contains(&"numberOfRepeatPrescriptionsAllowed"),
+                "{plan}"
+            );
+        }
+    }
+    for order in requests.iter().filter(|r| r["intent"] == "order") {
+        assert!(
+            !order.to_string().contains(REPEAT_INFORMATION_EXT),
+            "{order}"
+        );
     }
     for r in &requests {
         let m = r["medicationReference"]["reference"].as_str().unwrap();
@@ -299,6 +328,15 @@ fn assert_full_record(bundle: &Value) {
     assert_eq!(imms.len(), 1);
     assert_base_list(imms[0]);
     assert!(problems_link_to(bundle, "Immunization"));
+    // StructuredImmunizationsSteps: the mandatory recordedDate.
+    for i in of_type(bundle, "Immunization") {
+        assert!(
+            i["extension"].as_array().unwrap().iter().any(|e| e["url"]
+                == "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-DateRecorded-1"
+                && e["valueDateTime"].is_string()),
+            "{i}"
+        );
+    }
 
     // Investigations.
     let inv = lists_titled(bundle, "Investigations and results");
