@@ -220,6 +220,22 @@ enum Item<'a> {
 }
 
 impl<'a> Item<'a> {
+    /// Every item of a record, area by area.
+    fn all(rec: &'a crate::scenario::Record) -> impl Iterator<Item = Item<'a>> {
+        rec.problems
+            .iter()
+            .map(Item::Problem)
+            .chain(rec.allergies.iter().map(Item::Allergy))
+            .chain(rec.medications.iter().map(Item::Medication))
+            .chain(rec.immunisations.iter().map(Item::Immunisation))
+            .chain(rec.observations.iter().map(Item::Observation))
+            .chain(rec.investigations.iter().map(Item::Investigation))
+            .chain(rec.consultations.iter().map(Item::Consultation))
+            .chain(rec.referrals.iter().map(Item::Referral))
+            .chain(rec.diary.iter().map(Item::Diary))
+            .chain(rec.documents.iter().map(Item::Document))
+    }
+
     fn meta(&self) -> &'a ItemMeta {
         match self {
             Item::Problem(x) => &x.meta,
@@ -663,20 +679,7 @@ impl<'a> Builder<'a> {
         let nhs = patient.nhs_number.as_str();
         let rec = &patient.record;
         let mut index = HashMap::with_capacity(rec.item_count());
-        let items = rec
-            .problems
-            .iter()
-            .map(Item::Problem)
-            .chain(rec.allergies.iter().map(Item::Allergy))
-            .chain(rec.medications.iter().map(Item::Medication))
-            .chain(rec.immunisations.iter().map(Item::Immunisation))
-            .chain(rec.observations.iter().map(Item::Observation))
-            .chain(rec.investigations.iter().map(Item::Investigation))
-            .chain(rec.consultations.iter().map(Item::Consultation))
-            .chain(rec.referrals.iter().map(Item::Referral))
-            .chain(rec.diary.iter().map(Item::Diary))
-            .chain(rec.documents.iter().map(Item::Document));
-        for item in items {
+        for item in Item::all(rec) {
             index.entry(item.meta().id.as_str()).or_insert(item);
         }
         let mut consultation_of = HashMap::new();
@@ -2544,19 +2547,7 @@ patients:
     }
 
     fn items(r: &crate::scenario::Record) -> Vec<Item<'_>> {
-        r.problems
-            .iter()
-            .map(Item::Problem)
-            .chain(r.allergies.iter().map(Item::Allergy))
-            .chain(r.medications.iter().map(Item::Medication))
-            .chain(r.immunisations.iter().map(Item::Immunisation))
-            .chain(r.observations.iter().map(Item::Observation))
-            .chain(r.investigations.iter().map(Item::Investigation))
-            .chain(r.consultations.iter().map(Item::Consultation))
-            .chain(r.referrals.iter().map(Item::Referral))
-            .chain(r.diary.iter().map(Item::Diary))
-            .chain(r.documents.iter().map(Item::Document))
-            .collect()
+        Item::all(r).collect()
     }
 
     /// The words that identify an item: its terms and free texts, lower-cased. The first word

@@ -9,8 +9,9 @@
 //!
 //! Optional fields beyond the contract's example, all mapped onto [`super::World`]: practice
 //! `address` and `telecom`; practitioner `gender`; address `district`; problem, allergy and
-//! medication `end` and `note`; medication `repeats_allowed` and `stopped`; immunisation, observation and investigation `note`; investigation
-//! `specimen` and result `range`; referral `priority`; document `file` (a path relative to the
+//! medication `end` and `note`; medication `repeats_allowed` and `stopped`; immunisation,
+//! observation and investigation `note`; investigation `specimen` and result `range`; referral
+//! `priority` and `code`; diary `code` and `entered`; document `file` (a path relative to the
 //! scenario file) as the alternative to `text`.
 
 use serde::Deserialize;
