@@ -2554,50 +2554,31 @@ patients:
     /// of a drug's name is what a narrative would name.
     fn item_texts(item: &Item<'_>) -> Vec<String> {
         let mut t: Vec<&str> = Vec::new();
+        // A coded item's term and its free-text note.
+        fn coded<'t>(t: &mut Vec<&'t str>, display: &'t str, note: Option<&'t str>) {
+            t.push(display);
+            t.extend(note);
+        }
         match item {
-            Item::Problem(x) => t.extend(
-                [Some(&*x.code.display), x.note.as_deref()]
-                    .into_iter()
-                    .flatten(),
-            ),
-            Item::Allergy(x) => t.extend(
-                [
-                    Some(&*x.code.display),
-                    x.note.as_deref(),
-                    x.reaction.as_deref(),
-                ]
-                .into_iter()
-                .flatten(),
-            ),
+            Item::Problem(x) => coded(&mut t, &x.code.display, x.note.as_deref()),
+            Item::Allergy(x) => {
+                coded(&mut t, &x.code.display, x.note.as_deref());
+                t.extend(x.reaction.as_deref());
+            }
             Item::Medication(x) => {
-                t.extend(
-                    [Some(&*x.code.display), x.note.as_deref()]
-                        .into_iter()
-                        .flatten(),
-                );
+                coded(&mut t, &x.code.display, x.note.as_deref());
                 t.extend(x.code.display.split_whitespace().next());
             }
-            Item::Immunisation(x) => t.extend(
-                [Some(&*x.code.display), x.note.as_deref()]
-                    .into_iter()
-                    .flatten(),
-            ),
-            Item::Observation(x) => t.extend(
-                [Some(&*x.code.display), x.note.as_deref()]
-                    .into_iter()
-                    .flatten(),
-            ),
+            Item::Immunisation(x) => coded(&mut t, &x.code.display, x.note.as_deref()),
+            Item::Observation(x) => coded(&mut t, &x.code.display, x.note.as_deref()),
             Item::Investigation(x) => {
-                t.extend(
-                    [Some(&*x.code.display), x.note.as_deref()]
-                        .into_iter()
-                        .flatten(),
-                );
+                coded(&mut t, &x.code.display, x.note.as_deref());
                 t.extend(x.results.iter().map(|r| &*r.code.display));
             }
             Item::Consultation(x) => t.extend(x.note.as_deref()),
             Item::Referral(x) => {
-                t.extend([Some(&*x.to), x.reason.as_deref()].into_iter().flatten())
+                t.push(&x.to);
+                t.extend(x.reason.as_deref());
             }
             Item::Diary(x) => t.push(&x.text),
             Item::Document(x) => t.push(&x.title),
