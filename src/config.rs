@@ -32,10 +32,14 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// Seconds a request may take end to end before it is answered with a timeout.
     pub request_timeout_secs: u64,
+    /// Seconds a client may take to send the request body once the headers are in (408 after).
+    pub body_read_timeout_secs: u64,
     /// Seconds SSP waits for a provider before answering 504.
     pub forward_timeout_secs: u64,
     /// Entries the journal keeps before the oldest fall off.
     pub journal_capacity: usize,
+    /// Bytes the journal's entries may hold before the oldest fall off.
+    pub journal_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -50,8 +54,10 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             header_read_timeout_secs: 10,
             request_timeout_secs: 30,
+            body_read_timeout_secs: 30,
             forward_timeout_secs: 20,
             journal_capacity: 2000,
+            journal_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -163,6 +169,13 @@ impl Config {
                 "max_body_bytes must be above 0".into(),
             ));
         }
+        if self.journal_max_bytes < 64 * 1024 {
+            return Err(ConfigError::Invalid(format!(
+                "journal_max_bytes must be at least 65536 (one entry holds up to about 40 KiB), \
+                 not {}",
+                self.journal_max_bytes
+            )));
+        }
         Ok(())
     }
 
@@ -176,7 +189,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 13] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -186,8 +199,10 @@ pub const KEYS: [&str; 11] = [
     "max_body_bytes",
     "header_read_timeout_secs",
     "request_timeout_secs",
+    "body_read_timeout_secs",
     "forward_timeout_secs",
     "journal_capacity",
+    "journal_max_bytes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

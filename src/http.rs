@@ -3,6 +3,8 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -51,6 +53,144 @@ pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Request<B
         Err(e) => Err(FhirError::bad_request(format!(
             "could not read the request body: {e}"
         ))),
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge {
+        limit: usize,
+    },
+    /// The whole body did not arrive within the body-read timeout.
+    TimedOut {
+        after: Duration,
+        received: usize,
+        expected: Option<u64>,
+    },
+    Broken(String),
+}
+
+impl BodyError {
+    /// What went wrong, in a sentence naming the setting that applies.
+    pub fn sentence(&self) -> String {
+        match self {
+            Self::TooLarge { limit } => {
+                format!("request body is larger than the {limit}-byte limit (max_body_bytes)")
+            }
+            Self::TimedOut {
+                after,
+                received,
+                expected,
+            } => {
+                let of = expected.map(|n| format!(" of the {n} announced in Content-Length"));
+                format!(
+                    "the request body did not arrive within {} s (body_read_timeout_secs): {received} bytes{} came; send the whole body at once",
+                    after.as_secs(),
+                    of.unwrap_or_default()
+                )
+            }
+            Self::Broken(cause) => format!("could not read the request body: {cause}"),
+        }
+    }
+
+    /// The refusal in the Spine dialects of PDS, SDS and the providers.
+    pub fn to_fhir(&self) -> FhirError {
+        match self {
+            Self::TooLarge { .. } => FhirError::new(SpineCode::RequestTooLarge, self.sentence()),
+            Self::TimedOut { .. } => FhirError::new(SpineCode::RequestTimeout, self.sentence()),
+            Self::Broken(_) => FhirError::bad_request(self.sentence()),
+        }
+    }
+}
+
+/// Reads a whole request body of at most `limit` bytes, giving up when it has not all arrived
+/// `timeout` after the headers (hyper's header timeout does not cover the body).
+pub async fn read_body_within(
+    req: Request<Incoming>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Request<Bytes>, BodyError> {
+    let expected = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let (parts, body) = req.into_parts();
+    let mut body = Limited::new(body, limit);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut received = 0;
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                return Err(BodyError::TimedOut {
+                    after: timeout,
+                    received,
+                    expected,
+                });
+            }
+            Ok(None) => break,
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    received += data.len();
+                    chunks.push(data);
+                }
+            }
+            Ok(Some(Err(e))) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(BodyError::TooLarge { limit });
+            }
+            Ok(Some(Err(e))) => return Err(BodyError::Broken(e.to_string())),
+        }
+    }
+    let bytes = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => Bytes::from(chunks.concat()),
+    };
+    Ok(Request::from_parts(parts, bytes))
+}
+
+/// Asks hyper to close the connection after this response (its request body was not read to
+/// the end, so the connection cannot carry another request).
+pub fn closing<B>(mut resp: Response<B>) -> Response<B> {
+    resp.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// A URL path (or one segment of it) with its `%XX` escapes decoded, as a server must before
+/// matching it (RFC 3986 section 2.1: `%24` is `$`). `+` stays `+` (that is a query-string
+/// convention). Unchanged when there is nothing to decode or the result would not be UTF-8.
+pub fn percent_decode_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(decoded) => std::borrow::Cow::Owned(decoded),
+        Err(_) => std::borrow::Cow::Borrowed(path),
     }
 }
 
@@ -122,21 +262,49 @@ pub async fn serve<A, H, F>(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let (stream, peer) = match acceptor.accept(tcp).await {
-                Ok(pair) => pair,
-                Err(e) => {
+            // hyper's header timeout starts at a request's first byte, so a client that
+            // connects and says nothing would hold its connection (and a file descriptor) for
+            // ever. The first request's headers, TLS handshake included, must be in within
+            // the header timeout from accept.
+            let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+            let (stream, peer) = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await
+            {
+                Ok(Ok(pair)) => pair,
+                Ok(Err(e)) => {
                     tracing::debug!(error = %e, %remote, "Connection set-up failed.");
                     return;
                 }
+                Err(_) => {
+                    tracing::debug!(%remote, "Closed a connection that did not finish setting up in time.");
+                    return;
+                }
             };
+            let asked = Arc::new(AtomicBool::new(false));
+            let first_request = asked.clone();
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                first_request.store(true, Ordering::Relaxed);
                 let handler = handler.clone();
                 let peer = peer.clone();
                 async move { Ok::<_, Infallible>(handler(req, peer, remote).await) }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(error = %e, %remote, "Connection ended with an error.");
+            let conn = watcher.watch(conn.into_owned());
+            tokio::pin!(conn);
+            let silent = async {
+                tokio::time::sleep_until(deadline).await;
+                if asked.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                ended = &mut conn => {
+                    if let Err(e) = ended {
+                        tracing::debug!(error = %e, %remote, "Connection ended with an error.");
+                    }
+                }
+                () = silent => {
+                    tracing::debug!(%remote, "Closed a connection that sent no request in time.");
+                }
             }
         });
     }
@@ -156,4 +324,22 @@ pub async fn get_status(url: &str) -> Result<u16, BoxError> {
         .build_http::<http_body_util::Empty<Bytes>>();
     let resp = client.get(uri).await?;
     Ok(resp.status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_percent_decoded() {
+        assert_eq!(
+            percent_decode_path("Patient/%24gpc.migratestructuredrecord"),
+            "Patient/$gpc.migratestructuredrecord"
+        );
+        assert_eq!(percent_decode_path("a%2"), "a%2");
+        assert_eq!(percent_decode_path("%zz+%41"), "%zz+A");
+        assert_eq!(percent_decode_path("%C3%A9"), "é");
+        assert_eq!(percent_decode_path("%FF"), "%FF");
+        assert_eq!(percent_decode_path("end%24"), "end$");
+    }
 }

@@ -1,10 +1,15 @@
-//! The journal: every exchange PDS, SDS, SSP and the providers see, oldest first
-//! (`shared/design/contract.md` section 2, `GET /_admin/journal`).
+//! The journal: every exchange PDS, SDS, SSP and the providers see, oldest first (the admin
+//! API's `GET /_admin/journal`).
 //!
-//! Bounded (the oldest entries fall off), ordered (sequence numbers are handed out under the same
-//! lock that appends) and shared by every service. Followers subscribe to a broadcast channel.
+//! Ordered by arrival: a request takes its sequence number when it arrives ([`Journal::begin`])
+//! and its entry is filed under that number when it completes ([`Journal::complete`]), so the
+//! SSP hop always comes before the provider hop it caused, although it finishes after it.
+//! Bounded twice: by entry count and by the bytes the entries hold (oldest evicted first). An
+//! entry holds copies of at most [`BODY_LIMIT`] bytes of each body and of the headers, never a
+//! view into a response or connection buffer, so the bound is the memory actually kept.
+//! Followers subscribe to a broadcast channel that carries entries as they complete.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -80,15 +85,13 @@ impl Serialize for BodyText {
     }
 }
 
-/// Keeps the first [`BODY_LIMIT`] bytes of a body (a reference, not a copy).
+/// Keeps a copy of the first [`BODY_LIMIT`] bytes of a body: a slice would keep the whole
+/// body alive for as long as the entry lives.
 pub fn bounded_bytes(bytes: &Bytes) -> Option<BodyText> {
-    (!bytes.is_empty()).then(|| BodyText {
-        kept: bytes.slice(..bytes.len().min(BODY_LIMIT)),
-        total: bytes.len(),
-    })
+    bounded_body(bytes)
 }
 
-/// [`bounded_bytes`] for a borrowed body (copies at most [`BODY_LIMIT`] bytes).
+/// [`bounded_bytes`] for a borrowed body.
 pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
     (!bytes.is_empty()).then(|| BodyText {
         kept: Bytes::copy_from_slice(&bytes[..bytes.len().min(BODY_LIMIT)]),
@@ -96,10 +99,30 @@ pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
     })
 }
 
-/// Headers as received (cheap to clone: values share the connection's buffers), shown as
-/// `[name, value]` pairs.
+/// Headers as received, shown as `[name, value]` pairs. Values are copied in: as parsed they
+/// are views into the connection's read buffer, which they would keep alive.
 #[derive(Debug, Clone, Default)]
 pub struct Headers(http::HeaderMap);
+
+impl Headers {
+    fn bytes(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 16)
+            .sum()
+    }
+}
+
+fn copied(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut copy = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut fresh = http::HeaderValue::from_bytes(value.as_bytes())
+            .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+        fresh.set_sensitive(value.is_sensitive());
+        copy.append(name.clone(), fresh);
+    }
+    copy
+}
 
 impl Serialize for Headers {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -113,12 +136,12 @@ impl Serialize for Headers {
 }
 
 pub fn header_pairs(headers: &http::HeaderMap) -> Headers {
-    Headers(headers.clone())
+    Headers(copied(headers))
 }
 
 impl From<http::HeaderMap> for Headers {
     fn from(headers: http::HeaderMap) -> Self {
-        Self(headers)
+        Self(copied(&headers))
     }
 }
 
@@ -146,74 +169,219 @@ impl Serialize for Jwt {
 
 /// The request's `Authorization` header, kept so its JWT can be shown decoded.
 pub fn decoded_jwt(headers: &http::HeaderMap) -> Jwt {
-    Jwt(headers.get(http::header::AUTHORIZATION).cloned())
+    Jwt(headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok()))
+}
+
+impl Entry {
+    /// Roughly what the entry holds in memory, for the journal's byte bound.
+    pub fn bytes(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let body = |b: &Option<BodyText>| b.as_ref().map_or(0, |b| b.kept.len());
+        std::mem::size_of::<Self>()
+            + self.time.len()
+            + self.method.len()
+            + self.path.len()
+            + text(&self.trace_id)
+            + text(&self.from_asid)
+            + text(&self.to_asid)
+            + text(&self.interaction)
+            + text(&self.refusal)
+            + text(&self.target)
+            + self.request_headers.bytes()
+            + self.response_headers.bytes()
+            + self.jwt.0.as_ref().map_or(0, http::HeaderValue::len)
+            + body(&self.request_body)
+            + body(&self.response_body)
+    }
+}
+
+/// A request's place in the journal, taken when it arrives. Dropped without being completed
+/// (the client went away mid-request), it leaves a gap and stops holding back the watermark.
+pub struct Ticket {
+    sequence: u64,
+    journal: Journal,
+}
+
+impl Ticket {
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Ok(mut inner) = self.journal.inner.lock() {
+            inner.pending.remove(&self.sequence);
+        }
+    }
 }
 
 struct Inner {
+    /// Sorted by sequence number.
     entries: VecDeque<Arc<Entry>>,
     next_sequence: u64,
+    /// Tickets taken but not yet completed.
+    pending: BTreeSet<u64>,
+    /// What `entries` hold, as [`Entry::bytes`] counts it.
+    bytes: usize,
+}
+
+/// What the journal holds now (the `X-Journal-*` headers of `GET /_admin/journal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub entries: usize,
+    pub bytes: usize,
 }
 
 #[derive(Clone)]
 pub struct Journal {
     inner: Arc<Mutex<Inner>>,
     capacity: usize,
-    live: broadcast::Sender<Arc<Entry>>,
+    max_bytes: usize,
+    live: broadcast::Sender<Completed>,
+}
+
+/// An entry as followers get it, when it completes.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub entry: Arc<Entry>,
+    /// The watermark just after this entry completed: every request up to it had completed and
+    /// been sent to followers no later than this entry.
+    pub watermark: u64,
 }
 
 impl Journal {
-    pub fn new(capacity: usize) -> Self {
+    /// A journal keeping at most `capacity` entries and `max_bytes` bytes of them.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         let (live, _) = broadcast::channel(1024);
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 entries: VecDeque::new(),
                 next_sequence: 1,
+                pending: BTreeSet::new(),
+                bytes: 0,
             })),
             capacity: capacity.max(1),
+            max_bytes,
             live,
         }
     }
 
-    /// Appends an entry, giving it the next sequence number; returns that number.
-    pub fn record(&self, mut entry: Entry) -> u64 {
+    /// Takes the next sequence number for a request that has just arrived.
+    pub fn begin(&self) -> Ticket {
+        let sequence = match self.inner.lock() {
+            Ok(mut inner) => {
+                let sequence = inner.next_sequence;
+                inner.next_sequence += 1;
+                inner.pending.insert(sequence);
+                sequence
+            }
+            Err(_) => 0,
+        };
+        Ticket {
+            sequence,
+            journal: self.clone(),
+        }
+    }
+
+    /// Files a completed exchange under its ticket's number, in arrival order, and drops the
+    /// oldest entries while either bound is exceeded. Returns the sequence number.
+    pub fn complete(&self, ticket: Ticket, mut entry: Entry) -> u64 {
+        let sequence = ticket.sequence;
         let Ok(mut inner) = self.inner.lock() else {
             return 0;
         };
-        entry.sequence = inner.next_sequence;
-        inner.next_sequence += 1;
+        inner.pending.remove(&sequence);
+        entry.sequence = sequence;
+        let size = entry.bytes();
         let entry = Arc::new(entry);
-        if inner.entries.len() == self.capacity {
-            inner.entries.pop_front();
+        // Exchanges finish nearly in arrival order: look for the place from the back.
+        let at = inner
+            .entries
+            .iter()
+            .rposition(|e| e.sequence < sequence)
+            .map_or(0, |i| i + 1);
+        inner.entries.insert(at, entry.clone());
+        inner.bytes += size;
+        while inner.entries.len() > self.capacity
+            || (inner.bytes > self.max_bytes && inner.entries.len() > 1)
+        {
+            match inner.entries.pop_front() {
+                Some(old) => inner.bytes = inner.bytes.saturating_sub(old.bytes()),
+                None => break,
+            }
         }
-        inner.entries.push_back(entry.clone());
-        let seq = entry.sequence;
-        // Sent under the lock so followers see entries in sequence order.
-        let _ = self.live.send(entry);
-        seq
+        // Sent under the lock so followers see entries in completion order, none twice.
+        let watermark = watermark(&inner);
+        let _ = self.live.send(Completed { entry, watermark });
+        sequence
+    }
+
+    /// Files an exchange that arrived just now (for answers given without a handler).
+    pub fn record(&self, entry: Entry) -> u64 {
+        self.complete(self.begin(), entry)
     }
 
     /// Entries with a sequence number greater than `since` (all when 0), oldest first.
     pub fn since(&self, since: u64) -> Vec<Arc<Entry>> {
+        self.snapshot(since).0
+    }
+
+    /// [`Journal::since`] plus the watermark: the highest sequence number below which every
+    /// request has completed (or been abandoned), so nothing at or under it can still appear.
+    pub fn snapshot(&self, since: u64) -> (Vec<Arc<Entry>>, u64) {
         match self.inner.lock() {
-            Ok(inner) => inner
-                .entries
-                .iter()
-                .filter(|e| e.sequence > since)
-                .cloned()
-                .collect(),
-            Err(_) => Vec::new(),
+            Ok(inner) => {
+                let entries = inner
+                    .entries
+                    .iter()
+                    .filter(|e| e.sequence > since)
+                    .cloned()
+                    .collect();
+                (entries, watermark(&inner))
+            }
+            Err(_) => (Vec::new(), 0),
         }
     }
 
-    /// Forgets every entry; sequence numbers keep rising so followers never see one reused.
+    /// The current watermark (see [`Journal::snapshot`]).
+    pub fn watermark(&self) -> u64 {
+        self.inner.lock().map_or(0, |inner| watermark(&inner))
+    }
+
+    pub fn stats(&self) -> Stats {
+        match self.inner.lock() {
+            Ok(inner) => Stats {
+                entries: inner.entries.len(),
+                bytes: inner.bytes,
+            },
+            Err(_) => Stats {
+                entries: 0,
+                bytes: 0,
+            },
+        }
+    }
+
+    /// Forgets every entry and gives their memory back (the deque's allocation included);
+    /// sequence numbers keep rising so followers never see one reused.
     pub fn clear(&self) {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.entries.clear();
+            inner.entries = VecDeque::new();
+            inner.bytes = 0;
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Entry>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Completed> {
         self.live.subscribe()
+    }
+}
+
+fn watermark(inner: &Inner) -> u64 {
+    match inner.pending.first() {
+        Some(first) => first - 1,
+        None => inner.next_sequence - 1,
     }
 }
 
@@ -223,7 +391,7 @@ mod tests {
 
     #[test]
     fn bounded_and_ordered() {
-        let j = Journal::new(3);
+        let j = Journal::new(3, usize::MAX);
         for i in 0..5 {
             j.record(Entry {
                 path: format!("/{i}"),
@@ -239,7 +407,46 @@ mod tests {
         assert_eq!(j.since(4).len(), 1);
         j.clear();
         assert!(j.since(0).is_empty());
+        assert_eq!(j.stats().bytes, 0);
         assert_eq!(j.record(Entry::default()), 6);
+    }
+
+    #[test]
+    fn entries_are_ordered_by_arrival_and_the_watermark_waits_for_the_oldest() {
+        let j = Journal::new(10, usize::MAX);
+        let first = j.begin();
+        let second = j.begin();
+        let abandoned = j.begin();
+        assert_eq!(j.watermark(), 0);
+        j.complete(second, Entry::default());
+        assert_eq!(j.watermark(), 0, "the first request is still open");
+        j.complete(first, Entry::default());
+        assert_eq!(j.watermark(), 2);
+        drop(abandoned);
+        assert_eq!(j.watermark(), 3);
+        let seqs: Vec<u64> = j.since(0).iter().map(|e| e.sequence).collect();
+        assert_eq!(seqs, vec![1, 2]);
+    }
+
+    #[test]
+    fn the_byte_bound_evicts_the_oldest() {
+        let big = vec![b'x'; 100_000];
+        let one = Entry {
+            response_body: bounded_body(&big),
+            ..Default::default()
+        }
+        .bytes();
+        let j = Journal::new(1000, one * 3);
+        for _ in 0..10 {
+            j.record(Entry {
+                response_body: bounded_body(&big),
+                ..Default::default()
+            });
+        }
+        let stats = j.stats();
+        assert_eq!(stats.entries, 3);
+        assert!(stats.bytes <= one * 3, "{stats:?}");
+        assert_eq!(j.since(0)[0].sequence, 8);
     }
 
     #[test]

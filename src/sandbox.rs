@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
-use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, read_body, serve};
+use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, closing, read_body_within, serve};
 use crate::journal::{self, Entry, Journal};
 use crate::scenario::World;
 use crate::{admin, pds, pki, provider, sds, ssp, tls};
@@ -85,7 +85,7 @@ impl Sandbox {
             ssp_addr,
             pds: pds::PdsStore::new(&world),
             sds: sds::SdsDirectory::new(&world, &public_url),
-            journal: Journal::new(config.journal_capacity),
+            journal: Journal::new(config.journal_capacity, config.journal_max_bytes),
             world,
             clock,
             public_url,
@@ -222,6 +222,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         Route::Sds => ("sds", OutcomeStyle::Sds),
         _ => ("provider", OutcomeStyle::GpConnect),
     };
+    let ticket = shared.journal.begin();
     let started = Instant::now();
     let time = shared.clock.now();
     let method = req.method().clone();
@@ -232,9 +233,11 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         .unwrap_or_default();
     let request_headers = req.headers().clone();
     let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
+    let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
 
-    let (request_body, resp) = match read_body(req, shared.config.max_body_bytes).await {
-        Err(e) => (Bytes::new(), e.to_response(style)),
+    let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
+    let (request_body, resp) = match read.await {
+        Err(e) => (Bytes::new(), closing(e.to_fhir().to_response(style))),
         Ok(req) => {
             let body = req.body().clone();
             let work = async {
@@ -275,25 +278,28 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    shared.journal.record(Entry {
-        time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        service,
-        method: method.to_string(),
-        path: path.clone(),
-        status: resp.status().as_u16(),
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        trace_id: header("ssp-traceid"),
-        from_asid: header("ssp-from"),
-        to_asid: header("ssp-to"),
-        interaction: header("ssp-interactionid"),
-        refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-        jwt: journal::decoded_jwt(&request_headers),
-        request_headers: request_headers.into(),
-        request_body: journal::bounded_bytes(&request_body),
-        response_headers: journal::header_pairs(resp.headers()),
-        response_body: journal::bounded_bytes(resp.body()),
-        ..Default::default()
-    });
+    shared.journal.complete(
+        ticket,
+        Entry {
+            time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            service,
+            method: method.to_string(),
+            path: path.clone(),
+            status: resp.status().as_u16(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            trace_id: header("ssp-traceid"),
+            from_asid: header("ssp-from"),
+            to_asid: header("ssp-to"),
+            interaction: header("ssp-interactionid"),
+            refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
+            jwt: journal::decoded_jwt(&request_headers),
+            request_headers: request_headers.into(),
+            request_body: journal::bounded_bytes(&request_body),
+            response_headers: journal::header_pairs(resp.headers()),
+            response_body: journal::bounded_bytes(resp.body()),
+            ..Default::default()
+        },
+    );
     boxed(resp)
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
-use crate::http::{Body, boxed, full, read_body};
+use crate::http::{Body, boxed, closing, full, read_body_within};
 use crate::sandbox::Shared;
 
 mod stream;
@@ -107,8 +107,14 @@ fn journal_query(query: Option<&str>) -> Result<JournalQuery, FhirError> {
 
 fn journal(shared: &Shared, since: u64) -> Response<Body> {
     let entries = shared.journal.since(since);
+    let stats = shared.journal.stats();
     let body = serde_json::to_vec(&entries).unwrap_or_default();
     let mut resp = Response::new(full(body));
+    // What the whole journal holds now (not only the entries after `since`).
+    resp.headers_mut()
+        .insert("x-journal-entries", HeaderValue::from(stats.entries));
+    resp.headers_mut()
+        .insert("x-journal-bytes", HeaderValue::from(stats.bytes));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -183,9 +189,10 @@ struct JourneyRequest {
 /// so the journal (and the page's diagram) shows every hop.
 async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let fail = |e: FhirError| boxed(e.to_response(OutcomeStyle::GpConnect));
-    let req = match read_body(req, 64 * 1024).await {
+    let body_timeout = std::time::Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
+    let req = match read_body_within(req, 64 * 1024, body_timeout).await {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return closing(fail(e.to_fhir())),
     };
     let ask: JourneyRequest = match serde_json::from_slice(req.body()) {
         Ok(a) => a,

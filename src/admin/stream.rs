@@ -1,6 +1,11 @@
 //! The live journal: Server-Sent Events, one `entry` event per exchange, so a page can follow
-//! the journey as it happens. The backlog after `since` is sent first, then live entries.
+//! the journey as it happens. The backlog after `since` is sent first (in arrival order), then
+//! entries as they complete, which is nearly but not exactly arrival order: a follower orders
+//! them by `sequence`. Each event's `id` is a watermark below which the follower has been sent
+//! everything, so a reconnect (`Last-Event-ID`) misses nothing; it may repeat an entry, which
+//! the follower recognises by its `sequence`.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,20 +19,18 @@ use crate::http::{Body, BoxError};
 use crate::journal::Entry;
 use crate::sandbox::Shared;
 
-fn event(entry: &Entry) -> Bytes {
+fn event(entry: &Entry, id: u64) -> Bytes {
     let data = serde_json::to_string(entry).unwrap_or_default();
-    Bytes::from(format!(
-        "id: {}\nevent: entry\ndata: {data}\n\n",
-        entry.sequence
-    ))
+    Bytes::from(format!("id: {id}\nevent: entry\ndata: {data}\n\n"))
 }
 
 pub fn journal_stream(shared: &Shared, since: u64) -> Response<Body> {
     // Subscribe before reading the backlog so nothing falls between the two.
     let mut live = shared.journal.subscribe();
     let mut stopping = shared.stopping.clone();
-    let backlog = shared.journal.since(since);
-    let mut last = backlog.last().map_or(since, |e| e.sequence);
+    let (backlog, watermark) = shared.journal.snapshot(since);
+    // Entries completing between `subscribe` and `snapshot` come both ways: send them once.
+    let mut sent: HashSet<u64> = backlog.iter().map(|e| e.sequence).collect();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         // Tell the browser how long to wait before reconnecting.
@@ -39,7 +42,8 @@ pub fn journal_stream(shared: &Shared, since: u64) -> Response<Body> {
             return;
         }
         for entry in &backlog {
-            if tx.send(event(entry)).await.is_err() {
+            let id = watermark.min(entry.sequence).max(since);
+            if tx.send(event(entry, id)).await.is_err() {
                 return;
             }
         }
@@ -51,9 +55,10 @@ pub fn journal_stream(shared: &Shared, since: u64) -> Response<Body> {
             let chunk = match next {
                 // A comment line keeps proxies and the browser from timing the stream out.
                 Err(_) => Bytes::from_static(b": keep-alive\n\n"),
-                Ok(Ok(entry)) if entry.sequence > last => {
-                    last = entry.sequence;
-                    event(&entry)
+                Ok(Ok(done))
+                    if done.entry.sequence > since && !sent.remove(&done.entry.sequence) =>
+                {
+                    event(&done.entry, done.watermark.max(since))
                 }
                 Ok(Ok(_)) => continue,
                 Ok(Err(RecvError::Lagged(missed))) => {

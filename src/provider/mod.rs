@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, header};
 
 use crate::fhir::{FhirError, OutcomeStyle};
+use crate::http::percent_decode_path;
 use crate::sandbox::Shared;
 use crate::scenario::Practice;
 
@@ -71,7 +72,14 @@ fn provider_practice<'w>(shared: &'w Shared, ods: &str) -> Result<&'w Practice, 
 
 fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
     let path = req.uri().path();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Decoded segment by segment, so `%24gpc...` is `$gpc...` and an escaped `/` stays inside
+    // its segment.
+    let decoded: Vec<std::borrow::Cow<'_, str>> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode_path)
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
     let (ods, rest) = match segments.as_slice() {
         [ods, "STU3", "1", "gpconnect", rest @ ..] => (*ods, rest),
         _ => {

@@ -36,7 +36,7 @@ pub fn shared(world: World) -> Shared {
     Shared {
         pds: pds::PdsStore::new(&world),
         sds: sds::SdsDirectory::new(&world, "http://sandbox.test"),
-        journal: Journal::new(10),
+        journal: Journal::new(10, usize::MAX),
         world,
         clock: Clock::fixed(now()),
         config: Arc::new(Config::default()),

@@ -7,6 +7,7 @@ use http::{HeaderMap, Method, StatusCode, header};
 use super::headers;
 use super::routes::{self, Route};
 use crate::fhir::FhirError;
+use crate::http::percent_decode_path;
 use crate::identifiers::Asid;
 use crate::sds::SdsDirectory;
 use crate::sds::directory::SdsEndpoint;
@@ -266,16 +267,16 @@ pub fn receiver_registered<'s>(
     Err(refuse(StatusCode::FORBIDDEN, "forbidden", token, sentence))
 }
 
-/// Check 6: the target URL starts with the receiver's SDS endpoint for the interaction, verbatim.
-/// Returns what follows the service root (`/metadata`, `/Binary/x?y`).
-pub fn target_is_endpoint<'t>(
-    target: &'t str,
-    endpoint: &SdsEndpoint,
-) -> Result<&'t str, FhirError> {
-    if let Some(rest) = target.strip_prefix(endpoint.address.as_str())
+/// Check 6: the target URL starts with the receiver's SDS endpoint for the interaction, verbatim
+/// once percent-escapes in its path are decoded (`%24` and `$` are the same URL). Returns what
+/// follows the service root, path decoded (`/metadata`, `/Binary/x?y`).
+pub fn target_is_endpoint(target: &str, endpoint: &SdsEndpoint) -> Result<String, FhirError> {
+    let decoded = decoded_target(target);
+    let address = percent_decode_path(&endpoint.address);
+    if let Some(rest) = decoded.strip_prefix(address.as_ref())
         && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
     {
-        return Ok(rest);
+        return Ok(rest.to_owned());
     }
     let address = &endpoint.address;
     let lower = target.to_ascii_lowercase();
@@ -311,6 +312,19 @@ pub fn target_is_endpoint<'t>(
         ),
         hint,
     ))
+}
+
+/// An absolute target URL with its path percent-decoded (the query is the provider's to decode).
+/// A target that is not `http://` or `https://` as sent (e.g. all escaped) is left as it is.
+fn decoded_target(target: &str) -> String {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    if !lower.starts_with("http://") && !lower.starts_with("https://") {
+        return target.to_owned();
+    }
+    match target.split_once('?') {
+        Some((path, query)) => format!("{}?{query}", percent_decode_path(path)),
+        None => percent_decode_path(target).into_owned(),
+    }
 }
 
 /// Check 7: the interaction id matches the method and path (`ssp.md` section 2 table).
@@ -428,6 +442,11 @@ mod tests {
         let e = endpoint();
         let ok = format!("{}/metadata", e.address);
         assert_eq!(target_is_endpoint(&ok, &e).unwrap(), "/metadata");
+        let escaped = format!("{}/Patient/%24gpc.migratestructuredrecord?a=%24", e.address);
+        assert_eq!(
+            target_is_endpoint(&escaped, &e).unwrap(),
+            "/Patient/$gpc.migratestructuredrecord?a=%24"
+        );
         let err = target_is_endpoint(&format!("{}x/metadata", e.address), &e).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert!(

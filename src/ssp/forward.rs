@@ -1,12 +1,12 @@
 //! The hop from SSP to the provider (`ssp.md` section 6.3): a pooled hyper client (http or https
-//! with the sandbox CA and SSP's own certificate), request and response streamed both ways.
+//! with the sandbox CA and SSP's own certificate); the request body, read whole by SSP, is sent
+//! on, and the response streams back unchanged.
 
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,7 +26,7 @@ pub enum ForwardError {
 /// A pooled client to the providers.
 #[derive(Clone)]
 pub struct Forwarder {
-    client: Client<HttpsConnector<HttpConnector>, Incoming>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     timeout: Duration,
 }
 
@@ -53,7 +53,7 @@ impl Forwarder {
     /// (the target's). Returns the provider's response with its body still streaming.
     pub async fn forward(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         target: Uri,
     ) -> Result<Response<Body>, ForwardError> {
         let (mut parts, body) = req.into_parts();

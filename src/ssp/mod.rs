@@ -1,6 +1,7 @@
 //! Spine Secure Proxy (`shared/spec/ssp.md`): `https://<ssp>/<absolute provider URL>`, TLS 1.2
 //! and 1.3 with client certificates, checks in SSP's order, then a real HTTP hop to the provider
-//! SDS names, streamed both ways and unchanged.
+//! SDS names: the request body is read whole first (as nginx does), the response streams back
+//! unchanged.
 //!
 //! # Phases
 //!
@@ -25,10 +26,12 @@
 //!    7. path not the interaction's: 400 `MISSING_OR_INVALID_HEADER_SSP-INTERACTIONID`; right
 //!       path, wrong method: 405 `405: Method Not Allowed`;
 //!    8. a POST or PUT without a FHIR `Content-Type`: 415 `Unsupported_Media_Type`.
-//! 3. **Forward** ([`forward`]): the pooled client sends the request to the target; 502
+//! 3. **Body**: read whole, at most `max_body_bytes` (413 `REQUEST_ENTITY_TOO_LARGE`), within
+//!    `body_read_timeout_secs` of the headers (408 `REQUEST_TIMEOUT`, and the connection closes).
+//! 4. **Forward** ([`forward`]): the pooled client sends the request to the target; 502
 //!    `ERROR_COMMUNICATING_TO_ENDPOINT_URL_<target>` when the provider cannot be reached, 504
 //!    `TIMEOUT_COMMUNICATING_TO_ENDPOINT_URL_<target>` after `forward_timeout_secs`.
-//! 4. **Journal**: every exchange, refused or forwarded, with trace id, ASIDs, interaction,
+//! 5. **Journal**: every exchange, refused or forwarded, with trace id, ASIDs, interaction,
 //!    target, status and the refusal.
 //!
 //! # Choices where the spec is silent or UNCONFIRMED
@@ -69,7 +72,7 @@ use tokio_rustls::server::TlsStream;
 use crate::clock::Clock;
 use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle};
-use crate::http::{Acceptor, Body, boxed};
+use crate::http::{Acceptor, Body, BodyError, boxed, closing, full, read_body_within};
 use crate::journal::{self, Entry, Journal};
 use crate::pki::Layout;
 use crate::sandbox::Shared;
@@ -208,6 +211,8 @@ pub struct SspService {
     journal: Journal,
     clock: Clock,
     forwarder: Forwarder,
+    max_body_bytes: usize,
+    body_timeout: Duration,
 }
 
 /// What the checks established about a request SSP will forward.
@@ -253,6 +258,8 @@ impl SspService {
                 tls,
                 Duration::from_secs(shared.config.forward_timeout_secs.max(1)),
             ),
+            max_body_bytes: shared.config.max_body_bytes,
+            body_timeout: Duration::from_secs(shared.config.body_read_timeout_secs.max(1)),
         })
     }
 
@@ -262,6 +269,7 @@ impl SspService {
         peer: Arc<ClientIdentity>,
         remote: SocketAddr,
     ) -> Response<Body> {
+        let ticket = self.journal.begin();
         let started = Instant::now();
         let time = self.clock.now();
         let method = req.method().clone();
@@ -276,19 +284,32 @@ impl SspService {
         let jwt = journal::decoded_jwt(req.headers());
 
         let checked = self.check(&peer, &method, req.headers(), &target);
+        let mut request_body = None;
         let refusal = match checked {
             Err(error) => Err(error),
-            Ok(approved) => self
-                .forwarder
-                .forward(req, approved.target)
-                .await
-                .map_err(|e| forward_refusal(&e, &target)),
+            // The body is read whole before the hop, as nginx does, so a client that sends it
+            // too slowly gets SSP's 408 instead of holding a connection to the provider.
+            Ok(approved) => {
+                match read_body_within(req, self.max_body_bytes, self.body_timeout).await {
+                    Err(e) => Err(body_refusal(&e)),
+                    Ok(req) => {
+                        request_body = journal::bounded_bytes(req.body());
+                        self.forwarder
+                            .forward(req.map(full), approved.target)
+                            .await
+                            .map_err(|e| forward_refusal(&e, &target))
+                    }
+                }
+            }
         };
         // A refusal's body is small and kept for the journal; a forwarded one streams through.
         let (resp, refusal, response_body) = match refusal {
             Ok(resp) => (resp, None, None),
             Err(error) => {
-                let resp = error.to_response(OutcomeStyle::Ssp);
+                let mut resp = error.to_response(OutcomeStyle::Ssp);
+                if error.status == StatusCode::REQUEST_TIMEOUT {
+                    resp = closing(resp);
+                }
                 let body = journal::bounded_bytes(resp.body());
                 (boxed(resp), Some(error), body)
             }
@@ -315,32 +336,35 @@ impl SspService {
                 "SSP forwarded a request."
             ),
         }
-        self.journal.record(Entry {
-            time: rfc3339(time),
-            service: SERVICE,
-            method: method.to_string(),
-            path,
-            status,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            trace_id: seen.trace_id,
-            from_asid: seen.from,
-            to_asid: seen.to,
-            interaction: seen.interaction,
-            refusal: refusal.as_ref().map(|e| {
-                Refusal {
-                    code: e.code.clone(),
-                    diagnostics: e.diagnostics.clone(),
-                }
-                .summary()
-            }),
-            target: (!target.is_empty()).then_some(target),
-            request_headers,
-            request_body: None,
-            jwt,
-            response_headers: journal::header_pairs(resp.headers()),
-            response_body,
-            ..Default::default()
-        });
+        self.journal.complete(
+            ticket,
+            Entry {
+                time: rfc3339(time),
+                service: SERVICE,
+                method: method.to_string(),
+                path,
+                status,
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                trace_id: seen.trace_id,
+                from_asid: seen.from,
+                to_asid: seen.to,
+                interaction: seen.interaction,
+                refusal: refusal.as_ref().map(|e| {
+                    Refusal {
+                        code: e.code.clone(),
+                        diagnostics: e.diagnostics.clone(),
+                    }
+                    .summary()
+                }),
+                target: (!target.is_empty()).then_some(target),
+                request_headers,
+                request_body,
+                jwt,
+                response_headers: journal::header_pairs(resp.headers()),
+                response_body,
+                ..Default::default()
+            },
+        );
         resp
     }
 
@@ -361,7 +385,7 @@ impl SspService {
         checks::sender_may_send(&self.sds, &from, &interaction)?;
         let endpoint = checks::receiver_registered(&self.sds, &to, &interaction)?;
         let rest = checks::target_is_endpoint(target, endpoint)?;
-        checks::interaction_matches(&interaction, method, rest)?;
+        checks::interaction_matches(&interaction, method, &rest)?;
         checks::media_type(method, headers)?;
         let target: Uri = target.parse().map_err(|e| {
             checks::refuse(
@@ -375,6 +399,29 @@ impl SspService {
             )
         })?;
         Ok(Approved { target })
+    }
+}
+
+fn body_refusal(error: &BodyError) -> FhirError {
+    match error {
+        BodyError::TooLarge { .. } => checks::refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-costly",
+            "REQUEST_ENTITY_TOO_LARGE",
+            error.sentence(),
+        ),
+        BodyError::TimedOut { .. } => checks::refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "REQUEST_TIMEOUT",
+            error.sentence(),
+        ),
+        BodyError::Broken(_) => checks::refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "BAD_REQUEST",
+            error.sentence(),
+        ),
     }
 }
 
