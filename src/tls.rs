@@ -299,40 +299,125 @@ pub fn identify_client(
     }
 }
 
+/// Why a client certificate is refused, and what to use instead, in words (never the library's
+/// error names).
 fn describe_rejection(error: &rustls::Error, info: Option<&der::CertInfo>) -> String {
+    let asid = info
+        .and_then(|i| i.subject_attribute(der::OID_SERIAL_NUMBER))
+        .filter(|s| Asid::parse(s).is_ok());
+    let ours = match asid {
+        Some(asid) => format!("clients/{asid}.pem (key clients/{asid}-key.pem)"),
+        None => "clients/<your ASID>.pem (key clients/<your ASID>-key.pem)".to_owned(),
+    };
+    let instead = format!(
+        "use the certificate the sandbox CA issued for your ASID: {ours} in the certificates folder"
+    );
     let date = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_else(|| "an unreadable date".to_owned())
     };
-    match error {
+    let self_signed = info.is_some_and(der::CertInfo::is_self_issued);
+    let issuer = info.map_or_else(|| "an unreadable issuer".to_owned(), |i| i.issuer_summary());
+    let wrong = match error {
         rustls::Error::InvalidCertificate(cert_error) => match cert_error {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
-                "the certificate expired on {}",
-                date(info.and_then(|i| i.not_after))
-            ),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                return format!(
+                    "the client certificate expired on {}; {instead} (if that one has expired \
+                     too, delete it and its key and restart the sandbox: a new one is issued)",
+                    date(info.and_then(|i| i.not_after))
+                );
+            }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                format!(
-                    "the certificate is not valid until {}",
+                return format!(
+                    "the client certificate is not valid until {} (is this machine's clock \
+                     right?); {instead}",
                     date(info.and_then(|i| i.not_before))
-                )
+                );
             }
-            CertificateError::UnknownIssuer => {
-                "the certificate was not issued by the sandbox CA (ca.pem in the certificates \
-                 folder)"
+            CertificateError::UnknownIssuer if self_signed => {
+                "the client certificate is self-signed (it names itself as its issuer), so the \
+                 sandbox CA did not issue it"
                     .to_owned()
             }
-            CertificateError::BadSignature => {
-                "the certificate's signature does not verify against the sandbox CA".to_owned()
-            }
+            CertificateError::UnknownIssuer => format!(
+                "the client certificate was not issued by the sandbox CA (ca.pem in the \
+                 certificates folder) but by {issuer}"
+            ),
+            CertificateError::BadSignature => format!(
+                "the client certificate names the sandbox CA ({issuer}) as its issuer, but the \
+                 sandbox CA's key did not sign it (it comes from another CA of the same name, \
+                 such as another sandbox's certificates folder)"
+            ),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                "the certificate is not for client authentication (extended key usage \
-                 clientAuth)"
+                "the client certificate is not for client authentication: its extended key \
+                 usage does not include clientAuth (a server certificate?)"
                     .to_owned()
             }
-            CertificateError::Revoked => "the certificate has been revoked".to_owned(),
-            other => format!("the certificate is invalid: {other:?}"),
+            CertificateError::Revoked => "the client certificate has been revoked".to_owned(),
+            CertificateError::BadEncoding => {
+                "the client certificate is not a well-formed X.509 certificate".to_owned()
+            }
+            CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                "the client certificate is signed with an algorithm SSP does not accept \
+                 (ECDSA P-256/P-384, Ed25519 and RSA with SHA-256 or better are accepted)"
+                    .to_owned()
+            }
+            CertificateError::Other(other) => describe_webpki(other.0.as_ref(), self_signed),
+            other => format!("the client certificate is not acceptable ({other})"),
         },
-        other => format!("the certificate is invalid: {other}"),
+        other => format!("the client certificate could not be checked ({other})"),
+    };
+    format!("{wrong}; {instead}")
+}
+
+/// The verifier's own reasons, which rustls passes on without a name of its own.
+fn describe_webpki(
+    error: &(dyn std::error::Error + Send + Sync + 'static),
+    self_signed: bool,
+) -> String {
+    let Some(error) = error.downcast_ref::<webpki::Error>() else {
+        return format!("the client certificate is not acceptable ({error})");
+    };
+    match error {
+        webpki::Error::CaUsedAsEndEntity if self_signed => {
+            "the client certificate is self-signed (a CA certificate used as an end entity), so \
+             the sandbox CA did not issue it"
+                .to_owned()
+        }
+        webpki::Error::CaUsedAsEndEntity => {
+            "the client certificate is a CA certificate (basic constraints CA:TRUE), not one \
+             issued to a system"
+                .to_owned()
+        }
+        webpki::Error::EndEntityUsedAsCa => {
+            "the certificate chain uses a system's certificate as the issuer of another; send \
+             only your own certificate"
+                .to_owned()
+        }
+        webpki::Error::EmptyEkuExtension => {
+            "the client certificate is not for client authentication: its extended key usage \
+             does not include clientAuth"
+                .to_owned()
+        }
+        webpki::Error::UnsupportedCertVersion => {
+            "the client certificate is not an X.509 version 3 certificate".to_owned()
+        }
+        webpki::Error::UnsupportedCriticalExtension => {
+            "the client certificate carries a critical extension SSP does not understand".to_owned()
+        }
+        webpki::Error::MaximumPathDepthExceeded | webpki::Error::MaximumPathBuildCallsExceeded => {
+            "the certificate chain is longer than SSP follows; send only your own certificate"
+                .to_owned()
+        }
+        webpki::Error::BadDer
+        | webpki::Error::BadDerTime
+        | webpki::Error::TrailingData(_)
+        | webpki::Error::ExtensionValueInvalid
+        | webpki::Error::InvalidSerialNumber => {
+            "the client certificate is not a well-formed X.509 certificate".to_owned()
+        }
+        other => format!("the client certificate is not acceptable ({other})"),
     }
 }
 
@@ -407,8 +492,15 @@ mod tests {
                 ClientIdentity::Rejected { reason, .. } => reason,
                 other => panic!("{other:?}"),
             };
-        assert!(reason(&expired.cert_pem).contains("expired on"));
-        assert!(reason(&foreign.cert_pem).contains("not issued by the sandbox CA"));
+        let expired = reason(&expired.cert_pem);
+        assert!(expired.contains("expired on"), "{expired}");
+        assert!(expired.contains("clients/200000000359.pem"), "{expired}");
+        let foreign = reason(&foreign.cert_pem);
+        assert!(
+            foreign.contains("not issued by the sandbox CA"),
+            "{foreign}"
+        );
+        assert!(foreign.contains("but by CN=Other CA"), "{foreign}");
         assert_eq!(
             identify_client(&verifier, None, UnixTime::now()),
             ClientIdentity::Anonymous

@@ -56,6 +56,9 @@ pub struct CertInfo {
     pub subject: Vec<Attribute>,
     /// Whether every RDN of the subject holds exactly one attribute (what rcgen can reproduce).
     pub subject_is_simple: bool,
+    /// The whole issuer `Name`; equal to `subject_der` when the certificate is self-issued.
+    pub issuer_der: Vec<u8>,
+    pub issuer: Vec<Attribute>,
     pub not_before: Option<chrono::DateTime<chrono::Utc>>,
     pub not_after: Option<chrono::DateTime<chrono::Utc>>,
     pub dns_names: Vec<String>,
@@ -75,12 +78,25 @@ impl CertInfo {
 
     /// `CN=..., serialNumber=...` for messages.
     pub fn subject_summary(&self) -> String {
-        self.subject
-            .iter()
-            .map(|a| format!("{}={}", attribute_name(&a.oid), a.value))
-            .collect::<Vec<_>>()
-            .join(", ")
+        summary(&self.subject)
     }
+
+    /// The issuer as `CN=...` for messages.
+    pub fn issuer_summary(&self) -> String {
+        summary(&self.issuer)
+    }
+
+    /// Whether the certificate names itself as its issuer (a self-signed certificate).
+    pub fn is_self_issued(&self) -> bool {
+        self.issuer_der == self.subject_der
+    }
+}
+
+fn summary(name: &[Attribute]) -> String {
+    name.iter()
+        .map(|a| format!("{}={}", attribute_name(&a.oid), a.value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn attribute_name(oid: &[u8]) -> String {
@@ -177,11 +193,14 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, DerError> {
     let not_before = read(validity.content)?;
     let not_after = read(not_before.rest)?;
     let (attributes, simple) = parse_name(subject.content)?;
+    let (issuer_attributes, _) = parse_name(issuer.content)?;
 
     let mut info = CertInfo {
         subject_der: subject.whole.to_vec(),
         subject: attributes,
         subject_is_simple: simple,
+        issuer_der: issuer.whole.to_vec(),
+        issuer: issuer_attributes,
         not_before: parse_time(&not_before),
         not_after: parse_time(&not_after),
         dns_names: Vec::new(),

@@ -60,10 +60,7 @@ pub fn client_certificate(identity: &ClientIdentity) -> Result<CertifiedClient<'
             status_495(),
             "security",
             "SSL_CERTIFICATE_ERROR",
-            format!(
-                "{reason}; the client certificate ({subject}) is refused. Use \
-                 clients/<your ASID>.pem from the certificates folder"
-            ),
+            format!("the client certificate ({subject}) is refused: {reason}"),
         )),
         ClientIdentity::Verified { asid, subject, .. } => Ok(CertifiedClient {
             asid: asid.as_ref(),
