@@ -7,7 +7,9 @@ mod support;
 
 mod admin;
 mod binary;
+mod certificates;
 mod documents;
+mod hardening;
 mod journey;
 mod migrate;
 mod pds;
