@@ -41,6 +41,14 @@ pub struct Entry {
     pub jwt: Jwt,
     pub response_headers: Headers,
     pub response_body: Option<BodyText>,
+    /// SSP: the ASID of the client certificate the connection presented (which system sent it,
+    /// whatever `Ssp-From` claims).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_asid: Option<String>,
+    /// Provider, a delivered migrate: the Binary URLs of every DocumentReference in the Bundle
+    /// (the body above is cut, so the conformance report could not otherwise see them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Vec<String>>,
 }
 
 /// A body as kept in an entry: at most [`BODY_LIMIT`] bytes of it, turned into text only when
@@ -112,6 +120,22 @@ impl Serialize for Headers {
     }
 }
 
+impl Headers {
+    /// The first value of a header, as text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of a header (a repeated header is a mistake worth seeing).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    }
+}
+
 pub fn header_pairs(headers: &http::HeaderMap) -> Headers {
     Headers(headers.clone())
 }
@@ -152,6 +176,8 @@ pub fn decoded_jwt(headers: &http::HeaderMap) -> Jwt {
 struct Inner {
     entries: VecDeque<Arc<Entry>>,
     next_sequence: u64,
+    /// The highest sequence number dropped to keep the journal bounded (0: none yet).
+    evicted_through: u64,
 }
 
 #[derive(Clone)]
@@ -168,6 +194,7 @@ impl Journal {
             inner: Arc::new(Mutex::new(Inner {
                 entries: VecDeque::new(),
                 next_sequence: 1,
+                evicted_through: 0,
             })),
             capacity: capacity.max(1),
             live,
@@ -183,7 +210,9 @@ impl Journal {
         inner.next_sequence += 1;
         let entry = Arc::new(entry);
         if inner.entries.len() == self.capacity {
-            inner.entries.pop_front();
+            if let Some(old) = inner.entries.pop_front() {
+                inner.evicted_through = old.sequence;
+            }
         }
         inner.entries.push_back(entry.clone());
         let seq = entry.sequence;
@@ -203,6 +232,12 @@ impl Journal {
                 .collect(),
             Err(_) => Vec::new(),
         }
+    }
+
+    /// The highest sequence number the bound has dropped (0 when none has been): a report
+    /// built from [`Self::since`] must not guess what happened before it.
+    pub fn evicted_through(&self) -> u64 {
+        self.inner.lock().map(|i| i.evicted_through).unwrap_or(0)
     }
 
     /// Forgets every entry; sequence numbers keep rising so followers never see one reused.
@@ -237,6 +272,7 @@ mod tests {
             vec![3, 4, 5]
         );
         assert_eq!(j.since(4).len(), 1);
+        assert_eq!(j.evicted_through(), 2);
         j.clear();
         assert!(j.since(0).is_empty());
         assert_eq!(j.record(Entry::default()), 6);
