@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod conformance;
 mod binary;
 mod documents;
 mod journey;
