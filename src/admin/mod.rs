@@ -54,16 +54,23 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
         }
         (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()),
-        (&Method::GET, "/_admin/records") => {
-            boxed(json_response(StatusCode::OK, &json!(shared.deliveries.list())))
-        }
+        (&Method::GET, "/_admin/records") => boxed(json_response(
+            StatusCode::OK,
+            &json!(shared.deliveries.list()),
+        )),
         (&Method::GET, p) if p.starts_with("/_admin/records/") => {
             record(shared, &p["/_admin/records/".len()..])
         }
         (
             _,
-            "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario"
-            | "/_admin/journey" | "/_admin/conformance" | "/_admin/records" | "/",
+            "/healthz"
+            | "/_admin/reset"
+            | "/_admin/journal"
+            | "/_admin/scenario"
+            | "/_admin/journey"
+            | "/_admin/conformance"
+            | "/_admin/records"
+            | "/",
         ) => boxed(
             FhirError::new(
                 SpineCode::BadRequest,

@@ -8,7 +8,8 @@ use super::{Check, Journey, Status};
 use crate::identifiers::interactions;
 use crate::jwt::Rules;
 
-const PDS_URL: &str = "https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir";
+const PDS_URL: &str =
+    "https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir";
 const SDS_URL: &str =
     "https://developer.nhs.uk/apis/gpconnect/integration_spine_directory_service.html";
 const SSP_URL: &str = "https://developer.nhs.uk/apis/gpconnect/integration_spine_secure_proxy.html";
@@ -119,13 +120,18 @@ impl<'a> Grader<'a> {
         self.events
             .iter()
             .copied()
-            .filter(|e| e.kind == Kind::SspDocument || e.kind == Kind::ProviderDocument && e.direct())
+            .filter(|e| {
+                e.kind == Kind::SspDocument || e.kind == Kind::ProviderDocument && e.direct()
+            })
             .collect()
     }
 
     /// The provider's last 200 migrate: the record delivered.
     fn delivered(&self) -> Option<&'a Event> {
-        self.of(&[Kind::ProviderMigrate]).into_iter().rev().find(|e| e.ok())
+        self.of(&[Kind::ProviderMigrate])
+            .into_iter()
+            .rev()
+            .find(|e| e.ok())
     }
 
     fn sds(&self, kind: Kind) -> Vec<&'a Event> {
@@ -156,7 +162,9 @@ impl<'a> Grader<'a> {
             .filter(|e| {
                 e.ok()
                     && e.seq() < before
-                    && e.sds_org.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&org))
+                    && e.sds_org
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&org))
                     && (kind == Kind::SdsDevice
                         || e.sds_interaction.as_deref() == Some(interaction))
             })
@@ -174,19 +182,33 @@ impl<'a> Grader<'a> {
              (ETag) the registration change must quote. Change the registration only after that.",
             PDS_URL,
         );
-        let reads: Vec<&Event> = self.of(&[Kind::PdsRead]).into_iter().filter(|e| e.ok()).collect();
+        let reads: Vec<&Event> = self
+            .of(&[Kind::PdsRead])
+            .into_iter()
+            .filter(|e| e.ok())
+            .collect();
         let changes: Vec<&Event> = self
             .events
             .iter()
             .copied()
-            .filter(|e| e.kind == Kind::PdsPatch || self.migrates().iter().any(|m| m.seq() == e.seq()))
+            .filter(|e| {
+                e.kind == Kind::PdsPatch || self.migrates().iter().any(|m| m.seq() == e.seq())
+            })
             .collect();
         match (changes.first(), reads.first()) {
             (None, None) => c.with(Status::NotReached, "no PDS read, change or migrate", vec![]),
-            (None, Some(r)) => c.with(Status::Pass, format!("traced at #{}", r.seq()), vec![r.seq()]),
+            (None, Some(r)) => c.with(
+                Status::Pass,
+                format!("traced at #{}", r.seq()),
+                vec![r.seq()],
+            ),
             (Some(ch), Some(r)) if r.seq() < ch.seq() => c.with(
                 Status::Pass,
-                format!("traced at #{} before the first change at #{}", r.seq(), ch.seq()),
+                format!(
+                    "traced at #{} before the first change at #{}",
+                    r.seq(),
+                    ch.seq()
+                ),
                 vec![r.seq(), ch.seq()],
             ),
             (Some(ch), _) => c.with(
@@ -274,18 +296,30 @@ impl<'a> Grader<'a> {
             PDS_URL,
         );
         let pds = self.of(&[Kind::PdsRead, Kind::PdsPatch]);
-        let patches: Vec<&Event> = pds.iter().copied().filter(|e| e.kind == Kind::PdsPatch).collect();
+        let patches: Vec<&Event> = pds
+            .iter()
+            .copied()
+            .filter(|e| e.kind == Kind::PdsPatch)
+            .collect();
         if patches.is_empty() {
-            let already = pds
-                .iter()
-                .find(|e| e.ok() && gp_of(e).is_some_and(|g| g.eq_ignore_ascii_case(&self.consumer.ods)));
+            let already = pds.iter().find(|e| {
+                e.ok() && gp_of(e).is_some_and(|g| g.eq_ignore_ascii_case(&self.consumer.ods))
+            });
             return match already {
                 Some(r) => c.with(
                     Status::Pass,
-                    format!("PDS already named {} at #{}: nothing to change", self.consumer.ods, r.seq()),
+                    format!(
+                        "PDS already named {} at #{}: nothing to change",
+                        self.consumer.ods,
+                        r.seq()
+                    ),
                     vec![r.seq()],
                 ),
-                None => c.with(Status::NotReached, "no registration change was sent", vec![]),
+                None => c.with(
+                    Status::NotReached,
+                    "no registration change was sent",
+                    vec![],
+                ),
             };
         }
         let mut problems = Vec::new();
@@ -318,7 +352,10 @@ impl<'a> Grader<'a> {
         if problems.is_empty() {
             c.with(
                 Status::Pass,
-                format!("{} PATCH(es), each with the version just read", patches.len()),
+                format!(
+                    "{} PATCH(es), each with the version just read",
+                    patches.len()
+                ),
                 proof,
             )
         } else {
@@ -357,7 +394,10 @@ impl<'a> Grader<'a> {
             };
             proof.push(next.seq());
             let reread = pds.iter().any(|e| {
-                e.kind == Kind::PdsRead && e.ok() && e.seq() > conflict.seq() && e.seq() < next.seq()
+                e.kind == Kind::PdsRead
+                    && e.ok()
+                    && e.seq() > conflict.seq()
+                    && e.seq() < next.seq()
             });
             let same = next.header("if-match") == conflict.header("if-match");
             if !reread || same {
@@ -365,7 +405,11 @@ impl<'a> Grader<'a> {
                     "#{} retried the change refused at #{}{}{}",
                     next.seq(),
                     conflict.seq(),
-                    if reread { "" } else { " without reading the patient again" },
+                    if reread {
+                        ""
+                    } else {
+                        " without reading the patient again"
+                    },
                     if same {
                         format!(
                             ", reusing If-Match {}",
@@ -378,7 +422,11 @@ impl<'a> Grader<'a> {
             }
         }
         if problems.is_empty() {
-            c.with(Status::Pass, "re-read after every 409 and retried with the new version", proof)
+            c.with(
+                Status::Pass,
+                "re-read after every 409 and retried with the new version",
+                proof,
+            )
         } else {
             c.with(Status::Fail, problems.join("; "), proof)
         }
@@ -399,11 +447,19 @@ impl<'a> Grader<'a> {
             return c.with(Status::NotReached, "no migrate was sent", vec![]);
         };
         let org = self.previous_practice().unwrap_or_default();
-        let found = self.sds_lookups(Kind::SdsEndpoint, interactions::MIGRATE_STRUCTURED, first.seq());
+        let found = self.sds_lookups(
+            Kind::SdsEndpoint,
+            interactions::MIGRATE_STRUCTURED,
+            first.seq(),
+        );
         match found.last() {
             Some(l) => c.with(
                 Status::Pass,
-                format!("Endpoint lookup for {org} at #{} before the migrate at #{}", l.seq(), first.seq()),
+                format!(
+                    "Endpoint lookup for {org} at #{} before the migrate at #{}",
+                    l.seq(),
+                    first.seq()
+                ),
                 vec![l.seq(), first.seq()],
             ),
             None => c.with(
@@ -437,7 +493,11 @@ impl<'a> Grader<'a> {
         };
         let org = self.previous_practice().unwrap_or_default();
         let lookups = self.sds_lookups(Kind::SdsDevice, "", u64::MAX);
-        let before: Vec<&Event> = lookups.iter().copied().filter(|l| l.seq() < first.seq()).collect();
+        let before: Vec<&Event> = lookups
+            .iter()
+            .copied()
+            .filter(|l| l.seq() < first.seq())
+            .collect();
         if before.is_empty() {
             return c.with(
                 Status::Fail,
@@ -453,12 +513,19 @@ impl<'a> Grader<'a> {
                 .iter()
                 .any(|l| l.seq() < e.seq() && l.sds_results.iter().any(|a| a == to));
             if !known {
-                problems.push(format!("#{} sent Ssp-To '{to}', which no Device lookup returned", e.seq()));
+                problems.push(format!(
+                    "#{} sent Ssp-To '{to}', which no Device lookup returned",
+                    e.seq()
+                ));
                 proof.push(e.seq());
             }
         }
         if problems.is_empty() {
-            c.with(Status::Pass, format!("Device lookup for {org} at #{}", before[0].seq()), proof)
+            c.with(
+                Status::Pass,
+                format!("Device lookup for {org} at #{}", before[0].seq()),
+                proof,
+            )
         } else {
             c.with(Status::Fail, problems.join("; "), proof)
         }
@@ -479,15 +546,27 @@ impl<'a> Grader<'a> {
                 Some(d) if d.entry.documents.as_ref().is_some_and(|x| !x.is_empty()) => {
                     c.with(Status::NotReached, "no document was fetched", vec![d.seq()])
                 }
-                Some(d) => c.with(Status::Pass, "the record listed no documents", vec![d.seq()]),
+                Some(d) => c.with(
+                    Status::Pass,
+                    "the record listed no documents",
+                    vec![d.seq()],
+                ),
                 None => c.with(Status::NotReached, "no record was delivered", vec![]),
             };
         };
-        let found = self.sds_lookups(Kind::SdsEndpoint, interactions::MIGRATE_DOCUMENT, first.seq());
+        let found = self.sds_lookups(
+            Kind::SdsEndpoint,
+            interactions::MIGRATE_DOCUMENT,
+            first.seq(),
+        );
         match found.last() {
             Some(l) => c.with(
                 Status::Pass,
-                format!("documents Endpoint lookup at #{} before the first fetch at #{}", l.seq(), first.seq()),
+                format!(
+                    "documents Endpoint lookup at #{} before the first fetch at #{}",
+                    l.seq(),
+                    first.seq()
+                ),
                 vec![l.seq(), first.seq()],
             ),
             None => c.with(
@@ -519,14 +598,22 @@ impl<'a> Grader<'a> {
             return c.with(Status::NotReached, "nothing was sent to a provider", vec![]);
         }
         if direct.is_empty() {
-            c.with(Status::Pass, format!("{} request(s), all through SSP", via.len()), seqs(&via))
+            c.with(
+                Status::Pass,
+                format!("{} request(s), all through SSP", via.len()),
+                seqs(&via),
+            )
         } else {
             c.with(
                 Status::Fail,
                 format!(
                     "{} request(s) went straight to the provider: {}",
                     direct.len(),
-                    direct.iter().map(|e| format!("#{} {} {}", e.seq(), e.entry.method, e.entry.path)).collect::<Vec<_>>().join(", ")
+                    direct
+                        .iter()
+                        .map(|e| format!("#{} {} {}", e.seq(), e.entry.method, e.entry.path))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 seqs(&direct),
             )
@@ -590,7 +677,11 @@ impl<'a> Grader<'a> {
             }
         }
         if problems.is_empty() {
-            c.with(Status::Pass, format!("{} request(s), headers right", sent.len()), seqs(&sent))
+            c.with(
+                Status::Pass,
+                format!("{} request(s), headers right", sent.len()),
+                seqs(&sent),
+            )
         } else {
             c.with(Status::Fail, problems.join("; "), proof)
         }
@@ -613,7 +704,12 @@ impl<'a> Grader<'a> {
         let mut proof = Vec::new();
         for e in &sent {
             let Some(t) = &e.entry.trace_id else { continue };
-            let uses = self.index.trace_ids.get(t).map(Vec::as_slice).unwrap_or_default();
+            let uses = self
+                .index
+                .trace_ids
+                .get(t)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if let Some(&earlier) = uses.iter().find(|&&k| self.index.events[k].seq() < e.seq()) {
                 let earlier = self.index.events[earlier].seq();
                 problems.push(format!("#{} reuses Ssp-TraceID {t} of #{earlier}", e.seq()));
@@ -621,7 +717,15 @@ impl<'a> Grader<'a> {
             }
         }
         if problems.is_empty() {
-            c.with(Status::Pass, format!("{} request(s), {} distinct trace ids", sent.len(), sent.len()), seqs(&sent))
+            c.with(
+                Status::Pass,
+                format!(
+                    "{} request(s), {} distinct trace ids",
+                    sent.len(),
+                    sent.len()
+                ),
+                seqs(&sent),
+            )
         } else {
             c.with(Status::Fail, problems.join("; "), proof)
         }
@@ -680,7 +784,11 @@ impl<'a> Grader<'a> {
             }
         }
         if problems.is_empty() {
-            c.with(Status::Pass, format!("{} target(s), each as SDS gave it", sent.len()), proof)
+            c.with(
+                Status::Pass,
+                format!("{} target(s), each as SDS gave it", sent.len()),
+                proof,
+            )
         } else {
             c.with(Status::Fail, problems.join("; "), proof)
         }
@@ -699,7 +807,11 @@ impl<'a> Grader<'a> {
              requesting_practitioner.",
             JWT_URL,
         );
-        let sent: Vec<&Event> = self.migrates().into_iter().chain(self.document_fetches()).collect();
+        let sent: Vec<&Event> = self
+            .migrates()
+            .into_iter()
+            .chain(self.document_fetches())
+            .collect();
         if sent.is_empty() {
             return c.with(Status::NotReached, "nothing was sent to a provider", vec![]);
         }
@@ -717,7 +829,10 @@ impl<'a> Grader<'a> {
                 Some(token) => crate::jwt::validate(token, at, rules)
                     .map_err(|err| err.diagnostics)
                     .and_then(|claims| {
-                        if claims.requesting_ods.eq_ignore_ascii_case(&self.consumer.ods) {
+                        if claims
+                            .requesting_ods
+                            .eq_ignore_ascii_case(&self.consumer.ods)
+                        {
                             Ok(())
                         } else {
                             Err(format!(
@@ -733,7 +848,11 @@ impl<'a> Grader<'a> {
             }
         }
         if problems.is_empty() {
-            c.with(Status::Pass, format!("{} token(s), every claim valid", sent.len()), seqs(&sent))
+            c.with(
+                Status::Pass,
+                format!("{} token(s), every claim valid", sent.len()),
+                seqs(&sent),
+            )
         } else {
             c.with(Status::Fail, problems.join("; "), proof)
         }
@@ -755,7 +874,10 @@ impl<'a> Grader<'a> {
         let wrong: Vec<&Event> = sent
             .iter()
             .copied()
-            .filter(|e| e.claims().is_none_or(|cl| cl["reason_for_request"] != "migration"))
+            .filter(|e| {
+                e.claims()
+                    .is_none_or(|cl| cl["reason_for_request"] != "migration")
+            })
             .collect();
         if wrong.is_empty() {
             c.with(Status::Pass, "migration on every migrate", seqs(&sent))
@@ -768,7 +890,9 @@ impl<'a> Grader<'a> {
                         format!(
                             "#{}: reason_for_request {}",
                             e.seq(),
-                            e.claims().map_or("absent".to_owned(), |c| c["reason_for_request"].to_string())
+                            e.claims()
+                                .map_or("absent".to_owned(), |c| c["reason_for_request"]
+                                    .to_string())
                         )
                     })
                     .collect::<Vec<_>>()
@@ -841,7 +965,11 @@ impl<'a> Grader<'a> {
             })
             .collect();
         if bad.is_empty() {
-            c.with(Status::Pass, format!("{} well-formed Parameters", seen.len()), seqs(&seen))
+            c.with(
+                Status::Pass,
+                format!("{} well-formed Parameters", seen.len()),
+                seqs(&seen),
+            )
         } else {
             c.with(
                 Status::Fail,
@@ -850,7 +978,9 @@ impl<'a> Grader<'a> {
                         format!(
                             "#{}: {}",
                             e.seq(),
-                            e.entry.refusal.clone().unwrap_or_else(|| "includeFullRecord.includeSensitiveInformation missing".to_owned())
+                            e.entry.refusal.clone().unwrap_or_else(|| {
+                                "includeFullRecord.includeSensitiveInformation missing".to_owned()
+                            })
                         )
                     })
                     .collect::<Vec<_>>()
@@ -939,23 +1069,39 @@ impl<'a> Grader<'a> {
             );
         };
         if listed.is_empty() {
-            return c.with(Status::Pass, "the record listed no documents", vec![delivered.seq()]);
+            return c.with(
+                Status::Pass,
+                "the record listed no documents",
+                vec![delivered.seq()],
+            );
         }
         let fetched = self.of(&[Kind::SspDocument]);
         let mut proof = vec![delivered.seq()];
         let mut missing = Vec::new();
         for url in listed {
-            match fetched.iter().find(|f| f.ok() && f.target() == url && f.seq() > delivered.seq()) {
+            match fetched
+                .iter()
+                .find(|f| f.ok() && f.target() == url && f.seq() > delivered.seq())
+            {
                 Some(f) => proof.push(f.seq()),
                 None => missing.push(url.clone()),
             }
         }
         if missing.is_empty() {
-            c.with(Status::Pass, format!("all {} document(s) fetched", listed.len()), proof)
+            c.with(
+                Status::Pass,
+                format!("all {} document(s) fetched", listed.len()),
+                proof,
+            )
         } else {
             c.with(
                 Status::Fail,
-                format!("{} of {} not fetched through SSP: {}", missing.len(), listed.len(), missing.join(", ")),
+                format!(
+                    "{} of {} not fetched through SSP: {}",
+                    missing.len(),
+                    listed.len(),
+                    missing.join(", ")
+                ),
                 proof,
             )
         }
@@ -980,13 +1126,24 @@ impl<'a> Grader<'a> {
             .filter(|e| e.header("ssp-interactionid") != Some(interactions::MIGRATE_DOCUMENT))
             .collect();
         if wrong.is_empty() {
-            c.with(Status::Pass, format!("{} fetch(es)", fetched.len()), seqs(&fetched))
+            c.with(
+                Status::Pass,
+                format!("{} fetch(es)", fetched.len()),
+                seqs(&fetched),
+            )
         } else {
             c.with(
                 Status::Fail,
                 wrong
                     .iter()
-                    .map(|e| format!("#{}: {}", e.seq(), e.header("ssp-interactionid").unwrap_or("no Ssp-InteractionID")))
+                    .map(|e| {
+                        format!(
+                            "#{}: {}",
+                            e.seq(),
+                            e.header("ssp-interactionid")
+                                .unwrap_or("no Ssp-InteractionID")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
                 seqs(&wrong),
@@ -1011,7 +1168,11 @@ impl<'a> Grader<'a> {
             .find(|m| m.ok())
             .and_then(conf_of);
         let (Some(want), false) = (migrate, fetched.is_empty()) else {
-            return c.with(Status::NotReached, "no document was fetched after a migrate", vec![]);
+            return c.with(
+                Status::NotReached,
+                "no document was fetched after a migrate",
+                vec![],
+            );
         };
         let wrong: Vec<&Event> = fetched
             .iter()
@@ -1019,7 +1180,11 @@ impl<'a> Grader<'a> {
             .filter(|e| conf_of(e) != Some(want))
             .collect();
         if wrong.is_empty() {
-            c.with(Status::Pass, format!("{want} on the migrate and every fetch"), seqs(&fetched))
+            c.with(
+                Status::Pass,
+                format!("{want} on the migrate and every fetch"),
+                seqs(&fetched),
+            )
         } else {
             c.with(
                 Status::Fail,
@@ -1027,7 +1192,11 @@ impl<'a> Grader<'a> {
                     "the migrate used {want}; {}",
                     wrong
                         .iter()
-                        .map(|e| format!("#{} used {}", e.seq(), conf_of(e).unwrap_or("no readable token")))
+                        .map(|e| format!(
+                            "#{} used {}",
+                            e.seq(),
+                            conf_of(e).unwrap_or("no readable token")
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -1055,7 +1224,13 @@ impl<'a> Grader<'a> {
             .filter(|e| !(e.is_provider() && !e.direct()))
             .filter(|e| !matches!(e.kind, Kind::SdsEndpoint | Kind::SdsDevice))
             .collect();
-        let key = |e: &Event| (e.entry.service, e.entry.method.clone(), e.target().to_owned());
+        let key = |e: &Event| {
+            (
+                e.entry.service,
+                e.entry.method.clone(),
+                e.target().to_owned(),
+            )
+        };
         let mut worst = Status::Pass;
         let mut problems = Vec::new();
         let mut proof = Vec::new();
@@ -1158,7 +1333,10 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
         last_sequence: index.last_seq(journey),
         start_evicted: journey.start_evicted,
         previous_practice: g.previous_practice(),
-        sensitive: g.of(&[Kind::ProviderMigrate]).iter().find_map(|e| e.sensitive),
+        sensitive: g
+            .of(&[Kind::ProviderMigrate])
+            .iter()
+            .find_map(|e| e.sensitive),
         record_sequence: delivered.map(|d| d.seq()),
         documents: delivered
             .and_then(|d| d.entry.documents.as_ref())

@@ -132,7 +132,12 @@ mod tests {
         d.keep(1, String::new(), &delivered("p"), big.clone());
         d.keep(2, String::new(), &delivered("p"), big.clone());
         assert_eq!(d.list().len(), 1);
-        d.keep(3, String::new(), &delivered("p"), Bytes::from(vec![b' '; MAX_BYTES + 1]));
+        d.keep(
+            3,
+            String::new(),
+            &delivered("p"),
+            Bytes::from(vec![b' '; MAX_BYTES + 1]),
+        );
         assert_eq!(d.list()[0].sequence, 3);
     }
 }

@@ -183,9 +183,10 @@ fn parse(entry: &Arc<Entry>) -> Event {
         .unwrap_or((entry.path.as_str(), ""));
     match entry.service {
         "pds" => {
-            if let Some(nhs) = path.strip_prefix(PDS_PATIENT).filter(|r| {
-                !r.is_empty() && !r.contains('/')
-            }) {
+            if let Some(nhs) = path
+                .strip_prefix(PDS_PATIENT)
+                .filter(|r| !r.is_empty() && !r.contains('/'))
+            {
                 event.patient = Some(nhs.to_owned());
                 event.kind = match entry.method.as_str() {
                     "GET" => Kind::PdsRead,
@@ -196,7 +197,11 @@ fn parse(entry: &Arc<Entry>) -> Event {
                     .request_headers
                     .get("nhsd-end-user-organisation-ods")
                     .map(str::to_owned)
-                    .or_else(|| (event.kind == Kind::PdsPatch).then(|| patched_ods(entry)).flatten());
+                    .or_else(|| {
+                        (event.kind == Kind::PdsPatch)
+                            .then(|| patched_ods(entry))
+                            .flatten()
+                    });
             }
         }
         "sds" => {
@@ -347,12 +352,18 @@ impl Index {
         for e in events.iter_mut() {
             if e.ods.is_none() && (e.is_ssp() || e.kind == Kind::Other && e.entry.service == "ssp")
             {
-                e.ods = e.entry.client_asid.as_ref().and_then(|a| asid_ods.get(a)).cloned();
+                e.ods = e
+                    .entry
+                    .client_asid
+                    .as_ref()
+                    .and_then(|a| asid_ods.get(a))
+                    .cloned();
             }
         }
         // PDS hops without an ODS code: the consumer that next (or last) worked on the patient.
         for i in 0..events.len() {
-            if events[i].ods.is_some() || !matches!(events[i].kind, Kind::PdsRead | Kind::PdsPatch) {
+            if events[i].ods.is_some() || !matches!(events[i].kind, Kind::PdsRead | Kind::PdsPatch)
+            {
                 continue;
             }
             let patient = events[i].patient.clone();
@@ -416,9 +427,8 @@ impl Index {
                     continue;
                 };
                 let current = open.get(&patient).copied();
-                let delivered = current.is_some_and(|j| {
-                    journeys[j].events.iter().any(|&k| self.delivered(k))
-                });
+                let delivered =
+                    current.is_some_and(|j| journeys[j].events.iter().any(|&k| self.delivered(k)));
                 let j = match current {
                     Some(j) if !(delivered && e.kind == Kind::PdsRead) => j,
                     _ => {

@@ -19,7 +19,9 @@ pub const EXIT_NOT_RUN: u8 = 1;
 pub const EXIT_FAILED: u8 = 2;
 
 async fn fetch(url: &str) -> Result<Report, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url} is not a URL: {e}"))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url} is not a URL: {e}"))?;
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let work = async {
         let resp = client
@@ -64,7 +66,10 @@ pub async fn run(sandbox: &str, ods: &str, junit: Option<&Path>) -> (u8, String,
             return (
                 EXIT_NOT_RUN,
                 text,
-                format!("error: cannot write the JUnit file {}: {e}\n", path.display()),
+                format!(
+                    "error: cannot write the JUnit file {}: {e}\n",
+                    path.display()
+                ),
             );
         }
     }

@@ -24,7 +24,10 @@ pub fn text(report: &Report) -> String {
         j.first_sequence.unwrap_or(0),
         j.last_sequence.unwrap_or(0),
         if j.evicted_through > 0 {
-            format!("; entries up to #{} were dropped to keep it bounded", j.evicted_through)
+            format!(
+                "; entries up to #{} were dropped to keep it bounded",
+                j.evicted_through
+            )
         } else {
             String::new()
         }
@@ -57,7 +60,13 @@ pub fn text(report: &Report) -> String {
                 journey.verdict.as_str().to_uppercase()
             );
             for check in &journey.checks {
-                let _ = writeln!(out, "    [{}] {} ({})", mark(check.status), check.title, check.id);
+                let _ = writeln!(
+                    out,
+                    "    [{}] {} ({})",
+                    mark(check.status),
+                    check.title,
+                    check.id
+                );
                 if check.status == Status::Fail || check.status == Status::Warning {
                     let _ = writeln!(out, "           {}", check.detail);
                     let _ = writeln!(out, "           rule: {}", check.rule);
@@ -66,7 +75,12 @@ pub fn text(report: &Report) -> String {
                         let _ = writeln!(
                             out,
                             "           journal entries: {}",
-                            check.entries.iter().map(|e| format!("#{e}")).collect::<Vec<_>>().join(" ")
+                            check
+                                .entries
+                                .iter()
+                                .map(|e| format!("#{e}"))
+                                .collect::<Vec<_>>()
+                                .join(" ")
                         );
                     }
                 }
@@ -154,7 +168,12 @@ pub fn junit(report: &Report) -> String {
                 check.detail,
                 check.rule,
                 check.url,
-                check.entries.iter().map(|e| format!("#{e}")).collect::<Vec<_>>().join(" ")
+                check
+                    .entries
+                    .iter()
+                    .map(|e| format!("#{e}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
             match check.status {
                 Status::Pass => out.push_str("/>\n"),
@@ -192,7 +211,7 @@ pub fn junit(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{Check, Consumer, Journey, JournalSpan};
+    use crate::conformance::{Check, Consumer, JournalSpan, Journey};
 
     fn report(status: Status) -> Report {
         Report {

@@ -115,13 +115,24 @@ async fn built_in_journey_is_clean_on_every_path_of_the_default_scenario() {
         assert_eq!(c["status"], "pass", "{c:#}");
         assert!(c["url"].as_str().unwrap().starts_with("https://"));
     }
-    assert!(!check(happy, "documents.all-fetched")["entries"].as_array().unwrap().is_empty());
+    assert!(
+        !check(happy, "documents.all-fetched")["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert!(happy["documents"].as_u64().unwrap() >= 1);
     let record = happy["record_sequence"].as_u64().unwrap();
 
     // The delivered Bundle is kept whole for the record view.
     let listed: Value = sandbox.get("/_admin/records").await.json().await.unwrap();
-    assert!(listed.as_array().unwrap().iter().any(|d| d["sequence"] == record));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["sequence"] == record)
+    );
     let bundle: Value = sandbox
         .get(&format!("/_admin/records/{record}"))
         .await
@@ -203,7 +214,13 @@ impl<'a> Double<'a> {
         }
     }
 
-    async fn pds(&self, method: reqwest::Method, ods: &str, etag: Option<&str>, body: Option<Value>) -> reqwest::Response {
+    async fn pds(
+        &self,
+        method: reqwest::Method,
+        ods: &str,
+        etag: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut req = self
             .sandbox
             .http
@@ -263,10 +280,23 @@ impl<'a> Double<'a> {
             .as_str()
             .unwrap()
             .to_owned();
-        (e["entry"][0]["resource"]["address"].as_str().unwrap().to_owned(), asid)
+        (
+            e["entry"][0]["resource"]["address"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            asid,
+        )
     }
 
-    fn ssp_request(&self, method: reqwest::Method, url: &str, to: &str, interaction: &str, token: String) -> reqwest::RequestBuilder {
+    fn ssp_request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        to: &str,
+        interaction: &str,
+        token: String,
+    ) -> reqwest::RequestBuilder {
         self.ssp
             .request(method, format!("{}/{url}", self.sandbox.ssp_base))
             .header("Ssp-TraceID", uuid::Uuid::new_v4().to_string())
@@ -277,7 +307,13 @@ impl<'a> Double<'a> {
             .header("Accept", FHIR_JSON)
     }
 
-    async fn migrate(&self, address: &str, to: &str, sensitive: bool, conf_r: bool) -> (u16, Value) {
+    async fn migrate(
+        &self,
+        address: &str,
+        to: &str,
+        sensitive: bool,
+        conf_r: bool,
+    ) -> (u16, Value) {
         let token = MigrateTokenRequest {
             requesting_ods: NEW.into(),
             requesting_name: "New practice".into(),
@@ -301,7 +337,10 @@ impl<'a> Double<'a> {
             .send()
             .await
             .unwrap();
-        (resp.status().as_u16(), resp.json().await.unwrap_or_default())
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or_default(),
+        )
     }
 
     async fn play(&self) {
@@ -309,7 +348,14 @@ impl<'a> Double<'a> {
         if self.faults.skip_trace {
             // The version and list item id come from somewhere else (another system's read).
             let (etag, patient) = self.read("Y99999").await;
-            let r = self.pds(reqwest::Method::PATCH, NEW, Some(&etag), Some(Self::patch_to(&patient, NEW))).await;
+            let r = self
+                .pds(
+                    reqwest::Method::PATCH,
+                    NEW,
+                    Some(&etag),
+                    Some(Self::patch_to(&patient, NEW)),
+                )
+                .await;
             assert_eq!(r.status(), 200);
         } else {
             let (etag, patient) = self.read(NEW).await;
@@ -317,22 +363,46 @@ impl<'a> Double<'a> {
             if self.faults.reuse_version_after_409 {
                 // Someone else changes the patient meanwhile.
                 let (other, p) = self.read("Y99999").await;
-                let r = self.pds(reqwest::Method::PATCH, "Y99999", Some(&other), Some(Self::patch_to(&p, OLD))).await;
+                let r = self
+                    .pds(
+                        reqwest::Method::PATCH,
+                        "Y99999",
+                        Some(&other),
+                        Some(Self::patch_to(&p, OLD)),
+                    )
+                    .await;
                 assert_eq!(r.status(), 200);
                 for _ in 0..2 {
-                    let r = self.pds(reqwest::Method::PATCH, NEW, Some(&etag), Some(Self::patch_to(&patient, NEW))).await;
+                    let r = self
+                        .pds(
+                            reqwest::Method::PATCH,
+                            NEW,
+                            Some(&etag),
+                            Some(Self::patch_to(&patient, NEW)),
+                        )
+                        .await;
                     assert_eq!(r.status(), 409);
                 }
                 etag = self.read(NEW).await.0;
             }
-            let r = self.pds(reqwest::Method::PATCH, NEW, Some(&etag), Some(Self::patch_to(&patient, NEW))).await;
+            let r = self
+                .pds(
+                    reqwest::Method::PATCH,
+                    NEW,
+                    Some(&etag),
+                    Some(Self::patch_to(&patient, NEW)),
+                )
+                .await;
             assert_eq!(r.status(), 200, "{:?}", r.text().await);
         }
         // Where the record is.
         let (address, to) = if self.faults.hard_code_provider {
             let shared = &self.sandbox.running.shared;
             (
-                format!("{}/{OLD}/STU3/1/gpconnect/structured/fhir", shared.public_url),
+                format!(
+                    "{}/{OLD}/STU3/1/gpconnect/structured/fhir",
+                    shared.public_url
+                ),
                 shared.world.practice(OLD).unwrap().asid.as_str().to_owned(),
             )
         } else {
@@ -357,7 +427,12 @@ impl<'a> Double<'a> {
             .unwrap()
             .iter()
             .filter(|e| e["resource"]["resourceType"] == "DocumentReference")
-            .map(|e| e["resource"]["content"][0]["attachment"]["url"].as_str().unwrap().to_owned())
+            .map(|e| {
+                e["resource"]["content"][0]["attachment"]["url"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert!(!urls.is_empty(), "the happy patient has documents");
         let (docs_address, docs_to) = self.endpoint(interactions::MIGRATE_DOCUMENT).await;
@@ -374,7 +449,13 @@ impl<'a> Double<'a> {
             }
             .mint();
             let r = self
-                .ssp_request(reqwest::Method::GET, url, &docs_to, interactions::MIGRATE_DOCUMENT, token)
+                .ssp_request(
+                    reqwest::Method::GET,
+                    url,
+                    &docs_to,
+                    interactions::MIGRATE_DOCUMENT,
+                    token,
+                )
                 .send()
                 .await
                 .unwrap();
@@ -403,12 +484,21 @@ async fn a_correct_double_passes() {
 async fn skipping_the_trace_fails_the_trace_check() {
     let j = double_fails(
         HAPPY,
-        Faults { skip_trace: true, ..Faults::default() },
+        Faults {
+            skip_trace: true,
+            ..Faults::default()
+        },
         &["pds.trace-before-change", "pds.if-match-version-read"],
     )
     .await;
     let c = check(&j, "pds.trace-before-change");
-    assert!(c["detail"].as_str().unwrap().contains("no successful PDS read"), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no successful PDS read"),
+        "{c}"
+    );
     assert!(!c["entries"].as_array().unwrap().is_empty());
 }
 
@@ -416,20 +506,33 @@ async fn skipping_the_trace_fails_the_trace_check() {
 async fn reusing_the_version_after_a_409_fails_the_retry_check() {
     let j = double_fails(
         HAPPY,
-        Faults { reuse_version_after_409: true, ..Faults::default() },
+        Faults {
+            reuse_version_after_409: true,
+            ..Faults::default()
+        },
         &["pds.retry-after-409"],
     )
     .await;
     let c = check(&j, "pds.retry-after-409");
-    assert!(c["detail"].as_str().unwrap().contains("reusing If-Match"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("reusing If-Match"),
+        "{c}"
+    );
 }
 
 #[tokio::test]
 async fn hard_coding_the_provider_fails_the_sds_checks() {
     double_fails(
         HAPPY,
-        Faults { hard_code_provider: true, ..Faults::default() },
-        &["sds.endpoint-migrate", "sds.device-asid", "ssp.target-from-sds"],
+        Faults {
+            hard_code_provider: true,
+            ..Faults::default()
+        },
+        &[
+            "sds.endpoint-migrate",
+            "sds.device-asid",
+            "ssp.target-from-sds",
+        ],
     )
     .await;
 }
@@ -438,7 +541,10 @@ async fn hard_coding_the_provider_fails_the_sds_checks() {
 async fn conf_n_with_sensitive_requested_fails_the_scope_check() {
     double_fails(
         HAPPY,
-        Faults { conf_n_with_sensitive: true, ..Faults::default() },
+        Faults {
+            conf_n_with_sensitive: true,
+            ..Faults::default()
+        },
         &["jwt.scope-sensitivity"],
     )
     .await;
@@ -448,22 +554,39 @@ async fn conf_n_with_sensitive_requested_fails_the_scope_check() {
 async fn skipping_a_document_fails_the_documents_check() {
     let j = double_fails(
         HAPPY,
-        Faults { skip_a_document: true, ..Faults::default() },
+        Faults {
+            skip_a_document: true,
+            ..Faults::default()
+        },
         &["documents.all-fetched"],
     )
     .await;
-    assert!(check(&j, "documents.all-fetched")["detail"].as_str().unwrap().contains("not fetched"));
+    assert!(
+        check(&j, "documents.all-fetched")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not fetched")
+    );
 }
 
 #[tokio::test]
 async fn retrying_in_a_loop_fails_the_retries_check() {
     let j = double_fails(
         DECEASED,
-        Faults { retry_in_a_loop: true, ..Faults::default() },
+        Faults {
+            retry_in_a_loop: true,
+            ..Faults::default()
+        },
         &["refusals.retries"],
     )
     .await;
-    assert_eq!(check(&j, "refusals.retries")["entries"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        check(&j, "refusals.retries")["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
 }
 
 #[tokio::test]
@@ -481,6 +604,92 @@ async fn an_evicted_start_is_reported_not_guessed() {
         if j["start_evicted"] == true {
             assert_ne!(check(j, "pds.trace-before-change")["status"], "fail");
         }
-        assert!(failed(j).iter().all(|id| !id.starts_with("sds.") && id != "pds.trace-before-change"), "{j:#}");
+        assert!(
+            failed(j)
+                .iter()
+                .all(|id| !id.starts_with("sds.") && id != "pds.trace-before-change"),
+            "{j:#}"
+        );
     }
+}
+
+/// Runs the real binary's `conformance` command (blocking, so off the test's runtime).
+async fn cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spine-sandbox"))
+            .arg("conformance")
+            .args(&args)
+            .env("SANDBOX_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn cli_exit_codes_and_junit_gate_a_pipeline() {
+    let dir = crate::support::temp_dir("conformance-cli");
+    let junit = dir.join("report.xml");
+    let args = |sandbox: &str| {
+        vec![
+            "--as".to_owned(),
+            NEW.to_owned(),
+            "--sandbox".to_owned(),
+            sandbox.to_owned(),
+            "--junit".to_owned(),
+            junit.display().to_string(),
+        ]
+    };
+
+    // Nothing listening: could not run.
+    let (code, _, err) = cli(args("http://127.0.0.1:1")).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+
+    // A sandbox, but no journey by this consumer yet: could not run either.
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (code, _, err) = cli(args(&sandbox.base)).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("no migration journey by A20047"), "{err}");
+
+    // A clean journey: 0, and a JUnit file without failures.
+    journey::run(&options(&sandbox, HAPPY), |_| {}).await;
+    let (code, out, err) = cli(args(&sandbox.base)).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Consumer A20047"), "{out}");
+    assert!(
+        out.contains("[PASS] Traced the patient on PDS before changing anything"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains("<testsuites name=\"spine-sandbox conformance\" tests=\"20\" failures=\"0\""),
+        "{xml}"
+    );
+
+    // A journey that migrates without changing the registration: 2, and the failure named.
+    let mut wrong = options(&sandbox, "9434761069");
+    wrong.skip_registration_change = true;
+    journey::run(&wrong, |_| {}).await;
+    let (code, out, _) = cli(args(&sandbox.base)).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("[FAIL] Migrated only once PDS named the new practice"),
+        "{out}"
+    );
+    assert!(
+        out.contains("see:  https://developer.nhs.uk/apis/gpconnect/"),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("<failure message="), "{xml}");
+    assert!(xml.contains("type=\"migrate.after-registration\""), "{xml}");
 }

@@ -6,8 +6,8 @@
 mod support;
 
 mod admin;
-mod conformance;
 mod binary;
+mod conformance;
 mod documents;
 mod journey;
 mod migrate;
