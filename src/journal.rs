@@ -209,10 +209,10 @@ impl Journal {
         entry.sequence = inner.next_sequence;
         inner.next_sequence += 1;
         let entry = Arc::new(entry);
-        if inner.entries.len() == self.capacity {
-            if let Some(old) = inner.entries.pop_front() {
-                inner.evicted_through = old.sequence;
-            }
+        if inner.entries.len() == self.capacity
+            && let Some(old) = inner.entries.pop_front()
+        {
+            inner.evicted_through = old.sequence;
         }
         inner.entries.push_back(entry.clone());
         let seq = entry.sequence;

@@ -1221,7 +1221,7 @@ impl<'a> Grader<'a> {
             .events
             .iter()
             .copied()
-            .filter(|e| !(e.is_provider() && !e.direct()))
+            .filter(|e| !e.is_provider() || e.direct())
             .filter(|e| !matches!(e.kind, Kind::SdsEndpoint | Kind::SdsDevice))
             .collect();
         let key = |e: &Event| {

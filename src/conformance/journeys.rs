@@ -231,10 +231,10 @@ fn parse(entry: &Arc<Entry>) -> Event {
                     }
                     Kind::SdsDevice => {
                         for i in r["identifier"].as_array().into_iter().flatten() {
-                            if i["system"] == systems::SPINE_ASID {
-                                if let Some(v) = i["value"].as_str() {
-                                    event.sds_results.push(v.to_owned());
-                                }
+                            if i["system"] == systems::SPINE_ASID
+                                && let Some(v) = i["value"].as_str()
+                            {
+                                event.sds_results.push(v.to_owned());
                             }
                         }
                     }
@@ -291,10 +291,11 @@ impl Index {
         // SSP records after the answer, so its entry comes later).
         let mut ssp_by_trace: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
-            if e.is_ssp() && e.entry.refusal.is_none() {
-                if let Some(t) = &e.entry.trace_id {
-                    ssp_by_trace.entry(t.clone()).or_default().push(i);
-                }
+            if e.is_ssp()
+                && e.entry.refusal.is_none()
+                && let Some(t) = &e.entry.trace_id
+            {
+                ssp_by_trace.entry(t.clone()).or_default().push(i);
             }
         }
         for i in 0..events.len() {
@@ -377,15 +378,15 @@ impl Index {
         let mut request_ids: HashMap<String, Vec<usize>> = HashMap::new();
         let mut trace_ids: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
-            if e.entry.service == "pds" {
-                if let Some(id) = e.header("x-request-id") {
-                    request_ids.entry(id.to_owned()).or_default().push(i);
-                }
+            if e.entry.service == "pds"
+                && let Some(id) = e.header("x-request-id")
+            {
+                request_ids.entry(id.to_owned()).or_default().push(i);
             }
-            if e.entry.service == "ssp" {
-                if let Some(t) = &e.entry.trace_id {
-                    trace_ids.entry(t.clone()).or_default().push(i);
-                }
+            if e.entry.service == "ssp"
+                && let Some(t) = &e.entry.trace_id
+            {
+                trace_ids.entry(t.clone()).or_default().push(i);
             }
         }
         Self {
@@ -409,10 +410,11 @@ impl Index {
                     | Kind::ProviderDocument
             );
             // Forwarded provider hops are graded through their SSP entry.
-            if relevant && !(e.is_provider() && e.linked.is_some()) {
-                if let Some(ods) = &e.ods {
-                    by_ods.entry(ods.clone()).or_default().push(i);
-                }
+            if relevant
+                && !(e.is_provider() && e.linked.is_some())
+                && let Some(ods) = &e.ods
+            {
+                by_ods.entry(ods.clone()).or_default().push(i);
             }
         }
         let mut out = Vec::new();

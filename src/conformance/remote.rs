@@ -61,17 +61,17 @@ pub async fn run(sandbox: &str, ods: &str, junit: Option<&Path>) -> (u8, String,
         Err(e) => return (EXIT_NOT_RUN, String::new(), format!("error: {e}\n")),
     };
     let text = render::text(&report);
-    if let Some(path) = junit {
-        if let Err(e) = std::fs::write(path, render::junit(&report)) {
-            return (
-                EXIT_NOT_RUN,
-                text,
-                format!(
-                    "error: cannot write the JUnit file {}: {e}\n",
-                    path.display()
-                ),
-            );
-        }
+    if let Some(path) = junit
+        && let Err(e) = std::fs::write(path, render::junit(&report))
+    {
+        return (
+            EXIT_NOT_RUN,
+            text,
+            format!(
+                "error: cannot write the JUnit file {}: {e}\n",
+                path.display()
+            ),
+        );
     }
     if report.journeys() == 0 {
         return (
