@@ -144,8 +144,59 @@ fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
     resp
 }
 
+/// `GET /_admin/records/{sequence}/documents/{binary id}`: a document the delivered record
+/// listed, as a file the browser can open (the consumer fetched it as a Binary through SSP).
+fn record_document(shared: &Shared, sequence: &str, binary_id: &str) -> Response<Body> {
+    let not_found = |why: String| {
+        boxed(FhirError::new(SpineCode::NoRecordFound, why).to_response(OutcomeStyle::GpConnect))
+    };
+    let Some(delivery) = sequence
+        .parse::<u64>()
+        .ok()
+        .and_then(|s| shared.deliveries.get(s))
+    else {
+        return not_found(format!(
+            "no delivered record with journal sequence '{sequence}'"
+        ));
+    };
+    let suffix = format!("/Binary/{binary_id}");
+    if !delivery.document_urls.iter().any(|u| u.ends_with(&suffix)) {
+        return not_found(format!(
+            "the record delivered at #{sequence} lists no document {binary_id}"
+        ));
+    }
+    let found = shared.world.patient(&delivery.patient).and_then(|p| {
+        p.record
+            .documents
+            .iter()
+            .find(|d| crate::provider::record::binary_id(p, d) == binary_id)
+    });
+    let Some(document) = found else {
+        return not_found(format!("document {binary_id} is not in the scenario"));
+    };
+    let mut resp = Response::new(full(document.content.clone()));
+    if let Ok(v) = HeaderValue::from_str(&document.content_type) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
 /// `GET /_admin/records/{sequence}`: a delivered migrate Bundle, whole, as the consumer got it.
 fn record(shared: &Shared, sequence: &str) -> Response<Body> {
+    if let Some((sequence, rest)) = sequence.split_once('/') {
+        return match rest.split_once('/') {
+            Some(("documents", id)) if !id.is_empty() && !id.contains('/') => {
+                record_document(shared, sequence, id)
+            }
+            _ => boxed(
+                FhirError::new(
+                    SpineCode::NoRecordFound,
+                    format!("no admin endpoint at /_admin/records/{sequence}/{rest}"),
+                )
+                .to_response(OutcomeStyle::GpConnect),
+            ),
+        };
+    }
     let found = sequence
         .parse::<u64>()
         .ok()

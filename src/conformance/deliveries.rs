@@ -36,6 +36,9 @@ pub struct Delivery {
     pub bytes: usize,
     #[serde(skip)]
     pub bundle: Bytes,
+    /// The Binary URLs the Bundle listed: only these may be opened from the record view.
+    #[serde(skip)]
+    pub document_urls: Vec<String>,
 }
 
 /// At most this many Bundles are kept...
@@ -63,6 +66,7 @@ impl Deliveries {
             documents: delivered.documents.len(),
             bytes: bundle.len(),
             bundle,
+            document_urls: delivered.documents.clone(),
         });
         let mut total: usize = kept.iter().map(|d| d.bytes).sum();
         while kept.len() > 1 && (kept.len() > MAX_BUNDLES || total > MAX_BYTES) {

@@ -55,6 +55,9 @@ test("the record view shows the Bundle as a clinician reads it, withheld items n
   }
   assert.match(text, /9434761018/);
   assert.match(text, /withheld as confidential/);
+  const href = await record.locator("a.open-document").first().getAttribute("href");
+  const resp = await page.request.get(base + href);
+  assert.equal(resp.status(), 200, "a listed document opens");
   await record.screenshot({ path: `${shots}/record-view.png` });
 });
 

@@ -143,6 +143,27 @@ async fn built_in_journey_is_clean_on_every_path_of_the_default_scenario() {
     let missing = sandbox.get("/_admin/records/999999").await;
     assert_eq!(missing.status(), 404);
 
+    // Each document the record listed opens as a file; nothing else does.
+    let url = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "DocumentReference")
+        .unwrap()["resource"]["content"][0]["attachment"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = url.rsplit('/').next().unwrap();
+    let doc = sandbox
+        .get(&format!("/_admin/records/{record}/documents/{id}"))
+        .await;
+    assert_eq!(doc.status(), 200);
+    assert!(!doc.bytes().await.unwrap().is_empty());
+    let other = sandbox
+        .get(&format!("/_admin/records/{record}/documents/not-listed"))
+        .await;
+    assert_eq!(other.status(), 404);
+
     // Filtering by the certificate's ASID finds the same consumer; another finds none.
     let asid = consumer["asids"][0].as_str().unwrap();
     let by_asid = report(&sandbox, &format!("?asid={asid}")).await;
