@@ -35,6 +35,9 @@ pub enum Command {
     Certs(CertsArgs),
     /// Play the new practice's side of the migration journey against a running sandbox.
     Journey(JourneyArgs),
+    /// Grade a consumer's migration journeys from the journal; exit 0 all pass, 2 a check
+    /// failed, 1 no report (sandbox unreachable or no journey by this consumer).
+    Conformance(ConformanceArgs),
     /// Exit 0 when the sandbox at URL answers 200 within 2 seconds (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
@@ -87,6 +90,19 @@ pub struct CertsArgs {
     /// Scenario files whose ASIDs get client certificates.
     #[arg(long, value_name = "PATH", default_value = "scenarios/default.yaml")]
     pub scenario: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConformanceArgs {
+    /// ODS code of the consumer (the new practice) to report on.
+    #[arg(long = "as", value_name = "ODS")]
+    pub as_ods: String,
+    /// Plain-HTTP base URL of the sandbox.
+    #[arg(long, default_value = "http://localhost:8080")]
+    pub sandbox: String,
+    /// Also write the report as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -46,6 +46,14 @@ pub struct Entry {
     pub jwt: Jwt,
     pub response_headers: Headers,
     pub response_body: Option<BodyText>,
+    /// SSP: the ASID of the client certificate the connection presented (which system sent it,
+    /// whatever `Ssp-From` claims).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_asid: Option<String>,
+    /// Provider, a delivered migrate: the Binary URLs of every DocumentReference in the Bundle
+    /// (the body above is cut, so the conformance report could not otherwise see them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Vec<String>>,
 }
 
 /// A body as kept in an entry: at most [`BODY_LIMIT`] bytes of it, turned into text only when
@@ -132,6 +140,22 @@ impl Serialize for Headers {
             seq.serialize_element(&(name.as_str(), String::from_utf8_lossy(value.as_bytes())))?;
         }
         seq.end()
+    }
+}
+
+impl Headers {
+    /// The first value of a header, as text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of a header (a repeated header is a mistake worth seeing).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
     }
 }
 
@@ -226,6 +250,8 @@ struct Inner {
     pending: BTreeSet<u64>,
     /// What `entries` hold, as [`Entry::bytes`] counts it.
     bytes: usize,
+    /// The highest sequence number dropped to keep the journal bounded (0: none yet).
+    evicted_through: u64,
 }
 
 /// What the journal holds now (the `X-Journal-*` headers of `GET /_admin/journal`).
@@ -262,6 +288,7 @@ impl Journal {
                 next_sequence: 1,
                 pending: BTreeSet::new(),
                 bytes: 0,
+                evicted_through: 0,
             })),
             capacity: capacity.max(1),
             max_bytes,
@@ -309,7 +336,10 @@ impl Journal {
             || (inner.bytes > self.max_bytes && inner.entries.len() > 1)
         {
             match inner.entries.pop_front() {
-                Some(old) => inner.bytes = inner.bytes.saturating_sub(old.bytes()),
+                Some(old) => {
+                    inner.bytes = inner.bytes.saturating_sub(old.bytes());
+                    inner.evicted_through = inner.evicted_through.max(old.sequence);
+                }
                 None => break,
             }
         }
@@ -344,6 +374,12 @@ impl Journal {
             }
             Err(_) => (Vec::new(), 0),
         }
+    }
+
+    /// The highest sequence number the bound has dropped (0 when none has been): a report
+    /// built from [`Self::since`] must not guess what happened before it.
+    pub fn evicted_through(&self) -> u64 {
+        self.inner.lock().map(|i| i.evicted_through).unwrap_or(0)
     }
 
     /// The current watermark (see [`Journal::snapshot`]).
@@ -405,6 +441,7 @@ mod tests {
             vec![3, 4, 5]
         );
         assert_eq!(j.since(4).len(), 1);
+        assert_eq!(j.evicted_through(), 2);
         j.clear();
         assert!(j.since(0).is_empty());
         assert_eq!(j.stats().bytes, 0);

@@ -11,6 +11,7 @@
 //! - [`pki`], [`tls`]: the development PKI (CA, SSP and client certificates) and the rustls
 //!   configurations built on it with one explicit crypto provider (ring).
 //! - [`journey`]: the built-in consumer (the new practice), used by the CLI and the web page.
+//! - [`conformance`]: grades each consumer's migration journeys from the journal.
 //! - [`admin`]: health, reset, the journal API and the web page.
 //! - [`fhir`]: OperationOutcome errors and Bundle builders shared by every service.
 //! - [`journal`]: the bounded, ordered log of every exchange.
@@ -22,6 +23,7 @@ pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conformance;
 pub mod fhir;
 pub mod http;
 pub mod identifiers;

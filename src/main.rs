@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::Check { files }) => check(&files),
         Some(Command::Certs(args)) => certs(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
+        Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
 }
@@ -82,6 +83,19 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
         print!("{}", report.summary_text());
     }
     ExitCode::from(report.outcome.exit_code())
+}
+
+/// Prints the consumer's conformance report; the exit code gates a CI pipeline.
+async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
+    let (code, out, err) =
+        spine_sandbox::conformance::remote::run(&args.sandbox, &args.as_ods, args.junit.as_deref())
+            .await;
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{out}");
+    }
+    eprint!("{err}");
+    ExitCode::from(code)
 }
 
 fn today() -> chrono::NaiveDate {

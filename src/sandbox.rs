@@ -19,7 +19,7 @@ use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, closing, read_body_within, serve};
 use crate::journal::{self, Entry, Journal};
 use crate::scenario::World;
-use crate::{admin, pds, pki, provider, sds, ssp, tls};
+use crate::{admin, conformance, pds, pki, provider, sds, ssp, tls};
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub struct Shared {
     pub ssp_addr: SocketAddr,
     /// Turns true when the sandbox is shutting down, so long-lived streams can end.
     pub stopping: watch::Receiver<bool>,
+    /// The last migrate Bundles delivered, whole, for the record view.
+    pub deliveries: conformance::Deliveries,
 }
 
 /// A started sandbox: its real addresses and the means to stop it.
@@ -90,6 +92,7 @@ impl Sandbox {
             clock,
             public_url,
             config: Arc::new(config),
+            deliveries: conformance::Deliveries::default(),
         };
         let limits = ConnectionLimits {
             header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
@@ -278,10 +281,12 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    shared.journal.complete(
+    let delivered = resp.extensions().get::<conformance::Delivered>().cloned();
+    let time = time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let sequence = shared.journal.complete(
         ticket,
         Entry {
-            time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time: time.clone(),
             service,
             method: method.to_string(),
             path: path.clone(),
@@ -297,9 +302,15 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             request_body: journal::bounded_bytes(&request_body),
             response_headers: journal::header_pairs(resp.headers()),
             response_body: journal::bounded_bytes(resp.body()),
+            documents: delivered.as_ref().map(|d| d.documents.clone()),
             ..Default::default()
         },
     );
+    if let Some(d) = &delivered {
+        shared
+            .deliveries
+            .keep(sequence, time, d, resp.body().clone());
+    }
     boxed(resp)
 }
 

@@ -23,6 +23,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         (&Method::POST, "/_admin/reset") => {
             shared.pds.reset(&shared.world);
             shared.journal.clear();
+            shared.deliveries.clear();
             tracing::info!("State reset to the loaded scenario.");
             let mut resp = Response::new(Bytes::new());
             *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -52,10 +53,24 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
         }
+        (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()),
+        (&Method::GET, "/_admin/records") => boxed(json_response(
+            StatusCode::OK,
+            &json!(shared.deliveries.list()),
+        )),
+        (&Method::GET, p) if p.starts_with("/_admin/records/") => {
+            record(shared, &p["/_admin/records/".len()..])
+        }
         (
             _,
-            "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario"
-            | "/_admin/journey" | "/",
+            "/healthz"
+            | "/_admin/reset"
+            | "/_admin/journal"
+            | "/_admin/scenario"
+            | "/_admin/journey"
+            | "/_admin/conformance"
+            | "/_admin/records"
+            | "/",
         ) => boxed(
             FhirError::new(
                 SpineCode::BadRequest,
@@ -68,6 +83,142 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             FhirError::new(
                 SpineCode::NoRecordFound,
                 format!("no admin endpoint at {path}"),
+            )
+            .to_response(OutcomeStyle::GpConnect),
+        ),
+    }
+}
+
+/// `GET /_admin/conformance[?asid=ASID][&ods=ODS][&format=json|text|junit]`: every consumer's
+/// journeys graded from the journal.
+fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
+    let mut filter = crate::conformance::Filter::default();
+    let mut format = "json".to_owned();
+    for (key, value) in query_pairs(query) {
+        match key.as_str() {
+            "asid" => filter.asid = Some(value),
+            "ods" | "as" => filter.ods = Some(value),
+            "format" if matches!(value.as_str(), "json" | "text" | "junit") => format = value,
+            "format" => {
+                return boxed(
+                    FhirError::bad_request(format!(
+                        "format must be json, text or junit, not '{value}'"
+                    ))
+                    .to_response(OutcomeStyle::GpConnect),
+                );
+            }
+            other => {
+                return boxed(
+                    FhirError::bad_request(format!(
+                        "unknown conformance parameter '{other}' (known: asid, ods, format)"
+                    ))
+                    .to_response(OutcomeStyle::GpConnect),
+                );
+            }
+        }
+    }
+    let report = crate::conformance::report(
+        &shared.journal.since(0),
+        shared.journal.evicted_through(),
+        &filter,
+    );
+    let (body, content_type) = match format.as_str() {
+        "text" => (
+            crate::conformance::render::text(&report).into_bytes(),
+            "text/plain; charset=utf-8",
+        ),
+        "junit" => (
+            crate::conformance::render::junit(&report).into_bytes(),
+            "application/xml",
+        ),
+        _ => (
+            serde_json::to_vec(&report).unwrap_or_default(),
+            "application/json",
+        ),
+    };
+    let mut resp = Response::new(full(body));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `GET /_admin/records/{sequence}/documents/{binary id}`: a document the delivered record
+/// listed, as a file the browser can open (the consumer fetched it as a Binary through SSP).
+fn record_document(shared: &Shared, sequence: &str, binary_id: &str) -> Response<Body> {
+    let not_found = |why: String| {
+        boxed(FhirError::new(SpineCode::NoRecordFound, why).to_response(OutcomeStyle::GpConnect))
+    };
+    let Some(delivery) = sequence
+        .parse::<u64>()
+        .ok()
+        .and_then(|s| shared.deliveries.get(s))
+    else {
+        return not_found(format!(
+            "no delivered record with journal sequence '{sequence}'"
+        ));
+    };
+    let suffix = format!("/Binary/{binary_id}");
+    if !delivery.document_urls.iter().any(|u| u.ends_with(&suffix)) {
+        return not_found(format!(
+            "the record delivered at #{sequence} lists no document {binary_id}"
+        ));
+    }
+    let found = shared.world.patient(&delivery.patient).and_then(|p| {
+        p.record
+            .documents
+            .iter()
+            .find(|d| crate::provider::record::binary_id(p, d) == binary_id)
+    });
+    let Some(document) = found else {
+        return not_found(format!("document {binary_id} is not in the scenario"));
+    };
+    let mut resp = Response::new(full(document.content.clone()));
+    if let Ok(v) = HeaderValue::from_str(&document.content_type) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// `GET /_admin/records/{sequence}`: a delivered migrate Bundle, whole, as the consumer got it.
+fn record(shared: &Shared, sequence: &str) -> Response<Body> {
+    if let Some((sequence, rest)) = sequence.split_once('/') {
+        return match rest.split_once('/') {
+            Some(("documents", id)) if !id.is_empty() && !id.contains('/') => {
+                record_document(shared, sequence, id)
+            }
+            _ => boxed(
+                FhirError::new(
+                    SpineCode::NoRecordFound,
+                    format!("no admin endpoint at /_admin/records/{sequence}/{rest}"),
+                )
+                .to_response(OutcomeStyle::GpConnect),
+            ),
+        };
+    }
+    let found = sequence
+        .parse::<u64>()
+        .ok()
+        .and_then(|s| shared.deliveries.get(s));
+    match found {
+        Some(d) => {
+            let mut resp = Response::new(full(d.bundle));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::fhir::FHIR_JSON),
+            );
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        None => boxed(
+            FhirError::new(
+                SpineCode::NoRecordFound,
+                format!(
+                    "no delivered record with journal sequence '{sequence}': the sandbox keeps the last {} (GET /_admin/records lists them)",
+                    crate::conformance::deliveries::MAX_BUNDLES
+                ),
             )
             .to_response(OutcomeStyle::GpConnect),
         ),

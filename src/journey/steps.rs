@@ -487,7 +487,12 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
                 requesting_asid: own_asid.to_owned(),
                 audience: provider.address.clone(),
                 practitioner: journey_user(),
-                requested_scope: "patient/*.read".into(),
+                // The migrate's sensitivity scope: confidential documents need conf/R.
+                requested_scope: if self.options.sensitive {
+                    "patient/*.read conf/R".into()
+                } else {
+                    "patient/*.read".into()
+                },
                 now: chrono::Utc::now(),
             }
             .mint();

@@ -73,12 +73,37 @@ pub fn handle(
         documents_base: &documents_base,
     });
     let mut resp = Response::new(Bytes::from(bundle));
+    resp.extensions_mut()
+        .insert(delivered(practice, &approved, &documents_base));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// What the journal and the conformance report need of a delivered record: above all the
+/// documents it lists, which a cut body would hide.
+fn delivered(
+    practice: &Practice,
+    approved: &Approved<'_>,
+    documents_base: &str,
+) -> crate::conformance::Delivered {
+    let patient = approved.patient;
+    crate::conformance::Delivered {
+        patient: patient.nhs_number.as_str().to_owned(),
+        requesting_ods: approved.claims.requesting_ods.clone(),
+        provider_ods: practice.ods.as_str().to_owned(),
+        sensitive: approved.include_sensitive,
+        documents: patient
+            .record
+            .documents
+            .iter()
+            .filter(|d| approved.include_sensitive || !d.meta.confidential)
+            .map(|d| format!("{documents_base}/Binary/{}", record::binary_id(patient, d)))
+            .collect(),
+    }
 }
 
 /// Every check, in order; the first failure is the answer.

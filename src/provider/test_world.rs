@@ -44,6 +44,7 @@ pub fn shared(world: World) -> Shared {
         http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         ssp_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         stopping: tokio::sync::watch::channel(false).1,
+        deliveries: crate::conformance::Deliveries::default(),
     }
 }
 

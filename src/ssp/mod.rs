@@ -362,6 +362,12 @@ impl SspService {
                 jwt,
                 response_headers: journal::header_pairs(resp.headers()),
                 response_body,
+                client_asid: match peer.as_ref() {
+                    ClientIdentity::Verified {
+                        asid: Some(asid), ..
+                    } => Some(asid.as_str().to_owned()),
+                    _ => None,
+                },
                 ..Default::default()
             },
         );

@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod binary;
 mod certificates;
+mod conformance;
 mod documents;
 mod hardening;
 mod journey;
