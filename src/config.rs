@@ -303,5 +303,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("public_url"), "{err}");
+        let err = Config::load(
+            None,
+            &env(&[("SANDBOX_JOURNAL_MAX_BYTES", "1000")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("journal_max_bytes must be at least"), "{err}");
+        let c = Config::load(
+            None,
+            &env(&[("SANDBOX_BODY_READ_TIMEOUT_SECS", "5")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.body_read_timeout_secs, 5);
+        assert_eq!(c.journal_max_bytes, 64 * 1024 * 1024);
     }
 }
