@@ -621,9 +621,18 @@ async fn an_evicted_start_is_reported_not_guessed() {
     journey::run(&options(&sandbox, HAPPY), |_| {}).await;
     let r = report(&sandbox, "").await;
     assert!(r["journal"]["evicted_through"].as_u64().unwrap() > 0);
-    for j in journeys(&r) {
+    let all = journeys(&r);
+    assert!(all.iter().any(|j| j["start_evicted"] == true), "{r:#}");
+    for j in all {
         if j["start_evicted"] == true {
-            assert_ne!(check(j, "pds.trace-before-change")["status"], "fail");
+            let trace = check(j, "pds.trace-before-change");
+            assert_eq!(trace["status"], "warning", "{trace:#}");
+            assert!(
+                trace["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("start of this journey")
+            );
         }
         assert!(
             failed(j)
