@@ -34,6 +34,11 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Check { files }) => check(&files),
+        Some(Command::Generate {
+            patients,
+            seed,
+            out,
+        }) => generate(patients, seed, &out),
         Some(Command::Certs(args)) => certs(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
@@ -107,6 +112,29 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
                 eprintln!("{e}");
             }
             eprintln!("{} problem(s) found", errors.len());
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// `generate --patients N --seed S --out DIR`: writes the world and says how to use it.
+fn generate(patients: usize, seed: u64, out: &std::path::Path) -> ExitCode {
+    let files = scenario::generate::generate(patients, seed);
+    match scenario::generate::write(out, &files) {
+        Ok(()) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "wrote {patients} patients in {} files to {}; serve them with --scenario {}",
+                    files.len(),
+                    out.display(),
+                    out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
             ExitCode::from(EXIT_USAGE)
         }
     }

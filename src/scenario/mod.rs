@@ -6,8 +6,11 @@
 
 pub mod dates;
 pub mod file;
+pub mod generate;
 pub mod load;
 pub mod validate;
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
@@ -26,22 +29,100 @@ pub struct World {
     pub practices: Vec<Practice>,
     pub practitioners: Vec<Practitioner>,
     pub patients: Vec<Patient>,
+    /// Lookup tables over the lists above, built on first lookup (`WorldIndex::default()` when
+    /// writing a world by hand).
+    pub index: WorldIndex,
 }
 
 impl World {
     pub fn practice(&self, ods: &str) -> Option<&Practice> {
-        self.practices.iter().find(|p| p.ods.as_str() == ods)
+        let ix = self.index();
+        checked(&self.practices, ix.practices.get(ods), ix.lens[0], |p| {
+            p.ods.as_str() == ods
+        })
     }
     pub fn practice_by_asid(&self, asid: &str) -> Option<&Practice> {
-        self.practices.iter().find(|p| p.asid.as_str() == asid)
+        let ix = self.index();
+        checked(&self.practices, ix.asids.get(asid), ix.lens[0], |p| {
+            p.asid.as_str() == asid
+        })
     }
     pub fn practitioner(&self, id: &str) -> Option<&Practitioner> {
-        self.practitioners.iter().find(|p| p.id == id)
+        let ix = self.index();
+        checked(
+            &self.practitioners,
+            ix.practitioners.get(id),
+            ix.lens[1],
+            |p| p.id == id,
+        )
     }
     pub fn patient(&self, nhs_number: &str) -> Option<&Patient> {
-        self.patients
-            .iter()
-            .find(|p| p.nhs_number.as_str() == nhs_number)
+        let ix = self.index();
+        checked(
+            &self.patients,
+            ix.patients.get(nhs_number),
+            ix.lens[2],
+            |p| p.nhs_number.as_str() == nhs_number,
+        )
+    }
+
+    fn index(&self) -> &Indexes {
+        self.index.0.get_or_init(|| Indexes::build(self))
+    }
+}
+
+/// Positions of every practice (by ODS code and by ASID), practitioner and patient, so a lookup
+/// is a hash probe rather than a scan: start and reset of a large world would otherwise be
+/// quadratic. Built once, on first lookup; a clone carries the built tables with it.
+#[derive(Debug, Clone, Default)]
+pub struct WorldIndex(std::sync::OnceLock<Indexes>);
+
+#[derive(Debug, Clone, Default)]
+struct Indexes {
+    practices: HashMap<String, usize>,
+    asids: HashMap<String, usize>,
+    practitioners: HashMap<String, usize>,
+    patients: HashMap<String, usize>,
+    /// How many practices, practitioners and patients there were when this was built.
+    lens: [usize; 3],
+}
+
+impl Indexes {
+    fn build(world: &World) -> Self {
+        // The first of duplicates wins, as the linear scans this replaces did.
+        fn table<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+            let mut map = HashMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                map.entry(key(item).to_owned()).or_insert(i);
+            }
+            map
+        }
+        Self {
+            practices: table(&world.practices, |p| p.ods.as_str()),
+            asids: table(&world.practices, |p| p.asid.as_str()),
+            practitioners: table(&world.practitioners, |p| p.id.as_str()),
+            patients: table(&world.patients, |p| p.nhs_number.as_str()),
+            lens: [
+                world.practices.len(),
+                world.practitioners.len(),
+                world.patients.len(),
+            ],
+        }
+    }
+}
+
+/// The item the index points at, if it still is the one wanted. A world whose list grew or
+/// shrank after the index was built (hand-made test worlds may do that) falls back to a scan.
+fn checked<'a, T>(
+    items: &'a [T],
+    at: Option<&usize>,
+    indexed_len: usize,
+    is: impl Fn(&T) -> bool,
+) -> Option<&'a T> {
+    match at.and_then(|i| items.get(*i)) {
+        Some(item) if is(item) => Some(item),
+        None if items.len() == indexed_len => None,
+        _ => items.iter().find(|item| is(item)),
     }
 }
 
