@@ -36,6 +36,9 @@ pub struct Config {
     pub forward_timeout_secs: u64,
     /// Entries the journal keeps before the oldest fall off.
     pub journal_capacity: usize,
+    /// YAML nodes (mappings, lists, values) one scenario file may hold; a bigger file is refused
+    /// with a message saying to split it or raise this.
+    pub scenario_max_yaml_nodes: usize,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             forward_timeout_secs: 20,
             journal_capacity: 2000,
+            scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
         }
     }
 }
@@ -158,12 +162,24 @@ impl Config {
                 )));
             }
         }
+        if self.scenario_max_yaml_nodes == 0 {
+            return Err(ConfigError::Invalid(
+                "scenario_max_yaml_nodes must be above 0".into(),
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be above 0".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The scenario parser's limits.
+    pub fn parse_limits(&self) -> crate::scenario::load::ParseLimits {
+        crate::scenario::load::ParseLimits {
+            max_yaml_nodes: self.scenario_max_yaml_nodes,
+        }
     }
 
     /// The base URL advertised to consumers, without a trailing slash.
@@ -176,7 +192,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -188,6 +204,7 @@ pub const KEYS: [&str; 11] = [
     "request_timeout_secs",
     "forward_timeout_secs",
     "journal_capacity",
+    "scenario_max_yaml_nodes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the
