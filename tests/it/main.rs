@@ -8,6 +8,8 @@ mod support;
 mod admin;
 mod binary;
 mod documents;
+mod fuzz_corpus;
+mod generated;
 mod journey;
 mod migrate;
 mod pds;
