@@ -398,3 +398,51 @@ pub struct Document {
     /// The document's bytes: the scenario's `text:` or the file it names, read at load.
     pub content: bytes::Bytes,
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        let text = "practices:\n  - { ods: B82617, name: A, asid: \"918999198738\" }\n  - { ods: A20047, name: B, asid: \"200000001012\" }\npractitioners:\n  - { id: G1, name: { family: Carter }, practice: B82617 }\npatients:\n  - { nhs_number: \"9434761018\", name: { family: Sharma }, gender: female, birth_date: 1990-05-14, registered_with: B82617 }\n";
+        load::load_str(
+            "t.yaml",
+            text,
+            NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lookups_find_every_kind_and_miss_cleanly() {
+        let w = world();
+        assert_eq!(w.practice("A20047").unwrap().name, "B");
+        assert_eq!(w.practice_by_asid("918999198738").unwrap().name, "A");
+        assert_eq!(w.practitioner("G1").unwrap().name.family, "Carter");
+        assert_eq!(w.patient("9434761018").unwrap().name.family, "Sharma");
+        assert!(w.patient("9434761026").is_none());
+        assert!(w.practice("Z99999").is_none());
+        assert!(w.practice_by_asid("000000000000").is_none());
+        assert!(w.practitioner("G2").is_none());
+    }
+
+    #[test]
+    fn a_list_changed_after_the_first_lookup_is_still_searched_right() {
+        let mut w = world();
+        assert!(w.patient("9434761018").is_some());
+        let mut other = w.patients[0].clone();
+        other.nhs_number = crate::nhs_number::NhsNumber::parse("9434761026").unwrap();
+        w.patients.insert(0, other);
+        assert_eq!(
+            w.patient("9434761018").unwrap().nhs_number.as_str(),
+            "9434761018"
+        );
+        assert_eq!(
+            w.patient("9434761026").unwrap().nhs_number.as_str(),
+            "9434761026"
+        );
+        w.practices.swap(0, 1);
+        assert_eq!(w.practice("B82617").unwrap().name, "A");
+    }
+}
