@@ -206,6 +206,7 @@ fn world(start: NaiveDate) -> World {
         telecom: None,
     };
     World {
+        index: Default::default(),
         name: Some("bench".into()),
         description: None,
         start_day: start,

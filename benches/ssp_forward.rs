@@ -457,6 +457,7 @@ async fn run() {
     let stand_in_body = record_body();
     let provider = start_provider(stand_in_body.clone()).await;
     let world = World {
+        index: Default::default(),
         name: None,
         description: None,
         start_day: chrono::Utc::now().date_naive(),

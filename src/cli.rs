@@ -31,6 +31,19 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write a generated scenario world (valid NHS numbers, every clinical area and journey
+    /// path) into a folder, in files of at most 2,000 patients; the same seed gives the same world.
+    Generate {
+        /// How many patients.
+        #[arg(long, value_name = "N")]
+        patients: usize,
+        /// Seed of the generator.
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+        /// Folder to write into (created if missing; must hold no *.yaml yet).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Write a fresh development PKI (CA, SSP server and client certificates) into a folder.
     Certs(CertsArgs),
     /// Play the new practice's side of the migration journey against a running sandbox.

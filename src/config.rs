@@ -40,6 +40,9 @@ pub struct Config {
     pub journal_capacity: usize,
     /// Bytes the journal's entries may hold before the oldest fall off.
     pub journal_max_bytes: usize,
+    /// YAML nodes (mappings, lists, values) one scenario file may hold; a bigger file is refused
+    /// with a message saying to split it or raise this.
+    pub scenario_max_yaml_nodes: usize,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             forward_timeout_secs: 20,
             journal_capacity: 2000,
             journal_max_bytes: 64 * 1024 * 1024,
+            scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
         }
     }
 }
@@ -164,6 +168,11 @@ impl Config {
                 )));
             }
         }
+        if self.scenario_max_yaml_nodes == 0 {
+            return Err(ConfigError::Invalid(
+                "scenario_max_yaml_nodes must be above 0".into(),
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be above 0".into(),
@@ -179,6 +188,13 @@ impl Config {
         Ok(())
     }
 
+    /// The scenario parser's limits.
+    pub fn parse_limits(&self) -> crate::scenario::load::ParseLimits {
+        crate::scenario::load::ParseLimits {
+            max_yaml_nodes: self.scenario_max_yaml_nodes,
+        }
+    }
+
     /// The base URL advertised to consumers, without a trailing slash.
     pub fn public_url_for(&self, http_port: u16) -> String {
         match &self.public_url {
@@ -189,7 +205,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -203,6 +219,7 @@ pub const KEYS: [&str; 13] = [
     "forward_timeout_secs",
     "journal_capacity",
     "journal_max_bytes",
+    "scenario_max_yaml_nodes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

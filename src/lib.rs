@@ -18,6 +18,7 @@
 //! - [`jwt`]: the unsigned GP Connect audit token.
 //! - [`nhs_number`], [`identifiers`]: parse-don't-validate domain identifiers.
 //! - [`clock`]: injected time.
+//! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
 
 pub mod admin;
 pub mod cli;
@@ -25,6 +26,8 @@ pub mod clock;
 pub mod config;
 pub mod conformance;
 pub mod fhir;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identifiers;
 pub mod journal;

@@ -34,6 +34,11 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Check { files }) => check(&files),
+        Some(Command::Generate {
+            patients,
+            seed,
+            out,
+        }) => generate(patients, seed, &out),
         Some(Command::Certs(args)) => certs(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
@@ -103,7 +108,7 @@ fn today() -> chrono::NaiveDate {
 }
 
 fn check(files: &[std::path::PathBuf]) -> ExitCode {
-    match scenario::load_paths(files, today()) {
+    match scenario::load::load_paths_with(files, today(), env_parse_limits()) {
         Ok(world) => {
             #[allow(clippy::print_stdout)]
             {
@@ -126,10 +131,45 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
+/// `generate --patients N --seed S --out DIR`: writes the world and says how to use it.
+fn generate(patients: usize, seed: u64, out: &std::path::Path) -> ExitCode {
+    let files = scenario::generate::generate(patients, seed);
+    match scenario::generate::write(out, &files) {
+        Ok(()) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "wrote {patients} patients in {} files to {}; serve them with --scenario {}",
+                    files.len(),
+                    out.display(),
+                    out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The parser limits the environment or `SANDBOX_CONFIG` set, for the commands that take no
+/// configuration flags (`check`, `certs`); the defaults when those do not parse.
+fn env_parse_limits() -> scenario::load::ParseLimits {
+    Config::load(
+        None,
+        &Config::process_env(),
+        &spine_sandbox::config::Overrides::default(),
+    )
+    .map(|c| c.parse_limits())
+    .unwrap_or_default()
+}
+
 /// `certs --out DIR`: the development PKI for the scenarios' ASIDs, creating only what is
 /// missing; lists what it wrote and kept.
 fn certs(args: &CertsArgs) -> ExitCode {
-    let world = match scenario::load_paths(&args.scenario, today()) {
+    let world = match scenario::load::load_paths_with(&args.scenario, today(), env_parse_limits()) {
         Ok(w) => w,
         Err(errors) => {
             for e in &errors {
@@ -193,19 +233,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let world = match scenario::load_paths(&config.scenario, today()) {
-        Ok(w) => w,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
+    let world =
+        match scenario::load::load_paths_with(&config.scenario, today(), config.parse_limits()) {
+            Ok(w) => w,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!(
+                    "error: the scenario has {} problem(s); not starting",
+                    errors.len()
+                );
+                return ExitCode::from(EXIT_USAGE);
             }
-            eprintln!(
-                "error: the scenario has {} problem(s); not starting",
-                errors.len()
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+        };
     let running = match Sandbox::start(config, world, Clock::system()).await {
         Ok(r) => r,
         Err(e) => {

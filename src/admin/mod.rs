@@ -21,7 +21,19 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             &json!({ "status": "ok", "scenario": shared.world.name }),
         )),
         (&Method::POST, "/_admin/reset") => {
-            shared.pds.reset(&shared.world);
+            // Rebuilding every PDS record of a large world takes a while: it runs on a blocking
+            // thread, record by record, so other requests are served meanwhile.
+            let (pds, world) = (shared.pds.clone(), shared.world.clone());
+            if let Err(e) = tokio::task::spawn_blocking(move || pds.reset(&world)).await {
+                tracing::error!(error = %e, "Reset stopped before it finished.");
+                return boxed(
+                    FhirError::new(
+                        SpineCode::InternalServerError,
+                        format!("reset stopped before it finished: {e}; try it again"),
+                    )
+                    .to_response(OutcomeStyle::GpConnect),
+                );
+            }
             shared.journal.clear();
             shared.deliveries.clear();
             tracing::info!("State reset to the loaded scenario.");

@@ -155,7 +155,7 @@ const PARAMETERS_ELEMENTS: [&str; 6] = [
 ];
 
 /// Rung 3: the body parses as a `Parameters` resource (migrate.md section 4 rows 1 and 2).
-fn parse_parameters_resource(body: &[u8]) -> Result<Map<String, Value>, FhirError> {
+pub(crate) fn parse_parameters_resource(body: &[u8]) -> Result<Map<String, Value>, FhirError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FhirError::invalid_resource(
             "the request body is empty: send a FHIR Parameters resource with patientNHSNumber and includeFullRecord",

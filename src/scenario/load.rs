@@ -28,9 +28,29 @@ pub struct ScenarioError {
     pub message: String,
 }
 
-/// Scenario files larger than this are refused before parsing: the largest shipped one is far
-/// below, and it bounds the memory a wrong path (a disk image, a log) can make us use.
-pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Scenario files larger than this are refused before parsing: a 10,000-patient file is below
+/// it, and it bounds the memory a wrong path (a disk image, a log) can make us use.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How much YAML one scenario file may hold. The node budget (every mapping, sequence and scalar
+/// counts one) stops an alias bomb or a wrong file early; a generated patient takes about 250
+/// nodes, so the default admits a single file of about 20,000 patients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// The `scenario_max_yaml_nodes` setting.
+    pub max_yaml_nodes: usize,
+}
+
+/// The default of the `scenario_max_yaml_nodes` setting.
+pub const DEFAULT_MAX_YAML_NODES: usize = 5_000_000;
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self {
+            max_yaml_nodes: DEFAULT_MAX_YAML_NODES,
+        }
+    }
+}
 
 /// Loads and merges scenario files or folders of `*.yaml`/`*.yml` into one world.
 ///
@@ -39,6 +59,15 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// practitioners and patients of all files are merged (a duplicate key in any two files is an
 /// error); the world's `name` and `description` are the first that any file gives.
 pub fn load_paths(paths: &[PathBuf], start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> {
+    load_paths_with(paths, start_day, ParseLimits::default())
+}
+
+/// As [`load_paths`], with the parser limits of the configuration.
+pub fn load_paths_with(
+    paths: &[PathBuf],
+    start_day: NaiveDate,
+    limits: ParseLimits,
+) -> Result<World, Vec<ScenarioError>> {
     let mut problems = Vec::new();
     if paths.is_empty() {
         problems.push(ScenarioError {
@@ -61,7 +90,7 @@ pub fn load_paths(paths: &[PathBuf], start_day: NaiveDate) -> Result<World, Vec<
     for path in files {
         let name = path.display().to_string();
         match read_limited(&path) {
-            Ok(bytes) => match parse(&name, &bytes) {
+            Ok(bytes) => match parse(&name, &bytes, limits) {
                 Ok(file) => sources.push(validate::Source {
                     dir: base_dir(&path),
                     name,
@@ -92,7 +121,7 @@ pub fn load_bytes(
     bytes: &[u8],
     start_day: NaiveDate,
 ) -> Result<World, Vec<ScenarioError>> {
-    match parse(name, bytes) {
+    match parse(name, bytes, ParseLimits::default()) {
         Ok(file) => finish(
             vec![validate::Source {
                 name: name.to_owned(),
@@ -195,16 +224,17 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Parser limits: generous for any hand-written or generated scenario, small enough that an
 /// alias bomb or a pathological nesting fails fast instead of eating memory or stack.
-fn parser_options() -> serde_saphyr::Options {
+fn parser_options(limits: ParseLimits) -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: 32,
             max_documents: 2,
-            max_nodes: 1_000_000,
-            max_events: 4_000_000,
+            max_nodes: limits.max_yaml_nodes,
+            // Every node is one event, plus one end event per mapping and sequence.
+            max_events: limits.max_yaml_nodes.saturating_mul(2),
             max_aliases: 10_000,
             max_anchors: 10_000,
-            max_total_scalar_bytes: 32 * 1024 * 1024,
+            max_total_scalar_bytes: MAX_FILE_BYTES as usize,
             max_merge_keys: 1_000,
         },
         alias_limits: serde_saphyr::alias_limits! {
@@ -216,7 +246,7 @@ fn parser_options() -> serde_saphyr::Options {
 }
 
 /// Parses one file's bytes; on failure, the one error serde-saphyr stopped at.
-fn parse(name: &str, bytes: &[u8]) -> Result<ScenarioFile, ScenarioError> {
+fn parse(name: &str, bytes: &[u8], limits: ParseLimits) -> Result<ScenarioFile, ScenarioError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_column(bytes, e.valid_up_to());
         ScenarioError {
@@ -227,7 +257,7 @@ fn parse(name: &str, bytes: &[u8]) -> Result<ScenarioFile, ScenarioError> {
         }
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_saphyr::from_str_with_options::<ScenarioFile>(text, parser_options()).map_err(|e| {
+    serde_saphyr::from_str_with_options::<ScenarioFile>(text, parser_options(limits)).map_err(|e| {
         let (line, column) = match e.location() {
             Some(l) if l.line() > 0 => (l.line(), l.column().max(1)),
             _ => (1, 1),
@@ -236,9 +266,34 @@ fn parse(name: &str, bytes: &[u8]) -> Result<ScenarioFile, ScenarioError> {
             file: name.to_owned(),
             line,
             column,
-            message: yaml_message(&e),
+            message: budget_message(&e, limits).unwrap_or_else(|| yaml_message(&e)),
         }
     })
+}
+
+/// What to do when a file is too big for the node budget (the parser's own words name only the
+/// budget's internal field).
+fn budget_message(error: &serde_saphyr::Error, limits: ParseLimits) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = error;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else {
+        return None;
+    };
+    match breach {
+        BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => Some(format!(
+            "this file holds more than {} YAML nodes (mappings, lists and values), the \
+             scenario_max_yaml_nodes setting; split its patients over several files in one \
+             folder (give the folder as the scenario; `spine-sandbox generate` writes 2,000 \
+             patients a file) or raise scenario_max_yaml_nodes (SANDBOX_SCENARIO_MAX_YAML_NODES)",
+            limits.max_yaml_nodes
+        )),
+        _ => None,
+    }
 }
 
 /// The parser's own words for a problem, without its location (we print ours) or snippet.

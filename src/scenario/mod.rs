@@ -6,8 +6,11 @@
 
 pub mod dates;
 pub mod file;
+pub mod generate;
 pub mod load;
 pub mod validate;
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
@@ -26,22 +29,100 @@ pub struct World {
     pub practices: Vec<Practice>,
     pub practitioners: Vec<Practitioner>,
     pub patients: Vec<Patient>,
+    /// Lookup tables over the lists above, built on first lookup (`WorldIndex::default()` when
+    /// writing a world by hand).
+    pub index: WorldIndex,
 }
 
 impl World {
     pub fn practice(&self, ods: &str) -> Option<&Practice> {
-        self.practices.iter().find(|p| p.ods.as_str() == ods)
+        let ix = self.index();
+        checked(&self.practices, ix.practices.get(ods), ix.lens[0], |p| {
+            p.ods.as_str() == ods
+        })
     }
     pub fn practice_by_asid(&self, asid: &str) -> Option<&Practice> {
-        self.practices.iter().find(|p| p.asid.as_str() == asid)
+        let ix = self.index();
+        checked(&self.practices, ix.asids.get(asid), ix.lens[0], |p| {
+            p.asid.as_str() == asid
+        })
     }
     pub fn practitioner(&self, id: &str) -> Option<&Practitioner> {
-        self.practitioners.iter().find(|p| p.id == id)
+        let ix = self.index();
+        checked(
+            &self.practitioners,
+            ix.practitioners.get(id),
+            ix.lens[1],
+            |p| p.id == id,
+        )
     }
     pub fn patient(&self, nhs_number: &str) -> Option<&Patient> {
-        self.patients
-            .iter()
-            .find(|p| p.nhs_number.as_str() == nhs_number)
+        let ix = self.index();
+        checked(
+            &self.patients,
+            ix.patients.get(nhs_number),
+            ix.lens[2],
+            |p| p.nhs_number.as_str() == nhs_number,
+        )
+    }
+
+    fn index(&self) -> &Indexes {
+        self.index.0.get_or_init(|| Indexes::build(self))
+    }
+}
+
+/// Positions of every practice (by ODS code and by ASID), practitioner and patient, so a lookup
+/// is a hash probe rather than a scan: start and reset of a large world would otherwise be
+/// quadratic. Built once, on first lookup; a clone carries the built tables with it.
+#[derive(Debug, Clone, Default)]
+pub struct WorldIndex(std::sync::OnceLock<Indexes>);
+
+#[derive(Debug, Clone, Default)]
+struct Indexes {
+    practices: HashMap<String, usize>,
+    asids: HashMap<String, usize>,
+    practitioners: HashMap<String, usize>,
+    patients: HashMap<String, usize>,
+    /// How many practices, practitioners and patients there were when this was built.
+    lens: [usize; 3],
+}
+
+impl Indexes {
+    fn build(world: &World) -> Self {
+        // The first of duplicates wins, as the linear scans this replaces did.
+        fn table<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+            let mut map = HashMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                map.entry(key(item).to_owned()).or_insert(i);
+            }
+            map
+        }
+        Self {
+            practices: table(&world.practices, |p| p.ods.as_str()),
+            asids: table(&world.practices, |p| p.asid.as_str()),
+            practitioners: table(&world.practitioners, |p| p.id.as_str()),
+            patients: table(&world.patients, |p| p.nhs_number.as_str()),
+            lens: [
+                world.practices.len(),
+                world.practitioners.len(),
+                world.patients.len(),
+            ],
+        }
+    }
+}
+
+/// The item the index points at, if it still is the one wanted. A world whose list grew or
+/// shrank after the index was built (hand-made test worlds may do that) falls back to a scan.
+fn checked<'a, T>(
+    items: &'a [T],
+    at: Option<&usize>,
+    indexed_len: usize,
+    is: impl Fn(&T) -> bool,
+) -> Option<&'a T> {
+    match at.and_then(|i| items.get(*i)) {
+        Some(item) if is(item) => Some(item),
+        None if items.len() == indexed_len => None,
+        _ => items.iter().find(|item| is(item)),
     }
 }
 
@@ -316,4 +397,52 @@ pub struct Document {
     pub content_type: String,
     /// The document's bytes: the scenario's `text:` or the file it names, read at load.
     pub content: bytes::Bytes,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        let text = "practices:\n  - { ods: B82617, name: A, asid: \"918999198738\" }\n  - { ods: A20047, name: B, asid: \"200000001012\" }\npractitioners:\n  - { id: G1, name: { family: Carter }, practice: B82617 }\npatients:\n  - { nhs_number: \"9434761018\", name: { family: Sharma }, gender: female, birth_date: 1990-05-14, registered_with: B82617 }\n";
+        load::load_str(
+            "t.yaml",
+            text,
+            NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lookups_find_every_kind_and_miss_cleanly() {
+        let w = world();
+        assert_eq!(w.practice("A20047").unwrap().name, "B");
+        assert_eq!(w.practice_by_asid("918999198738").unwrap().name, "A");
+        assert_eq!(w.practitioner("G1").unwrap().name.family, "Carter");
+        assert_eq!(w.patient("9434761018").unwrap().name.family, "Sharma");
+        assert!(w.patient("9434761026").is_none());
+        assert!(w.practice("Z99999").is_none());
+        assert!(w.practice_by_asid("000000000000").is_none());
+        assert!(w.practitioner("G2").is_none());
+    }
+
+    #[test]
+    fn a_list_changed_after_the_first_lookup_is_still_searched_right() {
+        let mut w = world();
+        assert!(w.patient("9434761018").is_some());
+        let mut other = w.patients[0].clone();
+        other.nhs_number = crate::nhs_number::NhsNumber::parse("9434761026").unwrap();
+        w.patients.insert(0, other);
+        assert_eq!(
+            w.patient("9434761018").unwrap().nhs_number.as_str(),
+            "9434761018"
+        );
+        assert_eq!(
+            w.patient("9434761026").unwrap().nhs_number.as_str(),
+            "9434761026"
+        );
+        w.practices.swap(0, 1);
+        assert_eq!(w.practice("B82617").unwrap().name, "A");
+    }
 }

@@ -88,6 +88,7 @@ pub(crate) fn build_world(
         practices: Vec::new(),
         practitioners: Vec::new(),
         patients: Vec::new(),
+        index: super::WorldIndex::default(),
     };
 
     // Practices and practitioners first, across every file, so references can point forwards and

@@ -11,6 +11,8 @@ mod certificates;
 mod conformance;
 mod documents;
 mod hardening;
+mod fuzz_corpus;
+mod generated;
 mod journey;
 mod migrate;
 mod pds;

@@ -124,6 +124,7 @@ fn world() -> World {
         "A20047",
     );
     World {
+        index: Default::default(),
         name: Some("pds tests".into()),
         description: None,
         start_day: chrono::Local::now().date_naive(),

@@ -34,6 +34,7 @@ fn practice(ods: &str, asid: &str, party_key: Option<&str>, provider: bool) -> P
 /// Two providers (one with an explicit party key) and a consumer-only practice.
 fn world() -> World {
     World {
+        index: Default::default(),
         name: None,
         description: None,
         start_day: chrono::Local::now().date_naive(),

@@ -28,6 +28,7 @@ fn practice(ods: &str, asid: &str) -> Practice {
 
 fn world() -> World {
     World {
+        index: Default::default(),
         name: None,
         description: None,
         start_day: date("2025-06-01"),

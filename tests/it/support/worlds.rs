@@ -33,6 +33,7 @@ pub fn practice(ods: &str, asid: &str, name: &str, provider: bool, sends: &[&str
 pub fn practices_only() -> World {
     let all = interactions::DEFAULT_ALLOWED;
     World {
+        index: Default::default(),
         name: Some("SSP test world".into()),
         description: None,
         start_day: super::start_day(),
