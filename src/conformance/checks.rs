@@ -1351,3 +1351,92 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
         checks,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Filter, report};
+    use super::*;
+    use crate::journal::{Entry, Journal, bounded_body};
+
+    const NHS: &str = "9434761018";
+
+    fn pds(
+        method: &str,
+        status: u16,
+        at_ms: i64,
+        request_id: &str,
+        if_match: Option<&str>,
+    ) -> Entry {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-request-id", request_id.parse().unwrap());
+        headers.insert("nhsd-end-user-organisation-ods", "A20047".parse().unwrap());
+        if let Some(v) = if_match {
+            headers.insert("if-match", v.parse().unwrap());
+        }
+        let mut response = http::HeaderMap::new();
+        response.insert("etag", "W/\"1\"".parse().unwrap());
+        let time =
+            chrono::DateTime::from_timestamp_millis(1_750_000_000_000 + at_ms).unwrap_or_default();
+        Entry {
+            time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            service: "pds",
+            method: method.into(),
+            path: format!("/personal-demographics/FHIR/R4/Patient/{NHS}"),
+            status,
+            request_headers: headers.into(),
+            response_headers: response.into(),
+            request_body: (method == "PATCH")
+                .then(|| bounded_body(b"{\"patches\":[]}"))
+                .flatten(),
+            response_body: bounded_body(
+                br#"{"generalPractitioner":[{"identifier":{"value":"B82617"}}]}"#,
+            ),
+            ..Default::default()
+        }
+    }
+
+    fn graded(entries: Vec<Entry>) -> Journey {
+        let journal = Journal::new(100);
+        for e in entries {
+            journal.record(e);
+        }
+        let r = report(&journal.since(0), 0, &Filter::default());
+        assert_eq!(r.journeys(), 1);
+        r.consumers[0].journeys[0].clone()
+    }
+
+    fn status(j: &Journey, id: &str) -> Status {
+        j.checks
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(Status::NotReached, |c| c.status)
+    }
+
+    #[test]
+    fn a_retried_request_may_repeat_its_request_id_but_must_back_off() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let j = graded(vec![
+            pds("GET", 200, 0, &uuid::Uuid::new_v4().to_string(), None),
+            pds("PATCH", 503, 100, &id, Some("W/\"1\"")),
+            pds("PATCH", 503, 1100, &id, Some("W/\"1\"")),
+            pds("PATCH", 503, 1600, &id, Some("W/\"1\"")),
+        ]);
+        assert_eq!(status(&j, "pds.x-request-id"), Status::Pass);
+        assert_eq!(status(&j, "pds.trace-before-change"), Status::Pass);
+        assert_eq!(status(&j, "pds.if-match-version-read"), Status::Pass);
+        assert_eq!(status(&j, "refusals.retries"), Status::Warning, "{j:#?}");
+        assert_eq!(j.verdict, Status::Warning);
+    }
+
+    #[test]
+    fn one_request_id_on_two_different_requests_fails() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let j = graded(vec![
+            pds("GET", 200, 0, &id, None),
+            pds("PATCH", 200, 100, &id, Some("W/\"1\"")),
+        ]);
+        assert_eq!(status(&j, "pds.x-request-id"), Status::Fail);
+        let check = j.checks.iter().find(|c| c.id == "pds.x-request-id");
+        assert_eq!(check.map(|c| c.entries.clone()), Some(vec![1, 2]));
+    }
+}
