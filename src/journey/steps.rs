@@ -10,7 +10,7 @@ use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
 use crate::fhir::gpconnect::lists;
 use crate::fhir::systems;
 use crate::identifiers::interactions;
-use crate::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
+use crate::jwt::{Confidentiality, DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
 use crate::provider::migrate::parameters;
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
@@ -480,14 +480,15 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .provider_address(previous, interactions::MIGRATE_DOCUMENT, "documents")
             .await?;
         for url in urls {
-            // The provider suite fetches documents with a direct-care token; so do we.
+            // The provider suite fetches documents with a direct-care token; so do we, with the
+            // same confidentiality as the migrate: a confidential letter needs `conf/R`.
             let token = DirectCareTokenRequest {
                 requesting_ods: self.options.as_ods.clone(),
                 requesting_name: organisation_name(&self.options.as_ods),
                 requesting_asid: own_asid.to_owned(),
                 audience: provider.address.clone(),
                 practitioner: journey_user(),
-                requested_scope: "patient/*.read".into(),
+                requested_scope: document_scope(self.options.sensitive),
                 now: chrono::Utc::now(),
             }
             .mint();
@@ -526,6 +527,16 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         }
         Ok(())
     }
+}
+
+/// The `requested_scope` of a document fetch: the confidentiality the migrate asked for.
+fn document_scope(sensitive: bool) -> String {
+    let conf = if sensitive {
+        Confidentiality::Restricted
+    } else {
+        Confidentiality::Normal
+    };
+    format!("patient/*.read {}", conf.token())
 }
 
 fn base(url: &str) -> &str {

@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod binary;
 mod documents;
+mod first_hour;
 mod journey;
 mod migrate;
 mod pds;
