@@ -35,6 +35,8 @@ pub enum Command {
     Certs(CertsArgs),
     /// Play the new practice's side of the migration journey against a running sandbox.
     Journey(JourneyArgs),
+    /// The built-in default scenario: print it, or write it out to start your own from.
+    Scenario(ScenarioArgs),
     /// Exit 0 when the sandbox at URL answers 200 within 2 seconds (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
@@ -84,9 +86,21 @@ pub struct CertsArgs {
     /// Extra host name or IP for the SSP server certificate (repeatable).
     #[arg(long = "host", value_name = "NAME")]
     pub hosts: Vec<String>,
-    /// Scenario files whose ASIDs get client certificates.
-    #[arg(long, value_name = "PATH", default_value = "scenarios/default.yaml")]
+    /// Scenario files whose ASIDs get client certificates [default: scenarios/default.yaml, or
+    /// the built-in default scenario when there is none here].
+    #[arg(long, value_name = "PATH")]
     pub scenario: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct ScenarioArgs {
+    /// Print the default scenario's YAML to stdout.
+    #[arg(long)]
+    pub print_default: bool,
+    /// Write default.yaml and its documents/ into DIR (nothing is overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub write_default: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

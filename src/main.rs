@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use spine_sandbox::cli::{CertsArgs, Cli, Command, ServeArgs};
+use spine_sandbox::cli::{CertsArgs, Cli, Command, ScenarioArgs, ServeArgs};
 use spine_sandbox::config::Config;
 use spine_sandbox::{Clock, Sandbox, pki, scenario};
 
@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::Check { files }) => check(&files),
         Some(Command::Certs(args)) => certs(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
+        Some(Command::Scenario(args)) => scenario_command(&args),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
 }
@@ -88,6 +89,57 @@ fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// Loads the scenarios given, or the built-in default world when only the default was asked for
+/// and there is no `scenarios/default.yaml` here (the sandbox then runs from any folder).
+fn load_world(
+    paths: &[std::path::PathBuf],
+) -> Result<scenario::World, Vec<scenario::ScenarioError>> {
+    if scenario::builtin::use_built_in(paths) {
+        tracing::info!(
+            "No {} here: using the built-in default scenario (`spine-sandbox scenario --write-default DIR` writes it out to edit).",
+            scenario::builtin::DEFAULT_PATH
+        );
+        return scenario::builtin::default_world(today());
+    }
+    let default = [std::path::PathBuf::from(scenario::builtin::DEFAULT_PATH)];
+    scenario::load_paths(if paths.is_empty() { &default } else { paths }, today())
+}
+
+/// `scenario --print-default` / `--write-default DIR`.
+fn scenario_command(args: &ScenarioArgs) -> ExitCode {
+    #[allow(clippy::print_stdout)]
+    if args.print_default {
+        print!("{}", scenario::builtin::DEFAULT_YAML);
+        return ExitCode::SUCCESS;
+    }
+    let Some(dir) = &args.write_default else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match scenario::builtin::write_default(dir) {
+        Ok(files) => {
+            #[allow(clippy::print_stdout)]
+            {
+                for file in &files {
+                    println!("created {}", file.display());
+                }
+                println!(
+                    "Run it with: spine-sandbox serve --scenario {}",
+                    dir.join("default.yaml").display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write into {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn check(files: &[std::path::PathBuf]) -> ExitCode {
     match scenario::load_paths(files, today()) {
         Ok(world) => {
@@ -115,7 +167,7 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
 /// `certs --out DIR`: the development PKI for the scenarios' ASIDs, creating only what is
 /// missing; lists what it wrote and kept.
 fn certs(args: &CertsArgs) -> ExitCode {
-    let world = match scenario::load_paths(&args.scenario, today()) {
+    let world = match load_world(&args.scenario) {
         Ok(w) => w,
         Err(errors) => {
             for e in &errors {
@@ -179,7 +231,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let world = match scenario::load_paths(&config.scenario, today()) {
+    let world = match load_world(&config.scenario) {
         Ok(w) => w,
         Err(errors) => {
             for e in &errors {

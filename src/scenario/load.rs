@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 
 use super::World;
 use super::file::ScenarioFile;
-use super::validate;
+use super::validate::{self, Documents};
 
 /// One problem in the scenarios, at the position the user's editor shows (1-based line and
 /// column, counted in characters).
@@ -63,7 +63,7 @@ pub fn load_paths(paths: &[PathBuf], start_day: NaiveDate) -> Result<World, Vec<
         match read_limited(&path) {
             Ok(bytes) => match parse(&name, &bytes) {
                 Ok(file) => sources.push(validate::Source {
-                    dir: base_dir(&path),
+                    documents: Documents::Folder(base_dir(&path)),
                     name,
                     file,
                 }),
@@ -96,7 +96,28 @@ pub fn load_bytes(
         Ok(file) => finish(
             vec![validate::Source {
                 name: name.to_owned(),
-                dir: base_dir(Path::new(name)),
+                documents: Documents::Folder(base_dir(Path::new(name))),
+                file,
+            }],
+            Vec::new(),
+            start_day,
+        ),
+        Err(problem) => Err(vec![problem]),
+    }
+}
+
+/// Loads a scenario built into the binary, whose documents' `file:` paths name `documents`.
+pub(crate) fn load_embedded(
+    name: &str,
+    bytes: &[u8],
+    documents: &'static [(&'static str, &'static [u8])],
+    start_day: NaiveDate,
+) -> Result<World, Vec<ScenarioError>> {
+    match parse(name, bytes) {
+        Ok(file) => finish(
+            vec![validate::Source {
+                name: name.to_owned(),
+                documents: Documents::Embedded(documents),
                 file,
             }],
             Vec::new(),

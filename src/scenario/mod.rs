@@ -4,6 +4,7 @@
 //! files and [`validate`] checks them, producing a [`World`]: the resolved, cross-checked model every
 //! emulated service reads. Relative dates are resolved against the start day by [`dates`].
 
+pub mod builtin;
 pub mod dates;
 pub mod file;
 pub mod load;

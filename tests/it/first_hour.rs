@@ -96,3 +96,81 @@ fn a_sensitive_journey_fetches_every_document_including_the_confidential_letter(
     assert!(referenced >= 3, "{record:#}");
     assert_eq!(record["documents_fetched"].as_u64(), Some(referenced));
 }
+
+#[test]
+fn serve_outside_the_repository_runs_the_built_in_world_and_says_so() {
+    let dir = outside_dir("anywhere");
+    let mut serve = command();
+    serve_args(&mut serve, &dir);
+    serve.env("SANDBOX_LOG", "info");
+    let (code, report, log) = journey(
+        &dir,
+        &mut serve,
+        &[
+            "--patient",
+            "9690937286",
+            "--as",
+            "A20047",
+            "--from",
+            "B82617",
+        ],
+    );
+    assert_eq!(code, Some(0), "{report:#}\n{log}");
+    let built_in: Vec<&str> = log.lines().filter(|l| l.contains("built-in")).collect();
+    assert_eq!(built_in.len(), 1, "{log}");
+    assert!(built_in[0].contains("scenarios/default.yaml"), "{log}");
+    // The documents came from the copy inside the binary.
+    let record = &report["record"];
+    assert!(
+        record["documents_fetched"].as_u64().unwrap() >= 2,
+        "{record:#}"
+    );
+    assert!(record["document_bytes"].as_u64().unwrap() > 0, "{record:#}");
+}
+
+#[test]
+fn certs_needs_no_scenario_file() {
+    let dir = outside_dir("certs");
+    let out = run_in(&dir, &["certs", "--out", "pki"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for asid in ["918999198738", "200000001012", "200000000359"] {
+        let pem = dir.join("pki/clients").join(format!("{asid}.pem"));
+        assert!(pem.exists(), "{} missing: {}", pem.display(), stdout(&out));
+    }
+    assert!(dir.join("pki/ca.pem").exists());
+}
+
+#[test]
+fn the_default_scenario_can_be_printed_and_written_out_to_start_from() {
+    let dir = outside_dir("scenario");
+    let printed = run_in(&dir, &["scenario", "--print-default"]);
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    let shipped = std::fs::read_to_string(repo_path("scenarios/default.yaml")).unwrap();
+    assert_eq!(stdout(&printed), shipped);
+
+    let written = run_in(&dir, &["scenario", "--write-default", "mine"]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(
+        stdout(&written).contains("documents"),
+        "{}",
+        stdout(&written)
+    );
+    let letter = "documents/discharge-summary.txt";
+    assert_eq!(
+        std::fs::read(dir.join("mine").join(letter)).unwrap(),
+        std::fs::read(repo_path("scenarios").join(letter)).unwrap()
+    );
+    let check = run_in(&dir, &["check", "mine/default.yaml"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+
+    // Nothing is overwritten.
+    let again = run_in(&dir, &["scenario", "--write-default", "mine"]);
+    assert_eq!(again.status.code(), Some(64));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let neither = run_in(&dir, &["scenario"]);
+    assert_eq!(neither.status.code(), Some(64));
+}

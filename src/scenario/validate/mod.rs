@@ -51,9 +51,17 @@ use super::load::ScenarioError;
 pub(crate) struct Source {
     /// As given to the loader; used in every message.
     pub name: String,
-    /// Folder that documents' `file:` paths are relative to.
-    pub dir: PathBuf,
+    /// Where documents' `file:` paths are read from.
+    pub documents: Documents,
     pub file: ScenarioFile,
+}
+
+/// Where a scenario's documents' `file:` paths are read from.
+pub(crate) enum Documents {
+    /// The folder of the scenario file.
+    Folder(PathBuf),
+    /// Files built into the binary, by the path the scenario names (the built-in default).
+    Embedded(&'static [(&'static str, &'static [u8])]),
 }
 
 /// Document files larger than this are refused (the GP Connect migrate limit is 100 MB).
@@ -110,7 +118,7 @@ pub(crate) fn build_world(
     }
     for (f, source) in sources.iter().enumerate() {
         for entry in source.file.patients.iter().flatten() {
-            if let Some(p) = checker.patient(f, &source.dir, entry) {
+            if let Some(p) = checker.patient(f, &source.documents, entry) {
                 world.patients.push(p);
             }
         }

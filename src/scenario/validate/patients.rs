@@ -1,12 +1,10 @@
 //! Patients: demographics, registration and where the record is held.
 
-use std::path::Path;
-
 use serde_saphyr::Spanned;
 
-use super::Checker;
 use super::practices::address;
 use super::record::RecordChecker;
+use super::{Checker, Documents};
 use crate::identifiers::OdsCode;
 use crate::nhs_number::NhsNumber;
 use crate::scenario::Patient;
@@ -16,7 +14,7 @@ impl Checker {
     pub(super) fn patient(
         &mut self,
         f: usize,
-        dir: &Path,
+        dir: &Documents,
         entry: &Spanned<PatientEntry>,
     ) -> Option<Patient> {
         let at = entry.referenced;

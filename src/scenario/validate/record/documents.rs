@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-use crate::scenario::validate::MAX_DOCUMENT_BYTES;
+use crate::scenario::validate::{Documents, MAX_DOCUMENT_BYTES};
 
 use super::{Area, ItemFields, RecordChecker};
 use crate::scenario::file::RecordEntry;
@@ -107,8 +107,31 @@ impl RecordChecker<'_> {
         }
     }
 
+    /// A document of the built-in scenario, found by the path it names.
+    fn embedded_file(
+        &mut self,
+        files: &[(&str, &'static [u8])],
+        path: &Spanned<String>,
+    ) -> Option<bytes::Bytes> {
+        let found = files.iter().find(|(name, _)| *name == path.value);
+        if found.is_none() {
+            self.fail_at(
+                path,
+                format!(
+                    "document file '{}' is not among the built-in scenario's documents",
+                    path.value
+                ),
+            );
+        }
+        found.map(|(_, content)| bytes::Bytes::from_static(content))
+    }
+
     pub(super) fn document_file(&mut self, path: &Spanned<String>) -> Option<bytes::Bytes> {
-        let full = self.dir.join(&path.value);
+        let dir = match self.dir {
+            Documents::Folder(dir) => dir,
+            Documents::Embedded(files) => return self.embedded_file(files, path),
+        };
+        let full = dir.join(&path.value);
         // Only regular files: reading a FIFO or a device such as /dev/stdin would block the load.
         if std::fs::metadata(&full).is_ok_and(|m| !m.is_file()) {
             self.fail_at(

@@ -1,11 +1,10 @@
 //! One patient's record: item ids, the fields every item shares, and one file per clinical area.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::{Checker, Place, place};
+use super::{Checker, Documents, Place, place};
 use crate::scenario::file::{CodeEntry, RecordEntry};
 use crate::scenario::{Code, ItemMeta, Record};
 
@@ -57,7 +56,7 @@ impl Area {
 pub(super) struct RecordChecker<'c> {
     pub(super) c: &'c mut Checker,
     pub(super) file: usize,
-    pub(super) dir: &'c Path,
+    pub(super) dir: &'c Documents,
     /// The patient's NHS number as written, for messages.
     pub(super) patient: String,
     pub(super) ids: HashMap<String, (Place, Area)>,
@@ -74,7 +73,12 @@ pub(super) struct ItemFields<'a> {
 }
 
 impl<'c> RecordChecker<'c> {
-    pub(super) fn new(c: &'c mut Checker, file: usize, dir: &'c Path, patient: String) -> Self {
+    pub(super) fn new(
+        c: &'c mut Checker,
+        file: usize,
+        dir: &'c Documents,
+        patient: String,
+    ) -> Self {
         Self {
             c,
             file,
