@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod dates;
 pub mod file;
 pub mod load;
+mod shape;
 pub mod validate;
 
 use chrono::NaiveDate;

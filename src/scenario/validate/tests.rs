@@ -256,7 +256,7 @@ fn a_broken_file_does_not_make_references_to_it_errors() {
     let dir = temp_dir("broken");
     let a = dir.join("a.yaml");
     let b = dir.join("b.yaml");
-    std::fs::write(&a, "practices:\n  - ods: B82617\n    bogus: 1\n").unwrap();
+    std::fs::write(&a, "practices:\n  - ods: B82617\n    name: [\n").unwrap();
     std::fs::write(
         &b,
         format!("patients:\n{}", PATIENT.replace("1985-03-12", "-3x")),
@@ -269,8 +269,32 @@ fn a_broken_file_does_not_make_references_to_it_errors() {
         .map(|e| format!("{}:{}", e.line, e.message))
         .collect();
     assert_eq!(messages.len(), 2, "{messages:#?}");
-    assert!(messages[0].starts_with("3:unknown field `bogus`"));
+    assert!(messages[0].starts_with("3:"), "{messages:#?}");
     assert!(messages[1].starts_with("5:invalid date '-3x'"));
+}
+
+#[test]
+fn a_file_with_unknown_fields_is_still_checked_and_referred_to() {
+    let dir = temp_dir("unknown-fields");
+    let a = dir.join("a.yaml");
+    let b = dir.join("b.yaml");
+    std::fs::write(&a, "practices:\n  - ods: B82617\n    bogus: 1\n").unwrap();
+    let patient = PATIENT
+        .replace("1985-03-12", "-3x")
+        .replace("registered_with: B82617", "registered_with: B82618");
+    std::fs::write(&b, format!("patients:\n{patient}")).unwrap();
+    let errs = load_paths(&[a.clone(), b.clone()], start()).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    let messages: Vec<String> = errs
+        .iter()
+        .map(|e| format!("{}:{}", e.line, e.message))
+        .collect();
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(messages[0].starts_with("2:practice B82617 has no name"));
+    assert!(messages[1].starts_with("2:practice B82617 has no asid"));
+    assert!(messages[2].starts_with("3:unknown field `bogus`"));
+    assert!(messages[3].starts_with("5:invalid date '-3x'"));
+    assert!(messages[4].starts_with("6:registered_with names B82618, but no practice"));
 }
 
 // ----- identifiers and formats -----
