@@ -231,7 +231,8 @@ fn scenario_summary(shared: &Shared) -> serde_json::Value {
         .iter()
         .map(|p| {
             json!({ "ods": p.ods, "name": p.name, "asid": p.asid,
-                    "party_key": p.party_key, "provider": p.provider })
+                    "party_key": p.party_key, "provider": p.provider,
+                    "interactions": p.interactions })
         })
         .collect();
     let patients: Vec<_> = world
