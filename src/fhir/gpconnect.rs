@@ -1,6 +1,10 @@
 //! GP Connect STU3 URLs and codes the provider emits: profiles, extensions, code systems and the
 //! List codes and titles of `shared/spec/migrate.md` sections 5.1 to 5.4 (copied exactly).
 
+use serde_json::{Value, json};
+
+use super::systems;
+
 /// `https://fhir.nhs.uk/STU3/StructureDefinition/` profiles (migrate.md sections 5.1, 5.2).
 pub mod profiles {
     pub const BUNDLE: &str =
@@ -172,6 +176,24 @@ pub fn secondary_list_title(code: &str) -> String {
         title.push_str(w);
     }
     title
+}
+
+/// The migrate request body: `patientNHSNumber` and `includeFullRecord` with its
+/// `includeSensitiveInformation` part (migrate.md section 2.1). The consumer journey, tests and benches send it.
+pub fn migrate_parameters(nhs_number: &str, include_sensitive: bool) -> Value {
+    json!({
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "patientNHSNumber",
+                "valueIdentifier": { "system": systems::NHS_NUMBER, "value": nhs_number },
+            },
+            {
+                "name": "includeFullRecord",
+                "part": [{ "name": "includeSensitiveInformation", "valueBoolean": include_sensitive }],
+            },
+        ],
+    })
 }
 
 #[cfg(test)]

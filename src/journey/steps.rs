@@ -7,11 +7,10 @@ use serde_json::{Value, json};
 use super::JourneyOptions;
 use super::client::{Answer, ConsumerClient};
 use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
-use crate::fhir::gpconnect::lists;
+use crate::fhir::gpconnect::{lists, migrate_parameters};
 use crate::fhir::systems;
 use crate::identifiers::interactions;
 use crate::jwt::{Confidentiality, DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
-use crate::provider::migrate::parameters;
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
 const SDS: &str = "/spine-directory/FHIR/R4";
@@ -408,7 +407,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             now: chrono::Utc::now(),
         }
         .mint();
-        let body = parameters(&self.options.patient, self.options.sensitive).to_string();
+        let body = migrate_parameters(&self.options.patient, self.options.sensitive).to_string();
         let trace_id = uuid::Uuid::new_v4().to_string();
         let headers = vec![
             ("ssp-traceid", trace_id.clone()),

@@ -18,7 +18,7 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::headers::{self, SspHeaders};
 use super::record::{self, BundleRequest};
@@ -29,24 +29,6 @@ use crate::nhs_number::NhsNumber;
 use crate::pds::PdsStore;
 use crate::sandbox::Shared;
 use crate::scenario::{Patient, Practice, World};
-
-/// The migrate request body: `patientNHSNumber` and `includeFullRecord` with its
-/// `includeSensitiveInformation` part (migrate.md section 2.1). Consumers and tests use it.
-pub fn parameters(nhs_number: &str, include_sensitive: bool) -> Value {
-    json!({
-        "resourceType": "Parameters",
-        "parameter": [
-            {
-                "name": "patientNHSNumber",
-                "valueIdentifier": { "system": systems::NHS_NUMBER, "value": nhs_number },
-            },
-            {
-                "name": "includeFullRecord",
-                "part": [{ "name": "includeSensitiveInformation", "valueBoolean": include_sensitive }],
-            },
-        ],
-    })
-}
 
 /// What a request that climbed every rung asks for.
 pub struct Approved<'w> {

@@ -88,7 +88,7 @@ impl MigrateCall {
                 ("Content-Type".into(), "application/fhir+json".into()),
             ],
             claims: suite_claims(sensitive),
-            body: super::migrate::parameters(nhs, sensitive),
+            body: crate::fhir::gpconnect::migrate_parameters(nhs, sensitive),
             raw_body: None,
         }
     }

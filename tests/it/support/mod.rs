@@ -158,11 +158,11 @@ pub use provider_calls::*;
 
 mod provider_calls {
     use serde_json::{Value, json};
+    use spine_sandbox::fhir::gpconnect::migrate_parameters as parameters;
     use spine_sandbox::identifiers::interactions;
     use spine_sandbox::jwt::{
         DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim, encode_unsigned,
     };
-    use spine_sandbox::provider::migrate::parameters;
 
     use super::TestSandbox;
 
