@@ -1,4 +1,4 @@
-//! The command line (`shared/design/contract.md` section 1): parsing only; `main.rs` acts on it.
+//! The command line (README.md, "Commands and options"): parsing only; `main.rs` acts on it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

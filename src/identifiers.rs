@@ -1,5 +1,5 @@
 //! Spine identifiers other than the NHS number: ODS codes, ASIDs, party keys and interaction ids
-//! (`shared/spec/README.md` glossary, `shared/spec/ssp.md` section 2).
+//! (`docs/README.md`, `docs/ssp.md`).
 
 use std::fmt;
 

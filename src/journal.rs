@@ -1,5 +1,5 @@
 //! The journal: every exchange PDS, SDS, SSP and the providers see, oldest first
-//! (`shared/design/contract.md` section 2, `GET /_admin/journal`).
+//! (README.md, "URLs", `GET /_admin/journal`).
 //!
 //! Bounded (the oldest entries fall off), ordered (sequence numbers are handed out under the same
 //! lock that appends) and shared by every service. Followers subscribe to a broadcast channel.

@@ -7,7 +7,7 @@ use spine_sandbox::cli::{CertsArgs, Cli, Command, ScenarioArgs, ServeArgs};
 use spine_sandbox::config::Config;
 use spine_sandbox::{Clock, Sandbox, pki, scenario};
 
-/// Exit code for a bad flag, config or scenario (contract section 1; sysexits EX_USAGE).
+/// Exit code for a bad flag, config or scenario (README.md, "Commands and options"; sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 
 fn main() -> ExitCode {

@@ -1,5 +1,5 @@
 //! The admin API (`/healthz`, `/_admin/reset`, `/_admin/journal`) and the web page at `/`
-//! (`shared/design/contract.md` section 2).
+//! (README.md, "URLs").
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};

@@ -630,7 +630,7 @@ fn resources<'b>(bundle: &'b Value, kind: &'b str) -> impl Iterator<Item = &'b V
         .filter(move |r| r["resourceType"] == kind)
 }
 
-/// The primary List of every clinical area (migrate.md 5.3); secondary and consultation Lists
+/// The primary List of every clinical area (`docs/migrate.md`); secondary and consultation Lists
 /// repeat their items, so only these are counted.
 const PRIMARY_LISTS: [(&str, &str); 10] = [
     lists::ALLERGIES,

@@ -1,6 +1,6 @@
-//! Personal Demographics Service, FHIR R4 (`shared/spec/pds.md`): read (section 2), search
+//! Personal Demographics Service, FHIR R4 (`docs/pds.md`): read (section 2), search
 //! (section 3) and PATCH (section 4) of `Patient`, with PDS's headers, error codes and check
-//! order (the official sandbox mock's, pds.md source Q5).
+//! order (the official sandbox mock's, `docs/pds.md`).
 //!
 //! Routes, under [`BASE_PATH`]:
 //!
@@ -118,7 +118,7 @@ fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
     }
 }
 
-/// `X-Request-ID`: mandatory, a UUID (pds.md section 1).
+/// `X-Request-ID`: mandatory, a UUID (`docs/pds.md`).
 fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
     let value = headers
         .get(headers::X_REQUEST_ID)

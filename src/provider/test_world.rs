@@ -51,7 +51,7 @@ pub fn practitioner() -> PractitionerClaim {
     PractitionerClaim::assurance_suite()
 }
 
-/// The suite's migrate JWT claims (provider-tests.md section 1).
+/// The suite's migrate JWT claims (`docs/migrate.md`).
 pub fn suite_claims(sensitive: bool) -> Value {
     MigrateTokenRequest {
         requesting_ods: "GPCA0001".into(),

@@ -1,5 +1,5 @@
 //! Reading scenario files: paths and folders to files, bytes to [`ScenarioFile`]s, and those
-//! merged and checked into one [`World`] (`shared/design/contract.md` sections 1 and 5).
+//! merged and checked into one [`World`] (README.md, "Commands and options"; README.md, "Scenarios").
 //!
 //! Every problem found is returned, each at `FILE:LINE:COLUMN`, sorted by file then position:
 //! every unknown field and wrongly typed value (see [`super::shape`]), and every semantic problem

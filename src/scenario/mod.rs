@@ -1,4 +1,4 @@
-//! Scenarios: the YAML world the sandbox is seeded from (`shared/design/contract.md` section 5).
+//! Scenarios: the YAML world the sandbox is seeded from (README.md, "Scenarios").
 //!
 //! [`file`] is the format as written (serde types with source positions); [`load`] reads and merges
 //! files and [`validate`] checks them, producing a [`World`]: the resolved, cross-checked model every

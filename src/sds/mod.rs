@@ -1,4 +1,4 @@
-//! Spine Directory Service FHIR API, R4 (`shared/spec/sds.md` section 3): `GET /Endpoint` (MHS
+//! Spine Directory Service FHIR API, R4 (`docs/sds.md`): `GET /Endpoint` (MHS
 //! records: where a practice serves an interaction) and `GET /Device` (AS records: a practice's
 //! ASID), answered from the [`SdsDirectory`] built from the scenario.
 //!

@@ -1,4 +1,4 @@
-//! The hop from SSP to the provider (`ssp.md` section 6.3): a pooled hyper client (http or https
+//! The hop from SSP to the provider (`docs/ssp.md`): a pooled hyper client (http or https
 //! with the sandbox CA and SSP's own certificate), request and response streamed both ways.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Checking parsed scenario files and resolving them into one [`World`]
-//! (`shared/design/contract.md` section 5).
+//! (README.md, "Scenarios").
 //!
 //! Everything is checked in one pass over all files and every problem is collected, each at the
 //! position of the offending value (or of the entry lacking a required field):
