@@ -18,7 +18,7 @@ use spine_sandbox::config::Config;
 use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey, interactions};
 use spine_sandbox::jwt::MigrateTokenRequest;
 use spine_sandbox::nhs_number::NhsNumber;
-use spine_sandbox::provider::{self, migrate, record};
+use spine_sandbox::provider::{self, record};
 use spine_sandbox::scenario::*;
 use spine_sandbox::{Clock, Sandbox};
 
@@ -328,7 +328,12 @@ async fn run(runs: usize) {
         now,
     }
     .mint();
-    let body = Bytes::from(serde_json::to_vec(&migrate::parameters(NHS, false)).unwrap());
+    let body = Bytes::from(
+        serde_json::to_vec(&spine_sandbox::fhir::gpconnect::migrate_parameters(
+            NHS, false,
+        ))
+        .unwrap(),
+    );
     let path = "/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord";
     let trace = "0f2a8d7e-1b3c-4d5e-8f90-a1b2c3d4e5f6";
     let request = || {

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use spine_sandbox::config::Config;
+use spine_sandbox::fhir::gpconnect::migrate_parameters;
 use spine_sandbox::identifiers::{OdsCode, interactions};
 use spine_sandbox::jwt::MigrateTokenRequest;
-use spine_sandbox::provider::migrate;
 use spine_sandbox::{Clock, Sandbox, scenario};
 
 const NHS: &str = "9434761077";
@@ -98,7 +98,7 @@ async fn run(soak: Duration, clients: u64) {
         now: Utc::now(),
     }
     .mint();
-    let body = Bytes::from(serde_json::to_vec(&migrate::parameters(NHS, false)).unwrap());
+    let body = Bytes::from(serde_json::to_vec(&migrate_parameters(NHS, false)).unwrap());
     let url = format!(
         "{base}/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord"
     );

@@ -35,7 +35,6 @@ use spine_sandbox::config::Config;
 use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey, interactions};
 use spine_sandbox::jwt::{MigrateTokenRequest, PractitionerClaim};
 use spine_sandbox::pki::Layout;
-use spine_sandbox::provider::migrate;
 use spine_sandbox::scenario::{self, Practice, World};
 use spine_sandbox::{Clock, Sandbox, tls};
 
@@ -404,7 +403,12 @@ async fn run() {
         http::header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
     );
-    let body = Bytes::from(serde_json::to_vec(&migrate::parameters(PATIENT, true)).unwrap());
+    let body = Bytes::from(
+        serde_json::to_vec(&spine_sandbox::fhir::gpconnect::migrate_parameters(
+            PATIENT, true,
+        ))
+        .unwrap(),
+    );
     let direct = Case {
         name: "direct",
         method: Method::POST,

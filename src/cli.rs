@@ -1,4 +1,4 @@
-//! The command line (`shared/design/contract.md` section 1): parsing only; `main.rs` acts on it.
+//! The command line (README.md, "Commands and options"): parsing only; `main.rs` acts on it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +51,8 @@ pub enum Command {
     /// Grade a consumer's migration journeys from the journal; exit 0 all pass, 2 a check
     /// failed, 1 no report (sandbox unreachable or no journey by this consumer).
     Conformance(ConformanceArgs),
+    /// The built-in default scenario: print it, or write it out to start your own from.
+    Scenario(ScenarioArgs),
     /// Exit 0 when the sandbox at URL answers 200 within 2 seconds (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
@@ -100,8 +102,9 @@ pub struct CertsArgs {
     /// Extra host name or IP for the SSP server certificate (repeatable).
     #[arg(long = "host", value_name = "NAME")]
     pub hosts: Vec<String>,
-    /// Scenario files whose ASIDs get client certificates.
-    #[arg(long, value_name = "PATH", default_value = "scenarios/default.yaml")]
+    /// Scenario files whose ASIDs get client certificates [default: scenarios/default.yaml, or
+    /// the built-in default scenario when there is none here].
+    #[arg(long, value_name = "PATH")]
     pub scenario: Vec<PathBuf>,
 }
 
@@ -116,6 +119,17 @@ pub struct ConformanceArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct ScenarioArgs {
+    /// Print the default scenario's YAML to stdout.
+    #[arg(long)]
+    pub print_default: bool,
+    /// Write default.yaml and its documents/ into DIR (nothing is overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub write_default: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,4 @@
-//! The `serve` options (`shared/design/contract.md` section 1), layered with figment:
+//! The `serve` options (README.md, "Commands and options"), layered with figment:
 //! flag > `SANDBOX_*` environment > TOML file (`--config`, `SANDBOX_CONFIG`) > defaults.
 
 use std::net::SocketAddr;

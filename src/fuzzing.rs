@@ -135,7 +135,7 @@ pub fn ssp_headers(data: &[u8]) {
         && let Ok(endpoint) = checks::receiver_registered(sds, &to, &interaction)
         && let Ok(rest) = checks::target_is_endpoint(target, endpoint)
     {
-        let _ = checks::interaction_matches(&interaction, &method, rest);
+        let _ = checks::interaction_matches(&interaction, &method, &rest);
     }
     let _ = checks::interaction_matches(&interaction, &method, target);
 }

@@ -326,6 +326,52 @@ pub async fn get_status(url: &str) -> Result<u16, BoxError> {
     Ok(resp.status().as_u16())
 }
 
+/// `key=value` pairs of a query string, percent-decoded.
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (as a space), leaving malformed escapes as they are.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +387,24 @@ mod tests {
         assert_eq!(percent_decode_path("%C3%A9"), "é");
         assert_eq!(percent_decode_path("%FF"), "%FF");
         assert_eq!(percent_decode_path("end%24"), "end$");
+    }
+
+    #[test]
+    fn query_pairs_decode() {
+        assert_eq!(
+            query_pairs(Some(
+                "organization=https%3A%2F%2Ffhir.nhs.uk%7CB82617&x=a+b&y"
+            )),
+            vec![
+                (
+                    "organization".to_owned(),
+                    "https://fhir.nhs.uk|B82617".to_owned()
+                ),
+                ("x".to_owned(), "a b".to_owned()),
+                ("y".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("100%"), "100%");
     }
 }

@@ -1,5 +1,5 @@
 //! Spine identifiers other than the NHS number: ODS codes, ASIDs, party keys and interaction ids
-//! (`shared/spec/README.md` glossary, `shared/spec/ssp.md` section 2).
+//! (`docs/README.md`, `docs/ssp.md`).
 
 use std::fmt;
 
@@ -106,9 +106,29 @@ pub mod interactions {
     ];
 }
 
+/// A UUID in its 8-4-4-4-12 hexadecimal form, as `X-Request-ID` and Spine resource ids use:
+/// `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuid_shape() {
+        assert!(is_uuid("0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f"));
+        assert!(is_uuid("0D6C2F6E-9B1A-4C77-A0F5-5A3B2C1D0E9F"));
+        assert!(!is_uuid("0d6c2f6e9b1a4c77a0f55a3b2c1d0e9f"));
+        assert!(!is_uuid("0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9"));
+        assert!(!is_uuid("zd6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f"));
+        assert!(!is_uuid(""));
+    }
 
     #[test]
     fn ods_asid_party_key_rules() {

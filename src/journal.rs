@@ -1,5 +1,5 @@
-//! The journal: every exchange PDS, SDS, SSP and the providers see, oldest first (the admin
-//! API's `GET /_admin/journal`).
+//! The journal: every exchange PDS, SDS, SSP and the providers see, oldest first
+//! (README.md, "URLs", `GET /_admin/journal`).
 //!
 //! Ordered by arrival: a request takes its sequence number when it arrives ([`Journal::begin`])
 //! and its entry is filed under that number when it completes ([`Journal::complete`]), so the

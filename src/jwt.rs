@@ -1,6 +1,6 @@
-//! The GP Connect audit JWT (`shared/spec/jwt.md`): unsigned (`alg: none`), three base64url parts
+//! The GP Connect audit JWT (`docs/jwt.md`): unsigned (`alg: none`), three base64url parts
 //! with an empty signature. This file holds the decoding shared by the provider and the journal,
-//! the claim rules the provider applies ([`validate`], jwt.md sections 2 to 5), and the minting the
+//! the claim rules the provider applies ([`validate`], `docs/jwt.md`), and the minting the
 //! journey uses ([`MigrateTokenRequest`], [`DirectCareTokenRequest`]).
 
 use base64::Engine;
@@ -68,13 +68,13 @@ pub fn encode_unsigned(claims: &Value) -> String {
     )
 }
 
-/// `exp` must be exactly `iat` + this many seconds (jwt.md section 4: 299 and 301 both fail).
+/// `exp` must be exactly `iat` + this many seconds (`docs/jwt.md`: 299 and 301 both fail).
 pub const LIFETIME_SECS: i64 = 300;
 /// How far in the future `iat` may be. The suite sends `iat` 200 s ahead and expects success
-/// (jwt.md section 4); nothing bounds it, so the sandbox allows one token lifetime of skew.
+/// (`docs/jwt.md`); nothing bounds it, so the sandbox allows one token lifetime of skew.
 pub const IAT_FUTURE_TOLERANCE_SECS: i64 = 300;
 
-/// `reason_for_request` values (jwt.md section 2).
+/// `reason_for_request` values (`docs/jwt.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     DirectCare,
@@ -97,7 +97,7 @@ impl Reason {
     }
 }
 
-/// The `conf/...` token of `requested_scope` (jwt.md section 3); absent means `conf/N`.
+/// The `conf/...` token of `requested_scope` (`docs/jwt.md`); absent means `conf/N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confidentiality {
     /// `conf/N`, or no conf token.
@@ -115,7 +115,7 @@ impl Confidentiality {
     }
 }
 
-/// The base access tokens of jwt.md section 3.
+/// The base access tokens of `docs/jwt.md`.
 pub const BASE_SCOPES: [&str; 4] = [
     "patient/*.read",
     "patient/*.write",
@@ -151,13 +151,13 @@ impl Rules {
         interaction: "migrate structured record",
     };
     /// Migrate a document: the suite sends `directcare` + `patient/*.read`, GP2GP `migration` +
-    /// `patient/*.read conf/R` (documents.md section 1); both are accepted.
+    /// `patient/*.read conf/R` (`docs/documents.md`); both are accepted.
     pub const MIGRATE_DOCUMENT: Rules = Rules {
         reasons: &[Reason::Migration, Reason::DirectCare],
         base_scope: "patient/*.read",
         interaction: "migrate a document",
     };
-    /// `GET metadata`: `organization/*.read` (jwt.md section 3).
+    /// `GET metadata`: `organization/*.read` (`docs/jwt.md`).
     pub const METADATA: Rules = Rules {
         reasons: &[Reason::DirectCare, Reason::Migration],
         base_scope: "organization/*.read",
@@ -188,9 +188,9 @@ fn bad(diagnostics: impl Into<String>) -> FhirError {
     FhirError::bad_request(diagnostics)
 }
 
-/// Decodes and checks a token against every rule of jwt.md for one interaction. Claim problems
+/// Decodes and checks a token against every rule of `docs/jwt.md` for one interaction. Claim problems
 /// are 400 `BAD_REQUEST`; a claim holding the wrong or an invalid FHIR resource is 422
-/// `INVALID_RESOURCE` (jwt.md section 5). Every diagnostic names the claim.
+/// `INVALID_RESOURCE` (`docs/jwt.md`). Every diagnostic names the claim.
 pub fn validate(token: &str, now: DateTime<Utc>, rules: &Rules) -> Result<Claims, FhirError> {
     let decoded = decode(token).map_err(|e| {
         bad(format!(
@@ -373,7 +373,7 @@ fn check_scope(c: &Map<String, Value>, rules: &Rules) -> Result<Scope, FhirError
 }
 
 /// The STU3 elements of the resources carried in claims: anything else is a resource that fails
-/// to validate (422, jwt.md section 5).
+/// to validate (422, `docs/jwt.md`).
 const DOMAIN_RESOURCE: [&str; 9] = [
     "resourceType",
     "id",
@@ -495,7 +495,7 @@ fn identifiers(obj: &Map<String, Value>) -> impl Iterator<Item = (&str, &str)> {
 
 fn check_device(c: &Map<String, Value>) -> Result<(), FhirError> {
     let device = claim_resource(c, "requesting_device", "Device", &DEVICE_ELEMENTS)?;
-    // The system is consumer-defined and the suite's is not even a URL (provider-tests.md 5.9).
+    // The system is consumer-defined and the suite's is not even a URL (`docs/migrate.md`).
     if !identifiers(device).any(|(s, v)| !s.is_empty() && !v.is_empty()) {
         return Err(FhirError::invalid_resource(
             "JWT claim 'requesting_device' needs an identifier with a system and a value",
@@ -541,7 +541,7 @@ fn check_practitioner(
     reason: Reason,
 ) -> Result<Option<String>, FhirError> {
     if matches!(c.get("requesting_practitioner"), None | Some(Value::Null)) {
-        // SHOULD rather than SHALL for migrate (jwt.md section 2, suite scenarios 14 and 15).
+        // SHOULD rather than SHALL for migrate (`docs/jwt.md`, suite scenarios 14 and 15).
         return if reason == Reason::Migration {
             Ok(None)
         } else {
@@ -603,7 +603,7 @@ pub struct PractitionerClaim {
 }
 
 impl PractitionerClaim {
-    /// The user the NHS provider assurance suite sends (provider-tests.md section 1); tests and
+    /// The user the NHS provider assurance suite sends (`docs/migrate.md`); tests and
     /// benchmarks play the suite with it.
     pub fn assurance_suite() -> Self {
         Self {
@@ -674,7 +674,7 @@ fn base_claims(
 }
 
 /// A migrate structured record token: `migration`, `patient/*.read conf/R` when sensitive data is
-/// wanted and `conf/N` otherwise (migrate.md section 2).
+/// wanted and `conf/N` otherwise (`docs/migrate.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrateTokenRequest {
     /// ODS code of the new practice (checked against PDS by the provider).

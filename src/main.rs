@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use spine_sandbox::cli::{CertsArgs, Cli, Command, ServeArgs};
+use spine_sandbox::cli::{CertsArgs, Cli, Command, ScenarioArgs, ServeArgs};
 use spine_sandbox::config::Config;
 use spine_sandbox::{Clock, Sandbox, pki, scenario};
 
-/// Exit code for a bad flag, config or scenario (contract section 1; sysexits EX_USAGE).
+/// Exit code for a bad flag, config or scenario (README.md, "Commands and options"; sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Some(Command::Certs(args)) => certs(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
+        Some(Command::Scenario(args)) => scenario_command(&args),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
 }
@@ -107,6 +108,62 @@ fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// Loads the scenarios given, or the built-in default world when only the default was asked for
+/// and there is no `scenarios/default.yaml` here (the sandbox then runs from any folder).
+fn load_world(
+    paths: &[std::path::PathBuf],
+    limits: scenario::load::ParseLimits,
+) -> Result<scenario::World, Vec<scenario::ScenarioError>> {
+    if scenario::builtin::use_built_in(paths) {
+        tracing::info!(
+            "No {} here: using the built-in default scenario (`spine-sandbox scenario --write-default DIR` writes it out to edit).",
+            scenario::builtin::DEFAULT_PATH
+        );
+        return scenario::builtin::default_world(today());
+    }
+    let default = [std::path::PathBuf::from(scenario::builtin::DEFAULT_PATH)];
+    scenario::load::load_paths_with(
+        if paths.is_empty() { &default } else { paths },
+        today(),
+        limits,
+    )
+}
+
+/// `scenario --print-default` / `--write-default DIR`.
+fn scenario_command(args: &ScenarioArgs) -> ExitCode {
+    #[allow(clippy::print_stdout)]
+    if args.print_default {
+        print!("{}", scenario::builtin::DEFAULT_YAML);
+        return ExitCode::SUCCESS;
+    }
+    let Some(dir) = &args.write_default else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match scenario::builtin::write_default(dir) {
+        Ok(files) => {
+            #[allow(clippy::print_stdout)]
+            {
+                for file in &files {
+                    println!("created {}", file.display());
+                }
+                println!(
+                    "Run it with: spine-sandbox serve --scenario {}",
+                    dir.join("default.yaml").display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write into {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn check(files: &[std::path::PathBuf]) -> ExitCode {
     match scenario::load::load_paths_with(files, today(), env_parse_limits()) {
         Ok(world) => {
@@ -169,7 +226,7 @@ fn env_parse_limits() -> scenario::load::ParseLimits {
 /// `certs --out DIR`: the development PKI for the scenarios' ASIDs, creating only what is
 /// missing; lists what it wrote and kept.
 fn certs(args: &CertsArgs) -> ExitCode {
-    let world = match scenario::load::load_paths_with(&args.scenario, today(), env_parse_limits()) {
+    let world = match load_world(&args.scenario, env_parse_limits()) {
         Ok(w) => w,
         Err(errors) => {
             for e in &errors {
@@ -233,20 +290,19 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let world =
-        match scenario::load::load_paths_with(&config.scenario, today(), config.parse_limits()) {
-            Ok(w) => w,
-            Err(errors) => {
-                for e in &errors {
-                    eprintln!("{e}");
-                }
-                eprintln!(
-                    "error: the scenario has {} problem(s); not starting",
-                    errors.len()
-                );
-                return ExitCode::from(EXIT_USAGE);
+    let world = match load_world(&config.scenario, config.parse_limits()) {
+        Ok(w) => w,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
             }
-        };
+            eprintln!(
+                "error: the scenario has {} problem(s); not starting",
+                errors.len()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let running = match Sandbox::start(config, world, Clock::system()).await {
         Ok(r) => r,
         Err(e) => {

@@ -1,4 +1,4 @@
-//! NHS numbers: ten digits with a Modulus 11 check digit (`shared/spec/errors.md` section 4).
+//! NHS numbers: ten digits with a Modulus 11 check digit (`docs/errors.md`).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The sandbox's development PKI (`shared/design/contract.md` section 4): a Spine CA, the SSP
+//! The sandbox's development PKI (README.md, "Certificates"): a Spine CA, the SSP
 //! server certificate and one client certificate per ASID, made with rcgen (ring) and written
 //! on demand into the certificates folder.
 //!

@@ -137,7 +137,7 @@ impl Sandbox {
 }
 
 impl RunningSandbox {
-    /// The line `serve` prints on stdout once every listener is bound (contract section 1).
+    /// The line `serve` prints on stdout once every listener is bound (README.md, "Commands and options").
     pub fn listening_line(&self) -> String {
         format!(
             "listening http=http://{} ssp=https://{}",

@@ -1,4 +1,4 @@
-//! rustls configurations, all built with one explicit crypto provider (ring, `style.md` Part 3),
+//! rustls configurations, all built with one explicit crypto provider (ring),
 //! PEM loading through `PemObject`, and the client identity SSP reads from a peer certificate.
 //!
 //! # How SSP authenticates a client
@@ -255,7 +255,7 @@ pub fn ssp_server_config(
 }
 
 /// SSP's client configuration towards https providers: trusts `ca.pem`, presents SSP's own
-/// certificate (providers accept only SSP, `ssp.md` section 5).
+/// certificate (providers accept only SSP, `docs/ssp.md`).
 pub fn ssp_forward_config(
     ca_pem_path: &Path,
     cert_path: &Path,

@@ -1,5 +1,5 @@
 //! The admin API (`/healthz`, `/_admin/reset`, `/_admin/journal`) and the web page at `/`
-//! (`shared/design/contract.md` section 2).
+//! (README.md, "URLs").
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
-use crate::http::{Body, boxed, closing, full, read_body_within};
+use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::sandbox::Shared;
 
 mod stream;
@@ -287,52 +287,6 @@ fn journal(shared: &Shared, since: u64) -> Response<Body> {
     resp
 }
 
-/// `key=value` pairs of a query string, percent-decoded.
-pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-/// Decodes `%XX` escapes and `+` (as a space), leaving malformed escapes as they are.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// What the page's buttons ask for: the journey options a trainer can choose.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -401,7 +355,8 @@ fn scenario_summary(shared: &Shared) -> serde_json::Value {
         .iter()
         .map(|p| {
             json!({ "ods": p.ods, "name": p.name, "asid": p.asid,
-                    "party_key": p.party_key, "provider": p.provider })
+                    "party_key": p.party_key, "provider": p.provider,
+                    "interactions": p.interactions })
         })
         .collect();
     let patients: Vec<_> = world
@@ -469,28 +424,4 @@ fn page() -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_pairs_decode() {
-        assert_eq!(
-            query_pairs(Some(
-                "organization=https%3A%2F%2Ffhir.nhs.uk%7CB82617&x=a+b&y"
-            )),
-            vec![
-                (
-                    "organization".to_owned(),
-                    "https://fhir.nhs.uk|B82617".to_owned()
-                ),
-                ("x".to_owned(), "a b".to_owned()),
-                ("y".to_owned(), String::new()),
-            ]
-        );
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("100%"), "100%");
-    }
 }

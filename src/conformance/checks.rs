@@ -1396,7 +1396,7 @@ mod tests {
     }
 
     fn graded(entries: Vec<Entry>) -> Journey {
-        let journal = Journal::new(100);
+        let journal = Journal::new(100, usize::MAX);
         for e in entries {
             journal.record(e);
         }

@@ -213,7 +213,7 @@ fn parse(entry: &Arc<Entry>) -> Event {
                 Kind::Other
             };
             event.kind = kind;
-            for (k, v) in crate::admin::query_pairs(Some(query)) {
+            for (k, v) in crate::http::query_pairs(Some(query)) {
                 match k.as_str() {
                     "organization" => event.sds_org = Some(value_after_bar(&v)),
                     "identifier" => event.sds_interaction = Some(value_after_bar(&v)),

@@ -1,7 +1,11 @@
 //! GP Connect STU3 URLs and codes the provider emits: profiles, extensions, code systems and the
-//! List codes and titles of `shared/spec/migrate.md` sections 5.1 to 5.4 (copied exactly).
+//! List codes and titles of `docs/migrate.md` (copied exactly).
 
-/// `https://fhir.nhs.uk/STU3/StructureDefinition/` profiles (migrate.md sections 5.1, 5.2).
+use serde_json::{Value, json};
+
+use super::systems;
+
+/// `https://fhir.nhs.uk/STU3/StructureDefinition/` profiles (`docs/migrate.md`).
 pub mod profiles {
     pub const BUNDLE: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1";
@@ -46,7 +50,7 @@ pub mod profiles {
         "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1";
 }
 
-/// Extension URLs (migrate.md sections 5.1, 5.3, 5.4). Each is the URL the GP Connect profile
+/// Extension URLs (`docs/migrate.md`). Each is the URL the GP Connect profile
 /// fixes for its slice: several are HL7 UK CareConnect extensions (`fhir.hl7.org.uk`, no `GPC`),
 /// and consumers such as the GP2GP adaptor match on exactly these strings.
 pub mod extensions {
@@ -75,7 +79,7 @@ pub mod extensions {
     pub const VACCINATION_PROCEDURE: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-VaccinationProcedure-1";
 }
 
-/// Code systems (migrate.md sections 5.1, 5.3, 5.4).
+/// Code systems (`docs/migrate.md`).
 pub mod code_systems {
     pub const NHS_NUMBER_VERIFICATION_STATUS: &str =
         "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1";
@@ -110,30 +114,30 @@ pub mod code_systems {
     pub const DIAGNOSTIC_SERVICE_SECTION: &str = "http://hl7.org/fhir/v2/0074";
 }
 
-/// The migrate operation's definition (migrate.md section 2.1).
+/// The migrate operation's definition (`docs/migrate.md`).
 pub const MIGRATE_OPERATION_DEFINITION: &str =
     "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-MigrateStructuredRecord-Operation-1";
 pub const GET_OPERATION_DEFINITION: &str =
     "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-GetStructuredRecord-Operation-1";
 
-/// The note every List that lost a withheld item carries (migrate.md section 5.4).
+/// The note every List that lost a withheld item carries (`docs/migrate.md`).
 pub const CONFIDENTIAL_ITEMS_NOTE: &str =
     "Items excluded due to confidentiality and/or patient preferences.";
 /// The warning code of that List.
 pub const CONFIDENTIAL_ITEMS: &str = "confidential-items";
-/// The note of an empty List (migrate.md section 5.3).
+/// The note of an empty List (`docs/migrate.md`).
 pub const INFORMATION_NOT_AVAILABLE: &str = "Information not available";
 /// What GP Connect requires in a mandatory text the record lacks (dosage, allergy end reason).
 pub const NO_INFORMATION_AVAILABLE: &str = "No information available";
 pub const NO_CONTENT_RECORDED: (&str, &str) = ("no-content-recorded", "No Content Recorded");
 pub const GENERAL_PRACTICE_SERVICE: (&str, &str) = ("1060971000000108", "General practice service");
-/// `meta.security` label on resources not for the patient's eyes (migrate.md section 5.4).
+/// `meta.security` label on resources not for the patient's eyes (`docs/migrate.md`).
 pub const NOPAT: (&str, &str) = (
     "NOPAT",
     "no disclosure to patient, family or caregivers without attending provider's authorization",
 );
 
-/// Primary Lists: SNOMED code and exact title (migrate.md section 5.3).
+/// Primary Lists: SNOMED code and exact title (`docs/migrate.md`).
 pub mod lists {
     pub const ALLERGIES: (&str, &str) = ("886921000000105", "Allergies and adverse reactions");
     pub const ENDED_ALLERGIES: (&str, &str) = ("1103671000000101", "Ended allergies");
@@ -172,6 +176,24 @@ pub fn secondary_list_title(code: &str) -> String {
         title.push_str(w);
     }
     title
+}
+
+/// The migrate request body: `patientNHSNumber` and `includeFullRecord` with its
+/// `includeSensitiveInformation` part (`docs/migrate.md`). The consumer journey, tests and benches send it.
+pub fn migrate_parameters(nhs_number: &str, include_sensitive: bool) -> Value {
+    json!({
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "patientNHSNumber",
+                "valueIdentifier": { "system": systems::NHS_NUMBER, "value": nhs_number },
+            },
+            {
+                "name": "includeFullRecord",
+                "part": [{ "name": "includeSensitiveInformation", "valueBoolean": include_sensitive }],
+            },
+        ],
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Shared FHIR helpers: media types, system URLs, OperationOutcome errors and Bundle builders.
-//! GP Connect speaks STU3; PDS and SDS speak R4 (`shared/spec/README.md`).
+//! GP Connect speaks STU3; PDS and SDS speak R4 (`docs/README.md`).
 
 pub mod bundle;
 pub mod gpconnect;
@@ -11,7 +11,7 @@ pub use outcome::{FhirError, OutcomeStyle, SpineCode};
 /// `Content-Type` of every FHIR JSON response the sandbox sends.
 pub const FHIR_JSON: &str = "application/fhir+json;charset=utf-8";
 
-/// Identifier and CodeSystem URLs, in one place (`shared/spec/*.md`).
+/// Identifier and CodeSystem URLs, in one place (`docs/`).
 pub mod systems {
     pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
     pub const ODS_ORGANIZATION_CODE: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
@@ -33,7 +33,7 @@ pub mod systems {
         "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus";
     pub const DEATH_NOTIFICATION_STATUS_CODES: &str =
         "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus";
-    /// SDS Endpoint identifiers and extensions (`sds.md` section 3).
+    /// SDS Endpoint identifiers and extensions (`docs/sds.md`).
     pub const MHS_FQDN: &str = "https://fhir.nhs.uk/Id/nhsMhsFQDN";
     pub const SDS_INTERACTION_EXTENSION: &str =
         "https://fhir.nhs.uk/StructureDefinition/Extension-SDS-NhsServiceInteractionId";

@@ -1,6 +1,6 @@
 //! One error type for every request the sandbox answers, turned into an `OperationOutcome` in one
 //! place ([`FhirError::to_response`]), in the style of the service that answers
-//! (`shared/spec/errors.md`, `pds.md` section 2, `sds.md` section 3.3, `ssp.md` section 4).
+//! (`docs/errors.md`, `docs/pds.md`, `docs/sds.md`, `docs/ssp.md`).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -22,7 +22,7 @@ pub enum OutcomeStyle {
 }
 
 /// A Spine error or warning code with the HTTP status and FHIR issue type it travels with.
-/// GP Connect codes come from `errors.md` section 2; PDS codes from `pds.md`.
+/// GP Connect codes come from `docs/errors.md`; PDS codes from `docs/pds.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpineCode {
     // GP Connect (STU3 CodeSystem)
@@ -45,8 +45,8 @@ pub enum SpineCode {
     UnsupportedMediaType,
     PreconditionFailed,
     MissingOrInvalidHeader,
-    /// Migrate a document's refusal code (`documents.md` section 5). Not in the STU3 CodeSystem;
-    /// the spec names it anyway, so the sandbox sends it with 403 as documents.md recommends.
+    /// Migrate a document's refusal code (`docs/documents.md`). Not in the STU3 CodeSystem;
+    /// the spec names it anyway, so the sandbox sends it with 403 as `docs/documents.md` recommends.
     NotAuthorised,
     // PDS (R4 CodeSystem)
     InvalidResourceId,

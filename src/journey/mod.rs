@@ -1,5 +1,5 @@
 //! The built-in consumer: the new practice's side of the migration journey
-//! (`shared/design/contract.md` section 6, `shared/spec/README.md` "End-to-end flow").
+//! (README.md, "Play the journey", `docs/README.md`, "The flow").
 //!
 //! It talks to a running sandbox over the network exactly as a GP system would: HTTP to PDS and
 //! SDS, mutual TLS to SSP with the client certificate of its own ASID. The CLI (`spine-sandbox

@@ -7,11 +7,10 @@ use serde_json::{Value, json};
 use super::JourneyOptions;
 use super::client::{Answer, ConsumerClient};
 use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
-use crate::fhir::gpconnect::lists;
+use crate::fhir::gpconnect::{lists, migrate_parameters};
 use crate::fhir::systems;
 use crate::identifiers::interactions;
-use crate::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
-use crate::provider::migrate::parameters;
+use crate::jwt::{Confidentiality, DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
 const SDS: &str = "/spine-directory/FHIR/R4";
@@ -408,7 +407,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             now: chrono::Utc::now(),
         }
         .mint();
-        let body = parameters(&self.options.patient, self.options.sensitive).to_string();
+        let body = migrate_parameters(&self.options.patient, self.options.sensitive).to_string();
         let trace_id = uuid::Uuid::new_v4().to_string();
         let headers = vec![
             ("ssp-traceid", trace_id.clone()),
@@ -480,19 +479,15 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             .provider_address(previous, interactions::MIGRATE_DOCUMENT, "documents")
             .await?;
         for url in urls {
-            // The provider suite fetches documents with a direct-care token; so do we.
+            // The provider suite fetches documents with a direct-care token; so do we, with the
+            // same confidentiality as the migrate: a confidential letter needs `conf/R`.
             let token = DirectCareTokenRequest {
                 requesting_ods: self.options.as_ods.clone(),
                 requesting_name: organisation_name(&self.options.as_ods),
                 requesting_asid: own_asid.to_owned(),
                 audience: provider.address.clone(),
                 practitioner: journey_user(),
-                // The migrate's sensitivity scope: confidential documents need conf/R.
-                requested_scope: if self.options.sensitive {
-                    "patient/*.read conf/R".into()
-                } else {
-                    "patient/*.read".into()
-                },
+                requested_scope: document_scope(self.options.sensitive),
                 now: chrono::Utc::now(),
             }
             .mint();
@@ -531,6 +526,16 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         }
         Ok(())
     }
+}
+
+/// The `requested_scope` of a document fetch: the confidentiality the migrate asked for.
+fn document_scope(sensitive: bool) -> String {
+    let conf = if sensitive {
+        Confidentiality::Restricted
+    } else {
+        Confidentiality::Normal
+    };
+    format!("patient/*.read {}", conf.token())
 }
 
 fn base(url: &str) -> &str {
@@ -625,7 +630,7 @@ fn resources<'b>(bundle: &'b Value, kind: &'b str) -> impl Iterator<Item = &'b V
         .filter(move |r| r["resourceType"] == kind)
 }
 
-/// The primary List of every clinical area (migrate.md 5.3); secondary and consultation Lists
+/// The primary List of every clinical area (`docs/migrate.md`); secondary and consultation Lists
 /// repeat their items, so only these are counted.
 const PRIMARY_LISTS: [(&str, &str); 10] = [
     lists::ALLERGIES,

@@ -1,6 +1,6 @@
-//! Personal Demographics Service, FHIR R4 (`shared/spec/pds.md`): read (section 2), search
+//! Personal Demographics Service, FHIR R4 (`docs/pds.md`): read (section 2), search
 //! (section 3) and PATCH (section 4) of `Patient`, with PDS's headers, error codes and check
-//! order (the official sandbox mock's, pds.md source Q5).
+//! order (the official sandbox mock's, `docs/pds.md`).
 //!
 //! Routes, under [`BASE_PATH`]:
 //!
@@ -22,9 +22,10 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 
 pub use store::PdsStore;
 
-use crate::admin::{percent_decode, query_pairs};
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FHIR_JSON, FhirError, OutcomeStyle, SpineCode};
+use crate::http::{percent_decode, query_pairs};
+use crate::identifiers::is_uuid;
 use crate::nhs_number::NhsNumber;
 use crate::sandbox::Shared;
 
@@ -117,7 +118,7 @@ fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
     }
 }
 
-/// `X-Request-ID`: mandatory, a UUID (pds.md section 1).
+/// `X-Request-ID`: mandatory, a UUID (`docs/pds.md`).
 fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
     let value = headers
         .get(headers::X_REQUEST_ID)
@@ -136,15 +137,6 @@ fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
         )),
         Some(_) => Ok(()),
     }
-}
-
-/// `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
-pub fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
 }
 
 /// No `Authorization` is fine (as on the PDS sandbox); one that is not `Bearer <token>` is not.
@@ -301,16 +293,6 @@ pub fn search_patients(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uuid_shape() {
-        assert!(is_uuid("0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f"));
-        assert!(is_uuid("0D6C2F6E-9B1A-4C77-A0F5-5A3B2C1D0E9F"));
-        assert!(!is_uuid("0d6c2f6e9b1a4c77a0f55a3b2c1d0e9f"));
-        assert!(!is_uuid("0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9"));
-        assert!(!is_uuid("zd6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f"));
-        assert!(!is_uuid(""));
-    }
 
     #[test]
     fn if_match_must_be_a_weak_etag() {

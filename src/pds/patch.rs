@@ -1,4 +1,4 @@
-//! `PATCH /Patient/{nhsNumber}` bodies: PDS's JSON Patch dialect (`shared/spec/pds.md` section 4)
+//! `PATCH /Patient/{nhsNumber}` bodies: PDS's JSON Patch dialect (`docs/pds.md`)
 //! and the business rules PDS applies to the result.
 //!
 //! A PDS patch is an object `{"patches": [...]}` of RFC 6902 operations limited to `add`,
@@ -240,7 +240,7 @@ pub fn apply(current: &Value, ops: &[PatchOp], rules: &UpdateRules) -> Result<Va
     Ok(working)
 }
 
-/// PDS's list rules (pds.md section 4 and the patch guide): add at `-`, test before remove, and
+/// PDS's list rules (`docs/pds.md` and the patch guide): add at `-`, test before remove, and
 /// name the object `id` before changing an existing item.
 fn check_list_rules(
     doc: &Value,
@@ -480,7 +480,7 @@ fn assign_new_ids(doc: &mut Value) {
     }
 }
 
-/// The business rules of pds.md section 4 and the patch guide, checked on elements the patch
+/// The business rules of `docs/pds.md` and the patch guide, checked on elements the patch
 /// changed (legacy data that already breaks a rule is left alone).
 fn check_business_rules(
     before: &Value,
@@ -644,7 +644,7 @@ fn check_telecom(after: &Value) -> Result<(), FhirError> {
     Ok(())
 }
 
-/// The registered practice (pds.md section 4 "General practice"): one practice, a real one (a
+/// The registered practice (`docs/pds.md` "General practice"): one practice, a real one (a
 /// practice of the scenario here), an ODS identifier, no `period.end`; removal is NHAIS's job.
 fn check_general_practitioner(
     before: &Value,

@@ -1,4 +1,4 @@
-//! The R4 Patient as PDS holds and returns it (`shared/spec/pds.md` sections 2 and 3): built once
+//! The R4 Patient as PDS holds and returns it (`docs/pds.md`): built once
 //! from the scenario, then changed only by PATCH. Reads and searches see redacted views of it.
 
 use serde_json::{Map, Value, json};
@@ -31,7 +31,7 @@ pub fn new_object_id() -> String {
     id.chars().take(8).collect()
 }
 
-/// The registered practice as PDS writes it: identifier only, no `reference` (pds.md section 2).
+/// The registered practice as PDS writes it: identifier only, no `reference` (`docs/pds.md`).
 pub fn general_practitioner(id: &str, ods: &str, start: Option<&str>) -> Value {
     let mut identifier = json!({ "system": systems::ODS_ORGANIZATION_CODE, "value": ods });
     if let Some(start) = start {
@@ -146,7 +146,7 @@ pub fn registered_practice(patient: &Value) -> Option<&str> {
 }
 
 /// What `GET /Patient/{nhs}` returns: the whole record, except that a restricted patient's
-/// location (address, telecom, registered practice) is removed (pds.md section 2).
+/// location (address, telecom, registered practice) is removed (`docs/pds.md`).
 pub fn read_view(patient: &Value) -> Value {
     let mut view = patient.clone();
     if is_restricted(patient)
@@ -161,7 +161,7 @@ pub fn read_view(patient: &Value) -> Value {
 
 /// What a search returns for a match: the reduced Patient (usual, nickname and temporary names;
 /// home address; contact details; registered GP; death details; the restricted flag), with a
-/// restricted patient's location and contacts removed (pds.md section 3).
+/// restricted patient's location and contacts removed (`docs/pds.md`).
 pub fn search_view(patient: &Value) -> Value {
     let mut view = patient.clone();
     let restricted = is_restricted(patient);

@@ -1,4 +1,4 @@
-//! `GET /Patient?...` (`shared/spec/pds.md` section 3): PDS's search parameters, their checks in
+//! `GET /Patient?...` (`docs/pds.md`): PDS's search parameters, their checks in
 //! the official mock's order, matching with wildcards or fuzzily, and PDS-style scores.
 //!
 //! Scores are this sandbox's own approximation (PDS's algorithm is not public): 1.0 when every
@@ -241,7 +241,7 @@ pub fn parse(pairs: &[(String, String)]) -> Result<Search, FhirError> {
 }
 
 /// Non-fuzzy: family and birth date. Fuzzy: given + family + birth date, family + birth date +
-/// gender + postcode, or given + birth date + gender + postcode (pds.md section 3).
+/// gender + postcode, or given + birth date + gender + postcode (`docs/pds.md`).
 fn check_minimum(s: &Search) -> Result<(), FhirError> {
     let given = !s.given.is_empty();
     let family = s.family.is_some();

@@ -1,4 +1,4 @@
-//! PDS's records (`shared/spec/pds.md`): one R4 Patient per NHS number with its version, changed
+//! PDS's records (`docs/pds.md`): one R4 Patient per NHS number with its version, changed
 //! only by PATCH and restored by `POST /_admin/reset`.
 //!
 //! The version check, the patch and the version bump happen inside one synchronous `get_mut`

@@ -1,7 +1,7 @@
 //! `GET [structured]/metadata` and `GET [documents]/metadata`: the providers'
 //! CapabilityStatements. The structured one lists `gpc.getstructuredrecord` and
 //! `gpc.migratestructuredrecord` and the profile versions the provider suite expects
-//! (`shared/spec/provider-tests.md` section 4, `migrate.md` section 6).
+//! (`docs/migrate.md`).
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};

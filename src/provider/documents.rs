@@ -1,4 +1,4 @@
-//! Migrate a document: `GET [documents]/Binary/{id}` (`shared/spec/documents.md`). The id is the
+//! Migrate a document: `GET [documents]/Binary/{id}` (`docs/documents.md`). The id is the
 //! one the migrate Bundle put in `DocumentReference.content[0].attachment.url`
 //! ([`super::record::binary_id`]). No size limit; the content is base64 in a FHIR `Binary`.
 //!

@@ -1,6 +1,6 @@
 //! The first rungs every provider interaction climbs: the `Ssp-*` headers a provider must check
-//! behind SSP (`shared/spec/ssp.md` sections 2 and 5), the media types (`errors.md` section 2,
-//! 415 row) and the bearer token (`jwt.md`). Each check is one function returning the refusal.
+//! behind SSP (`docs/ssp.md`), the media types (`docs/errors.md`,
+//! 415 row) and the bearer token (`docs/jwt.md`). Each check is one function returning the refusal.
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, header};
@@ -74,7 +74,7 @@ pub fn check_ssp_headers(headers: &HeaderMap) -> Result<SspHeaders, FhirError> {
     })
 }
 
-/// `Ssp-InteractionID` names the operation requested (ssp.md section 5).
+/// `Ssp-InteractionID` names the operation requested (`docs/ssp.md`).
 pub fn check_interaction(
     ssp: &SspHeaders,
     method: &Method,

@@ -1,9 +1,9 @@
-//! `POST [structured]/Patient/$gpc.migratestructuredrecord` (`shared/spec/migrate.md`): the
-//! validation ladder, one function per rung, in the order migrate.md section 4 recommends:
+//! `POST [structured]/Patient/$gpc.migratestructuredrecord` (`docs/migrate.md`): the
+//! validation ladder, one function per rung, in the order `docs/migrate.md` recommends:
 //!
 //! 1. `Ssp-*` headers, `Ssp-InteractionID` matching the operation, `Ssp-To`, `Accept`,
 //!    `Content-Type` (400 / 415);
-//! 2. the JWT, every claim of jwt.md (400 / 422);
+//! 2. the JWT, every claim of `docs/jwt.md` (400 / 422);
 //! 3. the body is a `Parameters` resource (422 `INVALID_RESOURCE`);
 //! 4. its parameters (422 `INVALID_PARAMETER`), then the NHS number (400 `INVALID_NHS_NUMBER`);
 //! 5. `includeSensitiveInformation` against the scope's `conf/N` / `conf/R` (400
@@ -18,7 +18,7 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::headers::{self, SspHeaders};
 use super::record::{self, BundleRequest};
@@ -29,24 +29,6 @@ use crate::nhs_number::NhsNumber;
 use crate::pds::PdsStore;
 use crate::sandbox::Shared;
 use crate::scenario::{Patient, Practice, World};
-
-/// The migrate request body: `patientNHSNumber` and `includeFullRecord` with its
-/// `includeSensitiveInformation` part (migrate.md section 2.1). Consumers and tests use it.
-pub fn parameters(nhs_number: &str, include_sensitive: bool) -> Value {
-    json!({
-        "resourceType": "Parameters",
-        "parameter": [
-            {
-                "name": "patientNHSNumber",
-                "valueIdentifier": { "system": systems::NHS_NUMBER, "value": nhs_number },
-            },
-            {
-                "name": "includeFullRecord",
-                "part": [{ "name": "includeSensitiveInformation", "valueBoolean": include_sensitive }],
-            },
-        ],
-    })
-}
 
 /// What a request that climbed every rung asks for.
 pub struct Approved<'w> {
@@ -154,7 +136,7 @@ const PARAMETERS_ELEMENTS: [&str; 6] = [
     "parameter",
 ];
 
-/// Rung 3: the body parses as a `Parameters` resource (migrate.md section 4 rows 1 and 2).
+/// Rung 3: the body parses as a `Parameters` resource (`docs/migrate.md` rows 1 and 2).
 pub(crate) fn parse_parameters_resource(body: &[u8]) -> Result<Map<String, Value>, FhirError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FhirError::invalid_resource(
@@ -259,7 +241,7 @@ fn value_keys(obj: &Map<String, Value>) -> Vec<&str> {
         .collect()
 }
 
-/// Rung 4: the parameters (migrate.md section 4 rows 3, 4, 6, 7). Every diagnostic names the
+/// Rung 4: the parameters (`docs/migrate.md` rows 3, 4, 6, 7). Every diagnostic names the
 /// parameter.
 pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, FhirError> {
     let params = resource
@@ -404,7 +386,7 @@ fn read_full_record(obj: &Map<String, Value>) -> Result<bool, FhirError> {
     })
 }
 
-/// Rung 4b: the identifier system and the NHS number itself (migrate.md section 4 row 5).
+/// Rung 4b: the identifier system and the NHS number itself (`docs/migrate.md` row 5).
 fn check_nhs_number(params: &RawParameters) -> Result<NhsNumber, FhirError> {
     match params.nhs_system.as_deref() {
         Some(systems::NHS_NUMBER) => {}
@@ -425,7 +407,7 @@ fn check_nhs_number(params: &RawParameters) -> Result<NhsNumber, FhirError> {
         .map_err(|e| FhirError::invalid_nhs_number(format!("patientNHSNumber: {e}")))
 }
 
-/// Rung 5: `includeSensitiveInformation` agrees with the scope (migrate.md section 3.3).
+/// Rung 5: `includeSensitiveInformation` agrees with the scope (`docs/migrate.md`).
 fn check_sensitivity(claims: &Claims, include_sensitive: bool) -> Result<(), FhirError> {
     let scope = &claims.scope;
     match (include_sensitive, scope.confidentiality) {
@@ -444,8 +426,8 @@ fn check_sensitivity(claims: &Claims, include_sensitive: bool) -> Result<(), Fhi
     }
 }
 
-/// Rung 6: the patient this provider holds a record for, and may share (migrate.md section 4
-/// rows 10 to 13; contract section 3).
+/// Rung 6: the patient this provider holds a record for, and may share (`docs/migrate.md`
+/// rows 10 to 13; README.md, "The GP Connect provider in detail").
 fn find_patient<'w>(
     world: &'w World,
     practice: &Practice,
@@ -480,7 +462,7 @@ fn find_patient<'w>(
     Ok(patient)
 }
 
-/// Rung 7: the patient has not dissented from sharing (migrate.md section 4 row 14).
+/// Rung 7: the patient has not dissented from sharing (`docs/migrate.md` row 14).
 fn check_consent(patient: &Patient) -> Result<(), FhirError> {
     if patient.dissent {
         return Err(FhirError::no_patient_consent(format!(
@@ -492,7 +474,7 @@ fn check_consent(patient: &Patient) -> Result<(), FhirError> {
 }
 
 /// Rung 8: the requesting practice is the one PDS has the patient registered at now
-/// (migrate.md section 3.2; contract section 3).
+/// (`docs/migrate.md`; README.md, "The GP Connect provider in detail").
 fn check_relationship(pds: &PdsStore, patient: &Patient, claims: &Claims) -> Result<(), FhirError> {
     let nhs = patient.nhs_number.as_str();
     match pds.registered_practice(nhs) {

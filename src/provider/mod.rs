@@ -1,10 +1,10 @@
 //! GP Connect providers, FHIR STU3: one per practice with `provider: true`, at
-//! `/{ODS}/STU3/1/gpconnect/{structured,documents}/fhir/...` (`shared/design/contract.md`
-//! section 2), reached directly or through SSP with the same checks either way.
+//! `/{ODS}/STU3/1/gpconnect/{structured,documents}/fhir/...` (README.md, "URLs"
+//!), reached directly or through SSP with the same checks either way.
 //!
-//! - [`migrate`]: `$gpc.migratestructuredrecord` and its validation ladder (`migrate.md`).
+//! - [`migrate`]: `$gpc.migratestructuredrecord` and its validation ladder (`docs/migrate.md`).
 //! - [`record`]: the Bundle, with confidential items withheld or labelled.
-//! - [`documents`]: migrate a document, `Binary/{id}` (`documents.md`).
+//! - [`documents`]: migrate a document, `Binary/{id}` (`docs/documents.md`).
 //! - [`capability`]: the `metadata` CapabilityStatements.
 //! - [`headers`]: the `Ssp-*`, media-type and JWT checks every interaction starts with.
 
@@ -44,7 +44,7 @@ fn refuse(e: FhirError) -> Response<Bytes> {
     e.to_response(OutcomeStyle::GpConnect)
 }
 
-/// A method this path does not serve: 400 `BAD_REQUEST` (errors.md: "wrong verb"), with `Allow`.
+/// A method this path does not serve: 400 `BAD_REQUEST` (`docs/errors.md`: "wrong verb"), with `Allow`.
 fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Response<Bytes> {
     let mut resp = refuse(FhirError::bad_request(format!(
         "{method} is not supported on {path}; use {allow}"

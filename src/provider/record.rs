@@ -1,4 +1,4 @@
-//! The migrate response Bundle (`shared/spec/migrate.md` section 5): the administrative
+//! The migrate response Bundle (`docs/migrate.md`): the administrative
 //! resources (5.1), every clinical area of the full record (5.2), primary, secondary and
 //! consultation-structure Lists (5.3), and the withholding of confidential items with the
 //! confidential-items warning on every List that lost one, or NOPAT labels when they are
@@ -100,7 +100,7 @@ pub fn binary_id(patient: &Patient, document: &Document) -> String {
     stable_id(&["Binary", patient.nhs_number.as_str(), &document.meta.id])
 }
 
-/// The absolute documents service root of a practice (contract section 2).
+/// The absolute documents service root of a practice (README.md, "URLs").
 pub fn documents_base(public_url: &str, ods: &str) -> String {
     format!("{public_url}/{ods}/STU3/1/gpconnect/documents/fhir")
 }
@@ -148,7 +148,7 @@ impl Kind {
         }
     }
 
-    /// The words of the secondary List codes (migrate.md section 5.3).
+    /// The words of the secondary List codes (`docs/migrate.md`).
     fn slug(self) -> &'static str {
         match self {
             Kind::Problem => "problems",
@@ -284,7 +284,7 @@ impl ListBuilder {
         }
     }
 
-    /// Adds a resource contained in the List itself (ended allergies, migrate.md section 5.2).
+    /// Adds a resource contained in the List itself (ended allergies, `docs/migrate.md`).
     fn add_contained(&mut self, id: &str, resource: Raw) {
         let reference = format!("#{id}");
         if self.seen.insert(reference.clone()) {
@@ -498,7 +498,7 @@ impl<'a> Context<'a> {
     }
 
     /// `meta` of a clinical resource: its profile, and NOPAT when a confidential item is
-    /// included (migrate.md section 5.4).
+    /// included (`docs/migrate.md`).
     fn meta(&self, profile: &'static str, item: &ItemMeta) -> Meta<'static> {
         Meta {
             version_id: None,
@@ -1785,7 +1785,7 @@ impl<'a> Builder<'a> {
         self.primary_list(lists::DIARY, primary);
     }
 
-    // ---- Documents (no primary List, migrate.md section 5.3) ----
+    // ---- Documents (no primary List, `docs/migrate.md`) ----
 
     fn documents(&mut self) {
         let cx = &self.cx;

@@ -52,7 +52,7 @@ pub fn practitioner() -> PractitionerClaim {
     PractitionerClaim::assurance_suite()
 }
 
-/// The suite's migrate JWT claims (provider-tests.md section 1).
+/// The suite's migrate JWT claims (`docs/migrate.md`).
 pub fn suite_claims(sensitive: bool) -> Value {
     MigrateTokenRequest {
         requesting_ods: "GPCA0001".into(),
@@ -89,7 +89,7 @@ impl MigrateCall {
                 ("Content-Type".into(), "application/fhir+json".into()),
             ],
             claims: suite_claims(sensitive),
-            body: super::migrate::parameters(nhs, sensitive),
+            body: crate::fhir::gpconnect::migrate_parameters(nhs, sensitive),
             raw_body: None,
         }
     }

@@ -1,4 +1,4 @@
-//! Scenario dates (`shared/design/contract.md` section 5): ISO `YYYY-MM-DD`, or an offset from the day
+//! Scenario dates (README.md, "Scenarios"): ISO `YYYY-MM-DD`, or an offset from the day
 //! the sandbox starts so that shipped scenarios never go stale.
 //!
 //! An offset is a sign written once (`+` or `-`) followed by one or more groups of a number and a

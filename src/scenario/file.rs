@@ -1,4 +1,4 @@
-//! The scenario YAML exactly as written (`shared/design/contract.md` section 5), before any checking.
+//! The scenario YAML exactly as written (README.md, "Scenarios"), before any checking.
 //!
 //! Every struct denies unknown fields, so a misspelt key is an error at its line and column rather
 //! than silently ignored. Values that need a semantic check (identifiers, dates, enums, cross
@@ -7,7 +7,7 @@
 //! a scenario must give are `Option`s here and the required-field check happens in `validate`,
 //! pointing at the entry that lacks them; whole entries are `Spanned` to have that position.
 //!
-//! Optional fields beyond the contract's example, all mapped onto [`super::World`]: practice
+//! Optional fields beyond the README's example, all mapped onto [`super::World`]: practice
 //! `address` and `telecom`; practitioner `gender`; address `district`; problem, allergy and
 //! medication `end` and `note`; medication `repeats_allowed` and `stopped`; immunisation,
 //! observation and investigation `note`; investigation `specimen` and result `range`; referral

@@ -1,10 +1,10 @@
 //! Reading scenario files: paths and folders to files, bytes to [`ScenarioFile`]s, and those
-//! merged and checked into one [`World`] (`shared/design/contract.md` sections 1 and 5).
+//! merged and checked into one [`World`] (README.md, "Commands and options"; README.md, "Scenarios").
 //!
-//! Every problem found is returned, each at `FILE:LINE:COLUMN`, sorted by file then position.
-//! serde-saphyr stops at the first syntax or structure error of a file, so a broken file yields
-//! one such error; semantic problems (identifiers, dates, duplicates, cross references) are all
-//! reported, and so are the problems of every other file.
+//! Every problem found is returned, each at `FILE:LINE:COLUMN`, sorted by file then position:
+//! every unknown field and wrongly typed value (see [`super::shape`]), and every semantic problem
+//! (identifiers, dates, duplicates, cross references) of every file. Only a YAML syntax error
+//! stops the reading of its file, and is then that file's one error.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -14,7 +14,8 @@ use chrono::NaiveDate;
 
 use super::World;
 use super::file::ScenarioFile;
-use super::validate;
+use super::shape;
+use super::validate::{self, Documents};
 
 /// One problem in the scenarios, at the position the user's editor shows (1-based line and
 /// column, counted in characters).
@@ -87,26 +88,38 @@ pub fn load_paths_with(
     files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
 
     let mut sources = Vec::new();
+    // A file that could not be read at all: what it defines is unknown.
+    let mut unreadable = !problems.is_empty();
     for path in files {
         let name = path.display().to_string();
         match read_limited(&path) {
             Ok(bytes) => match parse(&name, &bytes, limits) {
-                Ok(file) => sources.push(validate::Source {
-                    dir: base_dir(&path),
-                    name,
-                    file,
-                }),
-                Err(problem) => problems.push(problem),
+                Ok((file, structural)) => {
+                    problems.extend(structural);
+                    sources.push(validate::Source {
+                        documents: Documents::Folder(base_dir(&path)),
+                        name,
+                        file,
+                    });
+                }
+                Err(problem) => {
+                    unreadable = true;
+                    problems.push(problem);
+                }
             },
-            Err(message) => problems.push(ScenarioError {
-                file: name,
-                line: 1,
-                column: 1,
-                message,
-            }),
+            Err(message) => {
+                unreadable = true;
+                problems.push(ScenarioError {
+                    file: name,
+                    line: 1,
+                    column: 1,
+                    message,
+                });
+            }
         }
     }
-    finish(sources, problems, start_day)
+    let complete = problems.is_empty() || !unreadable;
+    finish(sources, problems, start_day, complete)
 }
 
 /// Loads one scenario given as text. `name` is used in error messages, and its folder is where
@@ -122,27 +135,51 @@ pub fn load_bytes(
     start_day: NaiveDate,
 ) -> Result<World, Vec<ScenarioError>> {
     match parse(name, bytes, ParseLimits::default()) {
-        Ok(file) => finish(
+        Ok((file, structural)) => finish(
             vec![validate::Source {
                 name: name.to_owned(),
-                dir: base_dir(Path::new(name)),
+                documents: Documents::Folder(base_dir(Path::new(name))),
                 file,
             }],
-            Vec::new(),
+            structural,
             start_day,
+            true,
         ),
         Err(problem) => Err(vec![problem]),
     }
 }
 
+/// Loads a scenario built into the binary, whose documents' `file:` paths name `documents`.
+pub(crate) fn load_embedded(
+    name: &str,
+    bytes: &[u8],
+    documents: &'static [(&'static str, &'static [u8])],
+    start_day: NaiveDate,
+) -> Result<World, Vec<ScenarioError>> {
+    match parse(name, bytes, ParseLimits::default()) {
+        Ok((file, structural)) => finish(
+            vec![validate::Source {
+                name: name.to_owned(),
+                documents: Documents::Embedded(documents),
+                file,
+            }],
+            structural,
+            start_day,
+            true,
+        ),
+        Err(problem) => Err(vec![problem]),
+    }
+}
+
+/// Checks the sources. `complete` is false when a file could not be read at all: what it defines
+/// is then unknown, and references to it from other files would be reported as unknown although
+/// they may be right, so they are not checked.
 fn finish(
     sources: Vec<validate::Source>,
     mut problems: Vec<ScenarioError>,
     start_day: NaiveDate,
+    complete: bool,
 ) -> Result<World, Vec<ScenarioError>> {
-    // When a file could not be read, what it defines is unknown: references to it from other
-    // files would be reported as unknown although they may be right, so they are not checked.
-    let complete = problems.is_empty();
     let (world, semantic) = validate::build_world(&sources, start_day, complete);
     problems.extend(semantic);
     if problems.is_empty() {
@@ -245,8 +282,15 @@ fn parser_options(limits: ParseLimits) -> serde_saphyr::Options {
     }
 }
 
-/// Parses one file's bytes; on failure, the one error serde-saphyr stopped at.
-fn parse(name: &str, bytes: &[u8], limits: ParseLimits) -> Result<ScenarioFile, ScenarioError> {
+/// Parses one file's bytes. When serde-saphyr refuses it, the file is read again to find every
+/// unknown field and wrongly typed value: those problems come with what is left of the file once
+/// the entries holding them are removed, so its other problems can be checked too. A syntax error
+/// or a file over the node budget is the one error returned.
+fn parse(
+    name: &str,
+    bytes: &[u8],
+    limits: ParseLimits,
+) -> Result<(ScenarioFile, Vec<ScenarioError>), ScenarioError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_column(bytes, e.valid_up_to());
         ScenarioError {
@@ -257,18 +301,52 @@ fn parse(name: &str, bytes: &[u8], limits: ParseLimits) -> Result<ScenarioFile, 
         }
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_saphyr::from_str_with_options::<ScenarioFile>(text, parser_options(limits)).map_err(|e| {
-        let (line, column) = match e.location() {
-            Some(l) if l.line() > 0 => (l.line(), l.column().max(1)),
-            _ => (1, 1),
+    let first =
+        match serde_saphyr::from_str_with_options::<ScenarioFile>(text, parser_options(limits)) {
+            Ok(file) => return Ok((file, Vec::new())),
+            Err(e) => {
+                let (line, column) = match e.location() {
+                    Some(l) if l.line() > 0 => (l.line(), l.column().max(1)),
+                    _ => (1, 1),
+                };
+                let budget = budget_message(&e, limits);
+                let error = ScenarioError {
+                    file: name.to_owned(),
+                    line,
+                    column,
+                    message: budget.clone().unwrap_or_else(|| yaml_message(&e)),
+                };
+                if budget.is_some() {
+                    // Too big to read again: the budget's message says what to do.
+                    return Err(error);
+                }
+                error
+            }
         };
-        ScenarioError {
-            file: name.to_owned(),
-            line,
-            column,
-            message: budget_message(&e, limits).unwrap_or_else(|| yaml_message(&e)),
+    let Some((file, found)) = shape::every_problem(text) else {
+        return Err(first);
+    };
+    if found.is_empty() {
+        // The second reading accepts what the parser refused (a limit, a YAML subtlety): the
+        // parser's error stands alone.
+        return Err(first);
+    }
+    // The parser's words for the problem it stopped at; the second reading's for the others.
+    let mut problems = vec![first];
+    for p in found {
+        if !problems
+            .iter()
+            .any(|e| (e.line, e.column) == (p.line, p.column))
+        {
+            problems.push(ScenarioError {
+                file: name.to_owned(),
+                line: p.line,
+                column: p.column,
+                message: p.message,
+            });
         }
-    })
+    }
+    Ok((file, problems))
 }
 
 /// What to do when a file is too big for the node budget (the parser's own words name only the
@@ -360,7 +438,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_errors_at_the_key() {
-        let errs = errors("practices:\n  - ods: B82617\n    nmae: x\n");
+        let errs = errors(
+            "practices:\n  - ods: B82617\n    nmae: x\n    name: y\n    asid: \"918999198738\"\n",
+        );
         assert_eq!(
             errs,
             [

@@ -1,13 +1,15 @@
-//! Scenarios: the YAML world the sandbox is seeded from (`shared/design/contract.md` section 5).
+//! Scenarios: the YAML world the sandbox is seeded from (README.md, "Scenarios").
 //!
 //! [`file`] is the format as written (serde types with source positions); [`load`] reads and merges
 //! files and [`validate`] checks them, producing a [`World`]: the resolved, cross-checked model every
 //! emulated service reads. Relative dates are resolved against the start day by [`dates`].
 
+pub mod builtin;
 pub mod dates;
 pub mod file;
 pub mod generate;
 pub mod load;
+mod shape;
 pub mod validate;
 
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
-//! The directory SDS answers from (`shared/spec/sds.md` sections 1 and 3): one AS (Device) record
+//! The directory SDS answers from (`docs/sds.md`): one AS (Device) record
 //! per practice ASID and, for provider practices, one MHS (Endpoint) record per GP Connect
-//! interaction they serve, each at the service root the contract gives (section 2).
+//! interaction they serve, each at the service root the README gives ("URLs").
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Spine Directory Service FHIR API, R4 (`shared/spec/sds.md` section 3): `GET /Endpoint` (MHS
+//! Spine Directory Service FHIR API, R4 (`docs/sds.md`): `GET /Endpoint` (MHS
 //! records: where a practice serves an interaction) and `GET /Device` (AS records: a practice's
 //! ASID), answered from the [`SdsDirectory`] built from the scenario.
 //!
@@ -21,8 +21,8 @@ pub use directory::SdsDirectory;
 use directory::{SdsDevice, SdsEndpoint};
 use query::{Query, Resource};
 
-use crate::admin::{percent_decode, query_pairs};
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode, systems};
+use crate::http::{percent_decode, query_pairs};
 use crate::sandbox::Shared;
 
 pub const BASE_PATH: &str = "/spine-directory/FHIR/R4";
@@ -90,7 +90,7 @@ fn correlation_id(headers: &HeaderMap) -> Result<String, FhirError> {
             let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
             if v.is_empty() {
                 Ok(new_id())
-            } else if crate::pds::is_uuid(&v) {
+            } else if crate::identifiers::is_uuid(&v) {
                 Ok(v)
             } else {
                 Err(query::bad_request(format!(

@@ -1,5 +1,5 @@
-//! SDS FHIR API query parameters (`shared/spec/sds.md` section 3): `system|value` tokens, checked
-//! the way the SDS adaptor behind the API checks them (sds.md source D3), with its messages.
+//! SDS FHIR API query parameters (`docs/sds.md`): `system|value` tokens, checked
+//! the way the SDS adaptor behind the API checks them (`docs/sds.md` source D3), with its messages.
 
 use crate::fhir::{FhirError, systems};
 

@@ -1,4 +1,4 @@
-//! SSP's checks, one function each, in the order SSP applies them (`ssp.md` sections 3 and 4).
+//! SSP's checks, one function each, in the order SSP applies them (`docs/ssp.md`).
 //! Each returns the SSP-style refusal that says exactly what was wrong (see the parent module
 //! for the token and diagnostics conventions).
 
@@ -44,7 +44,7 @@ pub struct CertifiedClient<'a> {
     pub subject: &'a str,
 }
 
-/// Check 1: a client certificate issued by the sandbox CA (`ssp.md` 3.1).
+/// Check 1: a client certificate issued by the sandbox CA (`docs/ssp.md`).
 pub fn client_certificate(identity: &ClientIdentity) -> Result<CertifiedClient<'_>, FhirError> {
     match identity {
         ClientIdentity::Anonymous => Err(refuse(
@@ -69,7 +69,7 @@ pub fn client_certificate(identity: &ClientIdentity) -> Result<CertifiedClient<'
     }
 }
 
-/// Check 2: the certificate was issued for the ASID in `Ssp-From` (contract section 4). Skipped when
+/// Check 2: the certificate was issued for the ASID in `Ssp-From` (README.md, "Certificates"). Skipped when
 /// `Ssp-From` is absent: the header checks report that.
 pub fn certificate_matches_sender(
     client: &CertifiedClient<'_>,
@@ -324,7 +324,7 @@ fn decoded_target(target: &str) -> String {
     }
 }
 
-/// Check 7: the interaction id matches the method and path (`ssp.md` section 2 table).
+/// Check 7: the interaction id matches the method and path (`docs/ssp.md` table).
 pub fn interaction_matches(
     interaction: &str,
     method: &Method,

@@ -1,4 +1,4 @@
-//! The hop from SSP to the provider (`ssp.md` section 6.3): a pooled hyper client (http or https
+//! The hop from SSP to the provider (`docs/ssp.md`): a pooled hyper client (http or https
 //! with the sandbox CA and SSP's own certificate); the request body, read whole by SSP, is sent
 //! on, and the response streams back unchanged.
 

@@ -1,4 +1,4 @@
-//! Spine Secure Proxy (`shared/spec/ssp.md`): `https://<ssp>/<absolute provider URL>`, TLS 1.2
+//! Spine Secure Proxy (`docs/ssp.md`): `https://<ssp>/<absolute provider URL>`, TLS 1.2
 //! and 1.3 with client certificates, checks in SSP's order, then a real HTTP hop to the provider
 //! SDS names: the request body is read whole first (as nginx does), the response streams back
 //! unchanged.
@@ -41,11 +41,11 @@
 //!   which day, not from the sandbox CA, no certificate). Spine may close the connection
 //!   instead; a readable answer is more useful in a sandbox. The handshake still proves the
 //!   client holds the certificate's key.
-//! - **Diagnostics.** `display` is exactly Spine's token pattern (`ssp.md` section 4);
+//! - **Diagnostics.** `display` is exactly Spine's token pattern (`docs/ssp.md`);
 //!   `diagnostics` starts with the same token and adds `: ` and a sentence saying what the
 //!   sandbox saw and what to do. Code matching Spine's tokens on `display`, or on the start of
 //!   `diagnostics`, behaves as with Spine.
-//! - **Missing `Ssp-*` headers** (UNCONFIRMED in `ssp.md`): 400 with the CodeSystem's
+//! - **Missing `Ssp-*` headers** (UNCONFIRMED in `docs/ssp.md`): 400 with the CodeSystem's
 //!   `MISSING_OR_INVALID_HEADER` followed by `_` and the header name in upper case.
 //! - **Interaction/path mismatch** is reported by SSP (the provider would also refuse it).
 //! - **CPA id**: the sandbox has none, so the token carries the receiver's party key.

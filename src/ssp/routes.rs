@@ -1,4 +1,4 @@
-//! Which request each GP Connect interaction id stands for (`ssp.md` section 2), so SSP can
+//! Which request each GP Connect interaction id stands for (`docs/ssp.md`), so SSP can
 //! refuse an `Ssp-InteractionID` that does not match the method and path it comes with.
 
 use http::Method;

@@ -36,6 +36,42 @@ async function hopStatuses(service) {
     .evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute("data-status"))));
 }
 
+const MIGRATE = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1";
+
+test("the page opens with a new practice that can receive the record, and refuses a pointless move", async () => {
+  const fresh = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  fresh.setDefaultTimeout(20000);
+  try {
+    await fresh.goto(base + "/");
+    const card = fresh.locator(".patient.selected");
+    await card.waitFor();
+    const scenario = await (await fetch(base + "/_admin/scenario")).json();
+    const chosen = scenario.patients.find((x) => x.nhs_number === "9690937286");
+    for (const nhs of [await card.getAttribute("data-nhs"), chosen.nhs_number]) {
+      await fresh.locator(`.patient[data-nhs="${nhs}"]`).click();
+      const p = scenario.patients.find((x) => x.nhs_number === nhs);
+      const as = await fresh.inputValue("#new-practice");
+      const practice = scenario.practices.find((x) => x.ods === as);
+      assert.notEqual(as, p.record_at, `${nhs}: the new practice is not where the record is`);
+      assert.notEqual(as, p.registered_with, `${nhs}: nor where the patient is registered`);
+      assert.ok(practice.provider && practice.interactions.includes(MIGRATE), `${nhs}: ${as} can migrate`);
+      for (const b of ["#run-happy", "#run-norel", "#run-sensitive"]) assert.ok(await fresh.isEnabled(b), b);
+    }
+    await fresh.screenshot({ path: `${shots}/opened.png`, fullPage: true });
+    // Moving the record to where it already is makes no sense.
+    await fresh.selectOption("#new-practice", chosen.record_at);
+    for (const b of ["#run-happy", "#run-norel", "#run-sensitive"]) assert.ok(await fresh.isDisabled(b), b);
+    assert.match(await fresh.locator("#why-disabled").innerText(), /already holds this record/);
+    await fresh.screenshot({ path: `${shots}/record-holder-chosen.png`, fullPage: true });
+    // Skipping the registration change when PDS already names the new practice shows nothing.
+    await fresh.selectOption("#new-practice", chosen.registered_with);
+    assert.ok(await fresh.isEnabled("#run-happy"));
+    assert.ok(await fresh.isDisabled("#run-norel"));
+  } finally {
+    await fresh.close();
+  }
+});
+
 test("the happy-path button draws every hop, all accepted, and the record arrives", async () => {
   await page.click("#run-happy");
   await page.locator('#journey-result[data-result="received"]').waitFor();

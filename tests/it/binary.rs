@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::support::{repo_path, temp_dir};
 
-const BIN: &str = env!("CARGO_BIN_EXE_spine-sandbox");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_spine-sandbox");
 
-fn command() -> Command {
+pub(crate) fn command() -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(repo_path(""))
         .env_remove("SANDBOX_SCENARIO")
@@ -23,7 +23,7 @@ fn command() -> Command {
 }
 
 /// Starts `serve` and returns the child with the first stdout line it printed.
-fn start(cmd: &mut Command) -> (Child, String) {
+pub(crate) fn start(cmd: &mut Command) -> (Child, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -35,7 +35,7 @@ fn start(cmd: &mut Command) -> (Child, String) {
     (child, line.trim_end().to_owned())
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     for _ in 0..200 {
@@ -48,7 +48,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     panic!("the sandbox did not stop within 10 s of SIGTERM");
 }
 
-fn parse_listening(line: &str) -> (String, String) {
+pub(crate) fn parse_listening(line: &str) -> (String, String) {
     let rest = line
         .strip_prefix("listening http=")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));

@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use spine_sandbox::fhir::gpconnect::migrate_parameters as parameters;
 use spine_sandbox::fhir::systems;
 use spine_sandbox::identifiers::interactions;
 use spine_sandbox::journey::{self, JourneyOptions};
 use spine_sandbox::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
-use spine_sandbox::provider::migrate::parameters;
 
 use crate::support::TestSandbox;
 

@@ -1,4 +1,4 @@
-//! Migrate a document (`shared/spec/documents.md`): the Binary behind each DocumentReference of a
+//! Migrate a document (`docs/documents.md`): the Binary behind each DocumentReference of a
 //! migrate Bundle, its refusals, and no size limit.
 
 use base64::Engine;

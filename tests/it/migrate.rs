@@ -1,6 +1,6 @@
 //! `$gpc.migratestructuredrecord` against the default scenario, direct to the provider: one test
-//! per row of the error table (`shared/spec/migrate.md` section 4), the header and routing rules,
-//! and the Bundle rules of the contract (section 3).
+//! per row of the error table (`docs/migrate.md`), the header and routing rules,
+//! and the Bundle rules of the README ("The GP Connect provider in detail").
 
 use serde_json::json;
 
@@ -12,7 +12,7 @@ async fn sandbox() -> TestSandbox {
     TestSandbox::start(DEFAULT).await
 }
 
-// ---- Error table, migrate.md section 4 (one test per row) ----
+// ---- Error table, `docs/migrate.md` (one test per row) ----
 
 #[tokio::test]
 async fn row_01_parameters_that_do_not_conform_are_invalid_resource() {
@@ -401,7 +401,7 @@ async fn wrong_verbs_on_metadata_answer_with_an_operation_outcome() {
     }
 }
 
-// ---- Bundle rules of the contract ----
+// ---- Bundle rules ----
 
 #[tokio::test]
 async fn bundle_id_is_the_trace_id_and_the_rest_is_deterministic() {
@@ -531,7 +531,7 @@ async fn a_pds_registration_change_gives_the_new_practice_a_relationship_at_once
     let (status, body) = as_new_practice().send(&s).await;
     assert_outcome(status, &body, 403, "NO_RELATIONSHIP");
 
-    // The new practice changes the registration on PDS (pds.md: JSON Patch with If-Match).
+    // The new practice changes the registration on PDS (`docs/pds.md`: JSON Patch with If-Match).
     let pds = s.url(&format!("/personal-demographics/FHIR/R4/Patient/{nhs}"));
     let request_id = "7b0c0a53-4a8c-4d51-8f5e-0d1e2f3a4b5c";
     let read = s

@@ -1,5 +1,5 @@
 //! PDS FHIR R4 through the plain-HTTP listener: read, search, PATCH, headers and errors
-//! (`shared/spec/pds.md`).
+//! (`docs/pds.md`).
 
 use std::sync::Arc;
 

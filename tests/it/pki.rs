@@ -1,4 +1,4 @@
-//! The certificates folder as `serve` leaves it (contract section 4): made when missing, never
+//! The certificates folder as `serve` leaves it (README.md, "Certificates"): made when missing, never
 //! overwritten, extended for a new ASID, safe when sandboxes start in parallel.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
-//! The NHS provider assurance suite's migrate scenarios (`shared/spec/provider-tests.md` section
-//! 2, all 17 active ones) ported against the default scenario, with the Bundle assertions of
-//! section 3; and the FHIR STU3 structure check of every resource the default scenario produces
+//! The NHS provider assurance suite's migrate scenarios (`docs/migrate.md`, "The assurance
+//! suite": all 17 active ones) ported against the default scenario, with the suite's Bundle
+//! assertions; and the FHIR STU3 structure check of every resource the default scenario produces
 //! (`tests/fhir/validate_stu3.py`, run when `SANDBOX_FHIR_VALIDATOR` names a Python with
 //! `fhir.resources`).
 
@@ -32,7 +32,7 @@ fn keys(bundle: &Value) -> HashSet<String> {
     resources(bundle).into_iter().map(key).collect()
 }
 
-/// `BaseListParametersAreValid` (provider-tests.md section 3).
+/// `BaseListParametersAreValid` (`docs/migrate.md`).
 fn assert_base_list(l: &Value) {
     let title = l["title"].as_str().unwrap_or("");
     assert!(

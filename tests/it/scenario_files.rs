@@ -1,5 +1,5 @@
 //! The shipped scenarios always load, and every broken fixture produces exactly the errors a user
-//! must see (`shared/design/contract.md` sections 1 and 5; `shared/design/style.md` 2.3).
+//! must see (README.md, "Commands and options"; README.md, "Scenarios").
 //!
 //! Each `tests/fixtures/scenarios/invalid/NAME.yaml` (or folder `NAME/`, loaded as a whole) is paired
 //! with `NAME.expected`: the full error output, one `FILE:LINE:COLUMN: message` per line. Run with

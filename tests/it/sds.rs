@@ -1,4 +1,4 @@
-//! SDS FHIR R4 through the plain-HTTP listener (`shared/spec/sds.md` section 3).
+//! SDS FHIR R4 through the plain-HTTP listener (`docs/sds.md`).
 
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! SSP over real TLS: every refusal in `ssp.md` order, and forwarding that leaves requests and
+//! SSP over real TLS: every refusal in `docs/ssp.md` order, and forwarding that leaves requests and
 //! responses unchanged.
 
 use std::time::Duration;

@@ -158,11 +158,11 @@ pub use provider_calls::*;
 
 mod provider_calls {
     use serde_json::{Value, json};
+    use spine_sandbox::fhir::gpconnect::migrate_parameters as parameters;
     use spine_sandbox::identifiers::interactions;
     use spine_sandbox::jwt::{
         DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim, encode_unsigned,
     };
-    use spine_sandbox::provider::migrate::parameters;
 
     use super::TestSandbox;
 
@@ -175,7 +175,7 @@ mod provider_calls {
     pub const SUITE_ASID: &str = "200000000359";
     pub const MIGRATE_PATH: &str = "Patient/$gpc.migratestructuredrecord";
 
-    /// The assurance suite's practitioner claim (provider-tests.md section 1).
+    /// The assurance suite's practitioner claim (`docs/migrate.md`).
     pub fn suite_practitioner() -> PractitionerClaim {
         PractitionerClaim::assurance_suite()
     }
@@ -387,7 +387,7 @@ mod provider_calls {
             .collect()
     }
 
-    /// The suite's `TestOperationOutcomeResource` (provider-tests.md section 3) plus our own
+    /// The suite's `TestOperationOutcomeResource` (`docs/migrate.md`) plus our own
     /// rules: STU3 GP Connect profile and CodeSystem, the expected status and code, a diagnostic.
     pub fn assert_outcome(status: u16, body: &Value, expected_status: u16, code: &str) {
         assert_eq!(status, expected_status, "{body:#}");

@@ -1,0 +1,233 @@
+//! Checking parsed scenario files and resolving them into one [`World`]
+//! (README.md, "Scenarios").
+//!
+//! Everything is checked in one pass over all files and every problem is collected, each at the
+//! position of the offending value (or of the entry lacking a required field):
+//!
+//! - formats: NHS number (Modulus 11), ODS code, ASID, party key, SDS user and item ids, SNOMED CT
+//!   concept ids (Verhoeff check digit and partition), enums, dates, finite numbers;
+//! - required fields;
+//! - duplicates across all files (ODS code, ASID, party key, practitioner id, NHS number) and item
+//!   ids within a patient, naming where the first was defined;
+//! - cross references: `registered_with`, `record_at` (which must be a provider when it differs from
+//!   `registered_with`), practitioner `practice`, `usual_gp`, consultation `practitioner`, problem
+//!   `related` and consultation `entries`; documents' `file`s must be readable; `interactions` must
+//!   be known GP Connect interaction ids.
+//!
+//! # Defaults and generated ids
+//!
+//! `provider: true`, `nhs_number_verified: true`, `sensitive`, `dissent` and `confidential` false,
+//! `record_at` = `registered_with`, `party_key` = [`PartyKey::derived`], `interactions` =
+//! [`interactions::DEFAULT_ALLOWED`], problem `status: active` and `significance: minor`, allergy
+//! `status: active`, document `content_type` `text/plain` for `text:` or guessed from a `file:`'s
+//! extension.
+//!
+//! An item without an `id` gets `<area>-<n>`: `area` is one of `problem`, `allergy`, `medication`,
+//! `immunisation`, `observation`, `investigation`, `consultation`, `referral`, `diary`, `document`,
+//! and `n` is the item's 1-based position in that area's list of the patient, counting items with
+//! and without ids alike (the third medication is `medication-3` unless it names itself). Ids are
+//! unique per patient across all areas, so a written id equal to a generated one is a duplicate.
+
+mod codes;
+mod dates;
+mod patients;
+mod practices;
+mod record;
+mod references;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use serde_saphyr::{Location, Spanned};
+
+use super::World;
+use super::file::ScenarioFile;
+use super::load::ScenarioError;
+
+/// A parsed file, with what is needed to report problems in it and to find its documents.
+pub(crate) struct Source {
+    /// As given to the loader; used in every message.
+    pub name: String,
+    /// Where documents' `file:` paths are read from.
+    pub documents: Documents,
+    pub file: ScenarioFile,
+}
+
+/// Where a scenario's documents' `file:` paths are read from.
+pub(crate) enum Documents {
+    /// The folder of the scenario file.
+    Folder(PathBuf),
+    /// Files built into the binary, by the path the scenario names (the built-in default).
+    Embedded(&'static [(&'static str, &'static [u8])]),
+}
+
+/// Document files larger than this are refused (the GP Connect migrate limit is 100 MB).
+pub const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Checks every source and builds the merged world. The world is complete only when the returned
+/// problems are empty. `references_complete` is false when some file could not be parsed: then a
+/// reference to an unknown practice or practitioner may be to that file, and is not reported.
+pub(crate) fn build_world(
+    sources: &[Source],
+    start_day: NaiveDate,
+    references_complete: bool,
+) -> (World, Vec<ScenarioError>) {
+    let mut checker = Checker {
+        names: sources.iter().map(|s| s.name.clone()).collect(),
+        start_day,
+        references_complete,
+        problems: Vec::new(),
+        practices: HashMap::new(),
+        asids: HashMap::new(),
+        party_keys: HashMap::new(),
+        practitioners: HashMap::new(),
+        nhs_numbers: HashMap::new(),
+    };
+    let mut world = World {
+        name: sources.iter().find_map(|s| s.file.name.clone()),
+        description: sources.iter().find_map(|s| s.file.description.clone()),
+        start_day,
+        practices: Vec::new(),
+        practitioners: Vec::new(),
+        patients: Vec::new(),
+        index: super::WorldIndex::default(),
+    };
+
+    // Practices and practitioners first, across every file, so references can point forwards and
+    // into other files.
+    for (f, source) in sources.iter().enumerate() {
+        for entry in source.file.practices.iter().flatten() {
+            if let Some(p) = checker.practice(f, entry) {
+                world.practices.push(p);
+            }
+        }
+    }
+    for (f, source) in sources.iter().enumerate() {
+        for entry in source.file.practitioners.iter().flatten() {
+            checker.register_practitioner(f, entry);
+        }
+    }
+    for (f, source) in sources.iter().enumerate() {
+        for entry in source.file.practitioners.iter().flatten() {
+            if let Some(p) = checker.practitioner(f, entry) {
+                world.practitioners.push(p);
+            }
+        }
+    }
+    for (f, source) in sources.iter().enumerate() {
+        for entry in source.file.patients.iter().flatten() {
+            if let Some(p) = checker.patient(f, &source.documents, entry) {
+                world.patients.push(p);
+            }
+        }
+    }
+    (world, checker.problems)
+}
+
+/// Where something was written: file index, line, column.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    file: usize,
+    line: u64,
+    column: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PracticeInfo {
+    place: Place,
+    provider: bool,
+}
+
+struct Checker {
+    names: Vec<String>,
+    start_day: NaiveDate,
+    references_complete: bool,
+    problems: Vec<ScenarioError>,
+    /// Every ODS code written, valid or not, so one bad practice does not also make every
+    /// reference to it an error.
+    practices: HashMap<String, PracticeInfo>,
+    asids: HashMap<String, Place>,
+    party_keys: HashMap<String, Place>,
+    practitioners: HashMap<String, Place>,
+    nhs_numbers: HashMap<String, Place>,
+}
+
+fn place(file: usize, location: Location) -> Place {
+    // Locations are 1-based; 0 means unknown, shown as the file's start.
+    Place {
+        file,
+        line: location.line().max(1),
+        column: location.column().max(1),
+    }
+}
+
+impl Checker {
+    fn report(&mut self, at: Place, message: impl Into<String>) {
+        self.problems.push(ScenarioError {
+            file: self.names.get(at.file).cloned().unwrap_or_default(),
+            line: at.line,
+            column: at.column,
+            message: message.into(),
+        });
+    }
+
+    fn report_at<T>(&mut self, file: usize, value: &Spanned<T>, message: impl Into<String>) {
+        self.report(place(file, value.referenced), message);
+    }
+
+    fn show(&self, at: Place) -> String {
+        let name = self.names.get(at.file).map_or("?", String::as_str);
+        format!("{name}:{}:{}", at.line, at.column)
+    }
+
+    /// Records `key` in `table`, or reports it as a duplicate of the first one.
+    fn unique(
+        &mut self,
+        table: fn(&mut Self) -> &mut HashMap<String, Place>,
+        what: &str,
+        file: usize,
+        key: &Spanned<String>,
+    ) {
+        let here = place(file, key.referenced);
+        match table(self).get(&key.value).copied() {
+            Some(first) => {
+                let message = format!(
+                    "duplicate {what} {} (first defined at {})",
+                    key.value,
+                    self.show(first)
+                );
+                self.report(here, message);
+            }
+            None => {
+                table(self).insert(key.value.clone(), here);
+            }
+        }
+    }
+
+    /// A required field: its value, or a report at the entry that lacks it.
+    fn required<'a, T>(
+        &mut self,
+        file: usize,
+        entry: Location,
+        field: Option<&'a Spanned<T>>,
+        what: impl FnOnce() -> String,
+    ) -> Option<&'a Spanned<T>> {
+        if field.is_none() {
+            self.report(place(file, entry), what());
+        }
+        field
+    }
+
+    fn non_empty(&mut self, file: usize, value: &Spanned<String>, what: &str) -> Option<String> {
+        let trimmed = value.value.trim();
+        if trimmed.is_empty() {
+            self.report_at(file, value, format!("{what} is empty"));
+            None
+        } else {
+            Some(trimmed.to_owned())
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Patients: demographics, registration and where the record is held.
+
+use serde_saphyr::Spanned;
+
+use super::practices::address;
+use super::record::RecordChecker;
+use super::{Checker, Documents};
+use crate::identifiers::OdsCode;
+use crate::nhs_number::NhsNumber;
+use crate::scenario::Patient;
+use crate::scenario::file::{PatientEntry, RecordEntry};
+
+impl Checker {
+    pub(super) fn patient(
+        &mut self,
+        f: usize,
+        dir: &Documents,
+        entry: &Spanned<PatientEntry>,
+    ) -> Option<Patient> {
+        let at = entry.referenced;
+        let e = &entry.value;
+        let label = e
+            .nhs_number
+            .as_ref()
+            .map_or_else(|| "patient".to_owned(), |n| format!("patient {}", n.value));
+
+        let nhs_number = self
+            .required(f, at, e.nhs_number.as_ref(), || {
+                "patient has no nhs_number".to_owned()
+            })
+            .and_then(|n| {
+                self.unique(|c| &mut c.nhs_numbers, "NHS number", f, n);
+                NhsNumber::parse(&n.value)
+                    .map_err(|err| self.report_at(f, n, err.to_string()))
+                    .ok()
+            });
+        let name = self
+            .required(f, at, e.name.as_ref(), || format!("{label} has no name"))
+            .and_then(|n| self.name(f, n));
+        let gender = self
+            .required(f, at, e.gender.as_ref(), || {
+                format!("{label} has no gender")
+            })
+            .and_then(|g| self.gender(f, g));
+        let birth_date = self
+            .required(f, at, e.birth_date.as_ref(), || {
+                format!("{label} has no birth_date")
+            })
+            .and_then(|d| {
+                let date = self.date(f, d)?;
+                if date > self.start_day {
+                    self.report_at(f, d, format!("birth date {date} is after the start day"));
+                }
+                Some(date)
+            });
+
+        let registered = self.required(f, at, e.registered_with.as_ref(), || {
+            format!("{label} has no registered_with")
+        });
+        let registered_with = registered.and_then(|r| {
+            self.ods_reference(f, r, "registered_with")
+                .then(|| OdsCode::parse(&r.value).ok())
+                .flatten()
+        });
+        let record_at = match &e.record_at {
+            Some(r) => {
+                let known = self.ods_reference(f, r, "record_at");
+                let same_as_registered = registered.is_some_and(|g| g.value == r.value);
+                if known
+                    && !same_as_registered
+                    && let Some(info) = self.practices.get(&r.value).copied()
+                    && !info.provider
+                {
+                    let message = format!(
+                        "record_at {} is not a GP Connect provider (provider: false at {})",
+                        r.value,
+                        self.show(info.place)
+                    );
+                    self.report_at(f, r, message);
+                }
+                known.then(|| OdsCode::parse(&r.value).ok()).flatten()
+            }
+            // Defaults to the registered practice; a patient of a practice without GP Connect keeps
+            // the record there (the path where no provider can be found).
+            None => registered_with.clone(),
+        };
+
+        if let Some(gp) = &e.usual_gp {
+            self.practitioner_reference(f, gp, "usual_gp");
+        }
+        let deceased = self.optional_date(f, e.deceased.as_ref());
+        if let (Some(death), Some(birth), Some(d)) = (deceased, birth_date, &e.deceased) {
+            if death < birth {
+                self.report_at(
+                    f,
+                    d,
+                    format!("date of death {death} is before the birth date {birth}"),
+                );
+            } else if death > self.start_day {
+                self.report_at(
+                    f,
+                    d,
+                    format!("date of death {death} is after the start day"),
+                );
+            }
+        }
+
+        let who = e
+            .nhs_number
+            .as_ref()
+            .map_or_else(String::new, |n| n.value.clone());
+        let empty = RecordEntry::default();
+        let record =
+            RecordChecker::new(self, f, dir, who).record(e.record.as_ref().unwrap_or(&empty));
+
+        Some(Patient {
+            nhs_number: nhs_number?,
+            name: name?,
+            gender: gender?,
+            birth_date: birth_date?,
+            address: e.address.as_ref().map(address),
+            registered_with: registered_with?,
+            record_at: record_at?,
+            usual_gp: e.usual_gp.as_ref().map(|g| g.value.clone()),
+            sensitive: e.sensitive.unwrap_or(false),
+            nhs_number_verified: e.nhs_number_verified.unwrap_or(true),
+            deceased,
+            dissent: e.dissent.unwrap_or(false),
+            record: record?,
+        })
+    }
+}
