@@ -36,6 +36,9 @@ pub struct Config {
     pub forward_timeout_secs: u64,
     /// Entries the journal keeps before the oldest fall off.
     pub journal_capacity: usize,
+    /// Bytes of serialised migrate Bundles the providers keep for repeated requests, least
+    /// recently used out first; 0 builds every Bundle afresh.
+    pub migrate_cache_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             forward_timeout_secs: 20,
             journal_capacity: 2000,
+            migrate_cache_max_bytes: crate::provider::cache::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certs_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrate_cache_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +182,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -188,6 +194,7 @@ pub const KEYS: [&str; 11] = [
     "request_timeout_secs",
     "forward_timeout_secs",
     "journal_capacity",
+    "migrate_cache_max_bytes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

@@ -22,6 +22,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         )),
         (&Method::POST, "/_admin/reset") => {
             shared.pds.reset(&shared.world);
+            shared.migrate_cache.reset();
             shared.journal.clear();
             tracing::info!("State reset to the loaded scenario.");
             let mut resp = Response::new(Bytes::new());

@@ -10,6 +10,7 @@ mod binary;
 mod documents;
 mod journey;
 mod migrate;
+mod migrate_cache;
 mod pds;
 mod pki;
 mod provider_suite;
