@@ -350,7 +350,10 @@ mod tests {
         let cache = MigrateCache::new(1 << 20);
         let build = |id: &str| format!("{{\"id\":\"{id}\",\"n\":{}}}", id.len()).into_bytes();
         for trace in ["ab", "abcdef"] {
-            assert_eq!(cache.bundle(key("1"), || Some(1), trace, build), build(trace));
+            assert_eq!(
+                cache.bundle(key("1"), || Some(1), trace, build),
+                build(trace)
+            );
         }
         assert_eq!(cache.stats().entries, 0);
     }
@@ -362,7 +365,11 @@ mod tests {
         let version = AtomicU64::new(1);
         let build = |id: &str| {
             builds.fetch_add(1, Ordering::SeqCst);
-            format!("{{\"id\":\"{id}\",\"v\":{}}}", version.load(Ordering::SeqCst)).into_bytes()
+            format!(
+                "{{\"id\":\"{id}\",\"v\":{}}}",
+                version.load(Ordering::SeqCst)
+            )
+            .into_bytes()
         };
         let get = || {
             cache.bundle(
@@ -375,7 +382,11 @@ mod tests {
         assert_eq!(get(), Bytes::from_static(b"{\"id\":\"t\",\"v\":1}"));
         let after_fill = builds.load(Ordering::SeqCst);
         assert_eq!(get(), Bytes::from_static(b"{\"id\":\"t\",\"v\":1}"));
-        assert_eq!(builds.load(Ordering::SeqCst), after_fill, "a hit builds nothing");
+        assert_eq!(
+            builds.load(Ordering::SeqCst),
+            after_fill,
+            "a hit builds nothing"
+        );
         version.store(2, Ordering::SeqCst);
         assert_eq!(get(), Bytes::from_static(b"{\"id\":\"t\",\"v\":2}"));
         assert_eq!(cache.stats().entries, 1, "the old version was replaced");

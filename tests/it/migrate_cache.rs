@@ -54,7 +54,10 @@ impl Migrate {
             .header("Ssp-InteractionID", interactions::MIGRATE_STRUCTURED)
             .header("Accept", "application/fhir+json")
             .header("Content-Type", "application/fhir+json")
-            .header("Authorization", format!("Bearer {}", encode_unsigned(&claims)))
+            .header(
+                "Authorization",
+                format!("Bearer {}", encode_unsigned(&claims)),
+            )
             .body(serde_json::to_vec(&parameters(&self.nhs, self.sensitive)).unwrap())
             .send()
             .await
@@ -129,7 +132,11 @@ async fn assert_same(cached: &TestSandbox, plain: &TestSandbox, calls: &[Migrate
             );
             if a.0 == 200 {
                 let bundle: serde_json::Value = serde_json::from_slice(&a.2).unwrap();
-                assert_eq!(bundle["id"], trace.as_str(), "{when}: Bundle.id is the trace id");
+                assert_eq!(
+                    bundle["id"],
+                    trace.as_str(),
+                    "{when}: Bundle.id is the trace id"
+                );
             }
         }
     }
@@ -175,7 +182,10 @@ async fn check_scenario(path: &str) {
     assert!(!calls.is_empty(), "{path} has patients to migrate");
     assert_same(&cached, &plain, &calls, "first requests").await;
     let stats = cached.running.shared.migrate_cache.stats();
-    assert!(stats.hits > 0 && stats.entries > 0, "{path}: the cache was used: {stats:?}");
+    assert!(
+        stats.hits > 0 && stats.entries > 0,
+        "{path}: the cache was used: {stats:?}"
+    );
 
     // PDS changes on every patient: a field, then the registered practice (to the holder, so
     // the holder itself becomes the requesting practice).
@@ -222,12 +232,30 @@ async fn check_scenario(path: &str) {
             ..clone_call(call)
         });
     }
-    assert_same(&cached, &plain, &moved, "after a registration change, as the new practice").await;
-    assert_same(&cached, &plain, &calls, "after a registration change, as the old practice").await;
+    assert_same(
+        &cached,
+        &plain,
+        &moved,
+        "after a registration change, as the new practice",
+    )
+    .await;
+    assert_same(
+        &cached,
+        &plain,
+        &calls,
+        "after a registration change, as the old practice",
+    )
+    .await;
 
     assert_eq!(cached.reset().await, 204);
     assert_eq!(plain.reset().await, 204);
+    let before = cached.running.shared.migrate_cache.stats();
     assert_same(&cached, &plain, &calls, "after a reset").await;
+    let after = cached.running.shared.migrate_cache.stats();
+    assert!(
+        after.hits > before.hits && after.misses > before.misses,
+        "{path}: after a reset the Bundles are built again, then answered from the cache: {before:?} -> {after:?}"
+    );
 }
 
 fn clone_call(c: &Migrate) -> Migrate {
