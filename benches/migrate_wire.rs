@@ -403,8 +403,13 @@ async fn run(benching: bool) {
     let certs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-certs");
     let layout = Layout::new(&certs);
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
-    let world =
-        || scenario::load_paths(&[scenario.clone()], chrono::Utc::now().date_naive()).unwrap();
+    let world = || {
+        scenario::load_paths(
+            std::slice::from_ref(&scenario),
+            chrono::Utc::now().date_naive(),
+        )
+        .unwrap()
+    };
 
     let w = world();
     let sandbox = Sandbox::start(config(&certs, None), world(), Clock::system())

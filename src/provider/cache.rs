@@ -376,7 +376,7 @@ mod tests {
                 key("1"),
                 || Some(version.load(Ordering::SeqCst)),
                 "t",
-                &build,
+                build,
             )
         };
         assert_eq!(get(), Bytes::from_static(b"{\"id\":\"t\",\"v\":1}"));
