@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// PKI folder; missing files are generated, existing ones kept [env: SANDBOX_CERTS_DIR]
     #[arg(long, value_name = "DIR")]
     pub certs_dir: Option<PathBuf>,
+    /// Bytes of migrate Bundles kept for repeated requests; 0 turns the cache off
+    /// [env: SANDBOX_MIGRATE_CACHE_MAX_BYTES] [default: 268435456]
+    #[arg(long, value_name = "BYTES")]
+    pub migrate_cache_max_bytes: Option<u64>,
     /// TOML configuration file [env: SANDBOX_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -90,6 +94,7 @@ impl ServeArgs {
             ssp_addr: self.ssp_addr,
             public_url: self.public_url.clone(),
             certs_dir: self.certs_dir.clone(),
+            migrate_cache_max_bytes: self.migrate_cache_max_bytes,
         }
     }
 }

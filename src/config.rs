@@ -43,6 +43,9 @@ pub struct Config {
     /// YAML nodes (mappings, lists, values) one scenario file may hold; a bigger file is refused
     /// with a message saying to split it or raise this.
     pub scenario_max_yaml_nodes: usize,
+    /// Bytes of serialised migrate Bundles the providers keep for repeated requests, least
+    /// recently used out first; 0 builds every Bundle afresh.
+    pub migrate_cache_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             journal_capacity: 2000,
             journal_max_bytes: 64 * 1024 * 1024,
             scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
+            migrate_cache_max_bytes: crate::provider::cache::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certs_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrate_cache_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +211,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -220,6 +226,7 @@ pub const KEYS: [&str; 14] = [
     "journal_capacity",
     "journal_max_bytes",
     "scenario_max_yaml_nodes",
+    "migrate_cache_max_bytes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

@@ -42,6 +42,8 @@ pub struct Shared {
     pub journal: Journal,
     pub pds: pds::PdsStore,
     pub sds: sds::SdsDirectory,
+    /// Serialised migrate Bundles (`migrate_cache_max_bytes`).
+    pub migrate_cache: provider::cache::MigrateCache,
     pub clock: Clock,
     pub config: Arc<Config>,
     /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash.
@@ -88,6 +90,7 @@ impl Sandbox {
             pds: pds::PdsStore::new(&world),
             sds: sds::SdsDirectory::new(&world, &public_url),
             journal: Journal::new(config.journal_capacity, config.journal_max_bytes),
+            migrate_cache: provider::cache::MigrateCache::new(config.migrate_cache_max_bytes),
             world,
             clock,
             public_url,

@@ -34,6 +34,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     .to_response(OutcomeStyle::GpConnect),
                 );
             }
+            shared.migrate_cache.reset();
             shared.journal.clear();
             shared.deliveries.clear();
             tracing::info!("State reset to the loaded scenario.");

@@ -14,12 +14,14 @@
 //! 8. the requesting ODS code against the registered practice PDS holds now (403
 //!    `NO_RELATIONSHIP`).
 //!
-//! Then the Bundle ([`super::record`]). No enablement or clinical-area switch applies (section 3.4).
+//! Then the Bundle ([`super::record`]), from [`super::cache`] when the same record was asked for
+//! before. No enablement or clinical-area switch applies (section 3.4).
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Map, Value};
 
+use super::cache;
 use super::headers::{self, SspHeaders};
 use super::record::{self, BundleRequest};
 use crate::fhir::{FHIR_JSON, FhirError, systems};
@@ -45,16 +47,30 @@ pub fn handle(
     req: &Request<Bytes>,
 ) -> Result<Response<Bytes>, FhirError> {
     let approved = ladder(shared, practice, req)?;
-    let documents_base = record::documents_base(&shared.public_url, practice.ods.as_str());
-    let bundle = record::bundle_bytes(&BundleRequest {
-        world: &shared.world,
-        practice,
-        patient: approved.patient,
+    let patient = approved.patient;
+    let nhs_number = patient.nhs_number.as_str();
+    let key = cache::Key {
+        practice: practice.ods.as_str().to_owned(),
+        nhs_number: nhs_number.to_owned(),
         include_sensitive: approved.include_sensitive,
-        trace_id: &approved.ssp.trace_id,
-        documents_base: &documents_base,
-    });
-    let mut resp = Response::new(Bytes::from(bundle));
+    };
+    let documents_base = record::documents_base(&shared.public_url, practice.ods.as_str());
+    let bundle = shared.migrate_cache.bundle(
+        key,
+        || shared.pds.version(nhs_number),
+        &approved.ssp.trace_id,
+        |trace_id| {
+            record::bundle_bytes(&BundleRequest {
+                world: &shared.world,
+                practice,
+                patient,
+                include_sensitive: approved.include_sensitive,
+                trace_id,
+                documents_base: &documents_base,
+            })
+        },
+    );
+    let mut resp = Response::new(bundle);
     resp.extensions_mut()
         .insert(delivered(practice, &approved, &documents_base));
     *resp.status_mut() = StatusCode::OK;

@@ -7,7 +7,9 @@
 //! - [`documents`]: migrate a document, `Binary/{id}` (`docs/documents.md`).
 //! - [`capability`]: the `metadata` CapabilityStatements.
 //! - [`headers`]: the `Ssp-*`, media-type and JWT checks every interaction starts with.
+//! - [`cache`]: migrate Bundles serialised once, answered with each request's trace id.
 
+pub mod cache;
 pub mod capability;
 pub mod documents;
 pub mod headers;

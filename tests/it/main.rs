@@ -16,6 +16,7 @@ mod generated;
 mod hardening;
 mod journey;
 mod migrate;
+mod migrate_cache;
 mod pds;
 mod pki;
 mod provider_suite;
