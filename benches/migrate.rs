@@ -241,6 +241,7 @@ fn world(start: NaiveDate) -> World {
             deceased: None,
             dissent: false,
             record: record(start),
+            demographics: Default::default(),
         }],
     }
 }

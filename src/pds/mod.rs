@@ -12,6 +12,7 @@
 //!
 //! Every response, errors included, echoes `X-Request-ID` and `X-Correlation-ID`.
 
+pub mod extensions;
 pub mod patch;
 pub mod patient;
 pub mod search;

@@ -5,6 +5,7 @@
 //! emulated service reads. Relative dates are resolved against the start day by [`dates`].
 
 pub mod dates;
+pub mod demographics;
 pub mod file;
 pub mod load;
 pub mod validate;
@@ -119,6 +120,8 @@ pub struct Patient {
     pub deceased: Option<NaiveDate>,
     pub dissent: bool,
     pub record: Record,
+    /// What else PDS holds: contact details, extensions, related people, starting version.
+    pub demographics: demographics::Demographics,
 }
 
 /// A SNOMED CT concept as written in the scenario.

@@ -591,6 +591,9 @@ impl Checker {
             }
         }
 
+        let demographics = super::demographics::check(e, e.deceased.is_some(), &mut |at, m| {
+            self.report(place(f, at), m);
+        });
         let who = e
             .nhs_number
             .as_ref()
@@ -613,6 +616,7 @@ impl Checker {
             deceased,
             dissent: e.dissent.unwrap_or(false),
             record: record?,
+            demographics,
         })
     }
 }

@@ -54,6 +54,7 @@ fn world() -> World {
             deceased: None,
             dissent: false,
             record: Record::default(),
+            demographics: Default::default(),
         }],
     }
 }
