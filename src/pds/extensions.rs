@@ -282,10 +282,7 @@ pub fn check_extensions(before: &Value, after: &Value) -> Result<(), FhirError> 
                     "the extension {url} cannot be changed by this user or system"
                 ))
             } else {
-                hint(
-                    invalid_value(url, &format!("{field}/url")),
-                    &format!(" (a GP system may update {})", UPDATABLE.join(", ")),
-                )
+                hint(invalid_value(url, &format!("{field}/url")), &url_hint(url))
             });
         }
         match url {
@@ -306,6 +303,15 @@ pub fn check_extensions(before: &Value, after: &Value) -> Result<(), FhirError> 
         }
     }
     Ok(())
+}
+
+/// Points a retired or misspelt URL at the current one with the same name, if there is one.
+fn url_hint(url: &str) -> String {
+    let name = url.rsplit('/').next().unwrap_or(url);
+    match UPDATABLE.iter().find(|u| u.rsplit('/').next() == Some(name)) {
+        Some(current) => format!(" (PDS names this extension {current})"),
+        None => format!(" (a GP system may update {})", UPDATABLE.join(", ")),
+    }
 }
 
 fn parts<'v>(item: &'v Value, field: &str) -> Result<&'v [Value], FhirError> {

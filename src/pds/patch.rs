@@ -366,11 +366,11 @@ fn apply_one(doc: &mut Value, op: &PatchOp) -> Result<(), FhirError> {
         .tokens
         .split_last()
         .ok_or_else(|| invalid_update("Invalid patch - the whole resource cannot be patched"))?;
-    // `add /telecom/-` on a patient with no telecom yet starts the list, as PDS does.
+    // `add /telecom/-` (or `/extension/-`) on a patient without that list yet starts it, as PDS does.
     if op.kind == OpKind::Add
         && last == "-"
         && let [list] = parents
-        && LISTS.contains(&list.as_str())
+        && (LISTS.contains(&list.as_str()) || list == "extension")
         && let Some(fields) = doc.as_object_mut()
     {
         fields.entry(list.clone()).or_insert_with(|| json!([]));

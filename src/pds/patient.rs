@@ -204,6 +204,7 @@ pub fn related_people(p: &Patient) -> Vec<Value> {
 }
 
 fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
+    // PDS's object ids are per patient; the patient's NHS number keeps generated ones apart.
     let id = r
         .id
         .clone()
@@ -211,13 +212,14 @@ fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
     let mut person = json!({
         "id": id,
         "resourceType": "RelatedPerson",
-        "patient": { "identifier": { "system": systems::NHS_NUMBER, "value": nhs } },
+        // `patient` references the related person's own PDS record when there is one (their
+        // details are then read from it); otherwise it is empty and the details are here.
+        "patient": r.nhs_number.as_ref().map_or_else(
+            || json!({}),
+            |related| json!({ "identifier": { "system": systems::NHS_NUMBER, "value": related } }),
+        ),
         "active": r.active,
     });
-    if let Some(related_nhs) = &r.nhs_number {
-        // A referenced related person: PDS holds them as a patient of their own.
-        person["identifier"] = json!([{ "system": systems::NHS_NUMBER, "value": related_nhs }]);
-    }
     if let Some(name) = &r.name {
         person["name"] = json!([human_name(name)]);
     }

@@ -138,6 +138,18 @@ pub const WILDCARD_POSTCODE: f64 = 0.86;
 /// Checks the query in the official mock's order: something given, no unknown parameter, dates
 /// well formed, then the other values, a birth date, and a combination PDS will search on.
 pub fn parse(pairs: &[(String, String)]) -> Result<Search, FhirError> {
+    // A bare `=` or `&&` (left by some clients and by the official collection) names nothing.
+    let named: Vec<(String, String)>;
+    let pairs = if pairs.iter().any(|(k, v)| k.is_empty() && v.is_empty()) {
+        named = pairs
+            .iter()
+            .filter(|(k, v)| !(k.is_empty() && v.is_empty()))
+            .cloned()
+            .collect();
+        named.as_slice()
+    } else {
+        pairs
+    };
     if pairs.is_empty() {
         return Err(FhirError::new(
             SpineCode::UnsupportedService,

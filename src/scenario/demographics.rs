@@ -73,7 +73,8 @@ pub struct ContactEntry {
 pub struct RelatedPersonEntry {
     pub id: Option<Spanned<String>>,
     pub relationship: Option<Vec<Spanned<String>>>,
-    /// The related person's own NHS number, when PDS holds them (a "referenced" related person).
+    /// The related person's own NHS number, when PDS holds them (a "referenced" related person);
+    /// without it `name` and `address` are required.
     pub nhs_number: Option<Spanned<String>>,
     pub name: Option<Spanned<NameEntry>>,
     pub telecom: Option<Vec<Spanned<TelecomEntry>>>,
@@ -743,10 +744,10 @@ fn related_person(r: &Spanned<RelatedPersonEntry>, report: &mut Report<'_>) -> O
         },
         None => None,
     };
-    if name.is_none() && nhs_number.is_none() && e.name.is_none() && e.nhs_number.is_none() {
+    if e.nhs_number.is_none() && (e.name.is_none() || e.address.is_none()) {
         report(
             r.referenced,
-            "related person needs a name, or the nhs_number of a person PDS holds".into(),
+            "related person needs the nhs_number of their own PDS record, or else a name and an address (PDS rule)".into(),
         );
         ok = false;
     }
