@@ -11,6 +11,7 @@ mod documents;
 mod journey;
 mod migrate;
 mod pds;
+mod pds_records;
 mod pki;
 mod provider_suite;
 mod scenario_files;
