@@ -54,7 +54,10 @@ pub fn pharmacy(kind: PharmacyKind, ods: &str) -> Value {
 
 pub fn death_notification(status: DeathNotification, effective: &str) -> Value {
     let (code, display) = match status {
-        DeathNotification::Formal => ("2", "Formal - death notice received from Registrar of Deaths"),
+        DeathNotification::Formal => (
+            "2",
+            "Formal - death notice received from Registrar of Deaths",
+        ),
         DeathNotification::Informal => (
             "1",
             "Informal - death notice received via an update from a local NHS Organisation such as GP or Trust",
@@ -72,8 +75,10 @@ pub fn death_notification(status: DeathNotification, effective: &str) -> Value {
 }
 
 pub fn communication(c: &Communication) -> Value {
-    let mut parts = vec![json!({ "url": "language", "valueCodeableConcept": { "coding": [{
-        "system": HUMAN_LANGUAGE, "version": "1.0.0", "code": c.language, "display": c.display }] } })];
+    let mut parts = vec![
+        json!({ "url": "language", "valueCodeableConcept": { "coding": [{
+        "system": HUMAN_LANGUAGE, "version": "1.0.0", "code": c.language, "display": c.display }] } }),
+    ];
     if let Some(required) = c.interpreter_required {
         parts.push(json!({ "url": "interpreterRequired", "valueBoolean": required }));
     }
@@ -83,12 +88,16 @@ pub fn communication(c: &Communication) -> Value {
 pub fn contact_preferences(c: &ContactPreferences) -> Value {
     let mut parts = Vec::new();
     if let Some((code, display)) = c.written_format {
-        parts.push(json!({ "url": "PreferredWrittenCommunicationFormat", "valueCodeableConcept": {
-            "coding": [{ "system": WRITTEN_FORMAT_CODES, "code": code, "display": display }] } }));
+        parts.push(
+            json!({ "url": "PreferredWrittenCommunicationFormat", "valueCodeableConcept": {
+            "coding": [{ "system": WRITTEN_FORMAT_CODES, "code": code, "display": display }] } }),
+        );
     }
     if let Some((code, display)) = c.method {
-        parts.push(json!({ "url": "PreferredContactMethod", "valueCodeableConcept": {
-            "coding": [{ "system": CONTACT_METHOD_CODES, "code": code, "display": display }] } }));
+        parts.push(
+            json!({ "url": "PreferredContactMethod", "valueCodeableConcept": {
+            "coding": [{ "system": CONTACT_METHOD_CODES, "code": code, "display": display }] } }),
+        );
     }
     if let Some(times) = &c.times {
         parts.push(json!({ "url": "PreferredContactTimes", "valueString": times }));
@@ -294,7 +303,10 @@ pub fn check_extensions(before: &Value, after: &Value) -> Result<(), FhirError> 
             _ => check_death_notification(item, &field)?,
         }
     }
-    for gone in old.iter().filter(|e| !items.iter().any(|i| i["url"] == e["url"])) {
+    for gone in old
+        .iter()
+        .filter(|e| !items.iter().any(|i| i["url"] == e["url"]))
+    {
         let url = gone["url"].as_str().unwrap_or_default();
         if !UPDATABLE.contains(&url) {
             return Err(forbidden_update(format_args!(
@@ -308,7 +320,10 @@ pub fn check_extensions(before: &Value, after: &Value) -> Result<(), FhirError> 
 /// Points a retired or misspelt URL at the current one with the same name, if there is one.
 fn url_hint(url: &str) -> String {
     let name = url.rsplit('/').next().unwrap_or(url);
-    match UPDATABLE.iter().find(|u| u.rsplit('/').next() == Some(name)) {
+    match UPDATABLE
+        .iter()
+        .find(|u| u.rsplit('/').next() == Some(name))
+    {
         Some(current) => format!(" (PDS names this extension {current})"),
         None => format!(" (a GP system may update {})", UPDATABLE.join(", ")),
     }
@@ -323,11 +338,7 @@ fn parts<'v>(item: &'v Value, field: &str) -> Result<&'v [Value], FhirError> {
 }
 
 /// `coding[0]` of a part's `valueCodeableConcept`: its system (checked) and code.
-fn coding<'v>(
-    part: &'v Value,
-    field: &str,
-    system: &str,
-) -> Result<&'v str, FhirError> {
+fn coding<'v>(part: &'v Value, field: &str, system: &str) -> Result<&'v str, FhirError> {
     let coding = &part["valueCodeableConcept"]["coding"][0];
     if coding.is_null() {
         return Err(missing_value(&format!(
@@ -345,9 +356,9 @@ fn coding<'v>(
             &format!(" (expected {system})"),
         ));
     }
-    coding["code"].as_str().ok_or_else(|| {
-        missing_value(&format!("{field}/valueCodeableConcept/coding/0/code"))
-    })
+    coding["code"]
+        .as_str()
+        .ok_or_else(|| missing_value(&format!("{field}/valueCodeableConcept/coding/0/code")))
 }
 
 fn check_communication(item: &Value, field: &str) -> Result<(), FhirError> {
@@ -416,7 +427,10 @@ fn check_contact_preference(item: &Value, field: &str) -> Result<(), FhirError> 
                     Some(s) if s.chars().count() <= 40 => {}
                     _ => {
                         return Err(hint(
-                            invalid_value(&text(&part["valueString"]), &format!("{at}/valueString")),
+                            invalid_value(
+                                &text(&part["valueString"]),
+                                &format!("{at}/valueString"),
+                            ),
                             " (free text of at most 40 characters)",
                         ));
                     }

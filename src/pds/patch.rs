@@ -193,13 +193,20 @@ fn check_element(op: &PatchOp) -> Result<(), FhirError> {
             "'managingOrganization' is for PDS internal use and cannot be updated ('{}')",
             op.path
         ))),
-        "multipleBirthBoolean" | "active" | "communication" | "maritalStatus"
-        | "deceasedBoolean" | "photo" | "link" => Err(invalid_update(format_args!(
+        "multipleBirthBoolean"
+        | "active"
+        | "communication"
+        | "maritalStatus"
+        | "deceasedBoolean"
+        | "photo"
+        | "link" => Err(invalid_update(format_args!(
             "Invalid patch - PDS does not hold '{element}' ('{}'); {}",
             op.path,
             match element {
-                "communication" => "the preferred language is the NHSCommunication extension ('/extension/-')",
-                "deceasedBoolean" => "a death is recorded as 'deceasedDateTime' with a death notification extension",
+                "communication" =>
+                    "the preferred language is the NHSCommunication extension ('/extension/-')",
+                "deceasedBoolean" =>
+                    "a death is recorded as 'deceasedDateTime' with a death notification extension",
                 "multipleBirthBoolean" => "use 'multipleBirthInteger'",
                 _ => "it is not part of a PDS record",
             }

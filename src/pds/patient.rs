@@ -205,10 +205,9 @@ pub fn related_people(p: &Patient) -> Vec<Value> {
 
 fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
     // PDS's object ids are per patient; the patient's NHS number keeps generated ones apart.
-    let id = r
-        .id
-        .clone()
-        .unwrap_or_else(|| stable_object_id(nhs, "relatedPerson", i));
+    let id =
+        r.id.clone()
+            .unwrap_or_else(|| stable_object_id(nhs, "relatedPerson", i));
     let mut person = json!({
         "id": id,
         "resourceType": "RelatedPerson",

@@ -222,7 +222,11 @@ pub const RELATIONSHIPS: [(&str, &str, &str); 29] = [
         "Proxy Contact and Communication for patient",
     ),
     (ADDITIONAL_RELATED_PERSON_ROLE, "Carer", "Carer of patient"),
-    (ADDITIONAL_RELATED_PERSON_ROLE, "NotSpecified", "Not Specified"),
+    (
+        ADDITIONAL_RELATED_PERSON_ROLE,
+        "NotSpecified",
+        "Not Specified",
+    ),
     (V3_ROLE_CODE, "SPS", "spouse"),
     (V3_ROLE_CODE, "DOMPART", "domestic partner"),
     (V3_ROLE_CODE, "PRN", "parent"),
@@ -326,10 +330,21 @@ pub fn check(e: &PatientEntry, deceased: bool, report: &mut Report<'_>) -> Demog
     let mut ids: Vec<&Spanned<String>> = Vec::new();
     ids.extend(e.name_id.iter());
     ids.extend(e.address_id.iter());
-    ids.extend(e.telecom.iter().flatten().filter_map(|t| t.value.id.as_ref()));
+    ids.extend(
+        e.telecom
+            .iter()
+            .flatten()
+            .filter_map(|t| t.value.id.as_ref()),
+    );
     for c in e.contact.iter().flatten() {
         ids.extend(c.value.id.iter());
-        ids.extend(c.value.telecom.iter().flatten().filter_map(|t| t.value.id.as_ref()));
+        ids.extend(
+            c.value
+                .telecom
+                .iter()
+                .flatten()
+                .filter_map(|t| t.value.id.as_ref()),
+        );
     }
     unique_ids(&ids, "object id", report);
 
@@ -352,7 +367,10 @@ pub fn check(e: &PatientEntry, deceased: bool, report: &mut Report<'_>) -> Demog
             );
         }
     }
-    d.communication = e.communication.as_ref().and_then(|c| communication(c, report));
+    d.communication = e
+        .communication
+        .as_ref()
+        .and_then(|c| communication(c, report));
     d.contact_preferences = e
         .contact_preferences
         .as_ref()
@@ -584,7 +602,10 @@ fn telecom(t: &Spanned<TelecomEntry>, report: &mut Report<'_>) -> Option<Telecom
     })
 }
 
-fn communication(c: &Spanned<CommunicationEntry>, report: &mut Report<'_>) -> Option<Communication> {
+fn communication(
+    c: &Spanned<CommunicationEntry>,
+    report: &mut Report<'_>,
+) -> Option<Communication> {
     let Some(language) = &c.value.language else {
         report(c.referenced, "communication has no language".into());
         return None;
@@ -626,7 +647,10 @@ fn lookup(
     what: &str,
     report: &mut Report<'_>,
 ) -> Option<Coded> {
-    let found = table.iter().find(|(k, _)| *k == value.value).map(|(_, c)| *c);
+    let found = table
+        .iter()
+        .find(|(k, _)| *k == value.value)
+        .map(|(_, c)| *c);
     if found.is_none() {
         let names: Vec<&str> = table.iter().map(|(k, _)| *k).collect();
         report(
@@ -684,7 +708,10 @@ fn contact_preferences(
     })
 }
 
-fn related_person(r: &Spanned<RelatedPersonEntry>, report: &mut Report<'_>) -> Option<RelatedPerson> {
+fn related_person(
+    r: &Spanned<RelatedPersonEntry>,
+    report: &mut Report<'_>,
+) -> Option<RelatedPerson> {
     let e = &r.value;
     let mut ok = true;
     let mut relationship = Vec::new();

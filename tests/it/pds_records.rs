@@ -87,7 +87,10 @@ async fn a_read_carries_what_the_scenario_gives() {
         ])
     );
     assert_eq!(jane["contact"][0]["id"], "C123");
-    assert_eq!(jane["contact"][0]["relationship"][0]["coding"][0]["code"], "C");
+    assert_eq!(
+        jane["contact"][0]["relationship"][0]["coding"][0]["code"],
+        "C"
+    );
     assert_eq!(jane["multipleBirthInteger"], 1);
     assert_eq!(
         jane["managingOrganization"]["identifier"]["value"],
@@ -138,10 +141,7 @@ async fn related_people_are_served_as_a_searchset() {
     );
     assert_eq!(person["patient"], json!({}), "details held, no reference");
     assert_eq!(person["name"][0]["family"], "Smith");
-    assert_eq!(
-        person["relationship"][0]["coding"][0]["code"],
-        "Guardian"
-    );
+    assert_eq!(person["relationship"][0]["coding"][0]["code"], "Guardian");
     assert_eq!(person["address"][0]["postalCode"], "LS1 6AE");
     let rank = person["extension"]
         .as_array()
@@ -161,8 +161,7 @@ async fn related_people_are_served_as_a_searchset() {
     assert_eq!(referenced["patient"]["identifier"]["value"], JANE);
     assert!(referenced.get("name").is_none());
 
-    let (status, single, _) =
-        get(&sb, &format!("/Patient/{JANE}/RelatedPerson/B3380E98")).await;
+    let (status, single, _) = get(&sb, &format!("/Patient/{JANE}/RelatedPerson/B3380E98")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(single["id"], "B3380E98");
     let (status, missing, _) = get(&sb, &format!("/Patient/{JANE}/RelatedPerson/NOPE")).await;
@@ -233,7 +232,11 @@ async fn boolean_parameters_take_any_letter_case() {
 #[tokio::test]
 async fn scores_come_close_to_pds() {
     let sb = sandbox().await;
-    let (_, wildcard, _) = get(&sb, "/Patient?family=Sm*&gender=female&birthdate=eq2010-10-22").await;
+    let (_, wildcard, _) = get(
+        &sb,
+        "/Patient?family=Sm*&gender=female&birthdate=eq2010-10-22",
+    )
+    .await;
     let scores: Vec<f64> = wildcard["entry"]
         .as_array()
         .unwrap()
@@ -289,7 +292,13 @@ async fn communication_and_contact_preferences_can_be_patched() {
         "q4"
     );
     // The old version is now stale.
-    let (status, body) = patch(&sb, MINIMAL, 2, json!([{ "op": "remove", "path": "/extension/0" }])).await;
+    let (status, body) = patch(
+        &sb,
+        MINIMAL,
+        2,
+        json!([{ "op": "remove", "path": "/extension/0" }]),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(spine_code(&body), "RESOURCE_VERSION_MISMATCH");
 
@@ -511,7 +520,10 @@ async fn cors_is_answered_on_every_plain_http_service() {
     // Without Origin an OPTIONS is just an unsupported method.
     let resp = sb
         .http
-        .request(reqwest::Method::OPTIONS, sb.url(&format!("{BASE}/Patient/{JANE}")))
+        .request(
+            reqwest::Method::OPTIONS,
+            sb.url(&format!("{BASE}/Patient/{JANE}")),
+        )
         .send()
         .await
         .unwrap();
