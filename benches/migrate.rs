@@ -242,6 +242,7 @@ fn world(start: NaiveDate) -> World {
             deceased: None,
             dissent: false,
             record: record(start),
+            demographics: Default::default(),
         }],
     }
 }

@@ -7,6 +7,7 @@
 //! - [`scenario`]: the YAML world (practices, practitioners, patients and their records).
 //! - [`sandbox`]: binds every listener and wires the services; the only place that knows ports.
 //! - [`http`]: the shared HTTP plumbing (body type, limits, accept loop with graceful drain).
+//! - [`cors`]: cross-origin answers for browser apps on the plain-HTTP services.
 //! - [`pds`], [`sds`], [`ssp`], [`provider`]: one module per emulated Spine service.
 //! - [`pki`], [`tls`]: the development PKI (CA, SSP and client certificates) and the rustls
 //!   configurations built on it with one explicit crypto provider (ring).
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod conformance;
+pub mod cors;
 pub mod fhir;
 #[doc(hidden)]
 pub mod fuzzing;

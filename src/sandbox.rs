@@ -111,7 +111,7 @@ impl Sandbox {
             PlainAcceptor,
             move |req, (), _remote| {
                 let app = app.clone();
-                async move { dispatch(&app, req).await }
+                async move { crate::cors::around(req, |req| dispatch(&app, req)).await }
             },
             limits,
             rx.clone(),

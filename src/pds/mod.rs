@@ -9,9 +9,11 @@
 //! | `GET` | `/Patient/{nhsNumber}` | [`read_patient`] |
 //! | `PATCH` | `/Patient/{nhsNumber}` | [`update_patient`] |
 //! | `GET` | `/Patient?...` | [`search_patients`] |
+//! | `GET` | `/Patient/{nhsNumber}/RelatedPerson[/{id}]` | [`related_people`] |
 //!
 //! Every response, errors included, echoes `X-Request-ID` and `X-Correlation-ID`.
 
+pub mod extensions;
 pub mod patch;
 pub mod patient;
 pub mod search;
@@ -51,6 +53,24 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirE
     let resource = segments.next().unwrap_or_default();
     let id = segments.next();
     let extra = segments.next();
+    if resource == "Patient"
+        && let (Some(id), Some("RelatedPerson")) = (id, extra)
+    {
+        let person = segments.next().filter(|p| !p.is_empty());
+        return match (req.method() == Method::GET, segments.next()) {
+            (true, None) => related_people(shared, req, id, person),
+            (false, None) => method_not_allowed(
+                req.method(),
+                "/Patient/{nhsNumber}/RelatedPerson",
+                "GET",
+                "related people are read-only here",
+            ),
+            _ => Err(FhirError::new(
+                SpineCode::ResourceNotFound,
+                format!("no PDS resource at {rest}"),
+            )),
+        };
+    }
     match (resource, id, extra) {
         ("Patient", None, _) => match *req.method() {
             Method::GET => search_patients(shared, req),
@@ -85,7 +105,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirE
         _ => Err(FhirError::new(
             SpineCode::ResourceNotFound,
             format!(
-                "no PDS resource at {rest}; this sandbox serves /Patient/{{nhsNumber}} (GET, PATCH) and /Patient?... (search)"
+                "no PDS resource at {rest}; this sandbox serves /Patient/{{nhsNumber}} (GET, PATCH), /Patient/{{nhsNumber}}/RelatedPerson (GET) and /Patient?... (search)"
             ),
         )),
     }
@@ -252,6 +272,58 @@ pub fn update_patient(
     let updated = shared.pds.update(nhs.as_str(), &version, ops, &rules)?;
     tracing::info!(nhs = %nhs, version = updated.version, "PDS record updated.");
     Ok(patient_response(updated))
+}
+
+/// `GET /Patient/{nhsNumber}/RelatedPerson`: a searchset of the patient's related people (none:
+/// `total` 0 and no `entry`), or with an object id the one RelatedPerson.
+pub fn related_people(
+    shared: &Shared,
+    req: &Request<Bytes>,
+    nhs: &str,
+    person: Option<&str>,
+) -> Result<Response<Bytes>, FhirError> {
+    check_request_id(req.headers())?;
+    check_authorization(req.headers())?;
+    let nhs = parse_nhs_number(nhs)?;
+    let patient = shared
+        .world
+        .patient(nhs.as_str())
+        .filter(|_| shared.pds.contains(nhs.as_str()))
+        .ok_or_else(|| store::not_found(nhs.as_str()))?;
+    let people = patient::related_people(patient);
+    let base = format!(
+        "{}{BASE_PATH}/Patient/{}/RelatedPerson",
+        shared.public_url,
+        nhs.as_str()
+    );
+    if let Some(id) = person {
+        let found = people.into_iter().find(|p| p["id"] == id).ok_or_else(|| {
+            FhirError::new(
+                SpineCode::ResourceNotFound,
+                format!(
+                    "Patient {} has no related person with object id '{id}'",
+                    nhs.as_str()
+                ),
+            )
+        })?;
+        return Ok(json_response(StatusCode::OK, &found));
+    }
+    let mut bundle = serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": shared.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        "total": people.len(),
+    });
+    if !people.is_empty() {
+        bundle["entry"] = people
+            .into_iter()
+            .map(|p| {
+                let id = p["id"].as_str().unwrap_or_default().to_owned();
+                serde_json::json!({ "fullUrl": format!("{base}/{id}"), "resource": p })
+            })
+            .collect();
+    }
+    Ok(json_response(StatusCode::OK, &bundle))
 }
 
 /// `GET /Patient?...`: headers first, then the query (mock order), then the match.

@@ -11,7 +11,7 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 
-use super::patient;
+use super::{extensions, patient};
 use crate::fhir::systems;
 use crate::fhir::{FhirError, SpineCode};
 use crate::scenario::World;
@@ -158,10 +158,16 @@ fn parse_op(i: usize, patch: &Value) -> Result<PatchOp, FhirError> {
 }
 
 /// Top-level Patient lists whose items carry an object `id` and obey PDS's list rules.
-const LISTS: [&str; 4] = ["name", "address", "telecom", "generalPractitioner"];
+const LISTS: [&str; 5] = [
+    "name",
+    "address",
+    "telecom",
+    "generalPractitioner",
+    "contact",
+];
 
 /// Elements this sandbox lets a GP system update.
-const UPDATABLE: [&str; 7] = [
+const UPDATABLE: [&str; 10] = [
     "name",
     "gender",
     "birthDate",
@@ -169,6 +175,9 @@ const UPDATABLE: [&str; 7] = [
     "telecom",
     "generalPractitioner",
     "multipleBirthInteger",
+    "deceasedDateTime",
+    "extension",
+    "contact",
 ];
 
 /// Checks that `op` may touch its element at all.
@@ -184,19 +193,23 @@ fn check_element(op: &PatchOp) -> Result<(), FhirError> {
             "'managingOrganization' is for PDS internal use and cannot be updated ('{}')",
             op.path
         ))),
-        "deceasedDateTime"
-        | "extension"
-        | "contact"
-        | "multipleBirthBoolean"
+        "multipleBirthBoolean"
         | "active"
         | "communication"
         | "maritalStatus"
         | "deceasedBoolean"
         | "photo"
         | "link" => Err(invalid_update(format_args!(
-            "updates to '{element}' are not emulated by this sandbox ('{}'); it emulates {}",
+            "Invalid patch - PDS does not hold '{element}' ('{}'); {}",
             op.path,
-            UPDATABLE.join(", ")
+            match element {
+                "communication" =>
+                    "the preferred language is the NHSCommunication extension ('/extension/-')",
+                "deceasedBoolean" =>
+                    "a death is recorded as 'deceasedDateTime' with a death notification extension",
+                "multipleBirthBoolean" => "use 'multipleBirthInteger'",
+                _ => "it is not part of a PDS record",
+            }
         ))),
         _ => Err(invalid_update(format_args!(
             "Invalid patch - '{}' is not an element of Patient",
@@ -360,11 +373,11 @@ fn apply_one(doc: &mut Value, op: &PatchOp) -> Result<(), FhirError> {
         .tokens
         .split_last()
         .ok_or_else(|| invalid_update("Invalid patch - the whole resource cannot be patched"))?;
-    // `add /telecom/-` on a patient with no telecom yet starts the list, as PDS does.
+    // `add /telecom/-` (or `/extension/-`) on a patient without that list yet starts it, as PDS does.
     if op.kind == OpKind::Add
         && last == "-"
         && let [list] = parents
-        && LISTS.contains(&list.as_str())
+        && (LISTS.contains(&list.as_str()) || list == "extension")
         && let Some(fields) = doc.as_object_mut()
     {
         fields.entry(list.clone()).or_insert_with(|| json!([]));
@@ -510,6 +523,15 @@ fn check_business_rules(
     if changed("telecom") {
         check_telecom(after)?;
     }
+    if changed("contact") {
+        check_contacts(after)?;
+    }
+    if changed("extension") {
+        extensions::check_extensions(before, after)?;
+    }
+    if changed("extension") || changed("deceasedDateTime") {
+        extensions::check_death(before, after, rules.today)?;
+    }
     if changed("generalPractitioner") {
         check_general_practitioner(before, after, rules)?;
     }
@@ -630,15 +652,46 @@ fn check_addresses(after: &Value) -> Result<(), FhirError> {
     Ok(())
 }
 
+/// PDS holds only emergency contacts (v2-0131 `C`), each with a way to reach them.
+fn check_contacts(after: &Value) -> Result<(), FhirError> {
+    for (i, contact) in items(after, "contact")?.iter().enumerate() {
+        let code = &contact["relationship"][0]["coding"][0]["code"];
+        if code.is_null() {
+            return Err(missing_value(&format!(
+                "contact/{i}/relationship/0/coding/0/code"
+            )));
+        }
+        if code != "C" {
+            return Err(invalid_update(format_args!(
+                "contact/{i} has relationship {}; only emergency contacts (C) are held in 'contact' (relatives go in RelatedPerson)",
+                quoted(code)
+            )));
+        }
+        check_telecom_items(contact, "telecom", &format!("contact/{i}/telecom"))?;
+    }
+    Ok(())
+}
+
 fn check_telecom(after: &Value) -> Result<(), FhirError> {
-    for (i, telecom) in items(after, "telecom")?.iter().enumerate() {
+    check_telecom_items(after, "telecom", "telecom")
+}
+
+/// The `key` list of `holder` as telecom items; `field` names it in diagnostics.
+fn check_telecom_items(holder: &Value, key: &str, field: &str) -> Result<(), FhirError> {
+    let entries = match holder.get(key) {
+        None => &[][..],
+        Some(Value::Array(entries)) => entries.as_slice(),
+        Some(other) => return Err(invalid_value(&quoted(other), field)),
+    };
+    for (i, telecom) in entries.iter().enumerate() {
+        let at = format!("{field}/{i}");
         match telecom["system"].as_str() {
-            None => return Err(missing_value(&format!("telecom/{i}/system"))),
+            None => return Err(missing_value(&format!("{at}/system"))),
             Some("phone" | "email" | "fax" | "pager" | "url" | "sms" | "other") => {}
-            Some(other) => return Err(invalid_value(other, &format!("telecom/{i}/system"))),
+            Some(other) => return Err(invalid_value(other, &format!("{at}/system"))),
         }
         if !telecom["value"].is_string() {
-            return Err(missing_value(&format!("telecom/{i}/value")));
+            return Err(missing_value(&format!("{at}/value")));
         }
     }
     Ok(())

@@ -3,8 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::extensions;
 use crate::fhir::systems;
-use crate::scenario::{Address, Patient};
+use crate::scenario::demographics::{DeathNotification, RelatedPerson, Telecom};
+use crate::scenario::{Address, HumanName, Patient};
 
 /// A stable object id (8 upper-case hex digits, the shape PDS uses, e.g. `254406A3`) for the
 /// `n`th object of `element` in a scenario patient, so ids survive `POST /_admin/reset`.
@@ -40,10 +42,14 @@ pub fn general_practitioner(id: &str, ods: &str, start: Option<&str>) -> Value {
     json!({ "id": id, "type": "Organization", "identifier": identifier })
 }
 
-/// The full record for a scenario patient at version 1. Nothing is redacted here: the store
-/// keeps everything PDS holds and [`read_view`] / [`search_view`] decide what callers see.
+/// The full record for a scenario patient at its starting version. Nothing is redacted here:
+/// the store keeps everything PDS holds and [`read_view`] / [`search_view`] decide what callers
+/// see. Extensions come in the order PDS's own example record has them (pharmacies, death,
+/// communication, contact preferences), so a PATCH written against that record finds them at
+/// the same indexes.
 pub fn from_scenario(p: &Patient) -> Value {
     let nhs = p.nhs_number.as_str();
+    let d = &p.demographics;
     let (verification_code, verification_display) = if p.nhs_number_verified {
         ("01", "Number present and verified")
     } else {
@@ -54,14 +60,14 @@ pub fn from_scenario(p: &Patient) -> Value {
     } else {
         ("U", "unrestricted")
     };
-    let mut name = Map::new();
-    name.insert("id".into(), json!(stable_object_id(nhs, "name", 0)));
-    name.insert("use".into(), json!("usual"));
-    if let Some(prefix) = &p.name.prefix {
-        name.insert("prefix".into(), json!([prefix]));
+    let name_id = d
+        .name_id
+        .clone()
+        .unwrap_or_else(|| stable_object_id(nhs, "name", 0));
+    let mut name = human_name(&p.name);
+    if let Some(fields) = name.as_object_mut() {
+        fields.insert("id".into(), json!(name_id));
     }
-    name.insert("given".into(), json!(p.name.given));
-    name.insert("family".into(), json!(p.name.family));
 
     let mut patient = json!({
         "resourceType": "Patient",
@@ -80,53 +86,180 @@ pub fn from_scenario(p: &Patient) -> Value {
             }],
         }],
         "meta": {
-            "versionId": "1",
+            "versionId": d.version.unwrap_or(1).to_string(),
             "security": [{
                 "system": systems::V3_CONFIDENTIALITY,
                 "code": security_code,
                 "display": security_display,
             }],
         },
-        "name": [Value::Object(name)],
+        "name": [name],
         "gender": p.gender.as_str(),
         "birthDate": p.birth_date.format("%Y-%m-%d").to_string(),
     });
+    if let Some(n) = d.multiple_birth {
+        patient["multipleBirthInteger"] = json!(n);
+    }
+    let mut extension: Vec<Value> = d
+        .pharmacies
+        .iter()
+        .map(|(kind, ods)| extensions::pharmacy(*kind, ods))
+        .collect();
     if let Some(died) = p.deceased {
-        patient["deceasedDateTime"] = json!(format!("{}T00:00:00+00:00", died.format("%Y-%m-%d")));
-        // A scenario death is a registered one: formal notification (code 2), which is what
-        // makes PDS refuse to change the date afterwards.
-        patient["extension"] = json!([{
-            "url": systems::DEATH_NOTIFICATION_STATUS,
-            "extension": [
-                { "url": "deathNotificationStatus", "valueCodeableConcept": { "coding": [{
-                    "system": systems::DEATH_NOTIFICATION_STATUS_CODES,
-                    "version": "1.0.0",
-                    "code": "2",
-                    "display": "Formal - death notice received from Registrar of Deaths",
-                }] } },
-                { "url": "systemEffectiveDate",
-                  "valueDateTime": format!("{}T00:00:00+00:00", died.format("%Y-%m-%d")) },
-            ],
-        }]);
+        let when = format!("{}T00:00:00+00:00", died.format("%Y-%m-%d"));
+        patient["deceasedDateTime"] = json!(when);
+        // Without a written status a scenario death is a registered one: formal (code 2), which
+        // is what makes PDS refuse to change the date afterwards.
+        let status = d.death_notification.unwrap_or(DeathNotification::Formal);
+        extension.push(extensions::death_notification(status, &when));
+    }
+    extension.extend(d.communication.as_ref().map(extensions::communication));
+    extension.extend(
+        d.contact_preferences
+            .as_ref()
+            .map(extensions::contact_preferences),
+    );
+    if !extension.is_empty() {
+        patient["extension"] = Value::Array(extension);
+    }
+    if !d.telecom.is_empty() {
+        patient["telecom"] = telecom_list(&d.telecom, |i| stable_object_id(nhs, "telecom", i));
+    }
+    if !d.contacts.is_empty() {
+        patient["contact"] = d
+            .contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (code, display) = c.relationship;
+                json!({
+                    "id": c.id.clone().unwrap_or_else(|| stable_object_id(nhs, "contact", i)),
+                    "relationship": [{ "coding": [{
+                        "system": crate::scenario::demographics::V2_0131,
+                        "code": code, "display": display }] }],
+                    "telecom": telecom_list(&c.telecom, |_| String::new()),
+                })
+            })
+            .collect();
     }
     if let Some(address) = &p.address {
-        patient["address"] = json!([home_address(&stable_object_id(nhs, "address", 0), address)]);
+        let id = d
+            .address_id
+            .clone()
+            .unwrap_or_else(|| stable_object_id(nhs, "address", 0));
+        patient["address"] = json!([home_address(Some(&id), address)]);
     }
     patient["generalPractitioner"] = json!([general_practitioner(
         &stable_object_id(nhs, "generalPractitioner", 0),
         p.registered_with.as_str(),
         None,
     )]);
+    if let Some(ods) = &d.managing_organization {
+        patient["managingOrganization"] = json!({ "type": "Organization", "identifier": {
+            "system": systems::ODS_ORGANIZATION_CODE, "value": ods } });
+    }
     patient
+}
+
+fn human_name(n: &HumanName) -> Value {
+    let mut name = Map::new();
+    name.insert("use".into(), json!("usual"));
+    if let Some(prefix) = &n.prefix {
+        name.insert("prefix".into(), json!([prefix]));
+    }
+    name.insert("given".into(), json!(n.given));
+    name.insert("family".into(), json!(n.family));
+    Value::Object(name)
+}
+
+/// Telecom items; `id_for(i)` names those without a written id (empty: no id, as in `contact`).
+fn telecom_list(list: &[Telecom], id_for: impl Fn(usize) -> String) -> Value {
+    list.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut item = Map::new();
+            let id = t.id.clone().unwrap_or_else(|| id_for(i));
+            if !id.is_empty() {
+                item.insert("id".into(), json!(id));
+            }
+            item.insert("system".into(), json!(t.system));
+            item.insert("value".into(), json!(t.value));
+            if let Some(u) = &t.use_ {
+                item.insert("use".into(), json!(u));
+            }
+            Value::Object(item)
+        })
+        .collect()
+}
+
+/// The RelatedPerson resources PDS holds for a scenario patient (`GET /Patient/{nhs}/RelatedPerson`).
+pub fn related_people(p: &Patient) -> Vec<Value> {
+    let nhs = p.nhs_number.as_str();
+    p.demographics
+        .related_people
+        .iter()
+        .enumerate()
+        .map(|(i, r)| related_person(nhs, i, r))
+        .collect()
+}
+
+fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
+    // PDS's object ids are per patient; the patient's NHS number keeps generated ones apart.
+    let id =
+        r.id.clone()
+            .unwrap_or_else(|| stable_object_id(nhs, "relatedPerson", i));
+    let mut person = json!({
+        "id": id,
+        "resourceType": "RelatedPerson",
+        // `patient` references the related person's own PDS record when there is one (their
+        // details are then read from it); otherwise it is empty and the details are here.
+        "patient": r.nhs_number.as_ref().map_or_else(
+            || json!({}),
+            |related| json!({ "identifier": { "system": systems::NHS_NUMBER, "value": related } }),
+        ),
+        "active": r.active,
+    });
+    if let Some(name) = &r.name {
+        person["name"] = json!([human_name(name)]);
+    }
+    person["relationship"] = json!([{ "coding": r.relationship.iter().map(|(system, code, display)| {
+        json!({ "system": system, "code": code, "display": display })
+    }).collect::<Vec<_>>() }]);
+    let mut extension = Vec::new();
+    if let Some(copy) = r.copy_correspondence {
+        extension.push(json!({ "url": extensions::COPY_CORRESPONDENCE, "valueBoolean": copy }));
+    }
+    if let Some(rank) = r.contact_rank {
+        extension.push(json!({ "url": extensions::CONTACT_RANK, "valuePositiveInt": rank }));
+    }
+    extension.extend(
+        r.contact_preferences
+            .as_ref()
+            .map(extensions::contact_preferences),
+    );
+    extension.extend(r.communication.as_ref().map(extensions::communication));
+    if !extension.is_empty() {
+        person["extension"] = Value::Array(extension);
+    }
+    if !r.telecom.is_empty() {
+        person["telecom"] = telecom_list(&r.telecom, |_| String::new());
+    }
+    if let Some(address) = &r.address {
+        person["address"] = json!([home_address(None, address)]);
+    }
+    person
 }
 
 /// PDS keeps five unstructured lines (premises, street, locality, post town, county) and the
 /// postcode; the scenario's city and district become lines 4 and 5.
-fn home_address(id: &str, a: &Address) -> Value {
+fn home_address(id: Option<&str>, a: &Address) -> Value {
     let mut lines: Vec<&str> = a.lines.iter().map(String::as_str).collect();
     lines.extend(a.city.as_deref());
     lines.extend(a.district.as_deref());
-    let mut address = json!({ "id": id, "use": "home", "line": lines });
+    let mut address = json!({ "use": "home", "line": lines });
+    if let Some(id) = id {
+        address["id"] = json!(id);
+    }
     if let Some(postcode) = &a.postcode {
         address["postalCode"] = json!(postcode);
     }

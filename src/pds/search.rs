@@ -1,8 +1,13 @@
 //! `GET /Patient?...` (`docs/pds.md`): PDS's search parameters, their checks in
 //! the official mock's order, matching with wildcards or fuzzily, and PDS-style scores.
 //!
-//! Scores are this sandbox's own approximation (PDS's algorithm is not public): 1.0 when every
-//! criterion matches exactly, less for wildcard and fuzzy matches.
+//! Scores approximate PDS's (its algorithm is not public): the mean over the criteria given of
+//! how well each matched, 1.0 when all match exactly. A wildcard name match counts
+//! [`WILDCARD_NAME`] and a wildcard postcode [`WILDCARD_POSTCODE`], figures chosen so that the
+//! official sandbox's examples come out as PDS shows them (`family=Sm*&gender=...&birthdate=...`
+//! scores 0.8343; `family=Smith&gender&birthdate&address-postalcode=DN17*` 0.965). Fuzzy names
+//! score by edit distance. In a fuzzy search `death-date` and `general-practitioner` only lower
+//! the score when they differ, as PDS documents; otherwise every criterion must match.
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -110,17 +115,41 @@ fn invalid_search_data(detail: impl std::fmt::Display) -> FhirError {
     )
 }
 
+/// PDS's boolean query parameters take `true` or `false` in any letter case (`True`, as
+/// Python's `requests` writes it, included); anything else is refused.
 fn boolean(value: &str, field: &str) -> Result<bool, FhirError> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(invalid_value(other, field)),
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(FhirError::new(
+            SpineCode::InvalidValue,
+            format!("Invalid value - '{value}' in field '{field}' (true or false)"),
+        ))
     }
 }
+
+/// What a wildcard match of a name counts for in the score (see the module docs).
+pub const WILDCARD_NAME: f64 = 0.5029;
+/// What a wildcard match of a postcode counts for.
+pub const WILDCARD_POSTCODE: f64 = 0.86;
 
 /// Checks the query in the official mock's order: something given, no unknown parameter, dates
 /// well formed, then the other values, a birth date, and a combination PDS will search on.
 pub fn parse(pairs: &[(String, String)]) -> Result<Search, FhirError> {
+    // A bare `=` or `&&` (left by some clients and by the official collection) names nothing.
+    let named: Vec<(String, String)>;
+    let pairs = if pairs.iter().any(|(k, v)| k.is_empty() && v.is_empty()) {
+        named = pairs
+            .iter()
+            .filter(|(k, v)| !(k.is_empty() && v.is_empty()))
+            .cloned()
+            .collect();
+        named.as_slice()
+    } else {
+        pairs
+    };
     if pairs.is_empty() {
         return Err(FhirError::new(
             SpineCode::UnsupportedService,
@@ -310,7 +339,10 @@ impl Search {
             return None;
         }
         let mut scores: Vec<f64> = Vec::new();
-        scores.push(self.score_name(patient)?);
+        // Each name part given (family, every given name) is a criterion of its own.
+        let name = self.score_name(patient)?;
+        let parts = (usize::from(self.family.is_some()) + self.given.len()).max(1);
+        scores.extend(std::iter::repeat_n(name, parts));
         if let Some(gender) = &self.gender {
             if patient["gender"].as_str() != Some(gender.as_str()) {
                 return None;
@@ -318,25 +350,27 @@ impl Search {
             scores.push(1.0);
         }
         scores.push(self.score_birth_date(patient)?);
+        // Fuzzy: death date and practice are not used to match, only to score (PDS OAS).
+        let scored_only = |matched: bool| match (matched, self.fuzzy) {
+            (true, _) => Some(1.0),
+            (false, true) => Some(0.0),
+            (false, false) => None,
+        };
         if !self.death_date.is_empty() {
             let died = patient["deceasedDateTime"]
                 .as_str()
                 .and_then(|d| d.get(..10))
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())?;
-            if !self.death_date.iter().all(|b| b.admits(died)) {
-                return None;
-            }
-            scores.push(1.0);
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            let matched = died.is_some_and(|d| self.death_date.iter().all(|b| b.admits(d)));
+            scores.push(scored_only(matched)?);
         }
         if let Some(postcode) = &self.postcode {
             scores.push(self.score_postcode(patient, postcode)?);
         }
         if let Some(ods) = &self.general_practitioner {
-            let registered = patient::registered_practice(patient)?;
-            if !registered.eq_ignore_ascii_case(ods) {
-                return None;
-            }
-            scores.push(1.0);
+            let matched = patient::registered_practice(patient)
+                .is_some_and(|registered| registered.eq_ignore_ascii_case(ods));
+            scores.push(scored_only(matched)?);
         }
         for (system, wanted) in [("email", &self.email), ("phone", &self.phone)] {
             if let Some(wanted) = wanted {
@@ -397,11 +431,14 @@ impl Search {
 
     fn exact_name(&self, family: &str, given: &[&str]) -> Option<f64> {
         let mut scores = Vec::new();
+        let name_score = |wanted: &str, held: &str| {
+            wildcard_score(wanted, held).map(|s| if s < 1.0 { WILDCARD_NAME } else { s })
+        };
         if let Some(wanted) = &self.family {
-            scores.push(wildcard_score(wanted, family)?);
+            scores.push(name_score(wanted, family)?);
         }
         for (i, wanted) in self.given.iter().enumerate() {
-            scores.push(wildcard_score(wanted, given.get(i)?)?);
+            scores.push(name_score(wanted, given.get(i)?)?);
         }
         Some(scores.iter().sum::<f64>() / scores.len().max(1) as f64)
     }
@@ -450,6 +487,7 @@ impl Search {
             .filter_map(|held| {
                 let held = normalise_postcode(held);
                 match wildcard_score(&wanted, &held) {
+                    Some(s) if s < 1.0 => Some(WILDCARD_POSTCODE),
                     Some(s) => Some(s),
                     // fuzzy: the same outward code (the district) is a partial match
                     None if self.fuzzy && outward(&wanted) == outward(&held) => Some(0.7),

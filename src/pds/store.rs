@@ -86,14 +86,17 @@ impl PdsStore {
         store
     }
 
-    /// Restores every record (content, version 1, registration) to what the scenario says.
+    /// Restores every record (content, starting version, registration) to what the scenario says.
     /// Records are overwritten in place rather than cleared first, so a read racing a reset
     /// never sees a patient missing.
     pub fn reset(&self, world: &World) {
         for p in &world.patients {
             self.records.insert(
                 p.nhs_number.as_str().to_owned(),
-                PdsRecord::new(patient::from_scenario(p), 1),
+                PdsRecord::new(
+                    patient::from_scenario(p),
+                    p.demographics.version.unwrap_or(1),
+                ),
             );
         }
         self.records.retain(|nhs, _| world.patient(nhs).is_some());

@@ -17,6 +17,10 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+pub use super::demographics::{
+    CommunicationEntry, ContactEntry, ContactPreferencesEntry, RelatedPersonEntry, TelecomEntry,
+};
+
 /// One scenario file. Every section is optional; files given together are merged.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +113,21 @@ pub struct PatientEntry {
     pub dissent: Option<bool>,
     /// Absent or empty: the patient has no clinical record entries.
     pub record: Option<RecordEntry>,
+    // PDS record details, checked by `super::demographics`.
+    pub version: Option<Spanned<u64>>,
+    pub name_id: Option<Spanned<String>>,
+    pub address_id: Option<Spanned<String>>,
+    pub telecom: Option<Vec<Spanned<TelecomEntry>>>,
+    pub death_notification: Option<Spanned<String>>,
+    pub communication: Option<Spanned<CommunicationEntry>>,
+    pub contact_preferences: Option<Spanned<ContactPreferencesEntry>>,
+    pub nominated_pharmacy: Option<Spanned<String>>,
+    pub preferred_dispenser: Option<Spanned<String>>,
+    pub medical_appliance_supplier: Option<Spanned<String>>,
+    pub contact: Option<Vec<Spanned<ContactEntry>>>,
+    pub multiple_birth: Option<Spanned<u64>>,
+    pub managing_organization: Option<Spanned<String>>,
+    pub related_people: Option<Vec<Spanned<RelatedPersonEntry>>>,
 }
 
 /// The clinical record, one optional list per GP Connect clinical area.

@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod dates;
+pub mod demographics;
 pub mod file;
 pub mod generate;
 pub mod load;
@@ -202,6 +203,8 @@ pub struct Patient {
     pub deceased: Option<NaiveDate>,
     pub dissent: bool,
     pub record: Record,
+    /// What else PDS holds: contact details, extensions, related people, starting version.
+    pub demographics: demographics::Demographics,
 }
 
 /// A SNOMED CT concept as written in the scenario.

@@ -18,6 +18,7 @@ mod journey;
 mod migrate;
 mod migrate_cache;
 mod pds;
+mod pds_records;
 mod pki;
 mod provider_suite;
 mod scenario_files;

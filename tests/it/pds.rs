@@ -60,6 +60,7 @@ fn patient(nhs: &str, given: &str, family: &str, gender: Gender, born: &str, gp:
         deceased: None,
         dissent: false,
         record: Record::default(),
+        demographics: Default::default(),
     }
 }
 

@@ -55,6 +55,7 @@ fn world() -> World {
             deceased: None,
             dissent: false,
             record: Record::default(),
+            demographics: Default::default(),
         }],
     }
 }

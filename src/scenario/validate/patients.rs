@@ -105,6 +105,10 @@ impl Checker {
             }
         }
 
+        let demographics =
+            crate::scenario::demographics::check(e, e.deceased.is_some(), &mut |at, m| {
+                self.report(super::place(f, at), m);
+            });
         let who = e
             .nhs_number
             .as_ref()
@@ -127,6 +131,7 @@ impl Checker {
             deceased,
             dissent: e.dissent.unwrap_or(false),
             record: record?,
+            demographics,
         })
     }
 }

@@ -1,0 +1,66 @@
+//! Cross-origin access for browser apps, on every plain-HTTP service (PDS, SDS, providers,
+//! admin), answered the way the NHS API platform's proxies do: a preflight (`OPTIONS` with
+//! `Origin` and `Access-Control-Request-Method`) gets 200 with the allowed methods and headers
+//! and is not passed on; any other request with `Origin` gets that origin echoed in
+//! `Access-Control-Allow-Origin`, and only `X-Correlation-ID` and `X-Request-ID` exposed (the
+//! platform does not expose `ETag`: a browser reads the version from `meta.versionId`).
+
+use std::future::Future;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::http::{Body, empty};
+
+/// What the platform allows in a cross-origin request.
+pub const ALLOW_HEADERS: &str = "origin, x-requested-with, accept, content-type, if-match, nhsd-session-urid, authorization, x-correlation-id, x-request-id, nhsd-end-user-organisation-ods";
+pub const ALLOW_METHODS: &str = "GET, PUT, POST, PATCH, DELETE";
+pub const EXPOSE_HEADERS: &str = "x-correlation-id, x-request-id";
+/// Six weeks, as the platform says.
+pub const MAX_AGE: &str = "3628800";
+
+/// Runs `next` unless `req` is a preflight, and adds the CORS headers to what comes back.
+pub async fn around<F, Fut>(req: Request<Incoming>, next: F) -> Response<Body>
+where
+    F: FnOnce(Request<Incoming>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+        return next(req).await;
+    };
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        let mut resp = Response::new(empty());
+        *resp.status_mut() = StatusCode::OK;
+        let h = resp.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(MAX_AGE),
+        );
+        resp
+    } else {
+        next(req).await
+    };
+    allow(origin, resp.headers_mut());
+    resp
+}
+
+fn allow(origin: HeaderValue, h: &mut HeaderMap) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_HEADERS),
+    );
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+}
