@@ -88,8 +88,8 @@ async fn happy_path_changes_the_registration_and_receives_record_and_documents()
         .collect();
     assert_eq!(
         services,
-        vec!["provider", "ssp"],
-        "provider answers before SSP records"
+        vec!["ssp", "provider"],
+        "in arrival order: the SSP hop before the provider hop it caused"
     );
 }
 
