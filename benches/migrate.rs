@@ -242,6 +242,7 @@ fn world(start: NaiveDate) -> World {
             dissent: false,
             record: record(start),
         }],
+        platform: Default::default(),
     }
 }
 

@@ -36,6 +36,19 @@ pub struct Config {
     pub forward_timeout_secs: u64,
     /// Entries the journal keeps before the oldest fall off.
     pub journal_capacity: usize,
+    /// `off` (the default, like the PDS sandbox) or `required`: PDS wants a token from
+    /// `POST /oauth2/token` and SDS a registered application's `apikey`. A scenario's `auth:`
+    /// overrides it.
+    pub auth: AuthMode,
+}
+
+/// Whether the platform's authentication is enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    #[default]
+    Off,
+    Required,
 }
 
 impl Default for Config {
@@ -52,6 +65,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             forward_timeout_secs: 20,
             journal_capacity: 2000,
+            auth: AuthMode::Off,
         }
     }
 }
@@ -176,7 +190,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -188,6 +202,7 @@ pub const KEYS: [&str; 11] = [
     "request_timeout_secs",
     "forward_timeout_secs",
     "journal_capacity",
+    "auth",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

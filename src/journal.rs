@@ -41,6 +41,10 @@ pub struct Entry {
     pub jwt: Jwt,
     pub response_headers: Headers,
     pub response_body: Option<BodyText>,
+    /// The fault injected into this exchange (`POST /_admin/faults`, scenario `faults:`), so
+    /// nobody mistakes a rehearsed outage for a bug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// A body as kept in an entry: at most [`BODY_LIMIT`] bytes of it, turned into text only when

@@ -17,6 +17,7 @@
 //! - [`jwt`]: the unsigned GP Connect audit token.
 //! - [`nhs_number`], [`identifiers`]: parse-don't-validate domain identifiers.
 //! - [`clock`]: injected time.
+//! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
 
 pub mod admin;
 pub mod cli;
@@ -31,6 +32,7 @@ pub mod jwt;
 pub mod nhs_number;
 pub mod pds;
 pub mod pki;
+pub mod platform;
 pub mod provider;
 pub mod sandbox;
 pub mod scenario;

@@ -7,6 +7,7 @@
 pub mod dates;
 pub mod file;
 pub mod load;
+pub mod platform;
 pub mod validate;
 
 use chrono::NaiveDate;
@@ -26,6 +27,8 @@ pub struct World {
     pub practices: Vec<Practice>,
     pub practitioners: Vec<Practitioner>,
     pub patients: Vec<Patient>,
+    /// Authentication, applications and fault rules (`auth:`, `applications:`, `faults:`).
+    pub platform: crate::platform::PlatformScenario,
 }
 
 impl World {

@@ -88,6 +88,7 @@ pub(crate) fn build_world(
         practices: Vec::new(),
         practitioners: Vec::new(),
         patients: Vec::new(),
+        platform: Default::default(),
     };
 
     // Practices and practitioners first, across every file, so references can point forwards and
@@ -118,6 +119,9 @@ pub(crate) fn build_world(
             }
         }
     }
+    let (platform, problems) = super::platform::build(sources);
+    world.platform = platform;
+    checker.problems.extend(problems);
     (world, checker.problems)
 }
 

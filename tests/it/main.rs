@@ -12,6 +12,7 @@ mod journey;
 mod migrate;
 mod pds;
 mod pki;
+mod platform;
 mod provider_suite;
 mod scenario_files;
 mod sds;

@@ -134,6 +134,7 @@ fn world() -> World {
         ],
         practitioners: vec![],
         patients: vec![ada, jane, janet, john, joan],
+        platform: Default::default(),
     }
 }
 

@@ -44,6 +44,7 @@ fn world() -> World {
         ],
         practitioners: vec![],
         patients: vec![],
+        platform: Default::default(),
     }
 }
 

@@ -55,6 +55,7 @@ fn world() -> World {
             dissent: false,
             record: Record::default(),
         }],
+        platform: Default::default(),
     }
 }
 

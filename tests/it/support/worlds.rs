@@ -62,5 +62,6 @@ pub fn practices_only() -> World {
         ],
         practitioners: Vec::new(),
         patients: Vec::new(),
+        platform: Default::default(),
     }
 }
