@@ -18,8 +18,8 @@ use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, read_body, serve};
 use crate::journal::{self, Entry, Journal};
-use crate::scenario::World;
 use crate::platform::faults::{self, DropConnection, Injection, RequestFacts};
+use crate::scenario::World;
 use crate::{admin, pds, pki, platform, provider, sds, ssp, tls};
 
 /// Why the sandbox could not start.

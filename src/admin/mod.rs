@@ -247,7 +247,10 @@ async fn add_faults(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             rule.view()
         })
         .collect();
-    boxed(json_response(StatusCode::CREATED, &json!({ "rules": added })))
+    boxed(json_response(
+        StatusCode::CREATED,
+        &json!({ "rules": added }),
+    ))
 }
 
 async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> {

@@ -146,7 +146,9 @@ impl FaultSpec {
         }
         match (self.latency_ms, self.latency_max_ms) {
             (None, Some(_)) => {
-                return Err("latency_max_ms: give latency_ms too (the low end of the range)".into());
+                return Err(
+                    "latency_max_ms: give latency_ms too (the low end of the range)".into(),
+                );
             }
             (Some(low), Some(high)) if high < low || high > MAX_LATENCY_MS => {
                 return Err(format!(
@@ -169,16 +171,17 @@ impl FaultSpec {
                 ));
             }
             if self.drop {
-                return Err("drop: a rule either answers with a status or drops the connection, not both".into());
+                return Err(
+                    "drop: a rule either answers with a status or drops the connection, not both"
+                        .into(),
+                );
             }
         }
         if self.retry_after.is_some() && !matches!(self.status, Some(429 | 503)) {
             return Err("retry_after: only a 429 or 503 carries Retry-After".into());
         }
         if self.latency_ms.is_none() && self.status.is_none() && !self.drop {
-            return Err(
-                "a rule must inject something: latency_ms, status or drop: true".into(),
-            );
+            return Err("a rule must inject something: latency_ms, status or drop: true".into());
         }
         if self.count == Some(0) {
             return Err("count: must be at least 1 (leave it out for no limit)".into());
@@ -243,10 +246,7 @@ impl Rule {
             })
             && spec.patient.as_ref().is_none_or(|nhs| {
                 req.path.contains(nhs.as_str())
-                    || req
-                        .body
-                        .windows(nhs.len())
-                        .any(|w| w == nhs.as_bytes())
+                    || req.body.windows(nhs.len()).any(|w| w == nhs.as_bytes())
             })
             && spec
                 .for_secs
@@ -273,7 +273,10 @@ impl Rule {
                 "origin".into(),
                 serde_json::to_value(self.origin).unwrap_or_default(),
             );
-            obj.insert("applied".into(), self.applied.load(Ordering::Relaxed).into());
+            obj.insert(
+                "applied".into(),
+                self.applied.load(Ordering::Relaxed).into(),
+            );
             let spent = self
                 .spec
                 .count
@@ -384,10 +387,7 @@ impl Faults {
     }
 
     fn snapshot(&self) -> Vec<Arc<Rule>> {
-        self.rules
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Adds a runtime rule; returns it.
@@ -617,16 +617,46 @@ mod tests {
     fn rules_are_checked_field_by_field() {
         let bad = [
             (serde_json::json!({"service": "pds"}), "must inject"),
-            (serde_json::json!({"service": "pdx", "status": 503}), "unknown variant"),
-            (serde_json::json!({"service": "pds", "status": 502}), "status: pds does not inject 502"),
-            (serde_json::json!({"service": "pds", "sttus": 503}), "unknown field `sttus`"),
-            (serde_json::json!({"service": "pds", "latency_ms": 10, "latency_max_ms": 5}), "latency_max_ms"),
-            (serde_json::json!({"service": "pds", "status": 503, "drop": true}), "drop"),
-            (serde_json::json!({"service": "pds", "status": 503, "count": 0}), "count"),
-            (serde_json::json!({"service": "pds", "drop": true, "patient": "123"}), "patient"),
-            (serde_json::json!({"service": "ssp", "drop": true, "asid": "12"}), "asid"),
-            (serde_json::json!({"service": "pds", "drop": true, "path": "Patient"}), "path"),
-            (serde_json::json!({"service": "pds", "status": 500, "retry_after": 5}), "retry_after"),
+            (
+                serde_json::json!({"service": "pdx", "status": 503}),
+                "unknown variant",
+            ),
+            (
+                serde_json::json!({"service": "pds", "status": 502}),
+                "status: pds does not inject 502",
+            ),
+            (
+                serde_json::json!({"service": "pds", "sttus": 503}),
+                "unknown field `sttus`",
+            ),
+            (
+                serde_json::json!({"service": "pds", "latency_ms": 10, "latency_max_ms": 5}),
+                "latency_max_ms",
+            ),
+            (
+                serde_json::json!({"service": "pds", "status": 503, "drop": true}),
+                "drop",
+            ),
+            (
+                serde_json::json!({"service": "pds", "status": 503, "count": 0}),
+                "count",
+            ),
+            (
+                serde_json::json!({"service": "pds", "drop": true, "patient": "123"}),
+                "patient",
+            ),
+            (
+                serde_json::json!({"service": "ssp", "drop": true, "asid": "12"}),
+                "asid",
+            ),
+            (
+                serde_json::json!({"service": "pds", "drop": true, "path": "Patient"}),
+                "path",
+            ),
+            (
+                serde_json::json!({"service": "pds", "status": 500, "retry_after": 5}),
+                "retry_after",
+            ),
         ];
         for (json, needle) in bad {
             let err = spec(json.clone()).unwrap_err();

@@ -61,7 +61,12 @@ impl Platform {
 
     /// The platform's checks in front of PDS when authentication is required: a valid token,
     /// then the application's rate, then (for an update) a user-restricted token.
-    pub fn check_pds(&self, shared: &Shared, method: &Method, headers: &HeaderMap) -> Result<(), FhirError> {
+    pub fn check_pds(
+        &self,
+        shared: &Shared,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<(), FhirError> {
         if !self.auth_required {
             return Ok(());
         }

@@ -169,7 +169,12 @@ impl OAuth {
 
     /// `POST /oauth2/token`. `token_urls` are the `aud` values accepted (the public URL's and
     /// the one the request was addressed to).
-    pub fn token(&self, form: &[(String, String)], token_urls: &[String], now: DateTime<Utc>) -> Response<Bytes> {
+    pub fn token(
+        &self,
+        form: &[(String, String)],
+        token_urls: &[String],
+        now: DateTime<Utc>,
+    ) -> Response<Bytes> {
         let get = |name: &str| {
             form.iter()
                 .find(|(k, _)| k == name)
@@ -188,7 +193,12 @@ impl OAuth {
         result.unwrap_or_else(|e| e.to_response())
     }
 
-    fn issue(&self, app: &Application, role: Option<String>, now: DateTime<Utc>) -> Response<Bytes> {
+    fn issue(
+        &self,
+        app: &Application,
+        role: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Response<Bytes> {
         let token = opaque();
         let user = role.is_some();
         self.tokens.insert(
@@ -223,7 +233,9 @@ impl OAuth {
         if get("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE) {
             return Err(refuse(
                 400,
-                format!("Missing or invalid client_assertion_type - must be '{CLIENT_ASSERTION_TYPE}'"),
+                format!(
+                    "Missing or invalid client_assertion_type - must be '{CLIENT_ASSERTION_TYPE}'"
+                ),
             ));
         }
         let assertion = match get("client_assertion") {
@@ -247,7 +259,10 @@ impl OAuth {
         if let Some(typ) = head.get("typ")
             && typ.as_str().is_none_or(|t| !t.eq_ignore_ascii_case("JWT"))
         {
-            return Err(refuse(400, "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"));
+            return Err(refuse(
+                400,
+                "Invalid 'typ' header in client_assertion JWT - must be 'JWT'",
+            ));
         }
         match head.get("alg") {
             None => return Err(refuse(400, "Missing 'alg' header in client_assertion JWT")),
@@ -271,7 +286,10 @@ impl OAuth {
             }
         };
         let Some(app) = self.apps.get(api_key) else {
-            return Err(refuse(401, "Invalid 'iss'/'sub' claims in client_assertion JWT"));
+            return Err(refuse(
+                401,
+                "Invalid 'iss'/'sub' claims in client_assertion JWT",
+            ));
         };
         let jti = match claims.get("jti") {
             None => return Err(refuse(400, "Missing 'jti' claim in client_assertion JWT")),
@@ -285,7 +303,12 @@ impl OAuth {
         };
         match claims.get("aud").and_then(Value::as_str) {
             Some(aud) if token_urls.iter().any(|u| u == aud) => {}
-            _ => return Err(refuse(401, "Missing or invalid 'aud' claim in client_assertion JWT")),
+            _ => {
+                return Err(refuse(
+                    401,
+                    "Missing or invalid 'aud' claim in client_assertion JWT",
+                ));
+            }
         }
         let exp = match claims.get("exp") {
             None => return Err(refuse(400, "Missing 'exp' claim in client_assertion JWT")),
@@ -299,7 +322,10 @@ impl OAuth {
         };
         let now_secs = now.timestamp();
         if exp < now_secs {
-            return Err(refuse(400, "Invalid 'exp' claim in client_assertion JWT - JWT has expired"));
+            return Err(refuse(
+                400,
+                "Invalid 'exp' claim in client_assertion JWT - JWT has expired",
+            ));
         }
         if exp > now_secs + 300 {
             return Err(refuse(
@@ -333,12 +359,11 @@ impl OAuth {
             });
         }
         self.jtis.retain(|_, seen_exp| *seen_exp >= now_secs);
-        if self
-            .jtis
-            .insert((app.api_key.clone(), jti), exp)
-            .is_some()
-        {
-            return Err(refuse(400, "Non-unique 'jti' claim in client_assertion JWT"));
+        if self.jtis.insert((app.api_key.clone(), jti), exp).is_some() {
+            return Err(refuse(
+                400,
+                "Non-unique 'jti' claim in client_assertion JWT",
+            ));
         }
         Ok(self.issue(&app.clone(), None, now))
     }
@@ -355,7 +380,10 @@ impl OAuth {
         };
         let result = (|| {
             if get("response_type") != Some("code") {
-                return Err(refuse(400, "response_type is missing or invalid - must be 'code'"));
+                return Err(refuse(
+                    400,
+                    "response_type is missing or invalid - must be 'code'",
+                ));
             }
             let client_id = get("client_id").ok_or_else(|| refuse(400, "client_id is missing"))?;
             if !self.apps.contains_key(client_id) {
@@ -365,13 +393,17 @@ impl OAuth {
                     description: "client_id is invalid".into(),
                 });
             }
-            let redirect = get("redirect_uri").ok_or_else(|| refuse(400, "redirect_uri is missing"))?;
+            let redirect =
+                get("redirect_uri").ok_or_else(|| refuse(400, "redirect_uri is missing"))?;
             if !(redirect.starts_with("http://") || redirect.starts_with("https://")) {
                 return Err(refuse(400, "redirect_uri is invalid"));
             }
             let role = get("role").unwrap_or(DEFAULT_ROLE);
             if role.is_empty() || !role.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(refuse(400, "role must be a user role id (digits, e.g. 555254240100)"));
+                return Err(refuse(
+                    400,
+                    "role must be a user role id (digits, e.g. 555254240100)",
+                ));
             }
             let code = opaque();
             self.codes.insert(
@@ -404,7 +436,9 @@ impl OAuth {
         get: &dyn Fn(&str) -> Option<&'a str>,
         now: DateTime<Utc>,
     ) -> Result<Response<Bytes>, OAuthError> {
-        let client_id = get("client_id").filter(|v| !v.is_empty()).ok_or_else(|| refuse(400, "client_id is missing"))?;
+        let client_id = get("client_id")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| refuse(400, "client_id is missing"))?;
         let Some(app) = self.apps.get(client_id) else {
             return Err(OAuthError {
                 status: StatusCode::UNAUTHORIZED,
@@ -421,7 +455,9 @@ impl OAuth {
                 description: "client_id or client_secret is invalid".into(),
             });
         }
-        let code = get("code").filter(|v| !v.is_empty()).ok_or_else(|| refuse(400, "authorization_code is missing"))?;
+        let code = get("code")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| refuse(400, "authorization_code is missing"))?;
         let Some((_, granted)) = self.codes.remove(code) else {
             return Err(OAuthError {
                 status: StatusCode::BAD_REQUEST,
@@ -444,7 +480,11 @@ impl OAuth {
 
     /// The bearer token a request carries, checked as the platform's proxy in front of PDS
     /// checks it: 401 `ACCESS_DENIED` with the platform's fault string as the display.
-    pub fn check_bearer(&self, headers: &HeaderMap, now: DateTime<Utc>) -> Result<Grant, FhirError> {
+    pub fn check_bearer(
+        &self,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, FhirError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());

@@ -37,6 +37,7 @@ pub fn shared(world: World) -> Shared {
         pds: pds::PdsStore::new(&world),
         sds: sds::SdsDirectory::new(&world, "http://sandbox.test"),
         journal: Journal::new(10),
+        platform: Arc::new(crate::platform::Platform::new(&world.platform, false)),
         world,
         clock: Clock::fixed(now()),
         config: Arc::new(Config::default()),

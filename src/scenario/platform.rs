@@ -78,7 +78,11 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
                 continue;
             };
             if api_key.value.trim().is_empty() {
-                report(&mut problems, api_key.referenced, "api_key: must not be empty".into());
+                report(
+                    &mut problems,
+                    api_key.referenced,
+                    "api_key: must not be empty".into(),
+                );
                 continue;
             }
             if out.applications.iter().any(|a| a.api_key == api_key.value) {
@@ -130,7 +134,8 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
                 (Some(pem), None) => report(
                     &mut problems,
                     pem.referenced,
-                    "public_key: give the key's kid too (the kid header of the client assertions)".into(),
+                    "public_key: give the key's kid too (the kid header of the client assertions)"
+                        .into(),
                 ),
                 (None, Some(kid)) => report(
                     &mut problems,

@@ -277,19 +277,32 @@ impl SspService {
         let request_headers = journal::header_pairs(req.headers());
         let jwt = journal::decoded_jwt(req.headers());
 
-        let injected = self.platform.faults.pick(&crate::platform::faults::RequestFacts {
-            service: crate::platform::faults::Service::Ssp,
-            method: &method,
-            path: req.uri().path(),
-            headers: req.headers(),
-            body: &[],
-        });
+        let injected = self
+            .platform
+            .faults
+            .pick(&crate::platform::faults::RequestFacts {
+                service: crate::platform::faults::Service::Ssp,
+                method: &method,
+                path: req.uri().path(),
+                headers: req.headers(),
+                body: &[],
+            });
         if let Some(fault) = &injected {
             if let Some(delay) = fault.latency {
                 tokio::time::sleep(delay).await;
             }
             if fault.drop || fault.status.is_some() {
-                return self.injected(fault, time, started, &method, path, &target, seen, request_headers, jwt);
+                return self.injected(
+                    fault,
+                    time,
+                    started,
+                    &method,
+                    path,
+                    &target,
+                    seen,
+                    request_headers,
+                    jwt,
+                );
             }
         }
         let checked = self.check(&peer, &method, req.headers(), &target);
@@ -391,7 +404,11 @@ impl SspService {
                 resp
             }
         };
-        let status = if fault.drop { 444 } else { resp.status().as_u16() };
+        let status = if fault.drop {
+            444
+        } else {
+            resp.status().as_u16()
+        };
         self.journal.record(Entry {
             time: rfc3339(time),
             service: SERVICE,

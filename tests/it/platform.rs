@@ -24,7 +24,10 @@ async fn start() -> (TestSandbox, Arc<AtomicI64>) {
     let clock = Clock::from_fn(move || {
         chrono::Utc::now() + chrono::Duration::seconds(seen.load(Ordering::SeqCst))
     });
-    (TestSandbox::start_with(SCENARIO, clock, |_| {}).await, offset)
+    (
+        TestSandbox::start_with(SCENARIO, clock, |_| {}).await,
+        offset,
+    )
 }
 
 fn private_key(name: &str) -> EncodingKey {
@@ -74,12 +77,7 @@ async fn post_token(sandbox: &TestSandbox, form: &[(&str, &str)]) -> (u16, Value
 
 fn encode_form(form: &[(&str, &str)]) -> String {
     form.iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                spine_sandbox::platform::form_encode(v)
-            )
-        })
+        .map(|(k, v)| format!("{k}={}", spine_sandbox::platform::form_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -106,9 +104,7 @@ async fn app_token(sandbox: &TestSandbox, api_key: &str) -> String {
 async fn read_patient(sandbox: &TestSandbox, token: Option<&str>) -> (u16, Value) {
     let mut req = sandbox
         .http
-        .get(sandbox.url(&format!(
-            "/personal-demographics/FHIR/R4/Patient/{PATIENT}"
-        )))
+        .get(sandbox.url(&format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")))
         .header("x-request-id", uuid::Uuid::new_v4().to_string());
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -127,7 +123,11 @@ fn display(outcome: &Value) -> &str {
 #[tokio::test]
 async fn a_signed_client_assertion_gets_a_token_as_the_platform_answers() {
     let (sandbox, _) = start().await;
-    let jwt = assertion(&good_header(), &good_claims(&sandbox, APP_KEY), "test-1.pem");
+    let jwt = assertion(
+        &good_header(),
+        &good_claims(&sandbox, APP_KEY),
+        "test-1.pem",
+    );
     let (status, body) = token_for(&sandbox, &jwt).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], "599");
@@ -155,29 +155,159 @@ async fn every_token_error_is_the_platforms() {
     };
     let now = chrono::Utc::now().timestamp();
     let cases: Vec<(Value, Value, &str, u16, &str, &str)> = vec![
-        (json!({"alg": "RS512", "typ": "JWT"}), claims.clone(), "test-1.pem", 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
-        (json!({"alg": "RS512", "typ": "JWT", "kid": "nope"}), claims.clone(), "test-1.pem", 401, "invalid_request", "Invalid 'kid' header in client_assertion JWT - no matching public key"),
-        (json!({"alg": "RS512", "typ": "JOSE", "kid": "test-1"}), claims.clone(), "test-1.pem", 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
-        (json!({"alg": "RS256", "typ": "JWT", "kid": "test-1"}), claims.clone(), "test-1.pem", 400, "invalid_request", "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
-        (json!({"typ": "JWT", "kid": "test-1"}), claims.clone(), "test-1.pem", 400, "invalid_request", "Missing 'alg' header in client_assertion JWT"),
-        (good_header(), with(json!({"iss": "unknown", "sub": "unknown"})), "test-1.pem", 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
-        (good_header(), with(json!({"sub": "other"})), "test-1.pem", 400, "invalid_request", "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
-        (good_header(), with(json!({"iss": null})), "test-1.pem", 400, "invalid_request", "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
-        (good_header(), with(json!({"jti": null})), "test-1.pem", 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
-        (good_header(), with(json!({"jti": 1234567890})), "test-1.pem", 400, "invalid_request", "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID"),
-        (good_header(), with(json!({"aud": "https://api.service.nhs.uk/oauth2/token"})), "test-1.pem", 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
-        (good_header(), with(json!({"aud": null})), "test-1.pem", 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
-        (good_header(), with(json!({"exp": null})), "test-1.pem", 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
-        (good_header(), with(json!({"exp": (now + 200).to_string()})), "test-1.pem", 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
-        (good_header(), with(json!({"exp": now - 20})), "test-1.pem", 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
-        (good_header(), with(json!({"exp": now + 360})), "test-1.pem", 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
-        (good_header(), claims.clone(), "other.pem", 401, "public_key error", "JWT signature verification failed"),
-        (good_header(), with(json!({"iss": "keyless-key", "sub": "keyless-key"})), "test-1.pem", 403, "public_key error", "You need to register a public key to use this authentication method - please contact support to configure"),
+        (
+            json!({"alg": "RS512", "typ": "JWT"}),
+            claims.clone(),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Missing 'kid' header in client_assertion JWT",
+        ),
+        (
+            json!({"alg": "RS512", "typ": "JWT", "kid": "nope"}),
+            claims.clone(),
+            "test-1.pem",
+            401,
+            "invalid_request",
+            "Invalid 'kid' header in client_assertion JWT - no matching public key",
+        ),
+        (
+            json!({"alg": "RS512", "typ": "JOSE", "kid": "test-1"}),
+            claims.clone(),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Invalid 'typ' header in client_assertion JWT - must be 'JWT'",
+        ),
+        (
+            json!({"alg": "RS256", "typ": "JWT", "kid": "test-1"}),
+            claims.clone(),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'",
+        ),
+        (
+            json!({"typ": "JWT", "kid": "test-1"}),
+            claims.clone(),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Missing 'alg' header in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"iss": "unknown", "sub": "unknown"})),
+            "test-1.pem",
+            401,
+            "invalid_request",
+            "Invalid 'iss'/'sub' claims in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"sub": "other"})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"iss": null})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"jti": null})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Missing 'jti' claim in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"jti": 1234567890})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID",
+        ),
+        (
+            good_header(),
+            with(json!({"aud": "https://api.service.nhs.uk/oauth2/token"})),
+            "test-1.pem",
+            401,
+            "invalid_request",
+            "Missing or invalid 'aud' claim in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"aud": null})),
+            "test-1.pem",
+            401,
+            "invalid_request",
+            "Missing or invalid 'aud' claim in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"exp": null})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Missing 'exp' claim in client_assertion JWT",
+        ),
+        (
+            good_header(),
+            with(json!({"exp": (now + 200).to_string()})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - must be an integer",
+        ),
+        (
+            good_header(),
+            with(json!({"exp": now - 20})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - JWT has expired",
+        ),
+        (
+            good_header(),
+            with(json!({"exp": now + 360})),
+            "test-1.pem",
+            400,
+            "invalid_request",
+            "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future",
+        ),
+        (
+            good_header(),
+            claims.clone(),
+            "other.pem",
+            401,
+            "public_key error",
+            "JWT signature verification failed",
+        ),
+        (
+            good_header(),
+            with(json!({"iss": "keyless-key", "sub": "keyless-key"})),
+            "test-1.pem",
+            403,
+            "public_key error",
+            "You need to register a public key to use this authentication method - please contact support to configure",
+        ),
     ];
     for (header, claims, key, status, error, description) in cases {
         let mut claims = claims;
         claims["jti"] = claims.get("jti").cloned().map_or(Value::Null, |j| {
-            if j.is_string() { json!(uuid::Uuid::new_v4().to_string()) } else { j }
+            if j.is_string() {
+                json!(uuid::Uuid::new_v4().to_string())
+            } else {
+                j
+            }
         });
         if claims["jti"].is_null() {
             claims.as_object_mut().unwrap().remove("jti");
@@ -191,15 +321,57 @@ async fn every_token_error_is_the_platforms() {
     }
 
     let form_cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
-        (vec![("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", "x.y.z")], 400, "invalid_request", "grant_type is missing"),
-        (vec![("grant_type", "password")], 400, "unsupported_grant_type", "grant_type is invalid"),
-        (vec![("grant_type", "client_credentials"), ("client_assertion", "x.y.z")], 400, "invalid_request", "Missing or invalid client_assertion_type - must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'"),
-        (vec![("grant_type", "client_credentials"), ("client_assertion_type", CLIENT_ASSERTION_TYPE)], 400, "invalid_request", "Missing client_assertion"),
-        (vec![("grant_type", "client_credentials"), ("client_assertion_type", CLIENT_ASSERTION_TYPE), ("client_assertion", "invalid")], 400, "invalid_request", "Malformed JWT in client_assertion"),
+        (
+            vec![
+                ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+                ("client_assertion", "x.y.z"),
+            ],
+            400,
+            "invalid_request",
+            "grant_type is missing",
+        ),
+        (
+            vec![("grant_type", "password")],
+            400,
+            "unsupported_grant_type",
+            "grant_type is invalid",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion", "x.y.z"),
+            ],
+            400,
+            "invalid_request",
+            "Missing or invalid client_assertion_type - must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+            ],
+            400,
+            "invalid_request",
+            "Missing client_assertion",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+                ("client_assertion", "invalid"),
+            ],
+            400,
+            "invalid_request",
+            "Malformed JWT in client_assertion",
+        ),
     ];
     for (form, status, error, description) in form_cases {
         let (got, body) = post_token(&sandbox, &form).await;
-        assert_eq!((got, body["error"].as_str()), (status, Some(error)), "{body}");
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(error)),
+            "{body}"
+        );
         assert_eq!(body["error_description"], description);
     }
 }
@@ -207,7 +379,11 @@ async fn every_token_error_is_the_platforms() {
 #[tokio::test]
 async fn a_reused_jti_is_refused() {
     let (sandbox, _) = start().await;
-    let jwt = assertion(&good_header(), &good_claims(&sandbox, APP_KEY), "test-1.pem");
+    let jwt = assertion(
+        &good_header(),
+        &good_claims(&sandbox, APP_KEY),
+        "test-1.pem",
+    );
     assert_eq!(token_for(&sandbox, &jwt).await.0, 200);
     let (status, body) = token_for(&sandbox, &jwt).await;
     assert_eq!(status, 400);
@@ -252,9 +428,7 @@ async fn an_update_needs_a_healthcare_worker_token() {
     let patch = |token: String| {
         sandbox
             .http
-            .patch(sandbox.url(&format!(
-                "/personal-demographics/FHIR/R4/Patient/{PATIENT}"
-            )))
+            .patch(sandbox.url(&format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")))
             .bearer_auth(token)
             .header("x-request-id", uuid::Uuid::new_v4().to_string())
             .header("content-type", "application/json-patch+json")
@@ -286,7 +460,10 @@ async fn an_update_needs_a_healthcare_worker_token() {
         .unwrap();
     assert_eq!(resp.status(), 302);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with("http://localhost/callback?code="), "{location}");
+    assert!(
+        location.starts_with("http://localhost/callback?code="),
+        "{location}"
+    );
     assert!(location.ends_with("&state=abc"), "{location}");
     let code = location
         .split("code=")
@@ -419,7 +596,11 @@ async fn latency_slows_the_answer_and_is_journalled() {
     assert_eq!(read_patient(&sandbox, None).await.0, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
     let journal = sandbox.journal().await;
-    let entry = journal.iter().rev().find(|e| e["service"] == "pds").unwrap();
+    let entry = journal
+        .iter()
+        .rev()
+        .find(|e| e["service"] == "pds")
+        .unwrap();
     assert!(
         entry["fault"].as_str().unwrap().contains("PDS is slow"),
         "{entry}"
@@ -430,7 +611,11 @@ async fn latency_slows_the_answer_and_is_journalled() {
 #[tokio::test]
 async fn statuses_carry_the_real_services_bodies() {
     let sandbox = open_sandbox().await;
-    set_fault(&sandbox, json!({"service": "pds", "status": 503, "count": 1})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "pds", "status": 503, "count": 1}),
+    )
+    .await;
     let (status, body) = read_patient(&sandbox, None).await;
     assert_eq!((status, spine_code(&body)), (503, "SERVICE_UNAVAILABLE"));
     assert!(diagnostics(&body).contains("Retry-After"));
@@ -452,14 +637,22 @@ async fn statuses_carry_the_real_services_bodies() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(spine_code(&body), "TOO_MANY_REQUESTS");
 
-    set_fault(&sandbox, json!({"service": "sds", "status": 504, "count": 1})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "sds", "status": 504, "count": 1}),
+    )
+    .await;
     let resp = sandbox.get("/spine-directory/FHIR/R4/Device").await;
     assert_eq!(resp.status(), 504);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(spine_code(&body), "INTERNAL_SERVER_ERROR");
     assert_eq!(diagnostics(&body), "LDAP request timed out");
 
-    set_fault(&sandbox, json!({"service": "provider", "status": 500, "count": 1})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "provider", "status": 500, "count": 1}),
+    )
+    .await;
     let resp = sandbox.get("/B82617/STU3/1/gpconnect/fhir/metadata").await;
     assert_eq!(resp.status(), 500);
     let body: Value = resp.json().await.unwrap();
@@ -469,7 +662,11 @@ async fn statuses_carry_the_real_services_bodies() {
 #[tokio::test]
 async fn ssp_can_be_down_or_failing_to_reach_the_provider() {
     let sandbox = open_sandbox().await;
-    set_fault(&sandbox, json!({"service": "ssp", "status": 502, "count": 1})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "ssp", "status": 502, "count": 1}),
+    )
+    .await;
     let client = sandbox.ssp_client("200000000359");
     let target = "https://localhost/B82617/STU3/1/gpconnect/fhir/metadata";
     let resp = client.get(sandbox.ssp_url(target)).send().await.unwrap();
@@ -479,7 +676,11 @@ async fn ssp_can_be_down_or_failing_to_reach_the_provider() {
         display(&body),
         format!("ERROR_COMMUNICATING_TO_ENDPOINT_URL_{target}")
     );
-    set_fault(&sandbox, json!({"service": "ssp", "status": 503, "retry_after": 30, "count": 1})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "ssp", "status": 503, "retry_after": 30, "count": 1}),
+    )
+    .await;
     let resp = client.get(sandbox.ssp_url(target)).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "30");
@@ -494,7 +695,11 @@ async fn ssp_can_be_down_or_failing_to_reach_the_provider() {
 #[tokio::test]
 async fn a_dropped_connection_gets_no_answer() {
     let sandbox = open_sandbox().await;
-    set_fault(&sandbox, json!({"service": "pds", "drop": true, "count": 1})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "pds", "drop": true, "count": 1}),
+    )
+    .await;
     let attempt = sandbox
         .http
         .get(sandbox.url(&format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")))
@@ -503,9 +708,18 @@ async fn a_dropped_connection_gets_no_answer() {
         .await;
     assert!(attempt.is_err(), "{attempt:?}");
     let journal = sandbox.journal().await;
-    let entry = journal.iter().rev().find(|e| e["service"] == "pds").unwrap();
+    let entry = journal
+        .iter()
+        .rev()
+        .find(|e| e["service"] == "pds")
+        .unwrap();
     assert_eq!(entry["status"], 444);
-    assert!(entry["fault"].as_str().unwrap().contains("connection dropped"));
+    assert!(
+        entry["fault"]
+            .as_str()
+            .unwrap()
+            .contains("connection dropped")
+    );
     // Only the first: the next request is answered.
     assert_eq!(read_patient(&sandbox, None).await.0, 200);
 }
@@ -537,7 +751,11 @@ async fn rules_match_only_what_they_name() {
         json!({"service": "pds", "path": "/personal-demographics/FHIR/R4/Patient/9000000009", "status": 500}),
     )
     .await;
-    set_fault(&sandbox, json!({"service": "pds", "method": "PATCH", "status": 500})).await;
+    set_fault(
+        &sandbox,
+        json!({"service": "pds", "method": "PATCH", "status": 500}),
+    )
+    .await;
     assert_eq!(read_patient(&sandbox, None).await.0, 200);
 }
 
@@ -550,12 +768,22 @@ async fn the_admin_api_validates_lists_removes_and_resets_rules() {
         diagnostics(&body).contains("status: pds does not inject 418; it can inject 429, 500, 503"),
         "{body}"
     );
-    let (status, body) = set_fault(&sandbox, json!([{"service": "pds", "drop": true}, {"service": "sds"}])).await;
+    let (status, body) = set_fault(
+        &sandbox,
+        json!([{"service": "pds", "drop": true}, {"service": "sds"}]),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(diagnostics(&body).starts_with("fault rule 2: a rule must inject"), "{body}");
+    assert!(
+        diagnostics(&body).starts_with("fault rule 2: a rule must inject"),
+        "{body}"
+    );
     let (status, body) = set_fault(&sandbox, json!({"servce": "pds"})).await;
     assert_eq!(status, 400);
-    assert!(diagnostics(&body).contains("unknown field `servce`"), "{body}");
+    assert!(
+        diagnostics(&body).contains("unknown field `servce`"),
+        "{body}"
+    );
 
     // The scenario's rule is there from the start.
     let rules: Value = sandbox.get("/_admin/faults").await.json().await.unwrap();
@@ -611,13 +839,21 @@ async fn scenario_platform_sections_are_checked_at_their_position() {
         "auth: sometimes\napplications:\n  - name: X\n    api_key: k\n    public_key: missing.pem\n    kid: a\nfaults:\n  - { service: pds, status: 502 }\n",
     )
     .unwrap();
-    let errors = spine_sandbox::scenario::load_paths(&[path], chrono::Utc::now().date_naive())
-        .unwrap_err();
+    let errors =
+        spine_sandbox::scenario::load_paths(&[path], chrono::Utc::now().date_naive()).unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|e| e.contains(":1:7: auth: 'sometimes'")), "{text:?}");
-    assert!(text.iter().any(|e| e.contains(":5:17: public_key: cannot read")), "{text:?}");
     assert!(
-        text.iter().any(|e| e.contains(":8:5: fault rule: status: pds does not inject 502")),
+        text.iter().any(|e| e.contains(":1:7: auth: 'sometimes'")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains(":5:17: public_key: cannot read")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains(":8:5: fault rule: status: pds does not inject 502")),
         "{text:?}"
     );
 }
