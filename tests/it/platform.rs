@@ -138,6 +138,9 @@ async fn a_signed_client_assertion_gets_a_token_as_the_platform_answers() {
     app_token(&sandbox, "busy-app-key").await;
 }
 
+/// Form fields sent, then the status, `error` and `error_description` expected.
+type FormCase = (Vec<(&'static str, &'static str)>, u16, &'static str, &'static str);
+
 #[tokio::test]
 async fn every_token_error_is_the_platforms() {
     let (sandbox, _) = start().await;
@@ -320,7 +323,7 @@ async fn every_token_error_is_the_platforms() {
         assert!(body["message_id"].is_string());
     }
 
-    let form_cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    let form_cases: Vec<FormCase> = vec![
         (
             vec![
                 ("client_assertion_type", CLIENT_ASSERTION_TYPE),
