@@ -276,6 +276,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         sandbox_url: format!("http://{}", loopback(shared.http_addr)),
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
+        auth: None,
     };
     let report = crate::journey::run(&options, |_| {}).await;
     boxed(json_response(StatusCode::OK, &json!(report)))

@@ -139,7 +139,12 @@ async fn a_signed_client_assertion_gets_a_token_as_the_platform_answers() {
 }
 
 /// Form fields sent, then the status, `error` and `error_description` expected.
-type FormCase = (Vec<(&'static str, &'static str)>, u16, &'static str, &'static str);
+type FormCase = (
+    Vec<(&'static str, &'static str)>,
+    u16,
+    &'static str,
+    &'static str,
+);
 
 #[tokio::test]
 async fn every_token_error_is_the_platforms() {
@@ -859,4 +864,53 @@ async fn scenario_platform_sections_are_checked_at_their_position() {
             .any(|e| e.contains(":8:5: fault rule: status: pds does not inject 502")),
         "{text:?}"
     );
+}
+
+#[tokio::test]
+async fn the_journey_authenticates_when_given_a_key() {
+    let world = spine_sandbox::scenario::load_paths(
+        &[
+            repo_path("scenarios/default.yaml"),
+            repo_path("tests/fixtures/scenarios/platform-overlay.yaml"),
+        ],
+        crate::support::start_day(),
+    )
+    .unwrap();
+    let sandbox = TestSandbox::start_world(world).await;
+    let mut options = spine_sandbox::journey::JourneyOptions {
+        patient: "9434761018".into(),
+        as_ods: "A20047".into(),
+        skip_registration_change: false,
+        sensitive: false,
+        from: None,
+        sandbox_url: sandbox.base.clone(),
+        ssp_url: sandbox.ssp_base.clone(),
+        certs_dir: sandbox.certs_dir.clone(),
+        auth: None,
+    };
+    // Without a key the trace is refused by the platform.
+    let report = spine_sandbox::journey::run(&options, |_| {}).await;
+    assert!(
+        !matches!(
+            report.outcome,
+            spine_sandbox::journey::JourneyOutcome::Received
+        ),
+        "{:?}",
+        report.outcome
+    );
+    options.auth = Some(spine_sandbox::journey::JourneyAuth {
+        client_key: repo_path("tests/fixtures/oauth/test-1.pem"),
+        kid: "test-1".into(),
+        api_key: APP_KEY.into(),
+    });
+    let report = spine_sandbox::journey::run(&options, |_| {}).await;
+    assert!(
+        matches!(
+            report.outcome,
+            spine_sandbox::journey::JourneyOutcome::Received
+        ),
+        "{:?}",
+        report.steps
+    );
+    assert_eq!(report.steps[0].step, "Platform token (signed JWT)");
 }
