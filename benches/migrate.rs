@@ -244,6 +244,7 @@ fn world(start: NaiveDate) -> World {
             record: record(start),
             demographics: Default::default(),
         }],
+        platform: Default::default(),
     }
 }
 

@@ -166,4 +166,14 @@ pub struct JourneyArgs {
     /// Print the whole journey as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Authenticate with the platform first (for `auth: required`): the application's RSA
+    /// private key in PEM; needs --kid and --api-key.
+    #[arg(long, value_name = "PEM", requires_all = ["kid", "api_key"])]
+    pub client_key: Option<PathBuf>,
+    /// The `kid` of the client key, as registered in the scenario.
+    #[arg(long, value_name = "KID", requires = "client_key")]
+    pub kid: Option<String>,
+    /// The application's API key (`iss` and `sub` of the client assertion).
+    #[arg(long, value_name = "KEY", requires = "client_key")]
+    pub api_key: Option<String>,
 }

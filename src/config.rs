@@ -46,6 +46,19 @@ pub struct Config {
     /// Bytes of serialised migrate Bundles the providers keep for repeated requests, least
     /// recently used out first; 0 builds every Bundle afresh.
     pub migrate_cache_max_bytes: u64,
+    /// `off` (the default, like the PDS sandbox) or `required`: PDS wants a token from
+    /// `POST /oauth2/token` and SDS a registered application's `apikey`. A scenario's `auth:`
+    /// overrides it.
+    pub auth: AuthMode,
+}
+
+/// Whether the platform's authentication is enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    #[default]
+    Off,
+    Required,
 }
 
 impl Default for Config {
@@ -66,6 +79,7 @@ impl Default for Config {
             journal_max_bytes: 64 * 1024 * 1024,
             scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
             migrate_cache_max_bytes: crate::provider::cache::DEFAULT_MAX_BYTES,
+            auth: AuthMode::Off,
         }
     }
 }
@@ -211,7 +225,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -227,6 +241,7 @@ pub const KEYS: [&str; 15] = [
     "journal_max_bytes",
     "scenario_max_yaml_nodes",
     "migrate_cache_max_bytes",
+    "auth",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

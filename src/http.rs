@@ -223,6 +223,18 @@ impl Acceptor for PlainAcceptor {
     }
 }
 
+/// The error that makes hyper close a connection without answering (an injected fault).
+#[derive(Debug)]
+struct DroppedByFault;
+
+impl std::fmt::Display for DroppedByFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DroppedByFault {}
+
 /// Serves connections from `listener` until `shutdown` turns true, then stops accepting and
 /// waits up to `drain` for open requests to finish.
 pub async fn serve<A, H, F>(
@@ -285,7 +297,18 @@ pub async fn serve<A, H, F>(
                 first_request.store(true, Ordering::Relaxed);
                 let handler = handler.clone();
                 let peer = peer.clone();
-                async move { Ok::<_, Infallible>(handler(req, peer, remote).await) }
+                async move {
+                    let resp = handler(req, peer, remote).await;
+                    // An injected "dropped connection": hyper closes the connection unanswered.
+                    if resp
+                        .extensions()
+                        .get::<crate::platform::faults::DropConnection>()
+                        .is_some()
+                    {
+                        return Err(DroppedByFault);
+                    }
+                    Ok(resp)
+                }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let conn = watcher.watch(conn.into_owned());

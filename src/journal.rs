@@ -54,6 +54,10 @@ pub struct Entry {
     /// (the body above is cut, so the conformance report could not otherwise see them all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents: Option<Vec<String>>,
+    /// The fault injected into this exchange (`POST /_admin/faults`, scenario `faults:`), so
+    /// nobody mistakes a rehearsed outage for a bug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// A body as kept in an entry: at most [`BODY_LIMIT`] bytes of it, turned into text only when

@@ -20,6 +20,7 @@
 //! - [`nhs_number`], [`identifiers`]: parse-don't-validate domain identifiers.
 //! - [`clock`]: injected time.
 //! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
+//! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
 
 pub mod admin;
 pub mod cli;
@@ -38,6 +39,7 @@ pub mod jwt;
 pub mod nhs_number;
 pub mod pds;
 pub mod pki;
+pub mod platform;
 pub mod provider;
 pub mod sandbox;
 pub mod scenario;

@@ -69,6 +69,16 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
         sandbox_url: args.sandbox,
         ssp_url: args.ssp,
         certs_dir: args.certs_dir,
+        auth: match (args.client_key, args.kid, args.api_key) {
+            (Some(client_key), Some(kid), Some(api_key)) => {
+                Some(spine_sandbox::journey::JourneyAuth {
+                    client_key,
+                    kid,
+                    api_key,
+                })
+            }
+            _ => None,
+        },
     };
     let json = args.json;
     #[allow(clippy::print_stdout)]

@@ -18,8 +18,9 @@ use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, closing, read_body_within, serve};
 use crate::journal::{self, Entry, Journal};
+use crate::platform::faults::{self, DropConnection, Injection, RequestFacts};
 use crate::scenario::World;
-use crate::{admin, conformance, pds, pki, provider, sds, ssp, tls};
+use crate::{admin, conformance, pds, pki, platform, provider, sds, ssp, tls};
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,8 @@ pub struct Shared {
     pub migrate_cache: provider::cache::MigrateCache,
     pub clock: Clock,
     pub config: Arc<Config>,
+    /// OAuth, rate limits and injected faults (the API platform's and Spine's behaviour).
+    pub platform: Arc<platform::Platform>,
     /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash.
     pub public_url: String,
     /// Where the listeners are bound (the web page's journeys call the sandbox over the network).
@@ -81,6 +84,10 @@ impl Sandbox {
         let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
         let public_url = config.public_url_for(http_addr.port());
         ensure_pki(&config.certs_dir, &world, &public_url).await?;
+        let platform = Arc::new(platform::Platform::new(
+            &world.platform,
+            config.auth == crate::config::AuthMode::Required,
+        ));
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
         let shared = Shared {
@@ -91,6 +98,7 @@ impl Sandbox {
             sds: sds::SdsDirectory::new(&world, &public_url),
             journal: Journal::new(config.journal_capacity, config.journal_max_bytes),
             migrate_cache: provider::cache::MigrateCache::new(config.migrate_cache_max_bytes),
+            platform,
             world,
             clock,
             public_url,
@@ -200,6 +208,7 @@ enum Route {
     Pds,
     Sds,
     Provider,
+    OAuth,
     Unknown,
 }
 
@@ -212,6 +221,8 @@ fn route(path: &str) -> Route {
         Route::Sds
     } else if provider::is_provider_path(path) {
         Route::Provider
+    } else if platform::is_oauth_path(path) {
+        Route::OAuth
     } else {
         Route::Unknown
     }
@@ -226,6 +237,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let (service, style) = match route {
         Route::Pds => ("pds", OutcomeStyle::Pds),
         Route::Sds => ("sds", OutcomeStyle::Sds),
+        Route::OAuth => ("oauth", OutcomeStyle::Pds),
         _ => ("provider", OutcomeStyle::GpConnect),
     };
     let ticket = shared.journal.begin();
@@ -241,16 +253,47 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
     let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
 
+    let mut injected: Option<Injection> = None;
     let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
     let (request_body, resp) = match read.await {
         Err(e) => (Bytes::new(), closing(e.to_fhir().to_response(style))),
         Ok(req) => {
             let body = req.body().clone();
+            let fault_service = match route {
+                Route::Pds => Some(faults::Service::Pds),
+                Route::Sds => Some(faults::Service::Sds),
+                Route::Provider => Some(faults::Service::Provider),
+                _ => None,
+            };
+            injected = fault_service.and_then(|service| {
+                shared.platform.faults.pick(&RequestFacts {
+                    service,
+                    method: &method,
+                    path: req.uri().path(),
+                    headers: req.headers(),
+                    body: &body,
+                })
+            });
+            let fault = injected.clone();
             let work = async {
+                if let Some(fault) = &fault {
+                    if let Some(delay) = fault.latency {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if fault.drop {
+                        let mut resp = Response::new(Bytes::new());
+                        resp.extensions_mut().insert(DropConnection);
+                        return resp;
+                    }
+                    if let (Some(status), Some(service)) = (fault.status, fault_service) {
+                        return faults::status_response(service, status, fault.retry_after, &path);
+                    }
+                }
                 match route {
                     Route::Pds => pds::handle(shared, req).await,
                     Route::Sds => sds::handle(shared, req).await,
                     Route::Provider => provider::handle(shared, req).await,
+                    Route::OAuth => platform::handle_oauth(shared, &req),
                     _ => unknown_path(&method, &path).to_response(style),
                 }
             };
@@ -285,6 +328,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .map(str::to_owned)
     };
     let delivered = resp.extensions().get::<conformance::Delivered>().cloned();
+    let dropped = resp.extensions().get::<DropConnection>().is_some();
     let time = time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let sequence = shared.journal.complete(
         ticket,
@@ -293,7 +337,9 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             service,
             method: method.to_string(),
             path: path.clone(),
-            status: resp.status().as_u16(),
+            // nginx's 444, "connection closed without response", for a dropped connection.
+            status: if dropped { 444 } else { resp.status().as_u16() },
+            fault: injected.map(|f| f.note),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             trace_id: header("ssp-traceid"),
             from_asid: header("ssp-from"),

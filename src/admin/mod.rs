@@ -35,6 +35,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 );
             }
             shared.migrate_cache.reset();
+            shared.platform.reset();
             shared.journal.clear();
             shared.deliveries.clear();
             tracing::info!("State reset to the loaded scenario.");
@@ -61,6 +62,35 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 Ok(query) => journal(shared, query.since),
             }
         }
+        (&Method::GET, "/_admin/faults") => boxed(json_response(
+            StatusCode::OK,
+            &json!({ "rules": shared.platform.faults.list() }),
+        )),
+        (&Method::POST, "/_admin/faults") => add_faults(shared, req).await,
+        (&Method::DELETE, "/_admin/faults") => {
+            shared.platform.faults.clear();
+            tracing::info!("Every fault rule removed.");
+            let mut resp = Response::new(Bytes::new());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            boxed(resp)
+        }
+        (&Method::DELETE, p) if p.starts_with("/_admin/faults/") => {
+            let id = &p["/_admin/faults/".len()..];
+            match id.parse::<u64>() {
+                Ok(n) if shared.platform.faults.remove(n) => {
+                    let mut resp = Response::new(Bytes::new());
+                    *resp.status_mut() = StatusCode::NO_CONTENT;
+                    boxed(resp)
+                }
+                _ => boxed(
+                    FhirError::new(
+                        SpineCode::NoRecordFound,
+                        format!("no fault rule with id '{id}' (GET /_admin/faults lists them)"),
+                    )
+                    .to_response(OutcomeStyle::GpConnect),
+                ),
+            }
+        }
         (&Method::GET, "/") => page(),
         (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
         (&Method::GET, "/_admin/scenario") => {
@@ -83,6 +113,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             | "/_admin/journey"
             | "/_admin/conformance"
             | "/_admin/records"
+            | "/_admin/faults"
             | "/",
         ) => boxed(
             FhirError::new(
@@ -305,6 +336,49 @@ struct JourneyRequest {
 
 /// Runs the consumer journey against this very sandbox, over the network like the CLI does,
 /// so the journal (and the page's diagram) shows every hop.
+/// `POST /_admin/faults`: one rule, or a list of rules set together (all or none).
+async fn add_faults(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let fail = |e: FhirError| boxed(e.to_response(OutcomeStyle::GpConnect));
+    let timeout = std::time::Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
+    let req = match read_body_within(req, 64 * 1024, timeout).await {
+        Ok(r) => r,
+        Err(e) => return closing(fail(e.to_fhir())),
+    };
+    let value: serde_json::Value = match serde_json::from_slice(req.body()) {
+        Ok(v) => v,
+        Err(e) => {
+            return fail(FhirError::bad_request(format!(
+                "fault rule body is not JSON: {e} (expected e.g. {{\"service\": \"pds\", \"latency_ms\": 3000}})"
+            )));
+        }
+    };
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    let mut specs = Vec::with_capacity(items.len());
+    for (n, item) in items.into_iter().enumerate() {
+        match crate::platform::FaultSpec::from_json(item) {
+            Ok(spec) => specs.push(spec),
+            Err(e) => {
+                return fail(FhirError::bad_request(format!("fault rule {}: {e}", n + 1)));
+            }
+        }
+    }
+    let added: Vec<serde_json::Value> = specs
+        .into_iter()
+        .map(|spec| {
+            let rule = shared.platform.faults.add(spec);
+            tracing::info!(id = rule.id, "Fault rule set.");
+            rule.view()
+        })
+        .collect();
+    boxed(json_response(
+        StatusCode::CREATED,
+        &json!({ "rules": added }),
+    ))
+}
+
 async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let fail = |e: FhirError| boxed(e.to_response(OutcomeStyle::GpConnect));
     let body_timeout = std::time::Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
@@ -329,6 +403,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         sandbox_url: format!("http://{}", loopback(shared.http_addr)),
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
+        auth: None,
     };
     let report = crate::journey::run(&options, |_| {}).await;
     boxed(json_response(StatusCode::OK, &json!(report)))

@@ -5,12 +5,14 @@
 //! SDS, mutual TLS to SSP with the client certificate of its own ASID. The CLI (`spine-sandbox
 //! journey`) and the web page's buttons both run [`run`]; they differ only in how they show steps.
 
+mod auth;
 mod client;
 mod report;
 mod steps;
 
 use std::path::PathBuf;
 
+pub use auth::JourneyAuth;
 pub use report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
 
 /// What the consumer is asked to do.
@@ -37,6 +39,9 @@ pub struct JourneyOptions {
     pub ssp_url: String,
     /// Folder with `ca.pem` and `clients/<ASID>.pem`.
     pub certs_dir: PathBuf,
+    /// Authenticate with the API platform first (needed when the sandbox runs `auth: required`).
+    #[serde(default)]
+    pub auth: Option<JourneyAuth>,
 }
 
 /// Runs the journey, calling `on_step` as each step ends (the CLI prints it at once).

@@ -24,6 +24,8 @@ pub struct Journey<'a, F: FnMut(&StepReport)> {
     on_step: F,
     steps: Vec<StepReport>,
     client: Option<ConsumerClient>,
+    /// The user-restricted access token, when the journey authenticates.
+    token: Option<String>,
 }
 
 /// What the trace told us.
@@ -46,6 +48,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             on_step,
             steps: Vec::new(),
             client: None,
+            token: None,
         }
     }
 
@@ -64,6 +67,9 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
     }
 
     async fn play(&mut self) -> Result<RecordSummary, Stop> {
+        if let Some(auth) = self.options.auth.clone() {
+            self.authenticate(&auth).await?;
+        }
         // Our own ASID first: it picks the client certificate for SSP.
         let own_asid = self
             .device_asid(&self.options.as_ods.clone(), "SDS own device")
@@ -95,6 +101,99 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         self.documents(&own_asid, &previous, &bundle, &mut summary)
             .await?;
         Ok(summary)
+    }
+
+    /// An application token (signed JWT), then the simulated login's user-restricted token.
+    async fn authenticate(&mut self, auth: &super::JourneyAuth) -> Result<(), Stop> {
+        let base = base(&self.options.sandbox_url).to_owned();
+        let token_url = format!("{base}/oauth2/token");
+        let client = ConsumerClient::plain();
+        let started = std::time::Instant::now();
+        let app = match super::auth::client_assertion(auth, &token_url) {
+            Ok(jwt) => {
+                super::auth::token(
+                    &client,
+                    &token_url,
+                    &[
+                        ("grant_type", "client_credentials"),
+                        (
+                            "client_assertion_type",
+                            crate::platform::oauth::CLIENT_ASSERTION_TYPE,
+                        ),
+                        ("client_assertion", &jwt),
+                    ],
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        self.auth_step("Platform token (signed JWT)", &token_url, started, &app)?;
+        let started = std::time::Instant::now();
+        let redirect = format!("{base}/callback");
+        let user = match super::auth::login_code(&client, &base, &auth.api_key, &redirect).await {
+            Ok(code) => {
+                super::auth::token(
+                    &client,
+                    &token_url,
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &redirect),
+                        ("client_id", &auth.api_key),
+                    ],
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        self.auth_step(
+            "Platform login (healthcare worker)",
+            &token_url,
+            started,
+            &user,
+        )?;
+        self.token = user.ok();
+        Ok(())
+    }
+
+    fn auth_step(
+        &mut self,
+        step: &str,
+        url: &str,
+        started: std::time::Instant,
+        result: &Result<String, String>,
+    ) -> Result<(), Stop> {
+        self.push(StepReport {
+            step: step.into(),
+            request: format!("POST {url}"),
+            status: None,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            spine_code: None,
+            outcome: match result {
+                Ok(_) => "access token received".into(),
+                Err(e) => e.clone(),
+            },
+            ok: result.is_ok(),
+            trace_id: None,
+        });
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Stop::Failed {
+                reason: format!("{step}: {e}"),
+            }),
+        }
+    }
+
+    /// SDS's headers: the application's API key when the journey authenticates.
+    fn sds_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("x-correlation-id", uuid::Uuid::new_v4().to_string()),
+            ("accept", "application/fhir+json".into()),
+        ];
+        if let Some(auth) = &self.options.auth {
+            headers.push(("apikey", auth.api_key.clone()));
+        }
+        headers
     }
 
     fn make_client(&mut self, asid: &str) -> Result<ConsumerClient, Stop> {
@@ -220,7 +319,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
     }
 
     fn pds_headers(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut headers = vec![
             ("x-request-id", uuid::Uuid::new_v4().to_string()),
             ("x-correlation-id", uuid::Uuid::new_v4().to_string()),
             ("accept", "application/fhir+json".into()),
@@ -228,7 +327,11 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
                 "nhsd-end-user-organisation-ods",
                 self.options.as_ods.clone(),
             ),
-        ]
+        ];
+        if let Some(token) = &self.token {
+            headers.push(("authorization", format!("Bearer {token}")));
+        }
+        headers
     }
 
     async fn trace(&mut self) -> Result<Trace, Stop> {
@@ -330,10 +433,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             systems::SERVICE_INTERACTION_ID,
             interactions::MIGRATE_STRUCTURED,
         );
-        let headers = vec![
-            ("x-correlation-id", uuid::Uuid::new_v4().to_string()),
-            ("accept", "application/fhir+json".into()),
-        ];
+        let headers = self.sds_headers();
         let answer = self
             .exchange(step, Method::GET, url, headers, None, |a| {
                 match asid_of(&a.json().unwrap_or_default()) {
@@ -360,10 +460,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             systems::ODS_ORGANIZATION_CODE,
             systems::SERVICE_INTERACTION_ID,
         );
-        let headers = vec![
-            ("x-correlation-id", uuid::Uuid::new_v4().to_string()),
-            ("accept", "application/fhir+json".into()),
-        ];
+        let headers = self.sds_headers();
         let step = format!("SDS {capability} endpoint");
         let answer = self
             .exchange(&step, Method::GET, url, headers, None, |a| {

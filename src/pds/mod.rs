@@ -41,7 +41,12 @@ pub mod headers {
 }
 
 pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
-    let mut resp = route(shared, &req).unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
+    // With `auth: required` the platform's proxy checks the token before PDS sees anything.
+    let checked = shared
+        .platform
+        .check_pds(shared, req.method(), req.headers())
+        .and_then(|()| route(shared, &req));
+    let mut resp = checked.unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
     echo_tracking_headers(req.headers(), resp.headers_mut());
     resp
 }

@@ -38,6 +38,7 @@ pub fn shared(world: World) -> Shared {
         sds: sds::SdsDirectory::new(&world, "http://sandbox.test"),
         journal: Journal::new(10, usize::MAX),
         migrate_cache: super::cache::MigrateCache::new(super::cache::DEFAULT_MAX_BYTES),
+        platform: Arc::new(crate::platform::Platform::new(&world.platform, false)),
         world,
         clock: Clock::fixed(now()),
         config: Arc::new(Config::default()),

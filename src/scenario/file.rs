@@ -30,6 +30,12 @@ pub struct ScenarioFile {
     pub practices: Option<Vec<Spanned<PracticeEntry>>>,
     pub practitioners: Option<Vec<Spanned<PractitionerEntry>>>,
     pub patients: Option<Vec<Spanned<PatientEntry>>>,
+    /// `required` or `off`: the API platform's authentication (see [`super::platform`]).
+    pub auth: Option<Spanned<String>>,
+    /// Consumer applications registered with the platform.
+    pub applications: Option<Vec<Spanned<super::platform::ApplicationEntry>>>,
+    /// Fault rules in force from the start.
+    pub faults: Option<Vec<Spanned<crate::platform::FaultSpec>>>,
 }
 
 /// A GP practice: a GP Connect provider (`provider: true`, the default), a consumer, or both.

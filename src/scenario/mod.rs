@@ -10,6 +10,7 @@ pub mod demographics;
 pub mod file;
 pub mod generate;
 pub mod load;
+pub mod platform;
 mod shape;
 pub mod validate;
 
@@ -35,6 +36,8 @@ pub struct World {
     /// Lookup tables over the lists above, built on first lookup (`WorldIndex::default()` when
     /// writing a world by hand).
     pub index: WorldIndex,
+    /// Authentication, applications and fault rules (`auth:`, `applications:`, `faults:`).
+    pub platform: crate::platform::PlatformScenario,
 }
 
 impl World {

@@ -62,19 +62,27 @@ fn new_id() -> String {
 }
 
 /// `apikey` as the API platform checks it, when the sandbox is configured to require one.
+/// With `auth: required`, a registered application's API key is accepted too.
 fn check_api_key(shared: &Shared, headers: &HeaderMap) -> Result<(), FhirError> {
-    let Some(expected) = &shared.config.sds_api_key else {
+    let auth = shared.platform.auth_required;
+    let expected = shared.config.sds_api_key.as_deref();
+    if expected.is_none() && !auth {
         return Ok(());
+    }
+    let known = |given: &[u8]| {
+        expected.is_some_and(|e| e.as_bytes() == given)
+            || (auth
+                && std::str::from_utf8(given).is_ok_and(|k| shared.platform.oauth.is_api_key(k)))
     };
     let (fault, diagnostics) = match headers.get(headers::API_KEY) {
         None => (
             "Failed to resolve API Key variable request.header.apikey",
-            "the 'apikey' header is missing; this sandbox is configured (sds_api_key) to require it",
+            "the 'apikey' header is missing; this sandbox is configured (sds_api_key or auth: required) to require it",
         ),
-        Some(given) if given.as_bytes() == expected.as_bytes() => return Ok(()),
+        Some(given) if known(given.as_bytes()) => return Ok(()),
         Some(_) => (
             "Invalid ApiKey",
-            "the 'apikey' header does not hold the key this sandbox is configured with (sds_api_key)",
+            "the 'apikey' header holds neither the key this sandbox is configured with (sds_api_key) nor a scenario application's API key",
         ),
     };
     let mut refused = FhirError::new(SpineCode::ApiAccessDenied, diagnostics);

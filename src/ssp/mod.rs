@@ -213,6 +213,7 @@ pub struct SspService {
     forwarder: Forwarder,
     max_body_bytes: usize,
     body_timeout: Duration,
+    platform: Arc<crate::platform::Platform>,
 }
 
 /// What the checks established about a request SSP will forward.
@@ -254,6 +255,7 @@ impl SspService {
             sds: shared.sds.clone(),
             journal: shared.journal.clone(),
             clock: shared.clock.clone(),
+            platform: shared.platform.clone(),
             forwarder: Forwarder::new(
                 tls,
                 Duration::from_secs(shared.config.forward_timeout_secs.max(1)),
@@ -283,6 +285,34 @@ impl SspService {
         let request_headers = journal::header_pairs(req.headers());
         let jwt = journal::decoded_jwt(req.headers());
 
+        let injected = self
+            .platform
+            .faults
+            .pick(&crate::platform::faults::RequestFacts {
+                service: crate::platform::faults::Service::Ssp,
+                method: &method,
+                path: req.uri().path(),
+                headers: req.headers(),
+                body: &[],
+            });
+        if let Some(fault) = &injected {
+            if let Some(delay) = fault.latency {
+                tokio::time::sleep(delay).await;
+            }
+            if fault.drop || fault.status.is_some() {
+                return self.injected(
+                    fault,
+                    time,
+                    started,
+                    &method,
+                    path,
+                    &target,
+                    seen,
+                    request_headers,
+                    jwt,
+                );
+            }
+        }
         let checked = self.check(&peer, &method, req.headers(), &target);
         let mut request_body = None;
         let refusal = match checked {
@@ -368,10 +398,68 @@ impl SspService {
                     } => Some(asid.as_str().to_owned()),
                     _ => None,
                 },
+                fault: injected.map(|f| f.note),
                 ..Default::default()
             },
         );
         resp
+    }
+
+    /// An injected status or dropped connection, answered before SSP's checks (Spine is down
+    /// or throttling whoever asks), and journalled with the fault.
+    #[allow(clippy::too_many_arguments)]
+    fn injected(
+        &self,
+        fault: &crate::platform::faults::Injection,
+        time: chrono::DateTime<chrono::Utc>,
+        started: Instant,
+        method: &Method,
+        path: String,
+        target: &str,
+        seen: Seen,
+        request_headers: journal::Headers,
+        jwt: journal::Jwt,
+    ) -> Response<Body> {
+        let resp = match fault.status {
+            Some(status) if !fault.drop => crate::platform::faults::status_response(
+                crate::platform::faults::Service::Ssp,
+                status,
+                fault.retry_after,
+                target,
+            ),
+            _ => {
+                let mut resp = Response::new(bytes::Bytes::new());
+                resp.extensions_mut()
+                    .insert(crate::platform::faults::DropConnection);
+                resp
+            }
+        };
+        let status = if fault.drop {
+            444
+        } else {
+            resp.status().as_u16()
+        };
+        self.journal.record(Entry {
+            time: rfc3339(time),
+            service: SERVICE,
+            method: method.to_string(),
+            path,
+            status,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            trace_id: seen.trace_id,
+            from_asid: seen.from,
+            to_asid: seen.to,
+            interaction: seen.interaction,
+            refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
+            target: (!target.is_empty()).then(|| target.to_owned()),
+            request_headers,
+            jwt,
+            response_headers: journal::header_pairs(resp.headers()),
+            response_body: journal::bounded_bytes(resp.body()),
+            fault: Some(fault.note.clone()),
+            ..Default::default()
+        });
+        boxed(resp)
     }
 
     /// SSP's checks, in order (module doc).

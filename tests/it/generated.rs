@@ -99,6 +99,7 @@ async fn a_generated_world_passes_check_serves_and_migrates() {
             sandbox_url: sandbox.base.clone(),
             ssp_url: sandbox.ssp_base.clone(),
             certs_dir: sandbox.certs_dir.clone(),
+            auth: None,
         },
         |_| {},
     )

@@ -20,6 +20,7 @@ fn options(sandbox: &TestSandbox, patient: &str) -> JourneyOptions {
         sandbox_url: sandbox.base.clone(),
         ssp_url: sandbox.ssp_base.clone(),
         certs_dir: sandbox.certs_dir.clone(),
+        auth: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod migrate_cache;
 mod pds;
 mod pds_records;
 mod pki;
+mod platform;
 mod provider_suite;
 mod scenario_files;
 mod sds;

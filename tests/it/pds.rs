@@ -136,6 +136,7 @@ fn world() -> World {
         ],
         practitioners: vec![],
         patients: vec![ada, jane, janet, john, joan],
+        platform: Default::default(),
     }
 }
 

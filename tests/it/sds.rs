@@ -45,6 +45,7 @@ fn world() -> World {
         ],
         practitioners: vec![],
         patients: vec![],
+        platform: Default::default(),
     }
 }
 

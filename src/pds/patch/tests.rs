@@ -57,6 +57,7 @@ fn world() -> World {
             record: Record::default(),
             demographics: Default::default(),
         }],
+        platform: Default::default(),
     }
 }
 

@@ -64,6 +64,17 @@ pub(crate) enum Documents {
     Embedded(&'static [(&'static str, &'static [u8])]),
 }
 
+impl Documents {
+    /// Where a path the scenario names is read from: beside the scenario file (the built-in
+    /// scenario names paths relative to the current folder).
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
+        match self {
+            Documents::Folder(dir) => dir.join(path),
+            Documents::Embedded(_) => PathBuf::from(path),
+        }
+    }
+}
+
 /// Document files larger than this are refused (the GP Connect migrate limit is 100 MB).
 pub const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
 
@@ -94,6 +105,7 @@ pub(crate) fn build_world(
         practitioners: Vec::new(),
         patients: Vec::new(),
         index: super::WorldIndex::default(),
+        platform: Default::default(),
     };
 
     // Practices and practitioners first, across every file, so references can point forwards and
@@ -124,6 +136,9 @@ pub(crate) fn build_world(
             }
         }
     }
+    let (platform, problems) = super::platform::build(sources);
+    world.platform = platform;
+    checker.problems.extend(problems);
     (world, checker.problems)
 }
 

@@ -63,5 +63,6 @@ pub fn practices_only() -> World {
         ],
         practitioners: Vec::new(),
         patients: Vec::new(),
+        platform: Default::default(),
     }
 }

@@ -1,0 +1,590 @@
+//! The NHS API platform's OAuth 2.0 token endpoint, as PDS consumers meet it.
+//!
+//! - **Application-restricted, signed JWT**: `POST /oauth2/token` with
+//!   `grant_type=client_credentials`, `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+//!   and a client assertion signed RS512 (the only algorithm the platform accepts) with a `kid`
+//!   header, `iss` = `sub` = the API key, `aud` = the token URL, a unique `jti` and an `exp` at most
+//!   five minutes ahead. Refusals carry the platform's `error` / `error_description` pairs and
+//!   statuses, in the platform's check order.
+//! - **User-restricted (healthcare worker), simulated login**: the platform's test environments
+//!   let a developer log in as a test user instead of with a smartcard. Here
+//!   `GET /oauth2/authorize?response_type=code&client_id=KEY&redirect_uri=URI&state=S[&role=ID]`
+//!   logs in at once and redirects with a code; `POST /oauth2/token` with
+//!   `grant_type=authorization_code`, the code, the same `redirect_uri`, `client_id` and (when the
+//!   application has one) `client_secret` returns a token for that role.
+//!
+//! Access tokens live 599 seconds, measured on the injected clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+use super::{Application, faults};
+use crate::fhir::FhirError;
+
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Seconds an access token lives (the platform answers `"expires_in": "599"`).
+pub const TOKEN_LIFETIME_SECS: i64 = 599;
+/// The role a simulated login gets when none is asked for.
+pub const DEFAULT_ROLE: &str = "555254240100";
+
+/// Who a token was issued to.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub api_key: String,
+    pub app_name: String,
+    pub expires: DateTime<Utc>,
+    /// The healthcare worker's role (`NHSD-Session-URID`) for a user-restricted token.
+    pub role: Option<String>,
+}
+
+impl Grant {
+    /// `Application-Restricted` or `User-Restricted`, as PDS names the access mode.
+    pub fn access_mode(&self) -> &'static str {
+        if self.role.is_some() {
+            "User-Restricted"
+        } else {
+            "Application-Restricted"
+        }
+    }
+}
+
+struct Code {
+    api_key: String,
+    redirect_uri: String,
+    role: String,
+    expires: DateTime<Utc>,
+}
+
+/// Requests an application made in one second, for its rate limit.
+#[derive(Clone, Copy)]
+struct Window {
+    second: i64,
+    count: u32,
+}
+
+/// The token endpoint's state: the registered applications, tokens issued, `jti`s seen.
+pub struct OAuth {
+    apps: HashMap<String, Arc<Application>>,
+    tokens: DashMap<String, Grant>,
+    codes: DashMap<String, Code>,
+    /// `api key` + `jti` -> the assertion's `exp`, to refuse a replay.
+    jtis: DashMap<(String, String), i64>,
+    windows: DashMap<String, Window>,
+}
+
+/// An error as the token endpoint answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+}
+
+fn refuse(status: u16, description: impl Into<String>) -> OAuthError {
+    OAuthError {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        error: "invalid_request",
+        description: description.into(),
+    }
+}
+
+impl OAuthError {
+    pub fn to_response(&self) -> Response<Bytes> {
+        json_response(
+            self.status,
+            &json!({
+                "error": self.error,
+                "error_description": self.description,
+                "message_id": format!("rrt-{}", uuid::Uuid::new_v4().simple()),
+            }),
+        )
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::from(serde_json::to_vec(body).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// 28 random letters and digits, like the platform's opaque tokens.
+fn opaque() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{a}{b}"))
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(28)
+        .collect()
+}
+
+fn decode_part(part: &str) -> Option<Value> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value.is_object().then_some(value)
+}
+
+impl OAuth {
+    pub fn new(apps: &[Application]) -> Self {
+        Self {
+            apps: apps
+                .iter()
+                .map(|a| (a.api_key.clone(), Arc::new(a.clone())))
+                .collect(),
+            tokens: DashMap::new(),
+            codes: DashMap::new(),
+            jtis: DashMap::new(),
+            windows: DashMap::new(),
+        }
+    }
+
+    /// Forgets every token, code and `jti` (admin reset).
+    pub fn reset(&self) {
+        self.tokens.clear();
+        self.codes.clear();
+        self.jtis.clear();
+        self.windows.clear();
+    }
+
+    pub fn is_api_key(&self, key: &str) -> bool {
+        self.apps.contains_key(key)
+    }
+
+    /// `POST /oauth2/token`. `token_urls` are the `aud` values accepted (the public URL's and
+    /// the one the request was addressed to).
+    pub fn token(
+        &self,
+        form: &[(String, String)],
+        token_urls: &[String],
+        now: DateTime<Utc>,
+    ) -> Response<Bytes> {
+        let get = |name: &str| {
+            form.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let result = match get("grant_type") {
+            None | Some("") => Err(refuse(400, "grant_type is missing")),
+            Some("client_credentials") => self.client_credentials(&get, token_urls, now),
+            Some("authorization_code") => self.authorization_code(&get, now),
+            Some(_) => Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "unsupported_grant_type",
+                description: "grant_type is invalid".into(),
+            }),
+        };
+        result.unwrap_or_else(|e| e.to_response())
+    }
+
+    fn issue(
+        &self,
+        app: &Application,
+        role: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Response<Bytes> {
+        let token = opaque();
+        let user = role.is_some();
+        self.tokens.insert(
+            token.clone(),
+            Grant {
+                api_key: app.api_key.clone(),
+                app_name: app.name.clone(),
+                expires: now + chrono::Duration::seconds(TOKEN_LIFETIME_SECS),
+                role,
+            },
+        );
+        let mut body = json!({
+            "access_token": token,
+            "expires_in": TOKEN_LIFETIME_SECS.to_string(),
+            "token_type": "Bearer",
+            "issued_at": now.timestamp_millis().to_string(),
+        });
+        if user {
+            body["refresh_count"] = json!("0");
+            body["refresh_token"] = json!(opaque());
+            body["refresh_token_expires_in"] = json!("43199");
+        }
+        json_response(StatusCode::OK, &body)
+    }
+
+    fn client_credentials<'a>(
+        &self,
+        get: &dyn Fn(&str) -> Option<&'a str>,
+        token_urls: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Response<Bytes>, OAuthError> {
+        if get("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE) {
+            return Err(refuse(
+                400,
+                format!(
+                    "Missing or invalid client_assertion_type - must be '{CLIENT_ASSERTION_TYPE}'"
+                ),
+            ));
+        }
+        let assertion = match get("client_assertion") {
+            None | Some("") => return Err(refuse(400, "Missing client_assertion")),
+            Some(a) => a,
+        };
+        let parts: Vec<&str> = assertion.split('.').collect();
+        let (Some(head), Some(claims)) = (
+            parts.first().and_then(|p| decode_part(p)),
+            parts.get(1).and_then(|p| decode_part(p)),
+        ) else {
+            return Err(refuse(400, "Malformed JWT in client_assertion"));
+        };
+        if parts.len() != 3 {
+            return Err(refuse(400, "Malformed JWT in client_assertion"));
+        }
+        let kid = match head.get("kid") {
+            Some(Value::String(k)) if !k.is_empty() => k.clone(),
+            _ => return Err(refuse(400, "Missing 'kid' header in client_assertion JWT")),
+        };
+        if let Some(typ) = head.get("typ")
+            && typ.as_str().is_none_or(|t| !t.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(refuse(
+                400,
+                "Invalid 'typ' header in client_assertion JWT - must be 'JWT'",
+            ));
+        }
+        match head.get("alg") {
+            None => return Err(refuse(400, "Missing 'alg' header in client_assertion JWT")),
+            Some(Value::String(a)) if a == "RS512" => {}
+            Some(_) => {
+                return Err(refuse(
+                    400,
+                    "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'",
+                ));
+            }
+        }
+        let iss = claims.get("iss").and_then(Value::as_str);
+        let sub = claims.get("sub").and_then(Value::as_str);
+        let api_key = match (iss, sub) {
+            (Some(i), Some(s)) if i == s && !i.is_empty() => i,
+            _ => {
+                return Err(refuse(
+                    400,
+                    "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT",
+                ));
+            }
+        };
+        let Some(app) = self.apps.get(api_key) else {
+            return Err(refuse(
+                401,
+                "Invalid 'iss'/'sub' claims in client_assertion JWT",
+            ));
+        };
+        let jti = match claims.get("jti") {
+            None => return Err(refuse(400, "Missing 'jti' claim in client_assertion JWT")),
+            Some(Value::String(j)) if !j.is_empty() => j.clone(),
+            Some(_) => {
+                return Err(refuse(
+                    400,
+                    "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID",
+                ));
+            }
+        };
+        match claims.get("aud").and_then(Value::as_str) {
+            Some(aud) if token_urls.iter().any(|u| u == aud) => {}
+            _ => {
+                return Err(refuse(
+                    401,
+                    "Missing or invalid 'aud' claim in client_assertion JWT",
+                ));
+            }
+        }
+        let exp = match claims.get("exp") {
+            None => return Err(refuse(400, "Missing 'exp' claim in client_assertion JWT")),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
+            Some(_) => {
+                return Err(refuse(
+                    400,
+                    "Invalid 'exp' claim in client_assertion JWT - must be an integer",
+                ));
+            }
+        };
+        let now_secs = now.timestamp();
+        if exp < now_secs {
+            return Err(refuse(
+                400,
+                "Invalid 'exp' claim in client_assertion JWT - JWT has expired",
+            ));
+        }
+        if exp > now_secs + 300 {
+            return Err(refuse(
+                400,
+                "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future",
+            ));
+        }
+        if app.keys.is_empty() {
+            return Err(OAuthError {
+                status: StatusCode::FORBIDDEN,
+                error: "public_key error",
+                description: "You need to register a public key to use this authentication method - please contact support to configure".into(),
+            });
+        }
+        let Some(key) = app.keys.iter().find(|k| k.kid == kid) else {
+            return Err(refuse(
+                401,
+                "Invalid 'kid' header in client_assertion JWT - no matching public key",
+            ));
+        };
+        let mut validation = Validation::new(Algorithm::RS512);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        if jsonwebtoken::decode::<Value>(assertion, &key.key, &validation).is_err() {
+            return Err(OAuthError {
+                status: StatusCode::UNAUTHORIZED,
+                error: "public_key error",
+                description: "JWT signature verification failed".into(),
+            });
+        }
+        self.jtis.retain(|_, seen_exp| *seen_exp >= now_secs);
+        if self.jtis.insert((app.api_key.clone(), jti), exp).is_some() {
+            return Err(refuse(
+                400,
+                "Non-unique 'jti' claim in client_assertion JWT",
+            ));
+        }
+        Ok(self.issue(&app.clone(), None, now))
+    }
+
+    /// `GET /oauth2/authorize`: the simulated login. Logs in at once as a test healthcare worker
+    /// with the role asked for and redirects back with a code.
+    pub fn authorize(&self, query: &[(String, String)], now: DateTime<Utc>) -> Response<Bytes> {
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let result = (|| {
+            if get("response_type") != Some("code") {
+                return Err(refuse(
+                    400,
+                    "response_type is missing or invalid - must be 'code'",
+                ));
+            }
+            let client_id = get("client_id").ok_or_else(|| refuse(400, "client_id is missing"))?;
+            if !self.apps.contains_key(client_id) {
+                return Err(OAuthError {
+                    status: StatusCode::UNAUTHORIZED,
+                    error: "invalid_client",
+                    description: "client_id is invalid".into(),
+                });
+            }
+            let redirect =
+                get("redirect_uri").ok_or_else(|| refuse(400, "redirect_uri is missing"))?;
+            if !(redirect.starts_with("http://") || redirect.starts_with("https://")) {
+                return Err(refuse(400, "redirect_uri is invalid"));
+            }
+            let role = get("role").unwrap_or(DEFAULT_ROLE);
+            if role.is_empty() || !role.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(refuse(
+                    400,
+                    "role must be a user role id (digits, e.g. 555254240100)",
+                ));
+            }
+            let code = opaque();
+            self.codes.insert(
+                code.clone(),
+                Code {
+                    api_key: client_id.to_owned(),
+                    redirect_uri: redirect.to_owned(),
+                    role: role.to_owned(),
+                    expires: now + chrono::Duration::seconds(600),
+                },
+            );
+            let sep = if redirect.contains('?') { '&' } else { '?' };
+            let mut location = format!("{redirect}{sep}code={code}");
+            if let Some(state) = get("state") {
+                location.push_str("&state=");
+                location.push_str(&crate::platform::form_encode(state));
+            }
+            let mut resp = Response::new(Bytes::new());
+            *resp.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        })();
+        result.unwrap_or_else(|e| e.to_response())
+    }
+
+    fn authorization_code<'a>(
+        &self,
+        get: &dyn Fn(&str) -> Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Bytes>, OAuthError> {
+        let client_id = get("client_id")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| refuse(400, "client_id is missing"))?;
+        let Some(app) = self.apps.get(client_id) else {
+            return Err(OAuthError {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_client",
+                description: "client_id or client_secret is invalid".into(),
+            });
+        };
+        if let Some(secret) = &app.secret
+            && get("client_secret") != Some(secret.as_str())
+        {
+            return Err(OAuthError {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_client",
+                description: "client_id or client_secret is invalid".into(),
+            });
+        }
+        let code = get("code")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| refuse(400, "authorization_code is missing"))?;
+        let Some((_, granted)) = self.codes.remove(code) else {
+            return Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "invalid_grant",
+                description: "authorization_code is invalid".into(),
+            });
+        };
+        if granted.api_key != app.api_key || granted.expires < now {
+            return Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "invalid_grant",
+                description: "authorization_code is invalid".into(),
+            });
+        }
+        if get("redirect_uri") != Some(granted.redirect_uri.as_str()) {
+            return Err(refuse(400, "redirect_uri is invalid"));
+        }
+        Ok(self.issue(&app.clone(), Some(granted.role), now))
+    }
+
+    /// The bearer token a request carries, checked as the platform's proxy in front of PDS
+    /// checks it: 401 `ACCESS_DENIED` with the platform's fault string as the display.
+    pub fn check_bearer(
+        &self,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, FhirError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let token = value
+            .as_deref()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let denied = |display: &str, diagnostics: &str| {
+            faults::r4_error(
+                StatusCode::UNAUTHORIZED,
+                "forbidden",
+                "ACCESS_DENIED",
+                display,
+                diagnostics,
+            )
+        };
+        let Some(token) = token else {
+            return Err(denied(
+                "Invalid access token",
+                "no 'Authorization: Bearer <token>' header; this sandbox requires a token from POST /oauth2/token (auth: required)",
+            ));
+        };
+        let Some(grant) = self.tokens.get(token).map(|g| g.clone()) else {
+            return Err(denied(
+                "Invalid access token",
+                "the access token is not one this sandbox issued (or the sandbox was reset since)",
+            ));
+        };
+        if grant.expires <= now {
+            return Err(denied(
+                "Access Token expired",
+                "the access token has expired (tokens live 599 seconds); get a new one from POST /oauth2/token",
+            ));
+        }
+        Ok(grant)
+    }
+
+    /// The application's request rate, counted per second; the 429 when it is over.
+    pub fn rate_limit(&self, grant: &Grant, now: DateTime<Utc>) -> Result<(), FhirError> {
+        let Some(limit) = self.apps.get(&grant.api_key).and_then(|a| a.rate_limit) else {
+            return Ok(());
+        };
+        let second = now.timestamp();
+        let mut window = self
+            .windows
+            .entry(grant.api_key.clone())
+            .or_insert(Window { second, count: 0 });
+        if window.second != second {
+            *window = Window { second, count: 0 };
+        }
+        window.count += 1;
+        if window.count > limit {
+            return Err(faults::platform_spike_arrest(Some(&grant.app_name)));
+        }
+        Ok(())
+    }
+}
+
+/// A registered public key.
+#[derive(Clone)]
+pub struct PublicKey {
+    pub kid: String,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", self.kid)
+    }
+}
+
+/// Reads a JWKS document's RSA keys (each needs a `kid`), or says what is wrong.
+pub fn keys_from_jwks(text: &str) -> Result<Vec<PublicKey>, String> {
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(text).map_err(|e| format!("not a JWKS document: {e}"))?;
+    if set.keys.is_empty() {
+        return Err("the JWKS holds no keys".into());
+    }
+    set.keys
+        .iter()
+        .map(|jwk| {
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .filter(|k| !k.is_empty())
+                .ok_or("a key in the JWKS has no 'kid'")?;
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key '{kid}': {e}"))?;
+            Ok(PublicKey { kid, key })
+        })
+        .collect()
+}
+
+/// Reads an RSA public key in PEM.
+pub fn key_from_pem(kid: &str, pem: &[u8]) -> Result<PublicKey, String> {
+    DecodingKey::from_rsa_pem(pem)
+        .map(|key| PublicKey {
+            kid: kid.to_owned(),
+            key,
+        })
+        .map_err(|e| format!("not an RSA public key in PEM: {e}"))
+}

@@ -1,0 +1,173 @@
+//! The scenario's platform sections: `auth:`, `applications:` and `faults:`.
+//!
+//! ```yaml
+//! auth: required            # or off (the default; the config's `auth` when absent)
+//! applications:
+//!   - name: New Practice GP System
+//!     api_key: new-practice-key
+//!     jwks: keys/new-practice.jwks.json    # or public_key: keys/new-practice.pem with kid:
+//!     rate_limit: 5                        # requests per second to PDS; 429 beyond
+//!     secret: s3cret                       # for the user-restricted code exchange
+//! faults:
+//!   - service: pds
+//!     latency_ms: 2000
+//!     label: PDS is slow
+//! ```
+//!
+//! Key files are relative to the scenario file.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::load::ScenarioError;
+use super::validate::Source;
+use crate::platform::{Application, PlatformScenario, oauth};
+
+/// An application as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationEntry {
+    /// Required.
+    pub name: Option<Spanned<String>>,
+    /// Required, unique.
+    pub api_key: Option<Spanned<String>>,
+    pub secret: Option<String>,
+    /// A JWKS file: every key in it, each with its `kid`.
+    pub jwks: Option<Spanned<String>>,
+    /// An RSA public key in PEM; needs `kid`.
+    pub public_key: Option<Spanned<String>>,
+    pub kid: Option<Spanned<String>>,
+    /// Requests per second to PDS.
+    pub rate_limit: Option<Spanned<u32>>,
+}
+
+/// Reads the platform sections of every file; problems at their positions.
+pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>) {
+    let mut out = PlatformScenario::default();
+    let mut problems = Vec::new();
+    for source in sources {
+        let at = |line: u64, column: u64, message: String| ScenarioError {
+            file: source.name.clone(),
+            line: line.max(1),
+            column: column.max(1),
+            message,
+        };
+        let report = |problems: &mut Vec<ScenarioError>, loc: serde_saphyr::Location, m: String| {
+            problems.push(at(loc.line(), loc.column(), m));
+        };
+        if let Some(auth) = &source.file.auth {
+            match auth.value.as_str() {
+                "required" => out.auth_required = Some(true),
+                "off" => out.auth_required = Some(false),
+                other => report(
+                    &mut problems,
+                    auth.referenced,
+                    format!("auth: '{other}' is neither 'required' nor 'off'"),
+                ),
+            }
+        }
+        for entry in source.file.applications.iter().flatten() {
+            let loc = entry.referenced;
+            let e = &entry.value;
+            let (Some(name), Some(api_key)) = (&e.name, &e.api_key) else {
+                report(
+                    &mut problems,
+                    loc,
+                    "an application needs a name and an api_key".into(),
+                );
+                continue;
+            };
+            if api_key.value.trim().is_empty() {
+                report(
+                    &mut problems,
+                    api_key.referenced,
+                    "api_key: must not be empty".into(),
+                );
+                continue;
+            }
+            if out.applications.iter().any(|a| a.api_key == api_key.value) {
+                report(
+                    &mut problems,
+                    api_key.referenced,
+                    format!("api_key: '{}' is given to two applications", api_key.value),
+                );
+                continue;
+            }
+            let mut keys = Vec::new();
+            if let Some(jwks) = &e.jwks {
+                let path = source.documents.resolve(&jwks.value);
+                match std::fs::read_to_string(&path) {
+                    Err(err) => report(
+                        &mut problems,
+                        jwks.referenced,
+                        format!("jwks: cannot read {}: {err}", path.display()),
+                    ),
+                    Ok(text) => match oauth::keys_from_jwks(&text) {
+                        Ok(k) => keys.extend(k),
+                        Err(m) => report(
+                            &mut problems,
+                            jwks.referenced,
+                            format!("jwks: {}: {m}", path.display()),
+                        ),
+                    },
+                }
+            }
+            match (&e.public_key, &e.kid) {
+                (Some(pem), Some(kid)) => {
+                    let path = source.documents.resolve(&pem.value);
+                    match std::fs::read(&path) {
+                        Err(err) => report(
+                            &mut problems,
+                            pem.referenced,
+                            format!("public_key: cannot read {}: {err}", path.display()),
+                        ),
+                        Ok(bytes) => match oauth::key_from_pem(&kid.value, &bytes) {
+                            Ok(k) => keys.push(k),
+                            Err(m) => report(
+                                &mut problems,
+                                pem.referenced,
+                                format!("public_key: {}: {m}", path.display()),
+                            ),
+                        },
+                    }
+                }
+                (Some(pem), None) => report(
+                    &mut problems,
+                    pem.referenced,
+                    "public_key: give the key's kid too (the kid header of the client assertions)"
+                        .into(),
+                ),
+                (None, Some(kid)) => report(
+                    &mut problems,
+                    kid.referenced,
+                    "kid: names the key in public_key, which is missing".into(),
+                ),
+                (None, None) => {}
+            }
+            if let Some(rate) = &e.rate_limit
+                && rate.value == 0
+            {
+                report(
+                    &mut problems,
+                    rate.referenced,
+                    "rate_limit: must be at least 1 request per second (leave it out for no limit)"
+                        .into(),
+                );
+            }
+            out.applications.push(Application {
+                name: name.value.clone(),
+                api_key: api_key.value.clone(),
+                secret: e.secret.clone(),
+                keys,
+                rate_limit: e.rate_limit.as_ref().map(|r| r.value),
+            });
+        }
+        for rule in source.file.faults.iter().flatten() {
+            match rule.value.check() {
+                Ok(()) => out.faults.push(rule.value.clone()),
+                Err(m) => report(&mut problems, rule.referenced, format!("fault rule: {m}")),
+            }
+        }
+    }
+    (out, problems)
+}
