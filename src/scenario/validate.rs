@@ -385,7 +385,11 @@ impl Checker {
             }
         };
 
+        let (supplier, branches) =
+            super::supplier::practice(e, &mut |at, m| self.report(place(f, at), m));
         Some(Practice {
+            supplier,
+            branches,
             ods: ods?,
             name: name?,
             asid: asid?,
@@ -599,7 +603,12 @@ impl Checker {
         let record =
             RecordChecker::new(self, f, dir, who).record(e.record.as_ref().unwrap_or(&empty));
 
+        let registration =
+            super::supplier::registration(e.registration.as_ref(), self.start_day, &mut |at, m| {
+                self.report(place(f, at), m)
+            });
         Some(Patient {
+            registration,
             nhs_number: nhs_number?,
             name: name?,
             gender: gender?,
@@ -789,7 +798,12 @@ impl<'c> RecordChecker<'c> {
                 AllergyStatus::Active,
             );
             if let (Some(code), Some(status)) = (code, status) {
+                let start_day = self.c.start_day;
+                let onset = super::supplier::onset(e.onset.as_ref(), start_day, &mut |at, m| {
+                    self.fail(at, m)
+                });
                 record.allergies.push(Allergy {
+                    onset,
                     meta,
                     code,
                     asserted,
@@ -852,7 +866,11 @@ impl<'c> RecordChecker<'c> {
                 None => None,
             };
             if let (Some(code), Some(start), Some(kind)) = (code, start, kind) {
+                let (drug_code, supply_days) =
+                    super::supplier::medication(e, &mut |at, m| self.fail(at, m));
                 record.medications.push(Medication {
+                    drug_code,
+                    supply_days,
                     meta,
                     code,
                     start,
@@ -878,11 +896,17 @@ impl<'c> RecordChecker<'c> {
             let code = self.code_of(Area::Immunisation, &item, e.code.as_ref());
             let date = self.date_of(Area::Immunisation, &item, e.date.as_ref(), "date");
             if let (Some(code), Some(date)) = (code, date) {
+                let start_day = self.c.start_day;
+                let v = super::supplier::immunisation(e, start_day, &mut |at, m| self.fail(at, m));
                 record.immunisations.push(Immunisation {
                     meta,
                     code,
                     date,
                     note: e.note.clone(),
+                    batch: v.batch,
+                    manufacturer: v.manufacturer,
+                    site: v.site,
+                    expiry: v.expiry,
                 });
             }
         }
@@ -1293,9 +1317,13 @@ impl<'c> RecordChecker<'c> {
                 None
             }
         };
+        let (read_code, description_id) =
+            super::supplier::code_detail(c, &mut |at, m| self.fail(at, m));
         Some(Code {
             snomed: snomed?,
             display: display?,
+            read_code,
+            description_id,
         })
     }
 

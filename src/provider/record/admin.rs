@@ -27,7 +27,84 @@ impl<'a> Builder<'a> {
         if let Some(a) = &p.address {
             o["address"] = json!([address(a, "work")]);
         }
+        // Every real GP practice Organization says what it is and where its main site is.
+        o["type"] = json!([{
+            "coding": [{ "system": code_systems::ORGANISATION_TYPE, "code": "gp-practice" }],
+            "text": "GP Practice",
+        }]);
+        o["extension"] = json!([{
+            "url": extensions::MAIN_LOCATION,
+            "valueReference": { "reference": format!("Location/{}", location_id(p.ods.as_str(), None)) },
+        }]);
         o
+    }
+
+    /// A practice's main site (its own name and address) and its branch surgeries.
+    fn locations(&self, p: &Practice) -> Vec<Value> {
+        let org = format!(
+            "Organization/{}",
+            stable_id(&["Organization", p.ods.as_str()])
+        );
+        let site =
+            |branch: Option<&str>, name: &str, kind: &str, a: Option<&crate::scenario::Address>| {
+                let mut l = json!({
+                    "resourceType": "Location",
+                    "id": location_id(p.ods.as_str(), branch),
+                    "meta": { "versionId": "1", "profile": [profiles::LOCATION] },
+                    "status": "active",
+                    "name": name,
+                    "type": { "text": kind },
+                    "managingOrganization": { "reference": org, "display": p.name },
+                });
+                if let Some(t) = &p.telecom {
+                    l["telecom"] = json!([{ "system": "phone", "value": t, "use": "work" }]);
+                }
+                if let Some(a) = a {
+                    l["address"] = address(a, "work");
+                }
+                l
+            };
+        let mut out = vec![site(None, &p.name, "Main Surgery", p.address.as_ref())];
+        for b in &p.branches {
+            out.push(site(
+                Some(&b.id),
+                &b.name,
+                "Branch Surgery",
+                b.address.as_ref(),
+            ));
+        }
+        out
+    }
+
+    /// `Extension-CareConnect-GPC-RegistrationDetails-1`: since when and how the patient is
+    /// registered here, and the preferred branch (the main site unless the scenario names one).
+    fn registration_details(&self) -> Value {
+        let cx = &self.cx;
+        let p = cx.req.patient;
+        let reg = &p.registration;
+        let branch = reg
+            .branch
+            .as_deref()
+            .filter(|b| cx.req.practice.branches.iter().any(|x| x.id == *b));
+        // Registered since the scenario's date, else since the earliest thing in the record,
+        // else since birth.
+        let since = reg
+            .date
+            .unwrap_or_else(|| earliest(p).unwrap_or(p.birth_date));
+        json!({
+            "url": extensions::REGISTRATION_DETAILS,
+            "extension": [
+                { "url": "registrationPeriod", "valuePeriod": { "start": since.to_string() } },
+                { "url": "registrationType", "valueCodeableConcept": { "coding": [{
+                    "system": code_systems::REGISTRATION_TYPE,
+                    "code": reg.kind.0,
+                    "display": reg.kind.1,
+                }] } },
+                { "url": "preferredBranchSurgery", "valueReference": {
+                    "reference": format!("Location/{}", location_id(cx.req.practice.ods.as_str(), branch))
+                } },
+            ],
+        })
     }
 
     pub(super) fn patient(&self) -> Value {
@@ -59,6 +136,9 @@ impl<'a> Builder<'a> {
             "gender": p.gender.as_str(),
             "birthDate": p.birth_date.to_string(),
             "generalPractitioner": general_practitioner,
+            // The record is of a living patient registered at this practice until the move.
+            "active": true,
+            "extension": [self.registration_details()],
             "managingOrganization": { "reference": cx.org_ref },
         });
         if let Some(a) = &p.address {
@@ -74,6 +154,7 @@ impl<'a> Builder<'a> {
         let mut resources = Vec::with_capacity(4 + self.practitioners.len() * 2);
         resources.push(self.patient());
         resources.push(self.organization(req.practice));
+        resources.extend(self.locations(req.practice));
         let mut orgs_seen: HashSet<&str> = HashSet::new();
         orgs_seen.insert(req.practice.ods.as_str());
         for p in &self.practitioners {
@@ -81,6 +162,7 @@ impl<'a> Builder<'a> {
                 && let Some(practice) = req.world.practice(p.practice.as_str())
             {
                 resources.push(self.organization(practice));
+                resources.extend(self.locations(practice));
             }
         }
         for p in &self.practitioners {
@@ -194,4 +276,18 @@ fn address(a: &crate::scenario::Address, use_: &str) -> Value {
         v["postalCode"] = json!(p);
     }
     v
+}
+
+/// The earliest dated item of a patient's record.
+fn earliest(p: &crate::scenario::Patient) -> Option<chrono::NaiveDate> {
+    let r = &p.record;
+    r.problems
+        .iter()
+        .filter_map(|x| x.onset)
+        .chain(r.medications.iter().map(|x| x.start))
+        .chain(r.immunisations.iter().map(|x| x.date))
+        .chain(r.observations.iter().map(|x| x.date))
+        .chain(r.consultations.iter().map(|x| x.date))
+        .chain(r.investigations.iter().map(|x| x.date))
+        .min()
 }

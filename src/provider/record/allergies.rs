@@ -1,7 +1,7 @@
 //! Allergies: active ones as Bundle entries, ended ones contained in the Lists holding them.
 
 use super::*;
-use crate::fhir::gpconnect::{self as gpc, code_systems, extensions, lists, profiles};
+use crate::fhir::gpconnect::{self as gpc, extensions, lists, profiles};
 use crate::fhir::stu3::{
     AllergyIntolerance, CodeableConcept, Date, Extension, Raw, Reaction, Resource, raw, texts,
 };
@@ -67,20 +67,17 @@ impl<'a> Context<'a> {
             clinical_status: if resolved { "resolved" } else { "active" },
             verification_status: "unconfirmed",
             category: [allergy_category(&a.code)],
-            code: snomed(&a.code),
+            code: self.coded(&a.code),
             patient: self.patient(),
-            // The scenario records no onset, and none is made up.
-            onset_date_time: None,
+            // The scenario's onset, else the day it was asserted (as GP systems default it).
+            onset_date_time: Some(Date(a.onset.unwrap_or(asserted))),
             asserted_date: Date(asserted),
             recorder: self.recorder_or(rec),
             note: texts(a.note.as_deref()),
             reaction: a.reaction.as_deref().map(|r| {
                 [Reaction {
-                    manifestation: [CodeableConcept::coded(
-                        code_systems::NULL_FLAVOR,
-                        "UNC",
-                        "Unable to Classify",
-                    )],
+                    // The reaction as recorded: free text, not a NullFlavor code.
+                    manifestation: [CodeableConcept::text(r)],
                     description: Some(r),
                 }]
             }),
@@ -90,7 +87,9 @@ impl<'a> Context<'a> {
     /// An ended allergy, serialised for the Lists that contain it, with its id.
     pub(super) fn ended_allergy(&self, a: &Allergy) -> Option<(String, Raw)> {
         let rec = self.recorded_in(&a.meta.id);
-        let r = self.allergy(a, rec.as_ref());
+        let mut r = self.allergy(a, rec.as_ref());
+        // Contained ended allergies carry the coding only.
+        r.code.text = None;
         let id = r.id.clone();
         Some((id, raw(&Resource::AllergyIntolerance(r))?))
     }

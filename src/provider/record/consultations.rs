@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::fhir::gpconnect::{code_systems, extensions, lists, profiles};
+use crate::fhir::stu3::EncounterLocation;
 use crate::fhir::stu3::{
     self as fhir, CodeableConcept, Date, Encounter, Extension, Instant, Participant, Period,
     Resource, reference,
@@ -161,6 +162,8 @@ impl<'a> Builder<'a> {
                     &topic,
                     Some(id),
                 );
+                // Real topics carry the problem's name, or no title at all.
+                list.title = topic_title;
                 // The problem the topic is about: `target` only, as no relationship `type` of
                 // CareConnect-ConditionRelationship-1 fits a topic.
                 list.extension = problem_refs
@@ -221,6 +224,9 @@ impl<'a> Builder<'a> {
                     start: Date(c.date),
                     end: Some(Date(c.date)),
                 },
+                location: Some([EncounterLocation {
+                    location: reference(&cx.main_location_ref),
+                }]),
                 service_provider: cx.organization(),
             };
             write_entry(&mut self.out, &Resource::Encounter(encounter));

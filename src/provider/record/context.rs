@@ -7,10 +7,12 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::fhir::gpconnect::{self as gpc, code_systems};
+use crate::fhir::stu3::CodingDetail;
 use crate::fhir::stu3::{
     CodeableConcept, Coding, Identifier, Meta, Reference, Resource, reference,
 };
 use crate::fhir::systems;
+use crate::scenario::Supplier;
 use crate::scenario::{
     Allergy, AllergyStatus, Code, Consultation, DiaryEntry, Document, Immunisation, Investigation,
     ItemMeta, Medication, Observation, Practitioner, Problem, Referral,
@@ -104,7 +106,8 @@ impl Kind {
             Kind::Problem => "Problem",
             Kind::Allergy | Kind::EndedAllergy => "Allergy",
             Kind::Medication => "Medication",
-            Kind::Immunisation => "Immunisation",
+            // No real export has an "Immunisation" heading; EMIS files them under "Additional".
+            Kind::Immunisation => "Additional",
             Kind::Uncategorised => "Examination",
             Kind::Investigation => "Investigation",
             Kind::Consultation => "Consultation",
@@ -190,6 +193,9 @@ pub(super) struct Context<'a> {
     /// The usual GP, who records the items (`recorder`, `asserter`, `performer`).
     pub(super) recorder_ref: Option<String>,
     pub(super) identifier_system: String,
+    pub(super) supplier: Supplier,
+    /// `Location/{id}` of the practice's main site.
+    pub(super) main_location_ref: String,
     pub(super) index: HashMap<&'a str, Item<'a>>,
     /// The consultation each item was recorded in (its `entries`; the first one wins).
     pub(super) consultation_of: HashMap<&'a str, &'a Consultation>,
@@ -218,6 +224,15 @@ pub(super) struct Builder<'a> {
     pub(super) secondary: BTreeMap<String, ListBuilder>,
 }
 
+/// The system of a practice system's own clinical codes: SystmOne (TPP) records in CTV3; EMIS
+/// Web and the generic flavour in Read v2.
+fn local_code_system(supplier: Supplier) -> &'static str {
+    match supplier {
+        Supplier::Tpp => code_systems::CTV3,
+        Supplier::Emis | Supplier::Generic => code_systems::READ_V2,
+    }
+}
+
 pub(super) fn snomed(code: &Code) -> CodeableConcept<'_> {
     CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display).with_text(&*code.display)
 }
@@ -230,6 +245,27 @@ pub(super) fn snomed_pair<'c>(code: &'c str, display: &'c str) -> CodeableConcep
 pub(super) const COMMENT_NOTE: (&str, &str) = ("37331000000100", "Comment note");
 
 impl<'a> Context<'a> {
+    /// A coded item as the practice's GP system sends it: SNOMED CT with the picked term's
+    /// description id and `userSelected`, and the system's own code as a translation (EMIS
+    /// puts its Read v2 coding first and marks that one picked).
+    pub(super) fn coded<'s>(&'s self, code: &'s Code) -> CodeableConcept<'s> {
+        let mut c = snomed(code);
+        c.detail = Some(self.detail(code, local_code_system(self.supplier)));
+        c
+    }
+
+    pub(super) fn detail<'s>(&self, code: &'s Code, system: &'static str) -> CodingDetail<'s> {
+        CodingDetail {
+            translation: code.read_code.as_deref().map(|r| Coding {
+                system,
+                code: r,
+                display: &code.display,
+            }),
+            translation_first: self.supplier == Supplier::Emis,
+            description_id: code.description_id.as_deref(),
+        }
+    }
+
     pub(super) fn withheld(&self, meta: &ItemMeta) -> bool {
         meta.confidential && !self.req.include_sensitive
     }
@@ -342,9 +378,18 @@ impl<'a> Builder<'a> {
                 ),
                 recorder_ref: usual_gp
                     .map(|p| format!("Practitioner/{}", stable_id(&["Practitioner", &p.id]))),
-                identifier_system: format!(
-                    "https://spine-sandbox.invalid/{}/Id/record-item",
-                    req.practice.ods.as_str()
+                // EMIS Web's identifier system is the practice's: `https://EMISWeb/{ODS}`.
+                identifier_system: match req.practice.supplier {
+                    Supplier::Emis => format!("https://EMISWeb/{}", req.practice.ods.as_str()),
+                    _ => format!(
+                        "https://spine-sandbox.invalid/{}/Id/record-item",
+                        req.practice.ods.as_str()
+                    ),
+                },
+                supplier: req.practice.supplier,
+                main_location_ref: format!(
+                    "Location/{}",
+                    location_id(req.practice.ods.as_str(), None)
                 ),
                 index,
                 consultation_of,
@@ -430,4 +475,9 @@ pub(super) fn write_entry(out: &mut Vec<u8>, resource: &Resource<'_>) {
     }
     let _ = serde_json::to_writer(&mut *out, resource);
     out.push(b'}');
+}
+
+/// The id of a practice's main site (`branch` None) or of one of its branch surgeries.
+pub(super) fn location_id(ods: &str, branch: Option<&str>) -> String {
+    stable_id(&["Location", ods, branch.unwrap_or("")])
 }

@@ -51,6 +51,8 @@ impl<'a> Builder<'a> {
                     agent: reference(agent),
                     on_behalf_of: None,
                 }),
+                // GP systems carry the free text of the entry as a note too.
+                note: crate::fhir::stu3::texts(Some(&*d.text)),
             };
             write_entry(&mut self.out, &Resource::ProcedureRequest(request));
             primary.add(reference_);

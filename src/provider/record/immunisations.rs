@@ -32,7 +32,7 @@ impl<'a> Builder<'a> {
                 // The scenario has no separate recorded date: the immunisation's date.
                 extension: vec![
                     Extension::date_time(extensions::DATE_RECORDED, i.date),
-                    Extension::concept(extensions::VACCINATION_PROCEDURE, snomed(&i.code)),
+                    Extension::concept(extensions::VACCINATION_PROCEDURE, cx.coded(&i.code)),
                 ],
                 identifier: cx.identifier(&i.meta.id, ""),
                 status: "completed",
@@ -43,8 +43,18 @@ impl<'a> Builder<'a> {
                 encounter: recorded.as_ref().map(|r| fhir::reference(&r.encounter)),
                 date: Date(i.date),
                 primary_source: true,
+                manufacturer: None,
+                lot_number: i.batch.as_deref(),
+                expiration_date: i.expiry.map(Date),
+                site: i.site.as_ref().map(|c| cx.coded(c)),
                 practitioner: recorder.map(|r| {
                     [ImmunizationPractitioner {
+                        // Administering provider, as GP systems record the vaccinator.
+                        role: Some(CodeableConcept::coded(
+                            code_systems::PROVIDER_ROLE,
+                            "AP",
+                            "Administering Provider",
+                        )),
                         actor: fhir::reference(r),
                     }]
                 }),

@@ -18,6 +18,7 @@ pub(super) fn laboratory() -> Option<[CodeableConcept<'static>; 1]> {
     Some([CodeableConcept {
         coding: Some([LABORATORY]),
         text: None,
+        detail: None,
     }])
 }
 
@@ -54,7 +55,7 @@ impl<'a> Builder<'a> {
                 // occurrence are not in use.
                 status: "active",
                 intent: "order",
-                code: snomed(&inv.code),
+                code: cx.coded(&inv.code),
                 subject: cx.patient(),
                 context: None,
                 occurrence_date_time: None,
@@ -63,6 +64,7 @@ impl<'a> Builder<'a> {
                     agent: cx.organization(),
                     on_behalf_of: None,
                 }),
+                note: None,
             };
             write_entry(&mut self.out, &Resource::ProcedureRequest(request));
             let specimen = Specimen {
@@ -90,7 +92,7 @@ impl<'a> Builder<'a> {
                     identifier: cx.identifier(item, &format!("/result-{n}")),
                     status: "final",
                     category: laboratory(),
-                    code: snomed(&res.code),
+                    code: cx.coded(&res.code),
                     subject: cx.patient(),
                     context: None,
                     effective_date_time: Date(inv.date),
@@ -123,7 +125,7 @@ impl<'a> Builder<'a> {
                     status: "final",
                     // observation_testGroup.md: category is not in use.
                     category: None,
-                    code: snomed(&inv.code),
+                    code: cx.coded(&inv.code),
                     subject: cx.patient(),
                     context: None,
                     effective_date_time: Date(inv.date),

@@ -107,7 +107,7 @@ impl<'a> Context<'a> {
             extension,
             status: "current",
             mode: "snapshot",
-            title,
+            title: Some(title),
             code,
             subject: self.patient(),
             encounter: None,

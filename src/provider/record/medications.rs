@@ -6,8 +6,11 @@ use crate::fhir::stu3::{
     self as fhir, CodeableConcept, Date, DispenseRequest, Extension, MedicationRequest,
     MedicationStatement, Period, Quantity, Requester, Resource, Text, reference, texts,
 };
+use crate::fhir::stu3::{Coding, CodingDetail};
+use crate::fhir::stu3::{Duration, IdentifierValue};
 use crate::fhir::systems;
 use crate::scenario::MedicationType;
+use crate::scenario::Supplier;
 
 /// `28 tablet` -> value 28, unit `tablet`.
 pub(super) fn quantity(s: &str) -> Option<(f64, String)> {
@@ -49,6 +52,8 @@ impl<'a> Builder<'a> {
                 MedicationType::Repeat => ("repeat", "Repeat"),
                 MedicationType::RepeatDispensing => ("repeat-dispensing", "Repeat dispensing"),
             };
+            // GP systems default an issue to 28 days' supply.
+            let supply_days = m.supply_days.unwrap_or(28);
             let prescription_type = || {
                 Extension::concept(
                     extensions::PRESCRIPTION_TYPE,
@@ -97,7 +102,23 @@ impl<'a> Builder<'a> {
                 id: medication_id,
                 meta: cx.meta(profiles::MEDICATION, &m.meta),
                 // No text: it would only repeat the dm+d term (medication guidance).
-                code: CodeableConcept::coded(systems::SNOMED, &m.code.snomed, &m.code.display),
+                // EMIS-style practices send their own drug code first, as the code picked.
+                code: CodeableConcept {
+                    detail: Some(CodingDetail {
+                        translation: m
+                            .drug_code
+                            .as_deref()
+                            .filter(|_| cx.supplier == Supplier::Emis)
+                            .map(|d| Coding {
+                                system: code_systems::EMIS_DRUG_CODES,
+                                code: d,
+                                display: &m.code.display,
+                            }),
+                        translation_first: cx.supplier == Supplier::Emis,
+                        description_id: m.code.description_id.as_deref(),
+                    }),
+                    ..CodeableConcept::coded(systems::SNOMED, &m.code.snomed, &m.code.display)
+                },
             };
             write_entry(&mut self.out, &Resource::Medication(medication));
 
@@ -138,6 +159,7 @@ impl<'a> Builder<'a> {
                 meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),
                 extension: plan_extension,
                 identifier: cx.identifier(item, "/plan"),
+                group_identifier: None,
                 based_on: None,
                 status,
                 intent: "plan",
@@ -151,6 +173,7 @@ impl<'a> Builder<'a> {
                 dosage_instruction: dosage(),
                 dispense_request: DispenseRequest {
                     validity_period: period(),
+                    expected_supply_duration: Some(Duration::days(supply_days)),
                     quantity: quantity(),
                 },
             };
@@ -166,6 +189,10 @@ impl<'a> Builder<'a> {
                 meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),
                 extension: vec![prescription_type()],
                 identifier: cx.identifier(item, "/issue-1"),
+                // The prescription the issue was part of.
+                group_identifier: Some(IdentifierValue {
+                    value: format!("{}-issue-1", cx.id("Prescription", item)),
+                }),
                 based_on: Some([reference(&plan_ref)]),
                 status: "completed",
                 intent: "order",
@@ -178,6 +205,7 @@ impl<'a> Builder<'a> {
                 note: None,
                 dosage_instruction: dosage(),
                 dispense_request: DispenseRequest {
+                    expected_supply_duration: Some(Duration::days(supply_days)),
                     validity_period: Period {
                         start: Date(m.start),
                         end: Some(Date(issue_end)),

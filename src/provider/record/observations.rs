@@ -89,7 +89,7 @@ impl<'a> Builder<'a> {
                 (None, n) => Cow::Borrowed(n.unwrap_or("")),
             };
             let component_of = |r: &'a Observation| ObservationComponent {
-                code: snomed(&r.code),
+                code: self.cx.coded(&r.code),
                 value_quantity: r.value.map(|value| Quantity {
                     value,
                     unit: r.unit.as_deref(),
@@ -103,7 +103,7 @@ impl<'a> Builder<'a> {
                     vec![component_of(o), component_of(d)],
                 ),
                 None => (
-                    snomed(&o.code),
+                    cx.coded(&o.code),
                     o.value.map(|value| Quantity {
                         value,
                         unit: o.unit.as_deref(),

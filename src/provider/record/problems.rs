@@ -52,6 +52,10 @@ impl<'a> Builder<'a> {
             ));
             // The scenario's `related` does not say how two problems relate, so every such
             // link is a `sibling` (GP Connect offers parent, child and sibling).
+            // The problem is about the first observation linked to it (EMIS's ActualProblem).
+            if let Some(r) = related.iter().find(|r| r.starts_with("Observation/")) {
+                extension.push(Extension::reference(extensions::ACTUAL_PROBLEM, r));
+            }
             extension.extend(related_problems.iter().map(|r| {
                 Extension::nested(
                     extensions::RELATED_PROBLEM_HEADER,
@@ -85,7 +89,7 @@ impl<'a> Builder<'a> {
                     "problem-list-item",
                     "Problem List Item",
                 )],
-                code: snomed(&p.code),
+                code: cx.coded(&p.code),
                 subject: cx.patient(),
                 context: recorded.as_ref().map(|r| fhir::reference(&r.encounter)),
                 onset_date_time: p.onset.map(Date),

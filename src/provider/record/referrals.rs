@@ -43,7 +43,7 @@ impl<'a> Builder<'a> {
             let requester = match agent {
                 Some(p) => Requester {
                     agent: reference(p),
-                    on_behalf_of: Some(cx.organization()),
+                    on_behalf_of: None,
                 },
                 None => Requester {
                     agent: cx.organization(),
@@ -55,7 +55,7 @@ impl<'a> Builder<'a> {
                     CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display)
                         .with_text(reason),
                 ),
-                (Some(code), None) => Some(snomed(code)),
+                (Some(code), None) => Some(cx.coded(code)),
                 (None, Some(reason)) => Some(CodeableConcept::text(reason)),
                 (None, None) => None,
             };
