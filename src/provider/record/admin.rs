@@ -155,6 +155,14 @@ impl<'a> Builder<'a> {
         resources.push(self.patient());
         resources.push(self.organization(req.practice));
         resources.extend(self.locations(req.practice));
+        for (name, r) in &self.manufacturers {
+            resources.push(json!({
+                "resourceType": "Organization",
+                "id": &r["Organization/".len()..],
+                "meta": { "versionId": "1", "profile": [profiles::ORGANIZATION] },
+                "name": name,
+            }));
+        }
         let mut orgs_seen: HashSet<&str> = HashSet::new();
         orgs_seen.insert(req.practice.ods.as_str());
         for p in &self.practitioners {

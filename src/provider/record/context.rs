@@ -219,6 +219,8 @@ pub(super) struct Builder<'a> {
     /// Practitioners referenced so far, in order of first use.
     pub(super) practitioners: Vec<&'a Practitioner>,
     pub(super) practitioner_seen: HashSet<&'a str>,
+    /// Vaccine manufacturers named so far: each is an Organization of the Bundle.
+    pub(super) manufacturers: BTreeMap<&'a str, String>,
     /// Clinical resources and primary/structure Lists, serialised as Bundle entries, in order.
     pub(super) out: Vec<u8>,
     pub(super) secondary: BTreeMap<String, ListBuilder>,
@@ -397,6 +399,7 @@ impl<'a> Builder<'a> {
             },
             practitioners: Vec::new(),
             practitioner_seen: HashSet::new(),
+            manufacturers: BTreeMap::new(),
             // About 900 bytes a Bundle entry, two to three entries an item.
             out: Vec::with_capacity(rec.item_count() * 2560 + 16 * 1024),
             secondary: BTreeMap::new(),

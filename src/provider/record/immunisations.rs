@@ -18,6 +18,14 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let recorded = self.recorded_in(&i.meta.id);
+            let manufacturer = i.manufacturer.as_deref().map(|name| {
+                self.manufacturers
+                    .entry(name)
+                    .or_insert_with(|| {
+                        format!("Organization/{}", stable_id(&["Manufacturer", name]))
+                    })
+                    .clone()
+            });
             let cx = &self.cx;
             let id = cx.id("Immunization", &i.meta.id);
             let reference = format!("Immunization/{id}");
@@ -43,7 +51,7 @@ impl<'a> Builder<'a> {
                 encounter: recorded.as_ref().map(|r| fhir::reference(&r.encounter)),
                 date: Date(i.date),
                 primary_source: true,
-                manufacturer: None,
+                manufacturer: manufacturer.as_deref().map(fhir::reference),
                 lot_number: i.batch.as_deref(),
                 expiration_date: i.expiry.map(Date),
                 site: i.site.as_ref().map(|c| cx.coded(c)),

@@ -986,7 +986,7 @@ fn supplier_flavours_carry_the_real_world_features() {
             "{nhs}"
         );
         let imm = one("Immunization");
-        for field in ["lotNumber", "expirationDate", "site"] {
+        for field in ["lotNumber", "manufacturer", "expirationDate", "site"] {
             assert!(!imm[field].is_null(), "{nhs} Immunization.{field}");
         }
         assert_eq!(imm["practitioner"][0]["role"]["coding"][0]["code"], "AP");
