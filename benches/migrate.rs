@@ -27,6 +27,8 @@ const NHS: &str = "9690937286";
 
 fn code(n: usize, what: &str) -> Code {
     Code {
+        read_code: None,
+        description_id: None,
         snomed: format!("{}", 100_000_000 + n),
         display: format!("{what} {n}"),
     }
@@ -57,6 +59,8 @@ fn record(start: NaiveDate) -> Record {
         .collect();
     r.medications = (1..=share(15))
         .map(|n| Medication {
+            drug_code: None,
+            supply_days: None,
             meta: meta("medication", n),
             code: code(n, "Medicine 10mg tablets"),
             start: day(n),
@@ -75,6 +79,10 @@ fn record(start: NaiveDate) -> Record {
         .collect();
     r.immunisations = (1..=share(10))
         .map(|n| Immunisation {
+            batch: None,
+            manufacturer: None,
+            site: None,
+            expiry: None,
             meta: meta("immunisation", n),
             code: code(n, "Vaccination"),
             date: day(n),
@@ -100,6 +108,7 @@ fn record(start: NaiveDate) -> Record {
         .collect();
     r.allergies = (1..=share(6))
         .map(|n| Allergy {
+            onset: None,
             meta: meta("allergy", n),
             code: code(n, "Allergy to substance"),
             asserted: Some(day(n)),
@@ -137,6 +146,8 @@ fn record(start: NaiveDate) -> Record {
             meta: meta("document", n),
             title: format!("Letter {n}"),
             kind: Code {
+                read_code: None,
+                description_id: None,
                 snomed: "823691000000103".into(),
                 display: "Clinical letter".into(),
             },
@@ -193,6 +204,8 @@ fn record(start: NaiveDate) -> Record {
 fn world(start: NaiveDate) -> World {
     let ods = |s: &str| OdsCode::parse(s).unwrap();
     let practice = |code: &str, asid: &str, provider: bool| Practice {
+        supplier: Default::default(),
+        branches: Vec::new(),
         ods: ods(code),
         name: format!("Practice {code}"),
         asid: Asid::parse(asid).unwrap(),
@@ -225,6 +238,7 @@ fn world(start: NaiveDate) -> World {
             gender: Some(Gender::Female),
         }],
         patients: vec![Patient {
+            registration: Default::default(),
             nhs_number: NhsNumber::parse(NHS).unwrap(),
             name: HumanName {
                 prefix: Some("Mrs".into()),

@@ -57,6 +57,8 @@ fn practice(ods: &str, asid: &str, provider: bool) -> Practice {
     let ods = OdsCode::parse(ods).unwrap();
     let asid = Asid::parse(asid).unwrap();
     Practice {
+        supplier: Default::default(),
+        branches: Vec::new(),
         party_key: PartyKey::derived(&ods, &asid),
         ods,
         name: "Bench Practice".into(),

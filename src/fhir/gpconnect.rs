@@ -7,6 +7,8 @@ use super::systems;
 
 /// `https://fhir.nhs.uk/STU3/StructureDefinition/` profiles (`docs/migrate.md`).
 pub mod profiles {
+    pub const LOCATION: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Location-1";
     pub const BUNDLE: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1";
     pub const PATIENT: &str =
@@ -54,6 +56,11 @@ pub mod profiles {
 /// fixes for its slice: several are HL7 UK CareConnect extensions (`fhir.hl7.org.uk`, no `GPC`),
 /// and consumers such as the GP2GP adaptor match on exactly these strings.
 pub mod extensions {
+    pub const CODING_SCTDESCID: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-coding-sctdescid";
+    pub const REGISTRATION_DETAILS: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-RegistrationDetails-1";
+    pub const MAIN_LOCATION: &str =
+        "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-MainLocation-1";
     pub const NHS_NUMBER_VERIFICATION_STATUS: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-NHSNumberVerificationStatus-1";
     pub const LIST_WARNING_CODE: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ListWarningCode-1";
@@ -81,6 +88,15 @@ pub mod extensions {
 
 /// Code systems (`docs/migrate.md`).
 pub mod code_systems {
+    pub const READ_V2: &str = "http://read.info/readv2";
+    pub const CTV3: &str = "http://read.info/ctv3";
+    pub const EMIS_DRUG_CODES: &str = "https://fhir.hl7.org.uk/Id/emis-drug-codes";
+    pub const REGISTRATION_TYPE: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-RegistrationType-1";
+    pub const ORGANISATION_TYPE: &str =
+        "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-OrganisationType-1";
+    /// HL7 v2 table 0443, provider role (`AP` administering provider).
+    pub const PROVIDER_ROLE: &str = "http://hl7.org/fhir/v2/0443";
     pub const NHS_NUMBER_VERIFICATION_STATUS: &str =
         "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1";
     pub const LIST_EMPTY_REASON: &str =

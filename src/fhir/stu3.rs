@@ -73,12 +73,90 @@ pub struct Coding<'a> {
     pub display: &'a str,
 }
 
-#[derive(Serialize, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CodeableConcept<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub coding: Option<[Coding<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Cow<'a, str>>,
+    /// What a GP system adds to the coding it picked: a translation, the SNOMED description id.
+    pub detail: Option<CodingDetail<'a>>,
+}
+
+/// A GP system's additions to a coded concept (GP Connect `Extension-coding-sctdescid`,
+/// `userSelected`, local-code translations).
+#[derive(Clone, Copy, Default)]
+pub struct CodingDetail<'a> {
+    /// The practice system's own coding (Read v2, CTV3, a drug code).
+    pub translation: Option<Coding<'a>>,
+    /// The translation comes before the SNOMED coding and is the one picked (EMIS's order);
+    /// otherwise the SNOMED coding is first and picked.
+    pub translation_first: bool,
+    pub description_id: Option<&'a str>,
+}
+
+impl Serialize for CodeableConcept<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match (&self.coding, &self.detail) {
+            (Some(c), None) => map.serialize_entry("coding", c)?,
+            (Some([c]), Some(d)) => {
+                let main = DetailedCoding {
+                    extension: d.description_id.map(|id| {
+                        [SctDescId {
+                            url: crate::fhir::gpconnect::extensions::CODING_SCTDESCID,
+                            extension: [IdValue {
+                                url: "descriptionId",
+                                value_id: id,
+                            }],
+                        }]
+                    }),
+                    coding: *c,
+                    user_selected: (d.translation.is_none() || !d.translation_first)
+                        .then_some(true),
+                };
+                let local = d.translation.map(|t| DetailedCoding {
+                    extension: None,
+                    coding: t,
+                    user_selected: d.translation_first.then_some(true),
+                });
+                let codings: Vec<&DetailedCoding<'_>> = match (&local, d.translation_first) {
+                    (Some(l), true) => vec![l, &main],
+                    (Some(l), false) => vec![&main, l],
+                    (None, _) => vec![&main],
+                };
+                map.serialize_entry("coding", &codings)?;
+            }
+            (None, _) => {}
+        }
+        if let Some(t) = &self.text {
+            map.serialize_entry("text", t)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailedCoding<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extension: Option<[SctDescId<'a>; 1]>,
+    #[serde(flatten)]
+    coding: Coding<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_selected: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct SctDescId<'a> {
+    url: &'a str,
+    extension: [IdValue<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdValue<'a> {
+    url: &'a str,
+    value_id: &'a str,
 }
 
 impl<'a> CodeableConcept<'a> {
@@ -91,6 +169,7 @@ impl<'a> CodeableConcept<'a> {
                 display,
             }]),
             text: None,
+            detail: None,
         }
     }
 
@@ -99,6 +178,7 @@ impl<'a> CodeableConcept<'a> {
         Self {
             coding: None,
             text: Some(text.into()),
+            detail: None,
         }
     }
 
@@ -312,10 +392,38 @@ pub struct Medication<'a> {
     pub code: CodeableConcept<'a>,
 }
 
+/// A number of days (UCUM `d`).
+#[derive(Serialize)]
+pub struct Duration {
+    pub value: u32,
+    pub unit: &'static str,
+    pub system: &'static str,
+    pub code: &'static str,
+}
+
+impl Duration {
+    pub fn days(value: u32) -> Self {
+        Self {
+            value,
+            unit: "day",
+            system: "http://unitsofmeasure.org",
+            code: "d",
+        }
+    }
+}
+
+/// An identifier that is only its value (`MedicationRequest.groupIdentifier`).
+#[derive(Serialize)]
+pub struct IdentifierValue {
+    pub value: String,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DispenseRequest<'a> {
     pub validity_period: Period,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_supply_duration: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Quantity<'a>>,
 }
@@ -327,6 +435,8 @@ pub struct MedicationRequest<'a> {
     pub meta: Meta<'a>,
     pub extension: Vec<Extension<'a>>,
     pub identifier: [Identifier<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_identifier: Option<IdentifierValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub based_on: Option<[Reference<'a>; 1]>,
     pub status: &'a str,
@@ -384,6 +494,14 @@ pub struct Immunization<'a> {
     pub encounter: Option<Reference<'a>>,
     pub date: Date,
     pub primary_source: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<Reference<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<CodeableConcept<'a>>,
     /// Who recorded it (no `role`: whether they also administered it is not known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub practitioner: Option<[ImmunizationPractitioner<'a>; 1]>,
@@ -393,6 +511,8 @@ pub struct Immunization<'a> {
 
 #[derive(Serialize)]
 pub struct ImmunizationPractitioner<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<CodeableConcept<'a>>,
     pub actor: Reference<'a>,
 }
 
@@ -461,6 +581,8 @@ pub struct ProcedureRequest<'a> {
     pub authored_on: Option<Date>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requester: Option<Requester<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<[Text<'a>; 1]>,
 }
 
 #[derive(Serialize)]
@@ -529,7 +651,15 @@ pub struct Encounter<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub participant: Vec<Participant<'a>>,
     pub period: Period,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<[EncounterLocation<'a>; 1]>,
     pub service_provider: Reference<'a>,
+}
+
+/// `Encounter.location`: where the consultation took place.
+#[derive(Serialize)]
+pub struct EncounterLocation<'a> {
+    pub location: Reference<'a>,
 }
 
 #[derive(Serialize)]
@@ -549,7 +679,9 @@ pub struct List<'a> {
     pub extension: Vec<Extension<'a>>,
     pub status: &'a str,
     pub mode: &'a str,
-    pub title: &'a str,
+    /// Absent only on a consultation topic that is about no problem (as GP systems send it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
     pub code: CodeableConcept<'a>,
     pub subject: Reference<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -646,7 +778,7 @@ mod tests {
             extension: vec![],
             status: "current",
             mode: "snapshot",
-            title: "T",
+            title: Some("T"),
             code: CodeableConcept::text("c"),
             subject: reference("Patient/1"),
             encounter: None,

@@ -126,6 +126,8 @@ mod tests {
             },
             title: "Letter \"quoted\"".into(),
             kind: Code {
+                read_code: None,
+                description_id: None,
                 snomed: "823691000000103".into(),
                 display: "Clinical letter".into(),
             },

@@ -56,6 +56,34 @@ pub struct PracticeEntry {
     pub interactions: Option<Vec<Spanned<String>>>,
     pub address: Option<AddressEntry>,
     pub telecom: Option<String>,
+    /// Whose GP system's habits the migrate Bundle follows: `emis`, `tpp` or `generic` (default).
+    pub supplier: Option<Spanned<String>>,
+    /// Branch surgeries besides the main site (the practice's own name and address).
+    pub branches: Option<Vec<Spanned<BranchEntry>>>,
+}
+
+/// A branch surgery of a practice: a `Location` in the migrate Bundle.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchEntry {
+    /// Required, unique within the practice; patients name it as their `registration.branch`.
+    pub id: Option<Spanned<String>>,
+    /// Required.
+    pub name: Option<Spanned<String>>,
+    pub address: Option<AddressEntry>,
+}
+
+/// How a patient is registered at the practice holding the record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationEntry {
+    /// `regular` (default), `temporary`, `emergency` or `immediately-necessary`.
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    /// The day the registration started.
+    pub date: Option<Spanned<String>>,
+    /// The id of the branch surgery the patient prefers; default the main site.
+    pub branch: Option<Spanned<String>>,
 }
 
 /// A postal address.
@@ -134,6 +162,8 @@ pub struct PatientEntry {
     pub multiple_birth: Option<Spanned<u64>>,
     pub managing_organization: Option<Spanned<String>>,
     pub related_people: Option<Vec<Spanned<RelatedPersonEntry>>>,
+    /// At the practice holding the record: type, start day and preferred branch.
+    pub registration: Option<Spanned<RegistrationEntry>>,
 }
 
 /// The clinical record, one optional list per GP Connect clinical area.
@@ -158,6 +188,11 @@ pub struct RecordEntry {
 pub struct CodeEntry {
     pub snomed: Option<Spanned<String>>,
     pub display: Option<Spanned<String>>,
+    /// The practice system's own code for the concept: Read v2 (`14LP.00`) at EMIS-style and
+    /// generic practices, CTV3 (`XE0Uc`) at TPP-style ones. Sent as a translation coding.
+    pub read_code: Option<Spanned<String>>,
+    /// The SNOMED CT description id of the term the clinician picked (`Extension-coding-sctdescid`).
+    pub description_id: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +219,8 @@ pub struct AllergyEntry {
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
     pub asserted: Option<Spanned<String>>,
+    /// When the reaction first happened; default the asserted day.
+    pub onset: Option<Spanned<String>>,
     /// `active` (default) or `resolved`.
     pub status: Option<Spanned<String>>,
     pub end: Option<Spanned<String>>,
@@ -212,6 +249,10 @@ pub struct MedicationEntry {
     /// the day it was stopped.
     pub stopped: Option<Spanned<String>>,
     pub note: Option<String>,
+    /// The supplier's own drug code (EMIS-style practices send it beside the dm+d code).
+    pub drug_code: Option<Spanned<String>>,
+    /// Days one issue lasts (`expectedSupplyDuration`); default 28.
+    pub supply_days: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +263,14 @@ pub struct ImmunisationEntry {
     pub code: Option<Spanned<CodeEntry>>,
     pub date: Option<Spanned<String>>,
     pub note: Option<String>,
+    /// Batch (lot) number of the vaccine.
+    pub batch: Option<Spanned<String>>,
+    /// The vaccine's manufacturer, by name.
+    pub manufacturer: Option<Spanned<String>>,
+    /// Where on the body it was given, a SNOMED CT body site.
+    pub site: Option<Spanned<CodeEntry>>,
+    /// The vaccine's expiry day.
+    pub expiry: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod load;
 pub mod platform;
 mod shape;
+pub mod supplier;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -144,6 +145,47 @@ pub struct Practice {
     pub interactions: Vec<String>,
     pub address: Option<Address>,
     pub telecom: Option<String>,
+    /// Whose GP system's habits the migrate Bundle follows.
+    pub supplier: Supplier,
+    /// Branch surgeries besides the main site.
+    pub branches: Vec<Branch>,
+}
+
+/// The GP system a practice runs, as far as the migrate Bundle's shape goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Supplier {
+    Emis,
+    Tpp,
+    #[default]
+    Generic,
+}
+
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub id: String,
+    pub name: String,
+    pub address: Option<Address>,
+}
+
+/// A patient's registration at the practice holding the record.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// CareConnect-RegistrationType-1 code and display.
+    pub kind: (&'static str, &'static str),
+    pub date: Option<NaiveDate>,
+    /// A branch id of the practice holding the record; None: the main site.
+    pub branch: Option<String>,
+}
+
+impl Default for Registration {
+    /// A regular registration with no known start, at the main site.
+    fn default() -> Self {
+        Self {
+            kind: ("R", "Regular"),
+            date: None,
+            branch: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -208,13 +250,18 @@ pub struct Patient {
     pub record: Record,
     /// What else PDS holds: contact details, extensions, related people, starting version.
     pub demographics: demographics::Demographics,
+    pub registration: Registration,
 }
 
 /// A SNOMED CT concept as written in the scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Code {
     pub snomed: String,
     pub display: String,
+    /// Read v2 or CTV3 code, sent as a translation.
+    pub read_code: Option<String>,
+    /// SNOMED CT description id of the term picked.
+    pub description_id: Option<String>,
 }
 
 /// Fields every clinical item has. `id` is the scenario's, or generated as `<area>-<n>` (1-based).
@@ -294,6 +341,8 @@ pub struct Allergy {
     pub meta: ItemMeta,
     pub code: Code,
     pub asserted: Option<NaiveDate>,
+    /// When the reaction first happened.
+    pub onset: Option<NaiveDate>,
     pub status: AllergyStatus,
     /// When a resolved allergy ended.
     pub end: Option<NaiveDate>,
@@ -324,6 +373,10 @@ pub struct Medication {
     /// Why the medication was stopped on its `end` day (always with `end`).
     pub stopped: Option<String>,
     pub note: Option<String>,
+    /// The supplier's own drug code.
+    pub drug_code: Option<String>,
+    /// Days one issue lasts.
+    pub supply_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -332,6 +385,10 @@ pub struct Immunisation {
     pub code: Code,
     pub date: NaiveDate,
     pub note: Option<String>,
+    pub batch: Option<String>,
+    pub manufacturer: Option<String>,
+    pub site: Option<Code>,
+    pub expiry: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,8 @@ fn practice(ods: &str, asid: &str, provider: bool) -> Practice {
     let ods = OdsCode::parse(ods).unwrap();
     let asid = Asid::parse(asid).unwrap();
     Practice {
+        supplier: Default::default(),
+        branches: Vec::new(),
         party_key: PartyKey::derived(&ods, &asid),
         ods,
         name: "Test Practice".into(),
@@ -43,6 +45,7 @@ fn practice(ods: &str, asid: &str, provider: bool) -> Practice {
 
 fn patient(nhs: &str, given: &str, family: &str, gender: Gender, born: &str, gp: &str) -> Patient {
     Patient {
+        registration: Default::default(),
         nhs_number: NhsNumber::parse(nhs).unwrap(),
         name: HumanName {
             prefix: None,

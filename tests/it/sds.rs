@@ -18,6 +18,8 @@ fn practice(ods: &str, asid: &str, party_key: Option<&str>, provider: bool) -> P
     let ods = OdsCode::parse(ods).unwrap();
     let asid = Asid::parse(asid).unwrap();
     Practice {
+        supplier: Default::default(),
+        branches: Vec::new(),
         party_key: party_key
             .map(|k| PartyKey::parse(k).unwrap())
             .unwrap_or_else(|| PartyKey::derived(&ods, &asid)),

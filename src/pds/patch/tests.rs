@@ -15,6 +15,8 @@ fn practice(ods: &str, asid: &str) -> Practice {
     let ods = OdsCode::parse(ods).unwrap();
     let asid = Asid::parse(asid).unwrap();
     Practice {
+        supplier: Default::default(),
+        branches: Vec::new(),
         party_key: PartyKey::derived(&ods, &asid),
         ods,
         name: "Practice".into(),
@@ -38,6 +40,7 @@ fn world() -> World {
         ],
         practitioners: vec![],
         patients: vec![Patient {
+            registration: Default::default(),
             nhs_number: NhsNumber::parse("9690937286").unwrap(),
             name: HumanName {
                 prefix: Some("Mrs".into()),

@@ -84,7 +84,11 @@ impl RecordChecker<'_> {
                 None
             }
         };
+        let (read_code, description_id) =
+            crate::scenario::supplier::code_detail(c, &mut |at, m| self.fail(at, m));
         Some(Code {
+            read_code,
+            description_id,
             snomed: snomed?,
             display: display?,
         })

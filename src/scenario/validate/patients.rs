@@ -117,7 +117,13 @@ impl Checker {
         let record =
             RecordChecker::new(self, f, dir, who).record(e.record.as_ref().unwrap_or(&empty));
 
+        let registration = crate::scenario::supplier::registration(
+            e.registration.as_ref(),
+            self.start_day,
+            &mut |at, m| self.report(super::place(f, at), m),
+        );
         Some(Patient {
+            registration,
             nhs_number: nhs_number?,
             name: name?,
             gender: gender?,

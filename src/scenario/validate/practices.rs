@@ -126,7 +126,12 @@ impl Checker {
             }
         };
 
+        let (supplier, branches) = crate::scenario::supplier::practice(e, &mut |at, m| {
+            self.report(super::place(f, at), m)
+        });
         Some(Practice {
+            supplier,
+            branches,
             ods: ods?,
             name: name?,
             asid: asid?,

@@ -17,6 +17,8 @@ pub fn practice(ods: &str, asid: &str, name: &str, provider: bool, sends: &[&str
     let ods = OdsCode::parse(ods).unwrap();
     let asid = Asid::parse(asid).unwrap();
     Practice {
+        supplier: Default::default(),
+        branches: Vec::new(),
         party_key: PartyKey::derived(&ods, &asid),
         ods,
         name: name.to_owned(),

@@ -28,7 +28,13 @@ impl RecordChecker<'_> {
                 AllergyStatus::Active,
             );
             if let (Some(code), Some(status)) = (code, status) {
+                let start_day = self.c.start_day;
+                let onset =
+                    crate::scenario::supplier::onset(e.onset.as_ref(), start_day, &mut |at, m| {
+                        self.fail(at, m)
+                    });
                 record.allergies.push(Allergy {
+                    onset,
                     meta,
                     code,
                     asserted,

@@ -18,7 +18,15 @@ impl RecordChecker<'_> {
             let code = self.code_of(Area::Immunisation, &item, e.code.as_ref());
             let date = self.date_of(Area::Immunisation, &item, e.date.as_ref(), "date");
             if let (Some(code), Some(date)) = (code, date) {
+                let start_day = self.c.start_day;
+                let v = crate::scenario::supplier::immunisation(e, start_day, &mut |at, m| {
+                    self.fail(at, m)
+                });
                 record.immunisations.push(Immunisation {
+                    batch: v.batch,
+                    manufacturer: v.manufacturer,
+                    site: v.site,
+                    expiry: v.expiry,
                     meta,
                     code,
                     date,

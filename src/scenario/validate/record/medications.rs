@@ -58,7 +58,11 @@ impl RecordChecker<'_> {
                 None => None,
             };
             if let (Some(code), Some(start), Some(kind)) = (code, start, kind) {
+                let (drug_code, supply_days) =
+                    crate::scenario::supplier::medication(e, &mut |at, m| self.fail(at, m));
                 record.medications.push(Medication {
+                    drug_code,
+                    supply_days,
                     meta,
                     code,
                     start,

@@ -1,0 +1,49 @@
+//! Documents: DocumentReferences pointing at the documents service Binary.
+
+use super::*;
+use crate::fhir::gpconnect::profiles;
+use crate::fhir::stu3::{
+    Attachment, Date, DocumentContent, DocumentReference, Instant, Meta, Resource,
+};
+
+impl<'a> Builder<'a> {
+    // ---- Documents (no primary List, migrate.md section 5.3) ----
+
+    pub(super) fn documents(&mut self) {
+        let cx = &self.cx;
+        for d in &cx.req.patient.record.documents {
+            if cx.withheld(&d.meta) {
+                continue;
+            }
+            let url = format!(
+                "{}/Binary/{}",
+                cx.req.documents_base,
+                binary_id(cx.req.patient, d)
+            );
+            let document = DocumentReference {
+                id: cx.id("DocumentReference", &d.meta.id),
+                meta: Meta {
+                    version_id: Some("1"),
+                    ..cx.meta(profiles::DOCUMENT_REFERENCE, &d.meta)
+                },
+                identifier: cx.identifier(&d.meta.id, ""),
+                status: "current",
+                type_: snomed(&d.kind),
+                subject: cx.patient(),
+                created: Date(d.date),
+                indexed: Instant(d.date),
+                author: [cx.organization()],
+                custodian: cx.organization(),
+                description: &d.title,
+                content: [DocumentContent {
+                    attachment: Attachment {
+                        content_type: &d.content_type,
+                        url,
+                        size: d.content.len(),
+                    },
+                }],
+            };
+            write_entry(&mut self.out, &Resource::DocumentReference(document));
+        }
+    }
+}

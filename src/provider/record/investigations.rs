@@ -1,0 +1,214 @@
+//! Investigations: the GP Connect pathology model (request, specimen, report, test group,
+//! results and filing comment).
+
+use super::*;
+use crate::fhir::gpconnect::{code_systems, lists, profiles};
+use crate::fhir::stu3::{
+    self as fhir, CodeableConcept, Coding, Date, DiagnosticReport, Instant, ObservationRelated,
+    Performer, Quantity, Requester, Resource, Specimen, SpecimenCollection, reference, texts,
+};
+
+pub(super) const LABORATORY: Coding<'static> = Coding {
+    system: code_systems::OBSERVATION_CATEGORY,
+    code: "laboratory",
+    display: "Laboratory",
+};
+
+pub(super) fn laboratory() -> Option<[CodeableConcept<'static>; 1]> {
+    Some([CodeableConcept {
+        coding: Some([LABORATORY]),
+        text: None,
+        detail: None,
+    }])
+}
+
+/// DiagnosticReport.code (DiagnosticReport.md).
+pub(super) const DIAGNOSTIC_STUDIES_REPORT: (&str, &str) =
+    ("721981007", "Diagnostic studies report");
+
+impl<'a> Builder<'a> {
+    // ---- Investigations ----
+
+    pub(super) fn investigations(&mut self) {
+        let mut primary = ListBuilder::default();
+        let req = self.cx.req;
+        for inv in &req.patient.record.investigations {
+            if self.cx.withheld(&inv.meta) {
+                primary.withheld = true;
+                continue;
+            }
+            let item = &inv.meta.id;
+            let recorded = self.recorded_in(item);
+            let cx = &self.cx;
+            let context = recorded.as_ref().map(|r| reference(&r.encounter));
+            let report_id = cx.id("DiagnosticReport", item);
+            let report_ref = format!("DiagnosticReport/{report_id}");
+            let request_id = cx.id("ProcedureRequest-investigation", item);
+            let specimen_id = cx.id("Specimen", item);
+            let specimen_ref = format!("Specimen/{specimen_id}");
+            let request_ref = format!("ProcedureRequest/{request_id}");
+            let request = fhir::ProcedureRequest {
+                id: request_id,
+                meta: cx.meta(profiles::PROCEDURE_REQUEST, &inv.meta),
+                identifier: cx.identifier(item, "/request"),
+                // ProcedureRequest.md: a set value of `active`; authoredOn, context and
+                // occurrence are not in use.
+                status: "active",
+                intent: "order",
+                code: cx.coded(&inv.code),
+                subject: cx.patient(),
+                context: None,
+                occurrence_date_time: None,
+                authored_on: None,
+                requester: Some(Requester {
+                    agent: cx.organization(),
+                    on_behalf_of: None,
+                }),
+                note: None,
+            };
+            write_entry(&mut self.out, &Resource::ProcedureRequest(request));
+            let specimen = Specimen {
+                id: specimen_id,
+                meta: cx.meta(profiles::SPECIMEN, &inv.meta),
+                identifier: cx.identifier(item, "/specimen"),
+                type_: inv.specimen.as_deref().map(CodeableConcept::text),
+                subject: cx.patient(),
+                received_time: Instant(inv.date),
+                collection: SpecimenCollection {
+                    collected_date_time: Date(inv.date),
+                },
+            };
+            write_entry(&mut self.out, &Resource::Specimen(specimen));
+            let group_ref = (!inv.results.is_empty())
+                .then(|| format!("Observation/{}", cx.id("Observation-test-group", item)));
+            let mut results = Vec::with_capacity(inv.results.len());
+            for (n, res) in inv.results.iter().enumerate() {
+                let n = (n + 1).to_string();
+                let id = stable_id(&["Observation-result", cx.nhs, item, &n]);
+                results.push(format!("Observation/{id}"));
+                let result = fhir::Observation {
+                    id,
+                    meta: cx.meta(profiles::OBSERVATION, &inv.meta),
+                    identifier: cx.identifier(item, &format!("/result-{n}")),
+                    status: "final",
+                    category: laboratory(),
+                    code: cx.coded(&res.code),
+                    subject: cx.patient(),
+                    context: None,
+                    effective_date_time: Date(inv.date),
+                    issued: Instant(inv.date),
+                    performer: None,
+                    value_quantity: res.value.map(|value| Quantity {
+                        value,
+                        unit: res.unit.as_deref(),
+                    }),
+                    comment: None,
+                    specimen: Some(reference(&specimen_ref)),
+                    reference_range: texts(res.range.as_deref()),
+                    // observation_testResult.md: the group header, as `derived-from`.
+                    related: group_ref
+                        .iter()
+                        .map(|g| ObservationRelated {
+                            type_: "derived-from",
+                            target: reference(g),
+                        })
+                        .collect(),
+                    component: Vec::new(),
+                };
+                write_entry(&mut self.out, &Resource::Observation(result));
+            }
+            if let Some(group_ref) = &group_ref {
+                let group = fhir::Observation {
+                    id: group_ref["Observation/".len()..].to_owned(),
+                    meta: cx.meta(profiles::OBSERVATION, &inv.meta),
+                    identifier: cx.identifier(item, "/test-group"),
+                    status: "final",
+                    // observation_testGroup.md: category is not in use.
+                    category: None,
+                    code: cx.coded(&inv.code),
+                    subject: cx.patient(),
+                    context: None,
+                    effective_date_time: Date(inv.date),
+                    issued: Instant(inv.date),
+                    performer: None,
+                    value_quantity: None,
+                    comment: None,
+                    specimen: Some(reference(&specimen_ref)),
+                    reference_range: None,
+                    related: results
+                        .iter()
+                        .map(|r| ObservationRelated {
+                            type_: "has-member",
+                            target: reference(r),
+                        })
+                        .collect(),
+                    component: Vec::new(),
+                };
+                write_entry(&mut self.out, &Resource::Observation(group));
+            }
+            // Filing comments (observation_filingComments.md): when and by whom the report was
+            // filed, with the practice's comment. The performer is mandatory: the consultation's
+            // practitioner, else the usual GP, else the practice.
+            let filing_id = cx.id("Observation-filing", item);
+            let filing_ref = format!("Observation/{filing_id}");
+            let filer = recorded
+                .as_ref()
+                .and_then(|r| r.practitioner.as_deref())
+                .or(cx.recorder_ref.as_deref())
+                .unwrap_or(&cx.org_ref);
+            let filing = fhir::Observation {
+                id: filing_id,
+                meta: cx.meta(profiles::OBSERVATION, &inv.meta),
+                identifier: cx.identifier(item, "/filing"),
+                status: "unknown",
+                category: None,
+                code: snomed_pair(COMMENT_NOTE.0, COMMENT_NOTE.1),
+                subject: cx.patient(),
+                context,
+                effective_date_time: Date(inv.date),
+                issued: Instant(inv.date),
+                performer: Some([reference(filer)]),
+                value_quantity: None,
+                comment: inv.note.as_deref(),
+                specimen: None,
+                reference_range: None,
+                related: Vec::new(),
+                component: Vec::new(),
+            };
+            write_entry(&mut self.out, &Resource::Observation(filing));
+            let mut result = Vec::with_capacity(2);
+            if let Some(g) = &group_ref {
+                result.push(reference(g));
+            }
+            result.push(reference(&filing_ref));
+            let report = DiagnosticReport {
+                id: report_id,
+                meta: cx.meta(profiles::DIAGNOSTIC_REPORT, &inv.meta),
+                identifier: cx.identifier(item, ""),
+                based_on: [reference(&request_ref)],
+                status: "final",
+                category: CodeableConcept::coded(
+                    code_systems::DIAGNOSTIC_SERVICE_SECTION,
+                    "LAB",
+                    "Laboratory",
+                ),
+                // DiagnosticReport.md: the test's own code is on the group and results.
+                code: snomed_pair(DIAGNOSTIC_STUDIES_REPORT.0, DIAGNOSTIC_STUDIES_REPORT.1),
+                subject: cx.patient(),
+                context,
+                issued: Instant(inv.date),
+                performer: [Performer {
+                    actor: cx.organization(),
+                }],
+                specimen: [reference(&specimen_ref)],
+                result,
+                // The scenario's note is the practice's comment, so it is on the filing comment:
+                // conclusion is the performing organisation's.
+                conclusion: None,
+            };
+            write_entry(&mut self.out, &Resource::DiagnosticReport(report));
+            primary.add(report_ref);
+        }
+        self.primary_list(lists::INVESTIGATIONS, primary);
+    }
+}
