@@ -30,8 +30,14 @@ fn main() {
         measure(&path, &label);
         return;
     }
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` a small world is a smoke run.
+    let default_sizes = if args.iter().any(|a| a == "--bench") {
+        "10000,100000"
+    } else {
+        "200"
+    };
     let sizes: Vec<usize> = std::env::var("WORLD_SCALE_SIZES")
-        .unwrap_or_else(|_| "10000,100000".to_owned())
+        .unwrap_or_else(|_| default_sizes.to_owned())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
@@ -76,6 +82,8 @@ fn rss_mb() -> f64 {
 }
 
 fn measure(path: &Path, label: &str) {
+    // reqwest is built without a crypto provider; the crate uses ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

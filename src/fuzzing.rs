@@ -141,7 +141,10 @@ pub fn ssp_headers(data: &[u8]) {
 }
 
 /// Every target by the name of its `fuzz/corpus/<name>` folder.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// A target: bytes in, nothing out (a panic is the failure).
+pub type Target = fn(&[u8]);
+
+pub const TARGETS: [(&str, Target); 5] = [
     ("scenario_loader", scenario_loader),
     ("jwt_decoder", jwt_decoder),
     ("migrate_parameters", migrate_parameters),

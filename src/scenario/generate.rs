@@ -560,7 +560,9 @@ fn practices(patients: usize, rng: &mut SplitMix64) -> Vec<PracticeSpec> {
         let provider = i < providers;
         let gp_connect = i != providers + 1;
         let name = if provider {
-            PRACTICE_NAMES[i].to_owned()
+            PRACTICE_NAMES
+                .get(i)
+                .map_or_else(|| format!("Practice {i}"), |n| (*n).to_owned())
         } else if gp_connect {
             "Regional Record Transfer Service".to_owned()
         } else {
@@ -736,7 +738,7 @@ fn practices_file(patients: usize, seed: u64, practices: &[PracticeSpec]) -> Str
                 t,
                 "  - {{ id: {id}, name: {{ prefix: Dr, given: [{}], family: {} }}, gender: {}, practice: {} }}",
                 q(given),
-                q(*rng.pick(&FAMILY)),
+                q(rng.pick::<&str>(&FAMILY)),
                 if female { "female" } else { "male" },
                 p.ods
             );
@@ -1079,7 +1081,7 @@ fn condition(
         entries.push(format!("p{n}"));
         l.consultations.push(format!(
             "{{ id: {id}, date: {date}, type: {}, practitioner: {}, entries: [{}], note: {} }}",
-            q(*rng.pick(&CONSULTATION_KINDS)),
+            q(rng.pick::<&str>(&CONSULTATION_KINDS)),
             rng.pick(&at.practitioners),
             entries.join(", "),
             q(&format!("{} review.", c.problem.1))
@@ -1127,7 +1129,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         write(&dir, files).unwrap();
         let start = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
-        let world = load::load_paths(&[dir.clone()], start);
+        let world = load::load_paths(std::slice::from_ref(&dir), start);
         let _ = std::fs::remove_dir_all(&dir);
         match world {
             Ok(w) => w,

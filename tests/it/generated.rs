@@ -44,7 +44,7 @@ async fn a_generated_world_passes_check_serves_and_migrates() {
     assert!(!ok);
     assert!(stderr.contains("already holds"), "{stderr}");
 
-    let world = scenario::load_paths(&[dir.clone()], start_day()).unwrap();
+    let world = scenario::load_paths(std::slice::from_ref(&dir), start_day()).unwrap();
     let provider = |ods: &str| world.practice(ods).is_some_and(|p| p.provider);
     let patient = world
         .patients
