@@ -179,7 +179,14 @@ async fn check_scenario(path: &str) {
     let (cached, plain) = pair(path).await;
     let w = world(path);
     let calls = every_migrate(&w);
-    assert!(!calls.is_empty(), "{path} has patients to migrate");
+    if calls.is_empty() {
+        // A PDS-only world (scenarios/pds-sandbox.yaml): no provider holds a record.
+        assert!(
+            !path.ends_with("default.yaml"),
+            "{path} has patients to migrate"
+        );
+        return;
+    }
     assert_same(&cached, &plain, &calls, "first requests").await;
     let stats = cached.running.shared.migrate_cache.stats();
     assert!(
