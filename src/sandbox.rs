@@ -213,7 +213,8 @@ enum Route {
 }
 
 fn route(path: &str) -> Route {
-    if path == "/" || path == "/healthz" || path.starts_with("/_admin") {
+    // A browser asks for /favicon.ico with the page: the page's, not a provider hop to journal.
+    if path == "/" || path == "/healthz" || path == "/favicon.ico" || path.starts_with("/_admin") {
         Route::Admin
     } else if path.starts_with(pds::BASE_PATH) {
         Route::Pds

@@ -16,6 +16,11 @@ mod stream;
 pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/favicon.ico") => {
+            let mut resp = Response::new(Bytes::new());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            boxed(resp)
+        }
         (&Method::GET | &Method::HEAD, "/healthz") => boxed(json_response(
             StatusCode::OK,
             &json!({ "status": "ok", "scenario": shared.world.name }),

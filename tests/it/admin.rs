@@ -59,3 +59,11 @@ async fn oversized_body_is_413_with_an_operation_outcome() {
     assert_eq!(body["resourceType"], "OperationOutcome");
     assert!(crate::support::diagnostics(&body).contains("1000-byte"));
 }
+
+#[tokio::test]
+async fn the_browsers_favicon_request_is_not_journalled_as_a_provider_hop() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let resp = sandbox.get("/favicon.ico").await;
+    assert_eq!(resp.status(), 204);
+    assert!(sandbox.journal().await.is_empty());
+}

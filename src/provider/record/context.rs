@@ -61,7 +61,7 @@ impl Kind {
         }
     }
 
-    /// The words of the secondary List codes (migrate.md section 5.3).
+    /// The words of the secondary List codes (`docs/migrate.md`).
     pub(super) fn slug(self) -> &'static str {
         match self {
             Kind::Problem => "problems",
@@ -307,7 +307,7 @@ impl<'a> Context<'a> {
     }
 
     /// `meta` of a clinical resource: its profile, and NOPAT when a confidential item is
-    /// included (migrate.md section 5.4).
+    /// included (`docs/migrate.md`).
     pub(super) fn meta(&self, profile: &'static str, item: &ItemMeta) -> Meta<'static> {
         Meta {
             version_id: None,

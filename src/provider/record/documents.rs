@@ -7,7 +7,7 @@ use crate::fhir::stu3::{
 };
 
 impl<'a> Builder<'a> {
-    // ---- Documents (no primary List, migrate.md section 5.3) ----
+    // ---- Documents (no primary List, `docs/migrate.md`) ----
 
     pub(super) fn documents(&mut self) {
         let cx = &self.cx;

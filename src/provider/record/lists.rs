@@ -1,4 +1,4 @@
-//! Lists (migrate.md section 5.3): primary Lists, secondary Lists and the consultation
+//! Lists (`docs/migrate.md`): primary Lists, secondary Lists and the consultation
 //! structure Lists, with the empty-reason and confidential-items warnings.
 
 use std::collections::HashSet;
@@ -29,7 +29,7 @@ impl ListBuilder {
         }
     }
 
-    /// Adds a resource contained in the List itself (ended allergies, migrate.md section 5.2).
+    /// Adds a resource contained in the List itself (ended allergies, `docs/migrate.md`).
     pub(super) fn add_contained(&mut self, id: &str, resource: Raw) {
         let reference = format!("#{id}");
         if self.seen.insert(reference.clone()) {

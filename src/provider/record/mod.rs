@@ -1,4 +1,4 @@
-//! The migrate response Bundle (`shared/spec/migrate.md` section 5): the administrative
+//! The migrate response Bundle (`docs/migrate.md`): the administrative
 //! resources (5.1), every clinical area of the full record (5.2), primary, secondary and
 //! consultation-structure Lists (5.3), and the withholding of confidential items with the
 //! confidential-items warning on every List that lost one, or NOPAT labels when they are
