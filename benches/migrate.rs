@@ -366,7 +366,7 @@ async fn run(runs: usize) {
     };
 
     // The handler, in process.
-    let first = provider::handle(&shared, request()).await;
+    let first = provider::handle(&shared.services.provider, request()).await;
     assert_eq!(first.status(), 200);
     let size = first.body().len();
     // Baseline: serde_json serialisation of the same Bundle.
@@ -394,7 +394,8 @@ async fn run(runs: usize) {
         let mut resp = None;
         let h = time(|| {
             resp = Some(futures_util::FutureExt::now_or_never(provider::handle(
-                &shared, req,
+                &shared.services.provider,
+                req,
             )))
         });
         assert_eq!(

@@ -36,9 +36,20 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
 }
 
-/// What the services share: each gets only the handles it needs from here.
+/// The handles each emulated service gets: its signature says what it can touch.
+#[derive(Clone)]
+pub struct Services {
+    pub pds: pds::Pds,
+    pub sds: sds::Sds,
+    /// Reads PDS (the registration behind NO_RELATIONSHIP), never writes it.
+    pub provider: provider::Provider,
+}
+
+/// What the sandbox holds: the admin API and the front door see all of it; each service gets
+/// only its [`Services`] handle.
 #[derive(Clone)]
 pub struct Shared {
+    pub services: Services,
     pub world: Arc<World>,
     pub journal: Journal,
     pub pds: pds::PdsStore,
@@ -90,14 +101,40 @@ impl Sandbox {
         ));
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
+        let pds_store = pds::PdsStore::new(&world);
+        let sds_directory = sds::SdsDirectory::new(&world, &public_url);
+        let migrate_cache = provider::cache::MigrateCache::new(config.migrate_cache_max_bytes);
+        let services = Services {
+            pds: pds::Pds {
+                store: pds_store.clone(),
+                world: world.clone(),
+                clock: clock.clone(),
+                platform: platform.clone(),
+                public_url: public_url.clone(),
+            },
+            sds: sds::Sds {
+                directory: sds_directory.clone(),
+                api_key: config.sds_api_key.clone(),
+                platform: platform.clone(),
+                public_url: public_url.clone(),
+            },
+            provider: provider::Provider {
+                world: world.clone(),
+                pds: pds_store.clone(),
+                clock: clock.clone(),
+                public_url: public_url.clone(),
+                migrate_cache: migrate_cache.clone(),
+            },
+        };
         let shared = Shared {
+            services,
             stopping: rx.clone(),
             http_addr,
             ssp_addr,
-            pds: pds::PdsStore::new(&world),
-            sds: sds::SdsDirectory::new(&world, &public_url),
+            pds: pds_store,
+            sds: sds_directory,
             journal: Journal::new(config.journal_capacity, config.journal_max_bytes),
-            migrate_cache: provider::cache::MigrateCache::new(config.migrate_cache_max_bytes),
+            migrate_cache,
             platform,
             world,
             clock,
@@ -109,8 +146,15 @@ impl Sandbox {
             header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
         };
         let drain = Duration::from_secs(10);
-        let ssp_acceptor = ssp::SspAcceptor::new(&shared)?;
-        let ssp_service = ssp::SspService::new(&shared)?;
+        let ssp_acceptor =
+            ssp::SspAcceptor::new(&shared.config, shared.journal.clone(), shared.clock.clone())?;
+        let ssp_service = ssp::SspService::new(
+            &shared.config,
+            shared.sds.clone(),
+            shared.journal.clone(),
+            shared.clock.clone(),
+            shared.platform.clone(),
+        )?;
         let mut tasks = JoinSet::new();
 
         let app = Arc::new(shared.clone());
@@ -291,9 +335,9 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     }
                 }
                 match route {
-                    Route::Pds => pds::handle(shared, req).await,
-                    Route::Sds => sds::handle(shared, req).await,
-                    Route::Provider => provider::handle(shared, req).await,
+                    Route::Pds => pds::handle(&shared.services.pds, req).await,
+                    Route::Sds => sds::handle(&shared.services.sds, req).await,
+                    Route::Provider => provider::handle(&shared.services.provider, req).await,
                     Route::OAuth => platform::handle_oauth(shared, &req),
                     _ => unknown_path(&method, &path).to_response(style),
                 }

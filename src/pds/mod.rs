@@ -29,9 +29,24 @@ use crate::fhir::{FHIR_JSON, FhirError, OutcomeStyle, SpineCode};
 use crate::http::{percent_decode, query_pairs};
 use crate::identifiers::is_uuid;
 use crate::nhs_number::NhsNumber;
-use crate::sandbox::Shared;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::platform::Platform;
+use crate::scenario::World;
 
 pub const BASE_PATH: &str = "/personal-demographics/FHIR/R4";
+
+/// What PDS can touch: its records, the world they were seeded from, the clock, the platform's
+/// checks in front of it and the URL it advertises. Nothing of SDS, SSP or the providers.
+#[derive(Clone)]
+pub struct Pds {
+    pub store: PdsStore,
+    pub world: Arc<World>,
+    pub clock: Clock,
+    pub platform: Arc<Platform>,
+    pub public_url: String,
+}
 
 /// Request and response header names PDS uses.
 pub mod headers {
@@ -40,18 +55,18 @@ pub mod headers {
     pub const IF_MATCH: &str = "if-match";
 }
 
-pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
+pub async fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
     // With `auth: required` the platform's proxy checks the token before PDS sees anything.
-    let checked = shared
+    let checked = pds
         .platform
-        .check_pds(shared, req.method(), req.headers())
-        .and_then(|()| route(shared, &req));
+        .check_pds(pds.clock.now(), req.method(), req.headers())
+        .and_then(|()| route(pds, &req));
     let mut resp = checked.unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
     echo_tracking_headers(req.headers(), resp.headers_mut());
     resp
 }
 
-fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
+fn route(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
     let path = req.uri().path();
     let rest = path.strip_prefix(BASE_PATH).unwrap_or(path);
     let mut segments = rest.trim_start_matches('/').split('/');
@@ -63,7 +78,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirE
     {
         let person = segments.next().filter(|p| !p.is_empty());
         return match (req.method() == Method::GET, segments.next()) {
-            (true, None) => related_people(shared, req, id, person),
+            (true, None) => related_people(pds, req, id, person),
             (false, None) => method_not_allowed(
                 req.method(),
                 "/Patient/{nhsNumber}/RelatedPerson",
@@ -78,7 +93,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirE
     }
     match (resource, id, extra) {
         ("Patient", None, _) => match *req.method() {
-            Method::GET => search_patients(shared, req),
+            Method::GET => search_patients(pds, req),
             _ => method_not_allowed(
                 req.method(),
                 "/Patient",
@@ -97,8 +112,8 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirE
                 std::borrow::Cow::Borrowed(id)
             };
             match *req.method() {
-                Method::GET => read_patient(shared, req, &nhs),
-                Method::PATCH => update_patient(shared, req, &nhs),
+                Method::GET => read_patient(pds, req, &nhs),
+                Method::PATCH => update_patient(pds, req, &nhs),
                 _ => method_not_allowed(
                     req.method(),
                     "/Patient/{nhsNumber}",
@@ -200,14 +215,14 @@ fn patient_response(read: store::PatientRead) -> Response<Bytes> {
 
 /// `GET /Patient/{nhsNumber}`, checks in the mock's order: headers, NHS number, patient.
 pub fn read_patient(
-    shared: &Shared,
+    pds: &Pds,
     req: &Request<Bytes>,
     nhs: &str,
 ) -> Result<Response<Bytes>, FhirError> {
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     // PDS holds only valid NHS numbers, so a hit needs no further check.
-    if let Some(read) = shared.pds.read(nhs) {
+    if let Some(read) = pds.store.read(nhs) {
         return Ok(patient_response(read));
     }
     let nhs = parse_nhs_number(nhs)?;
@@ -244,7 +259,7 @@ fn if_match(headers: &HeaderMap) -> Result<String, FhirError> {
 /// present, JSON `Content-Type`, `X-Request-ID`, authorisation, patient exists, `patches`
 /// present, then (atomically, in the store) version, operations, rules and the apply.
 pub fn update_patient(
-    shared: &Shared,
+    pds: &Pds,
     req: &Request<Bytes>,
     nhs: &str,
 ) -> Result<Response<Bytes>, FhirError> {
@@ -265,16 +280,16 @@ pub fn update_patient(
     }
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
-    if !shared.pds.contains(nhs.as_str()) {
+    if !pds.store.contains(nhs.as_str()) {
         return Err(store::not_found(nhs.as_str()));
     }
     let patches = patch::read_patches(req.body())?;
     let ops = patch::parse_ops(&patches);
     let rules = patch::UpdateRules {
-        world: &shared.world,
-        today: shared.clock.now().date_naive(),
+        world: &pds.world,
+        today: pds.clock.now().date_naive(),
     };
-    let updated = shared.pds.update(nhs.as_str(), &version, ops, &rules)?;
+    let updated = pds.store.update(nhs.as_str(), &version, ops, &rules)?;
     tracing::info!(nhs = %nhs, version = updated.version, "PDS record updated.");
     Ok(patient_response(updated))
 }
@@ -282,7 +297,7 @@ pub fn update_patient(
 /// `GET /Patient/{nhsNumber}/RelatedPerson`: a searchset of the patient's related people (none:
 /// `total` 0 and no `entry`), or with an object id the one RelatedPerson.
 pub fn related_people(
-    shared: &Shared,
+    pds: &Pds,
     req: &Request<Bytes>,
     nhs: &str,
     person: Option<&str>,
@@ -290,15 +305,15 @@ pub fn related_people(
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     let nhs = parse_nhs_number(nhs)?;
-    let patient = shared
+    let patient = pds
         .world
         .patient(nhs.as_str())
-        .filter(|_| shared.pds.contains(nhs.as_str()))
+        .filter(|_| pds.store.contains(nhs.as_str()))
         .ok_or_else(|| store::not_found(nhs.as_str()))?;
     let people = patient::related_people(patient);
     let base = format!(
         "{}{BASE_PATH}/Patient/{}/RelatedPerson",
-        shared.public_url,
+        pds.public_url,
         nhs.as_str()
     );
     if let Some(id) = person {
@@ -316,7 +331,7 @@ pub fn related_people(
     let mut bundle = serde_json::json!({
         "resourceType": "Bundle",
         "type": "searchset",
-        "timestamp": shared.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        "timestamp": pds.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         "total": people.len(),
     });
     if !people.is_empty() {
@@ -332,14 +347,11 @@ pub fn related_people(
 }
 
 /// `GET /Patient?...`: headers first, then the query (mock order), then the match.
-pub fn search_patients(
-    shared: &Shared,
-    req: &Request<Bytes>,
-) -> Result<Response<Bytes>, FhirError> {
+pub fn search_patients(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     let search = search::parse(&query_pairs(req.uri().query()))?;
-    let mut matches = shared.pds.scan(|p| {
+    let mut matches = pds.store.scan(|p| {
         search.score(p).map(|score| search::Match {
             patient: p.clone(),
             score,
@@ -362,8 +374,8 @@ pub fn search_patients(
             .total_cmp(&a.score)
             .then_with(|| a.patient["id"].as_str().cmp(&b.patient["id"].as_str()))
     });
-    let base = format!("{}{BASE_PATH}/Patient", shared.public_url);
-    let bundle = search::bundle(&base, matches, shared.clock.now());
+    let base = format!("{}{BASE_PATH}/Patient", pds.public_url);
+    let bundle = search::bundle(&base, matches, pds.clock.now());
     Ok(json_response(StatusCode::OK, &bundle))
 }
 

@@ -63,14 +63,13 @@ impl Platform {
     /// then the application's rate, then (for an update) a user-restricted token.
     pub fn check_pds(
         &self,
-        shared: &Shared,
+        now: chrono::DateTime<chrono::Utc>,
         method: &Method,
         headers: &HeaderMap,
     ) -> Result<(), FhirError> {
         if !self.auth_required {
             return Ok(());
         }
-        let now = shared.clock.now();
         let grant = self.oauth.check_bearer(headers, now)?;
         self.oauth.rate_limit(&grant, now)?;
         if method == Method::PATCH && grant.role.is_none() {

@@ -7,12 +7,12 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
+use super::Provider;
 use super::headers;
 use crate::fhir::gpconnect::{GET_OPERATION_DEFINITION, MIGRATE_OPERATION_DEFINITION, profiles};
 use crate::fhir::{FHIR_JSON, FhirError};
 use crate::identifiers::interactions;
 use crate::jwt::Rules;
-use crate::sandbox::Shared;
 use crate::scenario::Practice;
 
 /// Which capability's statement.
@@ -23,7 +23,7 @@ pub enum Capability {
 }
 
 pub fn handle(
-    shared: &Shared,
+    provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
     capability: Capability,
@@ -36,10 +36,10 @@ pub fn handle(
     headers::check_interaction(&ssp, req.method(), req.uri().path(), interaction)?;
     headers::check_addressee(&ssp, practice)?;
     headers::check_accept(req)?;
-    headers::authorise(req.headers(), shared.clock.now(), &Rules::METADATA)?;
+    headers::authorise(req.headers(), provider.clock.now(), &Rules::METADATA)?;
     let body = match capability {
-        Capability::Structured => structured(shared, practice),
-        Capability::Documents => documents(shared, practice),
+        Capability::Structured => structured(provider, practice),
+        Capability::Documents => documents(provider, practice),
     };
     let mut bytes = Vec::with_capacity(4096);
     super::record::write_resource(&mut bytes, &body);
@@ -52,13 +52,13 @@ pub fn handle(
     Ok(resp)
 }
 
-fn base(shared: &Shared, practice: &Practice, name: &str, description: &str) -> Value {
+fn base(provider: &Provider, practice: &Practice, name: &str, description: &str) -> Value {
     json!({
         "resourceType": "CapabilityStatement",
         "version": "1.6.0",
         "name": name,
         "status": "active",
-        "date": shared.world.start_day.to_string(),
+        "date": provider.world.start_day.to_string(),
         "publisher": format!("spine-sandbox for {} {}", practice.ods, practice.name),
         "description": description,
         // As the GP Connect examples: a statement of capability (cpb-15: software, no
@@ -71,7 +71,7 @@ fn base(shared: &Shared, practice: &Practice, name: &str, description: &str) -> 
     })
 }
 
-fn structured(shared: &Shared, practice: &Practice) -> Value {
+fn structured(provider: &Provider, practice: &Practice) -> Value {
     let versioned = [
         (profiles::PATIENT, "1.8"),
         (profiles::ORGANIZATION, "1.4"),
@@ -96,7 +96,7 @@ fn structured(shared: &Shared, practice: &Practice) -> Value {
         (profiles::HEALTHCARE_SERVICE, "1.0"),
     ];
     let mut cs = base(
-        shared,
+        provider,
         practice,
         "GP Connect Access Record Structured",
         "Access Record Structured provider emulated by spine-sandbox: migrate structured record.",
@@ -116,9 +116,9 @@ fn structured(shared: &Shared, practice: &Practice) -> Value {
     cs
 }
 
-fn documents(shared: &Shared, practice: &Practice) -> Value {
+fn documents(provider: &Provider, practice: &Practice) -> Value {
     let mut cs = base(
-        shared,
+        provider,
         practice,
         "GP Connect Access Document",
         "Access Document provider emulated by spine-sandbox: migrate a document (Binary read).",

@@ -12,17 +12,17 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
+use super::Provider;
 use super::headers;
 use super::record::binary_id;
 use crate::fhir::{FHIR_JSON, FhirError};
 use crate::identifiers::interactions;
 use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::pds::PdsStore;
-use crate::sandbox::Shared;
 use crate::scenario::{Document, Patient, Practice, World};
 
 pub fn handle(
-    shared: &Shared,
+    provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
     id: &str,
@@ -36,10 +36,14 @@ pub fn handle(
     )?;
     headers::check_addressee(&ssp, practice)?;
     headers::check_accept(req)?;
-    let claims = headers::authorise(req.headers(), shared.clock.now(), &Rules::MIGRATE_DOCUMENT)?;
-    let (patient, document) = find_document(&shared.world, practice, id)?;
+    let claims = headers::authorise(
+        req.headers(),
+        provider.clock.now(),
+        &Rules::MIGRATE_DOCUMENT,
+    )?;
+    let (patient, document) = find_document(&provider.world, practice, id)?;
     check_confidentiality(document, &claims)?;
-    check_relationship(&shared.pds, patient, &claims)?;
+    check_relationship(&provider.pds, patient, &claims)?;
     Ok(binary_response(id, document))
 }
 

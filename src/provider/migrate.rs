@@ -21,6 +21,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Map, Value};
 
+use super::Provider;
 use super::cache;
 use super::headers::{self, SspHeaders};
 use super::record::{self, BundleRequest};
@@ -29,7 +30,6 @@ use crate::identifiers::interactions;
 use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::nhs_number::NhsNumber;
 use crate::pds::PdsStore;
-use crate::sandbox::Shared;
 use crate::scenario::{Patient, Practice, World};
 
 /// What a request that climbed every rung asks for.
@@ -42,11 +42,11 @@ pub struct Approved<'w> {
 
 /// The operation: the ladder, then the Bundle.
 pub fn handle(
-    shared: &Shared,
+    provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
 ) -> Result<Response<Bytes>, FhirError> {
-    let approved = ladder(shared, practice, req)?;
+    let approved = ladder(provider, practice, req)?;
     let patient = approved.patient;
     let nhs_number = patient.nhs_number.as_str();
     let key = cache::Key {
@@ -54,14 +54,14 @@ pub fn handle(
         nhs_number: nhs_number.to_owned(),
         include_sensitive: approved.include_sensitive,
     };
-    let documents_base = record::documents_base(&shared.public_url, practice.ods.as_str());
-    let bundle = shared.migrate_cache.bundle(
+    let documents_base = record::documents_base(&provider.public_url, practice.ods.as_str());
+    let bundle = provider.migrate_cache.bundle(
         key,
-        || shared.pds.version(nhs_number),
+        || provider.pds.version(nhs_number),
         &approved.ssp.trace_id,
         |trace_id| {
             record::bundle_bytes(&BundleRequest {
-                world: &shared.world,
+                world: &provider.world,
                 practice,
                 patient,
                 include_sensitive: approved.include_sensitive,
@@ -106,19 +106,19 @@ fn delivered(
 
 /// Every check, in order; the first failure is the answer.
 pub fn ladder<'w>(
-    shared: &'w Shared,
+    provider: &'w Provider,
     practice: &Practice,
     req: &Request<Bytes>,
 ) -> Result<Approved<'w>, FhirError> {
     let ssp = check_headers(practice, req)?;
-    let claims = headers::authorise(req.headers(), shared.clock.now(), &Rules::MIGRATE)?;
+    let claims = headers::authorise(req.headers(), provider.clock.now(), &Rules::MIGRATE)?;
     let resource = parse_parameters_resource(req.body())?;
     let params = read_parameters(&resource)?;
     let nhs_number = check_nhs_number(&params)?;
     check_sensitivity(&claims, params.include_sensitive)?;
-    let patient = find_patient(&shared.world, practice, &nhs_number)?;
+    let patient = find_patient(&provider.world, practice, &nhs_number)?;
     check_consent(patient)?;
-    check_relationship(&shared.pds, patient, &claims)?;
+    check_relationship(&provider.pds, patient, &claims)?;
     Ok(Approved {
         ssp,
         claims,

@@ -21,8 +21,24 @@ use http::{HeaderValue, Method, Request, Response, header};
 
 use crate::fhir::{FhirError, OutcomeStyle};
 use crate::http::percent_decode_path;
-use crate::sandbox::Shared;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::pds::PdsStore;
 use crate::scenario::Practice;
+use crate::scenario::World;
+
+/// What the providers can touch: the world (their read-only records), PDS's records (read, for
+/// the registration behind NO_RELATIONSHIP), the clock, the URL they advertise and the cache of
+/// their serialised Bundles.
+#[derive(Clone)]
+pub struct Provider {
+    pub world: Arc<World>,
+    pub pds: PdsStore,
+    pub clock: Clock,
+    pub public_url: String,
+    pub migrate_cache: cache::MigrateCache,
+}
 
 /// `/{ODS}/STU3/1/gpconnect/...`
 pub fn is_provider_path(path: &str) -> bool {
@@ -34,8 +50,8 @@ pub fn is_provider_path(path: &str) -> bool {
     )
 }
 
-pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
-    route(shared, &req)
+pub async fn handle(provider: &Provider, req: Request<Bytes>) -> Response<Bytes> {
+    route(provider, &req)
 }
 
 fn answer(result: Result<Response<Bytes>, FhirError>) -> Response<Bytes> {
@@ -57,8 +73,8 @@ fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Response<By
 }
 
 /// The practice an ODS code in the path names, if it serves GP Connect.
-fn provider_practice<'w>(shared: &'w Shared, ods: &str) -> Result<&'w Practice, FhirError> {
-    let Some(practice) = shared.world.practice(ods) else {
+fn provider_practice<'w>(provider: &'w Provider, ods: &str) -> Result<&'w Practice, FhirError> {
+    let Some(practice) = provider.world.practice(ods) else {
         return Err(FhirError::organisation_not_found(format!(
             "no practice with ODS code '{ods}' in the scenario, so no GP Connect provider at /{ods}/STU3/1/gpconnect; find the practice's endpoint in SDS"
         )));
@@ -72,7 +88,7 @@ fn provider_practice<'w>(shared: &'w Shared, ods: &str) -> Result<&'w Practice, 
     Ok(practice)
 }
 
-fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
+fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Bytes> {
     let path = req.uri().path();
     // Decoded segment by segment, so `%24gpc...` is `$gpc...` and an escaped `/` stays inside
     // its segment.
@@ -90,7 +106,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
             )));
         }
     };
-    let practice = match provider_practice(shared, ods) {
+    let practice = match provider_practice(provider, ods) {
         Ok(p) => p,
         Err(e) => return refuse(e),
     };
@@ -102,7 +118,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
                 return wrong_method(method, path, "GET");
             }
             answer(capability::handle(
-                shared,
+                provider,
                 practice,
                 req,
                 capability::Capability::Structured,
@@ -117,7 +133,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
             if method != Method::POST {
                 return wrong_method(method, path, "POST");
             }
-            answer(migrate::handle(shared, practice, req))
+            answer(migrate::handle(provider, practice, req))
         }
         ["structured", "fhir", "Patient", "$gpc.getstructuredrecord"] => {
             refuse(FhirError::not_implemented(
@@ -129,7 +145,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
                 return wrong_method(method, path, "GET");
             }
             answer(capability::handle(
-                shared,
+                provider,
                 practice,
                 req,
                 capability::Capability::Documents,
@@ -139,7 +155,7 @@ fn route(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
             if !get {
                 return wrong_method(method, path, "GET");
             }
-            answer(documents::handle(shared, practice, req, id))
+            answer(documents::handle(provider, practice, req, id))
         }
         ["structured", "fhir", ..] => refuse(FhirError::not_implemented(format!(
             "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata and POST Patient/$gpc.migratestructuredrecord"

@@ -1,4 +1,4 @@
-//! Unit-test fixtures: the shipped default world, a `Shared` around it at a fixed instant, and
+//! Unit-test fixtures: the shipped default world, the providers' handles around it at a fixed instant, and
 //! requests as the provider suite sends them.
 
 use std::path::PathBuf;
@@ -9,14 +9,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use http::Request;
 use serde_json::Value;
 
+use super::Provider;
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::identifiers::interactions;
-use crate::journal::Journal;
 use crate::jwt::{MigrateTokenRequest, PractitionerClaim};
-use crate::sandbox::Shared;
+use crate::pds;
 use crate::scenario::World;
-use crate::{pds, sds};
 
 pub const PATIENT2: &str = "9690937286";
 pub const PATIENT18: &str = "9690938681";
@@ -31,22 +29,14 @@ pub fn default_world() -> World {
     crate::scenario::load_paths(&[path], now().date_naive()).unwrap()
 }
 
-pub fn shared(world: World) -> Shared {
+pub fn provider(world: World) -> Provider {
     let world = Arc::new(world);
-    Shared {
+    Provider {
         pds: pds::PdsStore::new(&world),
-        sds: sds::SdsDirectory::new(&world, "http://sandbox.test"),
-        journal: Journal::new(10, usize::MAX),
         migrate_cache: super::cache::MigrateCache::new(super::cache::DEFAULT_MAX_BYTES),
-        platform: Arc::new(crate::platform::Platform::new(&world.platform, false)),
         world,
         clock: Clock::fixed(now()),
-        config: Arc::new(Config::default()),
         public_url: "http://sandbox.test".to_owned(),
-        http_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ssp_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        stopping: tokio::sync::watch::channel(false).1,
-        deliveries: crate::conformance::Deliveries::default(),
     }
 }
 

@@ -23,9 +23,21 @@ use query::{Query, Resource};
 
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode, systems};
 use crate::http::{percent_decode, query_pairs};
-use crate::sandbox::Shared;
+use std::sync::Arc;
+
+use crate::platform::Platform;
 
 pub const BASE_PATH: &str = "/spine-directory/FHIR/R4";
+
+/// What SDS can touch: its directory, the `apikey` it wants, the platform's registered
+/// applications and the URL it advertises.
+#[derive(Clone)]
+pub struct Sds {
+    pub directory: SdsDirectory,
+    pub api_key: Option<String>,
+    pub platform: Arc<Platform>,
+    pub public_url: String,
+}
 
 /// Header names SDS reads and writes.
 pub mod headers {
@@ -36,13 +48,13 @@ pub mod headers {
 const FHIR_JSON: &str = "application/fhir+json";
 const JSON: &str = "application/json";
 
-pub async fn handle(shared: &Shared, req: Request<Bytes>) -> Response<Bytes> {
-    if let Err(refused) = check_api_key(shared, req.headers()) {
+pub async fn handle(sds: &Sds, req: Request<Bytes>) -> Response<Bytes> {
+    if let Err(refused) = check_api_key(sds, req.headers()) {
         // The API platform answers before the request reaches SDS: its R4 dialect, no id.
         return refused.to_response(OutcomeStyle::Pds);
     }
     let correlation = correlation_id(req.headers());
-    let answer = route(shared, &req, &correlation);
+    let answer = route(sds, &req, &correlation);
     let (mut resp, id) = match answer {
         Ok(resp) => (resp, correlation.unwrap_or_else(|_| new_id())),
         Err(e) => {
@@ -63,16 +75,15 @@ fn new_id() -> String {
 
 /// `apikey` as the API platform checks it, when the sandbox is configured to require one.
 /// With `auth: required`, a registered application's API key is accepted too.
-fn check_api_key(shared: &Shared, headers: &HeaderMap) -> Result<(), FhirError> {
-    let auth = shared.platform.auth_required;
-    let expected = shared.config.sds_api_key.as_deref();
+fn check_api_key(sds: &Sds, headers: &HeaderMap) -> Result<(), FhirError> {
+    let auth = sds.platform.auth_required;
+    let expected = sds.api_key.as_deref();
     if expected.is_none() && !auth {
         return Ok(());
     }
     let known = |given: &[u8]| {
         expected.is_some_and(|e| e.as_bytes() == given)
-            || (auth
-                && std::str::from_utf8(given).is_ok_and(|k| shared.platform.oauth.is_api_key(k)))
+            || (auth && std::str::from_utf8(given).is_ok_and(|k| sds.platform.oauth.is_api_key(k)))
     };
     let (fault, diagnostics) = match headers.get(headers::API_KEY) {
         None => (
@@ -126,7 +137,7 @@ fn error_response(e: &FhirError, correlation_id: &str) -> Response<Bytes> {
 }
 
 fn route(
-    shared: &Shared,
+    sds: &Sds,
     req: &Request<Bytes>,
     correlation: &Result<String, FhirError>,
 ) -> Result<Response<Bytes>, FhirError> {
@@ -163,13 +174,13 @@ fn route(
     let query = query::parse(resource, &pairs)?;
     let content_type = accepted_type(req.headers())?;
     let self_url = match req.uri().query() {
-        Some(q) => format!("{}{path}?{}", shared.public_url, percent_decode(q)),
-        None => format!("{}{path}", shared.public_url),
+        Some(q) => format!("{}{path}?{}", sds.public_url, percent_decode(q)),
+        None => format!("{}{path}", sds.public_url),
     };
-    let entry_base = format!("{}{path}", shared.public_url);
+    let entry_base = format!("{}{path}", sds.public_url);
     let resources = match resource {
-        Resource::Endpoint => find_endpoints(&shared.sds, &query),
-        Resource::Device => find_devices(&shared.sds, &query),
+        Resource::Endpoint => find_endpoints(&sds.directory, &query),
+        Resource::Device => find_devices(&sds.directory, &query),
     };
     let bundle = searchset(&self_url, &entry_base, resources);
     let mut resp = Response::new(Bytes::from(serde_json::to_vec(&bundle).unwrap_or_default()));

@@ -70,12 +70,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle};
 use crate::http::{Acceptor, Body, BodyError, boxed, closing, full, read_body_within};
 use crate::journal::{self, Entry, Journal};
 use crate::pki::Layout;
-use crate::sandbox::Shared;
 use crate::sds::SdsDirectory;
 use crate::tls::{self, ClientIdentity, DeferredClientVerifier, TlsError};
 
@@ -106,16 +106,16 @@ pub struct SspAcceptor {
 
 impl SspAcceptor {
     /// Loads `ca.pem`, `ssp.pem` and `ssp-key.pem` from the certificates folder.
-    pub fn new(shared: &Shared) -> Result<Self, TlsError> {
-        let layout = Layout::new(&shared.config.certs_dir);
-        let (config, verifier) =
+    pub fn new(config: &Config, journal: Journal, clock: Clock) -> Result<Self, TlsError> {
+        let layout = Layout::new(&config.certs_dir);
+        let (tls_config, verifier) =
             tls::ssp_server_config(&layout.ca_cert(), &layout.ssp_cert(), &layout.ssp_key())?;
         Ok(Self {
-            tls: TlsAcceptor::from(config),
+            tls: TlsAcceptor::from(tls_config),
             verifier,
-            handshake_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
-            journal: shared.journal.clone(),
-            clock: shared.clock.clone(),
+            handshake_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            journal,
+            clock,
         })
     }
 
@@ -247,21 +247,25 @@ impl Seen {
 
 impl SspService {
     /// Builds the forwarding client: trusts `ca.pem`, presents `ssp.pem` to https providers.
-    pub fn new(shared: &Shared) -> Result<Self, TlsError> {
-        let layout = Layout::new(&shared.config.certs_dir);
+    /// SSP reads SDS (to authorise and route) and nothing else of the other services.
+    pub fn new(
+        config: &Config,
+        sds: SdsDirectory,
+        journal: Journal,
+        clock: Clock,
+        platform: Arc<crate::platform::Platform>,
+    ) -> Result<Self, TlsError> {
+        let layout = Layout::new(&config.certs_dir);
         let tls =
             tls::ssp_forward_config(&layout.ca_cert(), &layout.ssp_cert(), &layout.ssp_key())?;
         Ok(Self {
-            sds: shared.sds.clone(),
-            journal: shared.journal.clone(),
-            clock: shared.clock.clone(),
-            platform: shared.platform.clone(),
-            forwarder: Forwarder::new(
-                tls,
-                Duration::from_secs(shared.config.forward_timeout_secs.max(1)),
-            ),
-            max_body_bytes: shared.config.max_body_bytes,
-            body_timeout: Duration::from_secs(shared.config.body_read_timeout_secs.max(1)),
+            sds,
+            journal,
+            clock,
+            platform,
+            forwarder: Forwarder::new(tls, Duration::from_secs(config.forward_timeout_secs.max(1))),
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: Duration::from_secs(config.body_read_timeout_secs.max(1)),
         })
     }
 

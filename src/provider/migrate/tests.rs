@@ -5,7 +5,7 @@ use serde_json::json;
 use super::*;
 use crate::fhir::SpineCode;
 use crate::provider::test_world::{
-    MigrateCall, PATIENT2, PATIENT18, TRACE_ID, default_world, shared,
+    MigrateCall, PATIENT2, PATIENT18, TRACE_ID, default_world, provider,
 };
 
 fn refusal(call: &MigrateCall) -> FhirError {
@@ -13,9 +13,9 @@ fn refusal(call: &MigrateCall) -> FhirError {
 }
 
 fn refusal_in(world: World, call: &MigrateCall) -> FhirError {
-    let shared = shared(world);
-    let practice = shared.world.practice("B82617").unwrap().clone();
-    match ladder(&shared, &practice, &call.build()) {
+    let provider = provider(world);
+    let practice = provider.world.practice("B82617").unwrap().clone();
+    match ladder(&provider, &practice, &call.build()) {
         Ok(_) => panic!("the request was accepted"),
         Err(e) => e,
     }
@@ -29,11 +29,11 @@ fn assert_refused(e: &FhirError, code: SpineCode, needle: &str) {
 
 #[test]
 fn the_suite_request_climbs_every_rung() {
-    let shared = shared(default_world());
-    let practice = shared.world.practice("B82617").unwrap().clone();
+    let provider = provider(default_world());
+    let practice = provider.world.practice("B82617").unwrap().clone();
     for sensitive in [false, true] {
         let call = MigrateCall::suite(PATIENT2, sensitive);
-        let ok = ladder(&shared, &practice, &call.build()).unwrap();
+        let ok = ladder(&provider, &practice, &call.build()).unwrap();
         assert_eq!(ok.ssp.trace_id, TRACE_ID);
         assert_eq!(ok.include_sensitive, sensitive);
         assert_eq!(ok.patient.nhs_number.as_str(), PATIENT2);
@@ -199,9 +199,9 @@ fn the_relationship_is_judged_on_what_pds_holds() {
         .find(|p| p.nhs_number.as_str() == "9434761018")
         .unwrap()
         .registered_with = crate::identifiers::OdsCode::parse("A20047").unwrap();
-    let shared = shared(world);
-    let practice = shared.world.practice("B82617").unwrap().clone();
-    assert!(ladder(&shared, &practice, &call.build()).is_ok());
+    let provider = provider(world);
+    let practice = provider.world.practice("B82617").unwrap().clone();
+    assert!(ladder(&provider, &practice, &call.build()).is_ok());
 }
 
 #[test]
