@@ -141,10 +141,22 @@ fn load_world(
 
 /// `scenario --print-default` / `--write-default DIR`.
 fn scenario_command(args: &ScenarioArgs) -> ExitCode {
-    #[allow(clippy::print_stdout)]
     if args.print_default {
-        print!("{}", scenario::builtin::DEFAULT_YAML);
-        return ExitCode::SUCCESS;
+        // Written, not print!-ed: `scenario --print-default | head` closes the pipe early, and
+        // that is no failure of ours.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return match out
+            .write_all(scenario::builtin::DEFAULT_YAML.as_bytes())
+            .and_then(|()| out.flush())
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write the default scenario: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let Some(dir) = &args.write_default else {
         return ExitCode::from(EXIT_USAGE);

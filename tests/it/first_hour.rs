@@ -174,3 +174,20 @@ fn the_default_scenario_can_be_printed_and_written_out_to_start_from() {
     let neither = run_in(&dir, &["scenario"]);
     assert_eq!(neither.status.code(), Some(64));
 }
+
+#[test]
+fn printing_the_default_into_a_pipe_closed_early_is_no_failure() {
+    let dir = outside_dir("pipe");
+    let mut child = Command::new(BIN)
+        .args(["scenario", "--print-default"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read nothing and close the pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
