@@ -33,6 +33,9 @@ ARG PREBUILT=0
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src/ src/
+# The default scenario and its documents are built into the binary; Cargo.toml names the benches.
+COPY scenarios/ scenarios/
+COPY benches/ benches/
 # docker/prebuilt/ always exists (it holds a README), so this works whether or
 # not a binary was staged there, with the classic builder and with BuildKit.
 COPY docker/prebuilt/ prebuilt/
