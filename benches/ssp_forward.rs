@@ -18,6 +18,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "wire/mod.rs"]
+mod wire;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,8 +30,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use spine_sandbox::config::Config;
@@ -45,13 +46,6 @@ const PROVIDER_ODS: &str = "B82617";
 const PROVIDER_ASID: &str = "918999198738";
 /// Registered at GPCA0001 on PDS, record held by B82617 (`scenarios/default.yaml`).
 const PATIENT: &str = "9690937286";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn practice(ods: &str, asid: &str, provider: bool) -> Practice {
     let ods = OdsCode::parse(ods).unwrap();
@@ -148,7 +142,7 @@ async fn start_bare_tls(body: Bytes, layout: &Layout) -> SocketAddr {
     addr
 }
 
-type BenchClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+use wire::BenchClient;
 
 /// One kind of request, sent again and again.
 #[derive(Clone)]
@@ -158,24 +152,6 @@ struct Case {
     url: String,
     headers: HeaderMap,
     body: Bytes,
-}
-
-fn client(layout: &Layout) -> BenchClient {
-    let config = tls::client_config(
-        &layout.ca_cert(),
-        &layout.client_cert(CONSUMER_ASID),
-        &layout.client_key(CONSUMER_ASID),
-    )
-    .unwrap();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 struct Figures {
@@ -350,10 +326,10 @@ struct Settings {
 }
 
 async fn run() {
-    let seconds = env_number("BENCH_SECS", 3);
-    let concurrency = env_number("BENCH_CONCURRENCY", 4);
+    let seconds = wire::env_number("BENCH_SECS", 3);
+    let concurrency = wire::env_number("BENCH_CONCURRENCY", 4);
     let settings = Settings {
-        rounds: env_number("BENCH_ROUNDS", 3).max(1),
+        rounds: wire::env_number("BENCH_ROUNDS", 3).max(1),
         concurrency,
         duration: Duration::from_secs(seconds),
     };
@@ -371,7 +347,7 @@ async fn run() {
     let sandbox = Sandbox::start(config(&certs, None), world, Clock::system())
         .await
         .unwrap();
-    let client = client(&layout);
+    let client = wire::client(&layout, CONSUMER_ASID);
     let provider_url = format!(
         "{}/{PROVIDER_ODS}/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord",
         sandbox.shared.public_url
