@@ -117,6 +117,10 @@ pub async fn read_body_within(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (parts, body) = req.into_parts();
+    if http_body::Body::is_end_stream(&body) {
+        // A GET and the like: nothing to wait for.
+        return Ok(Request::from_parts(parts, Bytes::new()));
+    }
     let mut body = Limited::new(body, limit);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut chunks: Vec<Bytes> = Vec::new();

@@ -22,8 +22,10 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Entry {
     pub sequence: u64,
-    /// RFC 3339 time the request arrived.
-    pub time: String,
+    /// When the request arrived; shown in RFC 3339 with milliseconds (formatted when the
+    /// journal is read, not on the request path).
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub time: chrono::DateTime<chrono::Utc>,
     /// `pds`, `sds`, `ssp`, `provider`.
     pub service: &'static str,
     pub method: String,
@@ -58,6 +60,18 @@ pub struct Entry {
     /// nobody mistakes a rehearsed outage for a bug.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+}
+
+/// How the journal shows a time: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn rfc3339_millis<S: serde::Serializer>(
+    time: &chrono::DateTime<chrono::Utc>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*time))
 }
 
 /// A body as kept in an entry: at most [`BODY_LIMIT`] bytes of it, turned into text only when
@@ -112,64 +126,97 @@ pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
 }
 
 /// Headers as received, shown as `[name, value]` pairs. Values are copied in: as parsed they
-/// are views into the connection's read buffer, which they would keep alive.
+/// are views into the connection's read buffer, which they would keep alive. Every value of one
+/// exchange's headers shares one copied buffer, so keeping them costs one allocation, not one
+/// per header.
 #[derive(Debug, Clone, Default)]
-pub struct Headers(http::HeaderMap);
-
-impl Headers {
-    fn bytes(&self) -> usize {
-        self.0
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 16)
-            .sum()
-    }
+pub struct Headers {
+    values: Bytes,
+    /// Each header's name and the end of its value in `values` (values are back to back).
+    names: Vec<(http::HeaderName, usize)>,
 }
 
-fn copied(headers: &http::HeaderMap) -> http::HeaderMap {
-    let mut copy = http::HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let mut fresh = http::HeaderValue::from_bytes(value.as_bytes())
-            .unwrap_or_else(|_| http::HeaderValue::from_static(""));
-        fresh.set_sensitive(value.is_sensitive());
-        copy.append(name.clone(), fresh);
+impl Headers {
+    /// A copy of `headers`, in their order, repeated names included.
+    pub fn copy_of(headers: &http::HeaderMap) -> Self {
+        let total = headers.values().map(http::HeaderValue::len).sum();
+        let mut values = Vec::with_capacity(total);
+        let mut names = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            values.extend_from_slice(value.as_bytes());
+            names.push((name.clone(), values.len()));
+        }
+        Self {
+            values: Bytes::from(values),
+            names,
+        }
     }
-    copy
+
+    fn iter(&self) -> impl Iterator<Item = (&http::HeaderName, &[u8])> {
+        let mut start = 0;
+        self.names.iter().map(move |(name, end)| {
+            let value = self.values.get(start..*end).unwrap_or_default();
+            start = *end;
+            (name, value)
+        })
+    }
+
+    fn bytes(&self) -> usize {
+        self.values.len()
+            + self
+                .names
+                .iter()
+                .map(|(name, _)| name.as_str().len() + 16)
+                .sum::<usize>()
+    }
+
+    /// The first value of a header (any case), as text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// Every value of a header (a repeated header is a mistake worth seeing).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.iter()
+            .filter(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+
+    /// The first value of a header as a header value sharing this copy (no new allocation).
+    fn value(&self, name: &http::HeaderName) -> Option<http::HeaderValue> {
+        let mut start = 0;
+        for (n, end) in &self.names {
+            if n == name {
+                let value = self.values.slice(start..*end);
+                return http::HeaderValue::from_maybe_shared(value).ok();
+            }
+            start = *end;
+        }
+        None
+    }
 }
 
 impl Serialize for Headers {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
-            seq.serialize_element(&(name.as_str(), String::from_utf8_lossy(value.as_bytes())))?;
+        let mut seq = s.serialize_seq(Some(self.names.len()))?;
+        for (name, value) in self.iter() {
+            seq.serialize_element(&(name.as_str(), String::from_utf8_lossy(value)))?;
         }
         seq.end()
     }
 }
 
-impl Headers {
-    /// The first value of a header, as text.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Every value of a header (a repeated header is a mistake worth seeing).
-    pub fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect()
-    }
-}
-
 pub fn header_pairs(headers: &http::HeaderMap) -> Headers {
-    Headers(copied(headers))
+    Headers::copy_of(headers)
 }
 
 impl From<http::HeaderMap> for Headers {
     fn from(headers: http::HeaderMap) -> Self {
-        Self(copied(&headers))
+        Self::copy_of(&headers)
     }
 }
 
@@ -195,11 +242,10 @@ impl Serialize for Jwt {
     }
 }
 
-/// The request's `Authorization` header, kept so its JWT can be shown decoded.
-pub fn decoded_jwt(headers: &http::HeaderMap) -> Jwt {
-    Jwt(headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok()))
+/// The request's `Authorization` header, kept so its JWT can be shown decoded (a view into
+/// the journal's copy of the request headers, so no further copy).
+pub fn jwt_of(headers: &Headers) -> Jwt {
+    Jwt(headers.value(&http::header::AUTHORIZATION))
 }
 
 impl Entry {
@@ -208,7 +254,6 @@ impl Entry {
         let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         let body = |b: &Option<BodyText>| b.as_ref().map_or(0, |b| b.kept.len());
         std::mem::size_of::<Self>()
-            + self.time.len()
             + self.method.len()
             + self.path.len()
             + text(&self.trace_id)
@@ -229,7 +274,8 @@ impl Entry {
 /// (the client went away mid-request), it leaves a gap and stops holding back the watermark.
 pub struct Ticket {
     sequence: u64,
-    journal: Journal,
+    /// Cleared when the ticket is completed, so its drop has nothing left to do.
+    inner: Option<Arc<Mutex<Inner>>>,
 }
 
 impl Ticket {
@@ -240,15 +286,17 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Ok(mut inner) = self.journal.inner.lock() {
+        if let Some(inner) = self.inner.take()
+            && let Ok(mut inner) = inner.lock()
+        {
             inner.pending.remove(&self.sequence);
         }
     }
 }
 
 struct Inner {
-    /// Sorted by sequence number.
-    entries: VecDeque<Arc<Entry>>,
+    /// Sorted by sequence number, each with its [`Entry::bytes`] (counted once).
+    entries: VecDeque<(usize, Arc<Entry>)>,
     next_sequence: u64,
     /// Tickets taken but not yet completed.
     pending: BTreeSet<u64>,
@@ -313,35 +361,36 @@ impl Journal {
         };
         Ticket {
             sequence,
-            journal: self.clone(),
+            inner: Some(self.inner.clone()),
         }
     }
 
     /// Files a completed exchange under its ticket's number, in arrival order, and drops the
     /// oldest entries while either bound is exceeded. Returns the sequence number.
-    pub fn complete(&self, ticket: Ticket, mut entry: Entry) -> u64 {
+    pub fn complete(&self, mut ticket: Ticket, mut entry: Entry) -> u64 {
         let sequence = ticket.sequence;
+        entry.sequence = sequence;
+        let size = entry.bytes();
+        let entry = Arc::new(entry);
         let Ok(mut inner) = self.inner.lock() else {
             return 0;
         };
         inner.pending.remove(&sequence);
-        entry.sequence = sequence;
-        let size = entry.bytes();
-        let entry = Arc::new(entry);
+        ticket.inner = None;
         // Exchanges finish nearly in arrival order: look for the place from the back.
         let at = inner
             .entries
             .iter()
-            .rposition(|e| e.sequence < sequence)
+            .rposition(|(_, e)| e.sequence < sequence)
             .map_or(0, |i| i + 1);
-        inner.entries.insert(at, entry.clone());
+        inner.entries.insert(at, (size, entry.clone()));
         inner.bytes += size;
         while inner.entries.len() > self.capacity
             || (inner.bytes > self.max_bytes && inner.entries.len() > 1)
         {
             match inner.entries.pop_front() {
-                Some(old) => {
-                    inner.bytes = inner.bytes.saturating_sub(old.bytes());
+                Some((old_size, old)) => {
+                    inner.bytes = inner.bytes.saturating_sub(old_size);
                     inner.evicted_through = inner.evicted_through.max(old.sequence);
                 }
                 None => break,
@@ -371,8 +420,8 @@ impl Journal {
                 let entries = inner
                     .entries
                     .iter()
-                    .filter(|e| e.sequence > since)
-                    .cloned()
+                    .filter(|(_, e)| e.sequence > since)
+                    .map(|(_, e)| e.clone())
                     .collect();
                 (entries, watermark(&inner))
             }

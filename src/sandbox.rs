@@ -294,7 +294,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let request_headers = req.headers().clone();
+    let request_headers = journal::header_pairs(req.headers());
     let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
     let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
 
@@ -366,21 +366,15 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         }
     };
 
-    let header = |name: &str| {
-        request_headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| request_headers.get(name).map(str::to_owned);
     let delivered = resp.extensions().get::<conformance::Delivered>().cloned();
     let dropped = resp.extensions().get::<DropConnection>().is_some();
-    let time = time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let sequence = shared.journal.complete(
         ticket,
         Entry {
-            time: time.clone(),
+            time,
             service,
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             path: path.clone(),
             // nginx's 444, "connection closed without response", for a dropped connection.
             status: if dropped { 444 } else { resp.status().as_u16() },
@@ -391,8 +385,8 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             to_asid: header("ssp-to"),
             interaction: header("ssp-interactionid"),
             refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-            jwt: journal::decoded_jwt(&request_headers),
-            request_headers: request_headers.into(),
+            jwt: journal::jwt_of(&request_headers),
+            request_headers,
             request_body: journal::bounded_bytes(&request_body),
             response_headers: journal::header_pairs(resp.headers()),
             response_body: journal::bounded_bytes(resp.body()),
@@ -403,7 +397,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     if let Some(d) = &delivered {
         shared
             .deliveries
-            .keep(sequence, time, d, resp.body().clone());
+            .keep(sequence, journal::rfc3339(time), d, resp.body().clone());
     }
     boxed(resp)
 }

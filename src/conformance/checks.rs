@@ -1378,7 +1378,7 @@ mod tests {
         let time =
             chrono::DateTime::from_timestamp_millis(1_750_000_000_000 + at_ms).unwrap_or_default();
         Entry {
-            time: time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time,
             service: "pds",
             method: method.into(),
             path: format!("/personal-demographics/FHIR/R4/Patient/{NHS}"),

@@ -168,9 +168,7 @@ fn parse(entry: &Arc<Entry>) -> Event {
         kind: Kind::Other,
         patient: None,
         ods: None,
-        time: DateTime::parse_from_rfc3339(&entry.time)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
+        time: Some(entry.time),
         sds_org: None,
         sds_interaction: None,
         sds_results: Vec::new(),

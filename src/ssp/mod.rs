@@ -160,7 +160,7 @@ impl SspAcceptor {
         let _ = tcp.write_all(&body).await;
         let _ = tcp.shutdown().await;
         self.journal.record(Entry {
-            time: rfc3339(time),
+            time,
             service: SERVICE,
             method,
             path,
@@ -287,7 +287,7 @@ impl SspService {
         let target = path.strip_prefix('/').unwrap_or(&path).to_owned();
         let seen = Seen::of(req.headers());
         let request_headers = journal::header_pairs(req.headers());
-        let jwt = journal::decoded_jwt(req.headers());
+        let jwt = journal::jwt_of(&request_headers);
 
         let injected = self
             .platform
@@ -373,9 +373,9 @@ impl SspService {
         self.journal.complete(
             ticket,
             Entry {
-                time: rfc3339(time),
+                time,
                 service: SERVICE,
-                method: method.to_string(),
+                method: method.as_str().to_owned(),
                 path,
                 status,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -444,9 +444,9 @@ impl SspService {
             resp.status().as_u16()
         };
         self.journal.record(Entry {
-            time: rfc3339(time),
+            time,
             service: SERVICE,
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             path,
             status,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -541,8 +541,4 @@ fn forward_refusal(error: &ForwardError, target: &str) -> FhirError {
             ),
         ),
     }
-}
-
-fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
