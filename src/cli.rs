@@ -46,6 +46,9 @@ pub enum Command {
     },
     /// Write a fresh development PKI (CA, SSP server and client certificates) into a folder.
     Certs(CertsArgs),
+    /// Make an RSA key pair and its JWKS for a test application of the signed-JWT pattern
+    /// (register it under the scenario's `applications:`; sign with `journey --client-key`).
+    Keys(KeysArgs),
     /// Play the new practice's side of the migration journey against a running sandbox.
     Journey(JourneyArgs),
     /// Grade a consumer's migration journeys from the journal; exit 0 all pass, 2 a check
@@ -111,6 +114,23 @@ pub struct CertsArgs {
     /// the built-in default scenario when there is none here].
     #[arg(long, value_name = "PATH")]
     pub scenario: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeysArgs {
+    /// The key's id: the `kid` header of the client assertions, and the files' names.
+    #[arg(long, value_name = "KID")]
+    pub kid: String,
+    /// Folder to write <KID>.key.pem, <KID>.pub.pem and <KID>.jwks.json into (nothing is
+    /// overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// RSA modulus size: 2048, 3072 or 4096 (the platform asks for 4096).
+    #[arg(long, value_name = "BITS", default_value_t = 4096)]
+    pub bits: usize,
+    /// The application's API key, to print a ready scenario entry and journey command with.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             out,
         }) => generate(patients, seed, &out),
         Some(Command::Certs(args)) => certs(&args),
+        Some(Command::Keys(args)) => keys(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
         Some(Command::Scenario(args)) => scenario_command(&args),
@@ -247,6 +248,49 @@ fn env_parse_limits() -> scenario::load::ParseLimits {
 
 /// `certs --out DIR`: the development PKI for the scenarios' ASIDs, creating only what is
 /// missing; lists what it wrote and kept.
+/// Writes a test application's key pair and JWKS, then says how to use them.
+fn keys(args: &spine_sandbox::cli::KeysArgs) -> ExitCode {
+    use spine_sandbox::platform::keys;
+    let files = match keys::write_key_pair(&args.out, &args.kid, args.bits) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let api_key = args.api_key.as_deref().unwrap_or("<your API key>");
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "created {} (private: keep it to sign with)",
+            files.private_key.display()
+        );
+        println!("created {}", files.public_key.display());
+        println!("created {}", files.jwks.display());
+        println!();
+        println!(
+            "Register the public key in a scenario (paths are relative to the scenario file):"
+        );
+        println!();
+        println!("auth: required");
+        println!("applications:");
+        println!("  - name: My test application");
+        println!("    api_key: {api_key}");
+        println!("    jwks: {}", files.jwks.display());
+        println!();
+        println!(
+            "then sign client assertions with the private key and kid '{}', e.g.",
+            args.kid
+        );
+        println!(
+            "spine-sandbox journey --client-key {} --kid {} --api-key {api_key} ...",
+            files.private_key.display(),
+            args.kid
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 fn certs(args: &CertsArgs) -> ExitCode {
     let world = match load_world(&args.scenario, env_parse_limits()) {
         Ok(w) => w,

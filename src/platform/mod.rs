@@ -3,6 +3,7 @@
 //! demand ([`faults`]).
 
 pub mod faults;
+pub mod keys;
 pub mod oauth;
 
 use bytes::Bytes;

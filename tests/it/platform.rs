@@ -914,3 +914,88 @@ async fn the_journey_authenticates_when_given_a_key() {
     );
     assert_eq!(report.steps[0].step, "Platform token (signed JWT)");
 }
+
+/// `spine-sandbox keys` makes a key pair a consumer can register and sign with straight away.
+#[tokio::test]
+async fn a_key_pair_made_by_the_keys_command_signs_a_journey() {
+    let dir = crate::support::temp_dir("keys-command");
+    let keys = dir.join("keys");
+    let out = std::process::Command::new(crate::binary::BIN)
+        .args([
+            "keys",
+            "--kid",
+            "made-1",
+            "--bits",
+            "2048",
+            "--api-key",
+            "made-key",
+        ])
+        .arg("--out")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("api_key: made-key"), "{stdout}");
+    let jwks: Value =
+        serde_json::from_slice(&std::fs::read(keys.join("made-1.jwks.json")).unwrap()).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "made-1");
+    assert_eq!(jwks["keys"][0]["alg"], "RS512");
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+
+    // Run again: nothing is overwritten, and the refusal names the file.
+    let again = std::process::Command::new(crate::binary::BIN)
+        .args(["keys", "--kid", "made-1", "--bits", "2048"])
+        .arg("--out")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("made-1.key.pem already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let overlay = dir.join("made.yaml");
+    std::fs::write(
+        &overlay,
+        "auth: required\napplications:\n  - name: Made by the keys command\n    api_key: made-key\n    jwks: keys/made-1.jwks.json\n",
+    )
+    .unwrap();
+    let world = spine_sandbox::scenario::load_paths(
+        &[repo_path("scenarios/default.yaml"), overlay],
+        crate::support::start_day(),
+    )
+    .unwrap();
+    let sandbox = TestSandbox::start_world(world).await;
+    let options = spine_sandbox::journey::JourneyOptions {
+        patient: "9434761018".into(),
+        as_ods: "A20047".into(),
+        skip_registration_change: false,
+        sensitive: false,
+        from: None,
+        sandbox_url: sandbox.base.clone(),
+        ssp_url: sandbox.ssp_base.clone(),
+        certs_dir: sandbox.certs_dir.clone(),
+        auth: Some(spine_sandbox::journey::JourneyAuth {
+            client_key: keys.join("made-1.key.pem"),
+            kid: "made-1".into(),
+            api_key: "made-key".into(),
+        }),
+    };
+    let report = spine_sandbox::journey::run(&options, |_| {}).await;
+    assert!(
+        matches!(
+            report.outcome,
+            spine_sandbox::journey::JourneyOutcome::Received
+        ),
+        "{:?}",
+        report.steps
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
