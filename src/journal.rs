@@ -9,7 +9,7 @@
 //! view into a response or connection buffer, so the bound is the memory actually kept.
 //! Followers subscribe to a broadcast channel that carries entries as they complete.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -28,7 +28,8 @@ pub struct Entry {
     pub time: chrono::DateTime<chrono::Utc>,
     /// `pds`, `sds`, `ssp`, `provider`.
     pub service: &'static str,
-    pub method: String,
+    #[serde(serialize_with = "method_text")]
+    pub method: http::Method,
     pub path: String,
     pub status: u16,
     pub duration_ms: f64,
@@ -65,6 +66,10 @@ pub struct Entry {
 /// How the journal shows a time: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn method_text<S: serde::Serializer>(method: &http::Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(method.as_str())
 }
 
 fn rfc3339_millis<S: serde::Serializer>(
@@ -125,86 +130,88 @@ pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
     })
 }
 
-/// Headers as received, shown as `[name, value]` pairs. Values are copied in: as parsed they
-/// are views into the connection's read buffer, which they would keep alive. Every value of one
-/// exchange's headers shares one copied buffer, so keeping them costs one allocation, not one
-/// per header.
+/// Headers as received, shown as `[name, value]` pairs. Copied in: as parsed, values are views
+/// into the connection's read buffer, which they would keep alive. Names and values of one
+/// exchange's headers share one buffer, so keeping them costs two allocations however many
+/// headers there are (and evicting them two frees).
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
-    values: Bytes,
-    /// Each header's name and the end of its value in `values` (values are back to back).
-    names: Vec<(http::HeaderName, usize)>,
+    /// Each header's name then its value, back to back.
+    text: Bytes,
+    /// Where each header's name ends and its value ends in `text`.
+    ends: Vec<(u32, u32)>,
 }
 
 impl Headers {
     /// A copy of `headers`, in their order, repeated names included.
     pub fn copy_of(headers: &http::HeaderMap) -> Self {
-        let total = headers.values().map(http::HeaderValue::len).sum();
-        let mut values = Vec::with_capacity(total);
-        let mut names = Vec::with_capacity(headers.len());
+        let total = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        let mut text = Vec::with_capacity(total);
+        let mut ends = Vec::with_capacity(headers.len());
+        let at = |text: &Vec<u8>| u32::try_from(text.len()).unwrap_or(u32::MAX);
         for (name, value) in headers {
-            values.extend_from_slice(value.as_bytes());
-            names.push((name.clone(), values.len()));
+            text.extend_from_slice(name.as_str().as_bytes());
+            let name_end = at(&text);
+            text.extend_from_slice(value.as_bytes());
+            ends.push((name_end, at(&text)));
         }
         Self {
-            values: Bytes::from(values),
-            names,
+            text: Bytes::from(text),
+            ends,
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&http::HeaderName, &[u8])> {
-        let mut start = 0;
-        self.names.iter().map(move |(name, end)| {
-            let value = self.values.get(start..*end).unwrap_or_default();
-            start = *end;
-            (name, value)
+    /// Each header as (name, value, where the value lies in `text`).
+    fn iter(&self) -> impl Iterator<Item = (&str, &[u8], std::ops::Range<usize>)> {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            let name = self
+                .text
+                .get(start..name_end)
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .unwrap_or_default();
+            let value = self.text.get(name_end..value_end).unwrap_or_default();
+            start = value_end;
+            (name, value, name_end..value_end)
         })
     }
 
     fn bytes(&self) -> usize {
-        self.values.len()
-            + self
-                .names
-                .iter()
-                .map(|(name, _)| name.as_str().len() + 16)
-                .sum::<usize>()
+        self.text.len() + self.ends.len() * std::mem::size_of::<(u32, u32)>()
     }
 
     /// The first value of a header (any case), as text.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter()
-            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v, _)| std::str::from_utf8(v).ok())
     }
 
     /// Every value of a header (a repeated header is a mistake worth seeing).
     pub fn all(&self, name: &str) -> Vec<String> {
         self.iter()
-            .filter(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .filter(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v, _)| String::from_utf8_lossy(v).into_owned())
             .collect()
     }
 
     /// The first value of a header as a header value sharing this copy (no new allocation).
-    fn value(&self, name: &http::HeaderName) -> Option<http::HeaderValue> {
-        let mut start = 0;
-        for (n, end) in &self.names {
-            if n == name {
-                let value = self.values.slice(start..*end);
-                return http::HeaderValue::from_maybe_shared(value).ok();
-            }
-            start = *end;
-        }
-        None
+    fn value(&self, name: &str) -> Option<http::HeaderValue> {
+        let (_, _, range) = self.iter().find(|(n, _, _)| *n == name)?;
+        http::HeaderValue::from_maybe_shared(self.text.slice(range)).ok()
     }
 }
 
 impl Serialize for Headers {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.names.len()))?;
-        for (name, value) in self.iter() {
-            seq.serialize_element(&(name.as_str(), String::from_utf8_lossy(value)))?;
+        let mut seq = s.serialize_seq(Some(self.ends.len()))?;
+        for (name, value, _) in self.iter() {
+            seq.serialize_element(&(name, String::from_utf8_lossy(value)))?;
         }
         seq.end()
     }
@@ -245,7 +252,7 @@ impl Serialize for Jwt {
 /// The request's `Authorization` header, kept so its JWT can be shown decoded (a view into
 /// the journal's copy of the request headers, so no further copy).
 pub fn jwt_of(headers: &Headers) -> Jwt {
-    Jwt(headers.value(&http::header::AUTHORIZATION))
+    Jwt(headers.value(http::header::AUTHORIZATION.as_str()))
 }
 
 impl Entry {
@@ -254,7 +261,6 @@ impl Entry {
         let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         let body = |b: &Option<BodyText>| b.as_ref().map_or(0, |b| b.kept.len());
         std::mem::size_of::<Self>()
-            + self.method.len()
             + self.path.len()
             + text(&self.trace_id)
             + text(&self.from_asid)
@@ -289,7 +295,7 @@ impl Drop for Ticket {
         if let Some(inner) = self.inner.take()
             && let Ok(mut inner) = inner.lock()
         {
-            inner.pending.remove(&self.sequence);
+            inner.settle(self.sequence);
         }
     }
 }
@@ -298,12 +304,22 @@ struct Inner {
     /// Sorted by sequence number, each with its [`Entry::bytes`] (counted once).
     entries: VecDeque<(usize, Arc<Entry>)>,
     next_sequence: u64,
-    /// Tickets taken but not yet completed.
-    pending: BTreeSet<u64>,
+    /// Tickets taken but not yet completed, in rising order (tickets are taken in order, so a
+    /// push at the back keeps it sorted; its buffer is reused, unlike a set's nodes).
+    pending: VecDeque<u64>,
     /// What `entries` hold, as [`Entry::bytes`] counts it.
     bytes: usize,
     /// The highest sequence number dropped to keep the journal bounded (0: none yet).
     evicted_through: u64,
+}
+
+impl Inner {
+    /// A ticket is done with (completed or abandoned).
+    fn settle(&mut self, sequence: u64) {
+        if let Ok(at) = self.pending.binary_search(&sequence) {
+            self.pending.remove(at);
+        }
+    }
 }
 
 /// What the journal holds now (the `X-Journal-*` headers of `GET /_admin/journal`).
@@ -338,7 +354,7 @@ impl Journal {
             inner: Arc::new(Mutex::new(Inner {
                 entries: VecDeque::new(),
                 next_sequence: 1,
-                pending: BTreeSet::new(),
+                pending: VecDeque::new(),
                 bytes: 0,
                 evicted_through: 0,
             })),
@@ -354,7 +370,7 @@ impl Journal {
             Ok(mut inner) => {
                 let sequence = inner.next_sequence;
                 inner.next_sequence += 1;
-                inner.pending.insert(sequence);
+                inner.pending.push_back(sequence);
                 sequence
             }
             Err(_) => 0,
@@ -375,7 +391,7 @@ impl Journal {
         let Ok(mut inner) = self.inner.lock() else {
             return 0;
         };
-        inner.pending.remove(&sequence);
+        inner.settle(sequence);
         ticket.inner = None;
         // Exchanges finish nearly in arrival order: look for the place from the back.
         let at = inner
@@ -468,7 +484,7 @@ impl Journal {
 }
 
 fn watermark(inner: &Inner) -> u64 {
-    match inner.pending.first() {
+    match inner.pending.front() {
         Some(first) => first - 1,
         None => inner.next_sequence - 1,
     }
@@ -548,5 +564,37 @@ mod tests {
         assert!(bounded_body(b"").is_none());
         let short = bounded_bytes(&Bytes::from_static(b"{\"a\":1}")).unwrap_or_default();
         assert_eq!(short.text(), "{\"a\":1}");
+    }
+
+    #[test]
+    fn copied_headers_keep_order_repeats_and_any_case_lookup() {
+        let mut h = http::HeaderMap::new();
+        h.append("x-request-id", http::HeaderValue::from_static("abc"));
+        h.append("ssp-from", http::HeaderValue::from_static("200000000359"));
+        h.append("ssp-from", http::HeaderValue::from_static("918999198993"));
+        h.append(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer x.y.z"),
+        );
+        h.append("x-empty", http::HeaderValue::from_static(""));
+        let copy = Headers::copy_of(&h);
+        assert_eq!(copy.get("X-Request-ID"), Some("abc"));
+        assert_eq!(copy.get("x-empty"), Some(""));
+        assert_eq!(copy.get("missing"), None);
+        assert_eq!(copy.all("Ssp-From"), ["200000000359", "918999198993"]);
+        let shown = serde_json::to_value(&copy).unwrap_or_default();
+        assert_eq!(shown[1], serde_json::json!(["ssp-from", "200000000359"]));
+        assert_eq!(shown[2], serde_json::json!(["ssp-from", "918999198993"]));
+        assert_eq!(
+            shown[3],
+            serde_json::json!(["authorization", "Bearer x.y.z"])
+        );
+        assert_eq!(
+            copy.value("authorization")
+                .as_ref()
+                .map(http::HeaderValue::as_bytes),
+            Some(&b"Bearer x.y.z"[..])
+        );
+        assert_eq!(Headers::copy_of(&http::HeaderMap::new()).all("a").len(), 0);
     }
 }

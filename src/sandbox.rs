@@ -374,7 +374,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         Entry {
             time,
             service,
-            method: method.as_str().to_owned(),
+            method: method.clone(),
             path: path.clone(),
             // nginx's 444, "connection closed without response", for a dropped connection.
             status: if dropped { 444 } else { resp.status().as_u16() },

@@ -1380,7 +1380,7 @@ mod tests {
         Entry {
             time,
             service: "pds",
-            method: method.into(),
+            method: method.parse().unwrap(),
             path: format!("/personal-demographics/FHIR/R4/Patient/{NHS}"),
             status,
             request_headers: headers.into(),

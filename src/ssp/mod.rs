@@ -140,7 +140,9 @@ impl SspAcceptor {
             .unwrap_or_default()
             .to_owned();
         let mut words = request_line.split(' ');
-        let method = words.next().unwrap_or_default().to_owned();
+        // As sent (an extension method when it is none of the usual ones); unreadable: UNKNOWN.
+        let method = http::Method::from_bytes(words.next().unwrap_or_default().as_bytes())
+            .unwrap_or_else(|_| http::Method::from_bytes(b"UNKNOWN").unwrap_or_default());
         let path = words.next().unwrap_or_default().to_owned();
         let error = checks::refuse(
             StatusCode::from_u16(497).unwrap_or(StatusCode::BAD_REQUEST),
@@ -375,7 +377,7 @@ impl SspService {
             Entry {
                 time,
                 service: SERVICE,
-                method: method.as_str().to_owned(),
+                method: method.clone(),
                 path,
                 status,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -446,7 +448,7 @@ impl SspService {
         self.journal.record(Entry {
             time,
             service: SERVICE,
-            method: method.as_str().to_owned(),
+            method: method.clone(),
             path,
             status,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
