@@ -90,36 +90,98 @@ pub fn load_paths_with(
     let mut sources = Vec::new();
     // A file that could not be read at all: what it defines is unknown.
     let mut unreadable = !problems.is_empty();
-    for path in files {
-        let name = path.display().to_string();
-        match read_limited(&path) {
-            Ok(bytes) => match parse(&name, &bytes, limits) {
-                Ok((file, structural)) => {
-                    problems.extend(structural);
-                    sources.push(validate::Source {
-                        documents: Documents::Folder(base_dir(&path)),
-                        name,
-                        file,
-                    });
-                }
-                Err(problem) => {
-                    unreadable = true;
-                    problems.push(problem);
-                }
-            },
-            Err(message) => {
-                unreadable = true;
-                problems.push(ScenarioError {
-                    file: name,
-                    line: 1,
-                    column: 1,
-                    message,
+    for (path, parsed) in files.iter().zip(read_and_parse_all(&files, limits)) {
+        match parsed {
+            Ok((file, structural)) => {
+                problems.extend(structural);
+                sources.push(validate::Source {
+                    documents: Documents::Folder(base_dir(path)),
+                    name: path.display().to_string(),
+                    file,
                 });
+            }
+            Err(problem) => {
+                unreadable = true;
+                problems.push(problem);
             }
         }
     }
     let complete = problems.is_empty() || !unreadable;
     finish(sources, problems, start_day, complete)
+}
+
+type Parsed = Result<(ScenarioFile, Vec<ScenarioError>), ScenarioError>;
+
+/// Reads and parses one file: what it holds and its structural problems, or why it could not
+/// be read at all.
+fn read_and_parse(path: &Path, limits: ParseLimits) -> Parsed {
+    let name = path.display().to_string();
+    match read_limited(path) {
+        Ok(bytes) => parse(&name, &bytes, limits),
+        Err(message) => Err(ScenarioError {
+            file: name,
+            line: 1,
+            column: 1,
+            message,
+        }),
+    }
+}
+
+/// [`read_and_parse`] of every file, in their order, on as many threads as there are cores:
+/// parsing YAML is most of the start-up time of a large world split into several files.
+fn read_and_parse_all(files: &[PathBuf], limits: ParseLimits) -> Vec<Parsed> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len());
+    if workers <= 1 {
+        return files.iter().map(|f| read_and_parse(f, limits)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Parsed)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else {
+                            return mine;
+                        };
+                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            read_and_parse(file, limits)
+                        }));
+                        mine.push((i, parsed.unwrap_or_else(|_| Err(parser_failed(file)))));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A worker cannot panic (each file's parse is caught); if one did, its files
+            // would show as unparsed below.
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    let mut done = done.into_iter().peekable();
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| match done.next_if(|(j, _)| *j == i) {
+            Some((_, parsed)) => parsed,
+            None => Err(parser_failed(file)),
+        })
+        .collect()
+}
+
+/// A parser panic is a bug, reported against the file it happened on.
+fn parser_failed(file: &Path) -> ScenarioError {
+    ScenarioError {
+        file: file.display().to_string(),
+        line: 1,
+        column: 1,
+        message: "the YAML parser failed on this file; please report it".to_owned(),
+    }
 }
 
 /// Loads one scenario given as text. `name` is used in error messages, and its folder is where
