@@ -20,17 +20,7 @@ const PDS: &str = "/personal-demographics/FHIR/R4/Patient";
 const FHIR_JSON: &str = "application/fhir+json;charset=utf-8";
 
 fn options(sandbox: &TestSandbox, patient: &str) -> JourneyOptions {
-    JourneyOptions {
-        patient: patient.into(),
-        as_ods: NEW.into(),
-        skip_registration_change: false,
-        sensitive: false,
-        from: None,
-        sandbox_url: sandbox.base.clone(),
-        ssp_url: sandbox.ssp_base.clone(),
-        certs_dir: sandbox.certs_dir.clone(),
-        auth: None,
-    }
+    sandbox.journey_options(patient, NEW)
 }
 
 async fn report(sandbox: &TestSandbox, query: &str) -> Value {

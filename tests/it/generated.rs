@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use spine_sandbox::journey::{self, JourneyOptions, JourneyOutcome};
+use spine_sandbox::journey::{self, JourneyOutcome};
 use spine_sandbox::scenario;
 
 use crate::support::{TestSandbox, start_day, temp_dir};
@@ -89,21 +89,7 @@ async fn a_generated_world_passes_check_serves_and_migrates() {
         patient.record_at.as_str()
     );
 
-    let report = journey::run(
-        &JourneyOptions {
-            patient: nhs.to_owned(),
-            as_ods: new_practice.as_str().to_owned(),
-            skip_registration_change: false,
-            sensitive: false,
-            from: None,
-            sandbox_url: sandbox.base.clone(),
-            ssp_url: sandbox.ssp_base.clone(),
-            certs_dir: sandbox.certs_dir.clone(),
-            auth: None,
-        },
-        |_| {},
-    )
-    .await;
+    let report = journey::run(&sandbox.journey_options(nhs, new_practice.as_str()), |_| {}).await;
     assert_eq!(report.outcome, JourneyOutcome::Received, "{report:#?}");
     let record = report.record.unwrap();
     assert!(record.clinical_areas.get("Problems").copied().unwrap_or(0) >= 1);

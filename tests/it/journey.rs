@@ -11,17 +11,7 @@ const SENSITIVE: &str = "9434761026";
 const NO_GP_CONNECT: &str = "9434761085";
 
 fn options(sandbox: &TestSandbox, patient: &str) -> JourneyOptions {
-    JourneyOptions {
-        patient: patient.into(),
-        as_ods: "A20047".into(),
-        skip_registration_change: false,
-        sensitive: false,
-        from: None,
-        sandbox_url: sandbox.base.clone(),
-        ssp_url: sandbox.ssp_base.clone(),
-        certs_dir: sandbox.certs_dir.clone(),
-        auth: None,
-    }
+    sandbox.journey_options(patient, "A20047")
 }
 
 #[tokio::test]

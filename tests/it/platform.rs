@@ -877,17 +877,7 @@ async fn the_journey_authenticates_when_given_a_key() {
     )
     .unwrap();
     let sandbox = TestSandbox::start_world(world).await;
-    let mut options = spine_sandbox::journey::JourneyOptions {
-        patient: "9434761018".into(),
-        as_ods: "A20047".into(),
-        skip_registration_change: false,
-        sensitive: false,
-        from: None,
-        sandbox_url: sandbox.base.clone(),
-        ssp_url: sandbox.ssp_base.clone(),
-        certs_dir: sandbox.certs_dir.clone(),
-        auth: None,
-    };
+    let mut options = sandbox.journey_options("9434761018", "A20047");
     // Without a key the trace is refused by the platform.
     let report = spine_sandbox::journey::run(&options, |_| {}).await;
     assert!(
@@ -903,15 +893,7 @@ async fn the_journey_authenticates_when_given_a_key() {
         kid: "test-1".into(),
         api_key: APP_KEY.into(),
     });
-    let report = spine_sandbox::journey::run(&options, |_| {}).await;
-    assert!(
-        matches!(
-            report.outcome,
-            spine_sandbox::journey::JourneyOutcome::Received
-        ),
-        "{:?}",
-        report.steps
-    );
+    let report = journey_received(&options).await;
     assert_eq!(report.steps[0].step, "Platform token (signed JWT)");
 }
 
@@ -973,22 +955,21 @@ async fn a_key_pair_made_by_the_keys_command_signs_a_journey() {
     )
     .unwrap();
     let sandbox = TestSandbox::start_world(world).await;
-    let options = spine_sandbox::journey::JourneyOptions {
-        patient: "9434761018".into(),
-        as_ods: "A20047".into(),
-        skip_registration_change: false,
-        sensitive: false,
-        from: None,
-        sandbox_url: sandbox.base.clone(),
-        ssp_url: sandbox.ssp_base.clone(),
-        certs_dir: sandbox.certs_dir.clone(),
-        auth: Some(spine_sandbox::journey::JourneyAuth {
-            client_key: keys.join("made-1.key.pem"),
-            kid: "made-1".into(),
-            api_key: "made-key".into(),
-        }),
-    };
-    let report = spine_sandbox::journey::run(&options, |_| {}).await;
+    let mut options = sandbox.journey_options("9434761018", "A20047");
+    options.auth = Some(spine_sandbox::journey::JourneyAuth {
+        client_key: keys.join("made-1.key.pem"),
+        kid: "made-1".into(),
+        api_key: "made-key".into(),
+    });
+    journey_received(&options).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Plays the journey and asserts the record arrived; the report, for further checks.
+async fn journey_received(
+    options: &spine_sandbox::journey::JourneyOptions,
+) -> spine_sandbox::journey::JourneyReport {
+    let report = spine_sandbox::journey::run(options, |_| {}).await;
     assert!(
         matches!(
             report.outcome,
@@ -997,5 +978,5 @@ async fn a_key_pair_made_by_the_keys_command_signs_a_journey() {
         "{:?}",
         report.steps
     );
-    let _ = std::fs::remove_dir_all(dir);
+    report
 }

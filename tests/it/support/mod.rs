@@ -50,6 +50,26 @@ pub fn shared_certs_dir() -> PathBuf {
 }
 
 impl TestSandbox {
+    /// The new practice's journey for `patient`, played as `as_ods` against this sandbox, with
+    /// no authentication and the registration changed first.
+    pub fn journey_options(
+        &self,
+        patient: &str,
+        as_ods: &str,
+    ) -> spine_sandbox::journey::JourneyOptions {
+        spine_sandbox::journey::JourneyOptions {
+            patient: patient.to_owned(),
+            as_ods: as_ods.to_owned(),
+            skip_registration_change: false,
+            sensitive: false,
+            from: None,
+            sandbox_url: self.base.clone(),
+            ssp_url: self.ssp_base.clone(),
+            certs_dir: self.certs_dir.clone(),
+            auth: None,
+        }
+    }
+
     /// Starts the sandbox on `scenario` (a path relative to the repository, e.g.
     /// `scenarios/default.yaml` or `tests/fixtures/scenarios/x.yaml`).
     pub async fn start(scenario_path: &str) -> Self {
