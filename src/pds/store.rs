@@ -23,21 +23,21 @@ pub struct PdsRecord {
     /// The whole R4 Patient, unredacted; `meta.versionId` always equals `version`.
     patient: Value,
     version: u64,
-    /// The `GET /Patient/{nhs}` body and `ETag` for this version. Rendered once per change, so
-    /// a read is a map lookup and two reference-count increments.
-    read_body: Bytes,
+    /// The `GET /Patient/{nhs}` body for this version. Rendered at its first read and kept until
+    /// the record changes, so a read is a map lookup and two reference-count increments, and a
+    /// large world does not hold a rendered body for every patient nobody reads.
+    read_body: std::sync::OnceLock<Bytes>,
     etag: HeaderValue,
 }
 
 impl PdsRecord {
     fn new(patient: Value, version: u64) -> Self {
-        let read_body = render(&patient::read_view(&patient));
         let etag = HeaderValue::from_str(&format!("W/\"{version}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""));
         Self {
             patient,
             version,
-            read_body,
+            read_body: std::sync::OnceLock::new(),
             etag,
         }
     }
@@ -45,7 +45,10 @@ impl PdsRecord {
     fn read(&self) -> PatientRead {
         PatientRead {
             version: self.version,
-            body: self.read_body.clone(),
+            body: self
+                .read_body
+                .get_or_init(|| render(&patient::read_view(&self.patient)))
+                .clone(),
             etag: self.etag.clone(),
         }
     }
