@@ -88,6 +88,28 @@ pub struct OAuthError {
     pub description: String,
 }
 
+/// 302 to `redirect` with `params` added to its query.
+fn redirect_to(redirect: &str, params: &[(&str, &str)]) -> Response<Bytes> {
+    let mut location = redirect.to_owned();
+    for (n, (name, value)) in params.iter().enumerate() {
+        let sep = if n == 0 && !redirect.contains('?') {
+            '?'
+        } else {
+            '&'
+        };
+        location.push(sep);
+        location.push_str(name);
+        location.push('=');
+        location.push_str(&crate::platform::form_encode(value));
+    }
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::FOUND;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
 fn refuse(status: u16, description: impl Into<String>) -> OAuthError {
     OAuthError {
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -378,25 +400,33 @@ impl OAuth {
                 .map(|(_, v)| v.as_str())
                 .filter(|v| !v.is_empty())
         };
+        // The identity service's order and answers (its e2e tests and proxy policies): a bad
+        // client or redirect URI is answered here, in JSON, since there is nowhere trusted to
+        // send the browser; a bad response_type or missing state goes back to the redirect URI.
         let result = (|| {
-            if get("response_type") != Some("code") {
-                return Err(refuse(
-                    400,
-                    "response_type is missing or invalid - must be 'code'",
-                ));
-            }
-            let client_id = get("client_id").ok_or_else(|| refuse(400, "client_id is missing"))?;
+            let client_id = get("client_id").ok_or_else(|| refuse(401, "client_id is missing"))?;
             if !self.apps.contains_key(client_id) {
-                return Err(OAuthError {
-                    status: StatusCode::UNAUTHORIZED,
-                    error: "invalid_client",
-                    description: "client_id is invalid".into(),
-                });
+                return Err(refuse(401, "client_id is invalid"));
             }
             let redirect =
                 get("redirect_uri").ok_or_else(|| refuse(400, "redirect_uri is missing"))?;
             if !(redirect.starts_with("http://") || redirect.starts_with("https://")) {
                 return Err(refuse(400, "redirect_uri is invalid"));
+            }
+            let back = |error: &str, description: &str| {
+                let mut params = vec![("error", error), ("error_description", description)];
+                if let Some(state) = get("state") {
+                    params.push(("state", state));
+                }
+                Ok(redirect_to(redirect, &params))
+            };
+            match get("response_type") {
+                None => return back("invalid_request", "response_type is missing"),
+                Some("code") => {}
+                Some(_) => return back("unsupported_response_type", "response_type is invalid"),
+            }
+            if get("state").is_none() {
+                return back("invalid_request", "state is missing");
             }
             let role = get("role").unwrap_or(DEFAULT_ROLE);
             if role.is_empty() || !role.bytes().all(|b| b.is_ascii_digit()) {
@@ -415,18 +445,11 @@ impl OAuth {
                     expires: now + chrono::Duration::seconds(600),
                 },
             );
-            let sep = if redirect.contains('?') { '&' } else { '?' };
-            let mut location = format!("{redirect}{sep}code={code}");
+            let mut params = vec![("code", code.as_str())];
             if let Some(state) = get("state") {
-                location.push_str("&state=");
-                location.push_str(&crate::platform::form_encode(state));
+                params.push(("state", state));
             }
-            let mut resp = Response::new(Bytes::new());
-            *resp.status_mut() = StatusCode::FOUND;
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            Ok(resp)
+            Ok(redirect_to(redirect, &params))
         })();
         result.unwrap_or_else(|e| e.to_response())
     }
@@ -438,7 +461,7 @@ impl OAuth {
     ) -> Result<Response<Bytes>, OAuthError> {
         let client_id = get("client_id")
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| refuse(400, "client_id is missing"))?;
+            .ok_or_else(|| refuse(401, "client_id is missing"))?;
         let Some(app) = self.apps.get(client_id) else {
             return Err(OAuthError {
                 status: StatusCode::UNAUTHORIZED,
@@ -446,14 +469,18 @@ impl OAuth {
                 description: "client_id or client_secret is invalid".into(),
             });
         };
-        if let Some(secret) = &app.secret
-            && get("client_secret") != Some(secret.as_str())
-        {
-            return Err(OAuthError {
-                status: StatusCode::UNAUTHORIZED,
-                error: "invalid_client",
-                description: "client_id or client_secret is invalid".into(),
-            });
+        if let Some(secret) = &app.secret {
+            match get("client_secret").filter(|v| !v.is_empty()) {
+                None => return Err(refuse(401, "client_secret is missing")),
+                Some(given) if given == secret.as_str() => {}
+                Some(_) => {
+                    return Err(OAuthError {
+                        status: StatusCode::UNAUTHORIZED,
+                        error: "invalid_client",
+                        description: "client_id or client_secret is invalid".into(),
+                    });
+                }
+            }
         }
         let code = get("code")
             .filter(|v| !v.is_empty())
@@ -472,8 +499,10 @@ impl OAuth {
                 description: "authorization_code is invalid".into(),
             });
         }
-        if get("redirect_uri") != Some(granted.redirect_uri.as_str()) {
-            return Err(refuse(400, "redirect_uri is invalid"));
+        match get("redirect_uri").filter(|v| !v.is_empty()) {
+            None => return Err(refuse(400, "redirect_uri is missing")),
+            Some(given) if given == granted.redirect_uri => {}
+            Some(_) => return Err(refuse(400, "redirect_uri is invalid")),
         }
         Ok(self.issue(&app.clone(), Some(granted.role), now))
     }

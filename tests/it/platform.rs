@@ -980,3 +980,120 @@ async fn journey_received(
     );
     report
 }
+
+/// The simulated login and the code exchange refuse with the identity service's statuses, error
+/// codes and texts, in its order: a bad client or redirect URI in JSON, a bad `response_type`
+/// or a missing `state` back at the redirect URI.
+#[tokio::test]
+async fn the_simulated_login_refuses_as_the_identity_service_does() {
+    let (sandbox, _) = start().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = |query: String| {
+        let request = no_redirects.get(sandbox.url(&format!("/oauth2/authorize?{query}")));
+        async move { request.send().await.unwrap() }
+    };
+    let callback = "redirect_uri=http%3A%2F%2Flocalhost%2Fcallback";
+    for (query, status, description) in [
+        (
+            format!("response_type=code&{callback}&state=s"),
+            401,
+            "client_id is missing",
+        ),
+        (
+            format!("response_type=code&client_id=nobody&{callback}&state=s"),
+            401,
+            "client_id is invalid",
+        ),
+        (
+            format!("response_type=code&client_id={APP_KEY}&state=s"),
+            400,
+            "redirect_uri is missing",
+        ),
+        (
+            format!("response_type=code&client_id={APP_KEY}&redirect_uri=%2Finvalid&state=s"),
+            400,
+            "redirect_uri is invalid",
+        ),
+    ] {
+        let resp = authorize(query.clone()).await;
+        assert_eq!(resp.status(), status, "{query}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{query}");
+        assert_eq!(body["error_description"], description, "{query}");
+        assert!(body["message_id"].is_string(), "{body}");
+    }
+    for (query, expected) in [
+        (
+            format!("client_id={APP_KEY}&{callback}&state=s"),
+            "error=invalid_request&error_description=response_type%20is%20missing&state=s",
+        ),
+        (
+            format!("response_type=token&client_id={APP_KEY}&{callback}&state=s"),
+            "error=unsupported_response_type&error_description=response_type%20is%20invalid&state=s",
+        ),
+        (
+            format!("response_type=code&client_id={APP_KEY}&{callback}"),
+            "error=invalid_request&error_description=state%20is%20missing",
+        ),
+    ] {
+        let resp = authorize(query.clone()).await;
+        assert_eq!(resp.status(), 302, "{query}");
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(
+            location,
+            format!("http://localhost/callback?{expected}"),
+            "{query}"
+        );
+    }
+
+    for (form, status, error, description) in [
+        (
+            vec![("grant_type", "authorization_code"), ("code", "c")],
+            401,
+            "invalid_request",
+            "client_id is missing",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", APP_KEY),
+                ("code", "c"),
+                ("redirect_uri", "http://localhost/callback"),
+            ],
+            401,
+            "invalid_request",
+            "client_secret is missing",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", APP_KEY),
+                ("client_secret", "s3cret"),
+                ("redirect_uri", "http://localhost/callback"),
+            ],
+            400,
+            "invalid_request",
+            "authorization_code is missing",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", APP_KEY),
+                ("client_secret", "s3cret"),
+                ("code", "not-a-code"),
+                ("redirect_uri", "http://localhost/callback"),
+            ],
+            400,
+            "invalid_grant",
+            "authorization_code is invalid",
+        ),
+    ] {
+        let (got, body) = post_token(&sandbox, &form).await;
+        assert_eq!(got, status, "{form:?} {body}");
+        assert_eq!(body["error"], error, "{form:?}");
+        assert_eq!(body["error_description"], description, "{form:?}");
+    }
+}
