@@ -40,6 +40,110 @@ pub fn boxed(resp: Response<Bytes>) -> Response<Body> {
     resp.map(full)
 }
 
+/// A buffered answer held in pieces that are sent one after another and never joined: the
+/// migrate cache's Bundle around each request's trace id, answered without copying the Bundle.
+#[derive(Debug, Clone)]
+pub enum Pieces {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Default for Pieces {
+    fn default() -> Self {
+        Self::One(Bytes::new())
+    }
+}
+
+impl From<Bytes> for Pieces {
+    fn from(bytes: Bytes) -> Self {
+        Self::One(bytes)
+    }
+}
+
+impl Pieces {
+    fn slices(&self) -> &[Bytes] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slices().iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole answer in one buffer (a copy, unless it is in one piece).
+    pub fn joined(&self) -> Bytes {
+        match self {
+            Self::One(one) => one.clone(),
+            Self::Many(many) => Bytes::from(many.concat()),
+        }
+    }
+
+    /// Its first `limit` bytes, copied.
+    pub fn prefix(&self, limit: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len().min(limit));
+        for piece in self.slices() {
+            let room = limit - out.len();
+            if room == 0 {
+                break;
+            }
+            out.extend_from_slice(&piece[..piece.len().min(room)]);
+        }
+        out
+    }
+
+    /// The streaming body type: one frame per piece, with the exact length announced (so the
+    /// answer has a `Content-Length`, as when it was one buffer).
+    pub fn into_body(self) -> Body {
+        match self {
+            Self::One(one) => full(one),
+            Self::Many(many) => {
+                let remaining = many.iter().map(|p| p.len() as u64).sum();
+                PiecesBody {
+                    pieces: many.into(),
+                    remaining,
+                }
+                .boxed()
+            }
+        }
+    }
+}
+
+struct PiecesBody {
+    pieces: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl http_body::Body for PiecesBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let next = this.pieces.pop_front().map(|piece| {
+            this.remaining = this.remaining.saturating_sub(piece.len() as u64);
+            Ok(http_body::Frame::data(piece))
+        });
+        std::task::Poll::Ready(next)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
 /// Reads a whole request body, refusing more than `limit` bytes with 413 and an
 /// OperationOutcome that says what the limit is.
 pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, FhirError> {

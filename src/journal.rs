@@ -122,6 +122,15 @@ pub fn bounded_bytes(bytes: &Bytes) -> Option<BodyText> {
     bounded_body(bytes)
 }
 
+/// [`bounded_bytes`] for a body in pieces (only the first [`BODY_LIMIT`] bytes are copied).
+pub fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
+    let total = pieces.len();
+    (total > 0).then(|| BodyText {
+        kept: Bytes::from(pieces.prefix(BODY_LIMIT)),
+        total,
+    })
+}
+
 /// [`bounded_bytes`] for a borrowed body.
 pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
     (!bytes.is_empty()).then(|| BodyText {

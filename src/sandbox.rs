@@ -16,7 +16,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
-use crate::http::{Body, ConnectionLimits, PlainAcceptor, boxed, closing, read_body_within, serve};
+use crate::http::{
+    Body, ConnectionLimits, Pieces, PlainAcceptor, closing, read_body_within, serve,
+};
 use crate::journal::{self, Entry, Journal};
 use crate::platform::faults::{self, DropConnection, Injection, RequestFacts};
 use crate::scenario::World;
@@ -301,7 +303,10 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let mut injected: Option<Injection> = None;
     let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
     let (request_body, resp) = match read.await {
-        Err(e) => (Bytes::new(), closing(e.to_fhir().to_response(style))),
+        Err(e) => (
+            Bytes::new(),
+            closing(e.to_fhir().to_response(style)).map(Pieces::from),
+        ),
         Ok(req) => {
             let body = req.body().clone();
             let fault_service = match route {
@@ -326,20 +331,27 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                         tokio::time::sleep(delay).await;
                     }
                     if fault.drop {
-                        let mut resp = Response::new(Bytes::new());
+                        let mut resp = Response::new(Pieces::default());
                         resp.extensions_mut().insert(DropConnection);
                         return resp;
                     }
                     if let (Some(status), Some(service)) = (fault.status, fault_service) {
-                        return faults::status_response(service, status, fault.retry_after, &path);
+                        return faults::status_response(service, status, fault.retry_after, &path)
+                            .map(Pieces::from);
                     }
                 }
                 match route {
-                    Route::Pds => pds::handle(&shared.services.pds, req).await,
-                    Route::Sds => sds::handle(&shared.services.sds, req).await,
+                    Route::Pds => pds::handle(&shared.services.pds, req)
+                        .await
+                        .map(Pieces::from),
+                    Route::Sds => sds::handle(&shared.services.sds, req)
+                        .await
+                        .map(Pieces::from),
                     Route::Provider => provider::handle(&shared.services.provider, req).await,
-                    Route::OAuth => platform::handle_oauth(shared, &req),
-                    _ => unknown_path(&method, &path).to_response(style),
+                    Route::OAuth => platform::handle_oauth(shared, &req).map(Pieces::from),
+                    _ => unknown_path(&method, &path)
+                        .to_response(style)
+                        .map(Pieces::from),
                 }
             };
             let guarded = std::panic::AssertUnwindSafe(work).catch_unwind();
@@ -351,6 +363,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                         "the sandbox failed while handling {method} {path}; please report it"
                     ))
                     .to_response(style)
+                    .map(Pieces::from)
                 }
                 Err(_) => FhirError::new(
                     SpineCode::RequestTimeout,
@@ -360,7 +373,8 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     ),
                 )
                 .with_status(StatusCode::GATEWAY_TIMEOUT)
-                .to_response(style),
+                .to_response(style)
+                .map(Pieces::from),
             };
             (body, resp)
         }
@@ -389,7 +403,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             request_headers,
             request_body: journal::bounded_bytes(&request_body),
             response_headers: journal::header_pairs(resp.headers()),
-            response_body: journal::bounded_bytes(resp.body()),
+            response_body: journal::bounded_pieces(resp.body()),
             documents: delivered.as_ref().map(|d| d.documents.clone()),
             ..Default::default()
         },
@@ -399,7 +413,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .deliveries
             .keep(sequence, journal::rfc3339(time), d, resp.body().clone());
     }
-    boxed(resp)
+    resp.map(Pieces::into_body)
 }
 
 fn unknown_path(method: &Method, path: &str) -> FhirError {

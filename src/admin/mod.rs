@@ -252,7 +252,7 @@ fn record(shared: &Shared, sequence: &str) -> Response<Body> {
         .and_then(|s| shared.deliveries.get(s));
     match found {
         Some(d) => {
-            let mut resp = Response::new(full(d.bundle));
+            let mut resp = Response::new(full(d.bundle.joined()));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(crate::fhir::FHIR_JSON),

@@ -1,11 +1,10 @@
 //! The last migrate Bundles the providers delivered, kept whole so the web page can show the
 //! record a consumer received. Bounded by count and by bytes; the oldest go first. Bodies are
-//! shared `Bytes`, so keeping one costs no copy.
+//! kept as answered, in shared pieces, so keeping one costs no copy.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use serde::Serialize;
 
 /// Attached by the provider to a migrate it answered 200: what the journal entry and the
@@ -34,8 +33,9 @@ pub struct Delivery {
     pub sensitive: bool,
     pub documents: usize,
     pub bytes: usize,
+    /// As answered, in pieces (joined only when the record view asks for it).
     #[serde(skip)]
-    pub bundle: Bytes,
+    pub bundle: crate::http::Pieces,
     /// The Binary URLs the Bundle listed: only these may be opened from the record view.
     #[serde(skip)]
     pub document_urls: Vec<String>,
@@ -52,7 +52,14 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
-    pub fn keep(&self, sequence: u64, time: String, delivered: &Delivered, bundle: Bytes) {
+    pub fn keep(
+        &self,
+        sequence: u64,
+        time: String,
+        delivered: &Delivered,
+        bundle: impl Into<crate::http::Pieces>,
+    ) {
+        let bundle = bundle.into();
         let Ok(mut kept) = self.kept.lock() else {
             return;
         };
@@ -103,6 +110,7 @@ impl Deliveries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     fn delivered(patient: &str) -> Delivered {
         Delivered {

@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
+use crate::http::Pieces;
+
 /// 256 MiB: the shipped scenarios' Bundles, both sensitivity choices, take a few MB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -75,20 +77,21 @@ impl Template {
         }
     }
 
-    /// The Bundle with `trace_id` in every place: one allocation, one copy.
-    fn render(&self, trace_id: &str) -> Bytes {
+    /// The Bundle with `trace_id` in every place, as the kept pieces with the escaped id
+    /// between them: no copy of the Bundle.
+    fn render(&self, trace_id: &str) -> Pieces {
         let [only] = self.pieces.as_slice() else {
-            let escaped = json_string_content(trace_id);
-            let mut out = Vec::with_capacity(self.len + (self.pieces.len() - 1) * escaped.len());
+            let escaped = Bytes::from(json_string_content(trace_id));
+            let mut out = Vec::with_capacity(self.pieces.len() * 2 - 1);
             for (n, piece) in self.pieces.iter().enumerate() {
                 if n > 0 {
-                    out.extend_from_slice(escaped.as_bytes());
+                    out.push(escaped.clone());
                 }
-                out.extend_from_slice(piece);
+                out.push(piece.clone());
             }
-            return Bytes::from(out);
+            return Pieces::Many(out);
         };
-        only.clone()
+        Pieces::One(only.clone())
     }
 
     fn cost(&self, key: &Key) -> usize {
@@ -225,9 +228,9 @@ impl MigrateCache {
         pds_version: impl Fn() -> Option<u64>,
         trace_id: &str,
         build: impl Fn(&str) -> Vec<u8>,
-    ) -> Bytes {
+    ) -> Pieces {
         if self.inner.max_bytes == 0 || self.inner.stepped_aside.load(Ordering::Relaxed) {
-            return Bytes::from(build(trace_id));
+            return Pieces::One(Bytes::from(build(trace_id)));
         }
         let stamp = Stamp {
             epoch: self.inner.epoch.load(Ordering::SeqCst),
@@ -240,7 +243,7 @@ impl MigrateCache {
         self.inner.misses.fetch_add(1, Ordering::Relaxed);
         let [first, second] = &self.inner.placeholders;
         let template = Template::split(build(first), first);
-        if template.render(second) != build(second) {
+        if template.render(second).joined() != build(second) {
             if !self.inner.stepped_aside.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     practice = %key.practice,
@@ -248,7 +251,7 @@ impl MigrateCache {
                     "The migrate Bundle is not the same bytes apart from its id; Bundles will be built for every request."
                 );
             }
-            return Bytes::from(build(trace_id));
+            return Pieces::One(Bytes::from(build(trace_id)));
         }
         let answer = template.render(trace_id);
         // Kept only if nothing it depends on changed while it was built.
@@ -337,7 +340,7 @@ mod tests {
         let cache = MigrateCache::new(1 << 20);
         let build = |id: &str| format!("{{\"id\":\"{id}\",\"note\":\"{id}\"}}").into_bytes();
         for trace in ["a", "5b1a6fbc-5f44-4d68-a9e2-1d1a2b0f8f5e", "q\"uo\\te"] {
-            let got = cache.bundle(key("1"), || Some(1), trace, build);
+            let got = cache.bundle(key("1"), || Some(1), trace, build).joined();
             let escaped = json_string_content(trace);
             assert_eq!(got, build(&escaped), "{trace}");
         }
@@ -351,7 +354,7 @@ mod tests {
         let build = |id: &str| format!("{{\"id\":\"{id}\",\"n\":{}}}", id.len()).into_bytes();
         for trace in ["ab", "abcdef"] {
             assert_eq!(
-                cache.bundle(key("1"), || Some(1), trace, build),
+                cache.bundle(key("1"), || Some(1), trace, build).joined(),
                 build(trace)
             );
         }
@@ -372,12 +375,14 @@ mod tests {
             .into_bytes()
         };
         let get = || {
-            cache.bundle(
-                key("1"),
-                || Some(version.load(Ordering::SeqCst)),
-                "t",
-                build,
-            )
+            cache
+                .bundle(
+                    key("1"),
+                    || Some(version.load(Ordering::SeqCst)),
+                    "t",
+                    build,
+                )
+                .joined()
         };
         assert_eq!(get(), Bytes::from_static(b"{\"id\":\"t\",\"v\":1}"));
         let after_fill = builds.load(Ordering::SeqCst);
@@ -426,7 +431,9 @@ mod tests {
         off.bundle(key("1"), || Some(1), "t", bundle_of(10));
         assert_eq!(off.stats().entries, 0);
         let small = MigrateCache::new(100);
-        let got = small.bundle(key("1"), || Some(1), "t", bundle_of(1000));
+        let got = small
+            .bundle(key("1"), || Some(1), "t", bundle_of(1000))
+            .joined();
         assert_eq!(got, Bytes::from(bundle_of(1000)("t")));
         assert_eq!(small.stats().entries, 0);
     }
@@ -435,7 +442,8 @@ mod tests {
     fn find_locates_every_placeholder() {
         let t = Template::split(b"ab-XX-cd-XX".to_vec(), "XX");
         assert_eq!(t.pieces.len(), 3);
-        assert_eq!(t.render("id"), Bytes::from_static(b"ab-id-cd-id"));
+        assert_eq!(t.render("id").joined(), Bytes::from_static(b"ab-id-cd-id"));
+        assert_eq!(t.render("id").prefix(4), b"ab-i");
         assert_eq!(find(b"aaab", b"ab"), Some(2));
         assert_eq!(find(b"a", b"ab"), None);
     }

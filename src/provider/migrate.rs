@@ -45,7 +45,7 @@ pub fn handle(
     provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
-) -> Result<Response<Bytes>, FhirError> {
+) -> Result<Response<crate::http::Pieces>, FhirError> {
     let approved = ladder(provider, practice, req)?;
     let patient = approved.patient;
     let nhs_number = patient.nhs_number.as_str();

@@ -17,6 +17,8 @@ pub mod migrate;
 pub mod record;
 
 use bytes::Bytes;
+
+use crate::http::Pieces;
 use http::{HeaderValue, Method, Request, Response, header};
 
 use crate::fhir::{FhirError, OutcomeStyle};
@@ -50,20 +52,25 @@ pub fn is_provider_path(path: &str) -> bool {
     )
 }
 
-pub async fn handle(provider: &Provider, req: Request<Bytes>) -> Response<Bytes> {
+/// Answers a provider request. The body comes in pieces: a cached migrate Bundle is answered
+/// around the request's trace id without being copied.
+pub async fn handle(provider: &Provider, req: Request<Bytes>) -> Response<Pieces> {
     route(provider, &req)
 }
 
-fn answer(result: Result<Response<Bytes>, FhirError>) -> Response<Bytes> {
-    result.unwrap_or_else(|e| e.to_response(OutcomeStyle::GpConnect))
+fn answer<B: Into<Pieces>>(result: Result<Response<B>, FhirError>) -> Response<Pieces> {
+    match result {
+        Ok(resp) => resp.map(Into::into),
+        Err(e) => refuse(e),
+    }
 }
 
-fn refuse(e: FhirError) -> Response<Bytes> {
-    e.to_response(OutcomeStyle::GpConnect)
+fn refuse(e: FhirError) -> Response<Pieces> {
+    e.to_response(OutcomeStyle::GpConnect).map(Pieces::from)
 }
 
 /// A method this path does not serve: 400 `BAD_REQUEST` (`docs/errors.md`: "wrong verb"), with `Allow`.
-fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Response<Bytes> {
+fn wrong_method(method: &Method, path: &str, allow: &'static str) -> Response<Pieces> {
     let mut resp = refuse(FhirError::bad_request(format!(
         "{method} is not supported on {path}; use {allow}"
     )));
@@ -88,7 +95,7 @@ fn provider_practice<'w>(provider: &'w Provider, ods: &str) -> Result<&'w Practi
     Ok(practice)
 }
 
-fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Bytes> {
+fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
     let path = req.uri().path();
     // Decoded segment by segment, so `%24gpc...` is `$gpc...` and an escaped `/` stays inside
     // its segment.
