@@ -19,7 +19,7 @@
 //! printed at the start and the end.
 //!
 //! `cargo bench --bench migrate_wire`. `BENCH_SECS` (default 2) per measurement, `BENCH_ROUNDS`
-//! (default 3), `BENCH_CONNECTIONS` (default 32). Without `--bench` (as under `cargo test
+//! (default 3), `BENCH_CONNECTIONS` (default 32), `BENCH_ONLY` (a part of the case names to keep). Without `--bench` (as under `cargo test
 //! --all-targets`) it makes one short round as a smoke test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -309,6 +309,10 @@ fn cases(b: &Bench, connections: u64, big_connections: u64) -> Vec<Case> {
             b.client(CONSUMER_ASID),
         ),
     });
+    // `BENCH_ONLY=direct` keeps the cases whose name contains it (for a profiler).
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        cases.retain(|c| c.name.contains(only.as_str()));
+    }
     cases
 }
 
