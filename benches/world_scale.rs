@@ -1,7 +1,7 @@
 //! Large worlds: start time, memory and reset of 10,000 and 100,000 generated patients.
 //!
 //! `cargo bench --bench world_scale` generates each world with `spine-sandbox generate`'s
-//! generator into a temporary folder and, in a fresh child process per size (so the RSS of one
+//! generator (patients in JSON, its default; the first size also in YAML) into a temporary folder and, in a fresh child process per size (so the RSS of one
 //! does not include the other), measures:
 //!
 //! - load: parse and validate the folder, then start the sandbox (PDS records built);
@@ -47,17 +47,30 @@ fn main() {
     );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     child(&root.join("scenarios/default.yaml"), "default (baseline)");
-    for n in sizes {
-        let dir = std::env::temp_dir().join(format!("world-scale-{n}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let started = Instant::now();
-        generate::write(&dir, &generate::generate(n, 1)).unwrap();
-        eprintln!(
-            "generated {n} patients in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        child(&dir, &format!("generated {n}"));
-        let _ = std::fs::remove_dir_all(&dir);
+    for (k, n) in sizes.into_iter().enumerate() {
+        // Each size as `generate` writes it (patients in JSON); the first also in YAML, which
+        // the YAML parser reads several times slower.
+        let formats: &[bool] = if k == 0 { &[true, false] } else { &[true] };
+        for &json in formats {
+            let format = if json { "json" } else { "yaml" };
+            let dir = std::env::temp_dir()
+                .join(format!("world-scale-{n}-{format}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let started = Instant::now();
+            let files = generate::generate(n, 1);
+            let files = if json {
+                generate::as_json(files).unwrap()
+            } else {
+                files
+            };
+            generate::write(&dir, &files).unwrap();
+            eprintln!(
+                "generated {n} patients ({format}) in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            child(&dir, &format!("generated {n} {format}"));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

@@ -40,9 +40,13 @@ pub enum Command {
         /// Seed of the generator.
         #[arg(long, value_name = "S", default_value_t = 1)]
         seed: u64,
-        /// Folder to write into (created if missing; must hold no *.yaml yet).
+        /// Folder to write into (created if missing; must hold no *.yaml or *.json yet).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// How the patients' files are written: `json` loads several times faster, `yaml`
+        /// reads best. The practices' file is YAML either way.
+        #[arg(long, value_enum, default_value_t = GenerateFormat::Json)]
+        format: GenerateFormat,
     },
     /// Write a fresh development PKI (CA, SSP server and client certificates) into a folder.
     Certs(CertsArgs),
@@ -196,4 +200,11 @@ pub struct JourneyArgs {
     /// The application's API key (`iss` and `sub` of the client assertion).
     #[arg(long, value_name = "KEY", requires = "client_key")]
     pub api_key: Option<String>,
+}
+
+/// `generate --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenerateFormat {
+    Json,
+    Yaml,
 }

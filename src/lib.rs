@@ -22,6 +22,14 @@
 //! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
 //! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
 
+/// mimalloc, not the system allocator, for every binary built on this crate (the sandbox, its
+/// tests and benchmarks alike). A world is millions of small allocations made and freed at
+/// start and reset, and a migrate answer many more per request: measured on a 10,000-patient
+/// world, start-up took 1.5-2.2 s and 379 MB with glibc's allocator, 0.5 s and 235 MB with
+/// mimalloc; 100,000 patients 20 s and 2.25 GB, against 7.6 s and 1.8 GB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod admin;
 pub mod cli;
 pub mod clock;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use spine_sandbox::cli::{CertsArgs, Cli, Command, ScenarioArgs, ServeArgs};
+use spine_sandbox::cli::{CertsArgs, Cli, Command, GenerateFormat, ScenarioArgs, ServeArgs};
 use spine_sandbox::config::Config;
 use spine_sandbox::{Clock, Sandbox, pki, scenario};
 
@@ -38,7 +38,8 @@ fn main() -> ExitCode {
             patients,
             seed,
             out,
-        }) => generate(patients, seed, &out),
+            format,
+        }) => generate(patients, seed, &out, format),
         Some(Command::Certs(args)) => certs(&args),
         Some(Command::Keys(args)) => keys(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
@@ -212,8 +213,18 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
 }
 
 /// `generate --patients N --seed S --out DIR`: writes the world and says how to use it.
-fn generate(patients: usize, seed: u64, out: &std::path::Path) -> ExitCode {
+fn generate(patients: usize, seed: u64, out: &std::path::Path, format: GenerateFormat) -> ExitCode {
     let files = scenario::generate::generate(patients, seed);
+    let files = match format {
+        GenerateFormat::Yaml => files,
+        GenerateFormat::Json => match scenario::generate::as_json(files) {
+            Ok(files) => files,
+            Err(message) => {
+                eprintln!("{message}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     match scenario::generate::write(out, &files) {
         Ok(()) => {
             #[allow(clippy::print_stdout)]

@@ -35,6 +35,9 @@ async fn a_generated_world_passes_check_serves_and_migrates() {
     ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("wrote 200 patients"), "{stdout}");
+    // Patients in JSON by default (JSON is YAML too), practices in YAML.
+    assert!(dir.join("patients-001.json").is_file());
+    assert!(dir.join("00-practices.yaml").is_file());
     let (ok, stdout, stderr) = run(&["check", out]);
     assert!(ok, "check refused the generated world:\n{stderr}");
     assert!(stdout.contains("200 patients"), "{stdout}");
@@ -117,6 +120,8 @@ fn an_oversized_file_names_the_setting_and_what_to_do() {
         "generate",
         "--patients",
         "30",
+        "--format",
+        "yaml",
         "--out",
         out.to_str().unwrap(),
     ]);

@@ -142,6 +142,72 @@ pub(crate) fn build_world(
     (world, checker.problems)
 }
 
+/// Checks files one at a time, in order, as they arrive, and drops each file's patients as soon as
+/// they are built, so a world of 100,000 patients never holds every parsed file at once. `None`
+/// at the first problem: a reference to a practice or practitioner of a later file looks unknown
+/// here, so the caller then checks all files together with [`build_world`], which reports every
+/// problem. A world this builds without a problem is the one [`build_world`] builds.
+pub(crate) fn build_world_in_order(
+    names: Vec<String>,
+    start_day: NaiveDate,
+    sources: impl Iterator<Item = Option<Source>>,
+) -> Option<World> {
+    let mut checker = Checker {
+        names,
+        start_day,
+        references_complete: true,
+        problems: Vec::new(),
+        practices: HashMap::new(),
+        asids: HashMap::new(),
+        party_keys: HashMap::new(),
+        practitioners: HashMap::new(),
+        nhs_numbers: HashMap::new(),
+    };
+    let mut world = World {
+        name: None,
+        description: None,
+        start_day,
+        practices: Vec::new(),
+        practitioners: Vec::new(),
+        patients: Vec::new(),
+        index: super::WorldIndex::default(),
+        platform: Default::default(),
+    };
+    let mut kept = Vec::new();
+    for (f, source) in sources.enumerate() {
+        let mut source = source?;
+        world.name = world.name.take().or_else(|| source.file.name.clone());
+        world.description = world
+            .description
+            .take()
+            .or_else(|| source.file.description.clone());
+        for entry in source.file.practices.iter().flatten() {
+            world.practices.extend(checker.practice(f, entry));
+        }
+        for entry in source.file.practitioners.iter().flatten() {
+            checker.register_practitioner(f, entry);
+        }
+        for entry in source.file.practitioners.iter().flatten() {
+            world.practitioners.extend(checker.practitioner(f, entry));
+        }
+        for entry in source.file.patients.take().into_iter().flatten() {
+            world
+                .patients
+                .extend(checker.patient(f, &source.documents, &entry));
+        }
+        if !checker.problems.is_empty() {
+            return None;
+        }
+        kept.push(source);
+    }
+    let (platform, problems) = super::platform::build(&kept);
+    if !problems.is_empty() {
+        return None;
+    }
+    world.platform = platform;
+    Some(world)
+}
+
 /// Where something was written: file index, line, column.
 #[derive(Debug, Clone, Copy)]
 struct Place {
