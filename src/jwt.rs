@@ -36,6 +36,40 @@ pub fn decode(token: &str) -> Result<DecodedToken, String> {
     })
 }
 
+/// How many recently decoded tokens are kept, and the longest token kept.
+const RECENT_SLOTS: usize = 64;
+const RECENT_MAX_TOKEN: usize = 4096;
+
+/// Recently decoded tokens, one per slot chosen by the token's hash. A consumer may send one
+/// token with every request of its five minutes (a load test always does), and decoding is most
+/// of the cost of judging a token; it depends on nothing but the token's text, so it is kept.
+/// Only the decoding: every check against the clock and the rules runs on every request.
+#[allow(clippy::type_complexity)]
+static RECENT: [std::sync::Mutex<Option<(Box<str>, std::sync::Arc<DecodedToken>)>>; RECENT_SLOTS] =
+    [const { std::sync::Mutex::new(None) }; RECENT_SLOTS];
+
+/// [`decode`], kept for the next request with the same token.
+pub fn decode_recent(token: &str) -> Result<std::sync::Arc<DecodedToken>, String> {
+    if token.len() > RECENT_MAX_TOKEN {
+        return decode(token).map(std::sync::Arc::new);
+    }
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    token.hash(&mut hasher);
+    let slot = &RECENT[(hasher.finish() % RECENT_SLOTS as u64) as usize];
+    if let Ok(kept) = slot.lock()
+        && let Some((text, decoded)) = kept.as_ref()
+        && **text == *token
+    {
+        return Ok(decoded.clone());
+    }
+    let decoded = std::sync::Arc::new(decode(token)?);
+    if let Ok(mut kept) = slot.lock() {
+        *kept = Some((token.into(), decoded.clone()));
+    }
+    Ok(decoded)
+}
+
 fn decode_part(part: &str, name: &str) -> Result<Value, String> {
     // Tolerate padding, which some consumers add.
     let bytes = URL_SAFE_NO_PAD
@@ -180,8 +214,8 @@ pub struct Claims {
     pub requesting_organization_name: Option<String>,
     /// `requesting_practitioner.id`, when the claim was sent.
     pub practitioner_id: Option<String>,
-    /// The whole claims object, for audit.
-    pub raw: Value,
+    /// The whole token as decoded (its claims object), for audit.
+    pub decoded: std::sync::Arc<DecodedToken>,
 }
 
 fn bad(diagnostics: impl Into<String>) -> FhirError {
@@ -192,7 +226,7 @@ fn bad(diagnostics: impl Into<String>) -> FhirError {
 /// are 400 `BAD_REQUEST`; a claim holding the wrong or an invalid FHIR resource is 422
 /// `INVALID_RESOURCE` (`docs/jwt.md`). Every diagnostic names the claim.
 pub fn validate(token: &str, now: DateTime<Utc>, rules: &Rules) -> Result<Claims, FhirError> {
-    let decoded = decode(token).map_err(|e| {
+    let decoded = decode_recent(token).map_err(|e| {
         bad(format!(
             "Authorization: the bearer token is not a JWT: {e}. GP Connect sends an unsigned JWT: base64url(header).base64url(claims). (note the trailing dot)"
         ))
@@ -222,7 +256,7 @@ pub fn validate(token: &str, now: DateTime<Utc>, rules: &Rules) -> Result<Claims
         requesting_ods,
         requesting_organization_name,
         practitioner_id,
-        raw: decoded.claims,
+        decoded,
     })
 }
 
@@ -899,6 +933,24 @@ mod tests {
             SpineCode::BadRequest,
             "integer",
         );
+    }
+
+    #[test]
+    fn a_token_seen_before_is_still_judged_against_the_clock() {
+        let token = encode_unsigned(&migrate_claims());
+        assert!(validate(&token, now(), &Rules::MIGRATE).is_ok());
+        // Decoded once, kept for the next request with the same token.
+        assert!(std::sync::Arc::ptr_eq(
+            &decode_recent(&token).unwrap(),
+            &decode_recent(&token).unwrap()
+        ));
+        assert_eq!(*decode_recent(&token).unwrap(), decode(&token).unwrap());
+        let later = now() + chrono::Duration::seconds(LIFETIME_SECS + 60);
+        let e = validate(&token, later, &Rules::MIGRATE).unwrap_err();
+        assert!(e.diagnostics.contains("expired"), "{}", e.diagnostics);
+        // A bad token is not kept as good.
+        assert!(decode_recent("e30.!!.").is_err());
+        assert!(decode_recent("e30.!!.").is_err());
     }
 
     #[test]
