@@ -46,6 +46,10 @@ pub fn boxed(resp: Response<Bytes>) -> Response<Body> {
 pub enum Pieces {
     One(Bytes),
     Many(Vec<Bytes>),
+    /// An answer kept by the migrate cache, cut so that each piece's first
+    /// [`crate::journal::BODY_LIMIT`] bytes are a small buffer of their own: a view of the
+    /// answer's head (what the journal keeps) holds nothing large alive.
+    Kept(Vec<Bytes>),
 }
 
 impl Default for Pieces {
@@ -64,7 +68,7 @@ impl Pieces {
     fn slices(&self) -> &[Bytes] {
         match self {
             Self::One(one) => std::slice::from_ref(one),
-            Self::Many(many) => many,
+            Self::Many(many) | Self::Kept(many) => many,
         }
     }
 
@@ -80,8 +84,25 @@ impl Pieces {
     pub fn joined(&self) -> Bytes {
         match self {
             Self::One(one) => one.clone(),
-            Self::Many(many) => Bytes::from(many.concat()),
+            Self::Many(many) | Self::Kept(many) => Bytes::from(many.concat()),
         }
+    }
+
+    /// Views of its first `limit` bytes (no copy).
+    pub fn head(&self, limit: usize) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut room = limit;
+        for piece in self.slices() {
+            if room == 0 {
+                break;
+            }
+            let take = piece.len().min(room);
+            if take > 0 {
+                out.push(piece.slice(..take));
+            }
+            room -= take;
+        }
+        out
     }
 
     /// Its first `limit` bytes, copied.
@@ -102,7 +123,7 @@ impl Pieces {
     pub fn into_body(self) -> Body {
         match self {
             Self::One(one) => full(one),
-            Self::Many(many) => {
+            Self::Many(many) | Self::Kept(many) => {
                 let remaining = many.iter().map(|p| p.len() as u64).sum();
                 PiecesBody {
                     pieces: many.into(),

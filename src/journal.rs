@@ -83,7 +83,7 @@ fn rfc3339_millis<S: serde::Serializer>(
 /// the journal is read (recording stays cheap on the request path).
 #[derive(Debug, Clone, Default)]
 pub struct BodyText {
-    kept: Bytes,
+    kept: crate::http::Pieces,
     total: usize,
 }
 
@@ -91,15 +91,16 @@ impl BodyText {
     /// The text shown: the body, or its first [`BODY_LIMIT`] bytes cut at a character boundary
     /// with a note saying so.
     pub fn text(&self) -> String {
-        let text = match std::str::from_utf8(&self.kept) {
+        let kept = self.kept.joined();
+        let text = match std::str::from_utf8(&kept) {
             Ok(text) => std::borrow::Cow::Borrowed(text),
-            Err(e) if self.total > self.kept.len() && e.error_len().is_none() => {
+            Err(e) if self.total > kept.len() && e.error_len().is_none() => {
                 // The cut fell inside a character: drop its first bytes.
-                String::from_utf8_lossy(&self.kept[..e.valid_up_to()])
+                String::from_utf8_lossy(&kept[..e.valid_up_to()])
             }
-            Err(_) => String::from_utf8_lossy(&self.kept),
+            Err(_) => String::from_utf8_lossy(&kept),
         };
-        if self.total <= self.kept.len() {
+        if self.total <= kept.len() {
             return text.into_owned();
         }
         format!(
@@ -122,11 +123,16 @@ pub fn bounded_bytes(bytes: &Bytes) -> Option<BodyText> {
     bounded_body(bytes)
 }
 
-/// [`bounded_bytes`] for a body in pieces (only the first [`BODY_LIMIT`] bytes are copied).
+/// [`bounded_bytes`] for a body in pieces: only the first [`BODY_LIMIT`] bytes are copied, or,
+/// for an answer kept by the migrate cache (whose head is in small buffers of its own), viewed.
 pub fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
+    use crate::http::Pieces;
     let total = pieces.len();
     (total > 0).then(|| BodyText {
-        kept: Bytes::from(pieces.prefix(BODY_LIMIT)),
+        kept: match pieces {
+            Pieces::Kept(_) => Pieces::Kept(pieces.head(BODY_LIMIT)),
+            _ => Pieces::One(Bytes::from(pieces.prefix(BODY_LIMIT))),
+        },
         total,
     })
 }
@@ -134,7 +140,9 @@ pub fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
 /// [`bounded_bytes`] for a borrowed body.
 pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
     (!bytes.is_empty()).then(|| BodyText {
-        kept: Bytes::copy_from_slice(&bytes[..bytes.len().min(BODY_LIMIT)]),
+        kept: crate::http::Pieces::One(Bytes::copy_from_slice(
+            &bytes[..bytes.len().min(BODY_LIMIT)],
+        )),
         total: bytes.len(),
     })
 }

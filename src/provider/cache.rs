@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use crate::http::Pieces;
+use crate::journal::BODY_LIMIT;
 
 /// 256 MiB: the shipped scenarios' Bundles, both sensitivity choices, take a few MB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -49,11 +50,15 @@ struct Stamp {
     epoch: u64,
 }
 
-/// A serialised Bundle cut where the trace id goes: `pieces.len() - 1` places.
+/// A serialised Bundle cut where the trace id goes: `pieces.len() - 1` places. Each piece is
+/// its first [`BODY_LIMIT`] bytes in a buffer of their own, then (if longer) a view of the rest,
+/// so the journal can keep an answer's head without a copy and without keeping the Bundle.
 #[derive(Debug)]
 struct Template {
-    pieces: Vec<Bytes>,
-    len: usize,
+    pieces: Vec<Vec<Bytes>>,
+    /// The bytes the template holds: the copies of the pieces' heads, and the Bundle if it is
+    /// longer than them.
+    held: usize,
 }
 
 impl Template {
@@ -71,8 +76,23 @@ impl Template {
             at = start;
         }
         pieces.push(whole.slice(start..));
+        let pieces: Vec<Vec<Bytes>> = pieces
+            .into_iter()
+            .map(|piece| {
+                let cut = piece.len().min(BODY_LIMIT);
+                let head = Bytes::copy_from_slice(&piece[..cut]);
+                if cut == piece.len() {
+                    vec![head]
+                } else {
+                    vec![head, piece.slice(cut..)]
+                }
+            })
+            .collect();
+        let heads: usize = pieces.iter().map(|p| p[0].len()).sum();
+        // The serialised Bundle stays alive only through the views of the pieces' rests.
+        let rests = pieces.iter().any(|p| p.len() > 1);
         Self {
-            len: len - (pieces.len() - 1) * needle.len(),
+            held: heads + if rests { len } else { 0 },
             pieces,
         }
     }
@@ -80,22 +100,21 @@ impl Template {
     /// The Bundle with `trace_id` in every place, as the kept pieces with the escaped id
     /// between them: no copy of the Bundle.
     fn render(&self, trace_id: &str) -> Pieces {
-        let [only] = self.pieces.as_slice() else {
-            let escaped = Bytes::from(json_string_content(trace_id));
-            let mut out = Vec::with_capacity(self.pieces.len() * 2 - 1);
-            for (n, piece) in self.pieces.iter().enumerate() {
-                if n > 0 {
-                    out.push(escaped.clone());
-                }
-                out.push(piece.clone());
+        let escaped = (self.pieces.len() > 1).then(|| Bytes::from(json_string_content(trace_id)));
+        let mut out = Vec::with_capacity(self.pieces.len() * 3);
+        for (n, parts) in self.pieces.iter().enumerate() {
+            if n > 0
+                && let Some(escaped) = &escaped
+            {
+                out.push(escaped.clone());
             }
-            return Pieces::Many(out);
-        };
-        Pieces::One(only.clone())
+            out.extend(parts.iter().cloned());
+        }
+        Pieces::Kept(out)
     }
 
     fn cost(&self, key: &Key) -> usize {
-        self.len + key.practice.len() + key.nhs_number.len() + ENTRY_OVERHEAD
+        self.held + key.practice.len() + key.nhs_number.len() + ENTRY_OVERHEAD
     }
 }
 
@@ -346,6 +365,44 @@ mod tests {
         }
         assert_eq!(cache.stats().misses, 1);
         assert_eq!(cache.stats().hits, 2);
+    }
+
+    #[test]
+    fn the_head_of_an_answer_is_in_small_buffers_of_its_own() {
+        let cache = MigrateCache::new(1 << 22);
+        let filler = "x".repeat(3 * BODY_LIMIT);
+        let build = |id: &str| {
+            format!("{{\"id\":\"{id}\",\"a\":\"{filler}\",\"b\":\"{id}\",\"c\":\"{filler}\"}}")
+                .into_bytes()
+        };
+        let trace = "5b1a6fbc-5f44-4d68-a9e2-1d1a2b0f8f5e";
+        let _ = cache.bundle(key("1"), || Some(1), trace, build);
+        let answer = cache.bundle(key("1"), || Some(1), trace, build);
+        assert_eq!(answer.joined(), build(trace));
+        assert!(matches!(answer, Pieces::Kept(_)));
+        let stamp = Stamp {
+            epoch: cache.inner.epoch.load(Ordering::SeqCst),
+            pds_version: Some(1),
+        };
+        let template = cache.lookup(&key("1"), stamp).unwrap();
+        let heads: Vec<&Bytes> = template.pieces.iter().map(|p| &p[0]).collect();
+        assert!(heads.iter().all(|h| h.len() <= BODY_LIMIT));
+        let within = |part: &Bytes| {
+            let at = part.as_ptr() as usize;
+            heads.iter().any(|h| {
+                let start = h.as_ptr() as usize;
+                at >= start && at + part.len() <= start + h.len()
+            })
+        };
+        let head = answer.head(BODY_LIMIT);
+        assert_eq!(head.iter().map(Bytes::len).sum::<usize>(), BODY_LIMIT);
+        for part in &head {
+            assert!(
+                within(part) || part == trace.as_bytes(),
+                "{} bytes",
+                part.len()
+            );
+        }
     }
 
     #[test]
