@@ -86,27 +86,14 @@ pub(crate) fn build_world(
     start_day: NaiveDate,
     references_complete: bool,
 ) -> (World, Vec<ScenarioError>) {
-    let mut checker = Checker {
-        names: sources.iter().map(|s| s.name.clone()).collect(),
+    let mut checker = Checker::new(
+        sources.iter().map(|s| s.name.clone()).collect(),
         start_day,
         references_complete,
-        problems: Vec::new(),
-        practices: HashMap::new(),
-        asids: HashMap::new(),
-        party_keys: HashMap::new(),
-        practitioners: HashMap::new(),
-        nhs_numbers: HashMap::new(),
-    };
-    let mut world = World {
-        name: sources.iter().find_map(|s| s.file.name.clone()),
-        description: sources.iter().find_map(|s| s.file.description.clone()),
-        start_day,
-        practices: Vec::new(),
-        practitioners: Vec::new(),
-        patients: Vec::new(),
-        index: super::WorldIndex::default(),
-        platform: Default::default(),
-    };
+    );
+    let mut world = empty_world(start_day);
+    world.name = sources.iter().find_map(|s| s.file.name.clone());
+    world.description = sources.iter().find_map(|s| s.file.description.clone());
 
     // Practices and practitioners first, across every file, so references can point forwards and
     // into other files.
@@ -152,27 +139,8 @@ pub(crate) fn build_world_in_order(
     start_day: NaiveDate,
     sources: impl Iterator<Item = Option<Source>>,
 ) -> Option<World> {
-    let mut checker = Checker {
-        names,
-        start_day,
-        references_complete: true,
-        problems: Vec::new(),
-        practices: HashMap::new(),
-        asids: HashMap::new(),
-        party_keys: HashMap::new(),
-        practitioners: HashMap::new(),
-        nhs_numbers: HashMap::new(),
-    };
-    let mut world = World {
-        name: None,
-        description: None,
-        start_day,
-        practices: Vec::new(),
-        practitioners: Vec::new(),
-        patients: Vec::new(),
-        index: super::WorldIndex::default(),
-        platform: Default::default(),
-    };
+    let mut checker = Checker::new(names, start_day, true);
+    let mut world = empty_world(start_day);
     let mut kept = Vec::new();
     for (f, source) in sources.enumerate() {
         let mut source = source?;
@@ -236,6 +204,19 @@ struct Checker {
     nhs_numbers: HashMap<String, Place>,
 }
 
+fn empty_world(start_day: NaiveDate) -> World {
+    World {
+        name: None,
+        description: None,
+        start_day,
+        practices: Vec::new(),
+        practitioners: Vec::new(),
+        patients: Vec::new(),
+        index: super::WorldIndex::default(),
+        platform: Default::default(),
+    }
+}
+
 fn place(file: usize, location: Location) -> Place {
     // Locations are 1-based; 0 means unknown, shown as the file's start.
     Place {
@@ -246,6 +227,20 @@ fn place(file: usize, location: Location) -> Place {
 }
 
 impl Checker {
+    fn new(names: Vec<String>, start_day: NaiveDate, references_complete: bool) -> Self {
+        Self {
+            names,
+            start_day,
+            references_complete,
+            problems: Vec::new(),
+            practices: HashMap::new(),
+            asids: HashMap::new(),
+            party_keys: HashMap::new(),
+            practitioners: HashMap::new(),
+            nhs_numbers: HashMap::new(),
+        }
+    }
+
     fn report(&mut self, at: Place, message: impl Into<String>) {
         self.problems.push(ScenarioError {
             file: self.names.get(at.file).cloned().unwrap_or_default(),
