@@ -202,8 +202,11 @@ fn load_in_order(files: &[PathBuf], start_day: NaiveDate, limits: ParseLimits) -
         });
         let names = files.iter().map(|f| f.display().to_string()).collect();
         let world = validate::build_world_in_order(names, start_day, in_order);
-        // Parsers still waiting for their turn have nothing more to do.
+        // Parsers still waiting for their turn have nothing more to do. The flag is set under
+        // the lock they check it under, so none can miss the wake-up and wait for ever.
+        let held = taken.0.lock();
         stop.store(true, Ordering::Relaxed);
+        drop(held);
         taken.1.notify_all();
         world
     })
@@ -665,6 +668,10 @@ mod tests {
         .unwrap();
         let files = [dir.join("a.yaml"), dir.join("b.yaml")];
         assert!(load_in_order(&files, start(), ParseLimits::default()).is_none());
+        // Files between them: parsers waiting for their turn stop when the first fails.
+        for n in 0..12 {
+            std::fs::write(dir.join(format!("a{n:02}.yaml")), "description: filler\n").unwrap();
+        }
         let world = load_paths(std::slice::from_ref(&dir), start()).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(world.patients.len(), 1);
