@@ -55,6 +55,8 @@ fn sds() -> Option<&'static SdsDirectory> {
 /// looked up under a folder that does not exist, so no input reads the disk.
 pub fn scenario_loader(data: &[u8]) {
     let _ = scenario::load::load_bytes("/nonexistent-fuzz/fuzz.yaml", data, day());
+    // A folder's JSON files are read by the JSON parser first.
+    let _ = scenario::load::parse_json(data);
 }
 
 /// JWT decoder: the bytes as an `Authorization` header value and as a bare token, decoded and
