@@ -45,7 +45,6 @@ pub fn boxed(resp: Response<Bytes>) -> Response<Body> {
 #[derive(Debug, Clone)]
 pub enum Pieces {
     One(Bytes),
-    Many(Vec<Bytes>),
     /// An answer kept by the migrate cache, cut so that each piece's first
     /// [`crate::journal::BODY_LIMIT`] bytes are a small buffer of their own: a view of the
     /// answer's head (what the journal keeps) holds nothing large alive.
@@ -68,7 +67,7 @@ impl Pieces {
     fn slices(&self) -> &[Bytes] {
         match self {
             Self::One(one) => std::slice::from_ref(one),
-            Self::Many(many) | Self::Kept(many) => many,
+            Self::Kept(many) => many,
         }
     }
 
@@ -84,7 +83,7 @@ impl Pieces {
     pub fn joined(&self) -> Bytes {
         match self {
             Self::One(one) => one.clone(),
-            Self::Many(many) | Self::Kept(many) => Bytes::from(many.concat()),
+            Self::Kept(many) => Bytes::from(many.concat()),
         }
     }
 
@@ -123,7 +122,7 @@ impl Pieces {
     pub fn into_body(self) -> Body {
         match self {
             Self::One(one) => full(one),
-            Self::Many(many) | Self::Kept(many) => {
+            Self::Kept(many) => {
                 let remaining = many.iter().map(|p| p.len() as u64).sum();
                 PiecesBody {
                     pieces: many.into(),
