@@ -232,6 +232,7 @@ async fn start_plumbing(template: Response<Bytes>) -> SocketAddr {
             },
             shutdown,
             Duration::from_secs(1),
+            None,
         )
         .await;
     });

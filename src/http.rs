@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,9 +15,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::fhir::{FhirError, SpineCode};
 
@@ -363,8 +364,52 @@ impl std::fmt::Display for DroppedByFault {
 
 impl std::error::Error for DroppedByFault {}
 
-/// Serves connections from `listener` until `shutdown` turns true, then stops accepting and
-/// waits up to `drain` for open requests to finish.
+/// Connections made to the plain-HTTP listener from inside this process: SSP's hop to the
+/// sandbox's own providers. The listener serves them exactly as it serves TCP ones (same
+/// handler, timeouts, injected faults and drain); only the bytes travel through memory instead
+/// of the kernel's loopback.
+#[derive(Clone)]
+pub struct LocalDialer {
+    addr: SocketAddr,
+    tx: mpsc::Sender<DuplexStream>,
+}
+
+/// The listener's side of [`LocalDialer`].
+pub struct LocalAccepts {
+    rx: mpsc::Receiver<DuplexStream>,
+}
+
+/// Room in each direction of a local connection: a 150 KB record fits in one write.
+const LOCAL_BUFFER: usize = 256 * 1024;
+
+impl LocalDialer {
+    /// A dialer for the listener bound at `addr`, and what that listener accepts from.
+    pub fn channel(addr: SocketAddr) -> (Self, LocalAccepts) {
+        let (tx, rx) = mpsc::channel(64);
+        (Self { addr, tx }, LocalAccepts { rx })
+    }
+
+    /// The address the listener is bound to (what a TCP connection would have reached).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Opens a connection; fails once the listener has stopped.
+    pub async fn dial(&self) -> std::io::Result<DuplexStream> {
+        let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
+        self.tx.send(theirs).await.map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                format!("the listener at {} has stopped", self.addr),
+            )
+        })?;
+        Ok(ours)
+    }
+}
+
+/// Serves connections from `listener` (and from `local`, when given, with its peer value)
+/// until `shutdown` turns true, then stops accepting and waits up to `drain` for open requests
+/// to finish.
 pub async fn serve<A, H, F>(
     listener: TcpListener,
     acceptor: A,
@@ -372,6 +417,7 @@ pub async fn serve<A, H, F>(
     limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
     drain: Duration,
+    local: Option<(LocalAccepts, A::Peer)>,
 ) where
     A: Acceptor,
     H: Fn(Request<Incoming>, A::Peer, std::net::SocketAddr) -> F + Clone + Send + Sync + 'static,
@@ -383,9 +429,31 @@ pub async fn serve<A, H, F>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let here = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (mut local_rx, local_peer) = match local {
+        Some((accepts, peer)) => (Some(accepts.rx), Some(peer)),
+        None => (None, None),
+    };
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            Some(stream) = next_local(&mut local_rx) => {
+                if let Some(peer) = local_peer.clone() {
+                    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+                    tokio::spawn(serve_connection(
+                        stream,
+                        peer,
+                        here,
+                        deadline,
+                        handler.clone(),
+                        builder.clone(),
+                        graceful.watcher(),
+                    ));
+                }
+                continue;
+            }
             _ = shutdown.changed() => break,
         };
         let (tcp, remote) = match accepted {
@@ -419,44 +487,7 @@ pub async fn serve<A, H, F>(
                     return;
                 }
             };
-            let asked = Arc::new(AtomicBool::new(false));
-            let first_request = asked.clone();
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                first_request.store(true, Ordering::Relaxed);
-                let handler = handler.clone();
-                let peer = peer.clone();
-                async move {
-                    let resp = handler(req, peer, remote).await;
-                    // An injected "dropped connection": hyper closes the connection unanswered.
-                    if resp
-                        .extensions()
-                        .get::<crate::platform::faults::DropConnection>()
-                        .is_some()
-                    {
-                        return Err(DroppedByFault);
-                    }
-                    Ok(resp)
-                }
-            });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let conn = watcher.watch(conn.into_owned());
-            tokio::pin!(conn);
-            let silent = async {
-                tokio::time::sleep_until(deadline).await;
-                if asked.load(Ordering::Relaxed) {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                ended = &mut conn => {
-                    if let Err(e) = ended {
-                        tracing::debug!(error = %e, %remote, "Connection ended with an error.");
-                    }
-                }
-                () = silent => {
-                    tracing::debug!(%remote, "Closed a connection that sent no request in time.");
-                }
-            }
+            serve_connection(stream, peer, remote, deadline, handler, builder, watcher).await;
         });
     }
     drop(listener);
@@ -464,6 +495,70 @@ pub async fn serve<A, H, F>(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(drain) => {
             tracing::warn!("Open connections did not drain in time; closing them.");
+        }
+    }
+}
+
+/// The next connection dialled from inside the process; never, when there is no dialer.
+async fn next_local(rx: &mut Option<mpsc::Receiver<DuplexStream>>) -> Option<DuplexStream> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One connection, TCP or local, until it ends, the client stays silent past `deadline`, or
+/// the listener drains.
+async fn serve_connection<S, P, H, F>(
+    stream: S,
+    peer: P,
+    remote: SocketAddr,
+    deadline: tokio::time::Instant,
+    handler: H,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    P: Clone + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, P, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let asked = Arc::new(AtomicBool::new(false));
+    let first_request = asked.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        first_request.store(true, Ordering::Relaxed);
+        let handler = handler.clone();
+        let peer = peer.clone();
+        async move {
+            let resp = handler(req, peer, remote).await;
+            // An injected "dropped connection": hyper closes the connection unanswered.
+            if resp
+                .extensions()
+                .get::<crate::platform::faults::DropConnection>()
+                .is_some()
+            {
+                return Err(DroppedByFault);
+            }
+            Ok(resp)
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let conn = watcher.watch(conn.into_owned());
+    tokio::pin!(conn);
+    let silent = async {
+        tokio::time::sleep_until(deadline).await;
+        if asked.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        ended = &mut conn => {
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, %remote, "Connection ended with an error.");
+            }
+        }
+        () = silent => {
+            tracing::debug!(%remote, "Closed a connection that sent no request in time.");
         }
     }
 }

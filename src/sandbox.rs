@@ -150,12 +150,14 @@ impl Sandbox {
         let drain = Duration::from_secs(10);
         let ssp_acceptor =
             ssp::SspAcceptor::new(&shared.config, shared.journal.clone(), shared.clock.clone())?;
+        let (dialer, local_accepts) = crate::http::LocalDialer::channel(http_addr);
         let ssp_service = ssp::SspService::new(
             &shared.config,
             shared.sds.clone(),
             shared.journal.clone(),
             shared.clock.clone(),
             shared.platform.clone(),
+            Some(dialer),
         )?;
         let mut tasks = JoinSet::new();
 
@@ -170,6 +172,7 @@ impl Sandbox {
             limits,
             rx.clone(),
             drain,
+            Some((local_accepts, ())),
         ));
         tasks.spawn(serve(
             ssp_listener,
@@ -181,6 +184,7 @@ impl Sandbox {
             limits,
             rx,
             drain,
+            None,
         ));
         tracing::info!(%http_addr, %ssp_addr, public_url = %shared.public_url, "Sandbox is listening.");
         Ok(RunningSandbox {

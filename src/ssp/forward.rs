@@ -1,18 +1,29 @@
 //! The hop from SSP to the provider (`docs/ssp.md`): a pooled hyper client (http or https
 //! with the sandbox CA and SSP's own certificate); the request body, read whole by SSP, is sent
 //! on, and the response streams back unchanged.
+//!
+//! A target that a TCP connection would find at the sandbox's own plain-HTTP listener (its port,
+//! on a loopback or the bound address) is dialled in memory ([`LocalDialer`]): the same HTTP/1.1
+//! exchange with the same listener, without two trips through the kernel's TCP stack.
 
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName};
+use http::uri::Scheme;
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::DuplexStream;
+use tokio::net::TcpStream;
 
-use crate::http::{Body, BoxError};
+use crate::http::{Body, BoxError, LocalDialer};
 
 /// Why a request did not reach the provider.
 #[derive(Debug)]
@@ -26,25 +37,26 @@ pub enum ForwardError {
 /// A pooled client to the providers.
 #[derive(Clone)]
 pub struct Forwarder {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    client: Client<HopConnector, Body>,
     timeout: Duration,
 }
 
 impl Forwarder {
     /// `tls` is used for https targets only (plain http targets are the sandbox's own).
-    pub fn new(tls: rustls::ClientConfig, timeout: Duration) -> Self {
+    /// `local` reaches the sandbox's own listener in memory.
+    pub fn new(tls: rustls::ClientConfig, timeout: Duration, local: Option<LocalDialer>) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        let net = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+            .build(HopConnector { net, local });
         Self { client, timeout }
     }
 
@@ -74,6 +86,135 @@ impl Forwarder {
             parts,
             body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
         ))
+    }
+}
+
+/// Connects to a target over the network, or in memory when it is the sandbox's own listener.
+#[derive(Clone)]
+struct HopConnector {
+    net: HttpsConnector<HttpConnector>,
+    local: Option<LocalDialer>,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<HopStream, BoxError>> + Send>>;
+
+impl tower_service::Service<Uri> for HopConnector {
+    type Response = HopStream;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.net.poll_ready(cx)
+    }
+
+    fn call(&mut self, target: Uri) -> Connecting {
+        match &self.local {
+            Some(local) if reaches(local.addr(), &target) => {
+                let local = local.clone();
+                Box::pin(async move { Ok(HopStream::Local(TokioIo::new(local.dial().await?))) })
+            }
+            _ => {
+                let connecting = self.net.call(target);
+                Box::pin(async move { Ok(HopStream::Net(Box::new(connecting.await?))) })
+            }
+        }
+    }
+}
+
+/// Whether a TCP connection to `target` would reach the listener bound at `bound`: plain
+/// http, the same port, and the bound address itself or a loopback name for it.
+fn reaches(bound: std::net::SocketAddr, target: &Uri) -> bool {
+    if target.scheme() != Some(&Scheme::HTTP) || target.port_u16().unwrap_or(80) != bound.port() {
+        return false;
+    }
+    let Some(host) = target.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = bound.ip();
+    if host.eq_ignore_ascii_case("localhost") {
+        return ip.is_loopback() || ip.is_unspecified();
+    }
+    match host.parse::<IpAddr>() {
+        Ok(target) => {
+            target == ip
+                || (ip.is_unspecified() && target.is_loopback() && target.is_ipv4() == ip.is_ipv4())
+        }
+        Err(_) => false,
+    }
+}
+
+/// A connection to a provider: TCP (maybe TLS), or in memory to the sandbox's own listener.
+enum HopStream {
+    /// Boxed: a TLS connection's state is large, and the enum is moved around.
+    Net(Box<MaybeHttpsStream<TokioIo<TcpStream>>>),
+    Local(TokioIo<DuplexStream>),
+}
+
+impl Connection for HopStream {
+    fn connected(&self) -> Connected {
+        match self {
+            HopStream::Net(s) => s.connected(),
+            HopStream::Local(_) => Connected::new(),
+        }
+    }
+}
+
+impl hyper::rt::Read for HopStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            HopStream::Net(s) => Pin::new(&mut **s).poll_read(cx, buf),
+            HopStream::Local(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl hyper::rt::Write for HopStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            HopStream::Net(s) => Pin::new(&mut **s).poll_write(cx, buf),
+            HopStream::Local(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            HopStream::Net(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+            HopStream::Local(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            HopStream::Net(s) => s.is_write_vectored(),
+            HopStream::Local(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            HopStream::Net(s) => Pin::new(&mut **s).poll_flush(cx),
+            HopStream::Local(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            HopStream::Net(s) => Pin::new(&mut **s).poll_shutdown(cx),
+            HopStream::Local(s) => Pin::new(s).poll_shutdown(cx),
+        }
     }
 }
 
@@ -125,6 +266,50 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_target_tcp_would_find_at_the_listener_is_dialled_in_memory() {
+        let at = |bound: &str, target: &str| {
+            reaches(bound.parse().unwrap(), &target.parse::<Uri>().unwrap())
+        };
+        let path = "/B82617/STU3/1/gpconnect/structured/fhir/metadata";
+        assert!(at(
+            "127.0.0.1:8080",
+            &format!("http://localhost:8080{path}")
+        ));
+        assert!(at(
+            "127.0.0.1:8080",
+            &format!("http://LOCALHOST:8080{path}")
+        ));
+        assert!(at(
+            "127.0.0.1:8080",
+            &format!("http://127.0.0.1:8080{path}")
+        ));
+        assert!(at("0.0.0.0:8080", &format!("http://127.0.0.1:8080{path}")));
+        assert!(at("0.0.0.0:8080", &format!("http://localhost:8080{path}")));
+        assert!(at("[::1]:8080", &format!("http://[::1]:8080{path}")));
+        assert!(at("[::]:8080", &format!("http://[::1]:8080{path}")));
+        assert!(at("10.1.2.3:80", &format!("http://10.1.2.3{path}")));
+        // Another port, https, or a host TCP might find elsewhere: over the network.
+        assert!(!at(
+            "127.0.0.1:8080",
+            &format!("http://localhost:8081{path}")
+        ));
+        assert!(!at(
+            "127.0.0.1:8080",
+            &format!("https://localhost:8080{path}")
+        ));
+        assert!(!at(
+            "127.0.0.1:8080",
+            &format!("http://127.0.0.2:8080{path}")
+        ));
+        assert!(!at(
+            "10.1.2.3:8080",
+            &format!("http://localhost:8080{path}")
+        ));
+        assert!(!at("0.0.0.0:8080", &format!("http://sandbox:8080{path}")));
+        assert!(!at("0.0.0.0:8080", &format!("http://[::1]:8080{path}")));
+    }
 
     #[test]
     fn hop_by_hop_headers_and_those_named_in_connection_are_removed() {

@@ -28,7 +28,8 @@
 //!    8. a POST or PUT without a FHIR `Content-Type`: 415 `Unsupported_Media_Type`.
 //! 3. **Body**: read whole, at most `max_body_bytes` (413 `REQUEST_ENTITY_TOO_LARGE`), within
 //!    `body_read_timeout_secs` of the headers (408 `REQUEST_TIMEOUT`, and the connection closes).
-//! 4. **Forward** ([`forward`]): the pooled client sends the request to the target; 502
+//! 4. **Forward** ([`forward`]): the pooled client sends the request to the target (over TCP,
+//!    or through memory when TCP would land on the sandbox's own plain-HTTP listener); 502
 //!    `ERROR_COMMUNICATING_TO_ENDPOINT_URL_<target>` when the provider cannot be reached, 504
 //!    `TIMEOUT_COMMUNICATING_TO_ENDPOINT_URL_<target>` after `forward_timeout_secs`.
 //! 5. **Journal**: every exchange, refused or forwarded, with trace id, ASIDs, interaction,
@@ -256,6 +257,7 @@ impl SspService {
         journal: Journal,
         clock: Clock,
         platform: Arc<crate::platform::Platform>,
+        local: Option<crate::http::LocalDialer>,
     ) -> Result<Self, TlsError> {
         let layout = Layout::new(&config.certs_dir);
         let tls =
@@ -265,7 +267,11 @@ impl SspService {
             journal,
             clock,
             platform,
-            forwarder: Forwarder::new(tls, Duration::from_secs(config.forward_timeout_secs.max(1))),
+            forwarder: Forwarder::new(
+                tls,
+                Duration::from_secs(config.forward_timeout_secs.max(1)),
+                local,
+            ),
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs(config.body_read_timeout_secs.max(1)),
         })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
-use serde_json::Value;
+use serde_json::{Value, json};
 use spine_sandbox::Clock;
 use spine_sandbox::identifiers::interactions::{
     DOCUMENTS_METADATA, MIGRATE_DOCUMENT, MIGRATE_STRUCTURED, STRUCTURED_METADATA,
@@ -569,6 +569,87 @@ async fn a_provider_slower_than_the_forward_timeout_is_504() {
         &format!("TIMEOUT_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
     );
     assert!(d.contains("within 1 s"), "{d}");
+}
+
+/// Sets a fault rule through the admin API.
+async fn set_fault(sandbox: &TestSandbox, rule: Value) {
+    let resp = sandbox
+        .http
+        .post(sandbox.url("/_admin/faults"))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+}
+
+async fn send_metadata(sandbox: &TestSandbox, client: &reqwest::Client) -> (u16, Value) {
+    let resp = client
+        .get(sandbox.ssp_url(&metadata_target(sandbox, PROVIDER_ODS)))
+        .headers(ssp_headers(
+            CONSUMER_ASID,
+            PROVIDER_ASID,
+            STRUCTURED_METADATA,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+// SSP reaches the sandbox's own providers without the kernel's TCP stack; what a provider does
+// to the connection must still come back to the consumer as it would over TCP.
+#[tokio::test]
+async fn a_sandbox_provider_dropping_the_connection_is_502_and_the_next_request_gets_through() {
+    let sandbox = start().await;
+    set_fault(
+        &sandbox,
+        json!({"service": "provider", "drop": true, "count": 1}),
+    )
+    .await;
+    let client = sandbox.ssp_client(CONSUMER_ASID);
+    let (status, body) = send_metadata(&sandbox, &client).await;
+    assert_eq!(status, 502, "{body}");
+    let target = metadata_target(&sandbox, PROVIDER_ODS);
+    assert_ssp_refusal(
+        &body,
+        502,
+        &format!("ERROR_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
+    );
+    assert_provider_answers_again(&sandbox, &client).await;
+}
+
+/// The next request reaches the provider (its own refusal of the token-less request).
+async fn assert_provider_answers_again(sandbox: &TestSandbox, client: &reqwest::Client) {
+    let (status, body) = send_metadata(sandbox, client).await;
+    assert_eq!(status, 400, "{body}");
+    let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
+    assert!(diagnostics.contains("'Authorization' is missing"), "{body}");
+}
+
+#[tokio::test]
+async fn a_sandbox_provider_slower_than_the_forward_timeout_is_504() {
+    let sandbox = TestSandbox::start_world_with(worlds::practices_only(), Clock::system(), |c| {
+        c.forward_timeout_secs = 1;
+    })
+    .await;
+    set_fault(
+        &sandbox,
+        json!({"service": "provider", "latency_ms": 3000, "count": 1}),
+    )
+    .await;
+    let client = sandbox.ssp_client(CONSUMER_ASID);
+    let (status, body) = send_metadata(&sandbox, &client).await;
+    assert_eq!(status, 504, "{body}");
+    let target = metadata_target(&sandbox, PROVIDER_ODS);
+    let d = assert_ssp_refusal(
+        &body,
+        504,
+        &format!("TIMEOUT_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
+    );
+    assert!(d.contains("within 1 s"), "{d}");
+    assert_provider_answers_again(&sandbox, &client).await;
 }
 
 #[tokio::test]
