@@ -56,7 +56,7 @@ pub struct Entry {
     /// Provider, a delivered migrate: the Binary URLs of every DocumentReference in the Bundle
     /// (the body above is cut, so the conformance report could not otherwise see them all).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub documents: Option<Vec<String>>,
+    pub documents: Option<Arc<[String]>>,
     /// The fault injected into this exchange (`POST /_admin/faults`, scenario `faults:`), so
     /// nobody mistakes a rehearsed outage for a bug.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -306,7 +306,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
 
     let mut injected: Option<Injection> = None;
     let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
-    let (request_body, resp) = match read.await {
+    let (request_body, mut resp) = match read.await {
         Err(e) => (
             Bytes::new(),
             closing(e.to_fhir().to_response(style)).map(Pieces::from),
@@ -385,7 +385,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     };
 
     let header = |name: &str| request_headers.get(name).map(str::to_owned);
-    let delivered = resp.extensions().get::<conformance::Delivered>().cloned();
+    let delivered = resp.extensions_mut().remove::<conformance::Delivered>();
     let dropped = resp.extensions().get::<DropConnection>().is_some();
     let sequence = shared.journal.complete(
         ticket,
@@ -412,7 +412,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             ..Default::default()
         },
     );
-    if let Some(d) = &delivered {
+    if let Some(d) = delivered {
         shared
             .deliveries
             .keep(sequence, journal::rfc3339(time), d, resp.body().clone());

@@ -748,8 +748,9 @@ impl<'a> Grader<'a> {
         let bundle_urls: Vec<String> = self
             .of(&[Kind::ProviderMigrate])
             .iter()
-            .filter_map(|d| d.entry.documents.clone())
+            .filter_map(|d| d.entry.documents.as_deref())
             .flatten()
+            .cloned()
             .collect();
         let mut problems = Vec::new();
         let mut proof = Vec::new();
@@ -1078,7 +1079,7 @@ impl<'a> Grader<'a> {
         let fetched = self.of(&[Kind::SspDocument]);
         let mut proof = vec![delivered.seq()];
         let mut missing = Vec::new();
-        for url in listed {
+        for url in listed.iter() {
             match fetched
                 .iter()
                 .find(|f| f.ok() && f.target() == url && f.seq() > delivered.seq())
@@ -1340,7 +1341,7 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
         record_sequence: delivered.map(|d| d.seq()),
         documents: delivered
             .and_then(|d| d.entry.documents.as_ref())
-            .map_or(0, Vec::len),
+            .map_or(0, |d| d.len()),
         verdict: checks
             .iter()
             .map(|c| c.status)

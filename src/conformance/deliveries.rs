@@ -17,8 +17,9 @@ pub struct Delivered {
     /// The practice the record came from.
     pub provider_ods: String,
     pub sensitive: bool,
-    /// `DocumentReference.content[0].attachment.url` of every document in the Bundle.
-    pub documents: Vec<String>,
+    /// `DocumentReference.content[0].attachment.url` of every document in the Bundle (shared
+    /// with the journal entry and the kept delivery).
+    pub documents: Arc<[String]>,
 }
 
 /// One kept Bundle, as listed by `GET /_admin/records`.
@@ -38,7 +39,7 @@ pub struct Delivery {
     pub bundle: crate::http::Pieces,
     /// The Binary URLs the Bundle listed: only these may be opened from the record view.
     #[serde(skip)]
-    pub document_urls: Vec<String>,
+    pub document_urls: Arc<[String]>,
 }
 
 /// At most this many Bundles are kept...
@@ -56,7 +57,7 @@ impl Deliveries {
         &self,
         sequence: u64,
         time: String,
-        delivered: &Delivered,
+        delivered: Delivered,
         bundle: impl Into<crate::http::Pieces>,
     ) {
         let bundle = bundle.into();
@@ -66,14 +67,14 @@ impl Deliveries {
         kept.push_back(Delivery {
             sequence,
             time,
-            patient: delivered.patient.clone(),
-            requesting_ods: delivered.requesting_ods.clone(),
-            provider_ods: delivered.provider_ods.clone(),
-            sensitive: delivered.sensitive,
             documents: delivered.documents.len(),
+            patient: delivered.patient,
+            requesting_ods: delivered.requesting_ods,
+            provider_ods: delivered.provider_ods,
+            sensitive: delivered.sensitive,
             bytes: bundle.len(),
             bundle,
-            document_urls: delivered.documents.clone(),
+            document_urls: delivered.documents,
         });
         let mut total: usize = kept.iter().map(|d| d.bytes).sum();
         while kept.len() > 1 && (kept.len() > MAX_BUNDLES || total > MAX_BYTES) {
@@ -118,7 +119,7 @@ mod tests {
             requesting_ods: "A1".into(),
             provider_ods: "B1".into(),
             sensitive: false,
-            documents: vec!["u".into()],
+            documents: Arc::from(vec!["u".to_owned()]),
         }
     }
 
@@ -126,7 +127,7 @@ mod tests {
     fn bounded_by_count_newest_first() {
         let d = Deliveries::default();
         for i in 0..(MAX_BUNDLES as u64 + 3) {
-            d.keep(i, String::new(), &delivered("p"), Bytes::from_static(b"{}"));
+            d.keep(i, String::new(), delivered("p"), Bytes::from_static(b"{}"));
         }
         let list = d.list();
         assert_eq!(list.len(), MAX_BUNDLES);
@@ -141,13 +142,13 @@ mod tests {
     fn bounded_by_bytes_but_keeps_the_newest() {
         let d = Deliveries::default();
         let big = Bytes::from(vec![b' '; MAX_BYTES / 2 + 1]);
-        d.keep(1, String::new(), &delivered("p"), big.clone());
-        d.keep(2, String::new(), &delivered("p"), big.clone());
+        d.keep(1, String::new(), delivered("p"), big.clone());
+        d.keep(2, String::new(), delivered("p"), big.clone());
         assert_eq!(d.list().len(), 1);
         d.keep(
             3,
             String::new(),
-            &delivered("p"),
+            delivered("p"),
             Bytes::from(vec![b' '; MAX_BYTES + 1]),
         );
         assert_eq!(d.list()[0].sequence, 3);

@@ -320,7 +320,7 @@ impl Index {
         let mut document_patient: HashMap<String, String> = HashMap::new();
         for e in &events {
             if let (Some(p), Some(docs)) = (&e.patient, &e.entry.documents) {
-                for d in docs {
+                for d in docs.iter() {
                     document_patient.insert(url_path(d).to_owned(), p.clone());
                 }
             }

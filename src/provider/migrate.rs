@@ -273,8 +273,9 @@ pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, F
     let mut nhs: Option<(Option<String>, String)> = None;
     let mut sensitive: Option<bool> = None;
     let mut seen_full_record = false;
+    let no_elements = Map::new();
     for p in params {
-        let obj = p.as_object().cloned().unwrap_or_default();
+        let obj = p.as_object().unwrap_or(&no_elements);
         let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
         match name {
             "patientNHSNumber" => {
@@ -283,7 +284,7 @@ pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, F
                         "patientNHSNumber is given more than once",
                     ));
                 }
-                nhs = Some(read_nhs_parameter(&obj)?);
+                nhs = Some(read_nhs_parameter(obj)?);
             }
             "includeFullRecord" => {
                 if seen_full_record {
@@ -292,7 +293,7 @@ pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, F
                     ));
                 }
                 seen_full_record = true;
-                sensitive = Some(read_full_record(&obj)?);
+                sensitive = Some(read_full_record(obj)?);
             }
             "includeSensitiveInformation" => {
                 return Err(FhirError::invalid_parameter(
