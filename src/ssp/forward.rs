@@ -4,7 +4,8 @@
 //!
 //! A target that a TCP connection would find at the sandbox's own plain-HTTP listener (its port,
 //! on a loopback or the bound address) is dialled in memory ([`LocalDialer`]): the same HTTP/1.1
-//! exchange with the same listener, without two trips through the kernel's TCP stack.
+//! exchange with the same listener, without two trips through the kernel's TCP stack. Each
+//! direction of such a connection holds at most `LOCAL_BUFFER` bytes (`crate::http`).
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -34,6 +35,9 @@ pub enum ForwardError {
     Unreachable(String),
 }
 
+/// Idle connections kept open to each provider address.
+const IDLE_PER_PROVIDER: usize = 32;
+
 /// A pooled client to the providers.
 #[derive(Clone)]
 pub struct Forwarder {
@@ -54,8 +58,11 @@ impl Forwarder {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        // An idle connection keeps its buffers (up to LOCAL_BUFFER in memory, hyper's read
+        // buffer either way), so after a burst only a few stay open for reuse.
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(IDLE_PER_PROVIDER)
             .build(HopConnector { net, local });
         Self { client, timeout }
     }
