@@ -9,11 +9,9 @@ use rcgen::{
 };
 use serde_json::Value;
 use spine_sandbox::Clock;
-use spine_sandbox::identifiers::interactions::STRUCTURED_METADATA;
 use spine_sandbox::pki::{Issued, Layout};
 
-use crate::support::tls_clients::ssp_headers;
-use crate::support::worlds::{self, CONSUMER_ASID, PROVIDER_ASID, PROVIDER_ODS};
+use crate::support::worlds::{self, CONSUMER_ASID};
 use crate::support::{TestSandbox, diagnostics, temp_dir};
 
 const CA_NAME: &str = "Certificate Test CA";
@@ -92,18 +90,7 @@ fn issued(params: CertificateParams, by: Option<&Issuer<'static, KeyPair>>) -> I
 
 /// SSP's answer to a metadata request made with `certificate`: (status, diagnostics).
 async fn refusal_for(s: &TestSandbox, certificate: &Issued) -> (u16, String) {
-    let client = s.ssp_client_presenting(certificate);
-    let target = format!("{}/metadata", s.endpoint(PROVIDER_ODS, "structured"));
-    let resp = client
-        .get(s.ssp_url(&target))
-        .headers(ssp_headers(
-            CONSUMER_ASID,
-            PROVIDER_ASID,
-            STRUCTURED_METADATA,
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.ssp_metadata(&s.ssp_client_presenting(certificate)).await;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -130,20 +117,7 @@ async fn every_certificate_refusal_says_what_is_wrong_and_what_to_use() {
         cert_pem: std::fs::read_to_string(layout.client_cert(CONSUMER_ASID)).unwrap(),
         key_pem: std::fs::read_to_string(layout.client_key(CONSUMER_ASID)).unwrap(),
     };
-    let resp = s
-        .ssp_client_presenting(&good)
-        .get(s.ssp_url(&format!(
-            "{}/metadata",
-            s.endpoint(PROVIDER_ODS, "structured")
-        )))
-        .headers(ssp_headers(
-            CONSUMER_ASID,
-            PROVIDER_ASID,
-            STRUCTURED_METADATA,
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.ssp_metadata(&s.ssp_client_presenting(&good)).await;
     assert!(
         ![495, 496].contains(&resp.status().as_u16()),
         "SSP accepts its own certificate"

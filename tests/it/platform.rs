@@ -575,18 +575,6 @@ async fn authentication_stays_off_by_default() {
 
 // ---- faults ----
 
-async fn set_fault(sandbox: &TestSandbox, rule: Value) -> (u16, Value) {
-    let resp = sandbox
-        .http
-        .post(sandbox.url("/_admin/faults"))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn open_sandbox() -> TestSandbox {
     TestSandbox::start("tests/fixtures/scenarios/minimal.yaml").await
 }
@@ -594,11 +582,9 @@ async fn open_sandbox() -> TestSandbox {
 #[tokio::test]
 async fn latency_slows_the_answer_and_is_journalled() {
     let sandbox = open_sandbox().await;
-    let (status, body) = set_fault(
-        &sandbox,
-        json!({"service": "pds", "latency_ms": 300, "label": "PDS is slow"}),
-    )
-    .await;
+    let (status, body) = sandbox
+        .set_fault(json!({"service": "pds", "latency_ms": 300, "label": "PDS is slow"}))
+        .await;
     assert_eq!(status, 201, "{body}");
     let started = Instant::now();
     assert_eq!(read_patient(&sandbox, None).await.0, 200);
@@ -619,20 +605,16 @@ async fn latency_slows_the_answer_and_is_journalled() {
 #[tokio::test]
 async fn statuses_carry_the_real_services_bodies() {
     let sandbox = open_sandbox().await;
-    set_fault(
-        &sandbox,
-        json!({"service": "pds", "status": 503, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "pds", "status": 503, "count": 1}))
+        .await;
     let (status, body) = read_patient(&sandbox, None).await;
     assert_eq!((status, spine_code(&body)), (503, "SERVICE_UNAVAILABLE"));
     assert!(diagnostics(&body).contains("Retry-After"));
 
-    set_fault(
-        &sandbox,
-        json!({"service": "pds", "status": 429, "retry_after": 7, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "pds", "status": 429, "retry_after": 7, "count": 1}))
+        .await;
     let resp = sandbox
         .http
         .get(sandbox.url(&format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")))
@@ -645,22 +627,18 @@ async fn statuses_carry_the_real_services_bodies() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(spine_code(&body), "TOO_MANY_REQUESTS");
 
-    set_fault(
-        &sandbox,
-        json!({"service": "sds", "status": 504, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "sds", "status": 504, "count": 1}))
+        .await;
     let resp = sandbox.get("/spine-directory/FHIR/R4/Device").await;
     assert_eq!(resp.status(), 504);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(spine_code(&body), "INTERNAL_SERVER_ERROR");
     assert_eq!(diagnostics(&body), "LDAP request timed out");
 
-    set_fault(
-        &sandbox,
-        json!({"service": "provider", "status": 500, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "provider", "status": 500, "count": 1}))
+        .await;
     let resp = sandbox.get("/B82617/STU3/1/gpconnect/fhir/metadata").await;
     assert_eq!(resp.status(), 500);
     let body: Value = resp.json().await.unwrap();
@@ -670,11 +648,9 @@ async fn statuses_carry_the_real_services_bodies() {
 #[tokio::test]
 async fn ssp_can_be_down_or_failing_to_reach_the_provider() {
     let sandbox = open_sandbox().await;
-    set_fault(
-        &sandbox,
-        json!({"service": "ssp", "status": 502, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "ssp", "status": 502, "count": 1}))
+        .await;
     let client = sandbox.ssp_client("200000000359");
     let target = "https://localhost/B82617/STU3/1/gpconnect/fhir/metadata";
     let resp = client.get(sandbox.ssp_url(target)).send().await.unwrap();
@@ -684,11 +660,9 @@ async fn ssp_can_be_down_or_failing_to_reach_the_provider() {
         display(&body),
         format!("ERROR_COMMUNICATING_TO_ENDPOINT_URL_{target}")
     );
-    set_fault(
-        &sandbox,
-        json!({"service": "ssp", "status": 503, "retry_after": 30, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "ssp", "status": 503, "retry_after": 30, "count": 1}))
+        .await;
     let resp = client.get(sandbox.ssp_url(target)).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "30");
@@ -703,11 +677,9 @@ async fn ssp_can_be_down_or_failing_to_reach_the_provider() {
 #[tokio::test]
 async fn a_dropped_connection_gets_no_answer() {
     let sandbox = open_sandbox().await;
-    set_fault(
-        &sandbox,
-        json!({"service": "pds", "drop": true, "count": 1}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "pds", "drop": true, "count": 1}))
+        .await;
     let attempt = sandbox
         .http
         .get(sandbox.url(&format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")))
@@ -735,9 +707,7 @@ async fn a_dropped_connection_gets_no_answer() {
 #[tokio::test]
 async fn fail_the_first_n_then_answer_normally() {
     let sandbox = open_sandbox().await;
-    set_fault(
-        &sandbox,
-        json!({"service": "pds", "method": "GET", "patient": PATIENT, "status": 503, "count": 2}),
+    sandbox.set_fault(json!({"service": "pds", "method": "GET", "patient": PATIENT, "status": 503, "count": 2}),
     )
     .await;
     let statuses = [
@@ -754,39 +724,35 @@ async fn fail_the_first_n_then_answer_normally() {
 #[tokio::test]
 async fn rules_match_only_what_they_name() {
     let sandbox = open_sandbox().await;
-    set_fault(
-        &sandbox,
-        json!({"service": "pds", "path": "/personal-demographics/FHIR/R4/Patient/9000000009", "status": 500}),
+    sandbox.set_fault(json!({"service": "pds", "path": "/personal-demographics/FHIR/R4/Patient/9000000009", "status": 500}),
     )
     .await;
-    set_fault(
-        &sandbox,
-        json!({"service": "pds", "method": "PATCH", "status": 500}),
-    )
-    .await;
+    sandbox
+        .set_fault(json!({"service": "pds", "method": "PATCH", "status": 500}))
+        .await;
     assert_eq!(read_patient(&sandbox, None).await.0, 200);
 }
 
 #[tokio::test]
 async fn the_admin_api_validates_lists_removes_and_resets_rules() {
     let sandbox = TestSandbox::start(SCENARIO).await;
-    let (status, body) = set_fault(&sandbox, json!({"service": "pds", "status": 418})).await;
+    let (status, body) = sandbox
+        .set_fault(json!({"service": "pds", "status": 418}))
+        .await;
     assert_eq!(status, 400);
     assert!(
         diagnostics(&body).contains("status: pds does not inject 418; it can inject 429, 500, 503"),
         "{body}"
     );
-    let (status, body) = set_fault(
-        &sandbox,
-        json!([{"service": "pds", "drop": true}, {"service": "sds"}]),
-    )
-    .await;
+    let (status, body) = sandbox
+        .set_fault(json!([{"service": "pds", "drop": true}, {"service": "sds"}]))
+        .await;
     assert_eq!(status, 400);
     assert!(
         diagnostics(&body).starts_with("fault rule 2: a rule must inject"),
         "{body}"
     );
-    let (status, body) = set_fault(&sandbox, json!({"servce": "pds"})).await;
+    let (status, body) = sandbox.set_fault(json!({"servce": "pds"})).await;
     assert_eq!(status, 400);
     assert!(
         diagnostics(&body).contains("unknown field `servce`"),
@@ -798,7 +764,9 @@ async fn the_admin_api_validates_lists_removes_and_resets_rules() {
     assert_eq!(rules["rules"].as_array().unwrap().len(), 1);
     assert_eq!(rules["rules"][0]["origin"], "scenario");
 
-    let (_, added) = set_fault(&sandbox, json!({"service": "ssp", "status": 503})).await;
+    let (_, added) = sandbox
+        .set_fault(json!({"service": "ssp", "status": 503}))
+        .await;
     let id = added["rules"][0]["id"].as_u64().unwrap();
     let rules: Value = sandbox.get("/_admin/faults").await.json().await.unwrap();
     assert_eq!(rules["rules"].as_array().unwrap().len(), 2);
@@ -818,7 +786,9 @@ async fn the_admin_api_validates_lists_removes_and_resets_rules() {
         .unwrap();
     assert_eq!(resp.status(), 404);
 
-    set_fault(&sandbox, json!({"service": "ssp", "status": 503})).await;
+    sandbox
+        .set_fault(json!({"service": "ssp", "status": 503}))
+        .await;
     let resp = sandbox
         .http
         .delete(sandbox.url("/_admin/faults"))
@@ -830,7 +800,9 @@ async fn the_admin_api_validates_lists_removes_and_resets_rules() {
     assert!(rules["rules"].as_array().unwrap().is_empty());
 
     // Reset: the scenario's rule comes back, runtime ones are gone.
-    set_fault(&sandbox, json!({"service": "ssp", "status": 503})).await;
+    sandbox
+        .set_fault(json!({"service": "ssp", "status": 503}))
+        .await;
     sandbox.reset().await;
     let rules: Value = sandbox.get("/_admin/faults").await.json().await.unwrap();
     let rules = rules["rules"].as_array().unwrap();

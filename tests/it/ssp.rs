@@ -571,29 +571,8 @@ async fn a_provider_slower_than_the_forward_timeout_is_504() {
     assert!(d.contains("within 1 s"), "{d}");
 }
 
-/// Sets a fault rule through the admin API.
-async fn set_fault(sandbox: &TestSandbox, rule: Value) {
-    let resp = sandbox
-        .http
-        .post(sandbox.url("/_admin/faults"))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{:?}", resp.text().await);
-}
-
 async fn send_metadata(sandbox: &TestSandbox, client: &reqwest::Client) -> (u16, Value) {
-    let resp = client
-        .get(sandbox.ssp_url(&metadata_target(sandbox, PROVIDER_ODS)))
-        .headers(ssp_headers(
-            CONSUMER_ASID,
-            PROVIDER_ASID,
-            STRUCTURED_METADATA,
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp = sandbox.ssp_metadata(client).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -603,11 +582,10 @@ async fn send_metadata(sandbox: &TestSandbox, client: &reqwest::Client) -> (u16,
 #[tokio::test]
 async fn a_sandbox_provider_dropping_the_connection_is_502_and_the_next_request_gets_through() {
     let sandbox = start().await;
-    set_fault(
-        &sandbox,
-        json!({"service": "provider", "drop": true, "count": 1}),
-    )
-    .await;
+    let (status, _) = sandbox
+        .set_fault(json!({"service": "provider", "drop": true, "count": 1}))
+        .await;
+    assert_eq!(status, 201);
     let client = sandbox.ssp_client(CONSUMER_ASID);
     let (status, body) = send_metadata(&sandbox, &client).await;
     assert_eq!(status, 502, "{body}");
@@ -634,11 +612,10 @@ async fn a_sandbox_provider_slower_than_the_forward_timeout_is_504() {
         c.forward_timeout_secs = 1;
     })
     .await;
-    set_fault(
-        &sandbox,
-        json!({"service": "provider", "latency_ms": 3000, "count": 1}),
-    )
-    .await;
+    let (status, _) = sandbox
+        .set_fault(json!({"service": "provider", "latency_ms": 3000, "count": 1}))
+        .await;
+    assert_eq!(status, 201);
     let client = sandbox.ssp_client(CONSUMER_ASID);
     let (status, body) = send_metadata(&sandbox, &client).await;
     assert_eq!(status, 504, "{body}");

@@ -144,6 +144,19 @@ impl TestSandbox {
         v.as_array().cloned().unwrap_or_default()
     }
 
+    /// `POST /_admin/faults` with `rule`: the status and the answer.
+    pub async fn set_fault(&self, rule: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(self.url("/_admin/faults"))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn reset(&self) -> reqwest::StatusCode {
         self.http
             .post(self.url("/_admin/reset"))

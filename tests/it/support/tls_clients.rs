@@ -4,11 +4,12 @@
 use std::sync::OnceLock;
 
 use reqwest::header::{HeaderMap, HeaderValue};
-use spine_sandbox::identifiers::{Asid, OdsCode};
+use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
 use spine_sandbox::pki::{Authority, ClientSystem, Issued, Layout, Validity};
 use spine_sandbox::tls;
 
 use super::TestSandbox;
+use super::worlds::{CONSUMER_ASID, PROVIDER_ASID, PROVIDER_ODS};
 
 /// A reqwest client speaking through the given rustls configuration (HTTP/1.1, no proxy).
 pub fn reqwest_with(config: rustls::ClientConfig) -> reqwest::Client {
@@ -113,6 +114,21 @@ impl TestSandbox {
     /// `https://<ssp>/<target>`.
     pub fn ssp_url(&self, target: &str) -> String {
         format!("{}/{target}", self.ssp_base)
+    }
+
+    /// The consumer asks SSP, with `client`, for the provider practice's structured metadata.
+    pub async fn ssp_metadata(&self, client: &reqwest::Client) -> reqwest::Response {
+        let target = format!("{}/metadata", self.endpoint(PROVIDER_ODS, "structured"));
+        client
+            .get(self.ssp_url(&target))
+            .headers(ssp_headers(
+                CONSUMER_ASID,
+                PROVIDER_ASID,
+                interactions::STRUCTURED_METADATA,
+            ))
+            .send()
+            .await
+            .unwrap()
     }
 }
 
