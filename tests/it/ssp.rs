@@ -630,6 +630,19 @@ async fn a_sandbox_provider_slower_than_the_forward_timeout_is_504() {
 }
 
 #[tokio::test]
+async fn connections_ssp_keeps_open_to_the_sandbox_providers_do_not_hold_up_shutdown() {
+    let sandbox = start().await;
+    let client = sandbox.ssp_client(CONSUMER_ASID);
+    for _ in 0..3 {
+        assert_provider_answers_again(&sandbox, &client).await;
+    }
+    // The drain waits up to 10 s for busy connections; idle ones close at once.
+    tokio::time::timeout(Duration::from_secs(5), sandbox.running.shutdown())
+        .await
+        .expect("shutdown finished while SSP held idle connections to the providers");
+}
+
+#[tokio::test]
 async fn every_exchange_refused_or_forwarded_is_journalled() {
     let echo = EchoProvider::start(Reply::default()).await;
     let sandbox = start_in_front_of(&echo).await;
