@@ -429,29 +429,25 @@ pub async fn serve<A, H, F>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    // A connection from inside the process has no peer address: it gives the listener's own.
     let here = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let (mut local_rx, local_peer) = match local {
-        Some((accepts, peer)) => (Some(accepts.rx), Some(peer)),
-        None => (None, None),
-    };
+    let mut local = local.map(|(accepts, peer)| (accepts.rx, peer));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            Some(stream) = next_local(&mut local_rx) => {
-                if let Some(peer) = local_peer.clone() {
-                    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
-                    tokio::spawn(serve_connection(
-                        stream,
-                        peer,
-                        here,
-                        deadline,
-                        handler.clone(),
-                        builder.clone(),
-                        graceful.watcher(),
-                    ));
-                }
+            Some((stream, peer)) = next_local(&mut local) => {
+                let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+                tokio::spawn(serve_connection(
+                    stream,
+                    peer,
+                    here,
+                    deadline,
+                    handler.clone(),
+                    builder.clone(),
+                    graceful.watcher(),
+                ));
                 continue;
             }
             _ = shutdown.changed() => break,
@@ -499,10 +495,13 @@ pub async fn serve<A, H, F>(
     }
 }
 
-/// The next connection dialled from inside the process; never, when there is no dialer.
-async fn next_local(rx: &mut Option<mpsc::Receiver<DuplexStream>>) -> Option<DuplexStream> {
-    match rx {
-        Some(rx) => rx.recv().await,
+/// The next connection dialled from inside the process, with the peer value it is served
+/// with; never, when the listener takes none.
+async fn next_local<P: Clone>(
+    local: &mut Option<(mpsc::Receiver<DuplexStream>, P)>,
+) -> Option<(DuplexStream, P)> {
+    match local {
+        Some((rx, peer)) => rx.recv().await.map(|stream| (stream, peer.clone())),
         None => std::future::pending().await,
     }
 }

@@ -157,7 +157,7 @@ impl Sandbox {
             shared.journal.clone(),
             shared.clock.clone(),
             shared.platform.clone(),
-            Some(dialer),
+            dialer,
         )?;
         let mut tasks = JoinSet::new();
 

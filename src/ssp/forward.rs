@@ -48,7 +48,7 @@ pub struct Forwarder {
 impl Forwarder {
     /// `tls` is used for https targets only (plain http targets are the sandbox's own).
     /// `local` reaches the sandbox's own listener in memory.
-    pub fn new(tls: rustls::ClientConfig, timeout: Duration, local: Option<LocalDialer>) -> Self {
+    pub fn new(tls: rustls::ClientConfig, timeout: Duration, local: LocalDialer) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -100,7 +100,7 @@ impl Forwarder {
 #[derive(Clone)]
 struct HopConnector {
     net: HttpsConnector<HttpConnector>,
-    local: Option<LocalDialer>,
+    local: LocalDialer,
 }
 
 type Connecting = Pin<Box<dyn Future<Output = Result<HopStream, BoxError>> + Send>>;
@@ -115,15 +115,12 @@ impl tower_service::Service<Uri> for HopConnector {
     }
 
     fn call(&mut self, target: Uri) -> Connecting {
-        match &self.local {
-            Some(local) if reaches(local.addr(), &target) => {
-                let local = local.clone();
-                Box::pin(async move { Ok(HopStream::Local(TokioIo::new(local.dial().await?))) })
-            }
-            _ => {
-                let connecting = self.net.call(target);
-                Box::pin(async move { Ok(HopStream::Net(Box::new(connecting.await?))) })
-            }
+        if reaches(self.local.addr(), &target) {
+            let local = self.local.clone();
+            Box::pin(async move { Ok(HopStream::Local(TokioIo::new(local.dial().await?))) })
+        } else {
+            let connecting = self.net.call(target);
+            Box::pin(async move { Ok(HopStream::Net(Box::new(connecting.await?))) })
         }
     }
 }

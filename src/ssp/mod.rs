@@ -257,7 +257,7 @@ impl SspService {
         journal: Journal,
         clock: Clock,
         platform: Arc<crate::platform::Platform>,
-        local: Option<crate::http::LocalDialer>,
+        local: crate::http::LocalDialer,
     ) -> Result<Self, TlsError> {
         let layout = Layout::new(&config.certs_dir);
         let tls =
