@@ -101,13 +101,41 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// serde's words with its Rust type names said as a rule's author would: `expected u16`
+/// becomes `expected a whole number from 0 to 65535`.
+fn plain_serde_words(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (rust, plain) in [
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u64", "expected a whole number of at least 0"),
+        ("expected a boolean", "expected true or false"),
+        (
+            "expected enum Service",
+            "expected one of pds, sds, ssp, provider",
+        ),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    out
+}
+
 /// Longest latency a rule may ask for: beyond it the sandbox's own request timeout answers.
 pub const MAX_LATENCY_MS: u64 = 10 * 60 * 1000;
 
 impl FaultSpec {
     /// Reads and checks a rule from JSON (the admin API); errors name the field.
     pub fn from_json(value: serde_json::Value) -> Result<Self, String> {
-        let spec: FaultSpec = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let spec: FaultSpec = serde_path_to_error::deserialize(value).map_err(|e| {
+            let field = e.path().to_string();
+            let message = plain_serde_words(&e.into_inner().to_string());
+            if field == "." {
+                // A problem of the rule as a whole (not an object, a missing or unknown field):
+                // serde's message already names the field.
+                message
+            } else {
+                format!("{field}: {message}")
+            }
+        })?;
         spec.check()?;
         Ok(spec)
     }
@@ -658,6 +686,27 @@ mod tests {
                 "retry_after",
             ),
         ];
+        let named = [
+            (
+                serde_json::json!({"service": "pds", "status": "abc"}),
+                "status: invalid type: string \"abc\", expected a whole number from 0 to 65535",
+            ),
+            (
+                serde_json::json!({"service": "mainframe", "status": 503}),
+                "service: unknown variant `mainframe`, expected one of `pds`, `sds`, `ssp`, `provider`",
+            ),
+            (
+                serde_json::json!({"service": "pds", "drop": "yes"}),
+                "drop: invalid type: string \"yes\", expected true or false",
+            ),
+            (
+                serde_json::json!({"service": "pds", "status": 503, "latency_ms": -5}),
+                "latency_ms: invalid value: integer `-5`, expected a whole number of at least 0",
+            ),
+        ];
+        for (json, whole) in named {
+            assert_eq!(spec(json.clone()).unwrap_err(), whole, "{json}");
+        }
         for (json, needle) in bad {
             let err = spec(json.clone()).unwrap_err();
             assert!(err.contains(needle), "{json}: {err}");

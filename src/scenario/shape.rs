@@ -55,6 +55,9 @@ pub(crate) struct Problem {
 pub(crate) fn every_problem(text: &str) -> Option<(ScenarioFile, Vec<Problem>)> {
     let mut root = tree(text)?;
     let mut problems = Vec::new();
+    // Entries removed for a problem of their own, by the path of their mapping: a mapping that
+    // then misses that field has no second problem.
+    let mut removed: Vec<(Vec<usize>, String)> = Vec::new();
     loop {
         match <ScenarioFile as de::Deserialize>::deserialize(NodeDe {
             node: &root,
@@ -65,48 +68,54 @@ pub(crate) fn every_problem(text: &str) -> Option<(ScenarioFile, Vec<Problem>)> 
                 let (Some(at), false) = (e.at, problems.len() >= MAX_PROBLEMS) else {
                     return None;
                 };
-                problems.push(Problem {
-                    line: at.line,
-                    column: at.column,
-                    message: e.message,
+                let consequence = removed.iter().any(|(mapping, key)| {
+                    *mapping == at.path && e.message.starts_with(&format!("missing field `{key}`"))
                 });
-                if !remove(&mut root, &at.path) {
-                    return None;
+                if !consequence {
+                    problems.push(Problem {
+                        line: at.line,
+                        column: at.column,
+                        message: e.message,
+                    });
+                }
+                match remove(&mut root, &at.path) {
+                    Some(Some(key)) => {
+                        let mapping = at.path[..at.path.len().saturating_sub(1)].to_vec();
+                        removed.push((mapping, key));
+                    }
+                    Some(None) => {}
+                    None => return None,
                 }
             }
         }
     }
 }
 
-/// Removes the entry or element at `path`; false when there is nothing to remove (the root).
-fn remove(root: &mut Node, path: &[usize]) -> bool {
-    let Some((last, parents)) = path.split_last() else {
-        return false;
-    };
+/// Removes the entry or element at `path`, giving the key of a removed mapping entry when it is
+/// plain text; `None` when there is nothing to remove (the root).
+fn remove(root: &mut Node, path: &[usize]) -> Option<Option<String>> {
+    let (last, parents) = path.split_last()?;
     let mut node = root;
     for &i in parents {
         node = match &mut node.kind {
-            Kind::Seq(items) => match items.get_mut(i) {
-                Some(n) => n,
-                None => return false,
-            },
-            Kind::Map(entries) => match entries.get_mut(i) {
-                Some((_, v)) => v,
-                None => return false,
-            },
-            Kind::Scalar(..) => return false,
+            Kind::Seq(items) => items.get_mut(i)?,
+            Kind::Map(entries) => &mut entries.get_mut(i)?.1,
+            Kind::Scalar(..) => return None,
         };
     }
     match &mut node.kind {
         Kind::Seq(items) if *last < items.len() => {
             items.remove(*last);
-            true
+            Some(None)
         }
         Kind::Map(entries) if *last < entries.len() => {
-            entries.remove(*last);
-            true
+            let (key, _) = entries.remove(*last);
+            Some(match key.kind {
+                Kind::Scalar(text, _) => Some(text),
+                _ => None,
+            })
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -211,6 +220,13 @@ impl de::Error for Error {
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         Error::custom(format_args!(
             "unknown field `{field}`, expected one of {}",
+            expected.join(", ")
+        ))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        Error::custom(format_args!(
+            "unknown variant `{variant}`, expected one of {}",
             expected.join(", ")
         ))
     }
@@ -384,8 +400,21 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         visitor.visit_unit()
     }
 
+    /// A unit variant written as its name, as the parser reads it (`service: pds`).
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let result = self
+            .scalar()
+            .and_then(|s| visitor.visit_enum(s.into_deserializer()));
+        self.place(result)
+    }
+
     serde::forward_to_deserialize_any! {
-        char bytes byte_buf unit unit_struct tuple tuple_struct enum
+        char bytes byte_buf unit unit_struct tuple tuple_struct
     }
 }
 
@@ -606,6 +635,24 @@ patients:
                 "5:31: unknown field `telcom`, expected one of ods, name, asid, party_key, provider, interactions, address, telecom, supplier, branches",
                 "10:34: unknown field `dispaly`, expected one of snomed, display, read_code, description_id",
                 "12:20: invalid value 'high': expected a number",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_valid_fault_rule_beside_a_misspelt_one_has_no_problem() {
+        let text = "\
+faults:
+  - service: pds
+    status: 503
+  - service: mainframe
+    status: abc
+";
+        assert_eq!(
+            problems(text),
+            [
+                "4:14: unknown variant `mainframe`, expected one of pds, sds, ssp, provider",
+                "5:13: invalid value 'abc': expected a whole number",
             ]
         );
     }

@@ -758,6 +758,21 @@ async fn the_admin_api_validates_lists_removes_and_resets_rules() {
         diagnostics(&body).contains("unknown field `servce`"),
         "{body}"
     );
+    // A value of the wrong type or an unknown service names its field.
+    for (rule, named) in [
+        (
+            json!({"service": "pds", "status": "abc"}),
+            "fault rule 1: status: invalid type: string \"abc\", expected a whole number from 0 to 65535",
+        ),
+        (
+            json!({"service": "mainframe", "status": 503}),
+            "fault rule 1: service: unknown variant `mainframe`",
+        ),
+    ] {
+        let (status, body) = sandbox.set_fault(rule).await;
+        assert_eq!(status, 400);
+        assert!(diagnostics(&body).starts_with(named), "{body}");
+    }
 
     // The scenario's rule is there from the start.
     let rules: Value = sandbox.get("/_admin/faults").await.json().await.unwrap();
