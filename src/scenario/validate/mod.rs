@@ -198,6 +198,8 @@ struct Checker {
     /// Every ODS code written, valid or not, so one bad practice does not also make every
     /// reference to it an error.
     practices: HashMap<String, PracticeInfo>,
+    /// The branch ids of each practice, for patients' `registration.branch`.
+    branches: HashMap<String, Vec<String>>,
     asids: HashMap<String, Place>,
     party_keys: HashMap<String, Place>,
     practitioners: HashMap<String, Place>,
@@ -234,6 +236,7 @@ impl Checker {
             references_complete,
             problems: Vec::new(),
             practices: HashMap::new(),
+            branches: HashMap::new(),
             asids: HashMap::new(),
             party_keys: HashMap::new(),
             practitioners: HashMap::new(),
