@@ -77,6 +77,7 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
                     client_key,
                     kid,
                     api_key,
+                    client_secret: args.client_secret,
                 })
             }
             _ => None,

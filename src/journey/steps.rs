@@ -132,17 +132,16 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         let redirect = format!("{base}/callback");
         let user = match super::auth::login_code(&client, &base, &auth.api_key, &redirect).await {
             Ok(code) => {
-                super::auth::token(
-                    &client,
-                    &token_url,
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", &redirect),
-                        ("client_id", &auth.api_key),
-                    ],
-                )
-                .await
+                let mut form = vec![
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", redirect.as_str()),
+                    ("client_id", auth.api_key.as_str()),
+                ];
+                if let Some(secret) = &auth.client_secret {
+                    form.push(("client_secret", secret.as_str()));
+                }
+                super::auth::token(&client, &token_url, &form).await
             }
             Err(e) => Err(e),
         };
