@@ -84,14 +84,12 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
         },
     };
     let json = args.json;
-    #[allow(clippy::print_stdout)]
     let report = spine_sandbox::journey::run(&options, |step| {
         if !json {
             println!("{}", step.line());
         }
     })
     .await;
-    #[allow(clippy::print_stdout)]
     if json {
         println!(
             "{}",
@@ -109,7 +107,6 @@ async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
     let (code, out, err) =
         spine_sandbox::conformance::remote::run(&args.sandbox, &args.as_ods, args.junit.as_deref())
             .await;
-    #[allow(clippy::print_stdout)]
     {
         print!("{out}");
     }
@@ -166,7 +163,6 @@ fn scenario_command(args: &ScenarioArgs) -> ExitCode {
     };
     match scenario::builtin::write_default(dir) {
         Ok(files) => {
-            #[allow(clippy::print_stdout)]
             {
                 for file in &files {
                     println!("created {}", file.display());
@@ -192,7 +188,6 @@ fn scenario_command(args: &ScenarioArgs) -> ExitCode {
 fn check(files: &[std::path::PathBuf]) -> ExitCode {
     match scenario::load::load_paths_with(files, today(), env_parse_limits()) {
         Ok(world) => {
-            #[allow(clippy::print_stdout)]
             {
                 println!(
                     "ok: {} practices, {} practitioners, {} patients",
@@ -228,7 +223,6 @@ fn generate(patients: usize, seed: u64, out: &std::path::Path, format: GenerateF
     };
     match scenario::generate::write(out, &files) {
         Ok(()) => {
-            #[allow(clippy::print_stdout)]
             {
                 println!(
                     "wrote {patients} patients in {} files to {}; serve them with --scenario {}",
@@ -271,7 +265,6 @@ fn keys(args: &spine_sandbox::cli::KeysArgs) -> ExitCode {
         }
     };
     let api_key = args.api_key.as_deref().unwrap_or("<your API key>");
-    #[allow(clippy::print_stdout)]
     {
         println!(
             "created {} (private: keep it to sign with)",
@@ -320,7 +313,6 @@ fn certs(args: &CertsArgs) -> ExitCode {
     let hosts = pki::ssp_hosts(None, &args.hosts);
     match pki::ensure(&args.out, &pki::client_systems(&world), &hosts) {
         Ok(report) => {
-            #[allow(clippy::print_stdout)]
             {
                 for path in &report.created {
                     println!("created {}", path.display());
@@ -389,7 +381,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let stop = shutdown_signal();
-    #[allow(clippy::print_stdout)]
     {
         println!("{}", running.listening_line());
     }

@@ -91,7 +91,7 @@ pub(crate) fn build_world(
         start_day,
         references_complete,
     );
-    let mut world = empty_world(start_day);
+    let mut world = World::empty(start_day);
     world.name = sources.iter().find_map(|s| s.file.name.clone());
     world.description = sources.iter().find_map(|s| s.file.description.clone());
 
@@ -140,7 +140,7 @@ pub(crate) fn build_world_in_order(
     sources: impl Iterator<Item = Option<Source>>,
 ) -> Option<World> {
     let mut checker = Checker::new(names, start_day, true);
-    let mut world = empty_world(start_day);
+    let mut world = World::empty(start_day);
     let mut kept = Vec::new();
     for (f, source) in sources.enumerate() {
         let mut source = source?;
@@ -204,19 +204,6 @@ struct Checker {
     party_keys: HashMap<String, Place>,
     practitioners: HashMap<String, Place>,
     nhs_numbers: HashMap<String, Place>,
-}
-
-fn empty_world(start_day: NaiveDate) -> World {
-    World {
-        name: None,
-        description: None,
-        start_day,
-        practices: Vec::new(),
-        practitioners: Vec::new(),
-        patients: Vec::new(),
-        index: super::WorldIndex::default(),
-        platform: Default::default(),
-    }
 }
 
 fn place(file: usize, location: Location) -> Place {
