@@ -133,83 +133,24 @@ fn load_together(
 /// few parsed files at a time. `None` at the first problem of any kind, for the caller to take
 /// the way that reports every problem at its position.
 fn load_in_order(files: &[PathBuf], start_day: NaiveDate, limits: ParseLimits) -> Option<World> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex, mpsc};
-
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(files.len())
-        .max(1);
-    // How many parsed files may wait to be checked.
-    let window = workers;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // How many files the checker has taken, and the condition parsers wait on to go ahead.
-    let taken = (Mutex::new(0_usize), Condvar::new());
-    let (parsed_tx, parsed_rx) = mpsc::channel::<(usize, Option<ScenarioFile>)>();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let parsed_tx = parsed_tx.clone();
-            let (next, stop, taken) = (&next, &stop, &taken);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else {
-                        return;
-                    };
-                    {
-                        let Ok(mut count) = taken.0.lock() else {
-                            return;
-                        };
-                        while i >= *count + window && !stop.load(Ordering::Relaxed) {
-                            count = match taken.1.wait(count) {
-                                Ok(count) => count,
-                                Err(_) => return,
-                            };
-                        }
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let file = std::panic::catch_unwind(|| read_clean(path, limits))
-                        .ok()
-                        .flatten();
-                    if parsed_tx.send((i, file)).is_err() {
-                        return;
-                    }
-                }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    // As many parsed files may wait to be checked as there are cores parsing them.
+    let window = super::parallel::cores();
+    super::parallel::in_order(
+        files,
+        window,
+        |path| read_clean(path, limits),
+        |parsed| {
+            let sources = parsed.enumerate().map(|(i, file)| {
+                Some(validate::Source {
+                    documents: Documents::Folder(base_dir(&files[i])),
+                    name: names[i].clone(),
+                    file: file.flatten()?,
+                })
             });
-        }
-        drop(parsed_tx);
-        let mut arrived = std::collections::BTreeMap::new();
-        let in_order = (0..files.len()).map(|i| {
-            let file = loop {
-                if let Some(file) = arrived.remove(&i) {
-                    break file;
-                }
-                let (j, file) = parsed_rx.recv().ok()?;
-                arrived.insert(j, file);
-            };
-            if let Ok(mut count) = taken.0.lock() {
-                *count = i + 1;
-            }
-            taken.1.notify_all();
-            Some(validate::Source {
-                documents: Documents::Folder(base_dir(&files[i])),
-                name: files[i].display().to_string(),
-                file: file?,
-            })
-        });
-        let names = files.iter().map(|f| f.display().to_string()).collect();
-        let world = validate::build_world_in_order(names, start_day, in_order);
-        // Parsers still waiting for their turn have nothing more to do. The flag is set under
-        // the lock they check it under, so none can miss the wake-up and wait for ever.
-        let held = taken.0.lock();
-        stop.store(true, Ordering::Relaxed);
-        drop(held);
-        taken.1.notify_all();
-        world
-    })
+            validate::build_world_in_order(names.clone(), start_day, sources)
+        },
+    )
 }
 
 /// One file read and parsed with no problem at all (JSON first, see [`load_in_order`]).
@@ -244,47 +185,10 @@ fn read_and_parse(path: &Path, limits: ParseLimits) -> Parsed {
 /// [`read_and_parse`] of every file, in their order, on as many threads as there are cores:
 /// parsing YAML is most of the start-up time of a large world split into several files.
 fn read_and_parse_all(files: &[PathBuf], limits: ParseLimits) -> Vec<Parsed> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(files.len());
-    if workers <= 1 {
-        return files.iter().map(|f| read_and_parse(f, limits)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Parsed)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = files.get(i) else {
-                            return mine;
-                        };
-                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            read_and_parse(file, limits)
-                        }));
-                        mine.push((i, parsed.unwrap_or_else(|_| Err(parser_failed(file)))));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            // A worker cannot panic (each file's parse is caught); if one did, its files
-            // would show as unparsed below.
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    let mut done = done.into_iter().peekable();
-    files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| match done.next_if(|(j, _)| *j == i) {
-            Some((_, parsed)) => parsed,
-            None => Err(parser_failed(file)),
-        })
+    super::parallel::map_in_order(files, |file| read_and_parse(file, limits))
+        .into_iter()
+        .zip(files)
+        .map(|(parsed, file)| parsed.unwrap_or_else(|| Err(parser_failed(file))))
         .collect()
 }
 

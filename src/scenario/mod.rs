@@ -10,6 +10,7 @@ pub mod demographics;
 pub mod file;
 pub mod generate;
 pub mod load;
+mod parallel;
 pub mod platform;
 mod shape;
 pub mod supplier;
