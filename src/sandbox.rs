@@ -87,7 +87,7 @@ pub struct Sandbox;
 impl Sandbox {
     /// Binds the plain-HTTP and SSP listeners, makes sure the PKI exists, and starts serving.
     pub async fn start(
-        config: Config,
+        mut config: Config,
         world: World,
         clock: Clock,
     ) -> Result<RunningSandbox, StartError> {
@@ -96,6 +96,7 @@ impl Sandbox {
         let http_addr = local_addr(&http_listener, config.http_addr)?;
         let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
         let public_url = config.public_url_for(http_addr.port());
+        admin::guard::settle_key(&mut config, &public_url);
         ensure_pki(&config.certs_dir, &world, &public_url).await?;
         let platform = Arc::new(platform::Platform::new(
             &world.platform,
@@ -264,7 +265,7 @@ enum Route {
 
 fn route(path: &str) -> Route {
     // A browser asks for /favicon.ico with the page: the page's, not a provider hop to journal.
-    if path == "/" || path == "/healthz" || path == "/favicon.ico" || path.starts_with("/_admin") {
+    if admin::guard::is_admin_path(path) {
         Route::Admin
     } else if path.starts_with(pds::BASE_PATH) {
         Route::Pds

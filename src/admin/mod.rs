@@ -11,9 +11,13 @@ use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::sandbox::Shared;
 
+pub mod guard;
 mod stream;
 
 pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    if let Some(refused) = guard::check(shared, &req) {
+        return refused;
+    }
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/favicon.ico") => {
