@@ -194,6 +194,10 @@ pub enum BodyError {
         expected: Option<u64>,
     },
     Broken(String),
+    /// Bodies arriving together already hold `max_body_bytes_in_flight`: try again shortly.
+    Busy {
+        limit: usize,
+    },
 }
 
 impl BodyError {
@@ -216,6 +220,10 @@ impl BodyError {
                 )
             }
             Self::Broken(cause) => format!("could not read the request body: {cause}"),
+            Self::Busy { limit } => format!(
+                "the sandbox is receiving {limit} bytes of request bodies already \
+                 (max_body_bytes_in_flight); try again after the Retry-After seconds"
+            ),
         }
     }
 
@@ -225,8 +233,90 @@ impl BodyError {
             Self::TooLarge { .. } => FhirError::new(SpineCode::RequestTooLarge, self.sentence()),
             Self::TimedOut { .. } => FhirError::new(SpineCode::RequestTimeout, self.sentence()),
             Self::Broken(_) => FhirError::bad_request(self.sentence()),
+            Self::Busy { .. } => FhirError {
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+                issue_type: "transient",
+                code: "SERVICE_UNAVAILABLE".into(),
+                display: "Service unavailable".into(),
+                diagnostics: self.sentence(),
+                severity: "error",
+            },
         }
     }
+}
+
+/// Seconds a client is told to wait (`Retry-After`) when a bound is reached.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Bytes of request bodies being received on one listener, against `max_body_bytes_in_flight`.
+/// Every request carries it (an extension) so each body read draws on it.
+#[derive(Debug)]
+pub struct BodyBudget {
+    limit: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl BodyBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes drawn now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// What one body read has drawn from the budget, given back when the read ends.
+struct Drawn {
+    budget: Option<(Arc<BodyBudget>, Arc<AtomicBool>)>,
+    bytes: usize,
+}
+
+impl Drawn {
+    /// False (and the request marked busy) when the budget has no room for `n` more bytes.
+    fn take(&mut self, n: usize) -> bool {
+        let Some((budget, busy)) = &self.budget else {
+            return true;
+        };
+        if budget.take(n) {
+            self.bytes += n;
+            true
+        } else {
+            busy.store(true, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+impl Drop for Drawn {
+    fn drop(&mut self) {
+        if let Some((budget, _)) = &self.budget {
+            budget.give_back(self.bytes);
+        }
+    }
+}
+
+/// The budget and the connection's "answered busy" flag, as a request extension.
+#[derive(Clone)]
+struct InFlight {
+    budget: Arc<BodyBudget>,
+    busy: Arc<AtomicBool>,
 }
 
 /// Reads a whole request body of at most `limit` bytes, giving up when it has not all arrived
@@ -246,6 +336,22 @@ pub async fn read_body_within(
         // A GET and the like: nothing to wait for.
         return Ok(Request::from_parts(parts, Bytes::new()));
     }
+    let mut drawn = Drawn {
+        budget: parts
+            .extensions
+            .get::<InFlight>()
+            .map(|f| (f.budget.clone(), f.busy.clone())),
+        bytes: 0,
+    };
+    let busy = |drawn: &Drawn| BodyError::Busy {
+        limit: drawn.budget.as_ref().map_or(0, |(b, _)| b.limit),
+    };
+    // A body announced bigger than what is left is refused before any of it is read.
+    if let Some(n) = expected.filter(|n| *n <= limit as u64)
+        && !drawn.take(n as usize)
+    {
+        return Err(busy(&drawn));
+    }
     let mut body = Limited::new(body, limit);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut chunks: Vec<Bytes> = Vec::new();
@@ -263,6 +369,11 @@ pub async fn read_body_within(
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
                     received += data.len();
+                    // Beyond what Content-Length announced (and was drawn up front).
+                    let more = received.saturating_sub(drawn.bytes);
+                    if more > 0 && !drawn.take(more) {
+                        return Err(busy(&drawn));
+                    }
                     chunks.push(data);
                 }
             }
@@ -323,10 +434,159 @@ pub fn percent_decode_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Timeouts applied to every connection.
-#[derive(Debug, Clone, Copy)]
+/// Timeouts and bounds applied to every connection of a listener.
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
+    /// Connections served at once (`max_connections`); the next ones get 503 and are closed.
+    pub max_connections: usize,
+    /// Request bodies being received (`max_body_bytes_in_flight`).
+    pub body_budget: Arc<BodyBudget>,
+    /// How long a connection may leave an answer unwritten because its client reads nothing
+    /// (`write_stall_timeout_secs`) before it is closed.
+    pub write_stall_timeout: Duration,
+    /// The dialect of the 503 a connection over the limit gets.
+    pub busy_style: crate::fhir::OutcomeStyle,
+}
+
+impl ConnectionLimits {
+    /// The listener bounds the configuration asks for.
+    pub fn from_config(
+        config: &crate::config::Config,
+        busy_style: crate::fhir::OutcomeStyle,
+    ) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            max_connections: config.max_connections,
+            body_budget: BodyBudget::new(config.max_body_bytes_in_flight),
+            write_stall_timeout: Duration::from_secs(config.write_stall_timeout_secs.max(1)),
+            busy_style,
+        }
+    }
+}
+
+/// Connections over `max_connections` that are still answered (503); past these, a new
+/// connection is closed at once.
+const BUSY_CONNECTIONS: usize = 64;
+
+/// The answer to every request of a connection over `max_connections`.
+fn busy_response(style: crate::fhir::OutcomeStyle, max: usize) -> Response<Body> {
+    let error = FhirError {
+        status: http::StatusCode::SERVICE_UNAVAILABLE,
+        issue_type: "transient",
+        code: "SERVICE_UNAVAILABLE".into(),
+        display: "Service unavailable".into(),
+        diagnostics: format!(
+            "the sandbox is serving {max} connections already (max_connections); try again after the Retry-After seconds"
+        ),
+        severity: "error",
+    };
+    let mut resp = closing(error.to_response(style).map(full));
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+    resp
+}
+
+/// A connection's stream that gives up writing when its client has read nothing for `limit`:
+/// a client that stops reading would otherwise hold the answer (and everything queued behind
+/// it, such as a journal stream) for as long as it keeps the connection open.
+struct StallGuard<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// What to answer for a write that made no progress: still waiting, or the end.
+    fn waited<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        polled: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::task::Poll;
+        match polled {
+            Poll::Pending => {
+                let limit = self.limit;
+                let sleep = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "the client read nothing for {} s (write_stall_timeout_secs)",
+                            limit.as_secs()
+                        ),
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.waited(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.waited(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.waited(cx, polled)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.waited(cx, polled)
+    }
 }
 
 /// Something that turns an accepted TCP stream into the stream hyper serves (identity for plain
@@ -434,6 +694,8 @@ pub async fn serve<A, H, F>(
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut local = local.map(|(accepts, peer)| (accepts.rx, peer));
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let busy_connections = Arc::new(tokio::sync::Semaphore::new(BUSY_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -445,8 +707,11 @@ pub async fn serve<A, H, F>(
                     here,
                     deadline,
                     handler.clone(),
-                    builder.clone(),
-                    graceful.watcher(),
+                    Serving {
+                        builder: builder.clone(),
+                        watcher: graceful.watcher(),
+                        limits: limits.clone(),
+                    },
                 ));
                 continue;
             }
@@ -461,11 +726,23 @@ pub async fn serve<A, H, F>(
             }
         };
         let _ = tcp.set_nodelay(true);
+        let (permit, busy) = match connections.clone().try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(_) => match busy_connections.clone().try_acquire_owned() {
+                Ok(permit) => (permit, true),
+                Err(_) => {
+                    tracing::debug!(%remote, "Closed a connection at once: too many are open.");
+                    continue;
+                }
+            },
+        };
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let limits = limits.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             // hyper's header timeout starts at a request's first byte, so a client that
             // connects and says nothing would hold its connection (and a file descriptor) for
             // ever. The first request's headers, TLS handshake included, must be in within
@@ -483,7 +760,34 @@ pub async fn serve<A, H, F>(
                     return;
                 }
             };
-            serve_connection(stream, peer, remote, deadline, handler, builder, watcher).await;
+            if busy {
+                tracing::debug!(%remote, "Answering 503: too many connections are open.");
+                let (style, max) = (limits.busy_style, limits.max_connections);
+                let busy_handler =
+                    move |_req: Request<Incoming>, _peer: A::Peer, _remote: SocketAddr| {
+                        std::future::ready(busy_response(style, max))
+                    };
+                serve_connection(
+                    stream,
+                    peer,
+                    remote,
+                    deadline,
+                    busy_handler,
+                    Serving {
+                        builder,
+                        watcher,
+                        limits,
+                    },
+                )
+                .await;
+                return;
+            }
+            let serving = Serving {
+                builder,
+                watcher,
+                limits,
+            };
+            serve_connection(stream, peer, remote, deadline, handler, serving).await;
         });
     }
     drop(listener);
@@ -506,6 +810,13 @@ async fn next_local<P: Clone>(
     }
 }
 
+/// How a listener serves each of its connections.
+struct Serving {
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    limits: ConnectionLimits,
+}
+
 /// One connection, TCP or local, until it ends, the client stays silent past `deadline`, or
 /// the listener drains.
 async fn serve_connection<S, P, H, F>(
@@ -514,22 +825,43 @@ async fn serve_connection<S, P, H, F>(
     remote: SocketAddr,
     deadline: tokio::time::Instant,
     handler: H,
-    builder: auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    serving: Serving,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     P: Clone + Send + Sync + 'static,
     H: Fn(Request<Incoming>, P, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    let Serving {
+        builder,
+        watcher,
+        limits,
+    } = serving;
     let asked = Arc::new(AtomicBool::new(false));
     let first_request = asked.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let in_flight = InFlight {
+        budget: limits.body_budget.clone(),
+        busy: Arc::new(AtomicBool::new(false)),
+    };
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         first_request.store(true, Ordering::Relaxed);
         let handler = handler.clone();
         let peer = peer.clone();
+        req.extensions_mut().insert(in_flight.clone());
+        let busy = in_flight.busy.clone();
         async move {
-            let resp = handler(req, peer, remote).await;
+            let mut resp = handler(req, peer, remote).await;
+            // A body refused because the listener's body budget was full: say when to retry,
+            // and close (the body was not read to its end).
+            if busy.swap(false, Ordering::Relaxed)
+                && resp.status() == http::StatusCode::SERVICE_UNAVAILABLE
+            {
+                resp.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(RETRY_AFTER_SECS),
+                );
+                resp = closing(resp);
+            }
             // An injected "dropped connection": hyper closes the connection unanswered.
             if resp
                 .extensions()
@@ -541,6 +873,7 @@ async fn serve_connection<S, P, H, F>(
             Ok(resp)
         }
     });
+    let stream = StallGuard::new(stream, limits.write_stall_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let conn = watcher.watch(conn.into_owned());
     tokio::pin!(conn);

@@ -145,9 +145,8 @@ impl Sandbox {
             config: Arc::new(config),
             deliveries: conformance::Deliveries::default(),
         };
-        let limits = ConnectionLimits {
-            header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
-        };
+        let limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::GpConnect);
+        let ssp_limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::Ssp);
         let drain = Duration::from_secs(10);
         let ssp_acceptor =
             ssp::SspAcceptor::new(&shared.config, shared.journal.clone(), shared.clock.clone())?;
@@ -182,7 +181,7 @@ impl Sandbox {
                 let ssp = ssp_service.clone();
                 async move { ssp.handle(req, peer, remote).await }
             },
-            limits,
+            ssp_limits,
             rx,
             drain,
             None,
