@@ -101,6 +101,11 @@ impl Sandbox {
         let platform = Arc::new(platform::Platform::new(
             &world.platform,
             config.auth == crate::config::AuthMode::Required,
+            platform::oauth::Bounds {
+                max_codes: config.oauth_max_codes,
+                max_tokens: config.oauth_max_tokens,
+                default_redirect: format!("{public_url}/callback"),
+            },
         ));
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
