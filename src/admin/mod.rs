@@ -11,9 +11,14 @@ use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::sandbox::Shared;
 
+pub mod guard;
+mod heavy;
 mod stream;
 
 pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    if let Some(refused) = guard::check(shared, &req) {
+        return refused;
+    }
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/favicon.ico") => {
@@ -64,7 +69,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 Ok(query) if wants_stream || query.stream => {
                     stream::journal_stream(shared, last_event.unwrap_or(query.since))
                 }
-                Ok(query) => journal(shared, query.since),
+                Ok(query) => journal(shared, query.since).await,
             }
         }
         (&Method::GET, "/_admin/faults") => boxed(json_response(
@@ -101,7 +106,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
         }
-        (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()),
+        (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()).await,
         (&Method::GET, "/_admin/records") => boxed(json_response(
             StatusCode::OK,
             &json!(shared.deliveries.list()),
@@ -140,7 +145,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
 
 /// `GET /_admin/conformance[?asid=ASID][&ods=ODS][&format=json|text|junit]`: every consumer's
 /// journeys graded from the journal.
-fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
+async fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
     let mut filter = crate::conformance::Filter::default();
     let mut format = "json".to_owned();
     for (key, value) in query_pairs(query) {
@@ -166,24 +171,28 @@ fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
             }
         }
     }
-    let report = crate::conformance::report(
-        &shared.journal.since(0),
-        shared.journal.evicted_through(),
-        &filter,
-    );
-    let (body, content_type) = match format.as_str() {
-        "text" => (
-            crate::conformance::render::text(&report).into_bytes(),
-            "text/plain; charset=utf-8",
-        ),
-        "junit" => (
-            crate::conformance::render::junit(&report).into_bytes(),
-            "application/xml",
-        ),
-        _ => (
-            serde_json::to_vec(&report).unwrap_or_default(),
-            "application/json",
-        ),
+    let journal = shared.journal.clone();
+    let graded = heavy::run("conformance report", move || {
+        let report =
+            crate::conformance::report(&journal.since(0), journal.evicted_through(), &filter);
+        match format.as_str() {
+            "text" => (
+                crate::conformance::render::text(&report).into_bytes(),
+                "text/plain; charset=utf-8",
+            ),
+            "junit" => (
+                crate::conformance::render::junit(&report).into_bytes(),
+                "application/xml",
+            ),
+            _ => (
+                serde_json::to_vec(&report).unwrap_or_default(),
+                "application/json",
+            ),
+        }
+    });
+    let (body, content_type) = match graded.await {
+        Ok(done) => done,
+        Err(e) => return heavy::refusal(&e),
     };
     let mut resp = Response::new(full(body));
     resp.headers_mut()
@@ -305,10 +314,21 @@ fn journal_query(query: Option<&str>) -> Result<JournalQuery, FhirError> {
     Ok(q)
 }
 
-fn journal(shared: &Shared, since: u64) -> Response<Body> {
+async fn journal(shared: &Shared, since: u64) -> Response<Body> {
     let entries = shared.journal.since(since);
     let stats = shared.journal.stats();
-    let body = serde_json::to_vec(&entries).unwrap_or_default();
+    let body = if entries.len() < 64 {
+        serde_json::to_vec(&entries).unwrap_or_default()
+    } else {
+        match heavy::run("journal", move || {
+            serde_json::to_vec(&entries).unwrap_or_default()
+        })
+        .await
+        {
+            Ok(body) => body,
+            Err(e) => return heavy::refusal(&e),
+        }
+    };
     let mut resp = Response::new(full(body));
     // What the whole journal holds now (not only the entries after `since`).
     resp.headers_mut()
