@@ -259,6 +259,7 @@ fn world(start: NaiveDate) -> World {
             demographics: Default::default(),
         }],
         platform: Default::default(),
+        pds: Default::default(),
     }
 }
 

@@ -450,6 +450,7 @@ async fn run() {
         practitioners: Vec::new(),
         patients: Vec::new(),
         platform: Default::default(),
+        pds: Default::default(),
     };
     let sandbox = Sandbox::start(
         config(&certs, Some(format!("http://{provider}"))),

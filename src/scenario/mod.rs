@@ -10,7 +10,9 @@ pub mod demographics;
 pub mod file;
 pub mod generate;
 pub mod load;
+pub mod pds_settings;
 pub mod platform;
+pub mod record_details;
 mod shape;
 pub mod supplier;
 pub mod validate;
@@ -39,6 +41,8 @@ pub struct World {
     pub index: WorldIndex,
     /// Authentication, applications and fault rules (`auth:`, `applications:`, `faults:`).
     pub platform: crate::platform::PlatformScenario,
+    /// PDS as a whole (`pds:`): the NHS numbers patient creation allocates.
+    pub pds: pds_settings::PdsSettings,
 }
 
 impl World {

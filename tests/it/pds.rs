@@ -140,6 +140,7 @@ fn world() -> World {
         practitioners: vec![],
         patients: vec![ada, jane, janet, john, joan],
         platform: Default::default(),
+        pds: Default::default(),
     }
 }
 

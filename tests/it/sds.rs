@@ -48,6 +48,7 @@ fn world() -> World {
         practitioners: vec![],
         patients: vec![],
         platform: Default::default(),
+        pds: Default::default(),
     }
 }
 

@@ -61,6 +61,7 @@ fn world() -> World {
             demographics: Default::default(),
         }],
         platform: Default::default(),
+        pds: Default::default(),
     }
 }
 

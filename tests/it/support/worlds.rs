@@ -66,5 +66,6 @@ pub fn practices_only() -> World {
         practitioners: Vec::new(),
         patients: Vec::new(),
         platform: Default::default(),
+        pds: Default::default(),
     }
 }
