@@ -114,6 +114,22 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, p) if p.starts_with("/_admin/records/") => {
             record(shared, &p["/_admin/records/".len()..])
         }
+        (&Method::POST, p) if p.starts_with("/_admin/pds/patients/") => {
+            match crate::pds::admin::reset_route(
+                &shared.pds,
+                &shared.world,
+                &p["/_admin/pds/patients/".len()..],
+            ) {
+                Some(resp) => boxed(resp),
+                None => boxed(
+                    FhirError::new(
+                        SpineCode::NoRecordFound,
+                        format!("no admin endpoint at {path}"),
+                    )
+                    .to_response(OutcomeStyle::GpConnect),
+                ),
+            }
+        }
         (
             _,
             "/healthz"

@@ -11,7 +11,9 @@ pub mod file;
 pub mod generate;
 pub mod load;
 mod parallel;
+pub mod pds_settings;
 pub mod platform;
+pub mod record_details;
 mod shape;
 pub mod supplier;
 pub mod validate;
@@ -40,6 +42,8 @@ pub struct World {
     pub index: WorldIndex,
     /// Authentication, applications and fault rules (`auth:`, `applications:`, `faults:`).
     pub platform: crate::platform::PlatformScenario,
+    /// PDS as a whole (`pds:`): the NHS numbers patient creation allocates.
+    pub pds: pds_settings::PdsSettings,
 }
 
 impl World {
@@ -54,6 +58,7 @@ impl World {
             patients: Vec::new(),
             index: WorldIndex::default(),
             platform: Default::default(),
+            pds: Default::default(),
         }
     }
 

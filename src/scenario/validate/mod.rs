@@ -126,6 +126,9 @@ pub(crate) fn build_world(
     let (platform, problems) = super::platform::build(sources);
     world.platform = platform;
     checker.problems.extend(problems);
+    let (pds, problems) = super::pds_settings::build(sources);
+    world.pds = pds;
+    checker.problems.extend(problems);
     (world, checker.problems)
 }
 
@@ -173,6 +176,11 @@ pub(crate) fn build_world_in_order(
         return None;
     }
     world.platform = platform;
+    let (pds, problems) = super::pds_settings::build(&kept);
+    if !problems.is_empty() {
+        return None;
+    }
+    world.pds = pds;
     Some(world)
 }
 
