@@ -71,6 +71,8 @@ pub struct Shared {
     pub stopping: watch::Receiver<bool>,
     /// The last migrate Bundles delivered, whole, for the record view.
     pub deliveries: conformance::Deliveries,
+    /// Consumers whose history was cleared: the report ignores their entries up to a mark.
+    pub consumer_marks: conformance::Marks,
 }
 
 /// A started sandbox: its real addresses and the means to stop it.
@@ -143,6 +145,7 @@ impl Sandbox {
             public_url,
             config: Arc::new(config),
             deliveries: conformance::Deliveries::default(),
+            consumer_marks: conformance::Marks::default(),
         };
         let limits = ConnectionLimits {
             header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),

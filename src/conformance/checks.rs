@@ -13,6 +13,7 @@ mod jwt;
 mod migrate;
 mod pds;
 mod refusals;
+pub mod scripts;
 mod sds;
 mod ssp;
 
@@ -190,6 +191,7 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
     };
     let mut checks = vec![
         g.trace_before_change(),
+        g.trace_fresh(),
         g.request_ids(),
         g.if_match(),
         g.retry_409(),
@@ -203,8 +205,11 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
         g.jwt_claims(),
         g.jwt_reason(),
         g.jwt_scope(),
+        g.jwt_fresh_per_retry(),
+        g.jwt_identity(),
         g.migrate_parameters(),
         g.migrate_after_registration(),
+        g.asked_previous_practice(),
         g.documents_fetched(),
         g.documents_interaction(),
         g.documents_scope(),

@@ -24,8 +24,8 @@ impl Grader<'_> {
         };
         if listed.is_empty() {
             return c.with(
-                Status::Pass,
-                "the record listed no documents",
+                Status::NotReached,
+                "the record listed no documents, so there was nothing to fetch",
                 vec![delivered.seq()],
             );
         }

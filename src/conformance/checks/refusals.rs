@@ -71,8 +71,22 @@ impl Grader<'_> {
             }
             i += run.len().max(1);
         }
-        if problems.is_empty() {
-            c.with(Status::Pass, "no refused request was hammered", vec![])
+        let refused: Vec<&Event> = sent.iter().copied().filter(|e| !e.ok()).collect();
+        if refused.is_empty() {
+            c.with(
+                Status::NotReached,
+                "no request was refused, so there was nothing to retry",
+                vec![],
+            )
+        } else if problems.is_empty() {
+            c.with(
+                Status::Pass,
+                format!(
+                    "{} refused request(s), none resent more than {MAX_RETRIES} times, backing off",
+                    refused.len()
+                ),
+                seqs(&refused),
+            )
         } else {
             c.with(worst, problems.join("; "), proof)
         }

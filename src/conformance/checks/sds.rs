@@ -116,8 +116,8 @@ impl Grader<'_> {
                     c.with(Status::NotReached, "no document was fetched", vec![d.seq()])
                 }
                 Some(d) => c.with(
-                    Status::Pass,
-                    "the record listed no documents",
+                    Status::NotReached,
+                    "the record listed no documents, so none was looked up",
                     vec![d.seq()],
                 ),
                 None => c.with(Status::NotReached, "no record was delivered", vec![]),
