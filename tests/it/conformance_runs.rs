@@ -247,3 +247,145 @@ async fn the_running_sandboxs_certificates_can_be_downloaded() {
     let unknown = sandbox.get("/_admin/certificates/ca-key.pem").await;
     assert_eq!(unknown.status(), 404);
 }
+
+const NEW_ASID: &str = "200000001012";
+const OLD: &str = "B82617";
+const OLD_ASID: &str = "918999198738";
+
+/// The sandbox's time now (it may have been moved).
+async fn sandbox_now(sandbox: &TestSandbox) -> chrono::DateTime<chrono::Utc> {
+    let clock: Value = sandbox.get("/_admin/clock").await.json().await.unwrap();
+    chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+async fn advance(sandbox: &TestSandbox, by: &str) {
+    let resp = sandbox
+        .http
+        .post(sandbox.url("/_admin/clock"))
+        .json(&json!({ "advance": by }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+fn token(requesting_asid: &str, now: chrono::DateTime<chrono::Utc>, audience: &str) -> String {
+    spine_sandbox::jwt::MigrateTokenRequest {
+        requesting_ods: NEW.into(),
+        requesting_name: "New practice".into(),
+        requesting_asid: requesting_asid.into(),
+        audience: audience.into(),
+        practitioner: None,
+        sensitive: false,
+        now,
+    }
+    .mint()
+}
+
+/// A migrate of `patient` from the old practice through SSP, as the new practice.
+async fn migrate(sandbox: &TestSandbox, patient: &str, jwt: &str) -> u16 {
+    let root = sandbox.endpoint(OLD, "structured");
+    sandbox
+        .ssp_client(NEW_ASID)
+        .post(sandbox.ssp_url(&format!("{root}/Patient/$gpc.migratestructuredrecord")))
+        .headers(crate::support::tls_clients::ssp_headers(
+            NEW_ASID,
+            OLD_ASID,
+            spine_sandbox::identifiers::interactions::MIGRATE_STRUCTURED,
+        ))
+        .header("Authorization", format!("Bearer {jwt}"))
+        .header("Content-Type", "application/fhir+json;charset=utf-8")
+        .body(spine_sandbox::fhir::gpconnect::migrate_parameters(patient, false).to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_migrate_a_day_after_the_trace_fails_trace_freshness_and_a_new_trace_mends_it() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    advance(&sandbox, "25h").await;
+    let now = sandbox_now(&sandbox).await;
+    let status = migrate(
+        &sandbox,
+        HAPPY,
+        &token(NEW_ASID, now, &sandbox.endpoint(OLD, "structured")),
+    )
+    .await;
+    assert_eq!(status, 200, "the provider itself does not judge the trace");
+    let r = report(&sandbox, "?ods=A20047").await;
+    let j = journeys(&r)[0];
+    let fresh = check(j, "pds.trace-fresh");
+    assert_eq!(fresh["status"], "fail", "{fresh:#}");
+    assert!(
+        fresh["detail"]
+            .as_str()
+            .unwrap()
+            .contains("25 h 0 min after the trace"),
+        "{fresh:#}"
+    );
+    assert!(
+        fresh["url"]
+            .as_str()
+            .unwrap()
+            .contains("gpc-consumer-support")
+    );
+
+    // Traced again: a new run, and its trace is fresh.
+    let mut again = sandbox.journey_options(HAPPY, NEW);
+    again.from = Some(OLD.into());
+    again.skip_registration_change = true;
+    journey::run(&again, |_| {}).await;
+    let r = report(&sandbox, "?ods=A20047&last=true").await;
+    let j = journeys(&r)[0];
+    assert_eq!(check(j, "pds.trace-fresh")["status"], "pass", "{j:#}");
+}
+
+#[tokio::test]
+async fn a_jwt_resent_on_a_retry_fails_fresh_per_retry() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let deceased = "9434761034";
+    let jwt = token(
+        NEW_ASID,
+        sandbox_now(&sandbox).await,
+        &sandbox.endpoint(OLD, "structured"),
+    );
+    assert_eq!(migrate(&sandbox, deceased, &jwt).await, 404);
+    // The retry a couple of seconds later, with the same token.
+    advance(&sandbox, "2s").await;
+    assert_eq!(migrate(&sandbox, deceased, &jwt).await, 404);
+    let r = report(&sandbox, "?ods=A20047").await;
+    let j = journeys(&r)[0];
+    let c = check(j, "jwt.fresh-per-retry");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("resends the JWT of"),
+        "{c:#}"
+    );
+    assert_eq!(c["entries"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_jwt_naming_another_systems_asid_fails_requesting_identity() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    let jwt = token(
+        "999999999999",
+        sandbox_now(&sandbox).await,
+        &sandbox.endpoint(OLD, "structured"),
+    );
+    assert_eq!(migrate(&sandbox, HAPPY, &jwt).await, 200);
+    let r = report(&sandbox, "?ods=A20047").await;
+    let c = check(journeys(&r)[0], "jwt.requesting-identity");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("names ASID 999999999999") && detail.contains(NEW_ASID),
+        "{c:#}"
+    );
+}
