@@ -71,6 +71,8 @@ pub struct Shared {
     pub stopping: watch::Receiver<bool>,
     /// The last migrate Bundles delivered, whole, for the record view.
     pub deliveries: conformance::Deliveries,
+    /// Consumers whose history was cleared: the report ignores their entries up to a mark.
+    pub consumer_marks: conformance::Marks,
 }
 
 /// A started sandbox: its real addresses and the means to stop it.
@@ -149,6 +151,7 @@ impl Sandbox {
             public_url,
             config: Arc::new(config),
             deliveries: conformance::Deliveries::default(),
+            consumer_marks: conformance::Marks::default(),
         };
         let limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::GpConnect);
         let ssp_limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::Ssp);

@@ -11,6 +11,7 @@ use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::sandbox::Shared;
 
+mod consumers;
 pub mod guard;
 mod heavy;
 mod stream;
@@ -20,6 +21,9 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         return refused;
     }
     let path = req.uri().path().to_owned();
+    if consumers::owns(&path) {
+        return consumers::handle(shared, req).await;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/favicon.ico") => {
             let mut resp = Response::new(Bytes::new());
@@ -48,6 +52,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             shared.platform.reset();
             shared.journal.clear();
             shared.deliveries.clear();
+            consumers::reset(shared);
             tracing::info!("State reset to the loaded scenario.");
             let mut resp = Response::new(Bytes::new());
             *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -106,7 +111,6 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
         }
-        (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()).await,
         (&Method::GET, "/_admin/records") => boxed(json_response(
             StatusCode::OK,
             &json!(shared.deliveries.list()),
@@ -132,15 +136,8 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         }
         (
             _,
-            "/healthz"
-            | "/_admin/reset"
-            | "/_admin/journal"
-            | "/_admin/scenario"
-            | "/_admin/journey"
-            | "/_admin/conformance"
-            | "/_admin/records"
-            | "/_admin/faults"
-            | "/",
+            "/healthz" | "/_admin/reset" | "/_admin/journal" | "/_admin/scenario"
+            | "/_admin/journey" | "/_admin/records" | "/_admin/faults" | "/",
         ) => boxed(
             FhirError::new(
                 SpineCode::BadRequest,
@@ -157,65 +154,6 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .to_response(OutcomeStyle::GpConnect),
         ),
     }
-}
-
-/// `GET /_admin/conformance[?asid=ASID][&ods=ODS][&format=json|text|junit]`: every consumer's
-/// journeys graded from the journal.
-async fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
-    let mut filter = crate::conformance::Filter::default();
-    let mut format = "json".to_owned();
-    for (key, value) in query_pairs(query) {
-        match key.as_str() {
-            "asid" => filter.asid = Some(value),
-            "ods" | "as" => filter.ods = Some(value),
-            "format" if matches!(value.as_str(), "json" | "text" | "junit") => format = value,
-            "format" => {
-                return boxed(
-                    FhirError::bad_request(format!(
-                        "format must be json, text or junit, not '{value}'"
-                    ))
-                    .to_response(OutcomeStyle::GpConnect),
-                );
-            }
-            other => {
-                return boxed(
-                    FhirError::bad_request(format!(
-                        "unknown conformance parameter '{other}' (known: asid, ods, format)"
-                    ))
-                    .to_response(OutcomeStyle::GpConnect),
-                );
-            }
-        }
-    }
-    let journal = shared.journal.clone();
-    let graded = heavy::run("conformance report", move || {
-        let report =
-            crate::conformance::report(&journal.since(0), journal.evicted_through(), &filter);
-        match format.as_str() {
-            "text" => (
-                crate::conformance::render::text(&report).into_bytes(),
-                "text/plain; charset=utf-8",
-            ),
-            "junit" => (
-                crate::conformance::render::junit(&report).into_bytes(),
-                "application/xml",
-            ),
-            _ => (
-                serde_json::to_vec(&report).unwrap_or_default(),
-                "application/json",
-            ),
-        }
-    });
-    let (body, content_type) = match graded.await {
-        Ok(done) => done,
-        Err(e) => return heavy::refusal(&e),
-    };
-    let mut resp = Response::new(full(body));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 /// `GET /_admin/records/{sequence}/documents/{binary id}`: a document the delivered record

@@ -395,7 +395,13 @@ impl Index {
     }
 
     /// Every consumer with at least one journey, by ODS code.
-    pub fn consumers(&self, evicted_through: u64) -> Vec<ConsumerJourneys> {
+    /// `floor` gives, per consumer ODS code, the journal sequence up to which its history is
+    /// ignored (a cleared history, or a report asked `since` a point).
+    pub fn consumers(
+        &self,
+        evicted_through: u64,
+        floor: &dyn Fn(&str) -> u64,
+    ) -> Vec<ConsumerJourneys> {
         let mut by_ods: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, e) in self.events.iter().enumerate() {
             let relevant = matches!(
@@ -411,6 +417,7 @@ impl Index {
             if relevant
                 && !(e.is_provider() && e.linked.is_some())
                 && let Some(ods) = &e.ods
+                && e.seq() > floor(ods)
             {
                 by_ods.entry(ods.clone()).or_default().push(i);
             }
@@ -427,10 +434,8 @@ impl Index {
                     continue;
                 };
                 let current = open.get(&patient).copied();
-                let delivered =
-                    current.is_some_and(|j| journeys[j].events.iter().any(|&k| self.delivered(k)));
                 let j = match current {
-                    Some(j) if !(delivered && e.kind == Kind::PdsRead) => j,
+                    Some(j) if !(e.kind == Kind::PdsRead && self.run_over(&journeys[j])) => j,
                     _ => {
                         journeys.push(JourneyEvents {
                             patient: patient.clone(),
@@ -482,7 +487,8 @@ impl Index {
                     .map(|j| self.last_seq(j))
                     .filter(|&l| l < first)
                     .max()
-                    .unwrap_or(0);
+                    .unwrap_or(0)
+                    .max(floor(&ods));
                 let sds: Vec<usize> = self
                     .events
                     .iter()
@@ -515,6 +521,29 @@ impl Index {
             });
         }
         out
+    }
+
+    /// Whether a trace of the patient now starts a new run: the journey delivered the record,
+    /// or sent a migrate, or had a registration change refused for good (not a version
+    /// conflict, not a transient failure). A consumer that mends a refusal without tracing
+    /// again stays in the same run.
+    fn run_over(&self, journey: &JourneyEvents) -> bool {
+        let events = || journey.events.iter().map(|&k| &self.events[k]);
+        if journey.events.iter().any(|&k| self.delivered(k)) {
+            return true;
+        }
+        if events()
+            .any(|e| e.kind == Kind::SspMigrate || e.kind == Kind::ProviderMigrate && e.direct())
+        {
+            return true;
+        }
+        events().any(|e| {
+            e.kind == Kind::PdsPatch
+                && !e.ok()
+                && e.entry.status != 409
+                && e.entry.status != 429
+                && e.entry.status < 500
+        })
     }
 
     /// A migrate the provider answered 200.

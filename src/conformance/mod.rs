@@ -16,6 +16,9 @@ pub mod journeys;
 pub mod remote;
 pub mod render;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 
 use crate::journal::Entry;
@@ -125,11 +128,20 @@ impl Report {
     }
 }
 
-/// Which consumers to report on.
+/// Which consumers, runs and patients to report on.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub ods: Option<String>,
     pub asid: Option<String>,
+    /// Only this patient's journeys.
+    pub patient: Option<String>,
+    /// Only what happened after this journal sequence number (one run: note the journal's last
+    /// sequence before the run, then ask with `since`).
+    pub since: Option<u64>,
+    /// Only what happened at or after this time.
+    pub since_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only each consumer's last journey.
+    pub last: bool,
 }
 
 impl Filter {
@@ -144,24 +156,86 @@ impl Filter {
     }
 }
 
+/// Consumers whose history was cleared (`DELETE /_admin/consumers/{ODS}/history`): the report
+/// ignores their entries up to the journal sequence recorded here, without touching the
+/// journal or anyone else's history.
+#[derive(Debug, Clone, Default)]
+pub struct Marks(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Marks {
+    /// Forgets the consumer's history up to and including `through`.
+    pub fn clear_through(&self, ods: &str, through: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            let mark = m.entry(ods.to_ascii_uppercase()).or_default();
+            *mark = (*mark).max(through);
+        }
+    }
+
+    pub fn get(&self, ods: &str) -> u64 {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&ods.to_ascii_uppercase()).copied())
+            .unwrap_or(0)
+    }
+
+    pub fn all(&self) -> BTreeMap<String, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
 /// Builds the report from journal entries (oldest first).
-pub fn report(entries: &[std::sync::Arc<Entry>], evicted_through: u64, filter: &Filter) -> Report {
+pub fn report(entries: &[Arc<Entry>], evicted_through: u64, filter: &Filter) -> Report {
+    report_with(entries, evicted_through, filter, &BTreeMap::new())
+}
+
+/// [`report`], ignoring each consumer's entries up to its mark in `cleared`.
+pub fn report_with(
+    entries: &[Arc<Entry>],
+    evicted_through: u64,
+    filter: &Filter,
+    cleared: &BTreeMap<String, u64>,
+) -> Report {
     let span = JournalSpan {
         entries: entries.len(),
         first_sequence: entries.first().map(|e| e.sequence),
         last_sequence: entries.last().map(|e| e.sequence),
         evicted_through,
     };
+    // A time bound becomes a sequence bound: the entry before the first one at or after it.
+    let since_time = filter.since_time.map(|t| {
+        entries
+            .iter()
+            .find(|e| e.time >= t)
+            .map_or_else(|| span.last_sequence.unwrap_or(0), |e| e.sequence - 1)
+    });
+    let since = filter.since.unwrap_or(0).max(since_time.unwrap_or(0));
+    let floor = |ods: &str| since.max(cleared.get(&ods.to_ascii_uppercase()).copied().unwrap_or(0));
     let index = journeys::Index::new(entries);
     let consumers = index
-        .consumers(evicted_through)
+        .consumers(evicted_through, &floor)
         .into_iter()
         .map(|c| {
-            let journeys: Vec<Journey> = c
+            let mut journeys: Vec<Journey> = c
                 .journeys
                 .iter()
+                .filter(|j| {
+                    filter
+                        .patient
+                        .as_ref()
+                        .is_none_or(|p| p.trim() == j.patient)
+                })
                 .map(|j| checks::grade(&index, &c, j))
                 .collect();
+            if filter.last && journeys.len() > 1 {
+                journeys.drain(..journeys.len() - 1);
+            }
             Consumer {
                 verdict: journeys
                     .iter()
@@ -173,7 +247,7 @@ pub fn report(entries: &[std::sync::Arc<Entry>], evicted_through: u64, filter: &
                 journeys,
             }
         })
-        .filter(|c| filter.keeps(c))
+        .filter(|c| filter.keeps(c) && !c.journeys.is_empty())
         .collect();
     Report {
         journal: span,

@@ -47,9 +47,12 @@ pub fn text(report: &Report) -> String {
         for journey in &c.journeys {
             let _ = writeln!(
                 out,
-                "\n  Patient {} from {} (journal #{}..#{}){}: {}",
+                "\n  Patient {} {} (journal #{}..#{}){}: {}",
                 journey.patient,
-                journey.previous_practice.as_deref().unwrap_or("?"),
+                journey.previous_practice.as_deref().map_or_else(
+                    || "(previous practice not known: no PDS trace named one and no migrate was sent)".to_owned(),
+                    |p| format!("from {p}")
+                ),
                 journey.first_sequence,
                 journey.last_sequence,
                 if journey.start_evicted {

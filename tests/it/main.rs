@@ -9,6 +9,7 @@ mod admin;
 mod binary;
 mod certificates;
 mod conformance;
+mod conformance_runs;
 mod documents;
 mod fuzz_corpus;
 mod generated;
