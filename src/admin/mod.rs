@@ -97,9 +97,13 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
         (&Method::GET, "/") => page(),
-        (&Method::GET, "/assets/page.css") => asset(include_str!("page.css"), "text/css"),
-        (&Method::GET, "/assets/page.js") => asset(include_str!("page.js"), "text/javascript"),
-        (&Method::GET, "/assets/record.js") => asset(include_str!("record.js"), "text/javascript"),
+        (&Method::GET, "/_admin/assets/page.css") => asset(include_str!("page.css"), "text/css"),
+        (&Method::GET, "/_admin/assets/page.js") => {
+            asset(include_str!("page.js"), "text/javascript")
+        }
+        (&Method::GET, "/_admin/assets/record.js") => {
+            asset(include_str!("record.js"), "text/javascript")
+        }
         (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))

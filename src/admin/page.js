@@ -327,6 +327,8 @@ function hopLabel(e) {
 }
 
 function drawDiagram() {
+  // A redraw keeps the keyboard where it was: on the same hop.
+  const focused = document.activeElement?.closest?.("#diagram .hop, #hop-list button")?.dataset.sequence;
   const svg = $("diagram");
   const width = Math.max(760, $("diagram-scroll").clientWidth - 2);
   const height = TOP + Math.max(1, hops.length) * ROW + 16;
@@ -347,7 +349,7 @@ function drawDiagram() {
     const x1 = laneX(from, width), x2 = laneX(to, width), y = TOP + i * ROW + 14;
     const t = tone(e.status), c = `var(--${t})`, dir = Math.sign(x2 - x1);
     const label = hopLabel(e);
-    const g = svgEl("g", { class: "hop", "data-service": e.service, "data-status": e.status, tabindex: "0", role: "button", "aria-label": `#${e.sequence} ${label}` });
+    const g = svgEl("g", { class: "hop", "data-sequence": e.sequence, "data-service": e.service, "data-status": e.status, tabindex: "0", role: "button", "aria-label": `#${e.sequence} ${label}` });
     g.append(svgEl("rect", { class: "focus-ring", x: Math.min(x1, x2) - 4, y: y - 30, width: Math.abs(x2 - x1) + 8, height: 40, fill: "transparent", rx: 6 }));
     const line = { x1, y1: y, x2: x2 - dir * 8, y2: y, stroke: c, "stroke-width": 3 };
     if (e.fault) line["stroke-dasharray"] = "10 5";
@@ -358,12 +360,16 @@ function drawDiagram() {
     g.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); showHop(e); } });
     svg.append(g);
     const li = el("li");
-    const b = el("button", { type: "button", class: `${t}${e.fault ? " fault" : ""}`, "data-service": e.service, "data-status": e.status });
+    const b = el("button", { type: "button", class: `${t}${e.fault ? " fault" : ""}`, "data-sequence": e.sequence, "data-service": e.service, "data-status": e.status });
     b.append(el("span", { class: "who" }, `${LANE_NAMES[from][0]} → ${LANE_NAMES[to][0]}`), document.createTextNode(label));
     b.addEventListener("click", () => showHop(e));
     li.append(b);
     list.append(li);
   });
+  if (focused) {
+    const again = document.querySelector(`#diagram .hop[data-sequence="${focused}"]`);
+    (again && again.getBoundingClientRect().width ? again : document.querySelector(`#hop-list button[data-sequence="${focused}"]`))?.focus();
+  }
 }
 
 function kvTable(pairs) {
@@ -465,8 +471,9 @@ function explainHop(e) {
 async function catchUp() {
   if (journeyStart === null) return;
   const entries = await (await fetch(`/_admin/journal?since=${journeyStart}`)).json();
+  const before = hops.length;
   for (const e of entries) addHop(e, false);
-  drawDiagram();
+  if (hops.length !== before) drawDiagram();
 }
 
 function addHop(entry, draw = true) {
@@ -574,7 +581,8 @@ function present() {
 function drawPresenter() {
   const run = lastRun;
   $("presenter-title").textContent = run ? `${run.patient.name}: from ${practiceName(run.from)} to ${practiceName(run.as)}` : "No journey yet";
-  $("presenter-story").textContent = [scenario?.description, run?.path ? `${run.path.name}: ${run.path.about}` : "", run ? pdsShows(run.patient) : ""].filter(Boolean).join(" ");
+  $("presenter-story").textContent = run ? [run.path ? `${run.path.name}: ${run.path.about}` : "", pdsShows(run.patient)].filter(Boolean).join(" ")
+    : scenario?.description || "";
   const box = $("presenter-hop");
   box.replaceChildren();
   $("presenter-prev").disabled = presenterAt <= 0;

@@ -46,7 +46,10 @@ function renderRecord(bundle, delivery) {
     const n = (p.name || [])[0] || {};
     return `${(n.prefix || []).join(" ")} ${(n.given || []).join(" ")} ${n.family || ""}`.replace(/\s+/g, " ").trim();
   };
-  const quantity = (q) => q ? `${Number.isInteger(q.value) ? q.value : +Number(q.value).toFixed(2)}${q.unit ? " " + q.unit.replace(/^\[|\]$/g, "") : ""}` : "";
+  // UCUM as printed on a result slip: "mm[Hg]" → "mmHg", "10*9/L" → "×10⁹/L".
+  const SUP = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+  const unit = (u) => (u || "").replace(/[[\]]/g, "").replace(/^10\*(\d+)/, (_, n) => `×10${[...n].map((d) => SUP[d]).join("")}`);
+  const quantity = (q) => q ? `${Number.isInteger(q.value) ? q.value : +Number(q.value).toFixed(2)}${q.unit ? " " + unit(q.unit) : ""}` : "";
   const notes = (r) => [...(r.note || []).map((n) => n.text), r.comment].filter(Boolean).join(" ");
 
   const medName = (m) => text(get(m.medicationReference)?.code) || text(m.medicationCodeableConcept) || "a medicine";
@@ -57,7 +60,7 @@ function renderRecord(bundle, delivery) {
     if (o.valueCodeableConcept) return text(o.valueCodeableConcept);
     const parts = (o.component || []).filter((c) => c.valueQuantity);
     if (parts.length === 2 && parts[0].valueQuantity.unit === parts[1].valueQuantity.unit) {
-      return `${parts[0].valueQuantity.value}/${parts[1].valueQuantity.value} ${parts[0].valueQuantity.unit.replace(/^\[|\]$/g, "")}`.replace(/\.0\b/g, "");
+      return `${+parts[0].valueQuantity.value}/${+parts[1].valueQuantity.value} ${unit(parts[0].valueQuantity.unit)}`;
     }
     return parts.map((c) => `${text(c.code)} ${quantity(c.valueQuantity)}`).join(", ");
   };
@@ -183,7 +186,7 @@ function renderRecord(bundle, delivery) {
     }
     return li;
   };
-  const conditions = of("Condition").filter((c) => !seen.has(c.id)).sort(newestFirst((c) => c.onsetDateTime));
+  const conditions = of("Condition").sort(newestFirst((c) => c.onsetDateTime));
   root.append(section("Active problems", conditions.filter((c) => c.clinicalStatus === "active").map((c) => problemRow(c, false)), withheldNote("Problems")));
   root.append(section("Past problems", conditions.filter((c) => c.clinicalStatus !== "active").map((c) => problemRow(c, true))));
 

@@ -129,6 +129,8 @@ test("the record view reads like a GP record: UK dates, newest first, linked ite
     await page.screenshot({ path: `${shots}/record-print.png`, fullPage: true });
     assert.equal(await page.locator("header.top").isVisible(), false, "print shows the record only");
     assert.equal(await page.locator("#record").isVisible(), true);
+    assert.equal(await page.locator('#record section[data-section="Current medication"]').isVisible(), true, "print shows every section");
+    assert.equal(await page.locator("#paths").isVisible(), false);
     await page.emulateMedia({ media: "screen" });
   } finally {
     await page.close();

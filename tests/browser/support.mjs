@@ -31,9 +31,9 @@ export async function openPage(browser, size, base) {
   const assets = process.env.PAGE_ASSETS;
   if (assets) {
     const types = { html: "text/html", css: "text/css", js: "text/javascript" };
-    await page.route(/\/(assets\/[a-z]+\.(css|js))?$/, (route) => {
+    await page.route(/\/(_admin\/assets\/[a-z]+\.(css|js))?$/, (route) => {
       const path = new URL(route.request().url()).pathname;
-      const file = path === "/" ? "page.html" : path.slice("/assets/".length);
+      const file = path === "/" ? "page.html" : path.slice("/_admin/assets/".length);
       route.fulfill({ body: readFileSync(`${assets}/${file}`, "utf8"), contentType: types[file.split(".").pop()] });
     });
   }
