@@ -107,6 +107,13 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
         (&Method::GET, "/") => page(),
+        (&Method::GET, "/_admin/assets/page.css") => asset(include_str!("page.css"), "text/css"),
+        (&Method::GET, "/_admin/assets/page.js") => {
+            asset(include_str!("page.js"), "text/javascript")
+        }
+        (&Method::GET, "/_admin/assets/record.js") => {
+            asset(include_str!("record.js"), "text/javascript")
+        }
         (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
@@ -428,6 +435,8 @@ fn scenario_summary(shared: &Shared) -> serde_json::Value {
                 "nhs_number": p.nhs_number.as_str(),
                 "name": name.trim(),
                 "registered_with": shared.pds.registered_practice(p.nhs_number.as_str()),
+                // Where the scenario registers the patient: what a reset restores.
+                "scenario_registered_with": p.registered_with,
                 "record_at": p.record_at,
                 "sensitive": p.sensitive,
                 "deceased": p.deceased.is_some(),
@@ -470,6 +479,16 @@ fn confidential_count(r: &crate::scenario::Record) -> usize {
         + r.referrals.iter().filter(|i| i.meta.confidential).count()
         + r.diary.iter().filter(|i| i.meta.confidential).count()
         + r.documents.iter().filter(|i| i.meta.confidential).count()
+}
+
+/// The page's style sheet and scripts, served beside it so that the page needs no inline code.
+fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(full(text));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
 }
 
 fn page() -> Response<Body> {

@@ -86,10 +86,15 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             });
         };
         if self.options.skip_registration_change {
-            self.note(
-                "PDS registration change",
-                "skipped (--skip-registration-change): PDS still names the old practice",
-            );
+            // A restricted record hides its practice: PDS names nobody, rather than the old one.
+            let why = match &trace.registered {
+                Some(ods) => format!("skipped (--skip-registration-change): PDS still names {ods}"),
+                None => "skipped (--skip-registration-change): PDS names no practice for this \
+                         patient (a restricted record hides it); asking the practice holding the \
+                         record directly"
+                    .to_owned(),
+            };
+            self.note("PDS registration change", &why);
         } else {
             self.change_registration(&trace).await?;
         }
