@@ -538,11 +538,8 @@ const CONFIDENTIAL: [Concept; 2] = [
     ("35489007", "Depressive disorder"),
 ];
 
-const CONSULTATION_KINDS: [&str; 3] = [
-    "Surgery consultation",
-    "Telephone consultation",
-    "Home visit",
-];
+/// Consultation types as EMIS Web exports title them (the commonest real ones).
+const CONSULTATION_KINDS: [&str; 3] = ["GP Surgery", "Other", "Administration note"];
 
 struct PracticeSpec {
     ods: String,

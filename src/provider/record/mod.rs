@@ -20,6 +20,7 @@ mod medications;
 mod observations;
 mod problems;
 mod referrals;
+pub mod terminology;
 #[cfg(test)]
 mod tests;
 
