@@ -13,6 +13,8 @@ mod consultations;
 mod context;
 mod diary;
 mod documents;
+#[cfg(test)]
+mod fidelity_tests;
 mod immunisations;
 mod investigations;
 mod lists;
