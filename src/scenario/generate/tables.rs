@@ -410,8 +410,5 @@ pub(super) const CONFIDENTIAL: [Concept; 2] = [
     ("35489007", "Depressive disorder"),
 ];
 
-pub(super) const CONSULTATION_KINDS: [&str; 3] = [
-    "Surgery consultation",
-    "Telephone consultation",
-    "Home visit",
-];
+/// Consultation types as EMIS Web exports title them (the commonest real ones).
+pub(super) const CONSULTATION_KINDS: [&str; 3] = ["GP Surgery", "Other", "Administration note"];

@@ -196,6 +196,8 @@ struct Place {
 struct PracticeInfo {
     place: Place,
     provider: bool,
+    /// The flavour its Bundles take (`read_code`s of its records are checked against it).
+    supplier: crate::scenario::Supplier,
 }
 
 struct Checker {

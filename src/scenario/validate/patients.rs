@@ -136,8 +136,13 @@ impl Checker {
             .as_ref()
             .map_or_else(String::new, |n| n.value.clone());
         let empty = RecordEntry::default();
-        let record =
-            RecordChecker::new(self, f, dir, who).record(e.record.as_ref().unwrap_or(&empty));
+        let supplier = record_at
+            .as_ref()
+            .and_then(|r| self.practices.get(r.as_str()))
+            .map(|p| p.supplier);
+        let mut records = RecordChecker::new(self, f, dir, who);
+        records.supplier = supplier;
+        let record = records.record(e.record.as_ref().unwrap_or(&empty));
 
         let registration = crate::scenario::supplier::registration(
             e.registration.as_ref(),

@@ -40,6 +40,11 @@ impl Checker {
                         PracticeInfo {
                             place: place(f, o.referenced),
                             provider,
+                            supplier: e
+                                .supplier
+                                .as_ref()
+                                .and_then(|s| crate::scenario::supplier::supplier(&s.value).ok())
+                                .unwrap_or_default(),
                         },
                     );
                 }
