@@ -114,6 +114,10 @@ pub struct CertsArgs {
     /// Extra host name or IP for the SSP server certificate (repeatable).
     #[arg(long = "host", value_name = "NAME")]
     pub hosts: Vec<String>,
+    /// Host name or IP of an external GP Connect provider: writes providers/<FQDN>.pem and
+    /// providers/<FQDN>-key.pem, a server certificate from the sandbox CA (repeatable).
+    #[arg(long = "provider-host", value_name = "FQDN")]
+    pub provider_hosts: Vec<String>,
     /// Scenario files whose ASIDs get client certificates [default: scenarios/default.yaml, or
     /// the built-in default scenario when there is none here].
     #[arg(long, value_name = "PATH")]

@@ -299,7 +299,13 @@ fn certs(args: &CertsArgs) -> ExitCode {
         }
     };
     let hosts = pki::ssp_hosts(None, &args.hosts);
-    match pki::ensure(&args.out, &pki::client_systems(&world), &hosts) {
+    let ensured = pki::ensure(&args.out, &pki::client_systems(&world), &hosts).and_then(|mut r| {
+        let providers = pki::provider::ensure_providers(&args.out, &args.provider_hosts)?;
+        r.created.extend(providers.created);
+        r.kept.extend(providers.kept);
+        Ok(r)
+    });
+    match ensured {
         Ok(report) => {
             for path in &report.created {
                 println!("created {}", path.display());
@@ -318,13 +324,20 @@ fn certs(args: &CertsArgs) -> ExitCode {
                 hosts.join(", "),
                 pki::Layout::new(&args.out).ca_cert().display()
             );
+            if !args.provider_hosts.is_empty() {
+                println!(
+                    "Provider server certificates are in {}; the provider must trust {} for SSP's client certificate.",
+                    args.out.join(pki::provider::PROVIDERS_DIR).display(),
+                    pki::Layout::new(&args.out).ca_cert().display()
+                );
+            }
             for warning in &report.warnings {
                 eprintln!("warning: {warning}");
             }
             ExitCode::SUCCESS
         }
         Err(e @ pki::PkiError::Host { .. }) => {
-            eprintln!("error: --host: {e}");
+            eprintln!("error: --host / --provider-host: {e}");
             ExitCode::from(EXIT_USAGE)
         }
         Err(e) => {

@@ -166,6 +166,7 @@ impl Sandbox {
             shared.clock.clone(),
             shared.platform.clone(),
             dialer,
+            &ssp::external::provider_cas(&shared.world),
         )?;
         let mut tasks = JoinSet::new();
 

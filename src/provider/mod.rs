@@ -92,6 +92,12 @@ fn provider_practice<'w>(provider: &'w Provider, ods: &str) -> Result<&'w Practi
             practice.name
         )));
     }
+    if let Some(external) = &practice.external {
+        return Err(FhirError::organisation_not_found(format!(
+            "practice {ods} ({}) is served by an external provider at {}: SDS advertises that URL, not this one",
+            practice.name, external.structured
+        )));
+    }
     Ok(practice)
 }
 

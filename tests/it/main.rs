@@ -22,6 +22,7 @@ mod pds;
 mod pds_records;
 mod pki;
 mod platform;
+mod provider_assurance;
 mod provider_suite;
 mod scenario_files;
 mod sds;

@@ -1,0 +1,255 @@
+//! External providers (`docs/provider-assurance.md`): a practice names a GP Connect provider
+//! outside the sandbox; SDS advertises its URLs and SSP forwards to it over TLS with SSP's own
+//! client certificate, trusting the sandbox CA or the CA file the scenario names.
+
+use std::path::PathBuf;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::Value;
+use spine_sandbox::Clock;
+use spine_sandbox::identifiers::interactions::{MIGRATE_DOCUMENT, MIGRATE_STRUCTURED};
+use spine_sandbox::pki::{self, Layout, Validity};
+use spine_sandbox::scenario::external::ExternalProvider;
+use spine_sandbox::tls;
+
+use crate::support::echo::{EchoProvider, Reply};
+use crate::support::tls_clients::{other_ca, ssp_headers};
+use crate::support::worlds::{self, CONSUMER_ASID, PROVIDER_ASID, PROVIDER_ODS};
+use crate::support::{TestSandbox, shared_certs_dir, temp_dir};
+
+const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+const INTERACTION_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhsServiceInteractionId";
+
+/// The shared certificates folder, with its CA, SSP certificate and a provider certificate for
+/// 127.0.0.1 (what `spine-sandbox certs --provider-host 127.0.0.1` writes).
+fn certs_with_provider_host() -> Layout {
+    let dir = shared_certs_dir();
+    let systems = vec![crate::support::tls_clients::system(
+        worlds::CONSUMER_ODS,
+        CONSUMER_ASID,
+    )];
+    pki::ensure(&dir, &systems, &pki::ssp_hosts(None, &[])).unwrap();
+    pki::provider::ensure_providers(&dir, &["127.0.0.1".to_owned()]).unwrap();
+    Layout::new(&dir)
+}
+
+/// A stand-in https provider with this certificate, asking for a client certificate.
+async fn tls_provider(cert_pem: &str, key_pem: &str, layout: &Layout) -> EchoProvider {
+    let dir = temp_dir("provider-cert");
+    let (cert, key) = (dir.join("p.pem"), dir.join("p-key.pem"));
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let (server, _) = tls::ssp_server_config(&layout.ca_cert(), &cert, &key).unwrap();
+    EchoProvider::start_tls(Reply::default(), server).await
+}
+
+fn structured_base(echo: &EchoProvider) -> String {
+    format!(
+        "{}/{PROVIDER_ODS}/STU3/1/gpconnect/structured/fhir",
+        echo.base
+    )
+}
+
+/// The SSP test world with the provider practice served by `external`.
+async fn sandbox_with(external: ExternalProvider) -> TestSandbox {
+    let mut world = worlds::practices_only();
+    for p in &mut world.practices {
+        if p.ods.as_str() == PROVIDER_ODS {
+            p.external = Some(external.clone());
+        }
+    }
+    TestSandbox::start_world_with(world, Clock::system(), |_| {}).await
+}
+
+async fn migrate_through_ssp(sandbox: &TestSandbox, base: &str) -> (u16, Value) {
+    let mut headers = ssp_headers(CONSUMER_ASID, PROVIDER_ASID, MIGRATE_STRUCTURED);
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json"),
+    );
+    headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer e30.e30."));
+    let target = format!("{base}/Patient/$gpc.migratestructuredrecord");
+    let resp = sandbox
+        .ssp_client(CONSUMER_ASID)
+        .post(sandbox.ssp_url(&target))
+        .headers(headers)
+        .body("{\"resourceType\":\"Parameters\"}")
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn sds_endpoints(sandbox: &TestSandbox, interaction: &str) -> Vec<String> {
+    let body: Value = sandbox
+        .get(&format!(
+            "/spine-directory/FHIR/R4/Endpoint?organization={ODS_SYSTEM}|{PROVIDER_ODS}&identifier={INTERACTION_SYSTEM}|{interaction}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e["resource"]["address"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn ssp_entries(journal: &[Value]) -> Vec<&Value> {
+    journal.iter().filter(|e| e["service"] == "ssp").collect()
+}
+
+#[tokio::test]
+async fn an_external_provider_is_advertised_by_sds_and_reached_over_tls_with_the_ssp_certificate() {
+    let layout = certs_with_provider_host();
+    let echo = tls_provider(
+        &std::fs::read_to_string(layout.provider_cert("127.0.0.1")).unwrap(),
+        &std::fs::read_to_string(layout.provider_key("127.0.0.1")).unwrap(),
+        &layout,
+    )
+    .await;
+    let base = structured_base(&echo);
+    let sandbox = sandbox_with(ExternalProvider {
+        structured: base.clone(),
+        documents: None,
+        ca: None,
+    })
+    .await;
+
+    assert_eq!(
+        sds_endpoints(&sandbox, MIGRATE_STRUCTURED).await,
+        vec![base.clone()]
+    );
+    // No documents URL named: not registered for migrate a document.
+    assert!(sds_endpoints(&sandbox, MIGRATE_DOCUMENT).await.is_empty());
+
+    let (status, body) = migrate_through_ssp(&sandbox, &base).await;
+    assert_eq!(status, 200, "{body}");
+    let got = echo.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].path_and_query,
+        format!(
+            "/{PROVIDER_ODS}/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord"
+        )
+    );
+    let subject = got[0].client_subject.clone().unwrap_or_default();
+    assert!(subject.contains("CN=ssp.sandbox.spine.local"), "{subject}");
+    let journal = sandbox.journal().await;
+    let hop = ssp_entries(&journal);
+    assert!(
+        hop.iter()
+            .any(|e| e["status"] == 200
+                && e["target"].as_str().is_some_and(|t| t.starts_with(&base))),
+        "{journal:?}"
+    );
+
+    // The built-in provider no longer answers for the practice.
+    let resp = sandbox
+        .get(&format!(
+            "/{PROVIDER_ODS}/STU3/1/gpconnect/structured/fhir/metadata"
+        ))
+        .await;
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn a_provider_certificate_from_another_ca_is_trusted_only_when_the_scenario_names_that_ca() {
+    let layout = certs_with_provider_host();
+    let issued = other_ca()
+        .issue_provider("127.0.0.1", Validity::days_from_today(30))
+        .unwrap();
+    let echo = tls_provider(&issued.cert_pem, &issued.key_pem, &layout).await;
+    let base = structured_base(&echo);
+
+    let untrusted = sandbox_with(ExternalProvider {
+        structured: base.clone(),
+        documents: None,
+        ca: None,
+    })
+    .await;
+    let (status, body) = migrate_through_ssp(&untrusted, &base).await;
+    assert_eq!(status, 502, "{body}");
+    let token = body["issue"][0]["details"]["coding"][0]["display"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        token.starts_with("ERROR_COMMUNICATING_TO_ENDPOINT_URL_"),
+        "{body}"
+    );
+    assert!(echo.received().is_empty());
+
+    let ca_file: PathBuf = temp_dir("provider-ca").join("provider-ca.pem");
+    std::fs::write(&ca_file, other_ca().cert_pem()).unwrap();
+    let trusted = sandbox_with(ExternalProvider {
+        structured: base.clone(),
+        documents: None,
+        ca: Some(ca_file),
+    })
+    .await;
+    let (status, body) = migrate_through_ssp(&trusted, &base).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(echo.received().len(), 1);
+}
+
+#[tokio::test]
+async fn faults_apply_to_an_external_provider_as_to_a_built_in_one() {
+    let layout = certs_with_provider_host();
+    let echo = tls_provider(
+        &std::fs::read_to_string(layout.provider_cert("127.0.0.1")).unwrap(),
+        &std::fs::read_to_string(layout.provider_key("127.0.0.1")).unwrap(),
+        &layout,
+    )
+    .await;
+    let base = structured_base(&echo);
+    let sandbox = sandbox_with(ExternalProvider {
+        structured: base.clone(),
+        documents: None,
+        ca: None,
+    })
+    .await;
+    let (status, _) = sandbox
+        .set_fault(serde_json::json!({"service": "ssp", "status": 503}))
+        .await;
+    assert!(status < 300, "fault not set: {status}");
+    let (status, _) = migrate_through_ssp(&sandbox, &base).await;
+    assert_eq!(status, 503);
+    assert!(echo.received().is_empty());
+}
+
+#[test]
+fn a_scenario_names_an_external_provider_with_https_urls_and_a_ca_file_beside_it() {
+    let dir = temp_dir("external-scenario");
+    std::fs::write(dir.join("their-ca.pem"), other_ca().cert_pem()).unwrap();
+    let good = "practices:\n  - ods: B82617\n    name: Under Test\n    asid: '918999198738'\n    external_provider:\n      structured: https://gp.example:9443/B82617/STU3/1/gpconnect/structured/fhir\n      documents: https://gp.example:9443/B82617/STU3/1/gpconnect/documents/fhir\n      ca: their-ca.pem\n";
+    std::fs::write(dir.join("good.yaml"), good).unwrap();
+    let world =
+        spine_sandbox::scenario::load_paths(&[dir.join("good.yaml")], crate::support::start_day())
+            .unwrap();
+    let external = world.practices[0].external.clone().unwrap();
+    assert_eq!(
+        external.documents.as_deref(),
+        Some("https://gp.example:9443/B82617/STU3/1/gpconnect/documents/fhir")
+    );
+    assert_eq!(external.ca, Some(dir.join("their-ca.pem")));
+
+    let bad = "practices:\n  - ods: B82617\n    name: Under Test\n    asid: '918999198738'\n    external_provider:\n      structured: http://gp.example/fhir\n      ca: missing.pem\n";
+    std::fs::write(dir.join("bad.yaml"), bad).unwrap();
+    let errors =
+        spine_sandbox::scenario::load_paths(&[dir.join("bad.yaml")], crate::support::start_day())
+            .unwrap_err();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 2, "{text:?}");
+    assert!(
+        text[0].contains(":6:") && text[0].contains("https://"),
+        "{text:?}"
+    );
+    assert!(
+        text[1].contains(":7:") && text[1].contains("missing.pem"),
+        "{text:?}"
+    );
+}
