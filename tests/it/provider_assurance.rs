@@ -9,6 +9,7 @@ use serde_json::Value;
 use spine_sandbox::Clock;
 use spine_sandbox::identifiers::interactions::{MIGRATE_DOCUMENT, MIGRATE_STRUCTURED};
 use spine_sandbox::pki::{self, Layout, Validity};
+use spine_sandbox::provider_check::{self, report::Status};
 use spine_sandbox::scenario::external::ExternalProvider;
 use spine_sandbox::tls;
 
@@ -252,4 +253,127 @@ fn a_scenario_names_an_external_provider_with_https_urls_and_a_ca_file_beside_it
         text[1].contains(":7:") && text[1].contains("missing.pem"),
         "{text:?}"
     );
+}
+
+// ---- the provider check ----
+
+fn check_options(sandbox: &TestSandbox, practice: &str) -> provider_check::Options {
+    provider_check::Options {
+        practice: practice.to_owned(),
+        sandbox_url: sandbox.base.clone(),
+        ssp_url: sandbox.ssp_base.clone(),
+        certs_dir: sandbox.certs_dir.clone(),
+        as_ods: None,
+    }
+}
+
+fn statuses(report: &provider_check::report::Report) -> Vec<(&'static str, Status)> {
+    report.checks.iter().map(|c| (c.id, c.status)).collect()
+}
+
+#[tokio::test]
+async fn the_built_in_provider_passes_every_provider_check_with_journal_hops() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let report = provider_check::run(&check_options(&sandbox, "B82617"))
+        .await
+        .unwrap();
+    let text = report.text();
+    assert_eq!(
+        statuses(&report),
+        vec![
+            ("structured-metadata", Status::Pass),
+            ("no-relationship", Status::Pass),
+            ("record-without-sensitive", Status::Pass),
+            ("record-with-sensitive", Status::Pass),
+            ("extra-parameter", Status::Pass),
+            ("jwt-missing-reason", Status::Pass),
+            ("migrate-documents", Status::Pass),
+            ("relationship-follows-pds", Status::Pass),
+            ("deceased-patient", Status::Pass),
+            ("sensitive-patient", Status::Pass),
+        ],
+        "{text}"
+    );
+    assert_eq!(report.exit_code(), 0);
+    // Each check names the SSP hop and the provider's answer behind it.
+    for check in &report.checks {
+        assert!(
+            check.hops.iter().any(|h| h.starts_with("ssp ")),
+            "{}: {:?}",
+            check.id,
+            check.hops
+        );
+    }
+    let junit = report.junit();
+    assert!(
+        junit.contains("tests=\"10\" failures=\"0\" skipped=\"0\""),
+        "{junit}"
+    );
+    // The patients' registrations are back as the scenario has them.
+    let scenario: Value = sandbox.get("/_admin/scenario").await.json().await.unwrap();
+    for p in scenario["patients"].as_array().unwrap() {
+        assert_eq!(p["registered_with"], p["scenario_registered_with"], "{p}");
+    }
+}
+
+#[tokio::test]
+async fn a_stand_in_provider_that_always_answers_200_fails_every_check_but_the_records() {
+    // An https stand-in that answers every request with the same Bundle, one of whose
+    // references dangles: it never reads PDS, ignores the deceased and sensitive flags, the
+    // parameters and the JWT, and its Bundle is not sound.
+    let layout = certs_with_provider_host();
+    let bundle = r#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"resource":{"resourceType":"Patient","id":"1"}},
+        {"resource":{"resourceType":"List","id":"l","subject":{"reference":"Patient/1"},
+          "entry":[{"item":{"reference":"Condition/gone"}}]}}]}"#;
+    let dir = temp_dir("always-200");
+    let (cert, key) = (dir.join("p.pem"), dir.join("p-key.pem"));
+    std::fs::copy(layout.provider_cert("127.0.0.1"), &cert).unwrap();
+    std::fs::copy(layout.provider_key("127.0.0.1"), &key).unwrap();
+    let (server, _) = tls::ssp_server_config(&layout.ca_cert(), &cert, &key).unwrap();
+    let echo = EchoProvider::start_tls(
+        Reply {
+            body: bytes::Bytes::from_static(bundle.as_bytes()),
+            ..Reply::default()
+        },
+        server,
+    )
+    .await;
+    let mut world = spine_sandbox::scenario::load_paths(
+        &[crate::support::repo_path("scenarios/default.yaml")],
+        crate::support::start_day(),
+    )
+    .unwrap();
+    for p in &mut world.practices {
+        if p.ods.as_str() == "B82617" {
+            p.external = Some(ExternalProvider {
+                structured: format!("{}/B82617/STU3/1/gpconnect/structured/fhir", echo.base),
+                documents: None,
+                ca: None,
+            });
+        }
+    }
+    let sandbox = TestSandbox::start_world(world).await;
+    let report = provider_check::run(&check_options(&sandbox, "B82617"))
+        .await
+        .unwrap();
+    let text = report.text();
+    assert_eq!(
+        statuses(&report),
+        vec![
+            ("structured-metadata", Status::Fail),
+            ("no-relationship", Status::Fail),
+            ("record-without-sensitive", Status::Fail),
+            ("record-with-sensitive", Status::Fail),
+            ("extra-parameter", Status::Fail),
+            ("jwt-missing-reason", Status::Fail),
+            ("migrate-documents", Status::NotReached),
+            ("relationship-follows-pds", Status::Fail),
+            ("deceased-patient", Status::Fail),
+            ("sensitive-patient", Status::Fail),
+        ],
+        "{text}"
+    );
+    assert!(text.contains("List/l refers to Condition/gone"), "{text}");
+    assert_eq!(report.exit_code(), 2);
 }
