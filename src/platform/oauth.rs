@@ -766,3 +766,57 @@ pub fn key_from_pem(kid: &str, pem: &[u8]) -> Result<PublicKey, String> {
         })
         .map_err(|e| format!("not an RSA public key in PEM: {e}"))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_drops_expired_values_first_then_the_oldest() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let later = now + chrono::Duration::seconds(600);
+        let store: Expiring<u32> = Expiring::new(3);
+        store.insert("a".into(), 1, later, now);
+        store.insert("b".into(), 2, now, now); // expires at once
+        store.insert("c".into(), 3, later, now);
+        let after = now + chrono::Duration::seconds(1);
+        store.insert("d".into(), 4, later, after);
+        // "b" had expired: it went, not the oldest.
+        assert!(store.get("b").is_none());
+        assert_eq!(store.get("a").map(|v| v.0), Some(1));
+        store.insert("e".into(), 5, later, after);
+        // Full of live values: the oldest ("a") went.
+        assert!(store.get("a").is_none());
+        assert_eq!(store.len(), 3);
+        // Taking and re-adding many keys keeps the order list bounded too.
+        for n in 0..1_000 {
+            let key = format!("k{n}");
+            store.insert(key.clone(), n, later, after);
+            store.take(&key);
+        }
+        assert!(store.lock().order.len() <= 6);
+    }
+
+    #[test]
+    fn loopback_redirects_match_on_any_port_and_loopback_name() {
+        let registered = "http://localhost:8080/callback";
+        assert!(same_redirect("http://localhost:8080/callback", registered));
+        assert!(same_redirect("http://127.0.0.1:9999/callback", registered));
+        assert!(same_redirect("http://[::1]/callback", registered));
+        assert!(!same_redirect("http://localhost:8080/other", registered));
+        assert!(!same_redirect(
+            "https://localhost:8080/callback",
+            registered
+        ));
+        assert!(!same_redirect("http://evil.example/callback", registered));
+        assert!(!same_redirect(
+            "http://gp.example:8080/callback",
+            "http://gp.example/callback"
+        ));
+        assert!(same_redirect(
+            "https://gp.example/cb?x=1",
+            "https://gp.example/cb?x=1"
+        ));
+    }
+}
