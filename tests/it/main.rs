@@ -23,6 +23,7 @@ mod pds_records;
 mod pki;
 mod platform;
 mod provider_suite;
+mod safety;
 mod scenario_files;
 mod sds;
 mod ssp;
