@@ -18,6 +18,8 @@ mod journey;
 mod migrate;
 mod migrate_cache;
 mod pds;
+mod pds_create_coverage;
+mod pds_history_reset;
 mod pds_records;
 mod pki;
 mod platform;
