@@ -442,6 +442,8 @@ pub fn search_view(patient: &Value) -> Value {
         keep_items(fields, "extension", |e| {
             e["url"] == systems::DEATH_NOTIFICATION_STATUS
         });
+        // PDS's search result has no managing organisation (internal use only).
+        fields.remove("managingOrganization");
         if restricted {
             for hidden in ["address", "telecom", "contact", "generalPractitioner"] {
                 fields.remove(hidden);

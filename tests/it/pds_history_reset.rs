@@ -291,6 +291,10 @@ async fn the_scenario_holds_suffix_periods_temporary_address_textphone_and_birth
     let resource = &found["entry"][0]["resource"];
     assert_eq!(resource["address"].as_array().map(Vec::len), Some(1));
     assert_eq!(resource["name"][0]["suffix"], json!(["MBE"]));
+    assert!(
+        resource.get("managingOrganization").is_none(),
+        "PDS's search result has no managing organisation"
+    );
 
     // An address change keeps the temporary address's rules (its period) and the record valid.
     let (status, moved) = send(patch_request(
