@@ -282,6 +282,43 @@ async fn the_scenario_holds_suffix_periods_temporary_address_textphone_and_birth
         birth["valueAddress"],
         json!({ "city": "Manchester", "district": "Greater Manchester", "country": "GBR" })
     );
+    assert_eq!(
+        addresses[0]["extension"][0]["extension"][0]["valueCoding"]["code"],
+        "PAF"
+    );
+    assert_eq!(
+        addresses[0]["extension"][1]["extension"][1]["valueString"],
+        "123456789012"
+    );
+    assert_eq!(temp["extension"].as_array().map(Vec::len), Some(2));
+    let gp = &jane["generalPractitioner"][0];
+    assert_eq!(gp["id"], "254406A3");
+    assert_eq!(gp["identifier"]["period"]["start"], "2024-01-01");
+    assert_eq!(
+        jane["managingOrganization"]["identifier"]["period"]["end"],
+        "2025-12-31"
+    );
+    assert_eq!(jane["contact"][0]["period"]["start"], "2024-01-01");
+    let removal = extension(&jane, "RemovalFromRegistration").unwrap();
+    assert_eq!(
+        removal["extension"][0]["valueCodeableConcept"]["coding"][0]["code"],
+        "SCT"
+    );
+    assert_eq!(
+        removal["extension"][1]["valuePeriod"]["start"],
+        "2020-01-01T00:00:00+00:00"
+    );
+    let (_, related) = get(&sb, &format!("/Patient/{JANE}/RelatedPerson/507B7621")).await;
+    assert_eq!(related["period"]["end"], "2025-12-31");
+    assert_eq!(related["name"][0]["suffix"], json!(["MBE"]));
+    assert_eq!(related["name"][0]["period"]["start"], "2024-01-01");
+    assert_eq!(related["address"][0]["period"]["start"], "2024-01-01");
+    assert_eq!(
+        related["address"][0]["extension"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(related["telecom"][0]["period"]["end"], "2025-12-31");
+
     // A search returns the home address only.
     let (_, found) = get(
         &sb,
@@ -316,6 +353,27 @@ async fn the_scenario_holds_suffix_periods_temporary_address_textphone_and_birth
     assert!(ids(&by_old_postcode).contains(&JANE), "{by_old_postcode}");
 }
 
+#[tokio::test]
+async fn a_patch_leaves_no_empty_list_behind() {
+    let sb = sandbox().await;
+    let (status, patched) = send(patch_request(
+        &sb,
+        JANE,
+        2,
+        &json!([
+            { "op": "test", "path": "/name/0/id", "value": "123" },
+            { "op": "remove", "path": "/name/0/suffix/0" },
+        ]),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert!(
+        patched["name"][0].get("suffix").is_none(),
+        "no empty suffix list: {}",
+        patched["name"][0]
+    );
+}
+
 #[test]
 fn scenario_details_are_checked_with_their_place() {
     let dir = temp_dir("pds-details");
@@ -336,6 +394,8 @@ patients:
     historic_names: [{ given: [Jane] }]
     telecom: [{ system: textphone, value: "not a number" }]
     coverage: { card_number: "bad!", country: FRA, institution: X1, personal_id: P1, expires: soon }
+    address_keys: { paf: "12x" }
+    removal_from_registration: { code: XYZ }
 pds:
   nhs_number_allocation: { first: "9000000000", last: "12" }
 "#,
@@ -354,6 +414,8 @@ pds:
         "coverage card_number 'bad!'",
         "coverage expires 'soon' must be a date",
         "nhs_number_allocation last '12' must be 10 digits",
+        "address key paf '12x' must be 1 to 8 digits",
+        "removal_from_registration code 'XYZ' must be DEA, EMB, SCT, NIT, TRA or ORR",
     ] {
         assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
     }

@@ -121,7 +121,8 @@ async fn a_read_carries_what_the_scenario_gives() {
             "DeathNotificationStatus",
             "NHSCommunication",
             "ContactPreference",
-            "birthPlace"
+            "birthPlace",
+            "RemovalFromRegistration"
         ]
     );
     let communication = extension(&jane, COMMUNICATION).unwrap();
