@@ -175,6 +175,11 @@ pub struct PatientEntry {
     pub historic_addresses: Option<Vec<Spanned<super::record_details::HistoricAddressEntry>>>,
     pub historic_telecom: Option<Vec<Spanned<TelecomEntry>>>,
     pub coverage: Option<Spanned<super::record_details::CoverageEntry>>,
+    pub address_keys: Option<Spanned<super::record_details::AddressKeysEntry>>,
+    pub registered_with_id: Option<Spanned<String>>,
+    pub registered_with_period: Option<Spanned<super::record_details::PeriodEntry>>,
+    pub managing_organization_period: Option<Spanned<super::record_details::PeriodEntry>>,
+    pub removal_from_registration: Option<Spanned<super::record_details::RemovalEntry>>,
     /// At the practice holding the record: type, start day and preferred branch.
     pub registration: Option<Spanned<RegistrationEntry>>,
 }

@@ -19,6 +19,8 @@ mod migrate;
 mod migrate_cache;
 mod outside_the_repository;
 mod pds;
+mod pds_create_coverage;
+mod pds_history_reset;
 mod pds_records;
 mod pki;
 mod platform;
