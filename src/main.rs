@@ -105,9 +105,17 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
 
 /// Prints the consumer's conformance report; the exit code gates a CI pipeline.
 async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
-    let (code, out, err) =
-        spine_sandbox::conformance::remote::run(&args.sandbox, &args.as_ods, args.junit.as_deref())
-            .await;
+    let options = spine_sandbox::conformance::remote::Options {
+        sandbox: args.sandbox,
+        ods: args.as_ods,
+        patient: args.patient,
+        since: args.since,
+        last: args.last,
+        json: args.json,
+        junit: args.junit,
+        evidence: args.evidence,
+    };
+    let (code, out, err) = spine_sandbox::conformance::remote::run(&options).await;
     #[allow(clippy::print_stdout)]
     {
         print!("{out}");

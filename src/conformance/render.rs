@@ -248,6 +248,7 @@ mod tests {
                         detail: "d \"quoted\"".into(),
                         entries: vec![2],
                     }],
+                    hops: vec![1, 2, 3],
                 }],
             }],
         }
