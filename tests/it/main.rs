@@ -23,6 +23,7 @@ mod pds_records;
 mod pki;
 mod platform;
 mod provider_suite;
+mod requests_doc;
 mod scenario_files;
 mod sds;
 mod ssp;
