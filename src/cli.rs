@@ -118,6 +118,10 @@ pub struct CertsArgs {
     /// the built-in default scenario when there is none here].
     #[arg(long, value_name = "PATH")]
     pub scenario: Vec<PathBuf>,
+    /// Make no new PKI: copy the CA and the client certificates and keys of the sandbox
+    /// running at URL (its plain-HTTP address), the ones its SSP trusts.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["hosts", "scenario"])]
+    pub from_sandbox: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

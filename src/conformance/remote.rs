@@ -19,7 +19,8 @@ pub const EXIT_NOT_RUN: u8 = 1;
 /// At least one check failed.
 pub const EXIT_FAILED: u8 = 2;
 
-async fn get(url: &str) -> Result<Bytes, String> {
+/// A GET on the sandbox's plain-HTTP listener: the body of a 2xx answer, or what went wrong.
+pub async fn get(url: &str) -> Result<Bytes, String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("{url} is not a URL: {e}"))?;

@@ -10,6 +10,7 @@ mod binary;
 mod certificates;
 mod conformance;
 mod conformance_runs;
+mod consumer_setup;
 mod documents;
 mod first_hour;
 mod fuzz_corpus;
