@@ -153,6 +153,13 @@ async fn a_consumer_that_asks_its_own_practice_is_told_so() {
         c["detail"].as_str().unwrap().contains("your own practice"),
         "{c:#}"
     );
+    let text = sandbox
+        .get("/_admin/conformance?ods=A20047&format=text")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("from A20047 (your own practice)"), "{text}");
     // The Device lookup it made is acknowledged, not denied.
     let device = check(j, "sds.device-asid");
     assert!(
