@@ -493,3 +493,23 @@ async fn a_pipeline_gates_on_its_own_run_and_gets_an_evidence_pack() {
     assert_eq!(code, 1);
     assert!(err.contains("already holds an evidence pack"), "{err}");
 }
+
+#[tokio::test]
+async fn docs_conformance_lists_every_check_the_report_makes() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    let r = report(&sandbox, "?ods=A20047").await;
+    let page = std::fs::read_to_string(crate::support::repo_path("docs/conformance.md")).unwrap();
+    for c in journeys(&r)[0]["checks"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        assert!(
+            page.contains(&format!("| `{id}` |")),
+            "{id} is not in docs/conformance.md"
+        );
+        let url = c["url"].as_str().unwrap();
+        assert!(
+            page.contains(url),
+            "{id}'s source {url} is not in docs/conformance.md"
+        );
+    }
+}
