@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{Days, NaiveDate, Utc};
 use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey, interactions};
+use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
 use spine_sandbox::jwt::MigrateTokenRequest;
 use spine_sandbox::nhs_number::NhsNumber;
 use spine_sandbox::provider::{self, record};
@@ -204,25 +204,15 @@ fn record(start: NaiveDate) -> Record {
 fn world(start: NaiveDate) -> World {
     let ods = |s: &str| OdsCode::parse(s).unwrap();
     let practice = |code: &str, asid: &str, provider: bool| Practice {
-        supplier: Default::default(),
-        branches: Vec::new(),
-        ods: ods(code),
-        name: format!("Practice {code}"),
-        asid: Asid::parse(asid).unwrap(),
-        party_key: PartyKey::derived(&ods(code), &Asid::parse(asid).unwrap()),
         provider,
-        interactions: interactions::DEFAULT_ALLOWED
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        address: None,
-        telecom: None,
+        ..Practice::new(
+            ods(code),
+            Asid::parse(asid).unwrap(),
+            format!("Practice {code}"),
+        )
     };
     World {
-        index: Default::default(),
         name: Some("bench".into()),
-        description: None,
-        start_day: start,
         practices: vec![
             practice("B82617", "918999198738", true),
             practice("GPCA0001", "200000000359", false),
@@ -258,7 +248,7 @@ fn world(start: NaiveDate) -> World {
             record: record(start),
             demographics: Default::default(),
         }],
-        platform: Default::default(),
+        ..World::empty(start)
     }
 }
 

@@ -227,9 +227,10 @@ async fn start_plumbing(template: Response<Bytes>) -> SocketAddr {
                 let template = template.clone();
                 async move { spine_sandbox::http::boxed(template) }
             },
-            spine_sandbox::http::ConnectionLimits {
-                header_read_timeout: Duration::from_secs(10),
-            },
+            spine_sandbox::http::ConnectionLimits::from_config(
+                &spine_sandbox::config::Config::default(),
+                spine_sandbox::fhir::OutcomeStyle::GpConnect,
+            ),
             shutdown,
             Duration::from_secs(1),
             None,

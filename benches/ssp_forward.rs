@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey, interactions};
+use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
 use spine_sandbox::jwt::{MigrateTokenRequest, PractitionerClaim};
 use spine_sandbox::pki::Layout;
 use spine_sandbox::scenario::{self, Practice, World};
@@ -48,22 +48,13 @@ const PROVIDER_ASID: &str = "918999198738";
 const PATIENT: &str = "9690937286";
 
 fn practice(ods: &str, asid: &str, provider: bool) -> Practice {
-    let ods = OdsCode::parse(ods).unwrap();
-    let asid = Asid::parse(asid).unwrap();
     Practice {
-        supplier: Default::default(),
-        branches: Vec::new(),
-        party_key: PartyKey::derived(&ods, &asid),
-        ods,
-        name: "Bench Practice".into(),
-        asid,
         provider,
-        interactions: interactions::DEFAULT_ALLOWED
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        address: None,
-        telecom: None,
+        ..Practice::new(
+            OdsCode::parse(ods).unwrap(),
+            Asid::parse(asid).unwrap(),
+            "Bench Practice",
+        )
     }
 }
 
@@ -439,17 +430,11 @@ async fn run() {
     let stand_in_body = record_body();
     let provider = start_provider(stand_in_body.clone()).await;
     let world = World {
-        index: Default::default(),
-        name: None,
-        description: None,
-        start_day: chrono::Utc::now().date_naive(),
         practices: vec![
             practice(PROVIDER_ODS, PROVIDER_ASID, true),
             practice(CONSUMER_ODS, CONSUMER_ASID, false),
         ],
-        practitioners: Vec::new(),
-        patients: Vec::new(),
-        platform: Default::default(),
+        ..World::empty(chrono::Utc::now().date_naive())
     };
     let sandbox = Sandbox::start(
         config(&certs, Some(format!("http://{provider}"))),

@@ -57,12 +57,13 @@ fn main() {
                 .join(format!("world-scale-{n}-{format}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let started = Instant::now();
-            let files = generate::generate(n, 1);
-            let files = if json {
-                generate::as_json(files).unwrap()
-            } else {
-                files
-            };
+            let files = generate::generate(n, 1)
+                .files(if json {
+                    generate::Format::Json
+                } else {
+                    generate::Format::Yaml
+                })
+                .unwrap();
             generate::write(&dir, &files).unwrap();
             eprintln!(
                 "generated {n} patients ({format}) in {:.1} s",

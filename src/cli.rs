@@ -221,6 +221,10 @@ pub struct JourneyArgs {
     /// The application's API key (`iss` and `sub` of the client assertion).
     #[arg(long, value_name = "KEY", requires = "client_key")]
     pub api_key: Option<String>,
+    /// The application's client secret, where the scenario registers one (`secret:`): sent
+    /// with the login's authorization-code exchange.
+    #[arg(long, value_name = "SECRET", requires = "client_key")]
+    pub client_secret: Option<String>,
 }
 
 /// `generate --format`.

@@ -50,6 +50,23 @@ pub struct Config {
     /// `POST /oauth2/token` and SDS a registered application's `apikey`. A scenario's `auth:`
     /// overrides it.
     pub auth: AuthMode,
+    /// Key the admin API (`/_admin/...` and the web page) asks for, in an `X-Sandbox-Key` header
+    /// or the cookie `/?key=KEY` sets. With a non-loopback `http_addr` and none given, one is
+    /// generated at start and logged.
+    pub admin_key: Option<String>,
+    /// Connections each listener serves at once; past it a connection is answered 503 with
+    /// `Retry-After` and closed.
+    pub max_connections: usize,
+    /// Bytes of request bodies all requests together may hold while they arrive; past it a
+    /// request is answered 503 with `Retry-After`.
+    pub max_body_bytes_in_flight: usize,
+    /// Seconds a client may leave an answer unread (nothing written) before its connection is
+    /// closed.
+    pub write_stall_timeout_secs: u64,
+    /// Authorization codes (`GET /oauth2/authorize`) kept before the oldest are dropped.
+    pub oauth_max_codes: usize,
+    /// Access tokens kept before the oldest are dropped (expired ones go first).
+    pub oauth_max_tokens: usize,
 }
 
 /// Whether the platform's authentication is enforced.
@@ -80,6 +97,12 @@ impl Default for Config {
             scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
             migrate_cache_max_bytes: crate::provider::cache::DEFAULT_MAX_BYTES,
             auth: AuthMode::Off,
+            admin_key: None,
+            max_connections: 1024,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
+            write_stall_timeout_secs: 30,
+            oauth_max_codes: 10_000,
+            oauth_max_tokens: 10_000,
         }
     }
 }
@@ -144,6 +167,11 @@ impl Config {
                 // Other SANDBOX_* variables belong to other tools (docker compose's
                 // SANDBOX_UID, SANDBOX_BIND, ...); a typo is caught by `unknown_env`.
                 other if !KEYS.contains(&other) => {}
+                // Compose passes an unset variable on as empty: no key given.
+                "admin_key" if value.trim().is_empty() => {}
+                "admin_key" => {
+                    env_values.insert(name, serde_json::Value::String(value.clone()));
+                }
                 "scenario" => {
                     let list: Vec<serde_json::Value> = value
                         .split(',')
@@ -198,6 +226,25 @@ impl Config {
                 "max_body_bytes must be above 0".into(),
             ));
         }
+        for (name, value) in [
+            ("max_connections", self.max_connections),
+            ("max_body_bytes_in_flight", self.max_body_bytes_in_flight),
+            ("oauth_max_codes", self.oauth_max_codes),
+            ("oauth_max_tokens", self.oauth_max_tokens),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be above 0")));
+            }
+        }
+        if self
+            .admin_key
+            .as_deref()
+            .is_some_and(|k| k.len() < 16 || !k.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Invalid(
+                "admin_key must be at least 16 printable characters without spaces".into(),
+            ));
+        }
         if self.journal_max_bytes < 64 * 1024 {
             return Err(ConfigError::Invalid(format!(
                 "journal_max_bytes must be at least 65536 (one entry holds up to about 40 KiB), \
@@ -225,7 +272,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 22] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -242,6 +289,12 @@ pub const KEYS: [&str; 16] = [
     "scenario_max_yaml_nodes",
     "migrate_cache_max_bytes",
     "auth",
+    "admin_key",
+    "max_connections",
+    "max_body_bytes_in_flight",
+    "write_stall_timeout_secs",
+    "oauth_max_codes",
+    "oauth_max_tokens",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

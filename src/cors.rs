@@ -4,6 +4,9 @@
 //! and is not passed on; any other request with `Origin` gets that origin echoed in
 //! `Access-Control-Allow-Origin`, and only `X-Correlation-ID` and `X-Request-ID` exposed (the
 //! platform does not expose `ETag`: a browser reads the version from `meta.versionId`).
+//!
+//! The admin API and the web page get none of this: they answer only their own page
+//! ([`crate::admin::guard`]), so a foreign origin is never echoed for them.
 
 use std::future::Future;
 
@@ -25,6 +28,9 @@ where
     F: FnOnce(Request<Incoming>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
+    if crate::admin::guard::is_admin_path(req.uri().path()) {
+        return next(req).await;
+    }
     let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
         return next(req).await;
     };

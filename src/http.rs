@@ -21,6 +21,10 @@ use tokio::sync::{mpsc, watch};
 
 use crate::fhir::{FhirError, SpineCode};
 
+mod limits;
+use limits::{BUSY_CONNECTIONS, Drawn, InFlight, StallGuard, busy_response};
+pub use limits::{BodyBudget, ConnectionLimits, RETRY_AFTER_SECS};
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every response body the sandbox sends: buffered JSON, or a stream (SSP, the live journal).
@@ -194,6 +198,10 @@ pub enum BodyError {
         expected: Option<u64>,
     },
     Broken(String),
+    /// Bodies arriving together already hold `max_body_bytes_in_flight`: try again shortly.
+    Busy {
+        limit: usize,
+    },
 }
 
 impl BodyError {
@@ -216,6 +224,10 @@ impl BodyError {
                 )
             }
             Self::Broken(cause) => format!("could not read the request body: {cause}"),
+            Self::Busy { limit } => format!(
+                "the sandbox is receiving {limit} bytes of request bodies already \
+                 (max_body_bytes_in_flight); try again after the Retry-After seconds"
+            ),
         }
     }
 
@@ -225,6 +237,14 @@ impl BodyError {
             Self::TooLarge { .. } => FhirError::new(SpineCode::RequestTooLarge, self.sentence()),
             Self::TimedOut { .. } => FhirError::new(SpineCode::RequestTimeout, self.sentence()),
             Self::Broken(_) => FhirError::bad_request(self.sentence()),
+            Self::Busy { .. } => FhirError {
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+                issue_type: "transient",
+                code: "SERVICE_UNAVAILABLE".into(),
+                display: "Service unavailable".into(),
+                diagnostics: self.sentence(),
+                severity: "error",
+            },
         }
     }
 }
@@ -246,6 +266,22 @@ pub async fn read_body_within(
         // A GET and the like: nothing to wait for.
         return Ok(Request::from_parts(parts, Bytes::new()));
     }
+    let mut drawn = Drawn {
+        budget: parts
+            .extensions
+            .get::<InFlight>()
+            .map(|f| (f.budget.clone(), f.busy.clone())),
+        bytes: 0,
+    };
+    let busy = |drawn: &Drawn| BodyError::Busy {
+        limit: drawn.budget.as_ref().map_or(0, |(b, _)| b.limit()),
+    };
+    // A body announced bigger than what is left is refused before any of it is read.
+    if let Some(n) = expected.filter(|n| *n <= limit as u64)
+        && !drawn.take(n as usize)
+    {
+        return Err(busy(&drawn));
+    }
     let mut body = Limited::new(body, limit);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut chunks: Vec<Bytes> = Vec::new();
@@ -263,6 +299,11 @@ pub async fn read_body_within(
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
                     received += data.len();
+                    // Beyond what Content-Length announced (and was drawn up front).
+                    let more = received.saturating_sub(drawn.bytes);
+                    if more > 0 && !drawn.take(more) {
+                        return Err(busy(&drawn));
+                    }
                     chunks.push(data);
                 }
             }
@@ -321,12 +362,6 @@ pub fn percent_decode_path(path: &str) -> std::borrow::Cow<'_, str> {
         Ok(decoded) => std::borrow::Cow::Owned(decoded),
         Err(_) => std::borrow::Cow::Borrowed(path),
     }
-}
-
-/// Timeouts applied to every connection.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
-    pub header_read_timeout: Duration,
 }
 
 /// Something that turns an accepted TCP stream into the stream hyper serves (identity for plain
@@ -434,6 +469,8 @@ pub async fn serve<A, H, F>(
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut local = local.map(|(accepts, peer)| (accepts.rx, peer));
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let busy_connections = Arc::new(tokio::sync::Semaphore::new(BUSY_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -445,8 +482,11 @@ pub async fn serve<A, H, F>(
                     here,
                     deadline,
                     handler.clone(),
-                    builder.clone(),
-                    graceful.watcher(),
+                    Serving {
+                        builder: builder.clone(),
+                        watcher: graceful.watcher(),
+                        limits: limits.clone(),
+                    },
                 ));
                 continue;
             }
@@ -461,11 +501,23 @@ pub async fn serve<A, H, F>(
             }
         };
         let _ = tcp.set_nodelay(true);
+        let (permit, busy) = match connections.clone().try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(_) => match busy_connections.clone().try_acquire_owned() {
+                Ok(permit) => (permit, true),
+                Err(_) => {
+                    tracing::debug!(%remote, "Closed a connection at once: too many are open.");
+                    continue;
+                }
+            },
+        };
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let limits = limits.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             // hyper's header timeout starts at a request's first byte, so a client that
             // connects and says nothing would hold its connection (and a file descriptor) for
             // ever. The first request's headers, TLS handshake included, must be in within
@@ -483,7 +535,34 @@ pub async fn serve<A, H, F>(
                     return;
                 }
             };
-            serve_connection(stream, peer, remote, deadline, handler, builder, watcher).await;
+            if busy {
+                tracing::debug!(%remote, "Answering 503: too many connections are open.");
+                let (style, max) = (limits.busy_style, limits.max_connections);
+                let busy_handler =
+                    move |_req: Request<Incoming>, _peer: A::Peer, _remote: SocketAddr| {
+                        std::future::ready(busy_response(style, max))
+                    };
+                serve_connection(
+                    stream,
+                    peer,
+                    remote,
+                    deadline,
+                    busy_handler,
+                    Serving {
+                        builder,
+                        watcher,
+                        limits,
+                    },
+                )
+                .await;
+                return;
+            }
+            let serving = Serving {
+                builder,
+                watcher,
+                limits,
+            };
+            serve_connection(stream, peer, remote, deadline, handler, serving).await;
         });
     }
     drop(listener);
@@ -506,6 +585,13 @@ async fn next_local<P: Clone>(
     }
 }
 
+/// How a listener serves each of its connections.
+struct Serving {
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    limits: ConnectionLimits,
+}
+
 /// One connection, TCP or local, until it ends, the client stays silent past `deadline`, or
 /// the listener drains.
 async fn serve_connection<S, P, H, F>(
@@ -514,22 +600,43 @@ async fn serve_connection<S, P, H, F>(
     remote: SocketAddr,
     deadline: tokio::time::Instant,
     handler: H,
-    builder: auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    serving: Serving,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     P: Clone + Send + Sync + 'static,
     H: Fn(Request<Incoming>, P, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    let Serving {
+        builder,
+        watcher,
+        limits,
+    } = serving;
     let asked = Arc::new(AtomicBool::new(false));
     let first_request = asked.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let in_flight = InFlight {
+        budget: limits.body_budget.clone(),
+        busy: Arc::new(AtomicBool::new(false)),
+    };
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         first_request.store(true, Ordering::Relaxed);
         let handler = handler.clone();
         let peer = peer.clone();
+        req.extensions_mut().insert(in_flight.clone());
+        let busy = in_flight.busy.clone();
         async move {
-            let resp = handler(req, peer, remote).await;
+            let mut resp = handler(req, peer, remote).await;
+            // A body refused because the listener's body budget was full: say when to retry,
+            // and close (the body was not read to its end).
+            if busy.swap(false, Ordering::Relaxed)
+                && resp.status() == http::StatusCode::SERVICE_UNAVAILABLE
+            {
+                resp.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(RETRY_AFTER_SECS),
+                );
+                resp = closing(resp);
+            }
             // An injected "dropped connection": hyper closes the connection unanswered.
             if resp
                 .extensions()
@@ -541,6 +648,7 @@ async fn serve_connection<S, P, H, F>(
             Ok(resp)
         }
     });
+    let stream = StallGuard::new(stream, limits.write_stall_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let conn = watcher.watch(conn.into_owned());
     tokio::pin!(conn);

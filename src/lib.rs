@@ -22,6 +22,10 @@
 //! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
 //! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
 
+// Standard output belongs to the command line (`--json` answers are piped into other tools):
+// the library reports through `tracing` or its return values, never by printing.
+#![deny(clippy::print_stdout)]
+
 /// mimalloc, not the system allocator, for every binary built on this crate (the sandbox, its
 /// tests and benchmarks alike). A world is millions of small allocations made and freed at
 /// start and reset, and a migrate answer many more per request: measured on a 10,000-patient

@@ -80,20 +80,19 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
                     client_key,
                     kid,
                     api_key,
+                    client_secret: args.client_secret,
                 })
             }
             _ => None,
         },
     };
     let json = args.json;
-    #[allow(clippy::print_stdout)]
     let report = spine_sandbox::journey::run(&options, |step| {
         if !json {
             println!("{}", step.line());
         }
     })
     .await;
-    #[allow(clippy::print_stdout)]
     if json {
         println!(
             "{}",
@@ -119,10 +118,7 @@ async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
         evidence: args.evidence,
     };
     let (code, out, err) = spine_sandbox::conformance::remote::run(&options).await;
-    #[allow(clippy::print_stdout)]
-    {
-        print!("{out}");
-    }
+    print!("{out}");
     eprint!("{err}");
     ExitCode::from(code)
 }
@@ -176,16 +172,13 @@ fn scenario_command(args: &ScenarioArgs) -> ExitCode {
     };
     match scenario::builtin::write_default(dir) {
         Ok(files) => {
-            #[allow(clippy::print_stdout)]
-            {
-                for file in &files {
-                    println!("created {}", file.display());
-                }
-                println!(
-                    "Run it with: spine-sandbox serve --scenario {}",
-                    dir.join("default.yaml").display()
-                );
+            for file in &files {
+                println!("created {}", file.display());
             }
+            println!(
+                "Run it with: spine-sandbox serve --scenario {}",
+                dir.join("default.yaml").display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -202,15 +195,12 @@ fn scenario_command(args: &ScenarioArgs) -> ExitCode {
 fn check(files: &[std::path::PathBuf]) -> ExitCode {
     match scenario::load::load_paths_with(files, today(), env_parse_limits()) {
         Ok(world) => {
-            #[allow(clippy::print_stdout)]
-            {
-                println!(
-                    "ok: {} practices, {} practitioners, {} patients",
-                    world.practices.len(),
-                    world.practitioners.len(),
-                    world.patients.len()
-                );
-            }
+            println!(
+                "ok: {} practices, {} practitioners, {} patients",
+                world.practices.len(),
+                world.practitioners.len(),
+                world.patients.len()
+            );
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -225,28 +215,25 @@ fn check(files: &[std::path::PathBuf]) -> ExitCode {
 
 /// `generate --patients N --seed S --out DIR`: writes the world and says how to use it.
 fn generate(patients: usize, seed: u64, out: &std::path::Path, format: GenerateFormat) -> ExitCode {
-    let files = scenario::generate::generate(patients, seed);
-    let files = match format {
-        GenerateFormat::Yaml => files,
-        GenerateFormat::Json => match scenario::generate::as_json(files) {
-            Ok(files) => files,
-            Err(message) => {
-                eprintln!("{message}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let format = match format {
+        GenerateFormat::Yaml => scenario::generate::Format::Yaml,
+        GenerateFormat::Json => scenario::generate::Format::Json,
+    };
+    let files = match scenario::generate::generate(patients, seed).files(format) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
     };
     match scenario::generate::write(out, &files) {
         Ok(()) => {
-            #[allow(clippy::print_stdout)]
-            {
-                println!(
-                    "wrote {patients} patients in {} files to {}; serve them with --scenario {}",
-                    files.len(),
-                    out.display(),
-                    out.display()
-                );
-            }
+            println!(
+                "wrote {patients} patients in {} files to {}; serve them with --scenario {}",
+                files.len(),
+                out.display(),
+                out.display()
+            );
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -281,35 +268,30 @@ fn keys(args: &spine_sandbox::cli::KeysArgs) -> ExitCode {
         }
     };
     let api_key = args.api_key.as_deref().unwrap_or("<your API key>");
-    #[allow(clippy::print_stdout)]
-    {
-        println!(
-            "created {} (private: keep it to sign with)",
-            files.private_key.display()
-        );
-        println!("created {}", files.public_key.display());
-        println!("created {}", files.jwks.display());
-        println!();
-        println!(
-            "Register the public key in a scenario (paths are relative to the scenario file):"
-        );
-        println!();
-        println!("auth: required");
-        println!("applications:");
-        println!("  - name: My test application");
-        println!("    api_key: {api_key}");
-        println!("    jwks: {}", files.jwks.display());
-        println!();
-        println!(
-            "then sign client assertions with the private key and kid '{}', e.g.",
-            args.kid
-        );
-        println!(
-            "spine-sandbox journey --client-key {} --kid {} --api-key {api_key} ...",
-            files.private_key.display(),
-            args.kid
-        );
-    }
+    println!(
+        "created {} (private: keep it to sign with)",
+        files.private_key.display()
+    );
+    println!("created {}", files.public_key.display());
+    println!("created {}", files.jwks.display());
+    println!();
+    println!("Register the public key in a scenario (paths are relative to the scenario file):");
+    println!();
+    println!("auth: required");
+    println!("applications:");
+    println!("  - name: My test application");
+    println!("    api_key: {api_key}");
+    println!("    jwks: {}", files.jwks.display());
+    println!();
+    println!(
+        "then sign client assertions with the private key and kid '{}', e.g.",
+        args.kid
+    );
+    println!(
+        "spine-sandbox journey --client-key {} --kid {} --api-key {api_key} ...",
+        files.private_key.display(),
+        args.kid
+    );
     ExitCode::SUCCESS
 }
 
@@ -330,26 +312,23 @@ fn certs(args: &CertsArgs) -> ExitCode {
     let hosts = pki::ssp_hosts(None, &args.hosts);
     match pki::ensure(&args.out, &pki::client_systems(&world), &hosts) {
         Ok(report) => {
-            #[allow(clippy::print_stdout)]
-            {
-                for path in &report.created {
-                    println!("created {}", path.display());
-                }
-                for path in &report.kept {
-                    println!("kept    {}", path.display());
-                }
-                if !report.kept.is_empty() {
-                    println!(
-                        "Existing files were kept; delete {} for a fresh PKI.",
-                        args.out.display()
-                    );
-                }
+            for path in &report.created {
+                println!("created {}", path.display());
+            }
+            for path in &report.kept {
+                println!("kept    {}", path.display());
+            }
+            if !report.kept.is_empty() {
                 println!(
-                    "SSP certificate names: {}. Trust {} (see certs/README.md).",
-                    hosts.join(", "),
-                    pki::Layout::new(&args.out).ca_cert().display()
+                    "Existing files were kept; delete {} for a fresh PKI.",
+                    args.out.display()
                 );
             }
+            println!(
+                "SSP certificate names: {}. Trust {} (see certs/README.md).",
+                hosts.join(", "),
+                pki::Layout::new(&args.out).ca_cert().display()
+            );
             let ca = pki::Layout::new(&args.out).ca_cert();
             if report.created.contains(&ca) {
                 eprintln!(
@@ -416,10 +395,7 @@ async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
     }
     for (remote, path) in files {
         if path.exists() {
-            #[allow(clippy::print_stdout)]
-            {
-                println!("kept    {}", path.display());
-            }
+            println!("kept    {}", path.display());
             continue;
         }
         let body = match get(&format!("{base}/_admin/certificates/{remote}")).await {
@@ -438,19 +414,13 @@ async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
             eprintln!("error: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
-        #[allow(clippy::print_stdout)]
-        {
-            println!("copied  {}", path.display());
-        }
+        println!("copied  {}", path.display());
     }
-    #[allow(clippy::print_stdout)]
-    {
-        println!(
-            "These are the certificates the sandbox at {base} trusts ({} ASIDs). Trust {}.",
-            asids.len(),
-            layout.ca_cert().display()
-        );
-    }
+    println!(
+        "These are the certificates the sandbox at {base} trusts ({} ASIDs). Trust {}.",
+        asids.len(),
+        layout.ca_cert().display()
+    );
     ExitCode::SUCCESS
 }
 
@@ -542,10 +512,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     let stop = shutdown_signal();
     eprint!("{}", banner(&running));
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{}", running.listening_line());
-    }
+    println!("{}", running.listening_line());
     stop.await;
     tracing::info!("Shutting down: draining open requests.");
     running.shutdown().await;

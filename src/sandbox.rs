@@ -89,7 +89,7 @@ pub struct Sandbox;
 impl Sandbox {
     /// Binds the plain-HTTP and SSP listeners, makes sure the PKI exists, and starts serving.
     pub async fn start(
-        config: Config,
+        mut config: Config,
         world: World,
         clock: Clock,
     ) -> Result<RunningSandbox, StartError> {
@@ -98,10 +98,16 @@ impl Sandbox {
         let http_addr = local_addr(&http_listener, config.http_addr)?;
         let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
         let public_url = config.public_url_for(http_addr.port());
+        admin::guard::settle_key(&mut config, &public_url);
         ensure_pki(&config.certs_dir, &world, &public_url).await?;
         let platform = Arc::new(platform::Platform::new(
             &world.platform,
             config.auth == crate::config::AuthMode::Required,
+            platform::oauth::Bounds {
+                max_codes: config.oauth_max_codes,
+                max_tokens: config.oauth_max_tokens,
+                default_redirect: format!("{public_url}/callback"),
+            },
         ));
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
@@ -147,9 +153,8 @@ impl Sandbox {
             deliveries: conformance::Deliveries::default(),
             consumer_marks: conformance::Marks::default(),
         };
-        let limits = ConnectionLimits {
-            header_read_timeout: Duration::from_secs(shared.config.header_read_timeout_secs.max(1)),
-        };
+        let limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::GpConnect);
+        let ssp_limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::Ssp);
         let drain = Duration::from_secs(10);
         let ssp_acceptor =
             ssp::SspAcceptor::new(&shared.config, shared.journal.clone(), shared.clock.clone())?;
@@ -184,7 +189,7 @@ impl Sandbox {
                 let ssp = ssp_service.clone();
                 async move { ssp.handle(req, peer, remote).await }
             },
-            limits,
+            ssp_limits,
             rx,
             drain,
             None,
@@ -267,7 +272,7 @@ enum Route {
 
 fn route(path: &str) -> Route {
     // A browser asks for /favicon.ico with the page: the page's, not a provider hop to journal.
-    if path == "/" || path == "/healthz" || path == "/favicon.ico" || path.starts_with("/_admin") {
+    if admin::guard::is_admin_path(path) {
         Route::Admin
     } else if path.starts_with(pds::BASE_PATH) {
         Route::Pds

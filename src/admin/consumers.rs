@@ -42,7 +42,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (&method, path.as_str()) {
-        (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()),
+        (&Method::GET, "/_admin/conformance") => conformance(shared, req.uri().query()).await,
         (_, "/_admin/conformance") => not_allowed(&method, &path),
         (&Method::GET, "/_admin/clock") => clock_view(shared),
         (&Method::POST, "/_admin/clock") => move_clock(shared, req).await,
@@ -128,31 +128,40 @@ pub fn report_query(
     Ok((filter, format))
 }
 
-/// `GET /_admin/conformance`: consumers' journeys graded from the journal.
-fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
+/// `GET /_admin/conformance`: consumers' journeys graded from the journal, off the request
+/// threads (see `heavy`).
+async fn conformance(shared: &Shared, query: Option<&str>) -> Response<Body> {
     let (filter, format) = match report_query(query) {
         Ok(q) => q,
         Err(e) => return fail(e),
     };
-    let report = crate::conformance::report_with(
-        &shared.journal.since(0),
-        shared.journal.evicted_through(),
-        &filter,
-        &shared.consumer_marks.all(),
-    );
-    let (body, content_type) = match format.as_str() {
-        "text" => (
-            crate::conformance::render::text(&report).into_bytes(),
-            "text/plain; charset=utf-8",
-        ),
-        "junit" => (
-            crate::conformance::render::junit(&report).into_bytes(),
-            "application/xml",
-        ),
-        _ => (
-            serde_json::to_vec(&report).unwrap_or_default(),
-            "application/json",
-        ),
+    let journal = shared.journal.clone();
+    let marks = shared.consumer_marks.all();
+    let graded = super::heavy::run("conformance report", move || {
+        let report = crate::conformance::report_with(
+            &journal.since(0),
+            journal.evicted_through(),
+            &filter,
+            &marks,
+        );
+        match format.as_str() {
+            "text" => (
+                crate::conformance::render::text(&report).into_bytes(),
+                "text/plain; charset=utf-8",
+            ),
+            "junit" => (
+                crate::conformance::render::junit(&report).into_bytes(),
+                "application/xml",
+            ),
+            _ => (
+                serde_json::to_vec(&report).unwrap_or_default(),
+                "application/json",
+            ),
+        }
+    });
+    let (body, content_type) = match graded.await {
+        Ok(done) => done,
+        Err(e) => return super::heavy::refusal(&e),
     };
     let mut resp = Response::new(full(body));
     resp.headers_mut()

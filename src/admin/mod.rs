@@ -12,9 +12,14 @@ use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::sandbox::Shared;
 
 mod consumers;
+pub mod guard;
+mod heavy;
 mod stream;
 
 pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    if let Some(refused) = guard::check(shared, &req) {
+        return refused;
+    }
     let path = req.uri().path().to_owned();
     if consumers::owns(&path) {
         return consumers::handle(shared, req).await;
@@ -69,7 +74,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 Ok(query) if wants_stream || query.stream => {
                     stream::journal_stream(shared, last_event.unwrap_or(query.since))
                 }
-                Ok(query) => journal(shared, query.since),
+                Ok(query) => journal(shared, query.since).await,
             }
         }
         (&Method::GET, "/_admin/faults") => boxed(json_response(
@@ -102,6 +107,13 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             }
         }
         (&Method::GET, "/") => page(),
+        (&Method::GET, "/_admin/assets/page.css") => asset(include_str!("page.css"), "text/css"),
+        (&Method::GET, "/_admin/assets/page.js") => {
+            asset(include_str!("page.js"), "text/javascript")
+        }
+        (&Method::GET, "/_admin/assets/record.js") => {
+            asset(include_str!("record.js"), "text/javascript")
+        }
         (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
@@ -112,6 +124,22 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         )),
         (&Method::GET, p) if p.starts_with("/_admin/records/") => {
             record(shared, &p["/_admin/records/".len()..])
+        }
+        (&Method::POST, p) if p.starts_with("/_admin/pds/patients/") => {
+            match crate::pds::admin::reset_route(
+                &shared.pds,
+                &shared.world,
+                &p["/_admin/pds/patients/".len()..],
+            ) {
+                Some(resp) => boxed(resp),
+                None => boxed(
+                    FhirError::new(
+                        SpineCode::NoRecordFound,
+                        format!("no admin endpoint at {path}"),
+                    )
+                    .to_response(OutcomeStyle::GpConnect),
+                ),
+            }
         }
         (
             _,
@@ -247,10 +275,21 @@ fn journal_query(query: Option<&str>) -> Result<JournalQuery, FhirError> {
     Ok(q)
 }
 
-fn journal(shared: &Shared, since: u64) -> Response<Body> {
+async fn journal(shared: &Shared, since: u64) -> Response<Body> {
     let entries = shared.journal.since(since);
     let stats = shared.journal.stats();
-    let body = serde_json::to_vec(&entries).unwrap_or_default();
+    let body = if entries.len() < 64 {
+        serde_json::to_vec(&entries).unwrap_or_default()
+    } else {
+        match heavy::run("journal", move || {
+            serde_json::to_vec(&entries).unwrap_or_default()
+        })
+        .await
+        {
+            Ok(body) => body,
+            Err(e) => return heavy::refusal(&e),
+        }
+    };
     let mut resp = Response::new(full(body));
     // What the whole journal holds now (not only the entries after `since`).
     resp.headers_mut()
@@ -396,6 +435,8 @@ fn scenario_summary(shared: &Shared) -> serde_json::Value {
                 "nhs_number": p.nhs_number.as_str(),
                 "name": name.trim(),
                 "registered_with": shared.pds.registered_practice(p.nhs_number.as_str()),
+                // Where the scenario registers the patient: what a reset restores.
+                "scenario_registered_with": p.registered_with,
                 "record_at": p.record_at,
                 "sensitive": p.sensitive,
                 "deceased": p.deceased.is_some(),
@@ -438,6 +479,16 @@ fn confidential_count(r: &crate::scenario::Record) -> usize {
         + r.referrals.iter().filter(|i| i.meta.confidential).count()
         + r.diary.iter().filter(|i| i.meta.confidential).count()
         + r.documents.iter().filter(|i| i.meta.confidential).count()
+}
+
+/// The page's style sheet and scripts, served beside it so that the page needs no inline code.
+fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(full(text));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
 }
 
 fn page() -> Response<Body> {

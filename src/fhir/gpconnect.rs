@@ -69,8 +69,12 @@ pub mod extensions {
     pub const RELATED_CLINICAL_CONTENT: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-RelatedClinicalContent-1";
     pub const PROBLEM_SIGNIFICANCE: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-ProblemSignificance-1";
     pub const RELATED_PROBLEM_HEADER: &str = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-RelatedProblemHeader-1";
+    /// The URL of the GP Connect STU3 assets (`nhsconnect/STU3-FHIR-Assets`).
     pub const ACTUAL_PROBLEM: &str =
         "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ActualProblem-1";
+    /// The URL EMIS Web exports carry and the only one NHS England's GP2GP adaptor reads.
+    pub const ACTUAL_PROBLEM_HL7: &str =
+        "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-ActualProblem-1";
     pub const ALLERGY_INTOLERANCE_END: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-AllergyIntoleranceEnd-1";
     pub const PRESCRIBING_AGENCY: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-PrescribingAgency-1";
     pub const PRESCRIPTION_TYPE: &str =
@@ -110,10 +114,10 @@ pub mod code_systems {
         "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescribingAgency-1";
     pub const PRESCRIPTION_TYPE: &str =
         "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescriptionType-1";
-    /// The CodeSystem asset's own `url` is on fhir.nhs.uk, but CareConnect-GPC-PractitionerRole-1
-    /// fixes this one, and every GP Connect example uses it.
+    /// The CodeSystem asset's own `url` (CodeSystem-CareConnect-SDSJobRoleName-1 in
+    /// `nhsconnect/STU3-FHIR-Assets`), which every real supplier export carries.
     pub const SDS_JOB_ROLE_NAME: &str =
-        "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1";
+        "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1";
     pub const CONDITION_CATEGORY: &str = "http://hl7.org/fhir/condition-category";
     /// What CareConnect-GPC-ProblemHeader-Condition-1 fixes for `Condition.category`.
     pub const CARE_CONNECT_CONDITION_CATEGORY: &str =
@@ -126,6 +130,9 @@ pub mod code_systems {
         "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-ParticipantType-1";
     /// `List.orderedBy` of consultation, topic and heading Lists.
     pub const LIST_ORDER: &str = "http://hl7.org/fhir/list-order";
+    /// Observation interpretation (HL7 v2 table 0078: `H` high, `L` low).
+    pub const OBSERVATION_INTERPRETATION: &str = "http://hl7.org/fhir/v2/0078";
+    pub const UCUM: &str = "http://unitsofmeasure.org";
     /// Diagnostic service sections (`LAB`), for DiagnosticReport.category.
     pub const DIAGNOSTIC_SERVICE_SECTION: &str = "http://hl7.org/fhir/v2/0074";
 }

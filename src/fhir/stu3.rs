@@ -91,6 +91,8 @@ pub struct CodingDetail<'a> {
     /// otherwise the SNOMED coding is first and picked.
     pub translation_first: bool,
     pub description_id: Option<&'a str>,
+    /// The term of that description (`descriptionDisplay`), when it is known.
+    pub description_display: Option<&'a str>,
 }
 
 impl Serialize for CodeableConcept<'_> {
@@ -102,12 +104,22 @@ impl Serialize for CodeableConcept<'_> {
             (Some([c]), Some(d)) => {
                 let main = DetailedCoding {
                     extension: d.description_id.map(|id| {
+                        let mut extension = Vec::with_capacity(2);
+                        extension.push(IdValue {
+                            url: "descriptionId",
+                            value_id: Some(id),
+                            value_string: None,
+                        });
+                        if let Some(term) = d.description_display {
+                            extension.push(IdValue {
+                                url: "descriptionDisplay",
+                                value_id: None,
+                                value_string: Some(term),
+                            });
+                        }
                         [SctDescId {
                             url: crate::fhir::gpconnect::extensions::CODING_SCTDESCID,
-                            extension: [IdValue {
-                                url: "descriptionId",
-                                value_id: id,
-                            }],
+                            extension,
                         }]
                     }),
                     coding: *c,
@@ -149,14 +161,17 @@ struct DetailedCoding<'a> {
 #[derive(Serialize)]
 struct SctDescId<'a> {
     url: &'a str,
-    extension: [IdValue<'a>; 1],
+    extension: Vec<IdValue<'a>>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct IdValue<'a> {
     url: &'a str,
-    value_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_string: Option<&'a str>,
 }
 
 impl<'a> CodeableConcept<'a> {
@@ -230,6 +245,29 @@ pub struct Quantity<'a> {
     pub value: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<&'a str>,
+}
+
+/// A `SimpleQuantity` with its UCUM code: the bounds of a reference range.
+#[derive(Serialize)]
+pub struct SimpleQuantity<'a> {
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+}
+
+/// `Observation.referenceRange`: numeric bounds, or text when the range is not numeric.
+#[derive(Serialize)]
+pub struct ReferenceRange<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<SimpleQuantity<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<SimpleQuantity<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -542,12 +580,15 @@ pub struct Observation<'a> {
     pub performer: Option<[Reference<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_quantity: Option<Quantity<'a>>,
+    /// `H` or `L` (HL7 v2 table 0078) when the value is outside its reference range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<CodeableConcept<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub specimen: Option<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference_range: Option<[Text<'a>; 1]>,
+    pub reference_range: Option<[ReferenceRange<'a>; 1]>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<ObservationRelated<'a>>,
     /// Values recorded together under one code, such as systolic and diastolic blood pressure.

@@ -17,6 +17,10 @@ pub struct JourneyAuth {
     pub client_key: PathBuf,
     pub kid: String,
     pub api_key: String,
+    /// The application's client secret, for an application registered with one: the token
+    /// endpoint refuses its authorization-code exchange without it.
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 /// A signed client assertion for `token_url`, valid for four minutes.

@@ -86,10 +86,15 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             });
         };
         if self.options.skip_registration_change {
-            self.note(
-                "PDS registration change",
-                "skipped (--skip-registration-change): PDS still names the old practice",
-            );
+            // A restricted record hides its practice: PDS names nobody, rather than the old one.
+            let why = match &trace.registered {
+                Some(ods) => format!("skipped (--skip-registration-change): PDS still names {ods}"),
+                None => "skipped (--skip-registration-change): PDS names no practice for this \
+                         patient (a restricted record hides it); asking the practice holding the \
+                         record directly"
+                    .to_owned(),
+            };
+            self.note("PDS registration change", &why);
         } else {
             self.change_registration(&trace).await?;
         }
@@ -132,17 +137,16 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         let redirect = format!("{base}/callback");
         let user = match super::auth::login_code(&client, &base, &auth.api_key, &redirect).await {
             Ok(code) => {
-                super::auth::token(
-                    &client,
-                    &token_url,
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", &redirect),
-                        ("client_id", &auth.api_key),
-                    ],
-                )
-                .await
+                let mut form = vec![
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", redirect.as_str()),
+                    ("client_id", auth.api_key.as_str()),
+                ];
+                if let Some(secret) = &auth.client_secret {
+                    form.push(("client_secret", secret.as_str()));
+                }
+                super::auth::token(&client, &token_url, &form).await
             }
             Err(e) => Err(e),
         };

@@ -10,10 +10,18 @@
 //! | `PATCH` | `/Patient/{nhsNumber}` | [`update_patient`] |
 //! | `GET` | `/Patient?...` | [`search_patients`] |
 //! | `GET` | `/Patient/{nhsNumber}/RelatedPerson[/{id}]` | [`related_people`] |
+//! | `POST` | `/Patient` | [`create::create_patient`] |
+//! | `GET` | `/Coverage?subscriber:identifier={nhsNumber}` | [`coverage::search`] |
+//! | `POST` | `/Coverage` | [`coverage::post`] |
 //!
-//! Every response, errors included, echoes `X-Request-ID` and `X-Correlation-ID`.
+//! Every response, errors included, echoes `X-Request-ID` and `X-Correlation-ID`. A request
+//! with `X-Sandbox-Reset: patient` first resets the patient it names ([`admin`]).
 
+pub mod admin;
+pub mod coverage;
+pub mod create;
 pub mod extensions;
+pub mod history;
 pub mod patch;
 pub mod patient;
 pub mod search;
@@ -60,7 +68,8 @@ pub async fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
     let checked = pds
         .platform
         .check_pds(pds.clock.now(), req.method(), req.headers())
-        .and_then(|()| route(pds, &req));
+        .and_then(|()| admin::reset_from_header(&pds.store, &pds.world, &req))
+        .and_then(|_| route(pds, &req));
     let mut resp = checked.unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
     echo_tracking_headers(req.headers(), resp.headers_mut());
     resp
@@ -94,11 +103,22 @@ fn route(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> 
     match (resource, id, extra) {
         ("Patient", None, _) => match *req.method() {
             Method::GET => search_patients(pds, req),
+            Method::POST => create::create_patient(pds, req),
             _ => method_not_allowed(
                 req.method(),
                 "/Patient",
-                "GET",
-                "patient creation (POST) is not emulated by this sandbox",
+                "GET, POST",
+                "search with GET, create a patient with POST",
+            ),
+        },
+        ("Coverage", None, _) => match *req.method() {
+            Method::GET => coverage::search(pds, req),
+            Method::POST => coverage::post(pds, req),
+            _ => method_not_allowed(
+                req.method(),
+                "/Coverage",
+                "GET, POST",
+                "read a patient's EHIC with GET ?subscriber:identifier=, replace it with POST",
             ),
         },
         ("Patient", Some(""), None) => Err(FhirError::new(
@@ -125,7 +145,7 @@ fn route(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> 
         _ => Err(FhirError::new(
             SpineCode::ResourceNotFound,
             format!(
-                "no PDS resource at {rest}; this sandbox serves /Patient/{{nhsNumber}} (GET, PATCH), /Patient/{{nhsNumber}}/RelatedPerson (GET) and /Patient?... (search)"
+                "no PDS resource at {rest}; this sandbox serves /Patient/{{nhsNumber}} (GET, PATCH), /Patient/{{nhsNumber}}/RelatedPerson (GET), /Patient (search with GET, create with POST) and /Coverage (GET, POST)"
             ),
         )),
     }
@@ -270,7 +290,10 @@ pub fn update_patient(
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    if !content_type.starts_with("application/json") {
+    // The specification: anything but `application/json-patch+json` is 400 (the official mock
+    // lets any JSON type through; docs/pds.md). Parameters such as `; charset=utf-8` are fine.
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if !media_type.eq_ignore_ascii_case("application/json-patch+json") {
         return Err(FhirError::new(
             SpineCode::UnsupportedService,
             format!(
@@ -351,8 +374,8 @@ pub fn search_patients(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     let search = search::parse(&query_pairs(req.uri().query()))?;
-    let mut matches = pds.store.scan(|p| {
-        search.score(p).map(|score| search::Match {
+    let mut matches = pds.store.scan(|p, history| {
+        search.score(p, history).map(|score| search::Match {
             patient: p.clone(),
             score,
         })

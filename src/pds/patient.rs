@@ -4,9 +4,19 @@
 use serde_json::{Map, Value, json};
 
 use super::extensions;
+use super::history::History;
 use crate::fhir::systems;
 use crate::scenario::demographics::{DeathNotification, RelatedPerson, Telecom};
+use crate::scenario::record_details::Period;
 use crate::scenario::{Address, HumanName, Patient};
+
+/// PDS's extension for a contact system FHIR has no code for (a textphone is `system: other`).
+pub const OTHER_CONTACT_SYSTEM: &str =
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OtherContactSystem";
+const OTHER_CONTACT_SYSTEM_CODES: &str =
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-OtherContactSystem";
+/// FHIR's core extension for place of birth.
+pub const BIRTH_PLACE: &str = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace";
 
 /// A stable object id (8 upper-case hex digits, the shape PDS uses, e.g. `254406A3`) for the
 /// `n`th object of `element` in a scenario patient, so ids survive `POST /_admin/reset`.
@@ -64,9 +74,16 @@ pub fn from_scenario(p: &Patient) -> Value {
         .name_id
         .clone()
         .unwrap_or_else(|| stable_object_id(nhs, "name", 0));
+    let details = &d.details;
     let mut name = human_name(&p.name);
     if let Some(fields) = name.as_object_mut() {
         fields.insert("id".into(), json!(name_id));
+        if !details.name_suffix.is_empty() {
+            fields.insert("suffix".into(), json!(details.name_suffix));
+        }
+        if let Some(period) = &details.name_period {
+            fields.insert("period".into(), period_json(period));
+        }
     }
 
     let mut patient = json!({
@@ -119,6 +136,19 @@ pub fn from_scenario(p: &Patient) -> Value {
             .as_ref()
             .map(extensions::contact_preferences),
     );
+    if let Some(place) = &details.birth_place {
+        let mut address = Map::new();
+        for (key, value) in [
+            ("city", &place.city),
+            ("district", &place.district),
+            ("country", &place.country),
+        ] {
+            if let Some(value) = value {
+                address.insert(key.into(), json!(value));
+            }
+        }
+        extension.push(json!({ "url": BIRTH_PLACE, "valueAddress": address }));
+    }
     if !extension.is_empty() {
         patient["extension"] = Value::Array(extension);
     }
@@ -142,12 +172,35 @@ pub fn from_scenario(p: &Patient) -> Value {
             })
             .collect();
     }
+    let mut addresses = Vec::new();
     if let Some(address) = &p.address {
         let id = d
             .address_id
             .clone()
             .unwrap_or_else(|| stable_object_id(nhs, "address", 0));
-        patient["address"] = json!([home_address(Some(&id), address)]);
+        let mut home = home_address(Some(&id), address);
+        if let Some(period) = &details.address_period {
+            home["period"] = period_json(period);
+        }
+        addresses.push(home);
+    }
+    if let Some(temp) = &details.temporary_address {
+        let id = temp
+            .id
+            .clone()
+            .unwrap_or_else(|| stable_object_id(nhs, "address", 1));
+        let mut address = home_address(Some(&id), &temp.address);
+        address["use"] = json!("temp");
+        if let Some(text) = &temp.text {
+            address["text"] = json!(text);
+        }
+        if let Some(period) = &temp.period {
+            address["period"] = period_json(period);
+        }
+        addresses.push(address);
+    }
+    if !addresses.is_empty() {
+        patient["address"] = Value::Array(addresses);
     }
     patient["generalPractitioner"] = json!([general_practitioner(
         &stable_object_id(nhs, "generalPractitioner", 0),
@@ -159,6 +212,67 @@ pub fn from_scenario(p: &Patient) -> Value {
             "system": systems::ODS_ORGANIZATION_CODE, "value": ods } });
     }
     patient
+}
+
+/// A FHIR `Period` of what the scenario wrote.
+fn period_json(p: &Period) -> Value {
+    let mut period = Map::new();
+    if let Some(start) = &p.start {
+        period.insert("start".into(), json!(start));
+    }
+    if let Some(end) = &p.end {
+        period.insert("end".into(), json!(end));
+    }
+    Value::Object(period)
+}
+
+/// The history PDS starts with for a scenario patient: the names, addresses and contact
+/// details written as historic (`super::history`).
+pub fn history_from_scenario(p: &Patient) -> History {
+    let details = &p.demographics.details;
+    let nhs = p.nhs_number.as_str();
+    History {
+        name: details
+            .historic_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut name = human_name(&HumanName {
+                    prefix: n.prefix.clone(),
+                    given: n.given.clone(),
+                    family: n.family.clone(),
+                });
+                name["id"] = json!(stable_object_id(nhs, "historicName", i));
+                name["use"] = json!("old");
+                if !n.suffix.is_empty() {
+                    name["suffix"] = json!(n.suffix);
+                }
+                if let Some(period) = &n.period {
+                    name["period"] = period_json(period);
+                }
+                name
+            })
+            .collect(),
+        address: details
+            .historic_addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let id = stable_object_id(nhs, "historicAddress", i);
+                let mut address = home_address(Some(&id), &a.address);
+                if let Some(period) = &a.period {
+                    address["period"] = period_json(period);
+                }
+                address
+            })
+            .collect(),
+        telecom: telecom_list(&details.historic_telecom, |i| {
+            stable_object_id(nhs, "historicTelecom", i)
+        })
+        .as_array()
+        .cloned()
+        .unwrap_or_default(),
+    }
 }
 
 fn human_name(n: &HumanName) -> Value {
@@ -182,10 +296,31 @@ fn telecom_list(list: &[Telecom], id_for: impl Fn(usize) -> String) -> Value {
             if !id.is_empty() {
                 item.insert("id".into(), json!(id));
             }
-            item.insert("system".into(), json!(t.system));
+            if let Some(period) = &t.period {
+                item.insert("period".into(), period_json(period));
+            }
+            let textphone = t.system == "textphone";
+            item.insert(
+                "system".into(),
+                json!(if textphone {
+                    "other"
+                } else {
+                    t.system.as_str()
+                }),
+            );
             item.insert("value".into(), json!(t.value));
             if let Some(u) = &t.use_ {
                 item.insert("use".into(), json!(u));
+            }
+            if textphone {
+                item.insert(
+                    "extension".into(),
+                    json!([{ "url": OTHER_CONTACT_SYSTEM, "valueCoding": {
+                        "system": OTHER_CONTACT_SYSTEM_CODES,
+                        "code": "textphone",
+                        "display": "Minicom (Textphone)",
+                    } }]),
+                );
             }
             Value::Object(item)
         })
@@ -211,14 +346,15 @@ fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
     let mut person = json!({
         "id": id,
         "resourceType": "RelatedPerson",
-        // `patient` references the related person's own PDS record when there is one (their
-        // details are then read from it); otherwise it is empty and the details are here.
-        "patient": r.nhs_number.as_ref().map_or_else(
-            || json!({}),
-            |related| json!({ "identifier": { "system": systems::NHS_NUMBER, "value": related } }),
-        ),
-        "active": r.active,
     });
+    // `patient` references the related person's own PDS record when there is one (their details
+    // are then read from it). Without one the details are held here and `patient` is left out:
+    // PDS's schema makes its identifier optional, and an empty object is not valid FHIR.
+    if let Some(related) = &r.nhs_number {
+        person["patient"] =
+            json!({ "identifier": { "system": systems::NHS_NUMBER, "value": related } });
+    }
+    person["active"] = json!(r.active);
     if let Some(name) = &r.name {
         person["name"] = json!([human_name(name)]);
     }

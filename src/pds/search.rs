@@ -12,6 +12,7 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use super::history::History;
 use super::patient;
 use crate::fhir::{FhirError, SpineCode};
 
@@ -333,14 +334,20 @@ impl Search {
         self.postcode.is_none() && self.general_practitioner.is_none()
     }
 
-    /// The score of `patient` (a full record) for this search, or `None` if it does not match.
-    pub fn score(&self, patient: &Value) -> Option<f64> {
+    /// Whether history takes part: always in a fuzzy search, on request (`_history`) otherwise.
+    fn with_history(&self) -> bool {
+        self.history || self.fuzzy
+    }
+
+    /// The score of `patient` (a full record, with its `history`) for this search, or `None` if
+    /// it does not match.
+    pub fn score(&self, patient: &Value, history: &History) -> Option<f64> {
         if patient::is_restricted(patient) && !self.admits_restricted() {
             return None;
         }
         let mut scores: Vec<f64> = Vec::new();
         // Each name part given (family, every given name) is a criterion of its own.
-        let name = self.score_name(patient)?;
+        let name = self.score_name(patient, history)?;
         let parts = (usize::from(self.family.is_some()) + self.given.len()).max(1);
         scores.extend(std::iter::repeat_n(name, parts));
         if let Some(gender) = &self.gender {
@@ -365,7 +372,7 @@ impl Search {
             scores.push(scored_only(matched)?);
         }
         if let Some(postcode) = &self.postcode {
-            scores.push(self.score_postcode(patient, postcode)?);
+            scores.push(self.score_postcode(patient, history, postcode)?);
         }
         if let Some(ods) = &self.general_practitioner {
             let matched = patient::registered_practice(patient)
@@ -374,16 +381,12 @@ impl Search {
         }
         for (system, wanted) in [("email", &self.email), ("phone", &self.phone)] {
             if let Some(wanted) = wanted {
-                let held = patient["telecom"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|t| {
-                        t["system"] == system
-                            && t["value"]
-                                .as_str()
-                                .is_some_and(|v| same_contact(system, v, wanted))
-                    });
+                let held = self.items(patient, history, "telecom").any(|t| {
+                    t["system"] == system
+                        && t["value"]
+                            .as_str()
+                            .is_some_and(|v| same_contact(system, v, wanted))
+                });
                 if !held {
                     return None;
                 }
@@ -400,12 +403,11 @@ impl Search {
 
     /// The best-matching name: exact or wildcard matching, or similarity when fuzzy (which also
     /// tries given and family the other way round). History searches look at every name.
-    fn score_name(&self, patient: &Value) -> Option<f64> {
-        let names = patient["name"].as_array()?;
-        names
-            .iter()
+    fn score_name(&self, patient: &Value, history: &History) -> Option<f64> {
+        self.items(patient, history, "name")
             .filter(|n| {
-                self.history || matches!(n["use"].as_str(), Some("usual" | "nickname" | "temp"))
+                self.with_history()
+                    || matches!(n["use"].as_str(), Some("usual" | "nickname" | "temp"))
             })
             .filter_map(|name| {
                 let family = name["family"].as_str().unwrap_or_default();
@@ -477,12 +479,30 @@ impl Search {
         }
     }
 
-    fn score_postcode(&self, patient: &Value, wanted: &str) -> Option<f64> {
+    /// The items of `element` the search looks at: the current ones, and the historic ones too
+    /// when history takes part.
+    fn items<'v>(
+        &self,
+        patient: &'v Value,
+        history: &'v History,
+        element: &str,
+    ) -> impl Iterator<Item = &'v Value> {
+        let past: &[Value] = if self.with_history() {
+            history.items(element)
+        } else {
+            &[]
+        };
+        patient[element]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(past)
+    }
+
+    fn score_postcode(&self, patient: &Value, history: &History, wanted: &str) -> Option<f64> {
         let wanted = normalise_postcode(wanted);
-        patient["address"]
-            .as_array()?
-            .iter()
-            .filter(|a| self.history || a["use"] == "home" || a.get("use").is_none())
+        self.items(patient, history, "address")
+            .filter(|a| self.with_history() || a["use"] == "home" || a.get("use").is_none())
             .filter_map(|a| a["postalCode"].as_str())
             .filter_map(|held| {
                 let held = normalise_postcode(held);
@@ -498,7 +518,7 @@ impl Search {
     }
 }
 
-fn normalise_postcode(p: &str) -> String {
+pub(crate) fn normalise_postcode(p: &str) -> String {
     p.chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())

@@ -1,5 +1,6 @@
-//! PDS's records (`docs/pds.md`): one R4 Patient per NHS number with its version, changed
-//! only by PATCH and restored by `POST /_admin/reset`.
+//! PDS's records (`docs/pds.md`): one R4 Patient per NHS number with its version, its history
+//! and its EHIC coverage; changed by PATCH and `POST /Coverage`, added by `POST /Patient`, and
+//! restored by `POST /_admin/reset` (all) or `POST /_admin/pds/patients/{nhs}/reset` (one).
 //!
 //! The version check, the patch and the version bump happen inside one synchronous `get_mut`
 //! block, so two PATCHes carrying the same `If-Match` can never both succeed (no lost update), and
@@ -12,10 +13,12 @@ use dashmap::DashMap;
 use http::HeaderValue;
 use serde_json::{Value, json};
 
+use super::history::History;
 use super::patch::{self, PatchOp, UpdateRules};
-use super::patient;
+use super::{coverage, patient};
 use crate::fhir::{FhirError, SpineCode};
-use crate::scenario::World;
+use crate::nhs_number::NhsNumber;
+use crate::scenario::{Patient, World};
 
 /// One patient as PDS holds it.
 #[derive(Debug, Clone)]
@@ -28,6 +31,10 @@ pub struct PdsRecord {
     /// large world does not hold a rendered body for every patient nobody reads.
     read_body: std::sync::OnceLock<Bytes>,
     etag: HeaderValue,
+    /// Names, addresses and telecom replaced or removed (`super::history`).
+    history: Arc<History>,
+    /// The EHIC `Coverage` PDS holds, if any; its version is the patient's.
+    coverage: Option<Arc<Value>>,
 }
 
 impl PdsRecord {
@@ -39,7 +46,39 @@ impl PdsRecord {
             version,
             read_body: std::sync::OnceLock::new(),
             etag,
+            history: Arc::default(),
+            coverage: None,
         }
+    }
+
+    /// A scenario patient at its starting version, with its written history and coverage.
+    fn from_scenario(p: &Patient) -> Self {
+        let mut record = Self::new(
+            patient::from_scenario(p),
+            p.demographics.version.unwrap_or(1),
+        );
+        record.history = Arc::new(patient::history_from_scenario(p));
+        record.coverage = p
+            .demographics
+            .details
+            .coverage
+            .as_ref()
+            .map(|c| Arc::new(coverage::from_scenario(p.nhs_number.as_str(), c)));
+        record
+    }
+
+    /// The same record at the next version: `patient` (whose `meta.versionId` is set here).
+    fn next(&self, mut patient: Value) -> Self {
+        let version = self.version + 1;
+        patient["meta"]["versionId"] = json!(version.to_string());
+        let mut next = Self::new(patient, version);
+        next.history = self.history.clone();
+        next.coverage = self.coverage.clone();
+        next
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     fn read(&self) -> PatientRead {
@@ -96,13 +135,23 @@ impl PdsStore {
         for p in &world.patients {
             self.records.insert(
                 p.nhs_number.as_str().to_owned(),
-                PdsRecord::new(
-                    patient::from_scenario(p),
-                    p.demographics.version.unwrap_or(1),
-                ),
+                PdsRecord::from_scenario(p),
             );
         }
         self.records.retain(|nhs, _| world.patient(nhs).is_some());
+    }
+
+    /// Restores one patient to what the scenario says; a patient created since start (not in the
+    /// scenario) is removed. `None` when PDS neither holds nor started with this number.
+    pub fn reset_patient(&self, world: &World, nhs_number: &str) -> Option<PatientReset> {
+        if let Some(p) = world.patient(nhs_number) {
+            self.records
+                .insert(nhs_number.to_owned(), PdsRecord::from_scenario(p));
+            return Some(PatientReset::Restored);
+        }
+        self.records
+            .remove(nhs_number)
+            .map(|_| PatientReset::Removed)
     }
 
     /// The registered practice PDS holds for this patient at this moment, restricted or not
@@ -139,13 +188,70 @@ impl PdsStore {
         self.records.get(nhs_number).map(|r| r.patient.clone())
     }
 
-    /// Runs `pick` over every full record and collects what it returns, for search. Each shard
-    /// is read-locked only while it is scanned; `pick` must not touch the store.
-    pub fn scan<T>(&self, mut pick: impl FnMut(&Value) -> Option<T>) -> Vec<T> {
+    /// Runs `pick` over every full record (with its history) and collects what it returns, for
+    /// search. Each shard is read-locked only while it is scanned; `pick` must not touch the
+    /// store.
+    pub fn scan<T>(&self, mut pick: impl FnMut(&Value, &History) -> Option<T>) -> Vec<T> {
         self.records
             .iter()
-            .filter_map(|r| pick(&r.patient))
+            .filter_map(|r| pick(&r.patient, &r.history))
             .collect()
+    }
+
+    /// The patient's EHIC coverage (if any) and the patient's version; `None` for an unknown
+    /// patient.
+    pub fn coverage(&self, nhs_number: &str) -> Option<(Option<Arc<Value>>, u64)> {
+        self.records
+            .get(nhs_number)
+            .map(|r| (r.coverage.clone(), r.version))
+    }
+
+    /// Replaces the patient's coverage if `if_match` is the current version, bumping it (a
+    /// patient holds one EHIC record at a time). Checked and applied under the record's lock.
+    pub fn set_coverage(
+        &self,
+        nhs_number: &str,
+        if_match: &str,
+        coverage: Value,
+    ) -> Result<(Arc<Value>, u64), FhirError> {
+        let Some(mut record) = self.records.get_mut(nhs_number) else {
+            return Err(not_found(nhs_number));
+        };
+        check_version(&record, nhs_number, if_match)?;
+        if patient::is_restricted(&record.patient) {
+            return Err(restricted(nhs_number));
+        }
+        let mut next = record.next(record.patient.clone());
+        let coverage = Arc::new(coverage);
+        next.coverage = Some(coverage.clone());
+        *record = next;
+        Ok((coverage, record.version))
+    }
+
+    /// Adds a new patient under the first NHS number of `range` that is valid and not held,
+    /// built by `build` for that number, at version 1. `None` when the range is used up.
+    pub fn create(
+        &self,
+        range: (u64, u64),
+        build: impl FnOnce(&str) -> Value,
+    ) -> Option<(String, PatientRead)> {
+        let (first, last) = range;
+        let free = (first..=last)
+            .map(|n| format!("{n:010}"))
+            .filter(|n| NhsNumber::parse(n).is_ok())
+            .find(|n| !self.records.contains_key(n))?;
+        // Another creation may take the same number between the look and the insert: the entry
+        // decides, and the loser looks again from there.
+        match self.records.entry(free.clone()) {
+            dashmap::Entry::Vacant(slot) => {
+                let record = slot.insert(PdsRecord::new(build(&free), 1));
+                Some((free, record.read()))
+            }
+            dashmap::Entry::Occupied(_) => {
+                let next = free.parse::<u64>().ok()?.checked_add(1)?;
+                self.create((next, last), build)
+            }
+        }
     }
 
     /// Applies a PATCH if `if_match` is the current version, atomically: check, apply and bump
@@ -163,31 +269,55 @@ impl PdsStore {
         let Some(mut record) = self.records.get_mut(nhs_number) else {
             return Err(not_found(nhs_number));
         };
-        if if_match != record.version.to_string() {
-            return Err(FhirError::new(
-                SpineCode::ResourceVersionMismatch,
-                format!(
-                    "Invalid update with error - If-Match W/\"{if_match}\" does not match the current version W/\"{}\" of patient {nhs_number}; read the patient again and use its ETag",
-                    record.version
-                ),
-            ));
-        }
+        check_version(&record, nhs_number, if_match)?;
         let ops = ops?;
         if patient::is_restricted(&record.patient) {
-            return Err(FhirError::new(
-                SpineCode::ForbiddenUpdate,
-                format!(
-                    "Forbidden update with error - patient {nhs_number} is restricted (sensitive); this sandbox refuses every update to a restricted record"
-                ),
-            )
-            .with_severity("information"));
+            return Err(restricted(nhs_number));
         }
-        let mut updated = patch::apply(&record.patient, &ops, rules)?;
-        let version = record.version + 1;
-        updated["meta"]["versionId"] = json!(version.to_string());
-        *record = PdsRecord::new(updated, version);
+        let updated = patch::apply(&record.patient, &ops, rules)?;
+        let today = rules.today.format("%Y-%m-%d").to_string();
+        let history = record
+            .history
+            .after_change(&record.patient, &updated, &today);
+        let mut next = record.next(updated);
+        if history != *record.history {
+            next.history = Arc::new(history);
+        }
+        *record = next;
         Ok(record.read())
     }
+}
+
+/// What a one-patient reset did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientReset {
+    /// Back to the scenario's record.
+    Restored,
+    /// Created since start, so no longer held.
+    Removed,
+}
+
+fn check_version(record: &PdsRecord, nhs_number: &str, if_match: &str) -> Result<(), FhirError> {
+    if if_match == record.version.to_string() {
+        return Ok(());
+    }
+    Err(FhirError::new(
+        SpineCode::ResourceVersionMismatch,
+        format!(
+            "Invalid update with error - If-Match W/\"{if_match}\" does not match the current version W/\"{}\" of patient {nhs_number}; read the patient again and use its ETag",
+            record.version
+        ),
+    ))
+}
+
+fn restricted(nhs_number: &str) -> FhirError {
+    FhirError::new(
+        SpineCode::ForbiddenUpdate,
+        format!(
+            "Forbidden update with error - patient {nhs_number} is restricted (sensitive); this sandbox refuses every update to a restricted record"
+        ),
+    )
+    .with_severity("information")
 }
 
 /// PDS's 404 for an NHS number it does not hold (the official stub says `information`).

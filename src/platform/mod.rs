@@ -27,6 +27,9 @@ pub struct Application {
     pub keys: Vec<oauth::PublicKey>,
     /// Requests per second the application may make to PDS before 429.
     pub rate_limit: Option<u32>,
+    /// Where the simulated login may send the browser back; none means the sandbox's own
+    /// `{public_url}/callback` (what the built-in journey uses).
+    pub redirect_uri: Option<String>,
 }
 
 /// The platform part of a scenario.
@@ -46,10 +49,14 @@ pub struct Platform {
 }
 
 impl Platform {
-    pub fn new(scenario: &PlatformScenario, config_auth_required: bool) -> Self {
+    pub fn new(
+        scenario: &PlatformScenario,
+        config_auth_required: bool,
+        bounds: oauth::Bounds,
+    ) -> Self {
         Self {
             auth_required: scenario.auth_required.unwrap_or(config_auth_required),
-            oauth: OAuth::new(&scenario.applications),
+            oauth: OAuth::new(&scenario.applications, bounds),
             faults: Faults::new(scenario.faults.clone()),
         }
     }

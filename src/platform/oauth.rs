@@ -14,6 +14,12 @@
 //!   application has one) `client_secret` returns a token for that role.
 //!
 //! Access tokens live 599 seconds, measured on the injected clock.
+//!
+//! What a client can make the endpoint hold is bounded: authorization codes (minted by an
+//! unauthenticated `GET /oauth2/authorize`) and tokens are kept up to `oauth_max_codes` and
+//! `oauth_max_tokens`, expired ones dropped first, then the oldest. The authorize endpoint
+//! redirects only to the application's registered `redirect_uri` (scenario `applications:`;
+//! by default the sandbox's own `{public_url}/callback`), so it is no open redirect.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,11 +62,11 @@ impl Grant {
     }
 }
 
+#[derive(Clone)]
 struct Code {
     api_key: String,
     redirect_uri: String,
     role: String,
-    expires: DateTime<Utc>,
 }
 
 /// Requests an application made in one second, for its rate limit.
@@ -70,11 +76,101 @@ struct Window {
     count: u32,
 }
 
+/// How much the endpoint keeps, and where it redirects by default.
+#[derive(Debug, Clone)]
+pub struct Bounds {
+    /// `oauth_max_codes`.
+    pub max_codes: usize,
+    /// `oauth_max_tokens`.
+    pub max_tokens: usize,
+    /// The `redirect_uri` of an application that registers none: `{public_url}/callback`.
+    pub default_redirect: String,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            max_codes: 10_000,
+            max_tokens: 10_000,
+            default_redirect: "http://localhost:8080/callback".into(),
+        }
+    }
+}
+
+/// Values that expire, at most `cap` of them: past it the expired go, then the oldest.
+struct Expiring<V> {
+    cap: usize,
+    inner: std::sync::Mutex<ExpiringInner<V>>,
+}
+
+struct ExpiringInner<V> {
+    values: HashMap<String, (V, DateTime<Utc>)>,
+    /// Keys in insertion order; keys already taken out are skipped (and compacted away).
+    order: std::collections::VecDeque<String>,
+}
+
+impl<V: Clone> Expiring<V> {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            inner: std::sync::Mutex::new(ExpiringInner {
+                values: HashMap::new(),
+                order: std::collections::VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ExpiringInner<V>> {
+        // A panic while holding it leaves plain data behind: carry on with it.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(&self, key: String, value: V, expires: DateTime<Utc>, now: DateTime<Utc>) {
+        let mut inner = self.lock();
+        if inner.values.len() >= self.cap {
+            inner.values.retain(|_, (_, exp)| *exp > now);
+        }
+        while inner.values.len() >= self.cap {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            inner.values.remove(&oldest);
+        }
+        if inner.order.len() >= self.cap.saturating_mul(2) {
+            let ExpiringInner { values, order } = &mut *inner;
+            order.retain(|k| values.contains_key(k));
+        }
+        inner.order.push_back(key.clone());
+        inner.values.insert(key, (value, expires));
+    }
+
+    fn take(&self, key: &str) -> Option<(V, DateTime<Utc>)> {
+        self.lock().values.remove(key)
+    }
+
+    fn get(&self, key: &str) -> Option<(V, DateTime<Utc>)> {
+        self.lock().values.get(key).cloned()
+    }
+
+    fn clear(&self) {
+        let mut inner = self.lock();
+        inner.values.clear();
+        inner.order.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.lock().values.len()
+    }
+}
+
 /// The token endpoint's state: the registered applications, tokens issued, `jti`s seen.
 pub struct OAuth {
     apps: HashMap<String, Arc<Application>>,
-    tokens: DashMap<String, Grant>,
-    codes: DashMap<String, Code>,
+    tokens: Expiring<Grant>,
+    codes: Expiring<Code>,
+    default_redirect: String,
     /// `api key` + `jti` -> the assertion's `exp`, to refuse a replay.
     jtis: DashMap<(String, String), i64>,
     windows: DashMap<String, Window>,
@@ -164,14 +260,15 @@ fn decode_part(part: &str) -> Option<Value> {
 }
 
 impl OAuth {
-    pub fn new(apps: &[Application]) -> Self {
+    pub fn new(apps: &[Application], bounds: Bounds) -> Self {
         Self {
             apps: apps
                 .iter()
                 .map(|a| (a.api_key.clone(), Arc::new(a.clone())))
                 .collect(),
-            tokens: DashMap::new(),
-            codes: DashMap::new(),
+            tokens: Expiring::new(bounds.max_tokens),
+            codes: Expiring::new(bounds.max_codes),
+            default_redirect: bounds.default_redirect,
             jtis: DashMap::new(),
             windows: DashMap::new(),
         }
@@ -187,6 +284,18 @@ impl OAuth {
 
     pub fn is_api_key(&self, key: &str) -> bool {
         self.apps.contains_key(key)
+    }
+
+    /// Authorization codes and access tokens held now.
+    pub fn held(&self) -> (usize, usize) {
+        (self.codes.len(), self.tokens.len())
+    }
+
+    /// The `redirect_uri` registered for `app`.
+    fn registered_redirect<'a>(&'a self, app: &'a Application) -> &'a str {
+        app.redirect_uri
+            .as_deref()
+            .unwrap_or(&self.default_redirect)
     }
 
     /// `POST /oauth2/token`. `token_urls` are the `aud` values accepted (the public URL's and
@@ -223,14 +332,17 @@ impl OAuth {
     ) -> Response<Bytes> {
         let token = opaque();
         let user = role.is_some();
+        let expires = now + chrono::Duration::seconds(TOKEN_LIFETIME_SECS);
         self.tokens.insert(
             token.clone(),
             Grant {
                 api_key: app.api_key.clone(),
                 app_name: app.name.clone(),
-                expires: now + chrono::Duration::seconds(TOKEN_LIFETIME_SECS),
+                expires,
                 role,
             },
+            expires,
+            now,
         );
         let mut body = json!({
             "access_token": token,
@@ -405,13 +517,22 @@ impl OAuth {
         // send the browser; a bad response_type or missing state goes back to the redirect URI.
         let result = (|| {
             let client_id = get("client_id").ok_or_else(|| refuse(401, "client_id is missing"))?;
-            if !self.apps.contains_key(client_id) {
+            let Some(app) = self.apps.get(client_id) else {
                 return Err(refuse(401, "client_id is invalid"));
-            }
+            };
             let redirect =
                 get("redirect_uri").ok_or_else(|| refuse(400, "redirect_uri is missing"))?;
             if !(redirect.starts_with("http://") || redirect.starts_with("https://")) {
                 return Err(refuse(400, "redirect_uri is invalid"));
+            }
+            let registered = self.registered_redirect(app);
+            if !same_redirect(redirect, registered) {
+                return Err(refuse(
+                    400,
+                    format!(
+                        "redirect_uri is invalid: {redirect} is not the one registered for this application ({registered}; scenario applications: redirect_uri)"
+                    ),
+                ));
             }
             let back = |error: &str, description: &str| {
                 let mut params = vec![("error", error), ("error_description", description)];
@@ -442,8 +563,9 @@ impl OAuth {
                     api_key: client_id.to_owned(),
                     redirect_uri: redirect.to_owned(),
                     role: role.to_owned(),
-                    expires: now + chrono::Duration::seconds(600),
                 },
+                now + chrono::Duration::seconds(600),
+                now,
             );
             let mut params = vec![("code", code.as_str())];
             if let Some(state) = get("state") {
@@ -485,14 +607,14 @@ impl OAuth {
         let code = get("code")
             .filter(|v| !v.is_empty())
             .ok_or_else(|| refuse(400, "authorization_code is missing"))?;
-        let Some((_, granted)) = self.codes.remove(code) else {
+        let Some((granted, expires)) = self.codes.take(code) else {
             return Err(OAuthError {
                 status: StatusCode::BAD_REQUEST,
                 error: "invalid_grant",
                 description: "authorization_code is invalid".into(),
             });
         };
-        if granted.api_key != app.api_key || granted.expires < now {
+        if granted.api_key != app.api_key || expires < now {
             return Err(OAuthError {
                 status: StatusCode::BAD_REQUEST,
                 error: "invalid_grant",
@@ -537,7 +659,7 @@ impl OAuth {
                 "no 'Authorization: Bearer <token>' header; this sandbox requires a token from POST /oauth2/token (auth: required)",
             ));
         };
-        let Some(grant) = self.tokens.get(token).map(|g| g.clone()) else {
+        let Some((grant, _)) = self.tokens.get(token) else {
             return Err(denied(
                 "Invalid access token",
                 "the access token is not one this sandbox issued (or the sandbox was reset since)",
@@ -571,6 +693,28 @@ impl OAuth {
         }
         Ok(())
     }
+}
+
+/// Whether `given` is the registered redirect URI. A loopback one (`localhost`, `127.0.0.1`,
+/// `[::1]`) matches on any port and under any loopback name, as RFC 8252 (section 7.3) asks of
+/// an authorization server for native apps; anything else must be the same string.
+fn same_redirect(given: &str, registered: &str) -> bool {
+    if given == registered {
+        return true;
+    }
+    let (Ok(g), Ok(r)) = (given.parse::<http::Uri>(), registered.parse::<http::Uri>()) else {
+        return false;
+    };
+    let loopback = |u: &http::Uri| {
+        u.host().is_some_and(|h| {
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+    };
+    let path = |u: &http::Uri| u.path_and_query().map(|p| p.as_str().to_owned());
+    loopback(&g) && loopback(&r) && g.scheme() == r.scheme() && path(&g) == path(&r)
 }
 
 /// A registered public key.

@@ -29,8 +29,11 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::file::{AddressEntry, NameEntry, PatientEntry};
+use super::record_details::{self, Period, PeriodEntry, RecordDetails};
 use super::{Address, HumanName};
-use crate::nhs_number::NhsNumber;
+
+mod related;
+use related::related_person;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +43,7 @@ pub struct TelecomEntry {
     #[serde(rename = "use")]
     pub use_: Option<Spanned<String>>,
     pub id: Option<Spanned<String>>,
+    pub period: Option<Spanned<PeriodEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,16 +110,20 @@ pub struct Demographics {
     pub multiple_birth: Option<u64>,
     pub managing_organization: Option<String>,
     pub related_people: Vec<RelatedPerson>,
+    /// Periods, suffix, temporary address, birth place, history and coverage.
+    pub details: RecordDetails,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Telecom {
     pub id: Option<String>,
-    /// `phone`, `email` or `fax`.
+    /// `phone`, `email`, `fax` or `textphone` (FHIR `other` with PDS's other-contact-system
+    /// extension).
     pub system: String,
     pub value: String,
     /// `home`, `work`, `temp` or `mobile`.
     pub use_: Option<String>,
+    pub period: Option<Period>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,6 +473,7 @@ pub fn check(e: &PatientEntry, deceased: bool, report: &mut Report<'_>) -> Demog
             d.related_people.push(person);
         }
     }
+    d.details = record_details::check(e, &mut telecom, report);
     d
 }
 
@@ -531,7 +540,7 @@ fn telecom(t: &Spanned<TelecomEntry>, report: &mut Report<'_>) -> Option<Telecom
     };
     let mut ok = true;
     match system.value.as_str() {
-        "phone" | "fax" => {
+        "phone" | "fax" | "textphone" => {
             let digits = value.value.chars().filter(char::is_ascii_digit).count();
             let shaped = value
                 .value
@@ -564,7 +573,7 @@ fn telecom(t: &Spanned<TelecomEntry>, report: &mut Report<'_>) -> Option<Telecom
         other => {
             report(
                 system.referenced,
-                format!("telecom system '{other}' must be phone, email or fax"),
+                format!("telecom system '{other}' must be phone, email, fax or textphone"),
             );
             ok = false;
         }
@@ -594,11 +603,16 @@ fn telecom(t: &Spanned<TelecomEntry>, report: &mut Report<'_>) -> Option<Telecom
         Some(i) => Some(object_id(i, report)?),
         None => None,
     };
+    let period = match &e.period {
+        Some(p) => Some(record_details::period(p, report)?),
+        None => None,
+    };
     ok.then(|| Telecom {
         id,
         system: system.value.clone(),
         value: value.value.clone(),
         use_: e.use_.as_ref().map(|u| u.value.clone()),
+        period,
     })
 }
 
@@ -706,118 +720,6 @@ fn contact_preferences(
         written_format: written_format.map(|w| w.ok_or(())).transpose().ok()?,
         times: e.times.as_ref().map(|t| t.value.clone()),
     })
-}
-
-fn related_person(
-    r: &Spanned<RelatedPersonEntry>,
-    report: &mut Report<'_>,
-) -> Option<RelatedPerson> {
-    let e = &r.value;
-    let mut ok = true;
-    let mut relationship = Vec::new();
-    match e.relationship.as_deref() {
-        None | Some([]) => {
-            report(
-                r.referenced,
-                "related person has no relationship (e.g. [Guardian], [MTH], [N])".into(),
-            );
-            ok = false;
-        }
-        Some(codes) => {
-            for code in codes {
-                match RELATIONSHIPS.iter().find(|(_, c, _)| *c == code.value) {
-                    Some(found) => relationship.push(*found),
-                    None => {
-                        report(
-                            code.referenced,
-                            format!(
-                                "relationship '{}' is not one PDS accepts (e.g. Guardian, Carer, Agent, MTH, FTH, SPS, N)",
-                                code.value
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-        }
-    }
-    let id = match &e.id {
-        Some(i) => Some(object_id(i, report)?),
-        None => None,
-    };
-    let nhs_number = match &e.nhs_number {
-        Some(n) => match NhsNumber::parse(&n.value) {
-            Ok(n) => Some(n.as_str().to_owned()),
-            Err(err) => {
-                report(n.referenced, err.to_string());
-                ok = false;
-                None
-            }
-        },
-        None => None,
-    };
-    let name = match &e.name {
-        Some(n) => match &n.value.family {
-            Some(f) if !f.value.trim().is_empty() => Some(HumanName {
-                prefix: n.value.prefix.clone(),
-                given: n.value.given.clone().unwrap_or_default(),
-                family: f.value.trim().to_owned(),
-            }),
-            _ => {
-                report(n.referenced, "related person's name has no family".into());
-                ok = false;
-                None
-            }
-        },
-        None => None,
-    };
-    if e.nhs_number.is_none() && (e.name.is_none() || e.address.is_none()) {
-        report(
-            r.referenced,
-            "related person needs the nhs_number of their own PDS record, or else a name and an address (PDS rule)".into(),
-        );
-        ok = false;
-    }
-    let rank = match &e.contact_rank {
-        Some(rank) if rank.value == 0 => {
-            report(rank.referenced, "contact_rank must be 1 or more".into());
-            ok = false;
-            None
-        }
-        Some(rank) => Some(rank.value),
-        None => None,
-    };
-    let telecom = telecoms(e.telecom.as_deref(), report);
-    let contact_preferences = match &e.contact_preferences {
-        Some(c) => Some(contact_preferences(c, report)?),
-        None => None,
-    };
-    let communication = match &e.communication {
-        Some(c) => Some(communication(c, report)?),
-        None => None,
-    };
-    ok.then(|| RelatedPerson {
-        id,
-        relationship,
-        nhs_number,
-        name,
-        telecom,
-        address: e.address.as_ref().map(address),
-        contact_rank: rank,
-        copy_correspondence: e.copy_correspondence,
-        active: e.active.unwrap_or(true),
-        contact_preferences,
-        communication,
-    })
-}
-
-fn address(a: &AddressEntry) -> Address {
-    Address {
-        lines: a.lines.clone().unwrap_or_default(),
-        city: a.city.clone(),
-        district: a.district.clone(),
-        postcode: a.postcode.clone(),
-    }
 }
 
 #[cfg(test)]

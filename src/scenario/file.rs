@@ -36,6 +36,8 @@ pub struct ScenarioFile {
     pub applications: Option<Vec<Spanned<super::platform::ApplicationEntry>>>,
     /// Fault rules in force from the start.
     pub faults: Option<Vec<Spanned<crate::platform::FaultSpec>>>,
+    /// PDS settings (`super::pds_settings`).
+    pub pds: Option<super::pds_settings::PdsEntry>,
 }
 
 /// A GP practice: a GP Connect provider (`provider: true`, the default), a consumer, or both.
@@ -103,6 +105,8 @@ pub struct NameEntry {
     pub prefix: Option<String>,
     pub given: Option<Vec<String>>,
     pub family: Option<Spanned<String>>,
+    /// Postnominals such as `MBE`; PDS only.
+    pub suffix: Option<Vec<String>>,
 }
 
 /// A practitioner, identified by an SDS user id.
@@ -162,6 +166,15 @@ pub struct PatientEntry {
     pub multiple_birth: Option<Spanned<u64>>,
     pub managing_organization: Option<Spanned<String>>,
     pub related_people: Option<Vec<Spanned<RelatedPersonEntry>>>,
+    // More PDS record details, checked by `super::record_details`.
+    pub name_period: Option<Spanned<super::record_details::PeriodEntry>>,
+    pub address_period: Option<Spanned<super::record_details::PeriodEntry>>,
+    pub temporary_address: Option<Spanned<super::record_details::TemporaryAddressEntry>>,
+    pub birth_place: Option<super::record_details::BirthPlaceEntry>,
+    pub historic_names: Option<Vec<Spanned<super::record_details::HistoricNameEntry>>>,
+    pub historic_addresses: Option<Vec<Spanned<super::record_details::HistoricAddressEntry>>>,
+    pub historic_telecom: Option<Vec<Spanned<TelecomEntry>>>,
+    pub coverage: Option<Spanned<super::record_details::CoverageEntry>>,
     /// At the practice holding the record: type, start day and preferred branch.
     pub registration: Option<Spanned<RegistrationEntry>>,
 }

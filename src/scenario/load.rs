@@ -133,83 +133,24 @@ fn load_together(
 /// few parsed files at a time. `None` at the first problem of any kind, for the caller to take
 /// the way that reports every problem at its position.
 fn load_in_order(files: &[PathBuf], start_day: NaiveDate, limits: ParseLimits) -> Option<World> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex, mpsc};
-
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(files.len())
-        .max(1);
-    // How many parsed files may wait to be checked.
-    let window = workers;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // How many files the checker has taken, and the condition parsers wait on to go ahead.
-    let taken = (Mutex::new(0_usize), Condvar::new());
-    let (parsed_tx, parsed_rx) = mpsc::channel::<(usize, Option<ScenarioFile>)>();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let parsed_tx = parsed_tx.clone();
-            let (next, stop, taken) = (&next, &stop, &taken);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else {
-                        return;
-                    };
-                    {
-                        let Ok(mut count) = taken.0.lock() else {
-                            return;
-                        };
-                        while i >= *count + window && !stop.load(Ordering::Relaxed) {
-                            count = match taken.1.wait(count) {
-                                Ok(count) => count,
-                                Err(_) => return,
-                            };
-                        }
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let file = std::panic::catch_unwind(|| read_clean(path, limits))
-                        .ok()
-                        .flatten();
-                    if parsed_tx.send((i, file)).is_err() {
-                        return;
-                    }
-                }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    // As many parsed files may wait to be checked as there are cores parsing them.
+    let window = super::parallel::cores();
+    super::parallel::in_order(
+        files,
+        window,
+        |path| read_clean(path, limits),
+        |parsed| {
+            let sources = parsed.enumerate().map(|(i, file)| {
+                Some(validate::Source {
+                    documents: Documents::Folder(base_dir(&files[i])),
+                    name: names[i].clone(),
+                    file: file.flatten()?,
+                })
             });
-        }
-        drop(parsed_tx);
-        let mut arrived = std::collections::BTreeMap::new();
-        let in_order = (0..files.len()).map(|i| {
-            let file = loop {
-                if let Some(file) = arrived.remove(&i) {
-                    break file;
-                }
-                let (j, file) = parsed_rx.recv().ok()?;
-                arrived.insert(j, file);
-            };
-            if let Ok(mut count) = taken.0.lock() {
-                *count = i + 1;
-            }
-            taken.1.notify_all();
-            Some(validate::Source {
-                documents: Documents::Folder(base_dir(&files[i])),
-                name: files[i].display().to_string(),
-                file: file?,
-            })
-        });
-        let names = files.iter().map(|f| f.display().to_string()).collect();
-        let world = validate::build_world_in_order(names, start_day, in_order);
-        // Parsers still waiting for their turn have nothing more to do. The flag is set under
-        // the lock they check it under, so none can miss the wake-up and wait for ever.
-        let held = taken.0.lock();
-        stop.store(true, Ordering::Relaxed);
-        drop(held);
-        taken.1.notify_all();
-        world
-    })
+            validate::build_world_in_order(names.clone(), start_day, sources)
+        },
+    )
 }
 
 /// One file read and parsed with no problem at all (JSON first, see [`load_in_order`]).
@@ -244,47 +185,10 @@ fn read_and_parse(path: &Path, limits: ParseLimits) -> Parsed {
 /// [`read_and_parse`] of every file, in their order, on as many threads as there are cores:
 /// parsing YAML is most of the start-up time of a large world split into several files.
 fn read_and_parse_all(files: &[PathBuf], limits: ParseLimits) -> Vec<Parsed> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(files.len());
-    if workers <= 1 {
-        return files.iter().map(|f| read_and_parse(f, limits)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Parsed)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = files.get(i) else {
-                            return mine;
-                        };
-                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            read_and_parse(file, limits)
-                        }));
-                        mine.push((i, parsed.unwrap_or_else(|_| Err(parser_failed(file)))));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            // A worker cannot panic (each file's parse is caught); if one did, its files
-            // would show as unparsed below.
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    let mut done = done.into_iter().peekable();
-    files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| match done.next_if(|(j, _)| *j == i) {
-            Some((_, parsed)) => parsed,
-            None => Err(parser_failed(file)),
-        })
+    super::parallel::map_in_order(files, |file| read_and_parse(file, limits))
+        .into_iter()
+        .zip(files)
+        .map(|(parsed, file)| parsed.unwrap_or_else(|| Err(parser_failed(file))))
         .collect()
 }
 
@@ -452,26 +356,48 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Option<ScenarioFile> {
 }
 
 /// Parser limits: generous for any hand-written or generated scenario, small enough that an
-/// alias bomb or a pathological nesting fails fast instead of eating memory or stack.
+/// alias bomb or a pathological nesting fails fast instead of eating memory or stack. Every
+/// limit on aliases scales with `scenario_max_yaml_nodes`, so that one setting governs them and
+/// a refusal can name it ([`budget_message`]).
 fn parser_options(limits: ParseLimits) -> serde_saphyr::Options {
+    let aliases = alias_limit(limits);
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
-            max_depth: 32,
+            max_depth: MAX_YAML_DEPTH,
             max_documents: 2,
             max_nodes: limits.max_yaml_nodes,
             // Every node is one event, plus one end event per mapping and sequence.
             max_events: limits.max_yaml_nodes.saturating_mul(2),
-            max_aliases: 10_000,
-            max_anchors: 10_000,
+            max_aliases: aliases,
+            max_anchors: aliases,
             max_total_scalar_bytes: MAX_FILE_BYTES as usize,
-            max_merge_keys: 1_000,
+            max_merge_keys: aliases,
+            max_recorded_anchor_events: replay_limit(limits),
+            // Many aliases of one anchor (shared defaults merged into every patient) are
+            // normal in a scenario; the replay limits below stop a bomb.
+            enforce_alias_anchor_ratio: false,
         },
         alias_limits: serde_saphyr::alias_limits! {
-            max_total_replayed_events: 1_000_000,
-            max_replay_stack_depth: 16,
-            max_alias_expansions_per_anchor: 10_000,
+            max_total_replayed_events: replay_limit(limits),
+            max_replay_stack_depth: MAX_ALIAS_NESTING,
+            max_alias_expansions_per_anchor: aliases,
         },
     }
+}
+
+/// Nesting no scenario comes near (a patient's record is about 8 deep).
+const MAX_YAML_DEPTH: usize = 32;
+/// Aliases whose anchored part holds aliases, nested this deep at most.
+const MAX_ALIAS_NESTING: usize = 16;
+
+/// Aliases, anchors and merge keys a file may use: one per 500 nodes (10,000 by default).
+fn alias_limit(limits: ParseLimits) -> usize {
+    (limits.max_yaml_nodes / 500).max(100)
+}
+
+/// Nodes aliases may bring back in all: a fifth of the node budget (1,000,000 by default).
+fn replay_limit(limits: ParseLimits) -> usize {
+    (limits.max_yaml_nodes / 5).max(1_000)
 }
 
 /// Parses one file's bytes. When serde-saphyr refuses it, the file is read again to find every
@@ -541,8 +467,8 @@ fn parse(
     Ok((file, problems))
 }
 
-/// What to do when a file is too big for the node budget (the parser's own words name only the
-/// budget's internal field).
+/// A YAML limit reached, in the sandbox's words, naming the setting that governs it (the
+/// parser's own words name only its internal fields).
 fn budget_message(error: &serde_saphyr::Error, limits: ParseLimits) -> Option<String> {
     use serde_saphyr::budget::BudgetBreach;
     let mut inner = error;
@@ -551,16 +477,52 @@ fn budget_message(error: &serde_saphyr::Error, limits: ParseLimits) -> Option<St
     {
         inner = error;
     }
-    let serde_saphyr::Error::Budget { breach, .. } = inner else {
-        return None;
-    };
-    match breach {
-        BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => Some(format!(
-            "this file holds more than {} YAML nodes (mappings, lists and values), the \
-             scenario_max_yaml_nodes setting; split its patients over several files in one \
-             folder (give the folder as the scenario; `spine-sandbox generate` writes 2,000 \
-             patients a file) or raise scenario_max_yaml_nodes (SANDBOX_SCENARIO_MAX_YAML_NODES)",
+    let raise = "or raise scenario_max_yaml_nodes (SANDBOX_SCENARIO_MAX_YAML_NODES)";
+    let aliases = || {
+        format!(
+            "this file uses aliases (*name) or merge keys (<<) more than {} times, the limit that \
+             scenario_max_yaml_nodes ({}) sets at one per 500 nodes; write the repeated parts out \
+             or split the file, {raise}",
+            alias_limit(limits),
             limits.max_yaml_nodes
+        )
+    };
+    let replayed = || {
+        format!(
+            "the aliases in this file stand for more than {} YAML nodes in all, the limit that \
+             scenario_max_yaml_nodes ({}) sets at a fifth of it; write the repeated parts out \
+             or split the file, {raise}",
+            replay_limit(limits),
+            limits.max_yaml_nodes
+        )
+    };
+    match inner {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => Some(format!(
+                "this file holds more than {} YAML nodes (mappings, lists and values), the \
+                 scenario_max_yaml_nodes setting; split its patients over several files in one \
+                 folder (give the folder as the scenario; `spine-sandbox generate` writes 2,000 \
+                 patients a file) {raise}",
+                limits.max_yaml_nodes
+            )),
+            BudgetBreach::Aliases { .. }
+            | BudgetBreach::Anchors { .. }
+            | BudgetBreach::MergeKeys { .. }
+            | BudgetBreach::AliasAnchorRatio { .. } => Some(aliases()),
+            BudgetBreach::RecordedAnchorEvents { .. }
+            | BudgetBreach::RecordedAnchorBytes { .. } => Some(replayed()),
+            BudgetBreach::Depth { .. } => Some(format!(
+                "this file nests mappings and lists more than {MAX_YAML_DEPTH} deep, far more than \
+                 a scenario needs (a patient's record is about 8): check the indentation here"
+            )),
+            _ => None,
+        },
+        serde_saphyr::Error::AliasExpansionLimitExceeded { .. } => Some(aliases()),
+        serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => Some(replayed()),
+        serde_saphyr::Error::AliasReplayStackDepthExceeded { .. } => Some(format!(
+            "aliases here stand for parts that hold aliases, nested more than {MAX_ALIAS_NESTING} \
+             deep (a fixed limit against alias bombs); write some of the parts out"
         )),
         _ => None,
     }
@@ -757,6 +719,40 @@ mod tests {
             );
         }
         assert!(load_str("t.yaml", &text, start()).is_err());
+        // In the sandbox's words, naming the setting.
+        let limits = ParseLimits::default();
+        let e =
+            serde_saphyr::from_str_with_options::<serde_json::Value>(&text, parser_options(limits))
+                .unwrap_err();
+        let message = budget_message(&e, limits).unwrap_or_else(|| panic!("{e:?}"));
+        assert!(message.contains("scenario_max_yaml_nodes"), "{message}");
+        assert!(message.contains("aliases"), "{message}");
+    }
+
+    #[test]
+    fn one_anchor_merged_into_many_entries_is_read() {
+        // Shared defaults merged into every entry: many aliases of one anchor, no bomb.
+        let mut text = String::from("defaults: &d {a: 1, b: 2}\nitems:\n");
+        for i in 0..2_000 {
+            let _ = writeln!(text, "  - {{<<: *d, c: {i}}}");
+        }
+        type Doc = std::collections::BTreeMap<String, serde_json::Value>;
+        let doc: Doc =
+            serde_saphyr::from_str_with_options(&text, parser_options(ParseLimits::default()))
+                .unwrap();
+        assert_eq!(doc["items"].as_array().map(Vec::len), Some(2_000));
+        // Past the limit the setting that governs it is named.
+        let small = ParseLimits {
+            max_yaml_nodes: 100_000,
+        };
+        let e =
+            serde_saphyr::from_str_with_options::<Doc>(&text, parser_options(small)).unwrap_err();
+        let message = budget_message(&e, small).unwrap();
+        assert!(message.contains("more than 200 times"), "{message}");
+        assert!(
+            message.contains("SANDBOX_SCENARIO_MAX_YAML_NODES"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -10,7 +10,10 @@ pub mod demographics;
 pub mod file;
 pub mod generate;
 pub mod load;
+mod parallel;
+pub mod pds_settings;
 pub mod platform;
+pub mod record_details;
 mod shape;
 pub mod supplier;
 pub mod validate;
@@ -39,9 +42,26 @@ pub struct World {
     pub index: WorldIndex,
     /// Authentication, applications and fault rules (`auth:`, `applications:`, `faults:`).
     pub platform: crate::platform::PlatformScenario,
+    /// PDS as a whole (`pds:`): the NHS numbers patient creation allocates.
+    pub pds: pds_settings::PdsSettings,
 }
 
 impl World {
+    /// A world with nothing in it, for filling in code (`World { practices, ..World::empty(day) }`).
+    pub fn empty(start_day: NaiveDate) -> Self {
+        Self {
+            name: None,
+            description: None,
+            start_day,
+            practices: Vec::new(),
+            practitioners: Vec::new(),
+            patients: Vec::new(),
+            index: WorldIndex::default(),
+            platform: Default::default(),
+            pds: Default::default(),
+        }
+    }
+
     pub fn practice(&self, ods: &str) -> Option<&Practice> {
         let ix = self.index();
         checked(&self.practices, ix.practices.get(ods), ix.lens[0], |p| {
@@ -149,6 +169,28 @@ pub struct Practice {
     pub supplier: Supplier,
     /// Branch surgeries besides the main site.
     pub branches: Vec<Branch>,
+}
+
+impl Practice {
+    /// A practice as a scenario entry with only `ods`, `asid` and `name` gives it: a provider
+    /// with the derived party key, allowed every default interaction, of the generic supplier,
+    /// without branches, address or telephone. Change the rest with struct update syntax.
+    pub fn new(ods: OdsCode, asid: Asid, name: impl Into<String>) -> Self {
+        Self {
+            party_key: PartyKey::derived(&ods, &asid),
+            ods,
+            name: name.into(),
+            asid,
+            provider: true,
+            interactions: crate::identifiers::interactions::DEFAULT_ALLOWED
+                .map(str::to_owned)
+                .to_vec(),
+            address: None,
+            telecom: None,
+            supplier: Supplier::default(),
+            branches: Vec::new(),
+        }
+    }
 }
 
 /// The GP system a practice runs, as far as the migrate Bundle's shape goes.

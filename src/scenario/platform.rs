@@ -8,6 +8,8 @@
 //!     jwks: keys/new-practice.jwks.json    # or public_key: keys/new-practice.pem with kid:
 //!     rate_limit: 5                        # requests per second to PDS; 429 beyond
 //!     secret: s3cret                       # for the user-restricted code exchange
+//!     redirect_uri: https://gp.example/cb  # where the simulated login may redirect
+//!                                          # (default: the sandbox's {public_url}/callback)
 //! faults:
 //!   - service: pds
 //!     latency_ms: 2000
@@ -39,6 +41,8 @@ pub struct ApplicationEntry {
     pub kid: Option<Spanned<String>>,
     /// Requests per second to PDS.
     pub rate_limit: Option<Spanned<u32>>,
+    /// Where `GET /oauth2/authorize` may send the browser back (an absolute http(s) URL).
+    pub redirect_uri: Option<Spanned<String>>,
 }
 
 /// Reads the platform sections of every file; problems at their positions.
@@ -154,12 +158,30 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
                         .into(),
                 );
             }
+            if let Some(uri) = &e.redirect_uri {
+                let ok = (uri.value.starts_with("http://") || uri.value.starts_with("https://"))
+                    && uri
+                        .value
+                        .parse::<http::Uri>()
+                        .is_ok_and(|u| u.host().is_some());
+                if !ok {
+                    report(
+                        &mut problems,
+                        uri.referenced,
+                        format!(
+                            "redirect_uri: '{}' is not an absolute http:// or https:// URL",
+                            uri.value
+                        ),
+                    );
+                }
+            }
             out.applications.push(Application {
                 name: name.value.clone(),
                 api_key: api_key.value.clone(),
                 secret: e.secret.clone(),
                 keys,
                 rate_limit: e.rate_limit.as_ref().map(|r| r.value),
+                redirect_uri: e.redirect_uri.as_ref().map(|r| r.value.clone()),
             });
         }
         for rule in source.file.faults.iter().flatten() {

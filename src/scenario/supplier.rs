@@ -246,6 +246,22 @@ pub fn read_code(value: &str) -> Result<(), String> {
     }
 }
 
+/// A `read_code` checked against the code system of the practice's flavour: Read v2 at EMIS-style
+/// and generic practices (five characters and the two-digit term code, `22A..00`, as EMIS Web
+/// sends it), CTV3 at TPP-style ones (five characters, `XE0Ub`: SystmOne records in CTV3).
+pub fn read_code_for(value: &str, supplier: Supplier) -> Result<(), String> {
+    read_code(value)?;
+    match (supplier, value.len()) {
+        (Supplier::Tpp, 5) | (Supplier::Emis | Supplier::Generic, 7) => Ok(()),
+        (Supplier::Tpp, _) => Err(format!(
+            "read_code '{value}' is a Read v2 code, but this record is held at a TPP-style practice, whose system records in CTV3 (5 characters, e.g. XE0Ub)"
+        )),
+        (_, _) => Err(format!(
+            "read_code '{value}' is not a Read v2 code with its term code (7 characters, e.g. 22A..00), which is what this practice's system records; a 5-character code is CTV3, used only at TPP-style practices"
+        )),
+    }
+}
+
 /// A SNOMED CT description id: 6 to 18 digits whose partition (the two digits before the check
 /// digit) says "description" (`01` or `11`).
 pub fn description_id(value: &str) -> Result<(), String> {
@@ -287,5 +303,9 @@ mod tests {
         assert!(supplier("EMIS").is_err());
         assert_eq!(registration_type("temporary"), Ok(("T", "Temporary")));
         assert!(supply_days(0).is_err());
+        assert!(read_code_for("22A..00", Supplier::Emis).is_ok());
+        assert!(read_code_for("22A..00", Supplier::Tpp).is_err());
+        assert!(read_code_for("XE0Ub", Supplier::Tpp).is_ok());
+        assert!(read_code_for("XE0Ub", Supplier::Generic).is_err());
     }
 }

@@ -528,6 +528,12 @@ fn body_refusal(error: &BodyError) -> FhirError {
             "BAD_REQUEST",
             error.sentence(),
         ),
+        BodyError::Busy { .. } => checks::refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "transient",
+            "SERVICE_UNAVAILABLE",
+            error.sentence(),
+        ),
     }
 }
 

@@ -43,7 +43,7 @@ test("the page opens with a new practice that can receive the record, and refuse
   fresh.setDefaultTimeout(20000);
   try {
     await fresh.goto(base + "/");
-    const card = fresh.locator(".patient.selected");
+    const card = fresh.locator('.patient[aria-pressed="true"]');
     await card.waitFor();
     const scenario = await (await fetch(base + "/_admin/scenario")).json();
     const chosen = scenario.patients.find((x) => x.nhs_number === "9690937286");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
-use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey};
+use spine_sandbox::identifiers::{Asid, OdsCode};
 use spine_sandbox::nhs_number::NhsNumber;
 use spine_sandbox::scenario::{Address, Gender, HumanName, Patient, Practice, Record, World};
 
@@ -27,19 +27,14 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn practice(ods: &str, asid: &str, provider: bool) -> Practice {
-    let ods = OdsCode::parse(ods).unwrap();
-    let asid = Asid::parse(asid).unwrap();
     Practice {
-        supplier: Default::default(),
-        branches: Vec::new(),
-        party_key: PartyKey::derived(&ods, &asid),
-        ods,
-        name: "Test Practice".into(),
-        asid,
         provider,
         interactions: vec![],
-        address: None,
-        telecom: None,
+        ..Practice::new(
+            OdsCode::parse(ods).unwrap(),
+            Asid::parse(asid).unwrap(),
+            "Test Practice",
+        )
     }
 }
 
@@ -128,18 +123,14 @@ fn world() -> World {
         "A20047",
     );
     World {
-        index: Default::default(),
         name: Some("pds tests".into()),
-        description: None,
-        start_day: chrono::Local::now().date_naive(),
         practices: vec![
             practice("B82617", "918999198738", true),
             practice("GPCA0001", "200000000115", true),
             practice("A20047", "200000000359", false),
         ],
-        practitioners: vec![],
         patients: vec![ada, jane, janet, john, joan],
-        platform: Default::default(),
+        ..World::empty(chrono::Local::now().date_naive())
     }
 }
 

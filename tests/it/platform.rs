@@ -879,9 +879,57 @@ async fn the_journey_authenticates_when_given_a_key() {
         client_key: repo_path("tests/fixtures/oauth/test-1.pem"),
         kid: "test-1".into(),
         api_key: APP_KEY.into(),
+        client_secret: None,
     });
     let report = journey_received(&options).await;
     assert_eq!(report.steps[0].step, "Platform token (signed JWT)");
+}
+
+/// An application registered with a client secret runs the journey when given `--client-secret`,
+/// and is stopped at the login without it.
+#[tokio::test]
+async fn the_journey_presents_a_registered_client_secret() {
+    let dir = crate::support::temp_dir("journey-secret");
+    let overlay = dir.join("secret.yaml");
+    std::fs::write(
+        &overlay,
+        format!(
+            "auth: required\napplications:\n  - name: New Practice GP System\n    api_key: {APP_KEY}\n    public_key: {}\n    kid: test-1\n    secret: s3cret\n",
+            repo_path("tests/fixtures/oauth/test-1.pub.pem").display()
+        ),
+    )
+    .unwrap();
+    let world = spine_sandbox::scenario::load_paths(
+        &[repo_path("scenarios/default.yaml"), overlay],
+        crate::support::start_day(),
+    )
+    .unwrap();
+    let sandbox = TestSandbox::start_world(world).await;
+    let mut options = sandbox.journey_options("9434761018", "A20047");
+    let auth = spine_sandbox::journey::JourneyAuth {
+        client_key: repo_path("tests/fixtures/oauth/test-1.pem"),
+        kid: "test-1".into(),
+        api_key: APP_KEY.into(),
+        client_secret: None,
+    };
+    options.auth = Some(auth.clone());
+    let refused = spine_sandbox::journey::run(&options, |_| {}).await;
+    let login = refused
+        .steps
+        .iter()
+        .find(|s| s.step == "Platform login (healthcare worker)")
+        .expect("the login step is reported");
+    assert!(
+        serde_json::to_string(login)
+            .unwrap()
+            .contains("client_secret is missing"),
+        "{login:?}"
+    );
+    options.auth = Some(spine_sandbox::journey::JourneyAuth {
+        client_secret: Some("s3cret".into()),
+        ..auth
+    });
+    journey_received(&options).await;
 }
 
 /// `spine-sandbox keys` makes a key pair a consumer can register and sign with straight away.
@@ -947,6 +995,7 @@ async fn a_key_pair_made_by_the_keys_command_signs_a_journey() {
         client_key: keys.join("made-1.key.pem"),
         kid: "made-1".into(),
         api_key: "made-key".into(),
+        client_secret: None,
     });
     journey_received(&options).await;
     let _ = std::fs::remove_dir_all(dir);

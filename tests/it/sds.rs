@@ -15,39 +15,27 @@ const CORRELATION_ID: &str = "3b0c6a2e-8d1f-4f0e-9a55-0d8f2d7c1a90";
 const SDS_ERRORS: &str = "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1";
 
 fn practice(ods: &str, asid: &str, party_key: Option<&str>, provider: bool) -> Practice {
-    let ods = OdsCode::parse(ods).unwrap();
-    let asid = Asid::parse(asid).unwrap();
+    let practice = Practice::new(
+        OdsCode::parse(ods).unwrap(),
+        Asid::parse(asid).unwrap(),
+        "Practice",
+    );
     Practice {
-        supplier: Default::default(),
-        branches: Vec::new(),
-        party_key: party_key
-            .map(|k| PartyKey::parse(k).unwrap())
-            .unwrap_or_else(|| PartyKey::derived(&ods, &asid)),
-        ods,
-        name: "Practice".into(),
-        asid,
+        party_key: party_key.map_or(practice.party_key.clone(), |k| PartyKey::parse(k).unwrap()),
         provider,
-        interactions: interactions::DEFAULT_ALLOWED.map(str::to_owned).to_vec(),
-        address: None,
-        telecom: None,
+        ..practice
     }
 }
 
 /// Two providers (one with an explicit party key) and a consumer-only practice.
 fn world() -> World {
     World {
-        index: Default::default(),
-        name: None,
-        description: None,
-        start_day: chrono::Local::now().date_naive(),
         practices: vec![
             practice("B82617", "918999198738", Some("B82617-806568"), true),
             practice("GPCA0001", "200000000115", None, true),
             practice("A20047", "200000000359", None, false),
         ],
-        practitioners: vec![],
-        patients: vec![],
-        platform: Default::default(),
+        ..World::empty(chrono::Local::now().date_naive())
     }
 }
 

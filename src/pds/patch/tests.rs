@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::identifiers::{Asid, OdsCode, PartyKey};
+use crate::identifiers::{Asid, OdsCode};
 use crate::nhs_number::NhsNumber;
 use crate::pds::patient;
 use crate::scenario::{Gender, HumanName, Patient, Practice, Record, World};
@@ -12,33 +12,22 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn practice(ods: &str, asid: &str) -> Practice {
-    let ods = OdsCode::parse(ods).unwrap();
-    let asid = Asid::parse(asid).unwrap();
     Practice {
-        supplier: Default::default(),
-        branches: Vec::new(),
-        party_key: PartyKey::derived(&ods, &asid),
-        ods,
-        name: "Practice".into(),
-        asid,
-        provider: true,
         interactions: vec![],
-        address: None,
-        telecom: None,
+        ..Practice::new(
+            OdsCode::parse(ods).unwrap(),
+            Asid::parse(asid).unwrap(),
+            "Practice",
+        )
     }
 }
 
 fn world() -> World {
     World {
-        index: Default::default(),
-        name: None,
-        description: None,
-        start_day: date("2025-06-01"),
         practices: vec![
             practice("B82617", "918999198738"),
             practice("A20047", "200000000359"),
         ],
-        practitioners: vec![],
         patients: vec![Patient {
             registration: Default::default(),
             nhs_number: NhsNumber::parse("9690937286").unwrap(),
@@ -60,7 +49,7 @@ fn world() -> World {
             record: Record::default(),
             demographics: Default::default(),
         }],
-        platform: Default::default(),
+        ..World::empty(date("2025-06-01"))
     }
 }
 

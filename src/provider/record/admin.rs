@@ -22,7 +22,7 @@ impl<'a> Builder<'a> {
             "name": p.name,
         });
         if let Some(t) = &p.telecom {
-            o["telecom"] = json!([{ "system": "phone", "value": t, "use": "work" }]);
+            o["telecom"] = json!([{ "system": "phone", "value": t, "use": "work", "rank": 1 }]);
         }
         if let Some(a) = &p.address {
             o["address"] = json!([address(a, "work")]);
@@ -57,7 +57,8 @@ impl<'a> Builder<'a> {
                     "managingOrganization": { "reference": org, "display": p.name },
                 });
                 if let Some(t) = &p.telecom {
-                    l["telecom"] = json!([{ "system": "phone", "value": t, "use": "work" }]);
+                    l["telecom"] =
+                        json!([{ "system": "phone", "value": t, "use": "work", "rank": 1 }]);
                 }
                 if let Some(a) = a {
                     l["address"] = address(a, "work");

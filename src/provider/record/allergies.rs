@@ -5,7 +5,9 @@ use crate::fhir::gpconnect::{self as gpc, extensions, lists, profiles};
 use crate::fhir::stu3::{
     AllergyIntolerance, CodeableConcept, Date, Extension, Raw, Reaction, Resource, raw, texts,
 };
-use crate::scenario::{Allergy, AllergyStatus, Code};
+use std::borrow::Cow;
+
+use crate::scenario::{Allergy, AllergyStatus, Code, Supplier};
 
 /// The allergy category GP Connect requires (`medication` or `environment`): the scenario has no
 /// field for it, so drug allergies are recognised by their wording.
@@ -73,14 +75,25 @@ impl<'a> Context<'a> {
             onset_date_time: Some(Date(a.onset.unwrap_or(asserted))),
             asserted_date: Date(asserted),
             recorder: self.recorder_or(rec),
-            note: texts(a.note.as_deref()),
-            reaction: a.reaction.as_deref().map(|r| {
-                [Reaction {
-                    // The reaction as recorded: free text, not a NullFlavor code.
-                    manifestation: [CodeableConcept::text(r)],
-                    description: Some(r),
-                }]
-            }),
+            note: match (self.supplier, a.reaction.as_deref()) {
+                // EMIS Web sends the reaction as part of the allergy's note, never as `reaction`.
+                (Supplier::Emis, Some(r)) => texts(Some(match a.note.as_deref() {
+                    Some(n) => Cow::Owned(format!("{n} Reaction: {r}")),
+                    None => Cow::Owned(format!("Reaction: {r}")),
+                })),
+                _ => texts(a.note.as_deref().map(Cow::Borrowed)),
+            },
+            reaction: a
+                .reaction
+                .as_deref()
+                .filter(|_| self.supplier != Supplier::Emis)
+                .map(|r| {
+                    [Reaction {
+                        // The reaction as recorded: free text, not a NullFlavor code.
+                        manifestation: [CodeableConcept::text(r)],
+                        description: Some(r),
+                    }]
+                }),
         }
     }
 

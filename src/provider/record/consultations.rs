@@ -58,7 +58,12 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 let list = kind.consultation_list_code();
-                let heading = kind.heading();
+                let heading = match target {
+                    // What the patient says (smoking status and the like, recorded without a
+                    // value) is History; measurements are Examination, as in real exports.
+                    Item::Observation(o) if o.value.is_none() => "History",
+                    _ => kind.heading(),
+                };
                 let pos = match headings.iter().position(|(h, _)| *h == heading) {
                     Some(p) => p,
                     None => {
@@ -121,6 +126,7 @@ impl<'a> Builder<'a> {
                     issued: Instant(c.date),
                     performer: recorder_ref.map(|r| [reference(r)]),
                     value_quantity: None,
+                    interpretation: None,
                     comment: Some(note),
                     specimen: None,
                     reference_range: None,
@@ -220,9 +226,10 @@ impl<'a> Builder<'a> {
                 type_: [CodeableConcept::text(&*c.kind)],
                 subject: cx.patient(),
                 participant,
+                // Start only: real exports (98%) do not say when a consultation ended.
                 period: Period {
                     start: Date(c.date),
-                    end: Some(Date(c.date)),
+                    end: None,
                 },
                 location: Some([EncounterLocation {
                     location: reference(&cx.main_location_ref),

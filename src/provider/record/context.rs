@@ -235,8 +235,10 @@ fn local_code_system(supplier: Supplier) -> &'static str {
     }
 }
 
+/// A SNOMED CT coding alone. No `code.text`: real exports send it on about one coded item in ten,
+/// for free text the clinician added, which the scenario does not model.
 pub(super) fn snomed(code: &Code) -> CodeableConcept<'_> {
-    CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display).with_text(&*code.display)
+    CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display)
 }
 
 pub(super) fn snomed_pair<'c>(code: &'c str, display: &'c str) -> CodeableConcept<'c> {
@@ -252,19 +254,51 @@ impl<'a> Context<'a> {
     /// puts its Read v2 coding first and marks that one picked).
     pub(super) fn coded<'s>(&'s self, code: &'s Code) -> CodeableConcept<'s> {
         let mut c = snomed(code);
-        c.detail = Some(self.detail(code, local_code_system(self.supplier)));
+        c.detail = Some(self.detail(code));
         c
     }
 
-    pub(super) fn detail<'s>(&self, code: &'s Code, system: &'static str) -> CodingDetail<'s> {
-        CodingDetail {
-            translation: code.read_code.as_deref().map(|r| Coding {
+    /// The description id and local-code translation of a concept: the scenario's, else the
+    /// terminology table's (`terminology.csv`). A translation carries its own term (the Read
+    /// term, "O/E - weight" beside "Body weight"); a scenario code the table does not know is
+    /// sent with the SNOMED CT display.
+    pub(super) fn detail<'s>(&self, code: &'s Code) -> CodingDetail<'s> {
+        let system = local_code_system(self.supplier);
+        let term = terminology::lookup(&code.snomed);
+        let local = term.and_then(|t| match self.supplier {
+            Supplier::Tpp => t.ctv3,
+            Supplier::Emis | Supplier::Generic => t.read_v2,
+        });
+        let translation = match code.read_code.as_deref() {
+            Some(r) => Some(Coding {
                 system,
                 code: r,
-                display: &code.display,
+                display: local
+                    .filter(|(c, _)| *c == r)
+                    .map_or(code.display.as_str(), |(_, t)| t),
             }),
+            None => local.map(|(c, t)| Coding {
+                system,
+                code: c,
+                display: t,
+            }),
+        };
+        let (description_id, description_display) = match code.description_id.as_deref() {
+            Some(id) => (
+                Some(id),
+                term.filter(|t| t.description_id == Some(id))
+                    .and_then(|t| t.description_term),
+            ),
+            None => (
+                term.and_then(|t| t.description_id),
+                term.and_then(|t| t.description_term),
+            ),
+        };
+        CodingDetail {
+            translation,
             translation_first: self.supplier == Supplier::Emis,
-            description_id: code.description_id.as_deref(),
+            description_id,
+            description_display,
         }
     }
 

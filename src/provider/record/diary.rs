@@ -3,7 +3,6 @@
 use super::*;
 use crate::fhir::gpconnect::{lists, profiles};
 use crate::fhir::stu3::{self as fhir, CodeableConcept, Date, Requester, Resource, reference};
-use crate::fhir::systems;
 
 impl<'a> Builder<'a> {
     // ---- Diary entries ----
@@ -32,8 +31,8 @@ impl<'a> Builder<'a> {
                 .or(cx.recorder_ref.as_deref())
                 .unwrap_or(&cx.org_ref);
             let code = match &d.code {
-                Some(code) => CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display)
-                    .with_text(&*d.text),
+                Some(code) if d.text != code.display => cx.coded(code).with_text(&*d.text),
+                Some(code) => cx.coded(code),
                 None => CodeableConcept::text(&*d.text),
             };
             let request = fhir::ProcedureRequest {

@@ -5,7 +5,8 @@ use super::*;
 use crate::fhir::gpconnect::{code_systems, lists, profiles};
 use crate::fhir::stu3::{
     self as fhir, CodeableConcept, Coding, Date, DiagnosticReport, Instant, ObservationRelated,
-    Performer, Quantity, Requester, Resource, Specimen, SpecimenCollection, reference, texts,
+    Performer, Quantity, ReferenceRange, Requester, Resource, SimpleQuantity, Specimen,
+    SpecimenCollection, reference,
 };
 
 pub(super) const LABORATORY: Coding<'static> = Coding {
@@ -20,6 +21,68 @@ pub(super) fn laboratory() -> Option<[CodeableConcept<'static>; 1]> {
         text: None,
         detail: None,
     }])
+}
+
+/// The bounds of a numeric reference range as results print it: `115-165`, `3.5 - 5.3`, `<5`,
+/// `>60` (either bound may be missing). None when the range is not numeric.
+pub(super) fn numeric_range(text: &str) -> Option<(Option<f64>, Option<f64>)> {
+    let t = text.trim();
+    let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    if let Some(high) = t.strip_prefix("<=").or_else(|| t.strip_prefix('<')) {
+        return Some((None, Some(number(high)?)));
+    }
+    if let Some(low) = t.strip_prefix(">=").or_else(|| t.strip_prefix('>')) {
+        return Some((Some(number(low)?), None));
+    }
+    let (low, high) = t.split_once('-')?;
+    let (low, high) = (number(low)?, number(high)?);
+    (low <= high).then_some((Some(low), Some(high)))
+}
+
+/// A reference range as values (`low`/`high` with the result's unit, which the GP2GP adaptor
+/// maps to a structured range), or as text when it is not numeric.
+pub(super) fn reference_range<'r>(
+    text: &'r str,
+    bounds: Option<(Option<f64>, Option<f64>)>,
+    unit: Option<&'r str>,
+) -> ReferenceRange<'r> {
+    let quantity = |value: f64| SimpleQuantity {
+        value,
+        unit,
+        system: unit.map(|_| code_systems::UCUM),
+        code: unit,
+    };
+    match bounds {
+        Some((low, high)) => ReferenceRange {
+            low: low.map(quantity),
+            high: high.map(quantity),
+            text: None,
+        },
+        None => ReferenceRange {
+            low: None,
+            high: None,
+            text: Some(text),
+        },
+    }
+}
+
+/// `H` or `L` when a value falls outside its range (HL7 v2 table 0078).
+pub(super) fn interpretation(
+    value: f64,
+    (low, high): (Option<f64>, Option<f64>),
+) -> Option<CodeableConcept<'static>> {
+    let (code, display) = if low.is_some_and(|l| value < l) {
+        ("L", "Low")
+    } else if high.is_some_and(|h| value > h) {
+        ("H", "High")
+    } else {
+        return None;
+    };
+    Some(CodeableConcept::coded(
+        code_systems::OBSERVATION_INTERPRETATION,
+        code,
+        display,
+    ))
 }
 
 /// DiagnosticReport.code (DiagnosticReport.md).
@@ -85,6 +148,7 @@ impl<'a> Builder<'a> {
             for (n, res) in inv.results.iter().enumerate() {
                 let n = (n + 1).to_string();
                 let id = stable_id(&["Observation-result", cx.nhs, item, &n]);
+                let range = res.range.as_deref().and_then(numeric_range);
                 results.push(format!("Observation/{id}"));
                 let result = fhir::Observation {
                     id,
@@ -102,9 +166,13 @@ impl<'a> Builder<'a> {
                         value,
                         unit: res.unit.as_deref(),
                     }),
+                    interpretation: range.and_then(|r| interpretation(res.value?, r)),
                     comment: None,
                     specimen: Some(reference(&specimen_ref)),
-                    reference_range: texts(res.range.as_deref()),
+                    reference_range: res
+                        .range
+                        .as_deref()
+                        .map(|text| [reference_range(text, range, res.unit.as_deref())]),
                     // observation_testResult.md: the group header, as `derived-from`.
                     related: group_ref
                         .iter()
@@ -132,6 +200,7 @@ impl<'a> Builder<'a> {
                     issued: Instant(inv.date),
                     performer: None,
                     value_quantity: None,
+                    interpretation: None,
                     comment: None,
                     specimen: Some(reference(&specimen_ref)),
                     reference_range: None,
@@ -169,6 +238,7 @@ impl<'a> Builder<'a> {
                 issued: Instant(inv.date),
                 performer: Some([reference(filer)]),
                 value_quantity: None,
+                interpretation: None,
                 comment: inv.note.as_deref(),
                 specimen: None,
                 reference_range: None,

@@ -52,6 +52,18 @@ pub(super) fn structure<'l>(mut list: List<'l>, encounter: &'l str, date: NaiveD
     list
 }
 
+/// A primary or secondary List: dated with the extract (the world's day, so the same world
+/// always gives the same Bundle) and sorted by event date, as every real export sends them.
+pub(super) fn extract(mut list: List<'_>, day: NaiveDate) -> List<'_> {
+    list.date = Some(Date(day));
+    list.ordered_by = Some(CodeableConcept::coded(
+        code_systems::LIST_ORDER,
+        "event-date",
+        "Sorted by Event Date",
+    ));
+    list
+}
+
 impl<'a> Context<'a> {
     /// A List: primary (`id` None, SNOMED code), secondary, or consultation structure (with id).
     pub(super) fn list<'s>(
@@ -132,7 +144,10 @@ impl<'a> Builder<'a> {
             title
         };
         let list = self.cx.list(title, snomed_pair(code, display), &l, None);
-        write_entry(&mut self.out, &Resource::List(list));
+        write_entry(
+            &mut self.out,
+            &Resource::List(extract(list, self.cx.start_day)),
+        );
     }
 
     /// The secondary Lists that received an item or lost one to withholding, in code order.
@@ -144,7 +159,10 @@ impl<'a> Builder<'a> {
             let title = secondary_list_title(&code);
             let coding = CodeableConcept::coded(code_systems::SECONDARY_LIST_VALUES, &code, &title);
             let list = self.cx.list(&title, coding, &l, None);
-            write_entry(&mut self.out, &Resource::List(list));
+            write_entry(
+                &mut self.out,
+                &Resource::List(extract(list, self.cx.start_day)),
+            );
         }
     }
 }

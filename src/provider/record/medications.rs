@@ -87,15 +87,17 @@ impl<'a> Builder<'a> {
             let note = || texts(m.note.as_deref().map(|n| format!("Prescriber Notes: {n}")));
             let context = || recorded.as_ref().map(|r| reference(&r.encounter));
             let recorder = || cx.recorder_or(recorded.as_ref());
-            // The consultation's practitioner authorised and issued it.
+            // The prescriber: the consultation's practitioner, else the usual GP. Real exports
+            // name one on nearly three requests in four, apart from the recorder.
+            let prescriber = recorded
+                .as_ref()
+                .and_then(|r| r.practitioner.as_deref())
+                .or(cx.recorder_ref.as_deref());
             let requester = || {
-                recorded
-                    .as_ref()
-                    .and_then(|r| r.practitioner.as_deref())
-                    .map(|p| Requester {
-                        agent: reference(p),
-                        on_behalf_of: None,
-                    })
+                prescriber.map(|p| Requester {
+                    agent: reference(p),
+                    on_behalf_of: None,
+                })
             };
 
             let medication = fhir::Medication {
@@ -116,6 +118,7 @@ impl<'a> Builder<'a> {
                             }),
                         translation_first: cx.supplier == Supplier::Emis,
                         description_id: m.code.description_id.as_deref(),
+                        description_display: None,
                     }),
                     ..CodeableConcept::coded(systems::SNOMED, &m.code.snomed, &m.code.display)
                 },
@@ -171,19 +174,21 @@ impl<'a> Builder<'a> {
                 recorder: recorder(),
                 note: note(),
                 dosage_instruction: dosage(),
+                // The authorisation's validity has a start only, as real exports send it.
                 dispense_request: DispenseRequest {
-                    validity_period: period(),
+                    validity_period: Period {
+                        start: Date(m.start),
+                        end: None,
+                    },
                     expected_supply_duration: Some(Duration::days(supply_days)),
                     quantity: quantity(),
                 },
             };
             write_entry(&mut self.out, &Resource::MedicationRequest(plan));
-            // An order stays `completed` when its plan is stopped. Its validity ends when an
-            // acute plan does, else (no duration known) on the issue day, the spec's fallback.
-            let issue_end = match m.kind {
-                MedicationType::Acute => m.end.unwrap_or(m.start),
-                _ => m.start,
-            };
+            // An order stays `completed` when its plan is stopped. Its validity lasts exactly
+            // the supply it gives, as in real exports (a translator derives the supply's length
+            // from the period).
+            let issue_end = m.start + chrono::Days::new(u64::from(supply_days));
             let issue = MedicationRequest {
                 id: issue_id,
                 meta: cx.meta(profiles::MEDICATION_REQUEST, &m.meta),

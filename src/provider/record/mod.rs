@@ -13,6 +13,8 @@ mod consultations;
 mod context;
 mod diary;
 mod documents;
+#[cfg(test)]
+mod fidelity_tests;
 mod immunisations;
 mod investigations;
 mod lists;
@@ -20,6 +22,7 @@ mod medications;
 mod observations;
 mod problems;
 mod referrals;
+pub mod terminology;
 #[cfg(test)]
 mod tests;
 

@@ -128,6 +128,7 @@ impl<'a> Builder<'a> {
                     .or(cx.recorder_ref.as_deref())
                     .map(|r| [reference(r)]),
                 value_quantity,
+                interpretation: None,
                 comment: (!comment.is_empty()).then_some(&*comment),
                 specimen: None,
                 reference_range: None,

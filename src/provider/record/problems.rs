@@ -5,7 +5,7 @@ use crate::fhir::gpconnect::{code_systems, extensions, lists, profiles};
 use crate::fhir::stu3::{
     self as fhir, CodeableConcept, Condition, Date, Extension, Resource, texts,
 };
-use crate::scenario::{ProblemStatus, Significance};
+use crate::scenario::{ProblemStatus, Significance, Supplier};
 
 impl<'a> Builder<'a> {
     // ---- Problems ----
@@ -53,8 +53,14 @@ impl<'a> Builder<'a> {
             // The scenario's `related` does not say how two problems relate, so every such
             // link is a `sibling` (GP Connect offers parent, child and sibling).
             // The problem is about the first observation linked to it (EMIS's ActualProblem).
+            // EMIS Web sends the HL7 UK URL, the only one NHS England's GP2GP adaptor reads;
+            // the other flavours the GP Connect assets' URL.
             if let Some(r) = related.iter().find(|r| r.starts_with("Observation/")) {
-                extension.push(Extension::reference(extensions::ACTUAL_PROBLEM, r));
+                let url = match cx.supplier {
+                    Supplier::Emis => extensions::ACTUAL_PROBLEM_HL7,
+                    Supplier::Tpp | Supplier::Generic => extensions::ACTUAL_PROBLEM,
+                };
+                extension.push(Extension::reference(url, r));
             }
             extension.extend(related_problems.iter().map(|r| {
                 Extension::nested(

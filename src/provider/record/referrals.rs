@@ -5,7 +5,6 @@ use crate::fhir::gpconnect::{lists, profiles};
 use crate::fhir::stu3::{
     CodeableConcept, Date, ReferralRequest, Requester, Resource, Text, reference,
 };
-use crate::fhir::systems;
 
 impl<'a> Builder<'a> {
     // ---- Referrals ----
@@ -51,10 +50,11 @@ impl<'a> Builder<'a> {
                 },
             };
             let reason_code = match (&r.code, r.reason.as_deref()) {
-                (Some(code), Some(reason)) => Some(
-                    CodeableConcept::coded(systems::SNOMED, &code.snomed, &code.display)
-                        .with_text(reason),
-                ),
+                // The reason's own words, when they say more than the code's term.
+                (Some(code), Some(reason)) if reason != code.display => {
+                    Some(cx.coded(code).with_text(reason))
+                }
+                (Some(code), Some(_)) => Some(cx.coded(code)),
                 (Some(code), None) => Some(cx.coded(code)),
                 (None, Some(reason)) => Some(CodeableConcept::text(reason)),
                 (None, None) => None,

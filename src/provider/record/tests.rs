@@ -169,15 +169,20 @@ fn repeat_plans_carry_repeat_information_and_acutes_and_orders_do_not() {
     assert!(extension(m4, extensions::MEDICATION_REPEAT_INFORMATION).is_some());
     let m6 = item(&b, "MedicationRequest", "m6/plan");
     assert!(extension(m6, extensions::MEDICATION_REPEAT_INFORMATION).is_none());
-    // The acute order is valid until the plan ends; a repeat's order on its issue day.
-    let m6_order = item(&b, "MedicationRequest", "m6/issue-1");
-    assert_eq!(
-        m6_order["dispenseRequest"]["validityPeriod"]["end"],
-        m6["dispenseRequest"]["validityPeriod"]["end"]
-    );
-    let m1_order = item(&b, "MedicationRequest", "m1/issue-1");
-    let validity = &m1_order["dispenseRequest"]["validityPeriod"];
-    assert_eq!(validity["end"], validity["start"]);
+    // Every order is valid for exactly its supply; plans have a start only.
+    for order in ["m6/issue-1", "m1/issue-1"] {
+        let o = item(&b, "MedicationRequest", order);
+        let validity = &o["dispenseRequest"]["validityPeriod"];
+        let day = |v: &Value| NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+        let days = o["dispenseRequest"]["expectedSupplyDuration"]["value"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(
+            (day(&validity["end"]) - day(&validity["start"])).num_days(),
+            days
+        );
+    }
+    assert!(m6["dispenseRequest"]["validityPeriod"].get("end").is_none());
     for r in resources(&b)
         .into_iter()
         .filter(|r| r["resourceType"] == "MedicationRequest")
@@ -193,7 +198,11 @@ fn repeat_plans_carry_repeat_information_and_acutes_and_orders_do_not() {
     }
     // Recorded in c1 by Dr Carter: context and requester on plan, order and statement.
     let c1 = encounter_of("c1");
-    for r in [m1, m1_order, item(&b, "MedicationStatement", "m1")] {
+    for r in [
+        m1,
+        item(&b, "MedicationRequest", "m1/issue-1"),
+        item(&b, "MedicationStatement", "m1"),
+    ] {
         assert_eq!(r["context"]["reference"], c1.as_str(), "{r}");
     }
     assert_eq!(
@@ -320,9 +329,11 @@ fn ended_allergies_keep_their_code_and_reactions_are_free_text() {
     let a1 = item(&b, "AllergyIntolerance", "a1");
     // No onset in the scenario: the asserted day, as GP systems default it.
     assert_eq!(a1["onsetDateTime"], a1["assertedDate"]);
+    // B82617 is EMIS-style: the reaction is in the note, as EMIS Web sends it.
+    assert!(a1.get("reaction").is_none());
     assert_eq!(
-        a1["reaction"],
-        json!([{ "manifestation": [{ "text": "Urticaria" }], "description": "Urticaria" }])
+        a1["note"][0]["text"],
+        "Widespread hives within an hour of the first dose. Reaction: Urticaria"
     );
     // A contained ended allergy carries its coding only.
     assert!(a2["code"].get("text").is_none());
@@ -664,13 +675,15 @@ fn consultations_have_a_recorder_and_ordered_structure_lists() {
     }
     let ordered = json!({"coding": [{"system": "http://hl7.org/fhir/list-order",
         "code": "system", "display": "Sorted by System"}]});
+    let by_event = json!({"coding": [{"system": "http://hl7.org/fhir/list-order",
+        "code": "event-date", "display": "Sorted by Event Date"}]});
     let mut structure = 0;
     for l in of_type(&b, "List") {
         if l.get("id").is_some() {
             structure += 1;
             assert_eq!(l["orderedBy"], ordered, "{}", l["title"]);
         } else {
-            assert!(l.get("orderedBy").is_none(), "{}", l["title"]);
+            assert_eq!(l["orderedBy"], by_event, "{}", l["title"]);
         }
     }
     assert!(structure >= 15);
@@ -818,13 +831,14 @@ fn blood_pressure_taken_together_is_one_observation() {
     let b = bundle_for(&world, PATIENT2, false);
     let bp = with_identifier(&b, "9690937286/o1");
     assert_eq!(bp["code"]["coding"][0]["code"], "163020007");
+    // B82617 is EMIS-style: each component's Read v2 coding comes first, SNOMED CT second.
     assert!(bp.get("valueQuantity").is_none());
     let components = bp["component"].as_array().unwrap();
     assert_eq!(components.len(), 2);
-    assert_eq!(components[0]["code"]["coding"][0]["code"], "72313002");
+    assert_eq!(components[0]["code"]["coding"][1]["code"], "72313002");
     assert_eq!(components[0]["valueQuantity"]["value"], 138.0);
     assert_eq!(
-        components[1]["code"]["coding"][0]["code"],
+        components[1]["code"]["coding"][1]["code"],
         "1091811000000102"
     );
     assert_eq!(components[1]["valueQuantity"]["value"], 84.0);
@@ -981,10 +995,12 @@ fn supplier_flavours_carry_the_real_world_features() {
                 .all(|r| r["reasonCode"].is_array())
         );
         let condition = one("Condition");
-        assert!(
-            extension(condition, extensions::ACTUAL_PROBLEM).is_some(),
-            "{nhs}"
-        );
+        let actual_problem = if local_system.ends_with("readv2") && text.contains("EMISWeb") {
+            extensions::ACTUAL_PROBLEM_HL7
+        } else {
+            extensions::ACTUAL_PROBLEM
+        };
+        assert!(extension(condition, actual_problem).is_some(), "{nhs}");
         let imm = one("Immunization");
         for field in ["lotNumber", "manufacturer", "expirationDate", "site"] {
             assert!(!imm[field].is_null(), "{nhs} Immunization.{field}");
@@ -1014,7 +1030,7 @@ fn supplier_flavours_carry_the_real_world_features() {
     assert_eq!(
         allergy["code"]["coding"][0],
         json!({"system": "http://read.info/readv2", "code": "14LP.00",
-               "display": "Allergy to warfarin", "userSelected": true})
+               "display": "H/O: warfarin allergy", "userSelected": true})
     );
     let medication = of_type(&b, "Medication")[0];
     assert_eq!(medication["code"]["coding"][0]["code"], "AMTA10639NEMIS");

@@ -91,7 +91,7 @@ pub(crate) fn build_world(
         start_day,
         references_complete,
     );
-    let mut world = empty_world(start_day);
+    let mut world = World::empty(start_day);
     world.name = sources.iter().find_map(|s| s.file.name.clone());
     world.description = sources.iter().find_map(|s| s.file.description.clone());
 
@@ -126,6 +126,9 @@ pub(crate) fn build_world(
     let (platform, problems) = super::platform::build(sources);
     world.platform = platform;
     checker.problems.extend(problems);
+    let (pds, problems) = super::pds_settings::build(sources);
+    world.pds = pds;
+    checker.problems.extend(problems);
     (world, checker.problems)
 }
 
@@ -140,7 +143,7 @@ pub(crate) fn build_world_in_order(
     sources: impl Iterator<Item = Option<Source>>,
 ) -> Option<World> {
     let mut checker = Checker::new(names, start_day, true);
-    let mut world = empty_world(start_day);
+    let mut world = World::empty(start_day);
     let mut kept = Vec::new();
     for (f, source) in sources.enumerate() {
         let mut source = source?;
@@ -173,6 +176,11 @@ pub(crate) fn build_world_in_order(
         return None;
     }
     world.platform = platform;
+    let (pds, problems) = super::pds_settings::build(&kept);
+    if !problems.is_empty() {
+        return None;
+    }
+    world.pds = pds;
     Some(world)
 }
 
@@ -188,6 +196,8 @@ struct Place {
 struct PracticeInfo {
     place: Place,
     provider: bool,
+    /// The flavour its Bundles take (`read_code`s of its records are checked against it).
+    supplier: crate::scenario::Supplier,
 }
 
 struct Checker {
@@ -198,23 +208,12 @@ struct Checker {
     /// Every ODS code written, valid or not, so one bad practice does not also make every
     /// reference to it an error.
     practices: HashMap<String, PracticeInfo>,
+    /// The branch ids of each practice, for patients' `registration.branch`.
+    branches: HashMap<String, Vec<String>>,
     asids: HashMap<String, Place>,
     party_keys: HashMap<String, Place>,
     practitioners: HashMap<String, Place>,
     nhs_numbers: HashMap<String, Place>,
-}
-
-fn empty_world(start_day: NaiveDate) -> World {
-    World {
-        name: None,
-        description: None,
-        start_day,
-        practices: Vec::new(),
-        practitioners: Vec::new(),
-        patients: Vec::new(),
-        index: super::WorldIndex::default(),
-        platform: Default::default(),
-    }
 }
 
 fn place(file: usize, location: Location) -> Place {
@@ -234,6 +233,7 @@ impl Checker {
             references_complete,
             problems: Vec::new(),
             practices: HashMap::new(),
+            branches: HashMap::new(),
             asids: HashMap::new(),
             party_keys: HashMap::new(),
             practitioners: HashMap::new(),

@@ -11,6 +11,28 @@ use crate::scenario::Patient;
 use crate::scenario::file::{PatientEntry, RecordEntry};
 
 impl Checker {
+    /// A registration's preferred branch must be a branch of the practice holding the record,
+    /// which is the practice whose Bundle names it.
+    fn branch_reference(&mut self, f: usize, branch: &Spanned<String>, practice: &str) {
+        let Some(ids) = self.branches.get(practice) else {
+            // An unknown practice is reported where it is named.
+            return;
+        };
+        if ids.contains(&branch.value) {
+            return;
+        }
+        let known = if ids.is_empty() {
+            format!("{practice} has no branches")
+        } else {
+            format!("its branches are {}", ids.join(", "))
+        };
+        let message = format!(
+            "registration branch '{}' is not a branch of {practice}, which holds the record ({known}); leave it out for the main site",
+            branch.value
+        );
+        self.report_at(f, branch, message);
+    }
+
     pub(super) fn patient(
         &mut self,
         f: usize,
@@ -114,14 +136,27 @@ impl Checker {
             .as_ref()
             .map_or_else(String::new, |n| n.value.clone());
         let empty = RecordEntry::default();
-        let record =
-            RecordChecker::new(self, f, dir, who).record(e.record.as_ref().unwrap_or(&empty));
+        let supplier = record_at
+            .as_ref()
+            .and_then(|r| self.practices.get(r.as_str()))
+            .map(|p| p.supplier);
+        let mut records = RecordChecker::new(self, f, dir, who);
+        records.supplier = supplier;
+        let record = records.record(e.record.as_ref().unwrap_or(&empty));
 
         let registration = crate::scenario::supplier::registration(
             e.registration.as_ref(),
             self.start_day,
             &mut |at, m| self.report(super::place(f, at), m),
         );
+        if let (Some(branch), Some(practice)) = (
+            e.registration
+                .as_ref()
+                .and_then(|r| r.value.branch.as_ref()),
+            record_at.as_ref(),
+        ) {
+            self.branch_reference(f, branch, practice.as_str());
+        }
         Some(Patient {
             registration,
             nhs_number: nhs_number?,

@@ -40,6 +40,11 @@ impl Checker {
                         PracticeInfo {
                             place: place(f, o.referenced),
                             provider,
+                            supplier: e
+                                .supplier
+                                .as_ref()
+                                .and_then(|s| crate::scenario::supplier::supplier(&s.value).ok())
+                                .unwrap_or_default(),
                         },
                     );
                 }
@@ -129,6 +134,10 @@ impl Checker {
         let (supplier, branches) = crate::scenario::supplier::practice(e, &mut |at, m| {
             self.report(super::place(f, at), m)
         });
+        if let (Some(o), false) = (e.ods.as_ref(), duplicate_ods) {
+            let ids = branches.iter().map(|b| b.id.clone()).collect();
+            self.branches.insert(o.value.clone(), ids);
+        }
         Some(Practice {
             supplier,
             branches,

@@ -803,3 +803,31 @@ fn errors_are_sorted_by_file_then_position() {
         Some(a.display().to_string())
     );
 }
+
+#[test]
+fn a_registration_branch_must_be_a_branch_of_the_practice_holding_the_record() {
+    let text = with_patients(&format!(
+        "{PATIENT}    registration: {{ type: regular, branch: pannal }}\n"
+    ));
+    assert_eq!(
+        errors(&text),
+        [
+            "19:44: registration branch 'pannal' is not a branch of B82617, which holds the record (B82617 has no branches); leave it out for the main site"
+        ]
+    );
+    let with_branch = text.replace(
+        "    asid: \"918999198738\"\n",
+        "    asid: \"918999198738\"\n    branches: [{ id: harrogate, name: Harrogate branch }]\n",
+    );
+    assert_eq!(
+        errors(&with_branch),
+        [
+            "20:44: registration branch 'pannal' is not a branch of B82617, which holds the record (its branches are harrogate); leave it out for the main site"
+        ]
+    );
+    let right = with_branch.replace("branch: pannal", "branch: harrogate");
+    assert_eq!(
+        load(&right).patients[0].registration.branch.as_deref(),
+        Some("harrogate")
+    );
+}

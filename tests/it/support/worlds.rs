@@ -1,6 +1,6 @@
 //! Worlds built in code, for tests that must not depend on a scenario file's contents.
 
-use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey, interactions};
+use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
 use spine_sandbox::scenario::{Practice, World};
 
 pub const PROVIDER_ODS: &str = "B82617";
@@ -14,19 +14,14 @@ pub const LIMITED_ODS: &str = "LIM0001";
 pub const LIMITED_ASID: &str = "200000000777";
 
 pub fn practice(ods: &str, asid: &str, name: &str, provider: bool, sends: &[&str]) -> Practice {
-    let ods = OdsCode::parse(ods).unwrap();
-    let asid = Asid::parse(asid).unwrap();
     Practice {
-        supplier: Default::default(),
-        branches: Vec::new(),
-        party_key: PartyKey::derived(&ods, &asid),
-        ods,
-        name: name.to_owned(),
-        asid,
         provider,
         interactions: sends.iter().map(|s| (*s).to_owned()).collect(),
-        address: None,
-        telecom: None,
+        ..Practice::new(
+            OdsCode::parse(ods).unwrap(),
+            Asid::parse(asid).unwrap(),
+            name,
+        )
     }
 }
 
@@ -35,10 +30,7 @@ pub fn practice(ods: &str, asid: &str, name: &str, provider: bool, sends: &[&str
 pub fn practices_only() -> World {
     let all = interactions::DEFAULT_ALLOWED;
     World {
-        index: Default::default(),
         name: Some("SSP test world".into()),
-        description: None,
-        start_day: super::start_day(),
         practices: vec![
             practice(
                 PROVIDER_ODS,
@@ -63,8 +55,6 @@ pub fn practices_only() -> World {
                 &[interactions::STRUCTURED_METADATA],
             ),
         ],
-        practitioners: Vec::new(),
-        patients: Vec::new(),
-        platform: Default::default(),
+        ..World::empty(super::start_day())
     }
 }

@@ -62,6 +62,8 @@ pub(super) struct RecordChecker<'c> {
     pub(super) ids: HashMap<String, (Place, Area)>,
     /// Set when any item of the record was refused: the record is then not built.
     pub(super) failed: bool,
+    /// The flavour of the practice holding the record, when known: `read_code`s must fit it.
+    pub(super) supplier: Option<crate::scenario::Supplier>,
 }
 
 /// The common part of every item, as written.
@@ -86,6 +88,7 @@ impl<'c> RecordChecker<'c> {
             patient,
             ids: HashMap::new(),
             failed: false,
+            supplier: None,
         }
     }
 

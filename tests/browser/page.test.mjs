@@ -1,0 +1,195 @@
+// The trainers' page on the default scenario at a phone's, two projectors' and a laptop's size:
+// every path in one click, the titles and banners true, nothing wider than the screen but the
+// diagram's own scroller, no serious accessibility problem. Needs SANDBOX_URL; screenshots go to
+// SCREENSHOT_DIR.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { SIZES, launch, openPage, overflowing, accessibilityProblems, INTERNAL_TEXT } from "./support.mjs";
+
+const base = process.env.SANDBOX_URL;
+const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
+let browser;
+
+before(async () => {
+  assert.ok(base, "SANDBOX_URL must name a running sandbox");
+  mkdirSync(shots, { recursive: true });
+  browser = await launch();
+});
+
+after(async () => {
+  await fetch(base + "/_admin/reset", { method: "POST" });
+  await browser?.close();
+});
+
+const OLD = "Old Street Surgery \\(B82617\\)", NEW = "New Road Medical Practice \\(A20047\\)";
+/** What each path must say: the journey's title, the banner's headline and its Spine code. */
+const PATHS = {
+  happy: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "received",
+    banner: `Record received: ${NEW} now has Miss Priya Sharma's record from ${OLD}`, code: null },
+  norel: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "refused",
+    banner: `${OLD} refused: PDS does not name ${NEW} as the GP practice`, code: "NO_RELATIONSHIP" },
+  sensitive: { title: `Mr Kieran Doyle: moving the record from ${OLD} to ${NEW}`, result: "refused",
+    banner: `${OLD} answered “patient not found”.*restricted \\(sensitive\\)`, code: "PATIENT_NOT_FOUND",
+    sub: "PDS hides this patient's GP practice" },
+  deceased: { title: `Mr Daniel Thomas Ashworth: moving the record from ${OLD} to ${NEW}`, result: "refused",
+    banner: `${OLD} answered “patient not found”.*has died`, code: "PATIENT_NOT_FOUND" },
+  "no-gpc": { title: `Mrs Sandra Lockwood: moving the record from Millbrook Health Centre \\(C81616\\) to ${NEW}`, result: "refused",
+    banner: "Millbrook Health Centre \\(C81616\\) is not on GP Connect.*SDS, the Spine directory, has no address", code: "NO_RECORD_FOUND" },
+  outage: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "failed",
+    banner: `${OLD}'s system did not answer.*dropped the connection`, code: "ERROR_COMMUNICATING_TO_ENDPOINT_URL" },
+};
+
+async function checkLayout(page, where) {
+  assert.deepEqual(await overflowing(page), [], `${where}: nothing wider than the screen`);
+}
+
+async function checkAccessibility(page, where) {
+  assert.deepEqual(await accessibilityProblems(page), [], `${where}: axe-core finds no serious or critical problem`);
+}
+
+for (const size of SIZES) {
+  test(`${size.name}: every path runs in one click, its title and banner true`, async () => {
+    const page = await openPage(browser, size, base);
+    try {
+      await page.locator('.path[data-path="happy"]:not([disabled])').waitFor();
+      await page.locator('.patient[aria-pressed="true"]').waitFor({ state: "attached" });
+      await checkLayout(page, `${size.name} opened`);
+      await checkAccessibility(page, `${size.name} opened`);
+      await page.screenshot({ path: `${shots}/${size.name}-opened.png` });
+      for (const [id, want] of Object.entries(PATHS)) {
+        await page.click(`.path[data-path="${id}"]`);
+        await page.locator(`#journey-result[data-result="${want.result}"]`).waitFor();
+        await page.locator(".path:not([disabled])").first().waitFor();
+        const title = await page.locator("#journey-title").innerText();
+        assert.match(title, new RegExp(want.title), `${id}: title`);
+        if (want.sub) assert.match(await page.locator("#journey-sub").innerText(), new RegExp(want.sub), `${id}: what PDS shows`);
+        const banner = await page.locator("#journey-result").innerText();
+        assert.match(banner.replace(/\s+/g, " "), new RegExp(want.banner), `${id}: banner`);
+        const codes = await page.locator("#journey-result code").allInnerTexts();
+        assert.deepEqual(codes, want.code ? [want.code] : [], `${id}: the Spine code once, as a code`);
+        const all = await page.locator("body").innerText();
+        assert.doesNotMatch(all, INTERNAL_TEXT, `${id}: no internal library text on the page`);
+        if (id === "outage") {
+          const dropped = page.locator('.hop[data-service="provider"][data-status="444"], #hop-list button[data-service="provider"][data-status="444"]');
+          assert.ok(await dropped.count() >= 1, "the dropped connection is drawn");
+          const labels = await page.locator('#diagram .hop[data-service="ssp"] text').allTextContents();
+          assert.ok(labels.every((l) => !/502 502/.test(l)), `SSP label said twice: ${labels}`);
+          assert.match(labels.join(" "), /→ 502 ERROR_COMMUNICATING_TO_ENDPOINT_URL$/);
+          const colour = await page.locator('#diagram .hop[data-status="444"] line').getAttribute("stroke");
+          assert.equal(colour, "var(--err)", "a dropped connection is a failure, not a refusal");
+          assert.equal(await page.locator('#trainer button[aria-pressed="true"]').count(), 0, "the outage is switched off after its run");
+        }
+        await checkLayout(page, `${size.name} ${id}`);
+        await page.evaluate(() => document.getElementById("journey").scrollIntoView());
+        await page.screenshot({ path: `${shots}/${size.name}-${id}.png` });
+      }
+      await checkAccessibility(page, `${size.name} after every path`);
+    } finally {
+      await page.close();
+    }
+  });
+}
+
+test("the record view reads like a GP record: UK dates, newest first, linked items named, no duplicates", async () => {
+  const page = await openPage(browser, SIZES[3], base);
+  try {
+    await page.locator('.path[data-path="happy"]:not([disabled])').waitFor();
+    // The assurance suite's patient2 has the richest record: a past allergy, results, consultations.
+    await page.click('.patient[data-nhs="9690937286"]');
+    await page.selectOption("#new-practice", "A20047");
+    await page.click("#run-sensitive");
+    await page.locator('#journey-result[data-result="received"]').waitFor();
+    const record = page.locator("#record");
+    await record.waitFor();
+    const text = await record.innerText();
+    assert.doesNotMatch(text, /\d{4}-\d{2}-\d{2}/, "no ISO dates");
+    assert.match(text, /\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b/);
+    assert.doesNotMatch(text, /linked: |Unknown|DocumentReference|MedicationRequest|Encounter\b/, "clinical words, not FHIR's");
+    assert.match(text, /reaction: Urticaria/, "the allergy's reaction");
+    assert.match(text, /Haemoglobin estimation\s+128 g\/L\s+range/, "results with value, unit and range");
+    assert.match(text, /last issued \d/, "medication with its last issue date");
+    assert.match(text, /quantity \d+ tablet/, "medication with its quantity");
+    const ended = await page.locator('#record section[data-section="Ended allergies"] li').count();
+    const allergies = await page.locator('#record section[data-section^="Allergies"] li').count();
+    assert.equal(ended + allergies, 2, "each allergy once");
+    // Newest first within a section.
+    for (const name of ["Immunisations", "Investigations and results"]) {
+      const dates = await page.locator(`#record section[data-section="${name}"] > ul > li`).evaluateAll((n) => n.map((x) => x.innerText));
+      const parsed = dates.map((t) => Date.parse((/(\d{1,2} \w{3} \d{4})/.exec(t) || [])[1]));
+      assert.deepEqual([...parsed].sort((a, b) => b - a), parsed, `${name} newest first: ${dates}`);
+    }
+    const consultation = page.locator("#record .consultation details").first();
+    await consultation.locator("summary").click();
+    assert.match(await consultation.innerText(), /Examination|Comment|Medication/);
+    assert.ok(await page.locator("#record .flag").count() >= 1, "included confidential items are marked");
+    assert.deepEqual(await accessibilityProblems(page), []);
+    await page.locator("#record-view").screenshot({ path: `${shots}/record-view-full.png` });
+    await page.emulateMedia({ media: "print" });
+    await page.screenshot({ path: `${shots}/record-print.png`, fullPage: true });
+    assert.equal(await page.locator("header.top").isVisible(), false, "print shows the record only");
+    assert.equal(await page.locator("#record").isVisible(), true);
+    assert.equal(await page.locator('#record section[data-section="Current medication"]').isVisible(), true, "print shows every section");
+    assert.equal(await page.locator("#paths").isVisible(), false);
+    await page.emulateMedia({ media: "screen" });
+  } finally {
+    await page.close();
+  }
+});
+
+test("presenter mode steps through the journey one hop at a time, in plain words", async () => {
+  const page = await openPage(browser, SIZES[2], base);
+  try {
+    await page.locator('.path[data-path="norel"]:not([disabled])').click();
+    await page.locator('#journey-result[data-result="refused"]').waitFor();
+    await page.click("#present");
+    const hop = page.locator("#presenter-hop");
+    assert.match(await hop.innerText(), /What was asked[\s\S]*Why[\s\S]*What came back/);
+    assert.match(await page.locator("#presenter-count").innerText(), /^Hop 1 of \d+$/);
+    await page.screenshot({ path: `${shots}/presenter-first-hop.png` });
+    const total = Number((await page.locator("#presenter-count").innerText()).split(" of ")[1]);
+    const said = [];
+    for (let i = 0; i < total; i++) {
+      said.push(await hop.innerText());
+      await page.keyboard.press("ArrowRight");
+    }
+    assert.ok(said.some((s) => /looked Miss Priya Sharma up on PDS[\s\S]*PDS names Old Street Surgery \(B82617\)/.test(s)), said.join("\n"));
+    assert.ok(said.some((s) => /refused: PDS does not name the asking practice/.test(s)), "the provider's refusal explained");
+    assert.equal(await page.locator("#presenter-count").innerText(), "Outcome");
+    assert.match(await hop.innerText(), /NO_RELATIONSHIP/);
+    await page.screenshot({ path: `${shots}/presenter-outcome.png` });
+    assert.deepEqual(await accessibilityProblems(page), []);
+    await page.keyboard.press("Escape");
+    assert.equal(await page.locator("#presenter").isHidden(), true);
+  } finally {
+    await page.close();
+  }
+});
+
+test("keyboard only: tab to a path, run it, open a hop; focus is visible", async () => {
+  const page = await openPage(browser, SIZES[1], base);
+  try {
+    await page.locator('.path[data-path="happy"]:not([disabled])').waitFor();
+    const reached = [];
+    for (let i = 0; i < 40 && !reached.includes("path:happy"); i++) {
+      await page.keyboard.press("Tab");
+      reached.push(await page.evaluate(() => {
+        const a = document.activeElement;
+        return a.dataset.path ? `path:${a.dataset.path}` : a.id || a.className || a.tagName;
+      }));
+    }
+    assert.ok(reached.includes("path:happy"), `tab order: ${reached}`);
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(outline, "none", "the focused button shows it");
+    await page.screenshot({ path: `${shots}/keyboard-focus.png` });
+    await page.keyboard.press("Enter");
+    await page.locator('#journey-result[data-result="received"]').waitFor();
+    await page.locator('#diagram .hop').first().focus();
+    await page.keyboard.press("Enter");
+    await page.locator("#hop-dialog").waitFor({ state: "visible" });
+    await page.keyboard.press("Escape");
+    await page.locator("#hop-dialog").waitFor({ state: "hidden" });
+  } finally {
+    await page.close();
+  }
+});
