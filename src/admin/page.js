@@ -176,6 +176,7 @@ function drawPaths() {
 async function runPath(path) {
   const found = path.pick();
   if (!found || busy) return;
+  const from = document.activeElement;
   busy = true;
   updateButtons();
   await fetch("/_admin/reset", { method: "POST" });
@@ -195,7 +196,8 @@ async function runPath(path) {
     await fetch(`/_admin/faults/${rule.id}`, { method: "DELETE" });
     await syncTrainer();
   }
-  $("journey").focus();
+  // The keyboard follows the click to the journey, unless it has moved on meanwhile.
+  if (document.activeElement === from || document.activeElement === document.body) $("journey").focus();
 }
 
 async function runJourney(kind, path) {
@@ -330,7 +332,7 @@ function drawDiagram() {
   // A redraw keeps the keyboard where it was: on the same hop.
   const focused = document.activeElement?.closest?.("#diagram .hop, #hop-list button")?.dataset.sequence;
   const svg = $("diagram");
-  const width = Math.max(760, $("diagram-scroll").clientWidth - 2);
+  const width = Math.max(680, $("diagram-scroll").clientWidth - 2);
   const height = TOP + Math.max(1, hops.length) * ROW + 16;
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
@@ -459,7 +461,7 @@ function explainHop(e) {
     return { asked: doc ? `The old practice's system (${practiceName(ods)}) was asked for one of the record's documents.`
       : `The old practice's system (${practiceName(ods)}) was asked for ${who}'s whole record.`,
     why: doc ? "Letters and scans travel separately from the structured record." : "This is the transfer itself: the record in structured form, so the new practice's system can file it.",
-    answer: ok ? (doc ? "The document came back." : `The record came back (${body?.entry?.length ?? "its"} entries).`) : lines[code] || fallback };
+    answer: ok ? (doc ? "The document came back." : body?.entry ? `The record came back: ${body.entry.length} entries.` : "The record came back.") : lines[code] || fallback };
   }
   if (e.service === "oauth") {
     return { asked: "The new practice signed in to the NHS API platform.", why: "PDS and SDS answer only signed-in applications.", answer: ok ? "It got an access token." : fallback };
@@ -485,7 +487,7 @@ function addHop(entry, draw = true) {
   if (draw) drawDiagram();
 }
 
-/** The live journal. When the sandbox closes the stream (a slow reader), reconnect from the last entry seen. */
+/** The live journal. When the stream ends, reconnect from the last entry seen. */
 function follow() {
   const source = new EventSource(`/_admin/journal?stream=true&since=${lastSequence}`);
   source.addEventListener("entry", (msg) => {
@@ -497,7 +499,9 @@ function follow() {
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) setTimeout(() => { follow(); catchUp(); }, 1000);
   };
-  source.addEventListener("close", () => { source.close(); setTimeout(() => { follow(); catchUp(); }, 500); });
+  // The sandbox cuts off a follower that fell behind ("cut"); the browser then reconnects from
+  // the last entry it read, and whatever the diagram missed is fetched from the journal.
+  source.addEventListener("cut", () => setTimeout(catchUp, 1500));
 }
 
 async function loadConformance() {

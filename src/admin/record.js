@@ -331,4 +331,3 @@ function renderRecord(bundle, delivery) {
 }
 
 window.renderRecord = renderRecord;
-window.ukDate = ukDate;

@@ -80,8 +80,21 @@ for (const size of SIZES) {
           assert.equal(colour, "var(--err)", "a dropped connection is a failure, not a refusal");
           assert.equal(await page.locator('#trainer button[aria-pressed="true"]').count(), 0, "the outage is switched off after its run");
         }
+        if (id === "happy") {
+          // A hop's detail opens from the diagram, or from the list of hops on a phone.
+          const hop = size.width < 720 ? page.locator('#hop-list button[data-service="provider"]') : page.locator('#diagram .hop[data-service="provider"]');
+          await hop.first().click();
+          const dialog = page.locator("#hop-dialog");
+          await dialog.waitFor({ state: "visible" });
+          assert.match(await dialog.innerText(), /whole record[\s\S]*JWT \(decoded\)/);
+          const wide = await dialog.evaluate((d) => [...d.querySelectorAll("*")].filter((n) => n.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length);
+          assert.equal(wide, 0, "the hop's detail fits the screen");
+          await page.screenshot({ path: `${shots}/${size.name}-hop-details.png` });
+          await page.click("#hop-close");
+        }
         await checkLayout(page, `${size.name} ${id}`);
-        await page.evaluate(() => document.getElementById("journey").scrollIntoView());
+        // On a phone the banner and the list of hops; on wider screens the title too.
+        await page.evaluate((phone) => document.getElementById(phone ? "result" : "journey").scrollIntoView(), size.width < 720);
         await page.screenshot({ path: `${shots}/${size.name}-${id}.png` });
       }
       await checkAccessibility(page, `${size.name} after every path`);
@@ -189,6 +202,30 @@ test("keyboard only: tab to a path, run it, open a hop; focus is visible", async
     await page.locator("#hop-dialog").waitFor({ state: "visible" });
     await page.keyboard.press("Escape");
     await page.locator("#hop-dialog").waitFor({ state: "hidden" });
+  } finally {
+    await page.close();
+  }
+});
+
+test("when the sandbox ends the journal stream, the page reconnects and keeps drawing hops", async () => {
+  let streams = 0;
+  const page = await openPage(browser, SIZES[3], base, (p) => p.route(/\/_admin\/journal\?stream=true/, (route) => {
+    streams += 1;
+    // The first stream ends at once, as the sandbox ends one whose reader fell behind.
+    if (streams === 1) {
+      route.fulfill({ status: 200, contentType: "text/event-stream", body: 'retry: 100\n\nevent: cut\ndata: {"reason":"fell behind","reconnect":true}\n\n' });
+    } else {
+      route.continue();
+    }
+  }));
+  try {
+    await page.locator('.path[data-path="happy"]:not([disabled])').waitFor();
+    for (let i = 0; i < 100 && streams < 2; i++) await page.waitForTimeout(100);
+    assert.ok(streams >= 2, `the page reconnected (${streams} streams opened)`);
+    // A journey the page did not start (another consumer's) is drawn from the new stream.
+    const resp = await fetch(base + "/_admin/journey", { method: "POST", body: JSON.stringify({ patient: "9434761018", as: "A20047", from: "B82617" }) });
+    assert.equal(resp.status, 200);
+    await page.locator('#diagram .hop[data-service="provider"]').first().waitFor({ state: "attached" });
   } finally {
     await page.close();
   }
