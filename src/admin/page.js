@@ -555,6 +555,8 @@ async function loadRecord() {
   const kept = await (await fetch("/_admin/records")).json();
   if (!kept.length) return;
   const d = kept[0];
+  // The same record again: keep it as it is (consultations opened stay open).
+  if (document.querySelector(`#record[data-sequence="${d.sequence}"]`)) return;
   const bundle = await (await fetch(`/_admin/records/${d.sequence}`)).json();
   $("record-view").replaceChildren(window.renderRecord(bundle, d));
 }
