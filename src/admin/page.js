@@ -251,7 +251,7 @@ const STEP_WHO = (step, run) => /^PDS/.test(step) ? "PDS" : /^SDS/.test(step) ? 
 /** The outcome in plain words: what happened, why, and the code as a code. */
 function explainOutcome(run) {
   const r = run.report, p = run.patient, as = practiceName(run.as), from = practiceName(run.from);
-  const bad = [...r.steps].reverse().find((s) => !s.ok) || {};
+  const bad = [...r.steps].reverse().find((s) => !s.ok) || r.steps[r.steps.length - 1] || {};
   const code = spineCode(r.spine_code) || spineCode(bad.spine_code) || spineCode(bad.outcome);
   const who = STEP_WHO(bad.step || "", run);
   if (r.result === "received") {
@@ -273,6 +273,10 @@ function explainOutcome(run) {
     SERVICE_UNAVAILABLE: ["Spine's secure proxy (SSP) is unavailable", "No request could pass through it. Try again once it is back."],
     ERROR_COMMUNICATING_TO_ENDPOINT_URL: [`${from}'s system did not answer`, "SSP passed the request on, but the old practice's system dropped the connection without a reply."],
   };
+  // SDS answers an empty list, not a refusal: no Spine code to show.
+  if (code === "NO_RECORD_FOUND" && /^SDS/.test(bad.step || "")) {
+    return ["refused", lines[code][0], [lines[code][1], `SDS answered HTTP ${bad.status} with no endpoint for ${run.from}.`]];
+  }
   if (lines[code]) return [r.result === "failed" ? "failed" : "refused", lines[code][0], [lines[code][1], codeLine(code, bad.status, who)]];
   if (r.result === "refused") {
     const why = INTERNAL.test(r.reason || "") ? "" : r.reason;

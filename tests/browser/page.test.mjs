@@ -35,7 +35,7 @@ const PATHS = {
   deceased: { title: `Mr Daniel Thomas Ashworth: moving the record from ${OLD} to ${NEW}`, result: "refused",
     banner: `${OLD} answered “patient not found”.*has died`, code: "PATIENT_NOT_FOUND" },
   "no-gpc": { title: `Mrs Sandra Lockwood: moving the record from Millbrook Health Centre \\(C81616\\) to ${NEW}`, result: "refused",
-    banner: "Millbrook Health Centre \\(C81616\\) is not on GP Connect.*SDS, the Spine directory, has no address", code: "NO_RECORD_FOUND" },
+    banner: "Millbrook Health Centre \\(C81616\\) is not on GP Connect.*SDS, the Spine directory, has no address.*SDS answered HTTP 200 with no endpoint for C81616", code: null },
   outage: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "failed",
     banner: `${OLD}'s system did not answer.*dropped the connection`, code: "ERROR_COMMUNICATING_TO_ENDPOINT_URL" },
 };
@@ -96,6 +96,9 @@ for (const size of SIZES) {
         // On a phone the banner and the list of hops; on wider screens the title too.
         await page.evaluate((phone) => document.getElementById(phone ? "result" : "journey").scrollIntoView(), size.width < 720);
         await page.screenshot({ path: `${shots}/${size.name}-${id}.png` });
+        if (id === "outage" || id === "sensitive") {
+          await page.locator(size.width < 720 ? "#hop-list" : "#diagram-scroll").screenshot({ path: `${shots}/${size.name}-${id}-hops.png` });
+        }
       }
       await checkAccessibility(page, `${size.name} after every path`);
     } finally {
