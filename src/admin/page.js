@@ -120,7 +120,7 @@ function updateButtons() {
   // Skipping the change shows a refusal only while PDS names another practice (or hides it).
   if (!why && !selected.sensitive && selected.registered_with === as) {
     $("run-norel").disabled = true;
-    why = `PDS already names ${practiceName(as)} as the GP practice: skipping the registration change would change nothing.`;
+    why = `PDS already names ${practiceName(as)} as the GP practice: there is no change to skip, and “Move the record” asks for the record straight away.`;
   }
   $("why-disabled").textContent = busy ? "A journey is running…" : why;
   for (const b of document.querySelectorAll(".path")) b.disabled = busy || b.dataset.unavailable === "true";
