@@ -64,7 +64,7 @@ async function loadScenario() {
   list.replaceChildren();
   for (const p of scenario.patients) {
     const card = el("button", { type: "button", class: "patient", "data-nhs": p.nhs_number, "aria-pressed": "false" });
-    card.append(el("span", { class: "name" }, p.name), el("span", { class: "meta" }, `NHS ${p.nhs_number} · record at ${p.record_at} · ${p.items} items`));
+    card.append(el("span", { class: "name" }, p.name), el("span", { class: "meta" }, `NHS ${p.nhs_number} · record at ${p.record_at} · ${p.items} item${p.items === 1 ? "" : "s"}`));
     const tags = el("span");
     if (p.sensitive) tags.append(el("span", { class: "tag sensitive" }, "sensitive"));
     if (p.deceased) tags.append(el("span", { class: "tag deceased" }, "deceased"));
@@ -218,6 +218,7 @@ async function runJourney(kind, path) {
     run.report = await resp.json();
     if (!resp.ok) throw new Error(run.report?.issue?.[0]?.diagnostics || `status ${resp.status}`);
     lastRun = run;
+    await catchUp();
     showReport(run);
   } catch (e) {
     const msg = INTERNAL.test(String(e)) ? "the sandbox did not answer." : String(e.message || e);
@@ -253,7 +254,12 @@ function explainOutcome(run) {
   const r = run.report, p = run.patient, as = practiceName(run.as), from = practiceName(run.from);
   const bad = [...r.steps].reverse().find((s) => !s.ok) || r.steps[r.steps.length - 1] || {};
   const code = spineCode(r.spine_code) || spineCode(bad.spine_code) || spineCode(bad.outcome);
-  const who = STEP_WHO(bad.step || "", run);
+  let who = STEP_WHO(bad.step || "", run);
+  // Through SSP, the answer is the old practice's only when its system gave that status itself.
+  if (bad.trace_id && /through SSP$/.test(who)) {
+    const provider = hops.find((h) => h.service === "provider" && h.trace_id === bad.trace_id);
+    if (!provider || provider.status !== bad.status) who = "SSP";
+  }
   if (r.result === "received") {
     const rec = r.record || {};
     const withheld = (rec.lists_with_withheld_items || []).length
