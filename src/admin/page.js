@@ -597,8 +597,8 @@ function present() {
 function drawPresenter() {
   const run = lastRun;
   $("presenter-title").textContent = run ? `${run.patient.name}: from ${practiceName(run.from)} to ${practiceName(run.as)}` : "No journey yet";
-  $("presenter-story").textContent = run ? [run.path ? `${run.path.name}: ${run.path.about}` : "", pdsShows(run.patient)].filter(Boolean).join(" ")
-    : scenario?.description || "";
+  $("presenter-story").textContent = [scenario?.description, run?.path ? `This path: ${run.path.about}` : "", run ? pdsShows(run.patient) : ""]
+    .filter(Boolean).join(" ");
   const box = $("presenter-hop");
   box.replaceChildren();
   $("presenter-prev").disabled = presenterAt <= 0;
