@@ -241,7 +241,12 @@ function banner(kind, headline, ...lines) {
 /** A line "Spine code: <code>X</code> · HTTP 404 from ...". */
 function codeLine(code, status, who) {
   const p = el("p", { class: "code-line" });
-  if (code) p.append(document.createTextNode("Spine code "), el("code", {}, code), document.createTextNode(" · "));
+  if (code) {
+    // A long code wraps at its underscores, not in the middle of a word.
+    const c = el("code");
+    code.split("_").forEach((part, i) => { if (i) c.append("_", document.createElement("wbr")); c.append(part); });
+    p.append(document.createTextNode("Spine code "), c, document.createTextNode(" · "));
+  }
   p.append(document.createTextNode(status ? `HTTP ${status} from ${who}` : `no answer from ${who}`));
   return p;
 }
