@@ -180,7 +180,7 @@ async function runPath(path) {
   busy = true;
   updateButtons();
   await fetch("/_admin/reset", { method: "POST" });
-  await loadScenario();
+  await Promise.all([loadScenario(), syncTrainer()]);
   choose(scenario.patients.find((p) => p.nhs_number === found.patient.nhs_number), false);
   $("new-practice").value = found.as;
   updateTitle();
