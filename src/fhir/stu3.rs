@@ -665,7 +665,8 @@ pub struct DiagnosticReport<'a> {
     pub context: Option<Reference<'a>>,
     pub issued: Instant,
     pub performer: [Performer<'a>; 1],
-    pub specimen: [Reference<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specimen: Option<[Reference<'a>; 1]>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub result: Vec<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -180,6 +180,10 @@ pub struct RecordEntry {
     pub referrals: Option<Vec<Spanned<ReferralEntry>>>,
     pub diary: Option<Vec<Spanned<DiaryItemEntry>>>,
     pub documents: Option<Vec<Spanned<DocumentEntry>>>,
+    /// What real providers send and consumers must survive (`docs/suppliers.md`, "Provider
+    /// quirks"): `no-asserter`, `no-prescriber`, `no-encounter-recorder`, `flat-consultations`,
+    /// `no-specimens`.
+    pub quirks: Option<Vec<Spanned<String>>>,
 }
 
 /// A SNOMED CT concept: `{ snomed: "38341003", display: Hypertension }`.

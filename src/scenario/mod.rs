@@ -283,6 +283,23 @@ pub struct Record {
     pub referrals: Vec<Referral>,
     pub diary: Vec<DiaryEntry>,
     pub documents: Vec<Document>,
+    /// Gaps real providers' Bundles have, which this record's Bundle reproduces.
+    pub quirks: Quirks,
+}
+
+/// What a record's provider leaves out, as some real providers do (`docs/suppliers.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Conditions without `asserter`.
+    pub no_asserter: bool,
+    /// MedicationRequests without `recorder` or `requester`.
+    pub no_prescriber: bool,
+    /// Encounters without their recorder (`REC`) participant.
+    pub no_encounter_recorder: bool,
+    /// Consultations whose topic holds the items directly, with no heading (category) Lists.
+    pub flat_consultations: bool,
+    /// Test results without Specimen resources or references.
+    pub no_specimens: bool,
 }
 
 impl Record {

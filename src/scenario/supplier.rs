@@ -203,6 +203,34 @@ pub fn onset(
     date(v, start_day, report)
 }
 
+/// The quirk names of a record's `quirks:`.
+pub const QUIRKS: [&str; 5] = [
+    "no-asserter",
+    "no-prescriber",
+    "no-encounter-recorder",
+    "flat-consultations",
+    "no-specimens",
+];
+
+/// Sets one quirk of a record's `quirks:`.
+pub fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
+    let flag = match value {
+        "no-asserter" => &mut q.no_asserter,
+        "no-prescriber" => &mut q.no_prescriber,
+        "no-encounter-recorder" => &mut q.no_encounter_recorder,
+        "flat-consultations" => &mut q.flat_consultations,
+        "no-specimens" => &mut q.no_specimens,
+        other => {
+            return Err(format!(
+                "unknown quirk '{other}'; expected one of {}",
+                QUIRKS.join(", ")
+            ));
+        }
+    };
+    *flag = true;
+    Ok(())
+}
+
 /// `supplier:` of a practice.
 pub fn supplier(value: &str) -> Result<Supplier, String> {
     match value {
