@@ -376,4 +376,7 @@ pub struct DocumentEntry {
     pub text: Option<Spanned<String>>,
     /// A file holding the content, relative to the scenario file's folder.
     pub file: Option<Spanned<String>>,
+    /// A generated document of this size (`250MB`, `40KB`, `1GB` or a number of bytes): its
+    /// `text` (or file) repeated, else a filler text; made while it is sent, never held.
+    pub size: Option<Spanned<String>>,
 }

@@ -477,8 +477,18 @@ pub struct Document {
     pub kind: Code,
     pub date: NaiveDate,
     pub content_type: String,
-    /// The document's bytes: the scenario's `text:` or the file it names, read at load.
+    /// The document's bytes: the scenario's `text:` or the file it names, read at load. With
+    /// `generated_size`, the pattern its content repeats.
     pub content: bytes::Bytes,
+    /// A generated document's size (`size:`): `content` repeated to this many bytes.
+    pub generated_size: Option<usize>,
+}
+
+impl Document {
+    /// The document's size in bytes.
+    pub fn size(&self) -> usize {
+        self.generated_size.unwrap_or(self.content.len())
+    }
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ impl<'a> Builder<'a> {
                     attachment: Attachment {
                         content_type: &d.content_type,
                         url,
-                        size: d.content.len(),
+                        size: d.size(),
                     },
                 }],
             };
