@@ -182,7 +182,7 @@ pub struct RecordEntry {
     pub documents: Option<Vec<Spanned<DocumentEntry>>>,
     /// What real providers send and consumers must survive (`docs/suppliers.md`, "Provider
     /// quirks"): `no-asserter`, `no-prescriber`, `no-encounter-recorder`, `flat-consultations`,
-    /// `no-specimens`.
+    /// `no-specimens`, `placeholder-documents`.
     pub quirks: Option<Vec<Spanned<String>>>,
 }
 

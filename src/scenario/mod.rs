@@ -300,6 +300,8 @@ pub struct Quirks {
     pub flat_consultations: bool,
     /// Test results without Specimen resources or references.
     pub no_specimens: bool,
+    /// DocumentReferences that are placeholders: a titled attachment with no url.
+    pub placeholder_documents: bool,
 }
 
 impl Record {

@@ -204,12 +204,13 @@ pub fn onset(
 }
 
 /// The quirk names of a record's `quirks:`.
-pub const QUIRKS: [&str; 5] = [
+pub const QUIRKS: [&str; 6] = [
     "no-asserter",
     "no-prescriber",
     "no-encounter-recorder",
     "flat-consultations",
     "no-specimens",
+    "placeholder-documents",
 ];
 
 /// Sets one quirk of a record's `quirks:`.
@@ -220,6 +221,7 @@ pub fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
         "no-encounter-recorder" => &mut q.no_encounter_recorder,
         "flat-consultations" => &mut q.flat_consultations,
         "no-specimens" => &mut q.no_specimens,
+        "placeholder-documents" => &mut q.placeholder_documents,
         other => {
             return Err(format!(
                 "unknown quirk '{other}'; expected one of {}",

@@ -497,3 +497,33 @@ patients:
     assert!(text.contains("unknown quirk 'no-sense'"), "{text}");
     assert!(text.contains("no-specimens"), "{text}");
 }
+
+#[test]
+fn fidelity_placeholder_documents_have_a_title_and_no_url() {
+    let mut world = default_world();
+    let patient = world
+        .patients
+        .iter_mut()
+        .find(|p| p.nhs_number.as_str() == crate::provider::test_world::PATIENT2)
+        .unwrap();
+    patient.record.quirks.placeholder_documents = true;
+    let patient = world
+        .patient(crate::provider::test_world::PATIENT2)
+        .unwrap();
+    let b = bundle(&BundleRequest {
+        world: &world,
+        practice: world.practice(patient.record_at.as_str()).unwrap(),
+        patient,
+        include_sensitive: true,
+        trace_id: TRACE_ID,
+        documents_base: "http://sandbox.test/B82617/STU3/1/gpconnect/documents/fhir",
+    });
+    let documents = of_type(&b, "DocumentReference");
+    assert!(!documents.is_empty());
+    for d in documents {
+        let a = &d["content"][0]["attachment"];
+        assert!(a.get("url").is_none() && a.get("size").is_none());
+        assert!(a["title"].as_str().unwrap().contains("placeholder"));
+        assert!(a["contentType"].is_string());
+    }
+}
