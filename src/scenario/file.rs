@@ -198,6 +198,10 @@ pub struct RecordEntry {
     pub referrals: Option<Vec<Spanned<ReferralEntry>>>,
     pub diary: Option<Vec<Spanned<DiaryItemEntry>>>,
     pub documents: Option<Vec<Spanned<DocumentEntry>>>,
+    /// What real providers send and consumers must survive (`docs/suppliers.md`, "Provider
+    /// quirks"): `no-asserter`, `no-prescriber`, `no-encounter-recorder`, `flat-consultations`,
+    /// `no-specimens`, `placeholder-documents`.
+    pub quirks: Option<Vec<Spanned<String>>>,
 }
 
 /// A SNOMED CT concept: `{ snomed: "38341003", display: Hypertension }`.
@@ -390,4 +394,7 @@ pub struct DocumentEntry {
     pub text: Option<Spanned<String>>,
     /// A file holding the content, relative to the scenario file's folder.
     pub file: Option<Spanned<String>>,
+    /// A generated document of this size (`250MB`, `40KB`, `1GB` or a number of bytes): its
+    /// `text` (or file) repeated, else a filler text; made while it is sent, never held.
+    pub size: Option<Spanned<String>>,
 }
