@@ -58,6 +58,9 @@ pub enum Command {
     /// Grade a consumer's migration journeys from the journal; exit 0 all pass, 2 a check
     /// failed, 1 no report (sandbox unreachable or no journey by this consumer).
     Conformance(ConformanceArgs),
+    /// Grade a practice's GP Connect migrate provider (built-in or external) through the
+    /// sandbox's SSP; exit 0 all pass, 2 a check failed, 1 no report.
+    ProviderCheck(crate::provider_check::cli::ProviderCheckArgs),
     /// The built-in default scenario: print it, or write it out to start your own from.
     Scenario(ScenarioArgs),
     /// Exit 0 when the sandbox at URL answers 200 within 2 seconds (for container health checks).

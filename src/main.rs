@@ -47,6 +47,12 @@ fn main() -> ExitCode {
         Some(Command::Keys(args)) => keys(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
+        Some(Command::ProviderCheck(args)) => {
+            let (code, out, err) = runtime.block_on(spine_sandbox::provider_check::cli::run(&args));
+            print!("{out}");
+            eprint!("{err}");
+            ExitCode::from(code)
+        }
         Some(Command::Scenario(args)) => scenario_command(&args),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }

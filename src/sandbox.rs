@@ -134,6 +134,7 @@ impl Sandbox {
                 clock: clock.clone(),
                 public_url: public_url.clone(),
                 migrate_cache: migrate_cache.clone(),
+                remote_pds: config.provider_pds_url.clone(),
             },
         };
         let shared = Shared {

@@ -5,6 +5,8 @@
 //! provider alike: it finds the provider as a consumer does, in SDS.
 
 pub mod bundle;
+pub mod cli;
+pub mod pds_read;
 pub mod report;
 
 use std::path::PathBuf;
@@ -96,6 +98,7 @@ pub async fn run(options: &Options) -> Result<Report, String> {
         consumer_ods: consumer_ods.clone(),
         consumer_asid,
         checks: Vec::new(),
+        released: None,
     };
     let patients = scenario["patients"].as_array().cloned().unwrap_or_default();
     run.all(&patients).await;
@@ -104,8 +107,22 @@ pub async fn run(options: &Options) -> Result<Report, String> {
         consumer: consumer_ods,
         checks: run.checks,
     };
-    run.client = ConsumerClient::plain();
-    attach_hops(&plain, &run.sandbox, &mut report).await;
+    let entries = match get_json(&plain, &format!("{}/_admin/journal", run.sandbox)).await {
+        Ok(journal) => journal.as_array().cloned().unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    attach_hops(&entries, &mut report);
+    report.checks.push(match &run.released {
+        Some((trace_id, nhs)) => pds_read::check(&entries, trace_id, nhs, &report.consumer),
+        None => Check {
+            id: pds_read::ID,
+            rule: pds_read::RULE,
+            source: pds_read::SOURCE,
+            status: Status::NotReached,
+            detail: "no record was released to look behind".into(),
+            hops: Vec::new(),
+        },
+    });
     Ok(report)
 }
 
@@ -118,6 +135,8 @@ struct Run {
     consumer_ods: String,
     consumer_asid: String,
     checks: Vec<Check>,
+    /// The trace id and patient of the first record released (for [`pds_read`]).
+    released: Option<(String, String)>,
 }
 
 /// One request's answer and the trace id it went with.
@@ -354,6 +373,9 @@ impl Run {
         self.registered_at(nhs, &self.consumer_ods.clone()).await;
         let sent = self.migrate(structured, nhs, false, |_| {}).await;
         let without_bundle = self.expect_bundle(without, without_rule, &sent);
+        if without_bundle.is_some() {
+            self.released = Some((sent.trace_id.clone(), nhs.to_owned()));
+        }
         let sent = self.migrate(structured, nhs, true, |_| {}).await;
         self.expect_bundle(with, with_rule, &sent);
         // 3. Bad parameter and bad claim, while the relationship holds.
@@ -684,11 +706,7 @@ async fn get_json(client: &ConsumerClient, url: &str) -> Result<Value, String> {
 }
 
 /// Adds to each check the journal entries of its trace ids (SSP's hop and the provider's).
-async fn attach_hops(client: &ConsumerClient, sandbox: &str, report: &mut Report) {
-    let Ok(journal) = get_json(client, &format!("{sandbox}/_admin/journal")).await else {
-        return;
-    };
-    let entries = journal.as_array().cloned().unwrap_or_default();
+fn attach_hops(entries: &[Value], report: &mut Report) {
     for check in &mut report.checks {
         let traces = std::mem::take(&mut check.hops);
         for trace in traces {
