@@ -121,6 +121,11 @@ pub struct CertsArgs {
     /// providers/<FQDN>-key.pem, a server certificate from the sandbox CA (repeatable).
     #[arg(long = "provider-host", value_name = "FQDN")]
     pub provider_hosts: Vec<String>,
+    /// Also write ssp-negative/: SSP client certificates that are valid, expired, for the wrong
+    /// host, from another CA and revoked, and a CRL listing the revoked one (an external
+    /// provider's negative tests).
+    #[arg(long)]
+    pub negative_set: bool,
     /// Scenario files whose ASIDs get client certificates [default: scenarios/default.yaml, or
     /// the built-in default scenario when there is none here].
     #[arg(long, value_name = "PATH")]

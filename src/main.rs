@@ -320,6 +320,11 @@ fn certs(args: &CertsArgs) -> ExitCode {
         let providers = pki::provider::ensure_providers(&args.out, &args.provider_hosts)?;
         r.created.extend(providers.created);
         r.kept.extend(providers.kept);
+        if args.negative_set {
+            let negative = pki::negative::ensure_negative_set(&args.out)?;
+            r.created.extend(negative.created);
+            r.kept.extend(negative.kept);
+        }
         Ok(r)
     });
     match ensured {
