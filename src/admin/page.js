@@ -269,8 +269,9 @@ function explainOutcome(run) {
     const rec = r.record || {};
     const withheld = (rec.lists_with_withheld_items || []).length
       ? `Confidential items were withheld from: ${rec.lists_with_withheld_items.join(", ")}.` : "No confidential item was withheld.";
+    const docs = rec.documents_referenced ? `${rec.documents_fetched} of ${rec.documents_referenced} documents fetched` : "the record lists no document";
     return ["received", `Record received: ${as} now has ${p.name}'s record from ${from}`,
-      [`${rec.resources} resources arrived; ${rec.documents_fetched} of ${rec.documents_referenced} documents fetched. ${withheld}`]];
+      [`${rec.resources} resources arrived; ${docs}. ${withheld}`]];
   }
   const lines = {
     FORBIDDEN_UPDATE: ["PDS refused the registration change", `${p.name}'s record is restricted (sensitive), so PDS refuses any update to it. The old practice was never asked: use “Skip the registration change” to see its answer.`],
