@@ -309,7 +309,7 @@ function showReport(run) {
     const li = el("li", { "data-step": s.step });
     li.append(el("span", { class: `mark ${s.ok ? "ok" : "bad"}`, "aria-label": s.ok ? "done" : "stopped here" }, s.ok ? "✔" : "✘"),
       document.createTextNode(`${s.step}${s.status ? ` — ${s.status}` : ""}`));
-    let detail = s.outcome;
+    let detail = s.outcome.replace(" (--skip-registration-change)", "");
     if (!s.ok) {
       const code = spineCode(s.spine_code) || spineCode(s.outcome);
       detail = INTERNAL.test(s.outcome) || (code && code.length + 40 < s.outcome.length && /https?:/.test(s.outcome))
@@ -658,6 +658,14 @@ function wire() {
     if (ev.key === "ArrowRight" || ev.key === "PageDown") { ev.preventDefault(); presenterMove(1); }
     if (ev.key === "ArrowLeft" || ev.key === "PageUp") { ev.preventDefault(); presenterMove(-1); }
     if (ev.key === "Escape") { $("presenter").hidden = true; $("present").focus(); }
+    // The presenter is modal: Tab cycles through its own buttons.
+    if (ev.key === "Tab") {
+      const own = [...$("presenter").querySelectorAll("button:not([disabled])")];
+      const at = own.indexOf(document.activeElement);
+      const next = at < 0 ? 0 : (at + (ev.shiftKey ? own.length - 1 : 1)) % own.length;
+      ev.preventDefault();
+      own[next]?.focus();
+    }
   });
   // Printed consultations show their entries: open them for the print, close them after.
   let opened = [];
