@@ -175,6 +175,11 @@ test("presenter mode steps through the journey one hop at a time, in plain words
     assert.match(await hop.innerText(), /NO_RELATIONSHIP/);
     await page.screenshot({ path: `${shots}/presenter-outcome.png` });
     assert.deepEqual(await accessibilityProblems(page), []);
+    // Modal: Tab stays on the presenter's own buttons.
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press("Tab");
+      assert.ok(await page.evaluate(() => document.getElementById("presenter").contains(document.activeElement)), "focus stays in the presenter");
+    }
     await page.keyboard.press("Escape");
     assert.equal(await page.locator("#presenter").isHidden(), true);
   } finally {
