@@ -480,7 +480,6 @@ async fn cors_is_answered_on_every_plain_http_service() {
     for path in [
         format!("{BASE}/Patient/{JANE}"),
         "/spine-directory/FHIR/R4/Endpoint".to_owned(),
-        // Not the admin API: it answers only its own page (tests/it/safety.rs).
         "/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord".to_owned(),
     ] {
         let resp = sb
