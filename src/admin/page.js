@@ -55,7 +55,18 @@ async function loadScenario() {
   $("scenario-name").textContent = scenario.name || "";
   $("scenario-story").textContent = scenario.description || "";
   const practices = $("practices");
-  practices.replaceChildren(...scenario.practices.map((p) => el("li", {}, `${p.ods} ${p.name}${canReceive(p) ? "" : " · not on GP Connect"}`)));
+  practices.replaceChildren(...scenario.practices.map((p) => {
+    const item = el("li", { "data-ods": p.ods }, `${p.ods} ${p.name} · ASID ${p.asid}${canReceive(p) ? "" : " · not on GP Connect"}`);
+    // The client certificate and key SSP accepts for this ASID, for a consumer's own system.
+    const files = el("span", { class: "downloads" });
+    files.append(
+      el("a", { href: `/_admin/certificates/clients/${p.asid}.pem`, download: `${p.asid}.pem` }, "certificate"),
+      document.createTextNode(" · "),
+      el("a", { href: `/_admin/certificates/clients/${p.asid}-key.pem`, download: `${p.asid}-key.pem` }, "key"),
+    );
+    item.append(document.createTextNode(" "), files);
+    return item;
+  }));
   const select = $("new-practice");
   const chosen = select.value;
   select.replaceChildren(...scenario.practices.map((p) => el("option", { value: p.ods }, `${p.ods} ${p.name}`)));

@@ -287,3 +287,29 @@ test("'SSP is down' rehearsed from the trainer's switch: a plain banner, the cod
     await page.close();
   }
 });
+
+test("a consumer team downloads the CA and its practice's client certificate and key from the page", async () => {
+  const page = await openPage(browser, SIZES[SIZES.length - 1], base);
+  try {
+    await page.locator(".practices > summary").click();
+    const ca = page.locator("#ca-download");
+    await ca.waitFor();
+    const practice = page.locator('#practices li[data-ods="A20047"]');
+    assert.match(await practice.innerText(), /A20047 .* ASID 200000001012/);
+    const links = [await ca.getAttribute("href"), ...(await practice.locator("a").evaluateAll((a) => a.map((x) => x.getAttribute("href"))))];
+    assert.deepEqual(links, [
+      "/_admin/certificates/ca.pem",
+      "/_admin/certificates/clients/200000001012.pem",
+      "/_admin/certificates/clients/200000001012-key.pem",
+    ]);
+    // Each link serves the PEM file itself, fetched the way the browser downloads it.
+    for (const [href, kind] of [[links[0], "CERTIFICATE"], [links[1], "CERTIFICATE"], [links[2], "PRIVATE KEY"]]) {
+      const text = await page.evaluate(async (u) => (await fetch(u)).text(), href);
+      assert.match(text, new RegExp(`-----BEGIN ${kind}-----`), href);
+    }
+    assert.deepEqual(await overflowing(page), [], "the practices list fits the page");
+    await page.locator(".practices").screenshot({ path: `${shots}/practices-downloads.png` });
+  } finally {
+    await page.close();
+  }
+});
