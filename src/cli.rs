@@ -134,6 +134,14 @@ pub struct CertsArgs {
     /// running at URL (its plain-HTTP address), the ones its SSP trusts.
     #[arg(long, value_name = "URL", conflicts_with_all = ["hosts", "scenario"])]
     pub from_sandbox: Option<String>,
+    /// With --from-sandbox: the sandbox's admin key, when it asks for one.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SANDBOX_ADMIN_KEY",
+        hide_env_values = true
+    )]
+    pub admin_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -181,6 +189,14 @@ pub struct ConformanceArgs {
     /// the record received, and an index of checks against NHS's test scripts.
     #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
+    /// The sandbox's admin key, when it asks for one (bound beyond loopback).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SANDBOX_ADMIN_KEY",
+        hide_env_values = true
+    )]
+    pub admin_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

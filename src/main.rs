@@ -41,7 +41,11 @@ fn main() -> ExitCode {
             format,
         }) => generate(patients, seed, &out, format),
         Some(Command::Certs(args)) => match &args.from_sandbox {
-            Some(url) => runtime.block_on(certs_from_sandbox(url, &args.out)),
+            Some(url) => runtime.block_on(certs_from_sandbox(
+                url,
+                &args.out,
+                args.admin_key.as_deref(),
+            )),
             None => certs(&args),
         },
         Some(Command::Keys(args)) => keys(&args),
@@ -122,6 +126,7 @@ async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
         json: args.json,
         junit: args.junit,
         evidence: args.evidence,
+        admin_key: args.admin_key,
     };
     let (code, out, err) = spine_sandbox::conformance::remote::run(&options).await;
     print!("{out}");
@@ -384,10 +389,10 @@ fn certs(args: &CertsArgs) -> ExitCode {
 
 /// `certs --out DIR --from-sandbox URL`: the running sandbox's CA and every practice's client
 /// certificate and key, fetched over its admin API (nothing overwritten).
-async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
+async fn certs_from_sandbox(url: &str, out: &std::path::Path, admin_key: Option<&str>) -> ExitCode {
     use spine_sandbox::conformance::remote::get;
     let base = url.trim_end_matches('/');
-    let scenario = match get(&format!("{base}/_admin/scenario")).await {
+    let scenario = match get(&format!("{base}/_admin/scenario"), admin_key).await {
         Ok(body) => body,
         Err(e) => {
             eprintln!("error: {e}");
@@ -422,7 +427,7 @@ async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
             println!("kept    {}", path.display());
             continue;
         }
-        let body = match get(&format!("{base}/_admin/certificates/{remote}")).await {
+        let body = match get(&format!("{base}/_admin/certificates/{remote}"), admin_key).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {e}");
