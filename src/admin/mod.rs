@@ -116,6 +116,9 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             asset(include_str!("record.js"), "text/javascript")
         }
         (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
+        (&Method::POST, "/_admin/provider-check") => {
+            boxed(crate::provider_check::admin::handle(shared, req.uri().query()).await)
+        }
         (&Method::GET, "/_admin/scenario") => {
             boxed(json_response(StatusCode::OK, &scenario_summary(shared)))
         }

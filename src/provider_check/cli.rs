@@ -28,6 +28,9 @@ pub struct ProviderCheckArgs {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The sandbox's admin key, when it has one.
+    #[arg(long, env = "SANDBOX_ADMIN_KEY", value_name = "KEY")]
+    pub admin_key: Option<String>,
 }
 
 /// Runs the check; returns the exit code, what goes to stdout and what goes to stderr.
@@ -38,6 +41,7 @@ pub async fn run(args: &ProviderCheckArgs) -> (u8, String, String) {
         ssp_url: args.ssp.clone(),
         certs_dir: args.certs_dir.clone(),
         as_ods: args.as_ods.clone(),
+        admin_key: args.admin_key.clone(),
     };
     let report: Report = match super::run(&options).await {
         Ok(r) => r,

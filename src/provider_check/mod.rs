@@ -4,6 +4,7 @@
 //! follows the registration PDS holds at that moment. Works on a built-in or an external
 //! provider alike: it finds the provider as a consumer does, in SDS.
 
+pub mod admin;
 pub mod bundle;
 pub mod cli;
 pub mod pds_read;
@@ -50,13 +51,20 @@ pub struct Options {
     pub certs_dir: PathBuf,
     /// The consumer practice to ask as; default the first other practice allowed to migrate.
     pub as_ods: Option<String>,
+    /// The sandbox's admin key, when it has one (`X-Sandbox-Key` on `/_admin/...` calls).
+    pub admin_key: Option<String>,
 }
 
 /// Runs every check; `Err` when no report can be made (sandbox unreachable, unknown practice).
 pub async fn run(options: &Options) -> Result<Report, String> {
     let sandbox = options.sandbox_url.trim_end_matches('/').to_owned();
     let plain = ConsumerClient::plain();
-    let scenario = get_json(&plain, &format!("{sandbox}/_admin/scenario")).await?;
+    let admin: Vec<(&str, String)> = options
+        .admin_key
+        .iter()
+        .map(|k| (crate::admin::guard::KEY_HEADER, k.clone()))
+        .collect();
+    let scenario = get_json(&plain, &format!("{sandbox}/_admin/scenario"), &admin).await?;
     let practices = scenario["practices"]
         .as_array()
         .cloned()
@@ -99,6 +107,7 @@ pub async fn run(options: &Options) -> Result<Report, String> {
         consumer_asid,
         checks: Vec::new(),
         released: None,
+        admin: admin.clone(),
     };
     let patients = scenario["patients"].as_array().cloned().unwrap_or_default();
     run.all(&patients).await;
@@ -107,7 +116,7 @@ pub async fn run(options: &Options) -> Result<Report, String> {
         consumer: consumer_ods,
         checks: run.checks,
     };
-    let entries = match get_json(&plain, &format!("{}/_admin/journal", run.sandbox)).await {
+    let entries = match get_json(&plain, &format!("{}/_admin/journal", run.sandbox), &admin).await {
         Ok(journal) => journal.as_array().cloned().unwrap_or_default(),
         Err(_) => Vec::new(),
     };
@@ -137,6 +146,8 @@ struct Run {
     checks: Vec<Check>,
     /// The trace id and patient of the first record released (for [`pds_read`]).
     released: Option<(String, String)>,
+    /// The admin key header, if any.
+    admin: Vec<(&'static str, String)>,
 }
 
 /// One request's answer and the trace id it went with.
@@ -518,7 +529,7 @@ impl Run {
             self.practice,
             "https://fhir.nhs.uk/Id/nhsServiceInteractionId"
         );
-        let body = get_json(&self.client, &url).await.ok()?;
+        let body = get_json(&self.client, &url, &[]).await.ok()?;
         body["entry"][0]["resource"]["address"]
             .as_str()
             .map(str::to_owned)
@@ -562,7 +573,10 @@ impl Run {
     /// Puts the patient back as the scenario has them (`POST /_admin/pds/patients/{nhs}/reset`).
     async fn reset(&self, nhs: &str) {
         let url = format!("{}/_admin/pds/patients/{nhs}/reset", self.sandbox);
-        let _ = self.client.send(Method::POST, &url, &[], None).await;
+        let _ = self
+            .client
+            .send(Method::POST, &url, &self.admin, None)
+            .await;
     }
 
     fn pds_headers(&self) -> Vec<(&'static str, String)> {
@@ -695,8 +709,12 @@ const RECORD_CHECKS: [(&str, &str); 7] = [
     ),
 ];
 
-async fn get_json(client: &ConsumerClient, url: &str) -> Result<Value, String> {
-    let answer = client.send(Method::GET, url, &[], None).await?;
+async fn get_json(
+    client: &ConsumerClient,
+    url: &str,
+    headers: &[(&str, String)],
+) -> Result<Value, String> {
+    let answer = client.send(Method::GET, url, headers, None).await?;
     if answer.status != 200 {
         return Err(format!("{url} answered {}", answer.status));
     }

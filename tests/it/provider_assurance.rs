@@ -264,6 +264,7 @@ fn check_options(sandbox: &TestSandbox, practice: &str) -> provider_check::Optio
         ssp_url: sandbox.ssp_base.clone(),
         certs_dir: sandbox.certs_dir.clone(),
         as_ods: None,
+        admin_key: None,
     }
 }
 
@@ -522,4 +523,33 @@ async fn the_sandbox_s_own_provider_run_behind_another_as_an_external_one_passes
             .unwrap()
             .contains("tests=\"11\" failures=\"0\" skipped=\"0\"")
     );
+}
+
+#[tokio::test]
+async fn the_admin_api_runs_the_provider_check_against_the_sandbox_itself() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let report: Value = sandbox
+        .http
+        .post(sandbox.url("/_admin/provider-check?practice=B82617"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 11, "{report}");
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["status"] == "pass" || c["id"] == "provider-read-pds"),
+        "{report}"
+    );
+    let resp = sandbox
+        .http
+        .post(sandbox.url("/_admin/provider-check"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
 }
