@@ -51,6 +51,12 @@ fn main() -> ExitCode {
         Some(Command::Keys(args)) => keys(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
+        Some(Command::ProviderCheck(args)) => {
+            let (code, out, err) = runtime.block_on(spine_sandbox::provider_check::cli::run(&args));
+            print!("{out}");
+            eprint!("{err}");
+            ExitCode::from(code)
+        }
         Some(Command::Scenario(args)) => scenario_command(&args),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
@@ -315,7 +321,18 @@ fn certs(args: &CertsArgs) -> ExitCode {
         }
     };
     let hosts = pki::ssp_hosts(None, &args.hosts);
-    match pki::ensure(&args.out, &pki::client_systems(&world), &hosts) {
+    let ensured = pki::ensure(&args.out, &pki::client_systems(&world), &hosts).and_then(|mut r| {
+        let providers = pki::provider::ensure_providers(&args.out, &args.provider_hosts)?;
+        r.created.extend(providers.created);
+        r.kept.extend(providers.kept);
+        if args.negative_set {
+            let negative = pki::negative::ensure_negative_set(&args.out)?;
+            r.created.extend(negative.created);
+            r.kept.extend(negative.kept);
+        }
+        Ok(r)
+    });
+    match ensured {
         Ok(report) => {
             for path in &report.created {
                 println!("created {}", path.display());
@@ -334,6 +351,13 @@ fn certs(args: &CertsArgs) -> ExitCode {
                 hosts.join(", "),
                 pki::Layout::new(&args.out).ca_cert().display()
             );
+            if !args.provider_hosts.is_empty() {
+                println!(
+                    "Provider server certificates are in {}; the provider must trust {} for SSP's client certificate.",
+                    args.out.join(pki::provider::PROVIDERS_DIR).display(),
+                    pki::Layout::new(&args.out).ca_cert().display()
+                );
+            }
             let ca = pki::Layout::new(&args.out).ca_cert();
             if report.created.contains(&ca) {
                 eprintln!(
@@ -353,7 +377,7 @@ fn certs(args: &CertsArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e @ pki::PkiError::Host { .. }) => {
-            eprintln!("error: --host: {e}");
+            eprintln!("error: --host / --provider-host: {e}");
             ExitCode::from(EXIT_USAGE)
         }
         Err(e) => {

@@ -46,7 +46,26 @@ pub fn handle(
     )?;
     let (patient, document) = find_document(&provider.world, practice, id)?;
     check_confidentiality(document, &claims)?;
-    check_relationship(&provider.pds, patient, &claims)?;
+    match req
+        .extensions()
+        .get::<super::remote_pds::RemoteRegistration>()
+    {
+        Some(remote) if remote.nhs_number == patient.nhs_number.as_str() => {
+            let registered = remote.registered.clone().ok().flatten();
+            if registered.as_deref() != Some(claims.requesting_ods.as_str()) {
+                return Err(FhirError::not_authorised(format!(
+                    "JWT requesting_organization is {}, but PDS ({}) has the document's patient {} registered at {}",
+                    claims.requesting_ods,
+                    remote.url,
+                    remote.nhs_number,
+                    registered
+                        .as_deref()
+                        .unwrap_or("no practice (or could not be read)")
+                )));
+            }
+        }
+        _ => check_relationship(&provider.pds, patient, &claims)?,
+    }
     if document.generated_size.is_some() {
         return Ok(binary_response_made(id, document));
     }
