@@ -174,6 +174,46 @@ struct GeneratedBinary {
     tail: Bytes,
 }
 
+/// A document's own bytes, as the web page opens it: the scenario's content, or for a generated
+/// document its pattern repeated to the declared size, made as it is sent.
+pub fn document_content(document: &Document) -> Pieces {
+    if document.generated_size.is_none() || document.content.is_empty() {
+        return Pieces::from(document.content.clone());
+    }
+    Pieces::Made(std::sync::Arc::new(RepeatedContent {
+        pattern: document.content.clone(),
+        len: document.size(),
+    }))
+}
+
+/// `pattern` repeated to `len` bytes.
+#[derive(Debug)]
+struct RepeatedContent {
+    pattern: Bytes,
+    len: usize,
+}
+
+impl Source for RepeatedContent {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn chunk(&self, offset: usize, max: usize) -> Bytes {
+        if offset >= self.len || self.pattern.is_empty() {
+            return Bytes::new();
+        }
+        let want = max.max(1).min(self.len - offset);
+        let mut out = Vec::with_capacity(want);
+        let mut at = offset % self.pattern.len();
+        while out.len() < want {
+            let take = (self.pattern.len() - at).min(want - out.len());
+            out.extend_from_slice(&self.pattern[at..at + take]);
+            at = 0;
+        }
+        Bytes::from(out)
+    }
+}
+
 impl GeneratedBinary {
     fn encoded_len(&self) -> usize {
         self.raw_len.div_ceil(3) * 4
@@ -307,6 +347,19 @@ mod tests {
             let expected: Vec<u8> = doc.content.iter().copied().cycle().take(size).collect();
             assert_eq!(content, expected, "size {size}");
             assert_eq!(v["contentType"], "application/pdf");
+
+            // The page opens the document itself: the pattern repeated to its size.
+            let Pieces::Made(raw) = document_content(&doc) else {
+                panic!("not made")
+            };
+            let mut opened = Vec::new();
+            while opened.len() < raw.len() {
+                let piece = raw.chunk(opened.len(), 1 + opened.len() % 4099);
+                assert!(!piece.is_empty());
+                opened.extend_from_slice(&piece);
+            }
+            assert!(raw.chunk(opened.len(), 10).is_empty());
+            assert_eq!(opened, expected, "opened, size {size}");
         }
     }
 }
