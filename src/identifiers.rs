@@ -90,6 +90,8 @@ display_as_str!(OdsCode, Asid, PartyKey);
 pub mod interactions {
     pub const MIGRATE_STRUCTURED: &str =
         "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1";
+    pub const GET_STRUCTURED: &str =
+        "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1";
     pub const MIGRATE_DOCUMENT: &str =
         "urn:nhs:names:services:gpconnect:documents:fhir:rest:migrate:binary-1";
     pub const STRUCTURED_METADATA: &str =

@@ -6,6 +6,7 @@
 //! - [`record`]: the Bundle, with confidential items withheld or labelled.
 //! - [`documents`]: migrate a document, `Binary/{id}` (`docs/documents.md`).
 //! - [`capability`]: the `metadata` CapabilityStatements.
+//! - [`steps`]: the steps both structured operations share (body, NHS number, patient, consent).
 //! - [`headers`]: the `Ssp-*`, media-type and JWT checks every interaction starts with.
 //! - [`cache`]: migrate Bundles serialised once, answered with each request's trace id.
 
@@ -15,6 +16,7 @@ pub mod documents;
 pub mod headers;
 pub mod migrate;
 pub mod record;
+pub mod steps;
 
 use bytes::Bytes;
 
@@ -179,5 +181,7 @@ fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
     }
 }
 
+#[cfg(test)]
+mod bytes_tests;
 #[cfg(test)]
 pub(crate) mod test_world;

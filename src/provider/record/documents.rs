@@ -12,7 +12,7 @@ impl<'a> Builder<'a> {
     pub(super) fn documents(&mut self) {
         let cx = &self.cx;
         for d in &cx.req.patient.record.documents {
-            if cx.withheld(&d.meta) {
+            if cx.absent(&d.meta) {
                 continue;
             }
             let url = format!(
