@@ -100,8 +100,9 @@ pub mod interactions {
         "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:metadata-1";
 
     /// What a practice may send through SSP when its scenario entry lists no `interactions`.
-    pub const DEFAULT_ALLOWED: [&str; 4] = [
+    pub const DEFAULT_ALLOWED: [&str; 5] = [
         MIGRATE_STRUCTURED,
+        GET_STRUCTURED,
         MIGRATE_DOCUMENT,
         STRUCTURED_METADATA,
         DOCUMENTS_METADATA,

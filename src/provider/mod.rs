@@ -3,6 +3,8 @@
 //!), reached directly or through SSP with the same checks either way.
 //!
 //! - [`migrate`]: `$gpc.migratestructuredrecord` and its validation ladder (`docs/migrate.md`).
+//! - [`retrieve`]: `$gpc.getstructuredrecord`, part of the record by clinical area and filter
+//!   (`docs/getstructuredrecord.md`).
 //! - [`record`]: the Bundle, with confidential items withheld or labelled.
 //! - [`documents`]: migrate a document, `Binary/{id}` (`docs/documents.md`).
 //! - [`capability`]: the `metadata` CapabilityStatements.
@@ -16,6 +18,7 @@ pub mod documents;
 pub mod headers;
 pub mod migrate;
 pub mod record;
+pub mod retrieve;
 pub mod steps;
 
 use bytes::Bytes;
@@ -145,9 +148,10 @@ fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
             answer(migrate::handle(provider, practice, req))
         }
         ["structured", "fhir", "Patient", "$gpc.getstructuredrecord"] => {
-            refuse(FhirError::not_implemented(
-                "$gpc.getstructuredrecord is not emulated: the sandbox provides $gpc.migratestructuredrecord",
-            ))
+            if method != Method::POST {
+                return wrong_method(method, path, "POST");
+            }
+            answer(retrieve::handle(provider, practice, req))
         }
         ["documents", "fhir", "metadata"] => {
             if !get {
@@ -167,7 +171,7 @@ fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
             answer(documents::handle(provider, practice, req, id))
         }
         ["structured", "fhir", ..] => refuse(FhirError::not_implemented(format!(
-            "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata and POST Patient/$gpc.migratestructuredrecord"
+            "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata, POST Patient/$gpc.migratestructuredrecord and POST Patient/$gpc.getstructuredrecord"
         ))),
         ["documents", "fhir", ..] => refuse(FhirError::not_implemented(format!(
             "{method} {path} is not implemented: the documents provider of {ods} serves GET metadata and GET Binary/{{id}}"

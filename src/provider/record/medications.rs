@@ -221,7 +221,9 @@ impl<'a> Builder<'a> {
                     quantity: quantity(),
                 },
             };
-            write_entry(&mut self.out, &Resource::MedicationRequest(issue));
+            if self.cx.sel.prescription_issues() {
+                write_entry(&mut self.out, &Resource::MedicationRequest(issue));
+            }
             let mut statement_extension = Vec::with_capacity(2);
             statement_extension.push(Extension::concept(
                 extensions::PRESCRIBING_AGENCY,

@@ -24,7 +24,10 @@ impl<'a> Builder<'a> {
             // Links to other problems are relatedProblemHeader, all others relatedClinicalContent.
             let mut related_problems = Vec::new();
             let mut related = Vec::new();
-            for r in &p.related {
+            // A problem outside the query, there because a selected item links to it, comes
+            // without its own links.
+            let own_links = self.cx.sel.in_primary(&p.meta.id);
+            for r in p.related.iter().filter(|_| own_links) {
                 let Some(item) = self.cx.index.get(r.as_str()).copied() else {
                     continue;
                 };

@@ -32,6 +32,8 @@ pub struct Partial {
     /// Items in the Bundle only because a selected item links to them (a problem's or a
     /// consultation's content, a problem related to a matching one).
     pub linked: HashSet<String>,
+    /// Medication issues (`intent` `order`) are sent with their plans.
+    pub prescription_issues: bool,
 }
 
 /// The whole record, or part of it.
@@ -68,6 +70,11 @@ impl Selection {
         self.partial.as_ref().is_none_or(|p| p.primary.contains(id))
     }
 
+    /// Medication issues are sent.
+    pub fn prescription_issues(&self) -> bool {
+        self.partial.as_ref().is_none_or(|p| p.prescription_issues)
+    }
+
     /// The area's primary List is written.
     pub fn lists(&self, area: Area) -> bool {
         self.partial
@@ -88,6 +95,7 @@ mod tests {
             areas: [Area::Problems].into(),
             primary: ["p1".to_owned()].into(),
             linked: ["m1".to_owned()].into(),
+            prescription_issues: false,
         });
         assert!(part.includes("p1") && part.in_primary("p1"));
         assert!(part.includes("m1") && !part.in_primary("m1"));
