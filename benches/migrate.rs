@@ -154,6 +154,7 @@ fn record(start: NaiveDate) -> Record {
             date: day(n),
             content_type: "text/plain".into(),
             content: Bytes::from(vec![b'x'; 2048]),
+            generated_size: None,
         })
         .collect();
     let problems = share(10);

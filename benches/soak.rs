@@ -4,15 +4,24 @@
 //! `journal_max_bytes`, so RSS should level off once the journal is full instead of growing
 //! with every migrate. The baseline is RSS just after start, before any migrate.
 //!
+//! Alongside the migrates it mixes the abuse a careless or hostile client can do
+//! (docs/security.md), each in a loop: 200 journal-stream followers that never read (reopened
+//! every 20 s), 400 connections that announce a 1 MiB body, send 64 KiB and stall (reopened as
+//! soon as they are answered), a flood of `GET /oauth2/authorize` minting authorization codes,
+//! and 100 clients asking for conformance reports, while `/healthz` is timed every 20 ms. Each
+//! line shows what was done so far, RSS, the journal's size, the codes held and the health
+//! check's p50/p99 over the interval.
+//!
 //! Run: `cargo bench --bench soak` (release). `SOAK_SECS` (default 120) is the soak's length,
-//! `SOAK_CLIENTS` (default 4) the number of clients migrating at once. Linux only (reads
-//! `/proc/self/status`). Under `cargo test --all-targets` (no `--bench` argument) it soaks for
-//! two seconds as a smoke test. Asserts nothing about memory or time.
+//! `SOAK_CLIENTS` (default 4) the number of clients migrating at once, `SOAK_ABUSE=0` leaves the
+//! abuse out. Linux only (reads `/proc/self/status`). Under `cargo test --all-targets` (no
+//! `--bench` argument) it soaks for two seconds with a tenth of the abuse as a smoke test.
+//! Asserts nothing about memory or time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -57,13 +66,158 @@ fn main() {
     } else {
         2
     };
+    let abuse = match env_number("SOAK_ABUSE", 1) {
+        0 => 0,
+        _ if benching => 10,
+        _ => 1,
+    };
     rt.block_on(run(
         Duration::from_secs(secs),
         env_number("SOAK_CLIENTS", 4),
+        abuse,
     ));
 }
 
-async fn run(soak: Duration, clients: u64) {
+/// What the abuse loops have done so far.
+#[derive(Default)]
+struct Abuse {
+    followers: AtomicU64,
+    stalled_bodies: AtomicU64,
+    busy_503: AtomicU64,
+    authorizes: AtomicU64,
+    reports: AtomicU64,
+    health_ms: std::sync::Mutex<Vec<f64>>,
+}
+
+/// `scale` tenths of the full mix: 20 followers, 40 stalled bodies, 10 report clients each.
+async fn abuse(
+    base: String,
+    addr: std::net::SocketAddr,
+    scale: u64,
+    stop: Arc<AtomicBool>,
+    done: Arc<Abuse>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tasks = Vec::new();
+    // Journal-stream followers that never read, reopened every 20 s.
+    for _ in 0..20 * scale {
+        let (stop, done) = (stop.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.set_recv_buffer_size(4096).unwrap();
+                let Ok(mut s) = socket.connect(addr).await else {
+                    continue;
+                };
+                let ask =
+                    format!("GET /_admin/journal?stream=true HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+                if s.write_all(ask.as_bytes()).await.is_ok() {
+                    done.followers.fetch_add(1, Ordering::Relaxed);
+                }
+                for _ in 0..200 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }));
+    }
+    // Bodies announced at 1 MiB, 64 KiB sent, then nothing: reopened once answered.
+    for _ in 0..40 * scale {
+        let (stop, done) = (stop.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let head = format!(
+                "PATCH /personal-demographics/FHIR/R4/Patient/9434761018 HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n"
+            );
+            let part = vec![b' '; 64 * 1024];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                if s.write_all(head.as_bytes()).await.is_err() || s.write_all(&part).await.is_err() {
+                    continue;
+                }
+                done.stalled_bodies.fetch_add(1, Ordering::Relaxed);
+                let mut answer = [0u8; 12];
+                let read = tokio::select! {
+                    r = s.read_exact(&mut answer) => r.is_ok(),
+                    () = async { while !stop.load(Ordering::Relaxed) { tokio::time::sleep(Duration::from_millis(100)).await } } => false,
+                };
+                if read && &answer[9..12] == b"503" {
+                    done.busy_503.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }));
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Authorization codes, minted as fast as one client can.
+    {
+        let (stop, done, http, base) = (stop.clone(), done.clone(), http.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let url = format!("{base}/oauth2/authorize?response_type=code&client_id=soak-app&redirect_uri=http%3A%2F%2Flocalhost%2Fcallback&state=s");
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(resp) = http.get(&url).send().await {
+                    assert_eq!(resp.status(), 302);
+                    done.authorizes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    // Conformance reports, 10 clients per tenth.
+    for _ in 0..10 * scale {
+        let (stop, done, http, base) = (stop.clone(), done.clone(), http.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match http.get(format!("{base}/_admin/conformance")).send().await {
+                    Ok(resp) if resp.status() == 200 => {
+                        let _ = resp.bytes().await;
+                        done.reports.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
+            }
+        }));
+    }
+    // The health check, timed.
+    {
+        let (stop, done, http) = (stop.clone(), done.clone(), http.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let asked = Instant::now();
+                if let Ok(resp) = http.get(format!("{base}/healthz")).send().await {
+                    assert_eq!(resp.status(), 200);
+                    let ms = asked.elapsed().as_secs_f64() * 1000.0;
+                    done.health_ms.lock().unwrap().push(ms);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// p50 and p99 of the health checks since the last call, in ms.
+fn health_percentiles(done: &Abuse) -> (f64, f64, usize) {
+    let mut ms = std::mem::take(&mut *done.health_ms.lock().unwrap());
+    if ms.is_empty() {
+        return (0.0, 0.0, 0);
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99), ms.len())
+}
+
+async fn run(soak: Duration, clients: u64, abuse_scale: u64) {
     let start_day = Utc::now().date_naive();
     let scenario_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
@@ -75,6 +229,18 @@ async fn run(soak: Duration, clients: u64) {
         .find(|p| p.nhs_number.as_str() == NHS)
         .unwrap()
         .registered_with = OdsCode::parse("GPCA0001").unwrap();
+    // An application for the authorize flood.
+    world
+        .platform
+        .applications
+        .push(spine_sandbox::platform::Application {
+            name: "Soak".into(),
+            api_key: "soak-app".into(),
+            secret: None,
+            keys: Vec::new(),
+            rate_limit: None,
+            redirect_uri: None,
+        });
     let certs = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-certs");
     let config = Config {
         http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -111,9 +277,35 @@ async fn run(soak: Duration, clients: u64) {
         soak.as_secs(),
         journal_limit / (1024 * 1024)
     );
+    let stop = Arc::new(AtomicBool::new(false));
+    let abused = Arc::new(Abuse::default());
+    let abuse_task = (abuse_scale > 0).then(|| {
+        println!(
+            "abuse: {} silent journal followers, {} stalled 1 MiB bodies, {} report clients, an authorize flood",
+            20 * abuse_scale,
+            40 * abuse_scale,
+            10 * abuse_scale
+        );
+        tokio::spawn(abuse(
+            base.clone(),
+            running.http_addr,
+            abuse_scale,
+            stop.clone(),
+            abused.clone(),
+        ))
+    });
     println!(
-        "{:>6}  {:>9}  {:>9}  {:>13}",
-        "t (s)", "migrates", "RSS MiB", "journal MiB"
+        "{:>6}  {:>9}  {:>9}  {:>13}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}  {:>16}",
+        "t (s)",
+        "migrates",
+        "RSS MiB",
+        "journal MiB",
+        "followers",
+        "bodies",
+        "503s",
+        "authorize",
+        "reports",
+        "healthz p50/p99"
     );
     println!(
         "{:>6}  {:>9}  {baseline:>9.1}  {:>13}",
@@ -161,15 +353,32 @@ async fn run(soak: Duration, clients: u64) {
         let rss = rss_mib();
         peak = peak.max(rss);
         let stats = running.shared.journal.stats();
+        let (p50, p99, _) = health_percentiles(&abused);
         println!(
-            "{:>6.0}  {:>9}  {rss:>9.1}  {:>13.1}",
+            "{:>6.0}  {:>9}  {rss:>9.1}  {:>13.1}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}  {:>7.1}/{:>5.1} ms",
             started.elapsed().as_secs_f64(),
             done.load(Ordering::Relaxed),
-            stats.bytes as f64 / (1024.0 * 1024.0)
+            stats.bytes as f64 / (1024.0 * 1024.0),
+            abused.followers.load(Ordering::Relaxed),
+            abused.stalled_bodies.load(Ordering::Relaxed),
+            abused.busy_503.load(Ordering::Relaxed),
+            abused.authorizes.load(Ordering::Relaxed),
+            abused.reports.load(Ordering::Relaxed),
+            p50,
+            p99,
         );
     }
     for w in workers {
         w.await.unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(task) = abuse_task {
+        let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        println!(
+            "abuse: {} codes held (oauth_max_codes {})",
+            running.shared.platform.oauth.held().0,
+            running.shared.config.oauth_max_codes,
+        );
     }
     let migrates = done.load(Ordering::Relaxed);
     let moved = bytes.load(Ordering::Relaxed);

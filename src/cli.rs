@@ -118,6 +118,10 @@ pub struct CertsArgs {
     /// the built-in default scenario when there is none here].
     #[arg(long, value_name = "PATH")]
     pub scenario: Vec<PathBuf>,
+    /// Make no new PKI: copy the CA and the client certificates and keys of the sandbox
+    /// running at URL (its plain-HTTP address), the ones its SSP trusts.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["hosts", "scenario"])]
+    pub from_sandbox: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,6 +152,23 @@ pub struct ConformanceArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Only this patient's journeys.
+    #[arg(long, value_name = "NHS")]
+    pub patient: Option<String>,
+    /// Only what happened after this journal sequence number (or at/after this RFC 3339 time):
+    /// one run, for a CI pipeline.
+    #[arg(long, value_name = "SEQ|TIME")]
+    pub since: Option<String>,
+    /// Only the consumer's last journey.
+    #[arg(long)]
+    pub last: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the evidence pack for NHS assurance into DIR: every hop's request and response,
+    /// the record received, and an index of checks against NHS's test scripts.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -54,7 +54,25 @@ pub enum Pieces {
     /// [`crate::journal::BODY_LIMIT`] bytes are a small buffer of their own: a view of the
     /// answer's head (what the journal keeps) holds nothing large alive.
     Kept(Vec<Bytes>),
+    /// An answer made piece by piece as it is sent (a generated document of any size): never
+    /// held whole.
+    Made(std::sync::Arc<dyn Source>),
 }
+
+/// An answer made as it is sent, for [`Pieces::Made`].
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// Its length in bytes.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Its bytes from `offset` on: at least one and at most about `max` while `offset` is
+    /// before the end, none after.
+    fn chunk(&self, offset: usize, max: usize) -> Bytes;
+}
+
+/// How much of a [`Pieces::Made`] answer one frame carries.
+const MADE_FRAME: usize = 64 * 1024;
 
 impl Default for Pieces {
     fn default() -> Self {
@@ -73,11 +91,15 @@ impl Pieces {
         match self {
             Self::One(one) => std::slice::from_ref(one),
             Self::Kept(many) => many,
+            Self::Made(_) => &[],
         }
     }
 
     pub fn len(&self) -> usize {
-        self.slices().iter().map(Bytes::len).sum()
+        match self {
+            Self::Made(source) => source.len(),
+            _ => self.slices().iter().map(Bytes::len).sum(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -89,11 +111,15 @@ impl Pieces {
         match self {
             Self::One(one) => one.clone(),
             Self::Kept(many) => Bytes::from(many.concat()),
+            Self::Made(_) => Bytes::from(self.prefix(self.len())),
         }
     }
 
     /// Views of its first `limit` bytes (no copy).
     pub fn head(&self, limit: usize) -> Vec<Bytes> {
+        if let Self::Made(_) = self {
+            return vec![Bytes::from(self.prefix(limit))];
+        }
         let mut out = Vec::new();
         let mut room = limit;
         for piece in self.slices() {
@@ -112,6 +138,16 @@ impl Pieces {
     /// Its first `limit` bytes, copied.
     pub fn prefix(&self, limit: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len().min(limit));
+        if let Self::Made(source) = self {
+            while out.len() < limit.min(source.len()) {
+                let piece = source.chunk(out.len(), limit - out.len());
+                if piece.is_empty() {
+                    break;
+                }
+                out.extend_from_slice(&piece[..piece.len().min(limit - out.len())]);
+            }
+            return out;
+        }
         for piece in self.slices() {
             let room = limit - out.len();
             if room == 0 {
@@ -135,7 +171,43 @@ impl Pieces {
                 }
                 .boxed()
             }
+            Self::Made(source) => MadeBody { source, offset: 0 }.boxed(),
         }
+    }
+}
+
+/// A [`Pieces::Made`] answer, one frame at a time.
+struct MadeBody {
+    source: std::sync::Arc<dyn Source>,
+    offset: usize,
+}
+
+impl http_body::Body for MadeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.offset >= this.source.len() {
+            return std::task::Poll::Ready(None);
+        }
+        let piece = this.source.chunk(this.offset, MADE_FRAME);
+        if piece.is_empty() {
+            return std::task::Poll::Ready(Some(Err("a made answer ended early".into())));
+        }
+        this.offset += piece.len();
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.offset >= self.source.len()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.source.len().saturating_sub(self.offset) as u64)
     }
 }
 

@@ -40,7 +40,10 @@ fn main() -> ExitCode {
             out,
             format,
         }) => generate(patients, seed, &out, format),
-        Some(Command::Certs(args)) => certs(&args),
+        Some(Command::Certs(args)) => match &args.from_sandbox {
+            Some(url) => runtime.block_on(certs_from_sandbox(url, &args.out)),
+            None => certs(&args),
+        },
         Some(Command::Keys(args)) => keys(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
@@ -104,9 +107,17 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
 
 /// Prints the consumer's conformance report; the exit code gates a CI pipeline.
 async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
-    let (code, out, err) =
-        spine_sandbox::conformance::remote::run(&args.sandbox, &args.as_ods, args.junit.as_deref())
-            .await;
+    let options = spine_sandbox::conformance::remote::Options {
+        sandbox: args.sandbox,
+        ods: args.as_ods,
+        patient: args.patient,
+        since: args.since,
+        last: args.last,
+        json: args.json,
+        junit: args.junit,
+        evidence: args.evidence,
+    };
+    let (code, out, err) = spine_sandbox::conformance::remote::run(&options).await;
     print!("{out}");
     eprint!("{err}");
     ExitCode::from(code)
@@ -318,6 +329,19 @@ fn certs(args: &CertsArgs) -> ExitCode {
                 hosts.join(", "),
                 pki::Layout::new(&args.out).ca_cert().display()
             );
+            let ca = pki::Layout::new(&args.out).ca_cert();
+            if report.created.contains(&ca) {
+                eprintln!(
+                    "\nNOTE: {} is a NEW certificate authority. Only a sandbox started with \
+                     --certs-dir {} trusts these certificates: one already running with another \
+                     folder refuses them during the TLS handshake, before it can say why (your \
+                     client reports a TLS error). For a running sandbox, use its folder, or copy \
+                     its certificates: spine-sandbox certs --out {} --from-sandbox http://localhost:8080",
+                    ca.display(),
+                    args.out.display(),
+                    args.out.display()
+                );
+            }
             for warning in &report.warnings {
                 eprintln!("warning: {warning}");
             }
@@ -332,6 +356,126 @@ fn certs(args: &CertsArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `certs --out DIR --from-sandbox URL`: the running sandbox's CA and every practice's client
+/// certificate and key, fetched over its admin API (nothing overwritten).
+async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
+    use spine_sandbox::conformance::remote::get;
+    let base = url.trim_end_matches('/');
+    let scenario = match get(&format!("{base}/_admin/scenario")).await {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let asids: Vec<String> = serde_json::from_slice::<serde_json::Value>(&scenario)
+        .ok()
+        .and_then(|v| {
+            v["practices"].as_array().map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p["asid"].as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    let layout = pki::Layout::new(out);
+    if let Err(e) = std::fs::create_dir_all(layout.clients_dir()) {
+        eprintln!(
+            "error: cannot create {}: {e}",
+            layout.clients_dir().display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut files = vec![("ca.pem".to_owned(), layout.ca_cert())];
+    for asid in &asids {
+        files.push((format!("clients/{asid}.pem"), layout.client_cert(asid)));
+        files.push((format!("clients/{asid}-key.pem"), layout.client_key(asid)));
+    }
+    for (remote, path) in files {
+        if path.exists() {
+            println!("kept    {}", path.display());
+            continue;
+        }
+        let body = match get(&format!("{base}/_admin/certificates/{remote}")).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &body));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("copied  {}", path.display());
+    }
+    println!(
+        "These are the certificates the sandbox at {base} trusts ({} ASIDs). Trust {}.",
+        asids.len(),
+        layout.ca_cert().display()
+    );
+    ExitCode::SUCCESS
+}
+
+/// What a team needs first, on stderr: where the page and the certificates are, which ASID is
+/// which practice's, and how to grade a consumer.
+fn banner(running: &spine_sandbox::sandbox::RunningSandbox) -> String {
+    use std::fmt::Write as _;
+    let shared = &running.shared;
+    let local = |a: std::net::SocketAddr| {
+        if a.ip().is_unspecified() {
+            format!("localhost:{}", a.port())
+        } else {
+            a.to_string()
+        }
+    };
+    let http = format!("http://{}", local(running.http_addr));
+    let certs = std::fs::canonicalize(&shared.config.certs_dir)
+        .unwrap_or_else(|_| shared.config.certs_dir.clone());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nspine-sandbox is ready{}",
+        shared
+            .world
+            .name
+            .as_ref()
+            .map_or(String::new(), |n| format!(" ({n})"))
+    );
+    let _ = writeln!(out, "  web page      {http}/");
+    let _ = writeln!(
+        out,
+        "  SSP           https://{} (mutual TLS)",
+        local(running.ssp_addr)
+    );
+    let _ = writeln!(
+        out,
+        "  certificates  {} (trust ca.pem; present clients/<ASID>.pem with clients/<ASID>-key.pem; also at {http}/_admin/certificates/)",
+        certs.display()
+    );
+    let _ = writeln!(out, "  practices     ODS       ASID          name");
+    for p in &shared.world.practices {
+        let _ = writeln!(
+            out,
+            "                {:<9} {:<13} {}{}",
+            p.ods.to_string(),
+            p.asid.to_string(),
+            p.name,
+            if p.provider { "" } else { " (consumer only)" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  grade a consumer: spine-sandbox conformance --as <ODS> --sandbox {http}"
+    );
+    out
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
@@ -367,6 +511,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let stop = shutdown_signal();
+    eprint!("{}", banner(&running));
     println!("{}", running.listening_line());
     stop.await;
     tracing::info!("Shutting down: draining open requests.");

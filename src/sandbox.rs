@@ -237,7 +237,8 @@ async fn ensure_pki(
         .map_err(|e| pki::PkiError::Invalid {
             path: dir.clone(),
             message: format!("certificate generation stopped: {e}"),
-        })??;
+        })?
+        .map_err(ownership_hint)?;
     for path in &report.created {
         tracing::info!(path = %path.display(), "Created a certificate file.");
     }
@@ -245,6 +246,54 @@ async fn ensure_pki(
         tracing::warn!("{warning}");
     }
     Ok(())
+}
+
+/// A certificates folder the sandbox may not write to: who owns it, who the sandbox runs as,
+/// and what to change (the usual case: `./certs` made by root, a container running as 1000).
+fn ownership_hint(error: pki::PkiError) -> pki::PkiError {
+    let (pki::PkiError::CreateDir { path, source }
+    | pki::PkiError::Write { path, source }
+    | pki::PkiError::Lock { path, source }) = &error
+    else {
+        return error;
+    };
+    if source.kind() != std::io::ErrorKind::PermissionDenied {
+        return error;
+    }
+    let folder = path
+        .ancestors()
+        .find(|p| p.is_dir())
+        .unwrap_or(path)
+        .to_owned();
+    #[cfg(unix)]
+    let owner = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(&folder).map(|m| (m.uid(), m.gid())).ok()
+    };
+    #[cfg(not(unix))]
+    let owner: Option<(u32, u32)> = None;
+    let me = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .unwrap_or_else(|| "another user".into());
+    let message = match owner {
+        Some((uid, gid)) => format!(
+            "cannot write there ({source}): {} belongs to uid {uid} and the sandbox runs as uid {me}. Make it writable              for uid {me} (e.g. `sudo chown -R {me} certs`), or run the sandbox as its owner:              with Docker, put SANDBOX_UID={uid} and SANDBOX_GID={gid} in .env beside              docker-compose.yml (scripts/docker-up does this for you)",
+            folder.display()
+        ),
+        None => format!(
+            "cannot write there ({source}): the sandbox (uid {me}) may not write in {}; make it writable or choose              another certs_dir (SANDBOX_CERTS_DIR)",
+            folder.display()
+        ),
+    };
+    pki::PkiError::Invalid {
+        path: path.clone(),
+        message,
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -433,4 +482,29 @@ fn unknown_path(method: &Method, path: &str) -> FhirError {
         SpineCode::NoRecordFound,
         format!("no service at {method} {path}"),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificates_folder_the_sandbox_may_not_write_says_what_to_change() {
+        let dir = std::env::temp_dir();
+        let error = ownership_hint(pki::PkiError::CreateDir {
+            path: dir.join("no-such-certs").join("clients"),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        let text = error.to_string();
+        assert!(text.contains("belongs to uid"), "{text}");
+        assert!(text.contains("SANDBOX_UID="), "{text}");
+        assert!(text.contains(&dir.display().to_string()), "{text}");
+        // Other failures are left as they were.
+        let other = ownership_hint(pki::PkiError::CreateDir {
+            path: dir.clone(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        });
+        assert!(other.to_string().starts_with("cannot create folder"));
+    }
 }

@@ -1,5 +1,6 @@
 //! The admin API (`/healthz`, `/_admin/reset`, `/_admin/journal`) and the web page at `/`
-//! (README.md, "URLs").
+//! (README.md, "URLs"): `page.html` with its style sheet and scripts (`page.css`, `page.js`, and
+//! `record.js`, the record view) served under `/_admin/assets/`.
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};

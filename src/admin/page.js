@@ -64,7 +64,7 @@ async function loadScenario() {
   list.replaceChildren();
   for (const p of scenario.patients) {
     const card = el("button", { type: "button", class: "patient", "data-nhs": p.nhs_number, "aria-pressed": "false" });
-    card.append(el("span", { class: "name" }, p.name), el("span", { class: "meta" }, `NHS ${p.nhs_number} · record at ${p.record_at} · ${p.items} items`));
+    card.append(el("span", { class: "name" }, p.name), el("span", { class: "meta" }, `NHS ${p.nhs_number} · record at ${p.record_at} · ${p.items} item${p.items === 1 ? "" : "s"}`));
     const tags = el("span");
     if (p.sensitive) tags.append(el("span", { class: "tag sensitive" }, "sensitive"));
     if (p.deceased) tags.append(el("span", { class: "tag deceased" }, "deceased"));
@@ -120,7 +120,7 @@ function updateButtons() {
   // Skipping the change shows a refusal only while PDS names another practice (or hides it).
   if (!why && !selected.sensitive && selected.registered_with === as) {
     $("run-norel").disabled = true;
-    why = `PDS already names ${practiceName(as)} as the GP practice: skipping the registration change would change nothing.`;
+    why = `PDS already names ${practiceName(as)} as the GP practice: there is no change to skip, and “Move the record” asks for the record straight away.`;
   }
   $("why-disabled").textContent = busy ? "A journey is running…" : why;
   for (const b of document.querySelectorAll(".path")) b.disabled = busy || b.dataset.unavailable === "true";
@@ -176,10 +176,11 @@ function drawPaths() {
 async function runPath(path) {
   const found = path.pick();
   if (!found || busy) return;
+  const from = document.activeElement;
   busy = true;
   updateButtons();
   await fetch("/_admin/reset", { method: "POST" });
-  await loadScenario();
+  await Promise.all([loadScenario(), syncTrainer()]);
   choose(scenario.patients.find((p) => p.nhs_number === found.patient.nhs_number), false);
   $("new-practice").value = found.as;
   updateTitle();
@@ -195,7 +196,8 @@ async function runPath(path) {
     await fetch(`/_admin/faults/${rule.id}`, { method: "DELETE" });
     await syncTrainer();
   }
-  $("journey").focus();
+  // The keyboard follows the click to the journey, unless it has moved on meanwhile.
+  if (document.activeElement === from || document.activeElement === document.body) $("journey").focus();
 }
 
 async function runJourney(kind, path) {
@@ -216,6 +218,7 @@ async function runJourney(kind, path) {
     run.report = await resp.json();
     if (!resp.ok) throw new Error(run.report?.issue?.[0]?.diagnostics || `status ${resp.status}`);
     lastRun = run;
+    await catchUp();
     showReport(run);
   } catch (e) {
     const msg = INTERNAL.test(String(e)) ? "the sandbox did not answer." : String(e.message || e);
@@ -238,7 +241,12 @@ function banner(kind, headline, ...lines) {
 /** A line "Spine code: <code>X</code> · HTTP 404 from ...". */
 function codeLine(code, status, who) {
   const p = el("p", { class: "code-line" });
-  if (code) p.append(document.createTextNode("Spine code "), el("code", {}, code), document.createTextNode(" · "));
+  if (code) {
+    // A long code wraps at its underscores, not in the middle of a word.
+    const c = el("code");
+    code.split("_").forEach((part, i) => { if (i) c.append("_", document.createElement("wbr")); c.append(part); });
+    p.append(document.createTextNode("Spine code "), c, document.createTextNode(" · "));
+  }
   p.append(document.createTextNode(status ? `HTTP ${status} from ${who}` : `no answer from ${who}`));
   return p;
 }
@@ -249,9 +257,14 @@ const STEP_WHO = (step, run) => /^PDS/.test(step) ? "PDS" : /^SDS/.test(step) ? 
 /** The outcome in plain words: what happened, why, and the code as a code. */
 function explainOutcome(run) {
   const r = run.report, p = run.patient, as = practiceName(run.as), from = practiceName(run.from);
-  const bad = [...r.steps].reverse().find((s) => !s.ok) || {};
+  const bad = [...r.steps].reverse().find((s) => !s.ok) || r.steps[r.steps.length - 1] || {};
   const code = spineCode(r.spine_code) || spineCode(bad.spine_code) || spineCode(bad.outcome);
-  const who = STEP_WHO(bad.step || "", run);
+  let who = STEP_WHO(bad.step || "", run);
+  // Through SSP, the answer is the old practice's only when its system gave that status itself.
+  if (bad.trace_id && /through SSP$/.test(who)) {
+    const provider = hops.find((h) => h.service === "provider" && h.trace_id === bad.trace_id);
+    if (!provider || provider.status !== bad.status) who = "SSP";
+  }
   if (r.result === "received") {
     const rec = r.record || {};
     const withheld = (rec.lists_with_withheld_items || []).length
@@ -271,6 +284,10 @@ function explainOutcome(run) {
     SERVICE_UNAVAILABLE: ["Spine's secure proxy (SSP) is unavailable", "No request could pass through it. Try again once it is back."],
     ERROR_COMMUNICATING_TO_ENDPOINT_URL: [`${from}'s system did not answer`, "SSP passed the request on, but the old practice's system dropped the connection without a reply."],
   };
+  // SDS answers an empty list, not a refusal: no Spine code to show.
+  if (code === "NO_RECORD_FOUND" && /^SDS/.test(bad.step || "")) {
+    return ["refused", lines[code][0], [lines[code][1], `SDS answered HTTP ${bad.status} with no endpoint for ${run.from}.`]];
+  }
   if (lines[code]) return [r.result === "failed" ? "failed" : "refused", lines[code][0], [lines[code][1], codeLine(code, bad.status, who)]];
   if (r.result === "refused") {
     const why = INTERNAL.test(r.reason || "") ? "" : r.reason;
@@ -330,7 +347,7 @@ function drawDiagram() {
   // A redraw keeps the keyboard where it was: on the same hop.
   const focused = document.activeElement?.closest?.("#diagram .hop, #hop-list button")?.dataset.sequence;
   const svg = $("diagram");
-  const width = Math.max(760, $("diagram-scroll").clientWidth - 2);
+  const width = Math.max(680, $("diagram-scroll").clientWidth - 2);
   const height = TOP + Math.max(1, hops.length) * ROW + 16;
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
@@ -459,7 +476,7 @@ function explainHop(e) {
     return { asked: doc ? `The old practice's system (${practiceName(ods)}) was asked for one of the record's documents.`
       : `The old practice's system (${practiceName(ods)}) was asked for ${who}'s whole record.`,
     why: doc ? "Letters and scans travel separately from the structured record." : "This is the transfer itself: the record in structured form, so the new practice's system can file it.",
-    answer: ok ? (doc ? "The document came back." : `The record came back (${body?.entry?.length ?? "its"} entries).`) : lines[code] || fallback };
+    answer: ok ? (doc ? "The document came back." : body?.entry ? `The record came back: ${body.entry.length} entries.` : "The record came back.") : lines[code] || fallback };
   }
   if (e.service === "oauth") {
     return { asked: "The new practice signed in to the NHS API platform.", why: "PDS and SDS answer only signed-in applications.", answer: ok ? "It got an access token." : fallback };
@@ -485,7 +502,7 @@ function addHop(entry, draw = true) {
   if (draw) drawDiagram();
 }
 
-/** The live journal. When the sandbox closes the stream (a slow reader), reconnect from the last entry seen. */
+/** The live journal. When the stream ends, reconnect from the last entry seen. */
 function follow() {
   const source = new EventSource(`/_admin/journal?stream=true&since=${lastSequence}`);
   source.addEventListener("entry", (msg) => {
@@ -497,7 +514,9 @@ function follow() {
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) setTimeout(() => { follow(); catchUp(); }, 1000);
   };
-  source.addEventListener("close", () => { source.close(); setTimeout(() => { follow(); catchUp(); }, 500); });
+  // The sandbox cuts off a follower that fell behind ("cut"); the browser then reconnects from
+  // the last entry it read, and whatever the diagram missed is fetched from the journal.
+  source.addEventListener("cut", () => setTimeout(catchUp, 1500));
 }
 
 async function loadConformance() {
@@ -551,6 +570,8 @@ async function loadRecord() {
   const kept = await (await fetch("/_admin/records")).json();
   if (!kept.length) return;
   const d = kept[0];
+  // The same record again: keep it as it is (consultations opened stay open).
+  if (document.querySelector(`#record[data-sequence="${d.sequence}"]`)) return;
   const bundle = await (await fetch(`/_admin/records/${d.sequence}`)).json();
   $("record-view").replaceChildren(window.renderRecord(bundle, d));
 }
@@ -581,8 +602,8 @@ function present() {
 function drawPresenter() {
   const run = lastRun;
   $("presenter-title").textContent = run ? `${run.patient.name}: from ${practiceName(run.from)} to ${practiceName(run.as)}` : "No journey yet";
-  $("presenter-story").textContent = run ? [run.path ? `${run.path.name}: ${run.path.about}` : "", pdsShows(run.patient)].filter(Boolean).join(" ")
-    : scenario?.description || "";
+  $("presenter-story").textContent = [scenario?.description, run?.path ? `This path: ${run.path.about}` : "", run ? pdsShows(run.patient) : ""]
+    .filter(Boolean).join(" ");
   const box = $("presenter-hop");
   box.replaceChildren();
   $("presenter-prev").disabled = presenterAt <= 0;

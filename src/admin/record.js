@@ -216,6 +216,7 @@ function renderRecord(bundle, delivery) {
       protocol.doseSequence ? `dose ${protocol.doseSequence}${protocol.seriesDoses ? " of " + protocol.seriesDoses : ""}` : "",
       i.doseQuantity ? `amount ${quantity(i.doseQuantity)}` : "",
       i.lotNumber ? `batch ${i.lotNumber}` : "",
+      get(i.manufacturer)?.name || i.manufacturer?.display ? `made by ${get(i.manufacturer)?.name || i.manufacturer.display}` : "",
       i.expirationDate ? `expires ${ukDate(i.expirationDate)}` : "",
       text(i.site) ? `site: ${text(i.site)}` : "",
       i.notGiven ? "not given" : "",
@@ -331,4 +332,3 @@ function renderRecord(bundle, delivery) {
 }
 
 window.renderRecord = renderRecord;
-window.ukDate = ukDate;

@@ -251,6 +251,17 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
             .max(Status::Pass)
             .min(Status::Fail),
         checks,
+        hops: {
+            let mut hops: Vec<u64> = journey
+                .events
+                .iter()
+                .chain(&journey.sds)
+                .map(|&k| index.events[k].seq())
+                .collect();
+            hops.sort_unstable();
+            hops.dedup();
+            hops
+        },
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod checks;
 pub mod deliveries;
+pub mod evidence;
 pub mod journeys;
 pub mod remote;
 pub mod render;
@@ -86,6 +87,10 @@ pub struct Journey {
     pub documents: usize,
     pub verdict: Status,
     pub checks: Vec<Check>,
+    /// Journal sequence numbers of every hop of this journey (SDS lookups in its window
+    /// included), for the evidence pack.
+    #[serde(default)]
+    pub hops: Vec<u64>,
 }
 
 /// A consumer system: an ODS code and the ASIDs its client certificates carried.

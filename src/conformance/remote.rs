@@ -1,5 +1,6 @@
-//! `spine-sandbox conformance --as ODS`: fetches the report from a running sandbox, prints it,
-//! writes JUnit XML, and answers with an exit code a CI pipeline can gate on.
+//! `spine-sandbox conformance --as ODS`: fetches the report from a running sandbox, prints it
+//! (or its JSON), writes JUnit XML and the evidence pack, and answers with an exit code a CI
+//! pipeline can gate on.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +19,8 @@ pub const EXIT_NOT_RUN: u8 = 1;
 /// At least one check failed.
 pub const EXIT_FAILED: u8 = 2;
 
-async fn fetch(url: &str) -> Result<Report, String> {
+/// A GET on the sandbox's plain-HTTP listener: the body of a 2xx answer, or what went wrong.
+pub async fn get(url: &str) -> Result<Bytes, String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("{url} is not a URL: {e}"))?;
@@ -41,27 +43,100 @@ async fn fetch(url: &str) -> Result<Report, String> {
                 String::from_utf8_lossy(&body)
             ));
         }
-        serde_json::from_slice::<Report>(&body)
-            .map_err(|e| format!("{url} did not answer with a conformance report: {e}"))
+        Ok(body)
     };
     tokio::time::timeout(Duration::from_secs(30), work)
         .await
         .map_err(|_| format!("{url} did not answer within 30 s"))?
 }
 
+async fn fetch(url: &str) -> Result<Report, String> {
+    let body = get(url).await?;
+    serde_json::from_slice::<Report>(&body)
+        .map_err(|e| format!("{url} did not answer with a conformance report: {e}"))
+}
+
+/// What the command was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub sandbox: String,
+    pub ods: String,
+    pub patient: Option<String>,
+    /// A journal sequence number or an RFC 3339 time.
+    pub since: Option<String>,
+    pub last: bool,
+    pub json: bool,
+    pub junit: Option<std::path::PathBuf>,
+    pub evidence: Option<std::path::PathBuf>,
+}
+
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Options {
+    fn url(&self) -> String {
+        let mut url = format!(
+            "{}/_admin/conformance?ods={}",
+            self.sandbox.trim_end_matches('/'),
+            query_value(&self.ods)
+        );
+        if let Some(p) = &self.patient {
+            url.push_str(&format!("&patient={}", query_value(p)));
+        }
+        if let Some(s) = &self.since {
+            url.push_str(&format!("&since={}", query_value(s)));
+        }
+        if self.last {
+            url.push_str("&last=true");
+        }
+        url
+    }
+}
+
+/// Fetches the journal and the kept records, and writes the evidence pack.
+async fn evidence(options: &Options, report: &Report, dir: &Path) -> Result<usize, String> {
+    let base = options.sandbox.trim_end_matches('/');
+    let journal_url = format!("{base}/_admin/journal");
+    let journal: Vec<serde_json::Value> = serde_json::from_slice(&get(&journal_url).await?)
+        .map_err(|e| format!("{journal_url} did not answer with the journal: {e}"))?;
+    let mut records = std::collections::BTreeMap::new();
+    for seq in report
+        .consumers
+        .iter()
+        .flat_map(|c| &c.journeys)
+        .filter_map(|j| j.record_sequence)
+    {
+        // A record the sandbox no longer keeps is noted in the pack, not an error.
+        if let Ok(body) = get(&format!("{base}/_admin/records/{seq}")).await
+            && let Ok(bundle) = serde_json::from_slice::<serde_json::Value>(&body)
+        {
+            records.insert(seq, bundle);
+        }
+    }
+    super::evidence::write(dir, report, &journal, &records).map(|files| files.len())
+}
+
 /// Runs the command; returns the exit code and what to print (stdout, stderr).
-pub async fn run(sandbox: &str, ods: &str, junit: Option<&Path>) -> (u8, String, String) {
-    let url = format!(
-        "{}/_admin/conformance?ods={}",
-        sandbox.trim_end_matches('/'),
-        ods
-    );
-    let report = match fetch(&url).await {
+pub async fn run(options: &Options) -> (u8, String, String) {
+    let ods = &options.ods;
+    let report = match fetch(&options.url()).await {
         Ok(r) => r,
         Err(e) => return (EXIT_NOT_RUN, String::new(), format!("error: {e}\n")),
     };
-    let text = render::text(&report);
-    if let Some(path) = junit
+    let text = if options.json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        render::text(&report)
+    };
+    if let Some(path) = &options.junit
         && let Err(e) = std::fs::write(path, render::junit(&report))
     {
         return (
@@ -73,12 +148,27 @@ pub async fn run(sandbox: &str, ods: &str, junit: Option<&Path>) -> (u8, String,
             ),
         );
     }
+    let mut notes = String::new();
+    if let Some(dir) = &options.evidence {
+        match evidence(options, &report, dir).await {
+            Ok(files) => notes.push_str(&format!(
+                "evidence: {files} files written to {} (start at index.md)\n",
+                dir.display()
+            )),
+            Err(e) => return (EXIT_NOT_RUN, text, format!("error: evidence pack: {e}\n")),
+        }
+    }
     if report.journeys() == 0 {
         return (
             EXIT_NOT_RUN,
             text,
             format!(
-                "error: the journal holds no migration journey by {ods}: point your system at this sandbox, run a migration, then ask again\n"
+                "{notes}error: the journal holds no migration journey by {ods}{}: point your system at this sandbox, run a migration, then ask again\n",
+                match (&options.patient, &options.since) {
+                    (Some(p), _) => format!(" for patient {p}"),
+                    (None, Some(s)) => format!(" since {s}"),
+                    (None, None) => String::new(),
+                }
             ),
         );
     }
@@ -87,5 +177,5 @@ pub async fn run(sandbox: &str, ods: &str, junit: Option<&Path>) -> (u8, String,
     } else {
         EXIT_PASS
     };
-    (code, text, String::new())
+    (code, text, notes)
 }

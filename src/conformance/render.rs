@@ -51,7 +51,11 @@ pub fn text(report: &Report) -> String {
                 journey.patient,
                 journey.previous_practice.as_deref().map_or_else(
                     || "(previous practice not known: no PDS trace named one and no migrate was sent)".to_owned(),
-                    |p| format!("from {p}")
+                    |p| if p.eq_ignore_ascii_case(&c.ods) {
+                        format!("from {p} (your own practice)")
+                    } else {
+                        format!("from {p}")
+                    }
                 ),
                 journey.first_sequence,
                 journey.last_sequence,
@@ -248,6 +252,7 @@ mod tests {
                         detail: "d \"quoted\"".into(),
                         entries: vec![2],
                     }],
+                    hops: vec![1, 2, 3],
                 }],
             }],
         }

@@ -665,7 +665,8 @@ pub struct DiagnosticReport<'a> {
     pub context: Option<Reference<'a>>,
     pub issued: Instant,
     pub performer: [Performer<'a>; 1],
-    pub specimen: [Reference<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specimen: Option<[Reference<'a>; 1]>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub result: Vec<Reference<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -766,8 +767,13 @@ pub struct ReferralRequest<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Attachment<'a> {
     pub content_type: &'a str,
-    pub url: String,
-    pub size: usize,
+    /// None for a placeholder: a document the provider cannot send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Serialize)]

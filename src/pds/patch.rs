@@ -251,8 +251,34 @@ pub fn apply(current: &Value, ops: &[PatchOp], rules: &UpdateRules) -> Result<Va
         apply_one(&mut working, op)?;
     }
     assign_new_ids(&mut working);
+    prune_empty(&mut working);
     check_business_rules(current, &mut working, rules)?;
     Ok(working)
+}
+
+/// Drops lists and objects a patch left empty (`"suffix": []` after removing the last suffix):
+/// FHIR allows no empty element, and PDS then holds none.
+fn prune_empty(value: &mut Value) {
+    let empty = |v: &Value| match v {
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+        _ => false,
+    };
+    match value {
+        Value::Object(fields) => {
+            for v in fields.values_mut() {
+                prune_empty(v);
+            }
+            fields.retain(|_, v| !empty(v));
+        }
+        Value::Array(items) => {
+            for v in items.iter_mut() {
+                prune_empty(v);
+            }
+            items.retain(|v| !empty(v));
+        }
+        _ => {}
+    }
 }
 
 /// PDS's list rules (`docs/pds.md` and the patch guide): add at `-`, test before remove, and

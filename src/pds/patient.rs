@@ -7,7 +7,7 @@ use super::extensions;
 use super::history::History;
 use crate::fhir::systems;
 use crate::scenario::demographics::{DeathNotification, RelatedPerson, Telecom};
-use crate::scenario::record_details::Period;
+use crate::scenario::record_details::{AddressKeys, Period, Removal};
 use crate::scenario::{Address, HumanName, Patient};
 
 /// PDS's extension for a contact system FHIR has no code for (a textphone is `system: other`).
@@ -15,6 +15,11 @@ pub const OTHER_CONTACT_SYSTEM: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OtherContactSystem";
 const OTHER_CONTACT_SYSTEM_CODES: &str =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-OtherContactSystem";
+const ADDRESS_KEY: &str = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey";
+const ADDRESS_KEY_TYPES: &str = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType";
+pub const REMOVAL_FROM_REGISTRATION: &str =
+    "https://fhir.nhs.uk/StructureDefinition/Extension-PDS-RemovalFromRegistration";
+const REMOVAL_REASON_CODES: &str = "https://fhir.nhs.uk/CodeSystem/PDS-RemovalReasonExitCode";
 /// FHIR's core extension for place of birth.
 pub const BIRTH_PLACE: &str = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace";
 
@@ -149,6 +154,9 @@ pub fn from_scenario(p: &Patient) -> Value {
         }
         extension.push(json!({ "url": BIRTH_PLACE, "valueAddress": address }));
     }
+    if let Some(removal) = &details.removal_from_registration {
+        extension.push(removal_from_registration(removal));
+    }
     if !extension.is_empty() {
         patient["extension"] = Value::Array(extension);
     }
@@ -162,13 +170,17 @@ pub fn from_scenario(p: &Patient) -> Value {
             .enumerate()
             .map(|(i, c)| {
                 let (code, display) = c.relationship;
-                json!({
+                let mut contact = json!({
                     "id": c.id.clone().unwrap_or_else(|| stable_object_id(nhs, "contact", i)),
                     "relationship": [{ "coding": [{
                         "system": crate::scenario::demographics::V2_0131,
                         "code": code, "display": display }] }],
                     "telecom": telecom_list(&c.telecom, |_| String::new()),
-                })
+                });
+                if let Some(period) = &c.period {
+                    contact["period"] = period_json(period);
+                }
+                contact
             })
             .collect();
     }
@@ -181,6 +193,9 @@ pub fn from_scenario(p: &Patient) -> Value {
         let mut home = home_address(Some(&id), address);
         if let Some(period) = &details.address_period {
             home["period"] = period_json(period);
+        }
+        if let Some(keys) = &details.address_keys {
+            home["extension"] = address_keys(keys);
         }
         addresses.push(home);
     }
@@ -197,21 +212,65 @@ pub fn from_scenario(p: &Patient) -> Value {
         if let Some(period) = &temp.period {
             address["period"] = period_json(period);
         }
+        if let Some(keys) = &temp.keys {
+            address["extension"] = address_keys(keys);
+        }
         addresses.push(address);
     }
     if !addresses.is_empty() {
         patient["address"] = Value::Array(addresses);
     }
-    patient["generalPractitioner"] = json!([general_practitioner(
-        &stable_object_id(nhs, "generalPractitioner", 0),
-        p.registered_with.as_str(),
-        None,
-    )]);
+    let gp_id = details
+        .registered_with_id
+        .clone()
+        .unwrap_or_else(|| stable_object_id(nhs, "generalPractitioner", 0));
+    let mut gp = general_practitioner(&gp_id, p.registered_with.as_str(), None);
+    if let Some(period) = &details.registered_with_period {
+        gp["identifier"]["period"] = period_json(period);
+    }
+    patient["generalPractitioner"] = json!([gp]);
     if let Some(ods) = &d.managing_organization {
         patient["managingOrganization"] = json!({ "type": "Organization", "identifier": {
             "system": systems::ODS_ORGANIZATION_CODE, "value": ods } });
+        if let Some(period) = &details.managing_organization_period {
+            patient["managingOrganization"]["identifier"]["period"] = period_json(period);
+        }
     }
     patient
+}
+
+/// UK Core address keys: the Postcode Address File key and the UPRN.
+fn address_keys(keys: &AddressKeys) -> Value {
+    [("PAF", &keys.paf), ("UPRN", &keys.uprn)]
+        .into_iter()
+        .filter_map(|(kind, value)| {
+            let value = value.as_ref()?;
+            Some(json!({ "url": ADDRESS_KEY, "extension": [
+                { "url": "type", "valueCoding": { "system": ADDRESS_KEY_TYPES, "code": kind } },
+                { "url": "value", "valueString": value },
+            ] }))
+        })
+        .collect()
+}
+
+/// PDS's removal-from-registration extension: the exit code and when.
+fn removal_from_registration(removal: &Removal) -> Value {
+    let (code, display) = removal.reason;
+    let at = |d: &Option<String>| d.as_ref().map(|d| format!("{d}T00:00:00+00:00"));
+    let mut when = Map::new();
+    for (key, value) in [
+        ("start", at(&removal.period.start)),
+        ("end", at(&removal.period.end)),
+    ] {
+        if let Some(value) = value {
+            when.insert(key.into(), json!(value));
+        }
+    }
+    json!({ "url": REMOVAL_FROM_REGISTRATION, "extension": [
+        { "url": "removalFromRegistrationCode", "valueCodeableConcept": { "coding": [{
+            "system": REMOVAL_REASON_CODES, "code": code, "display": display }] } },
+        { "url": "effectiveTime", "valuePeriod": when },
+    ] })
 }
 
 /// A FHIR `Period` of what the scenario wrote.
@@ -355,8 +414,18 @@ fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
             json!({ "identifier": { "system": systems::NHS_NUMBER, "value": related } });
     }
     person["active"] = json!(r.active);
+    if let Some(period) = &r.period {
+        person["period"] = period_json(period);
+    }
     if let Some(name) = &r.name {
-        person["name"] = json!([human_name(name)]);
+        let mut name = human_name(name);
+        if let Some(period) = &r.name_period {
+            name["period"] = period_json(period);
+        }
+        if !r.name_suffix.is_empty() {
+            name["suffix"] = json!(r.name_suffix);
+        }
+        person["name"] = json!([name]);
     }
     person["relationship"] = json!([{ "coding": r.relationship.iter().map(|(system, code, display)| {
         json!({ "system": system, "code": code, "display": display })
@@ -381,7 +450,14 @@ fn related_person(nhs: &str, i: usize, r: &RelatedPerson) -> Value {
         person["telecom"] = telecom_list(&r.telecom, |_| String::new());
     }
     if let Some(address) = &r.address {
-        person["address"] = json!([home_address(None, address)]);
+        let mut address = home_address(None, address);
+        if let Some(period) = &r.address_period {
+            address["period"] = period_json(period);
+        }
+        if let Some(keys) = &r.address_keys {
+            address["extension"] = address_keys(keys);
+        }
+        person["address"] = json!([address]);
     }
     person
 }
@@ -442,6 +518,8 @@ pub fn search_view(patient: &Value) -> Value {
         keep_items(fields, "extension", |e| {
             e["url"] == systems::DEATH_NOTIFICATION_STATUS
         });
+        // PDS's search result has no managing organisation (internal use only).
+        fields.remove("managingOrganization");
         if restricted {
             for hidden in ["address", "telecom", "contact", "generalPractitioner"] {
                 fields.remove(hidden);

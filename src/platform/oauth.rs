@@ -19,7 +19,8 @@
 //! unauthenticated `GET /oauth2/authorize`) and tokens are kept up to `oauth_max_codes` and
 //! `oauth_max_tokens`, expired ones dropped first, then the oldest. The authorize endpoint
 //! redirects only to the application's registered `redirect_uri` (scenario `applications:`;
-//! by default the sandbox's own `{public_url}/callback`), so it is no open redirect.
+//! by default the sandbox's own `{public_url}/callback`, or `/callback` on a loopback address),
+//! so it is no open redirect.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -526,7 +527,11 @@ impl OAuth {
                 return Err(refuse(400, "redirect_uri is invalid"));
             }
             let registered = self.registered_redirect(app);
-            if !same_redirect(redirect, registered) {
+            // Without a registration, the sandbox's own callback is accepted on loopback too:
+            // the page's journeys reach the sandbox there whatever the public URL.
+            let own =
+                app.redirect_uri.is_none() && same_redirect(redirect, "http://localhost/callback");
+            if !(own || same_redirect(redirect, registered)) {
                 return Err(refuse(
                     400,
                     format!(
@@ -760,4 +765,58 @@ pub fn key_from_pem(kid: &str, pem: &[u8]) -> Result<PublicKey, String> {
             key,
         })
         .map_err(|e| format!("not an RSA public key in PEM: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_drops_expired_values_first_then_the_oldest() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let later = now + chrono::Duration::seconds(600);
+        let store: Expiring<u32> = Expiring::new(3);
+        store.insert("a".into(), 1, later, now);
+        store.insert("b".into(), 2, now, now); // expires at once
+        store.insert("c".into(), 3, later, now);
+        let after = now + chrono::Duration::seconds(1);
+        store.insert("d".into(), 4, later, after);
+        // "b" had expired: it went, not the oldest.
+        assert!(store.get("b").is_none());
+        assert_eq!(store.get("a").map(|v| v.0), Some(1));
+        store.insert("e".into(), 5, later, after);
+        // Full of live values: the oldest ("a") went.
+        assert!(store.get("a").is_none());
+        assert_eq!(store.len(), 3);
+        // Taking and re-adding many keys keeps the order list bounded too.
+        for n in 0..1_000 {
+            let key = format!("k{n}");
+            store.insert(key.clone(), n, later, after);
+            store.take(&key);
+        }
+        assert!(store.lock().order.len() <= 6);
+    }
+
+    #[test]
+    fn loopback_redirects_match_on_any_port_and_loopback_name() {
+        let registered = "http://localhost:8080/callback";
+        assert!(same_redirect("http://localhost:8080/callback", registered));
+        assert!(same_redirect("http://127.0.0.1:9999/callback", registered));
+        assert!(same_redirect("http://[::1]/callback", registered));
+        assert!(!same_redirect("http://localhost:8080/other", registered));
+        assert!(!same_redirect(
+            "https://localhost:8080/callback",
+            registered
+        ));
+        assert!(!same_redirect("http://evil.example/callback", registered));
+        assert!(!same_redirect(
+            "http://gp.example:8080/callback",
+            "http://gp.example/callback"
+        ));
+        assert!(same_redirect(
+            "https://gp.example/cb?x=1",
+            "https://gp.example/cb?x=1"
+        ));
+    }
 }

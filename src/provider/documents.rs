@@ -1,6 +1,8 @@
 //! Migrate a document: `GET [documents]/Binary/{id}` (`docs/documents.md`). The id is the
 //! one the migrate Bundle put in `DocumentReference.content[0].attachment.url`
-//! ([`super::record::binary_id`]). No size limit; the content is base64 in a FHIR `Binary`.
+//! ([`super::record::binary_id`]). No size limit; the content is base64 in a FHIR `Binary`. A
+//! generated document (scenario `size:`) is encoded piece by piece as it is sent, so a 250 MB
+//! document costs no more memory than a small one.
 //!
 //! Ladder: headers (interaction `...:documents:fhir:rest:migrate:binary-1`) -> JWT (`directcare`
 //! as the suite sends it, or `migration`; `patient/*.read`) -> the document (404
@@ -16,6 +18,7 @@ use super::Provider;
 use super::headers;
 use super::record::binary_id;
 use crate::fhir::{FHIR_JSON, FhirError};
+use crate::http::{Pieces, Source};
 use crate::identifiers::interactions;
 use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::pds::PdsStore;
@@ -26,7 +29,7 @@ pub fn handle(
     practice: &Practice,
     req: &Request<Bytes>,
     id: &str,
-) -> Result<Response<Bytes>, FhirError> {
+) -> Result<Response<Pieces>, FhirError> {
     let ssp = headers::check_ssp_headers(req.headers())?;
     headers::check_interaction(
         &ssp,
@@ -44,7 +47,10 @@ pub fn handle(
     let (patient, document) = find_document(&provider.world, practice, id)?;
     check_confidentiality(document, &claims)?;
     check_relationship(&provider.pds, patient, &claims)?;
-    Ok(binary_response(id, document))
+    if document.generated_size.is_some() {
+        return Ok(binary_response_made(id, document));
+    }
+    Ok(binary_response(id, document).map(Pieces::from))
 }
 
 /// The document a Binary id names, among the records this practice holds.
@@ -116,6 +122,85 @@ fn binary_response(id: &str, document: &Document) -> Response<Bytes> {
     resp
 }
 
+/// The `Binary` around a generated document, made as it is sent.
+fn binary_response_made(id: &str, document: &Document) -> Response<Pieces> {
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    let mut head = Vec::with_capacity(160 + id.len());
+    head.extend_from_slice(br#"{"resourceType":"Binary","id":"#);
+    head.extend_from_slice(quoted(id).as_bytes());
+    head.extend_from_slice(br#","meta":{"versionId":"1"},"contentType":"#);
+    head.extend_from_slice(quoted(&document.content_type).as_bytes());
+    head.extend_from_slice(br#","content":""#);
+    let body = GeneratedBinary {
+        head: Bytes::from(head),
+        pattern: document.content.clone(),
+        raw_len: document.size(),
+        tail: Bytes::from_static(br#""}"#),
+    };
+    let mut resp = Response::new(Pieces::Made(std::sync::Arc::new(body)));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A `Binary` whose content is `pattern` repeated to `raw_len` bytes, base64-encoded a piece at a
+/// time: `head`, the base64 text, `tail`.
+#[derive(Debug)]
+struct GeneratedBinary {
+    head: Bytes,
+    pattern: Bytes,
+    raw_len: usize,
+    tail: Bytes,
+}
+
+impl GeneratedBinary {
+    fn encoded_len(&self) -> usize {
+        self.raw_len.div_ceil(3) * 4
+    }
+}
+
+impl Source for GeneratedBinary {
+    fn len(&self) -> usize {
+        self.head.len() + self.encoded_len() + self.tail.len()
+    }
+
+    fn chunk(&self, offset: usize, max: usize) -> Bytes {
+        let max = max.max(1);
+        if offset < self.head.len() {
+            return self.head.slice(offset..self.head.len().min(offset + max));
+        }
+        let pos = offset - self.head.len();
+        let encoded = self.encoded_len();
+        if pos >= encoded {
+            let at = pos - encoded;
+            return if at < self.tail.len() {
+                self.tail.slice(at..self.tail.len().min(at + max))
+            } else {
+                Bytes::new()
+            };
+        }
+        if self.pattern.is_empty() {
+            return Bytes::new();
+        }
+        // Whole base64 groups (4 characters for 3 bytes) from the one holding `pos`.
+        let (group, skip) = (pos / 4, pos % 4);
+        let groups = ((skip + max) / 4).max(1).min(encoded / 4 - group);
+        let raw_start = group * 3;
+        let raw_end = self.raw_len.min((group + groups) * 3);
+        let mut raw = Vec::with_capacity(raw_end - raw_start);
+        let mut at = raw_start % self.pattern.len();
+        while raw.len() < raw_end - raw_start {
+            let take = (self.pattern.len() - at).min(raw_end - raw_start - raw.len());
+            raw.extend_from_slice(&self.pattern[at..at + take]);
+            at = 0;
+        }
+        let text = STANDARD.encode(&raw);
+        Bytes::from(text.into_bytes()).slice(skip..)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +223,7 @@ mod tests {
             date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
             content_type: "text/plain".into(),
             content: Bytes::from_static(b"Hello from the old practice"),
+            generated_size: None,
         };
         let resp = binary_response("abc", &doc);
         let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
@@ -161,6 +247,47 @@ mod tests {
                     .len(),
                 n
             );
+        }
+    }
+
+    #[test]
+    fn a_generated_document_is_made_piece_by_piece_exactly_as_a_whole_one() {
+        for size in [1usize, 2, 3, 4, 5, 26, 27, 28, 1000, 70_001, 200_000] {
+            let doc = Document {
+                meta: ItemMeta {
+                    id: "d1".into(),
+                    confidential: false,
+                },
+                title: "Big".into(),
+                kind: Code {
+                    read_code: None,
+                    description_id: None,
+                    snomed: "823691000000103".into(),
+                    display: "Clinical letter".into(),
+                },
+                date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+                content_type: "application/pdf".into(),
+                content: Bytes::from_static(b"0123456789abcdefghijklmnopq"),
+                generated_size: Some(size),
+            };
+            let made = binary_response_made("abc", &doc).into_body();
+            // Read in odd-sized steps, as frames and the journal's head would.
+            let Pieces::Made(source) = &made else {
+                panic!("not made")
+            };
+            let mut whole = Vec::new();
+            while whole.len() < source.len() {
+                let piece = source.chunk(whole.len(), 1 + whole.len() % 7919);
+                assert!(!piece.is_empty());
+                whole.extend_from_slice(&piece);
+            }
+            assert_eq!(whole.len(), made.len());
+            assert_eq!(made.prefix(40), &whole[..40.min(whole.len())]);
+            let v: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+            let content = STANDARD.decode(v["content"].as_str().unwrap()).unwrap();
+            let expected: Vec<u8> = doc.content.iter().copied().cycle().take(size).collect();
+            assert_eq!(content, expected, "size {size}");
+            assert_eq!(v["contentType"], "application/pdf");
         }
     }
 }

@@ -70,6 +70,7 @@ pub struct ContactEntry {
     /// A v2-0131 code; PDS holds only emergency contacts (`C`).
     pub relationship: Option<Spanned<String>>,
     pub telecom: Option<Vec<Spanned<TelecomEntry>>>,
+    pub period: Option<Spanned<PeriodEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +92,11 @@ pub struct RelatedPersonEntry {
     pub active: Option<bool>,
     pub contact_preferences: Option<Spanned<ContactPreferencesEntry>>,
     pub communication: Option<Spanned<CommunicationEntry>>,
+    /// When the relationship holds.
+    pub period: Option<Spanned<PeriodEntry>>,
+    pub name_period: Option<Spanned<PeriodEntry>>,
+    pub address_period: Option<Spanned<PeriodEntry>>,
+    pub address_keys: Option<Spanned<record_details::AddressKeysEntry>>,
 }
 
 /// The resolved fields. Everything is optional: a patient without them is a minimal PDS record.
@@ -163,6 +169,7 @@ pub struct Contact {
     pub id: Option<String>,
     pub relationship: Coded,
     pub telecom: Vec<Telecom>,
+    pub period: Option<Period>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +186,11 @@ pub struct RelatedPerson {
     pub active: bool,
     pub contact_preferences: Option<ContactPreferences>,
     pub communication: Option<Communication>,
+    pub period: Option<Period>,
+    pub name_suffix: Vec<String>,
+    pub name_period: Option<Period>,
+    pub address_period: Option<Period>,
+    pub address_keys: Option<record_details::AddressKeys>,
 }
 
 pub const V3_ROLE_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
@@ -427,11 +439,17 @@ pub fn check(e: &PatientEntry, deceased: bool, report: &mut Report<'_>) -> Demog
                 "contact has no telecom (an emergency contact needs a way to reach them)".into(),
             );
         }
+        let period = c
+            .value
+            .period
+            .as_ref()
+            .and_then(|p| record_details::period(p, report));
         if let Some(relationship) = relationship {
             d.contacts.push(Contact {
                 id: c.value.id.as_ref().map(|i| i.value.clone()),
                 relationship,
                 telecom,
+                period,
             });
         }
     }

@@ -325,6 +325,25 @@ pub struct Record {
     pub referrals: Vec<Referral>,
     pub diary: Vec<DiaryEntry>,
     pub documents: Vec<Document>,
+    /// Gaps real providers' Bundles have, which this record's Bundle reproduces.
+    pub quirks: Quirks,
+}
+
+/// What a record's provider leaves out, as some real providers do (`docs/suppliers.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Conditions without `asserter`.
+    pub no_asserter: bool,
+    /// MedicationRequests without `recorder` or `requester`.
+    pub no_prescriber: bool,
+    /// Encounters without their recorder (`REC`) participant.
+    pub no_encounter_recorder: bool,
+    /// Consultations whose topic holds the items directly, with no heading (category) Lists.
+    pub flat_consultations: bool,
+    /// Test results without Specimen resources or references.
+    pub no_specimens: bool,
+    /// DocumentReferences that are placeholders: a titled attachment with no url.
+    pub placeholder_documents: bool,
 }
 
 impl Record {
@@ -502,8 +521,18 @@ pub struct Document {
     pub kind: Code,
     pub date: NaiveDate,
     pub content_type: String,
-    /// The document's bytes: the scenario's `text:` or the file it names, read at load.
+    /// The document's bytes: the scenario's `text:` or the file it names, read at load. With
+    /// `generated_size`, the pattern its content repeats.
     pub content: bytes::Bytes,
+    /// A generated document's size (`size:`): `content` repeated to this many bytes.
+    pub generated_size: Option<usize>,
+}
+
+impl Document {
+    /// The document's size in bytes.
+    pub fn size(&self) -> usize {
+        self.generated_size.unwrap_or(self.content.len())
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,11 @@
 //! coverage:
 //!   { card_number: "29401395498043123948", country: FRA, institution: 92847ADGJL,
 //!     personal_id: 178705ABC, expires: 2030-12-31 }
+//! address_keys: { paf: "12345678", uprn: "123456789012" }   # also `keys:` on temporary_address
+//! registered_with_id: 254406A3      # the registered practice's object id (default: generated)
+//! registered_with_period: { start: 2024-01-01 }
+//! managing_organization_period: { start: 2024-01-01 }
+//! removal_from_registration: { code: SCT, start: 2020-01-01, end: 2021-12-31 }
 //! ```
 
 use chrono::NaiveDate;
@@ -45,6 +50,24 @@ pub struct TemporaryAddressEntry {
     pub district: Option<String>,
     pub postcode: Option<String>,
     pub period: Option<Spanned<PeriodEntry>>,
+    pub keys: Option<Spanned<AddressKeysEntry>>,
+}
+
+/// The address's keys in the Postcode Address File and the national gazetteer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressKeysEntry {
+    pub paf: Option<Spanned<String>>,
+    pub uprn: Option<Spanned<String>>,
+}
+
+/// Why the patient left the practice's list (PDS's removal reason exit code) and when.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovalEntry {
+    pub code: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
+    pub end: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +127,30 @@ pub struct TemporaryAddress {
     pub text: Option<String>,
     pub address: Address,
     pub period: Option<Period>,
+    pub keys: Option<AddressKeys>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressKeys {
+    pub paf: Option<String>,
+    pub uprn: Option<String>,
+}
+
+/// PDS's removal reason exit codes.
+pub const REMOVAL_REASONS: [(&str, &str); 6] = [
+    ("DEA", "Death"),
+    ("EMB", "Embarkation"),
+    ("SCT", "Transferred to Scotland"),
+    ("NIT", "Transferred to Northern Ireland"),
+    ("TRA", "Temporary resident not returned"),
+    ("ORR", "Other reason"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// (code, display) from [`REMOVAL_REASONS`].
+    pub reason: (&'static str, &'static str),
+    pub period: Period,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +196,11 @@ pub struct RecordDetails {
     pub historic_addresses: Vec<HistoricAddress>,
     pub historic_telecom: Vec<Telecom>,
     pub coverage: Option<Coverage>,
+    pub address_keys: Option<AddressKeys>,
+    pub registered_with_id: Option<String>,
+    pub registered_with_period: Option<Period>,
+    pub managing_organization_period: Option<Period>,
+    pub removal_from_registration: Option<Removal>,
 }
 
 /// Checks the fields and resolves them; problems go to `report`.
@@ -192,6 +244,7 @@ pub fn check(
                     postcode: a.postcode.clone(),
                 },
                 period: a.period.as_ref().and_then(|p| period(p, report)),
+                keys: a.keys.as_ref().and_then(|k| address_keys(k, report)),
             })
         }),
         birth_place: e.birth_place.as_ref().map(|b| BirthPlace {
@@ -251,7 +304,101 @@ pub fn check(
             .filter_map(|t| telecom(t, report))
             .collect(),
         coverage: e.coverage.as_ref().and_then(|c| coverage(c, report)),
+        address_keys: e
+            .address_keys
+            .as_ref()
+            .and_then(|k| address_keys(k, report)),
+        registered_with_id: e.registered_with_id.as_ref().and_then(|i| {
+            let ok = (1..=64).contains(&i.value.len())
+                && i.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                report(
+                    i.referenced,
+                    format!(
+                        "registered_with_id '{}' must be 1 to 64 letters, digits or '-'",
+                        i.value
+                    ),
+                );
+            }
+            ok.then(|| i.value.clone())
+        }),
+        registered_with_period: e
+            .registered_with_period
+            .as_ref()
+            .and_then(|p| period(p, report)),
+        managing_organization_period: e
+            .managing_organization_period
+            .as_ref()
+            .and_then(|p| period(p, report)),
+        removal_from_registration: e
+            .removal_from_registration
+            .as_ref()
+            .and_then(|r| removal(r, report)),
     }
+}
+
+pub fn address_keys(k: &Spanned<AddressKeysEntry>, report: &mut Report<'_>) -> Option<AddressKeys> {
+    let mut ok = true;
+    let mut key =
+        |v: &Option<Spanned<String>>, what: &str, len: std::ops::RangeInclusive<usize>| {
+            let v = v.as_ref()?;
+            if !len.contains(&v.value.len()) || !v.value.chars().all(|c| c.is_ascii_digit()) {
+                report(
+                    v.referenced,
+                    format!(
+                        "address key {what} '{}' must be {} to {} digits",
+                        v.value,
+                        len.start(),
+                        len.end()
+                    ),
+                );
+                ok = false;
+            }
+            Some(v.value.clone())
+        };
+    let keys = AddressKeys {
+        paf: key(&k.value.paf, "paf", 1..=8),
+        uprn: key(&k.value.uprn, "uprn", 1..=12),
+    };
+    if keys.paf.is_none() && keys.uprn.is_none() {
+        report(k.referenced, "address keys need a paf or a uprn".into());
+        ok = false;
+    }
+    ok.then_some(keys)
+}
+
+fn removal(r: &Spanned<RemovalEntry>, report: &mut Report<'_>) -> Option<Removal> {
+    let Some(code) = &r.value.code else {
+        report(
+            r.referenced,
+            "removal_from_registration needs a code (DEA, EMB, SCT, NIT, TRA or ORR)".into(),
+        );
+        return None;
+    };
+    let Some(reason) = REMOVAL_REASONS.iter().find(|(c, _)| *c == code.value) else {
+        report(
+            code.referenced,
+            format!(
+                "removal_from_registration code '{}' must be DEA, EMB, SCT, NIT, TRA or ORR",
+                code.value
+            ),
+        );
+        return None;
+    };
+    let dates = Spanned {
+        value: PeriodEntry {
+            start: r.value.start.clone(),
+            end: r.value.end.clone(),
+        },
+        referenced: r.referenced,
+        defined: r.defined,
+    };
+    Some(Removal {
+        reason: *reason,
+        period: period(&dates, report)?,
+    })
 }
 
 /// `YYYY-MM-DD` dates, the start not after the end.

@@ -203,6 +203,71 @@ pub fn onset(
     date(v, start_day, report)
 }
 
+/// The quirk names of a record's `quirks:`.
+pub const QUIRKS: [&str; 6] = [
+    "no-asserter",
+    "no-prescriber",
+    "no-encounter-recorder",
+    "flat-consultations",
+    "no-specimens",
+    "placeholder-documents",
+];
+
+/// Sets one quirk of a record's `quirks:`.
+pub fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
+    let flag = match value {
+        "no-asserter" => &mut q.no_asserter,
+        "no-prescriber" => &mut q.no_prescriber,
+        "no-encounter-recorder" => &mut q.no_encounter_recorder,
+        "flat-consultations" => &mut q.flat_consultations,
+        "no-specimens" => &mut q.no_specimens,
+        "placeholder-documents" => &mut q.placeholder_documents,
+        other => {
+            return Err(format!(
+                "unknown quirk '{other}'; expected one of {}",
+                QUIRKS.join(", ")
+            ));
+        }
+    };
+    *flag = true;
+    Ok(())
+}
+
+/// What a generated document (`size:` without `text`) repeats.
+pub const FILLER: &[u8] = b"Generated document content for testing large transfers. ";
+
+/// The largest generated document: GP Connect 1.6.2 sets no limit for migrated documents and says
+/// they may approach 250 MB; 1 GiB leaves room beyond that.
+pub const MAX_GENERATED_DOCUMENT: usize = 1 << 30;
+
+/// A document's `size:`: bytes, or a number with `KB`, `MB` or `GB` (powers of 1024).
+pub fn document_size(value: &str) -> Result<usize, String> {
+    let v = value.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let scale: usize = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        _ => 0,
+    };
+    let size = number
+        .parse::<usize>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale));
+    match size {
+        Some(n) if (1..=MAX_GENERATED_DOCUMENT).contains(&n) => Ok(n),
+        Some(_) => Err(format!(
+            "document size '{value}' must be between 1 byte and 1GB"
+        )),
+        None => Err(format!(
+            "document size '{value}' is not a size such as 250MB, 40KB or 1048576"
+        )),
+    }
+}
+
 /// `supplier:` of a practice.
 pub fn supplier(value: &str) -> Result<Supplier, String> {
     match value {

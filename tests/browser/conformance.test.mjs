@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch, openPage } from "./support.mjs";
 
 const base = process.env.SANDBOX_URL;
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
@@ -12,13 +12,8 @@ let browser, page;
 before(async () => {
   assert.ok(base, "SANDBOX_URL must name a running sandbox");
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  page.setDefaultTimeout(20000);
-  await page.goto(base + "/");
+  browser = await launch();
+  page = await openPage(browser, { width: 1600, height: 1000 }, base);
   await page.click("#reset");
   await page.locator('.patient[data-nhs="9434761018"]').click();
   await page.selectOption("#new-practice", "A20047");
@@ -57,7 +52,7 @@ test("the record view shows the Bundle as a clinician reads it, withheld items n
   for (const heading of ["Active problems", "Current medication", "Allergies", "Immunisations", "Consultations", "Investigations and results", "Referrals", "Documents"]) {
     assert.match(text, new RegExp(heading), heading);
   }
-  assert.match(text, /9434761018/);
+  assert.match(text, /943 476 1018/, "the NHS number as the NHS prints it");
   assert.match(text, /withheld as confidential/);
   const href = await record.locator("a.open-document").first().getAttribute("href");
   const resp = await page.request.get(base + href);

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch, openPage } from "./support.mjs";
 
 const base = process.env.SANDBOX_URL;
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
@@ -14,14 +14,8 @@ let browser, page;
 before(async () => {
   assert.ok(base, "SANDBOX_URL must name a running sandbox");
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  page.setDefaultTimeout(20000);
-  await page.goto(base + "/");
+  browser = await launch();
+  page = await openPage(browser, { width: 1600, height: 1000 }, base);
   await page.locator(`.patient[data-nhs="${patient}"]`).click();
   await page.selectOption("#new-practice", newPractice);
 });
@@ -39,10 +33,8 @@ async function hopStatuses(service) {
 const MIGRATE = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1";
 
 test("the page opens with a new practice that can receive the record, and refuses a pointless move", async () => {
-  const fresh = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  fresh.setDefaultTimeout(20000);
+  const fresh = await openPage(browser, { width: 1600, height: 1000 }, base);
   try {
-    await fresh.goto(base + "/");
     const card = fresh.locator('.patient[aria-pressed="true"]');
     await card.waitFor();
     const scenario = await (await fetch(base + "/_admin/scenario")).json();

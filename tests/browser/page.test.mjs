@@ -28,16 +28,16 @@ const PATHS = {
   happy: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "received",
     banner: `Record received: ${NEW} now has Miss Priya Sharma's record from ${OLD}`, code: null },
   norel: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "refused",
-    banner: `${OLD} refused: PDS does not name ${NEW} as the GP practice`, code: "NO_RELATIONSHIP" },
+    banner: `${OLD} refused: PDS does not name ${NEW} as the GP practice.*HTTP 403 from ${OLD} through SSP$`, code: "NO_RELATIONSHIP" },
   sensitive: { title: `Mr Kieran Doyle: moving the record from ${OLD} to ${NEW}`, result: "refused",
     banner: `${OLD} answered “patient not found”.*restricted \\(sensitive\\)`, code: "PATIENT_NOT_FOUND",
     sub: "PDS hides this patient's GP practice" },
   deceased: { title: `Mr Daniel Thomas Ashworth: moving the record from ${OLD} to ${NEW}`, result: "refused",
     banner: `${OLD} answered “patient not found”.*has died`, code: "PATIENT_NOT_FOUND" },
   "no-gpc": { title: `Mrs Sandra Lockwood: moving the record from Millbrook Health Centre \\(C81616\\) to ${NEW}`, result: "refused",
-    banner: "Millbrook Health Centre \\(C81616\\) is not on GP Connect.*SDS, the Spine directory, has no address", code: "NO_RECORD_FOUND" },
+    banner: "Millbrook Health Centre \\(C81616\\) is not on GP Connect.*SDS, the Spine directory, has no address.*SDS answered HTTP 200 with no endpoint for C81616", code: null },
   outage: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "failed",
-    banner: `${OLD}'s system did not answer.*dropped the connection`, code: "ERROR_COMMUNICATING_TO_ENDPOINT_URL" },
+    banner: `${OLD}'s system did not answer.*dropped the connection.*HTTP 502 from SSP$`, code: "ERROR_COMMUNICATING_TO_ENDPOINT_URL" },
 };
 
 async function checkLayout(page, where) {
@@ -80,9 +80,25 @@ for (const size of SIZES) {
           assert.equal(colour, "var(--err)", "a dropped connection is a failure, not a refusal");
           assert.equal(await page.locator('#trainer button[aria-pressed="true"]').count(), 0, "the outage is switched off after its run");
         }
+        if (id === "happy") {
+          // A hop's detail opens from the diagram, or from the list of hops on a phone.
+          const hop = size.width < 720 ? page.locator('#hop-list button[data-service="provider"]') : page.locator('#diagram .hop[data-service="provider"]');
+          await hop.first().click();
+          const dialog = page.locator("#hop-dialog");
+          await dialog.waitFor({ state: "visible" });
+          assert.match(await dialog.innerText(), /whole record[\s\S]*JWT \(decoded\)/);
+          const wide = await dialog.evaluate((d) => [...d.querySelectorAll("*")].filter((n) => n.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length);
+          assert.equal(wide, 0, "the hop's detail fits the screen");
+          await page.screenshot({ path: `${shots}/${size.name}-hop-details.png` });
+          await page.click("#hop-close");
+        }
         await checkLayout(page, `${size.name} ${id}`);
-        await page.evaluate(() => document.getElementById("journey").scrollIntoView());
+        // On a phone the banner and the list of hops; on wider screens the title too.
+        await page.evaluate((phone) => document.getElementById(phone ? "result" : "journey").scrollIntoView(), size.width < 720);
         await page.screenshot({ path: `${shots}/${size.name}-${id}.png` });
+        if (id === "outage" || id === "sensitive") {
+          await page.locator(size.width < 720 ? "#hop-list" : "#diagram-scroll").screenshot({ path: `${shots}/${size.name}-${id}-hops.png` });
+        }
       }
       await checkAccessibility(page, `${size.name} after every path`);
     } finally {
@@ -189,6 +205,78 @@ test("keyboard only: tab to a path, run it, open a hop; focus is visible", async
     await page.locator("#hop-dialog").waitFor({ state: "visible" });
     await page.keyboard.press("Escape");
     await page.locator("#hop-dialog").waitFor({ state: "hidden" });
+  } finally {
+    await page.close();
+  }
+});
+
+test("when the sandbox ends the journal stream, the page reconnects and keeps drawing hops", async () => {
+  let streams = 0;
+  const page = await openPage(browser, SIZES[3], base, (p) => p.route(/\/_admin\/journal\?stream=true/, (route) => {
+    streams += 1;
+    // The first stream ends at once, as the sandbox ends one whose reader fell behind.
+    if (streams === 1) {
+      route.fulfill({ status: 200, contentType: "text/event-stream", body: 'retry: 100\n\nevent: cut\ndata: {"reason":"fell behind","reconnect":true}\n\n' });
+    } else {
+      route.continue();
+    }
+  }));
+  try {
+    await page.locator('.path[data-path="happy"]:not([disabled])').waitFor();
+    for (let i = 0; i < 100 && streams < 2; i++) await page.waitForTimeout(100);
+    assert.ok(streams >= 2, `the page reconnected (${streams} streams opened)`);
+    // A journey the page did not start (another consumer's) is drawn from the new stream.
+    const resp = await fetch(base + "/_admin/journey", { method: "POST", body: JSON.stringify({ patient: "9434761018", as: "A20047", from: "B82617" }) });
+    assert.equal(resp.status, 200);
+    await page.locator('#diagram .hop[data-service="provider"]').first().waitFor({ state: "attached" });
+  } finally {
+    await page.close();
+  }
+});
+
+test("an immunisation shows its batch, maker, site and expiry when the Bundle sends them", async () => {
+  const page = await openPage(browser, SIZES[0], base);
+  try {
+    await page.locator('.path[data-path="happy"]:not([disabled])').waitFor();
+    await page.locator("#patients-box > summary").click();
+    await page.click('.patient[data-nhs="9434761158"]');
+    await page.selectOption("#new-practice", "A20047");
+    await page.click("#run-happy");
+    await page.locator('#journey-result[data-result="received"]').waitFor();
+    const section = page.locator('#record section[data-section="Immunisations"]');
+    await section.waitFor();
+    const text = await section.innerText();
+    assert.match(text, /batch FLU2391A/);
+    assert.match(text, /made by Seqirus UK Ltd/);
+    assert.match(text, /site: Left upper arm/);
+    assert.match(text, /expires \d{1,2} \w{3} \d{4}/);
+    assert.deepEqual(await overflowing(page), [], "the record fits a phone");
+    await section.screenshot({ path: `${shots}/phone-390-immunisations.png` });
+  } finally {
+    await page.close();
+  }
+});
+
+test("'SSP is down' rehearsed from the trainer's switch: a plain banner, the code once, the switch shown on", async () => {
+  const page = await openPage(browser, SIZES[1], base);
+  try {
+    await page.locator('.path[data-path="happy"]:not([disabled])').click();
+    await page.locator('#journey-result[data-result="received"]').waitFor();
+    await page.locator(".path:not([disabled])").first().waitFor();
+    await page.click('#trainer button[data-fault="ssp-down"]');
+    await page.locator('#trainer button[data-fault="ssp-down"][aria-pressed="true"]').waitFor();
+    await page.click('.patient[data-nhs="9690937286"]');
+    await page.click("#run-happy");
+    await page.locator('#journey-result[data-result="refused"], #journey-result[data-result="failed"]').waitFor();
+    const banner = (await page.locator("#journey-result").innerText()).replace(/\s+/g, " ");
+    assert.match(banner, /Spine's secure proxy \(SSP\) is unavailable.*HTTP 503 from SSP$/);
+    assert.deepEqual(await page.locator("#journey-result code").allInnerTexts(), ["SERVICE_UNAVAILABLE"]);
+    assert.doesNotMatch(await page.locator("body").innerText(), INTERNAL_TEXT);
+    assert.deepEqual(await overflowing(page), []);
+    await page.evaluate(() => document.getElementById("trainer").scrollIntoView());
+    await page.screenshot({ path: `${shots}/projector-1024-ssp-down.png` });
+    await page.click('#trainer button[data-fault="ssp-down"]');
+    await page.locator('#trainer button[data-fault="ssp-down"][aria-pressed="false"]').waitFor();
   } finally {
     await page.close();
   }

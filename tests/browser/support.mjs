@@ -25,9 +25,10 @@ export async function launch() {
 
 /** A page of the given size. With PAGE_ASSETS=src/admin the page's files come from that folder
  * instead of the binary, to try a change to the page without rebuilding. */
-export async function openPage(browser, size, base) {
+export async function openPage(browser, size, base, prepare) {
   const page = await browser.newPage({ viewport: { width: size.width, height: size.height } });
   page.setDefaultTimeout(20000);
+  if (prepare) await prepare(page);
   const assets = process.env.PAGE_ASSETS;
   if (assets) {
     const types = { html: "text/html", css: "text/css", js: "text/javascript" };

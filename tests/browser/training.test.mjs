@@ -70,7 +70,7 @@ for (const size of [SIZES[0], SIZES[1]]) {
         assert.deepEqual(await page.locator("#journey-result code").allInnerTexts(), want.code ? [want.code] : [], `${id}: code`);
         assert.doesNotMatch(await page.locator("body").innerText(), INTERNAL_TEXT);
         assert.deepEqual(await overflowing(page), [], `${id}: nothing wider than the screen`);
-        await page.evaluate(() => document.getElementById("journey").scrollIntoView());
+        await page.evaluate((phone) => document.getElementById(phone ? "result" : "journey").scrollIntoView(), size.width < 720);
         await page.screenshot({ path: `${shots}/training-${size.name}-${id}.png` });
       }
       assert.deepEqual(await accessibilityProblems(page), []);

@@ -9,7 +9,7 @@ use crate::support::TestSandbox;
 
 const NEW: &str = "A20047";
 const HAPPY: &str = "9434761018";
-const OTHER: &str = "9434761042";
+const OTHER: &str = "9434761077";
 
 async fn report(sandbox: &TestSandbox, query: &str) -> Value {
     let resp = sandbox.get(&format!("/_admin/conformance{query}")).await;
@@ -153,6 +153,13 @@ async fn a_consumer_that_asks_its_own_practice_is_told_so() {
         c["detail"].as_str().unwrap().contains("your own practice"),
         "{c:#}"
     );
+    let text = sandbox
+        .get("/_admin/conformance?ods=A20047&format=text")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("from A20047 (your own practice)"), "{text}");
     // The Device lookup it made is acknowledged, not denied.
     let device = check(j, "sds.device-asid");
     assert!(
@@ -388,4 +395,121 @@ async fn a_jwt_naming_another_systems_asid_fails_requesting_identity() {
         detail.contains("names ASID 999999999999") && detail.contains(NEW_ASID),
         "{c:#}"
     );
+}
+
+async fn cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spine-sandbox"))
+            .arg("conformance")
+            .args(&args)
+            .env("SANDBOX_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_pipeline_gates_on_its_own_run_and_gets_an_evidence_pack() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let mut broken = sandbox.journey_options(HAPPY, NEW);
+    broken.skip_registration_change = true;
+    journey::run(&broken, |_| {}).await;
+    let base = |extra: &[&str]| {
+        let mut a: Vec<String> = ["--as", NEW, "--sandbox", &sandbox.base]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    // The pipeline notes where the journal is, then runs the consumer.
+    let mark = last_sequence(&sandbox).await.to_string();
+    let (code, _, err) = cli(base(&["--since", &mark])).await;
+    assert_eq!(code, 1, "no run yet since the mark: {err}");
+    assert!(err.contains(&format!("since {mark}")), "{err}");
+    journey::run(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
+
+    let dir = crate::support::temp_dir("evidence");
+    let pack = dir.join("pack");
+    let (code, out, err) = cli(base(&[
+        "--since",
+        &mark,
+        "--json",
+        "--evidence",
+        &pack.display().to_string(),
+    ]))
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(journeys(&json).len(), 1);
+    assert!(err.contains("evidence:"), "{err}");
+    // The whole journal still fails (the earlier run), so without --since: 2.
+    let (code, _, _) = cli(base(&[])).await;
+    assert_eq!(code, 2);
+
+    let index = std::fs::read_to_string(pack.join("index.md")).unwrap();
+    assert!(index.contains("GPC-MIG-TST-GEN-06"), "{index}");
+    assert!(index.contains("GPC-CORE01-01"));
+    let folder = pack.join(format!("01-{NEW}-{OTHER}"));
+    let record = std::fs::read_to_string(folder.join("record.html")).unwrap();
+    assert!(record.contains("<h2>Patient (1)</h2>"), "{record}");
+    let hops: Vec<String> = std::fs::read_dir(folder.join("hops"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for service in [
+        "pds-GET",
+        "pds-PATCH",
+        "sds-GET",
+        "ssp-POST",
+        "provider-POST",
+    ] {
+        assert!(
+            hops.iter().any(|h| h.contains(service)),
+            "{service} in {hops:?}"
+        );
+    }
+    let migrate = hops.iter().find(|h| h.contains("ssp-POST")).unwrap();
+    let text = std::fs::read_to_string(folder.join("hops").join(migrate)).unwrap();
+    assert!(text.contains("=== JWT (decoded)"), "{text}");
+    assert!(
+        text.contains("\"reason_for_request\": \"migration\""),
+        "{text}"
+    );
+    assert!(
+        std::fs::read_to_string(folder.join("report.txt"))
+            .unwrap()
+            .contains("[PASS]")
+    );
+    // Never over an existing pack.
+    let (code, _, err) = cli(base(&["--evidence", &pack.display().to_string()])).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("already holds an evidence pack"), "{err}");
+}
+
+#[tokio::test]
+async fn docs_conformance_lists_every_check_the_report_makes() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    let r = report(&sandbox, "?ods=A20047").await;
+    let page = std::fs::read_to_string(crate::support::repo_path("docs/conformance.md")).unwrap();
+    for c in journeys(&r)[0]["checks"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        assert!(
+            page.contains(&format!("| `{id}` |")),
+            "{id} is not in docs/conformance.md"
+        );
+        let url = c["url"].as_str().unwrap();
+        assert!(
+            page.contains(url),
+            "{id}'s source {url} is not in docs/conformance.md"
+        );
+    }
 }

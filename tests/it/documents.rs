@@ -233,3 +233,56 @@ async fn a_large_document_has_no_size_limit() {
         .unwrap();
     assert_eq!(decoded, content);
 }
+
+/// A generated document (scenario `size:`) is announced at its size and served whole, made as it
+/// is sent.
+#[tokio::test]
+async fn a_generated_document_of_a_given_size_is_served_whole() {
+    let mut world =
+        spine_sandbox::scenario::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
+    const SIZE: usize = 3 * 1024 * 1024 + 1;
+    let patient = world
+        .patients
+        .iter_mut()
+        .find(|p| p.nhs_number.as_str() == PATIENT2)
+        .unwrap();
+    patient.record.documents[0].generated_size = Some(SIZE);
+    let pattern = patient.record.documents[0].content.clone();
+    let s = TestSandbox::start_world(world).await;
+    let bundle = patient2_bundle(&s, true).await;
+    let reference = of_type(&bundle, "DocumentReference")[0];
+    let attachment = &reference["content"][0]["attachment"];
+    assert_eq!(attachment["size"].as_u64().unwrap() as usize, SIZE);
+    let url = attachment["url"].as_str().unwrap();
+    let call = ProviderCall::document(OLD_PRACTICE, id_of(url))
+        .claim("requested_scope", json!("patient/*.read conf/R"));
+    let (status, binary) = call.send_to(&s, url).await;
+    assert_eq!(status, 200, "{binary:#}");
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(binary["content"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(content.len(), SIZE);
+    let expected: Vec<u8> = pattern.iter().copied().cycle().take(SIZE).collect();
+    assert!(content == expected);
+}
+
+#[test]
+fn a_document_size_is_checked() {
+    let text = |size: &str| {
+        format!(
+            "practices:\n  - {{ ods: Y11111, name: P, asid: \"200000009991\" }}\npatients:\n  - nhs_number: \"9434761158\"\n    name: {{ family: Whitaker }}\n    gender: male\n    birth_date: 1957-02-11\n    registered_with: Y11111\n    record:\n      documents:\n        - {{ title: Scan, type: {{ snomed: \"823691000000103\", display: Clinical letter }}, date: -1m, content_type: application/pdf, size: {size} }}\n"
+        )
+    };
+    let load =
+        |size: &str| spine_sandbox::scenario::load::load_str("t.yaml", &text(size), start_day());
+    let world = load("250MB").unwrap();
+    let doc = &world.patients[0].record.documents[0];
+    assert_eq!(doc.generated_size, Some(250 * 1024 * 1024));
+    let errors = format!("{:?}", load("lots").unwrap_err());
+    assert!(
+        errors.contains("'lots' is not a size such as 250MB"),
+        "{errors}"
+    );
+    let errors = format!("{:?}", load("2GB").unwrap_err());
+    assert!(errors.contains("between 1 byte and 1GB"), "{errors}");
+}

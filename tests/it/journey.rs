@@ -147,6 +147,17 @@ async fn a_restricted_patient_cannot_be_moved() {
         "{:?}",
         report.outcome
     );
+    // The skipped change says what PDS showed: no practice, not "the old practice".
+    let skipped = report
+        .steps
+        .iter()
+        .find(|s| s.step == "PDS registration change")
+        .unwrap();
+    assert!(
+        skipped.outcome.contains("PDS names no practice"),
+        "{}",
+        skipped.outcome
+    );
 }
 
 #[tokio::test]

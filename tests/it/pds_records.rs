@@ -82,8 +82,17 @@ async fn a_read_carries_what_the_scenario_gives() {
     assert_eq!(
         jane["telecom"],
         json!([
-            { "id": "789", "system": "phone", "value": "01632960587", "use": "home" },
-            { "id": "790", "system": "email", "value": "jane.smith@example.com", "use": "home" },
+            { "id": "789", "system": "phone", "value": "01632960587", "use": "home",
+              "period": { "start": "2024-01-01", "end": "2025-12-31" } },
+            { "id": "790", "system": "email", "value": "jane.smith@example.com", "use": "home",
+              "period": { "start": "2019-01-01", "end": "2022-12-31" } },
+            { "id": "OC789", "system": "other", "value": "01632960587", "use": "home",
+              "period": { "start": "2024-01-01", "end": "2025-12-31" },
+              "extension": [{
+                  "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OtherContactSystem",
+                  "valueCoding": {
+                      "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-OtherContactSystem",
+                      "code": "textphone", "display": "Minicom (Textphone)" } }] },
         ])
     );
     assert_eq!(jane["contact"][0]["id"], "C123");
@@ -111,7 +120,9 @@ async fn a_read_carries_what_the_scenario_gives() {
             "MedicalApplianceSupplier",
             "DeathNotificationStatus",
             "NHSCommunication",
-            "ContactPreference"
+            "ContactPreference",
+            "birthPlace",
+            "RemovalFromRegistration"
         ]
     );
     let communication = extension(&jane, COMMUNICATION).unwrap();
@@ -569,7 +580,7 @@ patients:
     let all = errors.join("\n");
     for expected in [
         "bad.yaml:9:14: version must be 1 or more",
-        "bad.yaml:11:19: telecom system 'pager' must be phone, email or fax",
+        "bad.yaml:11:19: telecom system 'pager' must be phone, email, fax or textphone",
         "bad.yaml:12:33: email address 'not-an-email' is not an email address",
         "bad.yaml:13:52: duplicate object id '7' in this patient (first at line 12, column 51)",
         "bad.yaml:14:25: death_notification needs a date of death",

@@ -7,10 +7,9 @@ use crate::fhir::systems;
 
 /// NHS's consumer test scripts for migrate (GPC-MIG-TST-GEN-05 to -08).
 pub const CONSUMER_SCRIPTS_URL: &str = "https://github.com/nhsconnect/gpc-consumer-support/wiki/Consumer-Test-Scripts-Access-Record:-Structured-Documents-Migrate";
-/// NHS England's GP2GP adaptor, a production migrate consumer: its 2.0.4 release mints a new
-/// JWT per request after tokens reused across retries expired.
-pub const GP2GP_CHANGELOG_URL: &str =
-    "https://github.com/NHSDigital/integration-adaptor-gp2gp/blob/main/CHANGELOG.md";
+/// NHS England's GP2GP adaptor, a production migrate consumer: its CHANGELOG's 2.0.4 release
+/// mints a new JWT per request after tokens reused across retries expired.
+pub const GP2GP_ADAPTOR_URL: &str = "https://github.com/NHSDigital/integration-adaptor-gp2gp";
 
 /// A trace older than this blocks the migrate (GPC-MIG-TST-GEN-06).
 pub const TRACE_MAX_AGE_HOURS: i64 = 24;

@@ -82,10 +82,30 @@ impl Grader<'_> {
                 .iter()
                 .any(|l| l.seq() < e.seq() && l.sds_results.iter().any(|a| a == to));
             if !known {
-                problems.push(format!(
-                    "#{} sent Ssp-To '{to}', which no Device lookup returned",
-                    e.seq()
-                ));
+                // Say what the journal does show: a lookup for another practice that returned
+                // this ASID, and whether it is the consumer's own.
+                let elsewhere = self
+                    .sds(Kind::SdsDevice)
+                    .into_iter()
+                    .find(|l| l.ok() && l.seq() < e.seq() && l.sds_results.iter().any(|a| a == to));
+                let own =
+                    e.entry.client_asid.as_deref() == Some(to) || e.header("ssp-from") == Some(to);
+                let mut why = match elsewhere {
+                    Some(l) => format!(
+                        "#{} sent Ssp-To '{to}', which the Device lookup #{} returned for {}, not for {org}",
+                        e.seq(),
+                        l.seq(),
+                        l.sds_org.as_deref().unwrap_or("another practice")
+                    ),
+                    None => format!(
+                        "#{} sent Ssp-To '{to}', which no Device lookup for {org} returned",
+                        e.seq()
+                    ),
+                };
+                if own {
+                    why.push_str(" (it is your own ASID: you asked your own practice)");
+                }
+                problems.push(why);
                 proof.push(e.seq());
             }
         }

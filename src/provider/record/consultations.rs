@@ -147,6 +147,16 @@ impl<'a> Builder<'a> {
                 if l.entries.is_empty() && !l.withheld {
                     continue;
                 }
+                if rec.quirks.flat_consultations {
+                    // The quirk: a "flat" consultation, its topic holding the items directly.
+                    for r in l.entries {
+                        topic.add(r);
+                    }
+                    for raw in l.contained {
+                        topic.contained.push(raw);
+                    }
+                    continue;
+                }
                 let id = stable_id(&["List-heading", cx.nhs, item, &n.to_string()]);
                 topic.add(format!("List/{id}"));
                 let l = ListBuilder {
@@ -206,7 +216,7 @@ impl<'a> Builder<'a> {
             }
 
             let mut participant = Vec::with_capacity(2);
-            if let Some(r) = recorder_ref {
+            if let Some(r) = recorder_ref.filter(|_| !rec.quirks.no_encounter_recorder) {
                 participant.push(Participant {
                     type_: [CodeableConcept::coded(
                         code_systems::GPC_PARTICIPANT_TYPE,

@@ -11,6 +11,7 @@ impl<'a> Builder<'a> {
 
     pub(super) fn documents(&mut self) {
         let cx = &self.cx;
+        let placeholders = cx.req.patient.record.quirks.placeholder_documents;
         for d in &cx.req.patient.record.documents {
             if cx.absent(&d.meta) {
                 continue;
@@ -36,10 +37,24 @@ impl<'a> Builder<'a> {
                 custodian: cx.organization(),
                 description: &d.title,
                 content: [DocumentContent {
-                    attachment: Attachment {
-                        content_type: &d.content_type,
-                        url,
-                        size: d.content.len(),
+                    attachment: if placeholders {
+                        // The quirk: a placeholder, titled, with no url to fetch.
+                        Attachment {
+                            content_type: &d.content_type,
+                            url: None,
+                            size: None,
+                            title: Some(format!(
+                                "{}: placeholder, the original document is not available",
+                                d.title
+                            )),
+                        }
+                    } else {
+                        Attachment {
+                            content_type: &d.content_type,
+                            url: Some(url),
+                            size: Some(d.size()),
+                            title: None,
+                        }
                     },
                 }],
             };

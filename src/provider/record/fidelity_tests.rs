@@ -428,3 +428,104 @@ fn fidelity_a_read_code_must_fit_the_practices_code_system() {
     let errors = load(scenario("generic", "XE0Ub")).unwrap_err();
     assert!(format!("{errors:?}").contains("7 characters"));
 }
+
+#[test]
+fn fidelity_the_quirks_practice_sends_what_real_providers_leave_out() {
+    let world = default_world();
+    let patient = world.patient("9434761204").unwrap();
+    let b = bundle(&BundleRequest {
+        world: &world,
+        practice: world.practice("B86033").unwrap(),
+        patient,
+        include_sensitive: true,
+        trace_id: TRACE_ID,
+        documents_base: "http://sandbox.test/B86033/STU3/1/gpconnect/documents/fhir",
+    });
+    let condition = of_type(&b, "Condition")[0];
+    assert!(condition.get("asserter").is_none());
+    for m in of_type(&b, "MedicationRequest") {
+        assert!(m.get("requester").is_none() && m.get("recorder").is_none());
+    }
+    let encounter = of_type(&b, "Encounter")[0];
+    let roles: Vec<_> = encounter["participant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"][0]["coding"][0]["code"].clone())
+        .collect();
+    assert_eq!(roles, ["PPRF"]);
+    // A flat consultation: consultation -> topic -> the items, no heading Lists.
+    let structure: Vec<_> = of_type(&b, "List")
+        .into_iter()
+        .filter(|l| l.get("encounter").is_some())
+        .collect();
+    assert_eq!(structure.len(), 2, "consultation and topic only");
+    let topic = structure
+        .iter()
+        .find(|l| l["code"]["coding"][0]["code"] == "25851000000105")
+        .unwrap();
+    assert!(topic["entry"].as_array().unwrap().len() >= 5);
+    assert!(of_type(&b, "Specimen").is_empty());
+    assert!(!b.to_string().contains("\"specimen\""));
+    // Every other record keeps all of it.
+    let other = bundle(&BundleRequest {
+        world: &world,
+        practice: world.practice("B82617").unwrap(),
+        patient: world.patient("9434761158").unwrap(),
+        include_sensitive: true,
+        trace_id: TRACE_ID,
+        documents_base: "http://sandbox.test/B82617/STU3/1/gpconnect/documents/fhir",
+    });
+    assert!(of_type(&other, "Condition")[0]["asserter"].is_object());
+}
+
+#[test]
+fn fidelity_an_unknown_quirk_is_named() {
+    let text = r#"
+practices:
+  - { ods: Y11111, name: P, asid: "200000009991" }
+patients:
+  - nhs_number: "9434761158"
+    name: { family: Whitaker }
+    gender: male
+    birth_date: 1957-02-11
+    registered_with: Y11111
+    record:
+      quirks: [no-asserter, no-sense]
+"#;
+    let start = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    let errors = crate::scenario::load::load_str("t.yaml", text, start).unwrap_err();
+    let text = format!("{errors:?}");
+    assert!(text.contains("unknown quirk 'no-sense'"), "{text}");
+    assert!(text.contains("no-specimens"), "{text}");
+}
+
+#[test]
+fn fidelity_placeholder_documents_have_a_title_and_no_url() {
+    let mut world = default_world();
+    let patient = world
+        .patients
+        .iter_mut()
+        .find(|p| p.nhs_number.as_str() == crate::provider::test_world::PATIENT2)
+        .unwrap();
+    patient.record.quirks.placeholder_documents = true;
+    let patient = world
+        .patient(crate::provider::test_world::PATIENT2)
+        .unwrap();
+    let b = bundle(&BundleRequest {
+        world: &world,
+        practice: world.practice(patient.record_at.as_str()).unwrap(),
+        patient,
+        include_sensitive: true,
+        trace_id: TRACE_ID,
+        documents_base: "http://sandbox.test/B82617/STU3/1/gpconnect/documents/fhir",
+    });
+    let documents = of_type(&b, "DocumentReference");
+    assert!(!documents.is_empty());
+    for d in documents {
+        let a = &d["content"][0]["attachment"];
+        assert!(a.get("url").is_none() && a.get("size").is_none());
+        assert!(a["title"].as_str().unwrap().contains("placeholder"));
+        assert!(a["contentType"].is_string());
+    }
+}

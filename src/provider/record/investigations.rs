@@ -133,6 +133,9 @@ impl<'a> Builder<'a> {
                 note: None,
             };
             write_entry(&mut self.out, &Resource::ProcedureRequest(request));
+            // The quirk: no Specimen at all, as some providers send results.
+            let with_specimen = !cx.req.patient.record.quirks.no_specimens;
+            let specimen_of = || with_specimen.then(|| reference(&specimen_ref));
             let specimen = Specimen {
                 id: specimen_id,
                 meta: cx.meta(profiles::SPECIMEN, &inv.meta),
@@ -144,7 +147,9 @@ impl<'a> Builder<'a> {
                     collected_date_time: Date(inv.date),
                 },
             };
-            write_entry(&mut self.out, &Resource::Specimen(specimen));
+            if with_specimen {
+                write_entry(&mut self.out, &Resource::Specimen(specimen));
+            }
             let group_ref = (!inv.results.is_empty())
                 .then(|| format!("Observation/{}", cx.id("Observation-test-group", item)));
             let mut results = Vec::with_capacity(inv.results.len());
@@ -171,7 +176,7 @@ impl<'a> Builder<'a> {
                     }),
                     interpretation: range.and_then(|r| interpretation(res.value?, r)),
                     comment: None,
-                    specimen: Some(reference(&specimen_ref)),
+                    specimen: specimen_of(),
                     reference_range: res
                         .range
                         .as_deref()
@@ -205,7 +210,7 @@ impl<'a> Builder<'a> {
                     value_quantity: None,
                     interpretation: None,
                     comment: None,
-                    specimen: Some(reference(&specimen_ref)),
+                    specimen: specimen_of(),
                     reference_range: None,
                     related: results
                         .iter()
@@ -273,7 +278,7 @@ impl<'a> Builder<'a> {
                 performer: [Performer {
                     actor: cx.organization(),
                 }],
-                specimen: [reference(&specimen_ref)],
+                specimen: specimen_of().map(|r| [r]),
                 result,
                 // The scenario's note is the practice's comment, so it is on the filing comment:
                 // conclusion is the performing organisation's.

@@ -89,13 +89,16 @@ impl<'a> Builder<'a> {
             };
             let note = || texts(m.note.as_deref().map(|n| format!("Prescriber Notes: {n}")));
             let context = || recorded.as_ref().map(|r| reference(&r.encounter));
-            let recorder = || cx.recorder_or(recorded.as_ref());
+            // The quirk: neither who recorded nor who prescribed.
+            let named = !cx.req.patient.record.quirks.no_prescriber;
+            let recorder = || cx.recorder_or(recorded.as_ref()).filter(|_| named);
             // The prescriber: the consultation's practitioner, else the usual GP. Real exports
             // name one on nearly three requests in four, apart from the recorder.
             let prescriber = recorded
                 .as_ref()
                 .and_then(|r| r.practitioner.as_deref())
-                .or(cx.recorder_ref.as_deref());
+                .or(cx.recorder_ref.as_deref())
+                .filter(|_| named);
             let requester = || {
                 prescriber.map(|p| Requester {
                     agent: reference(p),

@@ -110,7 +110,9 @@ impl<'a> Builder<'a> {
                     .filter(|_| p.status == ProblemStatus::Inactive)
                     .map(Date),
                 asserted_date: Date(asserted),
-                asserter: cx.recorder_or(recorded.as_ref()),
+                asserter: cx
+                    .recorder_or(recorded.as_ref())
+                    .filter(|_| !rec.quirks.no_asserter),
                 note: texts(p.note.as_deref()),
             };
             write_entry(&mut self.out, &Resource::Condition(condition));

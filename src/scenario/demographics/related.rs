@@ -98,7 +98,27 @@ pub(super) fn related_person(
         Some(c) => Some(communication(c, report)?),
         None => None,
     };
+    let period = |p: &Option<Spanned<super::PeriodEntry>>, report: &mut Report<'_>| {
+        p.as_ref()
+            .and_then(|p| super::record_details::period(p, report))
+    };
+    let relationship_period = period(&e.period, report);
+    let name_period = period(&e.name_period, report);
+    let address_period = period(&e.address_period, report);
+    let address_keys = e
+        .address_keys
+        .as_ref()
+        .and_then(|k| super::record_details::address_keys(k, report));
     ok.then(|| RelatedPerson {
+        period: relationship_period,
+        name_suffix: e
+            .name
+            .as_ref()
+            .and_then(|n| n.value.suffix.clone())
+            .unwrap_or_default(),
+        name_period,
+        address_period,
+        address_keys,
         id,
         relationship,
         nhs_number,

@@ -44,6 +44,10 @@ impl RecordChecker<'_> {
                     );
                     (None, None)
                 }
+                (None, None) if e.size.is_some() => (
+                    Some(bytes::Bytes::from_static(crate::scenario::supplier::FILLER)),
+                    Some("text/plain"),
+                ),
                 (None, None) => {
                     self.fail(
                         doc.referenced,
@@ -73,6 +77,22 @@ impl RecordChecker<'_> {
                     guessed.map(str::to_owned)
                 }
             };
+            let generated_size = match &e.size {
+                Some(s) => match crate::scenario::supplier::document_size(&s.value) {
+                    Ok(n) => Some(n),
+                    Err(m) => {
+                        self.fail_at(s, m);
+                        None
+                    }
+                },
+                None => None,
+            };
+            if content.as_ref().is_some_and(bytes::Bytes::is_empty) && generated_size.is_some() {
+                self.fail(
+                    doc.referenced,
+                    format!("document {} has size but an empty text to repeat", meta.id),
+                );
+            }
             if let (Some(title), Some(kind), Some(date), Some(content), Some(content_type)) =
                 (title, kind, date, content, content_type)
             {
@@ -81,6 +101,7 @@ impl RecordChecker<'_> {
                     title,
                     kind,
                     date,
+                    generated_size,
                     content_type,
                     content,
                 });

@@ -132,6 +132,12 @@ impl<'c> RecordChecker<'c> {
         self.referrals(r, &mut record);
         self.diary(r, &mut record);
         self.documents(r, &mut record);
+        for q in r.quirks.iter().flatten() {
+            match crate::scenario::supplier::quirk(&q.value, &mut record.quirks) {
+                Ok(()) => {}
+                Err(m) => self.fail_at(q, m),
+            }
+        }
         (!self.failed).then_some(record)
     }
 
