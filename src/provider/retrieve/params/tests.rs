@@ -34,7 +34,10 @@ fn refused(params: Vec<Value>, code: &str, named: &str) {
 #[test]
 fn defaults_of_each_area() {
     let q = with(vec![
-        area("includeAllergies", json!([{"name": "includeResolvedAllergies", "valueBoolean": false}])),
+        area(
+            "includeAllergies",
+            json!([{"name": "includeResolvedAllergies", "valueBoolean": false}]),
+        ),
         json!({"name": "includeMedication"}),
         json!({"name": "includeImmunisations"}),
         json!({"name": "includeDiaryEntries"}),
@@ -42,8 +45,20 @@ fn defaults_of_each_area() {
     ])
     .unwrap();
     assert_eq!(q.allergies, Some(false));
-    assert_eq!(q.medication, Some(Medication { issues: true, from: None }));
-    assert_eq!(q.immunisations, Some(Immunisations { not_given: false, status: true }));
+    assert_eq!(
+        q.medication,
+        Some(Medication {
+            issues: true,
+            from: None
+        })
+    );
+    assert_eq!(
+        q.immunisations,
+        Some(Immunisations {
+            not_given: false,
+            status: true
+        })
+    );
     assert_eq!(q.diary, Some(None));
     assert_eq!(q.investigations, Some(Period::default()));
     assert!(q.unrecognised.is_empty());
@@ -61,9 +76,16 @@ fn nhs_number_and_an_area_are_required() {
 
 #[test]
 fn include_resolved_allergies_is_mandatory() {
-    refused(vec![json!({"name": "includeAllergies"})], "INVALID_PARAMETER", "includeAllergies.includeResolvedAllergies");
     refused(
-        vec![area("includeAllergies", json!([{"name": "madeUp", "valueBoolean": true}]))],
+        vec![json!({"name": "includeAllergies"})],
+        "INVALID_PARAMETER",
+        "includeAllergies.includeResolvedAllergies",
+    );
+    refused(
+        vec![area(
+            "includeAllergies",
+            json!([{"name": "madeUp", "valueBoolean": true}]),
+        )],
         "INVALID_PARAMETER",
         "includeResolvedAllergies",
     );
@@ -72,17 +94,26 @@ fn include_resolved_allergies_is_mandatory() {
 #[test]
 fn parts_without_value_or_of_the_wrong_type() {
     refused(
-        vec![area("includeAllergies", json!([{"name": "includeResolvedAllergies"}]))],
+        vec![area(
+            "includeAllergies",
+            json!([{"name": "includeResolvedAllergies"}]),
+        )],
         "INVALID_PARAMETER",
         "includeAllergies.includeResolvedAllergies has no value",
     );
     refused(
-        vec![area("includeAllergies", json!([{"name": "includeResolvedAllergies", "valueString": "true"}]))],
+        vec![area(
+            "includeAllergies",
+            json!([{"name": "includeResolvedAllergies", "valueString": "true"}]),
+        )],
         "INVALID_PARAMETER",
         "must be a valueBoolean, not valueString",
     );
     refused(
-        vec![area("includeMedication", json!([{"name": "includePrescriptionIssues", "valueBoolean": null}]))],
+        vec![area(
+            "includeMedication",
+            json!([{"name": "includePrescriptionIssues", "valueBoolean": null}]),
+        )],
         "INVALID_PARAMETER",
         "includeMedication.includePrescriptionIssues",
     );
@@ -104,7 +135,10 @@ fn a_part_twice_is_invalid_resource() {
         "includeMedication.includePrescriptionIssues",
     );
     refused(
-        vec![json!({"name": "includeMedication"}), json!({"name": "includeMedication"})],
+        vec![
+            json!({"name": "includeMedication"}),
+            json!({"name": "includeMedication"}),
+        ],
         "INVALID_RESOURCE",
         "includeMedication",
     );
@@ -112,19 +146,38 @@ fn a_part_twice_is_invalid_resource() {
 
 #[test]
 fn dates_must_be_whole_and_not_future() {
-    for bad in ["2014", "2014-02", "X2014", "null", "StartDate", "", "2014-02-01T10:00:00Z", "2014-02-30"] {
+    for bad in [
+        "2014",
+        "2014-02",
+        "X2014",
+        "null",
+        "StartDate",
+        "",
+        "2014-02-01T10:00:00Z",
+        "2014-02-30",
+    ] {
         refused(
-            vec![area("includeMedication", json!([{"name": "medicationSearchFromDate", "valueDate": bad}]))],
+            vec![area(
+                "includeMedication",
+                json!([{"name": "medicationSearchFromDate", "valueDate": bad}]),
+            )],
             "INVALID_PARAMETER",
             "includeMedication.medicationSearchFromDate",
         );
     }
     refused(
-        vec![area("includeMedication", json!([{"name": "medicationSearchFromDate", "valueDate": "2025-06-02"}]))],
+        vec![area(
+            "includeMedication",
+            json!([{"name": "medicationSearchFromDate", "valueDate": "2025-06-02"}]),
+        )],
         "INVALID_PARAMETER",
         "after today",
     );
-    let q = with(vec![area("includeMedication", json!([{"name": "medicationSearchFromDate", "valueDate": "2025-06-01"}]))]).unwrap();
+    let q = with(vec![area(
+        "includeMedication",
+        json!([{"name": "medicationSearchFromDate", "valueDate": "2025-06-01"}]),
+    )])
+    .unwrap();
     assert_eq!(q.medication.unwrap().from, Some(today()));
 }
 
@@ -138,15 +191,42 @@ fn periods_of_each_area() {
     ] {
         let named = format!("{param}.{part}");
         let p = |v: Value| vec![area(param, json!([{"name": part, "valuePeriod": v}]))];
-        refused(p(json!({"start": "2025-06-02"})), "INVALID_PARAMETER", &format!("{named}.start"));
-        refused(p(json!({"end": "2025-06-02"})), "INVALID_PARAMETER", &format!("{named}.end"));
-        refused(p(json!({"start": "2025-02-01", "end": "2025-01-01"})), "INVALID_PARAMETER", &named);
-        refused(p(json!({"start": "2014"})), "INVALID_PARAMETER", &format!("{named}.start"));
-        refused(p(json!({"start": ""})), "INVALID_PARAMETER", &format!("{named}.start"));
+        refused(
+            p(json!({"start": "2025-06-02"})),
+            "INVALID_PARAMETER",
+            &format!("{named}.start"),
+        );
+        refused(
+            p(json!({"end": "2025-06-02"})),
+            "INVALID_PARAMETER",
+            &format!("{named}.end"),
+        );
+        refused(
+            p(json!({"start": "2025-02-01", "end": "2025-01-01"})),
+            "INVALID_PARAMETER",
+            &named,
+        );
+        refused(
+            p(json!({"start": "2014"})),
+            "INVALID_PARAMETER",
+            &format!("{named}.start"),
+        );
+        refused(
+            p(json!({"start": ""})),
+            "INVALID_PARAMETER",
+            &format!("{named}.start"),
+        );
         refused(p(json!({})), "INVALID_PARAMETER", &named);
-        refused(vec![area(param, json!([{"name": part}]))], "INVALID_PARAMETER", &named);
+        refused(
+            vec![area(param, json!([{"name": part}]))],
+            "INVALID_PARAMETER",
+            &named,
+        );
         // Today, at both ends, is allowed.
-        assert!(with(p(json!({"start": "2025-06-01", "end": "2025-06-01"}))).is_ok(), "{named}");
+        assert!(
+            with(p(json!({"start": "2025-06-01", "end": "2025-06-01"}))).is_ok(),
+            "{named}"
+        );
         assert!(with(p(json!({"start": "2025-01-01"}))).is_ok());
         assert!(with(p(json!({"end": "2025-01-01"}))).is_ok());
     }
@@ -164,12 +244,19 @@ fn consultations_period_or_most_recent_not_both() {
     );
     for bad in [json!(0), json!(-1), json!("3"), json!(1.5)] {
         refused(
-            vec![area("includeConsultations", json!([{"name": "includeNumberOfMostRecent", "valuePositiveInt": bad}]))],
+            vec![area(
+                "includeConsultations",
+                json!([{"name": "includeNumberOfMostRecent", "valuePositiveInt": bad}]),
+            )],
             "INVALID_PARAMETER",
             "includeConsultations.includeNumberOfMostRecent",
         );
     }
-    let q = with(vec![area("includeConsultations", json!([{"name": "includeNumberOfMostRecent", "valuePositiveInt": 1}]))]).unwrap();
+    let q = with(vec![area(
+        "includeConsultations",
+        json!([{"name": "includeNumberOfMostRecent", "valuePositiveInt": 1}]),
+    )])
+    .unwrap();
     assert_eq!(q.consultations, Some(Consultations::MostRecent(1)));
 }
 
@@ -177,14 +264,20 @@ fn consultations_period_or_most_recent_not_both() {
 fn problem_filters_and_repeated_pairs() {
     for bad in ["resolved", "recurrence", "remission", "null", "off", ""] {
         refused(
-            vec![area("includeProblems", json!([{"name": "filterStatus", "valueCode": bad}]))],
+            vec![area(
+                "includeProblems",
+                json!([{"name": "filterStatus", "valueCode": bad}]),
+            )],
             "INVALID_PARAMETER",
             "includeProblems.filterStatus",
         );
     }
     for bad in ["HIGH", "null", "off", "low"] {
         refused(
-            vec![area("includeProblems", json!([{"name": "filterSignificance", "valueCode": bad}]))],
+            vec![area(
+                "includeProblems",
+                json!([{"name": "filterSignificance", "valueCode": bad}]),
+            )],
             "INVALID_PARAMETER",
             "includeProblems.filterSignificance",
         );
@@ -201,24 +294,49 @@ fn problem_filters_and_repeated_pairs() {
 #[test]
 fn diary_date_today_or_later() {
     refused(
-        vec![area("includeDiaryEntries", json!([{"name": "diaryEntriesSearchDate", "valueDate": "2025-05-31"}]))],
+        vec![area(
+            "includeDiaryEntries",
+            json!([{"name": "diaryEntriesSearchDate", "valueDate": "2025-05-31"}]),
+        )],
         "INVALID_PARAMETER",
         "includeDiaryEntries.diaryEntriesSearchDate",
     );
     for ok in ["2025-06-01", "2035-06-01"] {
-        let q = with(vec![area("includeDiaryEntries", json!([{"name": "diaryEntriesSearchDate", "valueDate": ok}]))]).unwrap();
+        let q = with(vec![area(
+            "includeDiaryEntries",
+            json!([{"name": "diaryEntriesSearchDate", "valueDate": ok}]),
+        )])
+        .unwrap();
         assert!(q.diary.unwrap().is_some());
     }
 }
 
 fn restricted_parts() -> Vec<(&'static str, Value)> {
     vec![
-        ("includeMedication", json!({"name": "medicationSearchFromDate", "valueDate": "2025-01-01"})),
-        ("includeUncategorisedData", json!({"name": "uncategorisedDataSearchPeriod", "valuePeriod": {"start": "2025-01-01"}})),
-        ("includeReferrals", json!({"name": "referralSearchPeriod", "valuePeriod": {"start": "2025-01-01"}})),
-        ("includeDiaryEntries", json!({"name": "diaryEntriesSearchDate", "valueDate": "2025-07-01"})),
-        ("includeImmunisations", json!({"name": "includeNotGiven", "valueBoolean": true})),
-        ("includeImmunisations", json!({"name": "includeStatus", "valueBoolean": false})),
+        (
+            "includeMedication",
+            json!({"name": "medicationSearchFromDate", "valueDate": "2025-01-01"}),
+        ),
+        (
+            "includeUncategorisedData",
+            json!({"name": "uncategorisedDataSearchPeriod", "valuePeriod": {"start": "2025-01-01"}}),
+        ),
+        (
+            "includeReferrals",
+            json!({"name": "referralSearchPeriod", "valuePeriod": {"start": "2025-01-01"}}),
+        ),
+        (
+            "includeDiaryEntries",
+            json!({"name": "diaryEntriesSearchDate", "valueDate": "2025-07-01"}),
+        ),
+        (
+            "includeImmunisations",
+            json!({"name": "includeNotGiven", "valueBoolean": true}),
+        ),
+        (
+            "includeImmunisations",
+            json!({"name": "includeStatus", "valueBoolean": false}),
+        ),
     ]
 }
 
@@ -236,11 +354,23 @@ fn not_permitted_with_consultations_or_problems() {
     }
     // The problems filters: not with consultations, but with problems of course.
     refused(
-        vec![json!({"name": "includeConsultations"}), area("includeProblems", json!([{"name": "filterStatus", "valueCode": "active"}]))],
+        vec![
+            json!({"name": "includeConsultations"}),
+            area(
+                "includeProblems",
+                json!([{"name": "filterStatus", "valueCode": "active"}]),
+            ),
+        ],
         "INVALID_PARAMETER",
         "includeProblems.filterStatus",
     );
-    assert!(with(vec![area("includeProblems", json!([{"name": "filterStatus", "valueCode": "active"}]))]).is_ok());
+    assert!(
+        with(vec![area(
+            "includeProblems",
+            json!([{"name": "filterStatus", "valueCode": "active"}])
+        )])
+        .is_ok()
+    );
     // Never restricted.
     assert!(with(vec![
         json!({"name": "includeConsultations"}),
@@ -252,10 +382,19 @@ fn not_permitted_with_consultations_or_problems() {
 
 fn predefined(extra: Vec<Value>) -> Vec<Value> {
     let mut v = vec![
-        area("includeConsultations", json!([{"name": "includeNumberOfMostRecent", "valuePositiveInt": 3}])),
+        area(
+            "includeConsultations",
+            json!([{"name": "includeNumberOfMostRecent", "valuePositiveInt": 3}]),
+        ),
         json!({"name": "includeProblems"}),
-        area("includeAllergies", json!([{"name": "includeResolvedAllergies", "valueBoolean": true}])),
-        area("includeMedication", json!([{"name": "medicationSearchFromDate", "valueDate": "2024-06-01"}])),
+        area(
+            "includeAllergies",
+            json!([{"name": "includeResolvedAllergies", "valueBoolean": true}]),
+        ),
+        area(
+            "includeMedication",
+            json!([{"name": "medicationSearchFromDate", "valueDate": "2024-06-01"}]),
+        ),
     ];
     v.extend(extra);
     v
@@ -264,10 +403,24 @@ fn predefined(extra: Vec<Value>) -> Vec<Value> {
 #[test]
 fn the_predefined_multi_area_searches_are_allowed() {
     assert!(with(predefined(vec![])).is_ok());
-    assert!(with(predefined(vec![json!({"name": "includeImmunisations"}), json!({"name": "includeUncategorisedData"})])).is_ok());
+    assert!(
+        with(predefined(vec![
+            json!({"name": "includeImmunisations"}),
+            json!({"name": "includeUncategorisedData"})
+        ]))
+        .is_ok()
+    );
     // Half of the second shape, or anything more, is not one of them.
-    refused(predefined(vec![json!({"name": "includeImmunisations"})]), "INVALID_PARAMETER", "includeMedication.medicationSearchFromDate");
-    refused(predefined(vec![json!({"name": "includeReferrals"})]), "INVALID_PARAMETER", "includeMedication.medicationSearchFromDate");
+    refused(
+        predefined(vec![json!({"name": "includeImmunisations"})]),
+        "INVALID_PARAMETER",
+        "includeMedication.medicationSearchFromDate",
+    );
+    refused(
+        predefined(vec![json!({"name": "includeReferrals"})]),
+        "INVALID_PARAMETER",
+        "includeMedication.medicationSearchFromDate",
+    );
 }
 
 #[test]
