@@ -217,6 +217,52 @@ fn health_percentiles(done: &Abuse) -> (f64, f64, usize) {
     (at(0.5), at(0.99), ms.len())
 }
 
+/// `/healthz` timed every 20 ms for 15 s while `clients` clients ask for conformance reports
+/// of the full journal and nothing else runs.
+async fn reports_only(base: &str, clients: usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let reports = Arc::new(AtomicU64::new(0));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (stop, reports, http) = (stop.clone(), reports.clone(), http.clone());
+        let url = format!("{base}/_admin/conformance");
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(resp) = http.get(&url).send().await
+                    && resp.status() == 200
+                {
+                    let _ = resp.bytes().await;
+                    reports.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let mut ms = Vec::new();
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        let asked = Instant::now();
+        let resp = http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        ms.push(asked.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{clients} report clients alone for 15 s: {} reports; /healthz p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} checks)",
+        reports.load(Ordering::Relaxed),
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        ms.len()
+    );
+}
+
 async fn run(soak: Duration, clients: u64, abuse_scale: u64) {
     let start_day = Utc::now().date_naive();
     let scenario_path =
@@ -388,6 +434,9 @@ async fn run(soak: Duration, clients: u64, abuse_scale: u64) {
         moved as f64 / 1e6,
         moved as f64 / 1e6 / migrates.max(1) as f64
     );
+    if abuse_scale > 0 {
+        reports_only(&base, 10 * abuse_scale as usize).await;
+    }
     let before_reset = rss_mib();
     let reset = client
         .post(format!("{base}/_admin/reset"))

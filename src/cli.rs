@@ -58,6 +58,9 @@ pub enum Command {
     /// Grade a consumer's migration journeys from the journal; exit 0 all pass, 2 a check
     /// failed, 1 no report (sandbox unreachable or no journey by this consumer).
     Conformance(ConformanceArgs),
+    /// Grade a practice's GP Connect migrate provider (built-in or external) through the
+    /// sandbox's SSP; exit 0 all pass, 2 a check failed, 1 no report.
+    ProviderCheck(crate::provider_check::cli::ProviderCheckArgs),
     /// The built-in default scenario: print it, or write it out to start your own from.
     Scenario(ScenarioArgs),
     /// Exit 0 when the sandbox at URL answers 200 within 2 seconds (for container health checks).
@@ -114,6 +117,15 @@ pub struct CertsArgs {
     /// Extra host name or IP for the SSP server certificate (repeatable).
     #[arg(long = "host", value_name = "NAME")]
     pub hosts: Vec<String>,
+    /// Host name or IP of an external GP Connect provider: writes providers/<FQDN>.pem and
+    /// providers/<FQDN>-key.pem, a server certificate from the sandbox CA (repeatable).
+    #[arg(long = "provider-host", value_name = "FQDN")]
+    pub provider_hosts: Vec<String>,
+    /// Also write ssp-negative/: SSP client certificates that are valid, expired, for the wrong
+    /// host, from another CA and revoked, and a CRL listing the revoked one (an external
+    /// provider's negative tests).
+    #[arg(long)]
+    pub negative_set: bool,
     /// Scenario files whose ASIDs get client certificates [default: scenarios/default.yaml, or
     /// the built-in default scenario when there is none here].
     #[arg(long, value_name = "PATH")]
@@ -122,6 +134,14 @@ pub struct CertsArgs {
     /// running at URL (its plain-HTTP address), the ones its SSP trusts.
     #[arg(long, value_name = "URL", conflicts_with_all = ["hosts", "scenario"])]
     pub from_sandbox: Option<String>,
+    /// With --from-sandbox: the sandbox's admin key, when it asks for one.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SANDBOX_ADMIN_KEY",
+        hide_env_values = true
+    )]
+    pub admin_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -169,6 +189,14 @@ pub struct ConformanceArgs {
     /// the record received, and an index of checks against NHS's test scripts.
     #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
+    /// The sandbox's admin key, when it asks for one (bound beyond loopback).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SANDBOX_ADMIN_KEY",
+        hide_env_values = true
+    )]
+    pub admin_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

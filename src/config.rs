@@ -67,6 +67,11 @@ pub struct Config {
     pub oauth_max_codes: usize,
     /// Access tokens kept before the oldest are dropped (expired ones go first).
     pub oauth_max_tokens: usize,
+    /// PDS FHIR base URL (`http://front:8080/personal-demographics/FHIR/R4`) the built-in
+    /// providers read registrations from, instead of this sandbox's own PDS: for running this
+    /// sandbox as the external provider behind another (`docs/provider-assurance.md`).
+    #[serde(default)]
+    pub provider_pds_url: Option<String>,
 }
 
 /// Whether the platform's authentication is enforced.
@@ -103,6 +108,7 @@ impl Default for Config {
             write_stall_timeout_secs: 30,
             oauth_max_codes: 10_000,
             oauth_max_tokens: 10_000,
+            provider_pds_url: None,
         }
     }
 }
@@ -272,7 +278,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -295,6 +301,7 @@ pub const KEYS: [&str; 22] = [
     "write_stall_timeout_secs",
     "oauth_max_codes",
     "oauth_max_tokens",
+    "provider_pds_url",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::fhir::{FhirError, SpineCode};
 
 mod limits;
-use limits::{BUSY_CONNECTIONS, Drawn, InFlight, StallGuard, busy_response};
+use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
 pub use limits::{BodyBudget, ConnectionLimits, RETRY_AFTER_SECS};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -348,9 +348,11 @@ pub async fn read_body_within(
     let busy = |drawn: &Drawn| BodyError::Busy {
         limit: drawn.budget.as_ref().map_or(0, |(b, _)| b.limit()),
     };
-    // A body announced bigger than what is left is refused before any of it is read.
+    // A body announced bigger than what is left is refused before any of it is read. The first
+    // SMALL_BODY bytes of each are not counted, so ordinary requests are served even while big
+    // bodies fill the budget (max_connections bounds those bytes).
     if let Some(n) = expected.filter(|n| *n <= limit as u64)
-        && !drawn.take(n as usize)
+        && !drawn.take((n as usize).saturating_sub(SMALL_BODY))
     {
         return Err(busy(&drawn));
     }
@@ -372,7 +374,9 @@ pub async fn read_body_within(
                 if let Ok(data) = frame.into_data() {
                     received += data.len();
                     // Beyond what Content-Length announced (and was drawn up front).
-                    let more = received.saturating_sub(drawn.bytes);
+                    let more = received
+                        .saturating_sub(SMALL_BODY)
+                        .saturating_sub(drawn.bytes);
                     if more > 0 && !drawn.take(more) {
                         return Err(busy(&drawn));
                     }

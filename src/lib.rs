@@ -53,6 +53,7 @@ pub mod pds;
 pub mod pki;
 pub mod platform;
 pub mod provider;
+pub mod provider_check;
 pub mod sandbox;
 pub mod scenario;
 pub mod sds;

@@ -41,12 +41,22 @@ fn main() -> ExitCode {
             format,
         }) => generate(patients, seed, &out, format),
         Some(Command::Certs(args)) => match &args.from_sandbox {
-            Some(url) => runtime.block_on(certs_from_sandbox(url, &args.out)),
+            Some(url) => runtime.block_on(certs_from_sandbox(
+                url,
+                &args.out,
+                args.admin_key.as_deref(),
+            )),
             None => certs(&args),
         },
         Some(Command::Keys(args)) => keys(&args),
         Some(Command::Journey(args)) => runtime.block_on(journey(args)),
         Some(Command::Conformance(args)) => runtime.block_on(conformance(args)),
+        Some(Command::ProviderCheck(args)) => {
+            let (code, out, err) = runtime.block_on(spine_sandbox::provider_check::cli::run(&args));
+            print!("{out}");
+            eprint!("{err}");
+            ExitCode::from(code)
+        }
         Some(Command::Scenario(args)) => scenario_command(&args),
         Some(Command::Healthcheck { url }) => runtime.block_on(healthcheck(&url)),
     }
@@ -116,6 +126,7 @@ async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
         json: args.json,
         junit: args.junit,
         evidence: args.evidence,
+        admin_key: args.admin_key,
     };
     let (code, out, err) = spine_sandbox::conformance::remote::run(&options).await;
     print!("{out}");
@@ -310,7 +321,18 @@ fn certs(args: &CertsArgs) -> ExitCode {
         }
     };
     let hosts = pki::ssp_hosts(None, &args.hosts);
-    match pki::ensure(&args.out, &pki::client_systems(&world), &hosts) {
+    let ensured = pki::ensure(&args.out, &pki::client_systems(&world), &hosts).and_then(|mut r| {
+        let providers = pki::provider::ensure_providers(&args.out, &args.provider_hosts)?;
+        r.created.extend(providers.created);
+        r.kept.extend(providers.kept);
+        if args.negative_set {
+            let negative = pki::negative::ensure_negative_set(&args.out)?;
+            r.created.extend(negative.created);
+            r.kept.extend(negative.kept);
+        }
+        Ok(r)
+    });
+    match ensured {
         Ok(report) => {
             for path in &report.created {
                 println!("created {}", path.display());
@@ -329,6 +351,13 @@ fn certs(args: &CertsArgs) -> ExitCode {
                 hosts.join(", "),
                 pki::Layout::new(&args.out).ca_cert().display()
             );
+            if !args.provider_hosts.is_empty() {
+                println!(
+                    "Provider server certificates are in {}; the provider must trust {} for SSP's client certificate.",
+                    args.out.join(pki::provider::PROVIDERS_DIR).display(),
+                    pki::Layout::new(&args.out).ca_cert().display()
+                );
+            }
             let ca = pki::Layout::new(&args.out).ca_cert();
             if report.created.contains(&ca) {
                 eprintln!(
@@ -348,7 +377,7 @@ fn certs(args: &CertsArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e @ pki::PkiError::Host { .. }) => {
-            eprintln!("error: --host: {e}");
+            eprintln!("error: --host / --provider-host: {e}");
             ExitCode::from(EXIT_USAGE)
         }
         Err(e) => {
@@ -360,10 +389,10 @@ fn certs(args: &CertsArgs) -> ExitCode {
 
 /// `certs --out DIR --from-sandbox URL`: the running sandbox's CA and every practice's client
 /// certificate and key, fetched over its admin API (nothing overwritten).
-async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
+async fn certs_from_sandbox(url: &str, out: &std::path::Path, admin_key: Option<&str>) -> ExitCode {
     use spine_sandbox::conformance::remote::get;
     let base = url.trim_end_matches('/');
-    let scenario = match get(&format!("{base}/_admin/scenario")).await {
+    let scenario = match get(&format!("{base}/_admin/scenario"), admin_key).await {
         Ok(body) => body,
         Err(e) => {
             eprintln!("error: {e}");
@@ -398,7 +427,7 @@ async fn certs_from_sandbox(url: &str, out: &std::path::Path) -> ExitCode {
             println!("kept    {}", path.display());
             continue;
         }
-        let body = match get(&format!("{base}/_admin/certificates/{remote}")).await {
+        let body = match get(&format!("{base}/_admin/certificates/{remote}"), admin_key).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -34,6 +34,8 @@
 //! parallel (tests) or two processes sharing a folder never see half-written files.
 
 pub mod der;
+pub mod negative;
+pub mod provider;
 
 use std::fs;
 use std::io::Write;

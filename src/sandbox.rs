@@ -134,6 +134,7 @@ impl Sandbox {
                 clock: clock.clone(),
                 public_url: public_url.clone(),
                 migrate_cache: migrate_cache.clone(),
+                remote_pds: config.provider_pds_url.clone(),
             },
         };
         let shared = Shared {
@@ -166,6 +167,7 @@ impl Sandbox {
             shared.clock.clone(),
             shared.platform.clone(),
             dialer,
+            &ssp::external::provider_cas(&shared.world),
         )?;
         let mut tasks = JoinSet::new();
 

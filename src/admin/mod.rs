@@ -194,7 +194,8 @@ fn record_document(shared: &Shared, sequence: &str, binary_id: &str) -> Response
     let Some(document) = found else {
         return not_found(format!("document {binary_id} is not in the scenario"));
     };
-    let mut resp = Response::new(full(document.content.clone()));
+    let mut resp =
+        Response::new(crate::provider::documents::document_content(document).into_body());
     if let Ok(v) = HeaderValue::from_str(&document.content_type) {
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
     }

@@ -55,7 +55,18 @@ async function loadScenario() {
   $("scenario-name").textContent = scenario.name || "";
   $("scenario-story").textContent = scenario.description || "";
   const practices = $("practices");
-  practices.replaceChildren(...scenario.practices.map((p) => el("li", {}, `${p.ods} ${p.name}${canReceive(p) ? "" : " · not on GP Connect"}`)));
+  practices.replaceChildren(...scenario.practices.map((p) => {
+    const item = el("li", { "data-ods": p.ods }, `${p.ods} ${p.name} · ASID ${p.asid}${canReceive(p) ? "" : " · not on GP Connect"}`);
+    // The client certificate and key SSP accepts for this ASID, for a consumer's own system.
+    const files = el("span", { class: "downloads" });
+    files.append(
+      el("a", { href: `/_admin/certificates/clients/${p.asid}.pem`, download: `${p.asid}.pem` }, "certificate"),
+      document.createTextNode(" · "),
+      el("a", { href: `/_admin/certificates/clients/${p.asid}-key.pem`, download: `${p.asid}-key.pem` }, "key"),
+    );
+    item.append(document.createTextNode(" "), files);
+    return item;
+  }));
   const select = $("new-practice");
   const chosen = select.value;
   select.replaceChildren(...scenario.practices.map((p) => el("option", { value: p.ods }, `${p.ods} ${p.name}`)));
@@ -269,8 +280,9 @@ function explainOutcome(run) {
     const rec = r.record || {};
     const withheld = (rec.lists_with_withheld_items || []).length
       ? `Confidential items were withheld from: ${rec.lists_with_withheld_items.join(", ")}.` : "No confidential item was withheld.";
+    const docs = rec.documents_referenced ? `${rec.documents_fetched} of ${rec.documents_referenced} documents fetched` : "the record lists no document";
     return ["received", `Record received: ${as} now has ${p.name}'s record from ${from}`,
-      [`${rec.resources} resources arrived; ${rec.documents_fetched} of ${rec.documents_referenced} documents fetched. ${withheld}`]];
+      [`${rec.resources} resources arrived; ${docs}. ${withheld}`]];
   }
   const lines = {
     FORBIDDEN_UPDATE: ["PDS refused the registration change", `${p.name}'s record is restricted (sensitive), so PDS refuses any update to it. The old practice was never asked: use “Skip the registration change” to see its answer.`],
@@ -308,7 +320,7 @@ function showReport(run) {
     const li = el("li", { "data-step": s.step });
     li.append(el("span", { class: `mark ${s.ok ? "ok" : "bad"}`, "aria-label": s.ok ? "done" : "stopped here" }, s.ok ? "✔" : "✘"),
       document.createTextNode(`${s.step}${s.status ? ` — ${s.status}` : ""}`));
-    let detail = s.outcome;
+    let detail = s.outcome.replace(" (--skip-registration-change)", "");
     if (!s.ok) {
       const code = spineCode(s.spine_code) || spineCode(s.outcome);
       detail = INTERNAL.test(s.outcome) || (code && code.length + 40 < s.outcome.length && /https?:/.test(s.outcome))
@@ -657,6 +669,14 @@ function wire() {
     if (ev.key === "ArrowRight" || ev.key === "PageDown") { ev.preventDefault(); presenterMove(1); }
     if (ev.key === "ArrowLeft" || ev.key === "PageUp") { ev.preventDefault(); presenterMove(-1); }
     if (ev.key === "Escape") { $("presenter").hidden = true; $("present").focus(); }
+    // The presenter is modal: Tab cycles through its own buttons.
+    if (ev.key === "Tab") {
+      const own = [...$("presenter").querySelectorAll("button:not([disabled])")];
+      const at = own.indexOf(document.activeElement);
+      const next = at < 0 ? 0 : (at + (ev.shiftKey ? own.length - 1 : 1)) % own.length;
+      ev.preventDefault();
+      own[next]?.focus();
+    }
   });
   // Printed consultations show their entries: open them for the print, close them after.
   let opened = [];

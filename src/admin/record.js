@@ -36,7 +36,14 @@ function renderRecord(bundle, delivery) {
   for (const l of lists) for (const c of l.contained || []) if (c.id) byRef.set(`#${c.id}`, c);
   const get = (ref) => (ref && ref.reference ? byRef.get(ref.reference) : undefined);
   const of = (t) => res.filter((r) => r.resourceType === t);
-  const text = (cc) => cc ? (cc.text || (cc.coding || []).map((c) => c.display).find(Boolean) || "") : "";
+  // A clinician reads the SNOMED CT term; real exports may put a Read v2 or CTV3 coding first.
+  const SNOMED = "http://snomed.info/sct";
+  const text = (cc) => {
+    if (!cc) return "";
+    const codings = cc.coding || [];
+    return cc.text || codings.find((c) => c.system === SNOMED && c.display)?.display
+      || codings.map((c) => c.display).find(Boolean) || "";
+  };
   const ext = (r, name) => (r.extension || []).find((e) => (e.url || "").includes(name));
   const nopat = (r) => (r.meta?.security || []).some((s) => s.code === "NOPAT");
   const newestFirst = (date) => (a, b) => (date(b) || "").localeCompare(date(a) || "");

@@ -19,15 +19,20 @@ pub const EXIT_NOT_RUN: u8 = 1;
 /// At least one check failed.
 pub const EXIT_FAILED: u8 = 2;
 
-/// A GET on the sandbox's plain-HTTP listener: the body of a 2xx answer, or what went wrong.
-pub async fn get(url: &str) -> Result<Bytes, String> {
-    let uri: http::Uri = url
-        .parse()
+/// A GET on the sandbox's plain-HTTP listener, with its admin key when given: the body of a 2xx
+/// answer, or what went wrong.
+pub async fn get(url: &str, admin_key: Option<&str>) -> Result<Bytes, String> {
+    let mut request = http::Request::get(url);
+    if let Some(key) = admin_key {
+        request = request.header("x-sandbox-key", key);
+    }
+    let request = request
+        .body(Empty::<Bytes>::new())
         .map_err(|e| format!("{url} is not a URL: {e}"))?;
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let work = async {
         let resp = client
-            .get(uri)
+            .request(request)
             .await
             .map_err(|e| format!("cannot reach the sandbox at {url}: {e}"))?;
         let status = resp.status();
@@ -37,6 +42,12 @@ pub async fn get(url: &str) -> Result<Bytes, String> {
             .await
             .map_err(|e| format!("the answer from {url} broke off: {e}"))?
             .to_bytes();
+        if status == http::StatusCode::UNAUTHORIZED {
+            return Err(format!(
+                "{url} answered {status}: the sandbox asks for its admin key; give it with --admin-key KEY or SANDBOX_ADMIN_KEY ({})",
+                String::from_utf8_lossy(&body)
+            ));
+        }
         if !status.is_success() {
             return Err(format!(
                 "{url} answered {status}: {}",
@@ -50,8 +61,8 @@ pub async fn get(url: &str) -> Result<Bytes, String> {
         .map_err(|_| format!("{url} did not answer within 30 s"))?
 }
 
-async fn fetch(url: &str) -> Result<Report, String> {
-    let body = get(url).await?;
+async fn fetch(url: &str, admin_key: Option<&str>) -> Result<Report, String> {
+    let body = get(url, admin_key).await?;
     serde_json::from_slice::<Report>(&body)
         .map_err(|e| format!("{url} did not answer with a conformance report: {e}"))
 }
@@ -68,6 +79,8 @@ pub struct Options {
     pub json: bool,
     pub junit: Option<std::path::PathBuf>,
     pub evidence: Option<std::path::PathBuf>,
+    /// Sent as `X-Sandbox-Key` when the sandbox asks for its admin key.
+    pub admin_key: Option<String>,
 }
 
 fn query_value(v: &str) -> String {
@@ -105,8 +118,9 @@ impl Options {
 async fn evidence(options: &Options, report: &Report, dir: &Path) -> Result<usize, String> {
     let base = options.sandbox.trim_end_matches('/');
     let journal_url = format!("{base}/_admin/journal");
-    let journal: Vec<serde_json::Value> = serde_json::from_slice(&get(&journal_url).await?)
-        .map_err(|e| format!("{journal_url} did not answer with the journal: {e}"))?;
+    let journal: Vec<serde_json::Value> =
+        serde_json::from_slice(&get(&journal_url, options.admin_key.as_deref()).await?)
+            .map_err(|e| format!("{journal_url} did not answer with the journal: {e}"))?;
     let mut records = std::collections::BTreeMap::new();
     for seq in report
         .consumers
@@ -115,7 +129,11 @@ async fn evidence(options: &Options, report: &Report, dir: &Path) -> Result<usiz
         .filter_map(|j| j.record_sequence)
     {
         // A record the sandbox no longer keeps is noted in the pack, not an error.
-        if let Ok(body) = get(&format!("{base}/_admin/records/{seq}")).await
+        if let Ok(body) = get(
+            &format!("{base}/_admin/records/{seq}"),
+            options.admin_key.as_deref(),
+        )
+        .await
             && let Ok(bundle) = serde_json::from_slice::<serde_json::Value>(&body)
         {
             records.insert(seq, bundle);
@@ -127,7 +145,7 @@ async fn evidence(options: &Options, report: &Report, dir: &Path) -> Result<usiz
 /// Runs the command; returns the exit code and what to print (stdout, stderr).
 pub async fn run(options: &Options) -> (u8, String, String) {
     let ods = &options.ods;
-    let report = match fetch(&options.url()).await {
+    let report = match fetch(&options.url(), options.admin_key.as_deref()).await {
         Ok(r) => r,
         Err(e) => return (EXIT_NOT_RUN, String::new(), format!("error: {e}\n")),
     };

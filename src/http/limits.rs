@@ -15,6 +15,10 @@ use crate::fhir::FhirError;
 /// Seconds a client is told to wait (`Retry-After`) when a bound is reached.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
+/// Bytes of each request body that are not drawn from the budget: a PDS PATCH, a migrate's
+/// Parameters or a token request is served even while big bodies fill it.
+pub(super) const SMALL_BODY: usize = 64 * 1024;
+
 /// Bytes of request bodies being received on one listener, against `max_body_bytes_in_flight`.
 /// Every request carries it (an extension) so each body read draws on it.
 #[derive(Debug)]

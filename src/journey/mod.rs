@@ -6,7 +6,7 @@
 //! journey`) and the web page's buttons both run [`run`]; they differ only in how they show steps.
 
 mod auth;
-mod client;
+pub(crate) mod client;
 mod report;
 mod steps;
 

@@ -46,7 +46,7 @@ impl PdsRecord {
             version,
             read_body: std::sync::OnceLock::new(),
             etag,
-            history: Arc::default(),
+            history: no_history(),
             coverage: None,
         }
     }
@@ -57,7 +57,10 @@ impl PdsRecord {
             patient::from_scenario(p),
             p.demographics.version.unwrap_or(1),
         );
-        record.history = Arc::new(patient::history_from_scenario(p));
+        let history = patient::history_from_scenario(p);
+        if !history.is_empty() {
+            record.history = Arc::new(history);
+        }
         record.coverage = p
             .demographics
             .details
@@ -286,6 +289,12 @@ impl PdsStore {
         *record = next;
         Ok(record.read())
     }
+}
+
+/// The history of every record without one: shared, so a large world allocates none.
+fn no_history() -> Arc<History> {
+    static EMPTY: std::sync::OnceLock<Arc<History>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Arc::default).clone()
 }
 
 /// What a one-patient reset did.

@@ -46,7 +46,26 @@ pub fn handle(
     )?;
     let (patient, document) = find_document(&provider.world, practice, id)?;
     check_confidentiality(document, &claims)?;
-    check_relationship(&provider.pds, patient, &claims)?;
+    match req
+        .extensions()
+        .get::<super::remote_pds::RemoteRegistration>()
+    {
+        Some(remote) if remote.nhs_number == patient.nhs_number.as_str() => {
+            let registered = remote.registered.clone().ok().flatten();
+            if registered.as_deref() != Some(claims.requesting_ods.as_str()) {
+                return Err(FhirError::not_authorised(format!(
+                    "JWT requesting_organization is {}, but PDS ({}) has the document's patient {} registered at {}",
+                    claims.requesting_ods,
+                    remote.url,
+                    remote.nhs_number,
+                    registered
+                        .as_deref()
+                        .unwrap_or("no practice (or could not be read)")
+                )));
+            }
+        }
+        _ => check_relationship(&provider.pds, patient, &claims)?,
+    }
     if document.generated_size.is_some() {
         return Ok(binary_response_made(id, document));
     }
@@ -153,6 +172,46 @@ struct GeneratedBinary {
     pattern: Bytes,
     raw_len: usize,
     tail: Bytes,
+}
+
+/// A document's own bytes, as the web page opens it: the scenario's content, or for a generated
+/// document its pattern repeated to the declared size, made as it is sent.
+pub fn document_content(document: &Document) -> Pieces {
+    if document.generated_size.is_none() || document.content.is_empty() {
+        return Pieces::from(document.content.clone());
+    }
+    Pieces::Made(std::sync::Arc::new(RepeatedContent {
+        pattern: document.content.clone(),
+        len: document.size(),
+    }))
+}
+
+/// `pattern` repeated to `len` bytes.
+#[derive(Debug)]
+struct RepeatedContent {
+    pattern: Bytes,
+    len: usize,
+}
+
+impl Source for RepeatedContent {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn chunk(&self, offset: usize, max: usize) -> Bytes {
+        if offset >= self.len || self.pattern.is_empty() {
+            return Bytes::new();
+        }
+        let want = max.max(1).min(self.len - offset);
+        let mut out = Vec::with_capacity(want);
+        let mut at = offset % self.pattern.len();
+        while out.len() < want {
+            let take = (self.pattern.len() - at).min(want - out.len());
+            out.extend_from_slice(&self.pattern[at..at + take]);
+            at = 0;
+        }
+        Bytes::from(out)
+    }
 }
 
 impl GeneratedBinary {
@@ -288,6 +347,19 @@ mod tests {
             let expected: Vec<u8> = doc.content.iter().copied().cycle().take(size).collect();
             assert_eq!(content, expected, "size {size}");
             assert_eq!(v["contentType"], "application/pdf");
+
+            // The page opens the document itself: the pattern repeated to its size.
+            let Pieces::Made(raw) = document_content(&doc) else {
+                panic!("not made")
+            };
+            let mut opened = Vec::new();
+            while opened.len() < raw.len() {
+                let piece = raw.chunk(opened.len(), 1 + opened.len() % 4099);
+                assert!(!piece.is_empty());
+                opened.extend_from_slice(&piece);
+            }
+            assert!(raw.chunk(opened.len(), 10).is_empty());
+            assert_eq!(opened, expected, "opened, size {size}");
         }
     }
 }

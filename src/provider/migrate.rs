@@ -116,7 +116,15 @@ pub fn ladder<'w>(
     check_sensitivity(&claims, params.include_sensitive)?;
     let patient = steps::find_patient(&steps::MIGRATE, &provider.world, practice, &nhs_number)?;
     steps::check_consent(patient)?;
-    steps::check_relationship(&provider.pds, patient, &claims)?;
+    match req
+        .extensions()
+        .get::<super::remote_pds::RemoteRegistration>()
+    {
+        Some(remote) if remote.nhs_number == patient.nhs_number.as_str() => {
+            check_remote_relationship(remote, &claims)?;
+        }
+        _ => steps::check_relationship(&provider.pds, patient, &claims)?,
+    }
     Ok(Approved {
         ssp,
         claims,
@@ -272,6 +280,28 @@ fn check_sensitivity(claims: &Claims, include_sensitive: bool) -> Result<(), Fhi
             "includeSensitiveInformation is false but JWT requested_scope has conf/R: send 'patient/*.read conf/N' to migrate without sensitive information",
         )),
         _ => Ok(()),
+    }
+}
+
+/// Rung 8 against another sandbox's PDS (`super::remote_pds`).
+fn check_remote_relationship(
+    remote: &super::remote_pds::RemoteRegistration,
+    claims: &Claims,
+) -> Result<(), FhirError> {
+    let nhs = &remote.nhs_number;
+    match &remote.registered {
+        Ok(Some(ods)) if *ods == claims.requesting_ods => Ok(()),
+        Ok(Some(ods)) => Err(FhirError::no_relationship(format!(
+            "JWT requesting_organization is {}, but PDS ({}) has patient {nhs} registered at {ods}",
+            claims.requesting_ods, remote.url
+        ))),
+        Ok(None) => Err(FhirError::no_relationship(format!(
+            "PDS ({}) holds no registered practice for patient {nhs}",
+            remote.url
+        ))),
+        Err(why) => Err(FhirError::no_relationship(format!(
+            "the registration of patient {nhs} could not be read from PDS, so the record is not released: {why}"
+        ))),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod documents;
 pub mod headers;
 pub mod migrate;
 pub mod record;
+pub mod remote_pds;
 pub mod retrieve;
 pub mod steps;
 
@@ -45,6 +46,8 @@ pub struct Provider {
     pub clock: Clock,
     pub public_url: String,
     pub migrate_cache: cache::MigrateCache,
+    /// `provider_pds_url`: read registrations from this PDS over HTTP (`remote_pds`).
+    pub remote_pds: Option<String>,
 }
 
 /// `/{ODS}/STU3/1/gpconnect/...`
@@ -59,7 +62,10 @@ pub fn is_provider_path(path: &str) -> bool {
 
 /// Answers a provider request. The body comes in pieces: a cached migrate Bundle is answered
 /// around the request's trace id without being copied.
-pub async fn handle(provider: &Provider, req: Request<Bytes>) -> Response<Pieces> {
+pub async fn handle(provider: &Provider, mut req: Request<Bytes>) -> Response<Pieces> {
+    if let Some(pds) = &provider.remote_pds {
+        remote_pds::attach(provider, pds, &mut req).await;
+    }
     route(provider, &req)
 }
 
@@ -95,6 +101,12 @@ fn provider_practice<'w>(provider: &'w Provider, ods: &str) -> Result<&'w Practi
         return Err(FhirError::organisation_not_found(format!(
             "practice {ods} ({}) is not a GP Connect provider in this scenario (provider: false)",
             practice.name
+        )));
+    }
+    if let Some(external) = &practice.external {
+        return Err(FhirError::organisation_not_found(format!(
+            "practice {ods} ({}) is served by an external provider at {}: SDS advertises that URL, not this one",
+            practice.name, external.structured
         )));
     }
     Ok(practice)

@@ -37,6 +37,7 @@ pub fn provider(world: World) -> Provider {
         world,
         clock: Clock::fixed(now()),
         public_url: "http://sandbox.test".to_owned(),
+        remote_pds: None,
     }
 }
 

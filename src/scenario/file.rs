@@ -62,6 +62,8 @@ pub struct PracticeEntry {
     pub supplier: Option<Spanned<String>>,
     /// Branch surgeries besides the main site (the practice's own name and address).
     pub branches: Option<Vec<Spanned<BranchEntry>>>,
+    /// A GP Connect provider outside the sandbox serves this practice (`super::external`).
+    pub external_provider: Option<Spanned<super::external::ExternalProviderEntry>>,
 }
 
 /// A branch surgery of a practice: a `Location` in the migrate Bundle.

@@ -7,6 +7,7 @@
 pub mod builtin;
 pub mod dates;
 pub mod demographics;
+pub mod external;
 pub mod file;
 pub mod generate;
 pub mod load;
@@ -169,6 +170,8 @@ pub struct Practice {
     pub supplier: Supplier,
     /// Branch surgeries besides the main site.
     pub branches: Vec<Branch>,
+    /// A provider outside the sandbox serves this practice: SDS advertises its URLs.
+    pub external: Option<external::ExternalProvider>,
 }
 
 impl Practice {
@@ -189,6 +192,7 @@ impl Practice {
             telecom: None,
             supplier: Supplier::default(),
             branches: Vec::new(),
+            external: None,
         }
     }
 }

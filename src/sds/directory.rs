@@ -56,15 +56,23 @@ impl SdsDirectory {
             let mut receives = Vec::new();
             if p.provider {
                 for (interaction, capability) in provider_interactions() {
+                    // An external provider is advertised at its own URLs, and only for the
+                    // capabilities it names.
+                    let address = match &p.external {
+                        Some(external) => match external.base(capability) {
+                            Some(base) => base.to_owned(),
+                            None => continue,
+                        },
+                        None => {
+                            format!("{public_url}/{}/STU3/1/gpconnect/{capability}/fhir", p.ods)
+                        }
+                    };
                     endpoints.push(SdsEndpoint {
                         ods: p.ods.as_str().to_owned(),
                         asid: p.asid.as_str().to_owned(),
                         party_key: p.party_key.as_str().to_owned(),
                         interaction: interaction.to_owned(),
-                        address: format!(
-                            "{public_url}/{}/STU3/1/gpconnect/{capability}/fhir",
-                            p.ods
-                        ),
+                        address,
                     });
                     receives.push(interaction.to_owned());
                 }

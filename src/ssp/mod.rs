@@ -55,6 +55,7 @@
 //!   and `Host` becomes the target's, as any HTTP proxy must; everything else passes unchanged.
 
 pub mod checks;
+pub mod external;
 pub mod forward;
 pub mod routes;
 
@@ -249,7 +250,8 @@ impl Seen {
 }
 
 impl SspService {
-    /// Builds the forwarding client: trusts `ca.pem`, presents `ssp.pem` to https providers.
+    /// Builds the forwarding client: trusts `ca.pem` (and the CA files external providers name),
+    /// presents `ssp.pem` to https providers.
     /// SSP reads SDS (to authorise and route) and nothing else of the other services.
     pub fn new(
         config: &Config,
@@ -258,10 +260,15 @@ impl SspService {
         clock: Clock,
         platform: Arc<crate::platform::Platform>,
         local: crate::http::LocalDialer,
+        provider_cas: &[std::path::PathBuf],
     ) -> Result<Self, TlsError> {
         let layout = Layout::new(&config.certs_dir);
-        let tls =
-            tls::ssp_forward_config(&layout.ca_cert(), &layout.ssp_cert(), &layout.ssp_key())?;
+        let tls = external::forward_config(
+            &layout.ca_cert(),
+            &layout.ssp_cert(),
+            &layout.ssp_key(),
+            provider_cas,
+        )?;
         Ok(Self {
             sds,
             journal,

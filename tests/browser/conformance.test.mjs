@@ -25,14 +25,16 @@ after(async () => {
   await browser?.close();
 });
 
-test("after a journey, the consumer's panel shows every check passed, each openable to its hops", async () => {
+test("after a journey, the consumer's panel shows no check failed, each openable to its hops", async () => {
   await page.click("#run-happy");
   await page.locator('#journey-result[data-result="received"]').waitFor();
   const panel = page.locator('#conformance .consumer[data-ods="A20047"]');
   await panel.waitFor();
   const statuses = await panel.locator(".check").evaluateAll((n) => n.map((x) => x.getAttribute("data-status")));
   assert.ok(statuses.length >= 20, `checks: ${statuses}`);
-  assert.ok(statuses.every((s) => s === "pass"), `statuses: ${statuses}`);
+  // Checks of what a happy journey never does (retries) are not reached, never passed.
+  assert.ok(statuses.every((s) => s === "pass" || s === "not_reached"), `statuses: ${statuses}`);
+  assert.ok(statuses.filter((s) => s === "pass").length >= 20, `statuses: ${statuses}`);
   await page.screenshot({ path: `${shots}/conformance-panel.png`, fullPage: true });
   await panel.locator('.check[data-check="pds.trace-before-change"]').click();
   const hops = page.locator("#check-entries .check-hop");

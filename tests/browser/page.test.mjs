@@ -122,7 +122,8 @@ test("the record view reads like a GP record: UK dates, newest first, linked ite
     assert.doesNotMatch(text, /\d{4}-\d{2}-\d{2}/, "no ISO dates");
     assert.match(text, /\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b/);
     assert.doesNotMatch(text, /linked: |Unknown|DocumentReference|MedicationRequest|Encounter\b/, "clinical words, not FHIR's");
-    assert.match(text, /reaction: Urticaria/, "the allergy's reaction");
+    // EMIS-style exports carry the reaction in the allergy's note, as real EMIS exports do.
+    assert.match(text, /reaction: Urticaria/i, "the allergy's reaction");
     assert.match(text, /Haemoglobin estimation\s+128 g\/L\s+range/, "results with value, unit and range");
     assert.match(text, /last issued \d/, "medication with its last issue date");
     assert.match(text, /quantity \d+ tablet/, "medication with its quantity");
@@ -175,6 +176,11 @@ test("presenter mode steps through the journey one hop at a time, in plain words
     assert.match(await hop.innerText(), /NO_RELATIONSHIP/);
     await page.screenshot({ path: `${shots}/presenter-outcome.png` });
     assert.deepEqual(await accessibilityProblems(page), []);
+    // Modal: Tab stays on the presenter's own buttons.
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press("Tab");
+      assert.ok(await page.evaluate(() => document.getElementById("presenter").contains(document.activeElement)), "focus stays in the presenter");
+    }
     await page.keyboard.press("Escape");
     assert.equal(await page.locator("#presenter").isHidden(), true);
   } finally {
@@ -277,6 +283,32 @@ test("'SSP is down' rehearsed from the trainer's switch: a plain banner, the cod
     await page.screenshot({ path: `${shots}/projector-1024-ssp-down.png` });
     await page.click('#trainer button[data-fault="ssp-down"]');
     await page.locator('#trainer button[data-fault="ssp-down"][aria-pressed="false"]').waitFor();
+  } finally {
+    await page.close();
+  }
+});
+
+test("a consumer team downloads the CA and its practice's client certificate and key from the page", async () => {
+  const page = await openPage(browser, SIZES[SIZES.length - 1], base);
+  try {
+    await page.locator(".practices > summary").click();
+    const ca = page.locator("#ca-download");
+    await ca.waitFor();
+    const practice = page.locator('#practices li[data-ods="A20047"]');
+    assert.match(await practice.innerText(), /A20047 .* ASID 200000001012/);
+    const links = [await ca.getAttribute("href"), ...(await practice.locator("a").evaluateAll((a) => a.map((x) => x.getAttribute("href"))))];
+    assert.deepEqual(links, [
+      "/_admin/certificates/ca.pem",
+      "/_admin/certificates/clients/200000001012.pem",
+      "/_admin/certificates/clients/200000001012-key.pem",
+    ]);
+    // Each link serves the PEM file itself, fetched the way the browser downloads it.
+    for (const [href, kind] of [[links[0], "CERTIFICATE"], [links[1], "CERTIFICATE"], [links[2], "PRIVATE KEY"]]) {
+      const text = await page.evaluate(async (u) => (await fetch(u)).text(), href);
+      assert.match(text, new RegExp(`-----BEGIN ${kind}-----`), href);
+    }
+    assert.deepEqual(await overflowing(page), [], "the practices list fits the page");
+    await page.locator(".practices").screenshot({ path: `${shots}/practices-downloads.png` });
   } finally {
     await page.close();
   }

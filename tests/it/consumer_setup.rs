@@ -125,3 +125,57 @@ fn a_fresh_pki_says_loudly_that_its_ca_is_new() {
     assert!(ok);
     assert!(!stderr.contains("NEW certificate authority"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_commands_carry_the_admin_key_when_the_sandbox_asks_for_one() {
+    let key = "consumer-team-admin-key-1";
+    let sandbox = TestSandbox::start_with(
+        "scenarios/default.yaml",
+        spine_sandbox::Clock::system(),
+        |c| c.admin_key = Some(key.to_owned()),
+    )
+    .await;
+    spine_sandbox::journey::run(&sandbox.journey_options("9434761018", "A20047"), |_| {}).await;
+    let base = sandbox.base.clone();
+    let out = temp_dir("certs-keyed");
+    let run = move |args: Vec<String>| {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("SANDBOX_LOG", "warn")
+            .env_remove("SANDBOX_ADMIN_KEY")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let conformance = |extra: &[&str]| {
+        let mut a: Vec<String> = ["conformance", "--as", "A20047", "--sandbox", &base]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let without = conformance(&[]);
+    let with = conformance(&["--admin-key", key]);
+    let certs = vec![
+        "certs".to_owned(),
+        "--out".to_owned(),
+        out.display().to_string(),
+        "--from-sandbox".to_owned(),
+        base.clone(),
+        "--admin-key".to_owned(),
+        key.to_owned(),
+    ];
+    let (refused, ok, copied) =
+        tokio::task::spawn_blocking(move || (run(without), run(with), run(certs)))
+            .await
+            .unwrap();
+    assert_eq!(refused.0, 1, "{}", refused.1);
+    assert!(refused.1.contains("--admin-key"), "{}", refused.1);
+    assert_eq!(ok.0, 0, "{}", ok.1);
+    assert_eq!(copied.0, 0, "{}", copied.1);
+    assert!(out.join("ca.pem").exists());
+}

@@ -256,3 +256,55 @@ async fn the_journal_streams_entries_as_server_sent_events() {
     assert!(text.contains("\"service\":\"sds\""), "{text}");
     assert!(text.contains("\"service\":\"pds\""), "{text}");
 }
+
+#[tokio::test]
+async fn the_page_is_served_with_its_style_sheet_and_scripts() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let page = sandbox.http.get(sandbox.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for (asset, kind) in [
+        ("/_admin/assets/page.css", "text/css"),
+        ("/_admin/assets/page.js", "text/javascript"),
+        ("/_admin/assets/record.js", "text/javascript"),
+    ] {
+        assert!(html.contains(asset), "the page links {asset}");
+        let resp = sandbox.http.get(sandbox.url(asset)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{asset}");
+        assert_eq!(resp.headers()["content-type"], kind, "{asset}");
+    }
+}
+
+#[tokio::test]
+async fn the_scenario_summary_keeps_where_the_scenario_registers_a_patient() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let moved: Value = sandbox
+        .http
+        .post(sandbox.url("/_admin/journey"))
+        .json(&json!({ "patient": HAPPY, "as": "A20047" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["result"], "received", "{moved:#}");
+    let summary: Value = sandbox
+        .http
+        .get(sandbox.url("/_admin/scenario"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let patient = summary["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["nhs_number"] == HAPPY)
+        .unwrap();
+    // PDS now names the new practice; a reset would restore the scenario's.
+    assert_eq!(patient["registered_with"], "A20047");
+    assert_eq!(patient["scenario_registered_with"], "B82617");
+}

@@ -26,6 +26,7 @@ mod pds_history_reset;
 mod pds_records;
 mod pki;
 mod platform;
+mod provider_assurance;
 mod provider_suite;
 mod requests_doc;
 mod safety;

@@ -420,3 +420,18 @@ pds:
         assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
     }
 }
+
+#[test]
+fn only_one_file_may_declare_the_allocation_range() {
+    let dir = temp_dir("pds-two-ranges");
+    let range = "pds:\n  nhs_number_allocation: { first: \"5182663366\", last: \"5182669999\" }\n";
+    std::fs::write(dir.join("a.yaml"), range).unwrap();
+    std::fs::write(dir.join("b.yaml"), range).unwrap();
+    let errors = spine_sandbox::scenario::load_paths(&[dir], start_day()).unwrap_err();
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        all.iter()
+            .any(|e| e.contains("b.yaml:2:") && e.contains("already declared in")),
+        "{all:?}"
+    );
+}

@@ -480,7 +480,6 @@ async fn cors_is_answered_on_every_plain_http_service() {
     for path in [
         format!("{BASE}/Patient/{JANE}"),
         "/spine-directory/FHIR/R4/Endpoint".to_owned(),
-        "/_admin/health".to_owned(),
         "/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord".to_owned(),
     ] {
         let resp = sb

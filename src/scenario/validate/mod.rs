@@ -30,6 +30,7 @@
 
 mod codes;
 mod dates;
+mod external;
 mod patients;
 mod practices;
 mod record;
@@ -99,7 +100,7 @@ pub(crate) fn build_world(
     // into other files.
     for (f, source) in sources.iter().enumerate() {
         for entry in source.file.practices.iter().flatten() {
-            if let Some(p) = checker.practice(f, entry) {
+            if let Some(p) = checker.practice(f, &source.documents, entry) {
                 world.practices.push(p);
             }
         }
@@ -153,7 +154,9 @@ pub(crate) fn build_world_in_order(
             .take()
             .or_else(|| source.file.description.clone());
         for entry in source.file.practices.iter().flatten() {
-            world.practices.extend(checker.practice(f, entry));
+            world
+                .practices
+                .extend(checker.practice(f, &source.documents, entry));
         }
         for entry in source.file.practitioners.iter().flatten() {
             checker.register_practitioner(f, entry);

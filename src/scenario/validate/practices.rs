@@ -11,6 +11,7 @@ impl Checker {
     pub(super) fn practice(
         &mut self,
         f: usize,
+        documents: &super::Documents,
         entry: &Spanned<PracticeEntry>,
     ) -> Option<Practice> {
         let at = entry.referenced;
@@ -138,9 +139,14 @@ impl Checker {
             let ids = branches.iter().map(|b| b.id.clone()).collect();
             self.branches.insert(o.value.clone(), ids);
         }
+        let external = match &e.external_provider {
+            Some(x) => Some(self.external_provider(f, documents, provider, x)?),
+            None => None,
+        };
         Some(Practice {
             supplier,
             branches,
+            external,
             ods: ods?,
             name: name?,
             asid: asid?,
