@@ -202,7 +202,7 @@ fn record(start: NaiveDate) -> Record {
     r
 }
 
-fn world(start: NaiveDate) -> World {
+pub(crate) fn world(start: NaiveDate) -> World {
     let ods = |s: &str| OdsCode::parse(s).unwrap();
     let practice = |code: &str, asid: &str, provider: bool| Practice {
         provider,

@@ -90,6 +90,8 @@ display_as_str!(OdsCode, Asid, PartyKey);
 pub mod interactions {
     pub const MIGRATE_STRUCTURED: &str =
         "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1";
+    pub const GET_STRUCTURED: &str =
+        "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1";
     pub const MIGRATE_DOCUMENT: &str =
         "urn:nhs:names:services:gpconnect:documents:fhir:rest:migrate:binary-1";
     pub const STRUCTURED_METADATA: &str =
@@ -98,8 +100,9 @@ pub mod interactions {
         "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:metadata-1";
 
     /// What a practice may send through SSP when its scenario entry lists no `interactions`.
-    pub const DEFAULT_ALLOWED: [&str; 4] = [
+    pub const DEFAULT_ALLOWED: [&str; 5] = [
         MIGRATE_STRUCTURED,
+        GET_STRUCTURED,
         MIGRATE_DOCUMENT,
         STRUCTURED_METADATA,
         DOCUMENTS_METADATA,

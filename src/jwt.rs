@@ -184,6 +184,12 @@ impl Rules {
         base_scope: "patient/*.read",
         interaction: "migrate structured record",
     };
+    /// `$gpc.getstructuredrecord`: direct care, `patient/*.read`, a requesting practitioner.
+    pub const GET_STRUCTURED: Rules = Rules {
+        reasons: &[Reason::DirectCare],
+        base_scope: "patient/*.read",
+        interaction: "get structured record",
+    };
     /// Migrate a document: the suite sends `directcare` + `patient/*.read`, GP2GP `migration` +
     /// `patient/*.read conf/R` (`docs/documents.md`); both are accepted.
     pub const MIGRATE_DOCUMENT: Rules = Rules {

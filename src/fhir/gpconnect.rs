@@ -5,6 +5,15 @@ use serde_json::{Value, json};
 
 use super::systems;
 
+/// The `Ssp-*` header names every GP Connect request carries (lower case; HTTP header names are
+/// case-insensitive). The interaction ids they name are in [`crate::identifiers::interactions`].
+pub mod headers {
+    pub const TRACE_ID: &str = "ssp-traceid";
+    pub const FROM: &str = "ssp-from";
+    pub const TO: &str = "ssp-to";
+    pub const INTERACTION_ID: &str = "ssp-interactionid";
+}
+
 /// `https://fhir.nhs.uk/STU3/StructureDefinition/` profiles (`docs/migrate.md`).
 pub mod profiles {
     pub const LOCATION: &str =
@@ -174,6 +183,9 @@ pub mod lists {
     /// The SNOMED term is "Miscellaneous record"; the title is `Uncategorised data`.
     pub const UNCATEGORISED: (&str, &str) = ("826501000000100", "Uncategorised data");
     pub const UNCATEGORISED_DISPLAY: &str = "Miscellaneous record";
+    /// The secondary List of problems in a partial record that do not match its query but are
+    /// linked from what does (`$gpc.getstructuredrecord`).
+    pub const LINKED_PROBLEMS: &str = "problems-linked-problems-not-relating-to-the-primary-query";
 
     /// Consultation structure Lists (these carry an `id`).
     pub const CONSULTATION: (&str, &str) = ("325851000000107", "Consultation");

@@ -9,13 +9,7 @@ use crate::fhir::FhirError;
 use crate::jwt::{self, Claims, Rules};
 use crate::scenario::Practice;
 
-/// Header names (lower case; HTTP header names are case-insensitive).
-mod names {
-    pub const TRACE_ID: &str = "ssp-traceid";
-    pub const FROM: &str = "ssp-from";
-    pub const TO: &str = "ssp-to";
-    pub const INTERACTION_ID: &str = "ssp-interactionid";
-}
+use crate::fhir::gpconnect::headers as names;
 
 /// The `Ssp-*` headers of an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq)]

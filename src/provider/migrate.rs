@@ -25,12 +25,10 @@ use super::Provider;
 use super::cache;
 use super::headers::{self, SspHeaders};
 use super::record::{self, BundleRequest};
-use crate::fhir::{FHIR_JSON, FhirError, systems};
-use crate::identifiers::interactions;
+use super::steps;
+use crate::fhir::{FHIR_JSON, FhirError};
 use crate::jwt::{Claims, Confidentiality, Rules};
-use crate::nhs_number::NhsNumber;
-use crate::pds::PdsStore;
-use crate::scenario::{Patient, Practice, World};
+use crate::scenario::{Patient, Practice};
 
 /// What a request that climbed every rung asks for.
 pub struct Approved<'w> {
@@ -110,14 +108,14 @@ pub fn ladder<'w>(
     practice: &Practice,
     req: &Request<Bytes>,
 ) -> Result<Approved<'w>, FhirError> {
-    let ssp = check_headers(practice, req)?;
+    let ssp = steps::check_headers(&steps::MIGRATE, practice, req)?;
     let claims = headers::authorise(req.headers(), provider.clock.now(), &Rules::MIGRATE)?;
     let resource = parse_parameters_resource(req.body())?;
     let params = read_parameters(&resource)?;
-    let nhs_number = check_nhs_number(&params)?;
+    let nhs_number = steps::check_nhs_number(params.nhs_system.as_deref(), &params.nhs_value)?;
     check_sensitivity(&claims, params.include_sensitive)?;
-    let patient = find_patient(&provider.world, practice, &nhs_number)?;
-    check_consent(patient)?;
+    let patient = steps::find_patient(&steps::MIGRATE, &provider.world, practice, &nhs_number)?;
+    steps::check_consent(patient)?;
     match req
         .extensions()
         .get::<super::remote_pds::RemoteRegistration>()
@@ -125,7 +123,7 @@ pub fn ladder<'w>(
         Some(remote) if remote.nhs_number == patient.nhs_number.as_str() => {
             check_remote_relationship(remote, &claims)?;
         }
-        _ => check_relationship(&provider.pds, patient, &claims)?,
+        _ => steps::check_relationship(&provider.pds, patient, &claims)?,
     }
     Ok(Approved {
         ssp,
@@ -135,134 +133,12 @@ pub fn ladder<'w>(
     })
 }
 
-/// Rung 1: headers.
-fn check_headers(practice: &Practice, req: &Request<Bytes>) -> Result<SspHeaders, FhirError> {
-    let ssp = headers::check_ssp_headers(req.headers())?;
-    headers::check_interaction(
-        &ssp,
-        req.method(),
-        req.uri().path(),
-        interactions::MIGRATE_STRUCTURED,
-    )?;
-    headers::check_addressee(&ssp, practice)?;
-    headers::check_accept(req)?;
-    headers::check_content_type(req.headers())?;
-    Ok(ssp)
-}
-
-/// The elements an STU3 `Parameters` resource may have.
-const PARAMETERS_ELEMENTS: [&str; 6] = [
-    "resourceType",
-    "id",
-    "meta",
-    "implicitRules",
-    "language",
-    "parameter",
-];
-
-/// Rung 3: the body parses as a `Parameters` resource (`docs/migrate.md` rows 1 and 2).
-pub(crate) fn parse_parameters_resource(body: &[u8]) -> Result<Map<String, Value>, FhirError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(FhirError::invalid_resource(
-            "the request body is empty: send a FHIR Parameters resource with patientNHSNumber and includeFullRecord",
-        ));
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        FhirError::invalid_resource(format!("the request body is not a JSON FHIR resource: {e}"))
-    })?;
-    let Value::Object(resource) = value else {
-        return Err(FhirError::invalid_resource(
-            "the request body must be a JSON object (a FHIR Parameters resource)",
-        ));
-    };
-    match resource.get("resourceType").and_then(Value::as_str) {
-        Some("Parameters") => {}
-        Some(other) => {
-            return Err(FhirError::invalid_resource(format!(
-                "the request body is a {other}; $gpc.migratestructuredrecord takes a Parameters resource"
-            )));
-        }
-        None => {
-            return Err(FhirError::invalid_resource(
-                "the request body has no resourceType; it must be a Parameters resource",
-            ));
-        }
-    }
-    if let Some(key) = resource
-        .keys()
-        .find(|k| !PARAMETERS_ELEMENTS.contains(&k.as_str()))
-    {
-        return Err(FhirError::invalid_resource(format!(
-            "Parameters: '{key}' is not an element of a Parameters resource"
-        )));
-    }
-    match resource.get("parameter") {
-        None | Some(Value::Array(_)) => {}
-        Some(_) => {
-            return Err(FhirError::invalid_resource(
-                "Parameters.parameter must be an array",
-            ));
-        }
-    }
-    for (i, p) in resource
-        .get("parameter")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        check_parameter_shape(p, &format!("Parameters.parameter[{i}]"))?;
-    }
-    Ok(resource)
-}
-
-/// A `parameter` (or `part`) is an object with a `name` and only the elements STU3 allows.
-fn check_parameter_shape(p: &Value, at: &str) -> Result<(), FhirError> {
-    let Value::Object(obj) = p else {
-        return Err(FhirError::invalid_resource(format!(
-            "{at} must be an object"
-        )));
-    };
-    if !obj.get("name").is_some_and(Value::is_string) {
-        return Err(FhirError::invalid_resource(format!("{at} has no name")));
-    }
-    for key in obj.keys() {
-        let allowed = matches!(
-            key.as_str(),
-            "name" | "id" | "extension" | "modifierExtension" | "resource" | "part"
-        ) || key.starts_with("value");
-        if !allowed {
-            return Err(FhirError::invalid_resource(format!(
-                "{at}: '{key}' is not an element of a Parameters parameter"
-            )));
-        }
-    }
-    if let Some(parts) = obj.get("part") {
-        let Some(parts) = parts.as_array() else {
-            return Err(FhirError::invalid_resource(format!(
-                "{at}.part must be an array"
-            )));
-        };
-        for (i, part) in parts.iter().enumerate() {
-            check_parameter_shape(part, &format!("{at}.part[{i}]"))?;
-        }
-    }
-    Ok(())
-}
-
 /// The parameters as read, before the NHS number is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawParameters {
     pub nhs_system: Option<String>,
     pub nhs_value: String,
     pub include_sensitive: bool,
-}
-
-fn value_keys(obj: &Map<String, Value>) -> Vec<&str> {
-    obj.keys()
-        .filter(|k| k.starts_with("value"))
-        .map(String::as_str)
-        .collect()
 }
 
 /// Rung 4: the parameters (`docs/migrate.md` rows 3, 4, 6, 7). Every diagnostic names the
@@ -292,7 +168,7 @@ pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, F
                         "patientNHSNumber is given more than once",
                     ));
                 }
-                nhs = Some(read_nhs_parameter(obj)?);
+                nhs = Some(steps::read_nhs_parameter(obj)?);
             }
             "includeFullRecord" => {
                 if seen_full_record {
@@ -332,36 +208,8 @@ pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, F
     })
 }
 
-fn read_nhs_parameter(obj: &Map<String, Value>) -> Result<(Option<String>, String), FhirError> {
-    if obj.contains_key("part") {
-        return Err(FhirError::invalid_parameter(
-            "patientNHSNumber takes a valueIdentifier, not parts",
-        ));
-    }
-    let Some(identifier) = obj.get("valueIdentifier") else {
-        return Err(match value_keys(obj).first() {
-            Some(other) => FhirError::invalid_parameter(format!(
-                "patientNHSNumber must be a valueIdentifier, not {other}"
-            )),
-            None => FhirError::invalid_parameter("patientNHSNumber has no value"),
-        });
-    };
-    let value = identifier
-        .get("value")
-        .and_then(Value::as_str)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            FhirError::invalid_parameter("patientNHSNumber.valueIdentifier has no value")
-        })?;
-    let system = identifier
-        .get("system")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok((system, value.to_owned()))
-}
-
 fn read_full_record(obj: &Map<String, Value>) -> Result<bool, FhirError> {
-    if let Some(key) = value_keys(obj).first() {
+    if let Some(key) = steps::value_keys(obj).first() {
         return Err(FhirError::invalid_parameter(format!(
             "includeFullRecord takes parts only, not {key}"
         )));
@@ -393,7 +241,7 @@ fn read_full_record(obj: &Map<String, Value>) -> Result<bool, FhirError> {
                 )));
             }
             None => {
-                return Err(match value_keys(&part_obj).first() {
+                return Err(match steps::value_keys(&part_obj).first() {
                     Some(key) => FhirError::invalid_parameter(format!(
                         "includeFullRecord.includeSensitiveInformation must be a valueBoolean, not {key}"
                     )),
@@ -411,25 +259,9 @@ fn read_full_record(obj: &Map<String, Value>) -> Result<bool, FhirError> {
     })
 }
 
-/// Rung 4b: the identifier system and the NHS number itself (`docs/migrate.md` row 5).
-fn check_nhs_number(params: &RawParameters) -> Result<NhsNumber, FhirError> {
-    match params.nhs_system.as_deref() {
-        Some(systems::NHS_NUMBER) => {}
-        Some(other) => {
-            return Err(FhirError::invalid_identifier_system(format!(
-                "patientNHSNumber.valueIdentifier.system is '{other}'; it must be '{}'",
-                systems::NHS_NUMBER
-            )));
-        }
-        None => {
-            return Err(FhirError::invalid_identifier_system(format!(
-                "patientNHSNumber.valueIdentifier has no system; it must be '{}'",
-                systems::NHS_NUMBER
-            )));
-        }
-    }
-    NhsNumber::parse(&params.nhs_value)
-        .map_err(|e| FhirError::invalid_nhs_number(format!("patientNHSNumber: {e}")))
+/// Rung 3: the body parses as a `Parameters` resource (`docs/migrate.md` rows 1 and 2).
+pub(crate) fn parse_parameters_resource(body: &[u8]) -> Result<Map<String, Value>, FhirError> {
+    steps::parse_parameters_resource(&steps::MIGRATE, body)
 }
 
 /// Rung 5: `includeSensitiveInformation` agrees with the scope (`docs/migrate.md`).
@@ -448,70 +280,6 @@ fn check_sensitivity(claims: &Claims, include_sensitive: bool) -> Result<(), Fhi
             "includeSensitiveInformation is false but JWT requested_scope has conf/R: send 'patient/*.read conf/N' to migrate without sensitive information",
         )),
         _ => Ok(()),
-    }
-}
-
-/// Rung 6: the patient this provider holds a record for, and may share (`docs/migrate.md`
-/// rows 10 to 13; README.md, "The GP Connect provider in detail").
-fn find_patient<'w>(
-    world: &'w World,
-    practice: &Practice,
-    nhs: &NhsNumber,
-) -> Result<&'w Patient, FhirError> {
-    let Some(patient) = world.patient(nhs.as_str()) else {
-        return Err(FhirError::patient_not_found(format!(
-            "patientNHSNumber {nhs}: no such patient in the scenario"
-        )));
-    };
-    if patient.record_at != practice.ods {
-        return Err(FhirError::patient_not_found(format!(
-            "patientNHSNumber {nhs}: {} ({}) does not hold this patient's record; it is held at {}",
-            practice.ods, practice.name, patient.record_at
-        )));
-    }
-    if let Some(died) = patient.deceased {
-        return Err(FhirError::patient_not_found(format!(
-            "patientNHSNumber {nhs}: the patient is deceased ({died}); migrate does not return deceased patients"
-        )));
-    }
-    if !patient.nhs_number_verified {
-        return Err(FhirError::patient_not_found(format!(
-            "patientNHSNumber {nhs}: the NHS number is not at verification status 01 'Number present and verified' at this practice"
-        )));
-    }
-    if patient.sensitive {
-        return Err(FhirError::patient_not_found(format!(
-            "patientNHSNumber {nhs}: the patient is sensitive (restricted) on PDS"
-        )));
-    }
-    Ok(patient)
-}
-
-/// Rung 7: the patient has not dissented from sharing (`docs/migrate.md` row 14).
-fn check_consent(patient: &Patient) -> Result<(), FhirError> {
-    if patient.dissent {
-        return Err(FhirError::no_patient_consent(format!(
-            "patientNHSNumber {}: the patient has dissented from sharing their record",
-            patient.nhs_number
-        )));
-    }
-    Ok(())
-}
-
-/// Rung 8: the requesting practice is the one PDS has the patient registered at now
-/// (`docs/migrate.md`; README.md, "The GP Connect provider in detail").
-fn check_relationship(pds: &PdsStore, patient: &Patient, claims: &Claims) -> Result<(), FhirError> {
-    let nhs = patient.nhs_number.as_str();
-    match pds.registered_practice(nhs) {
-        Some(ods) if ods == claims.requesting_ods => Ok(()),
-        Some(ods) => Err(FhirError::no_relationship(format!(
-            "JWT requesting_organization is {}, but PDS has patient {nhs} registered at {ods}: the new practice must change the registration on PDS (PATCH generalPractitioner) before migrating",
-            claims.requesting_ods
-        ))),
-        None => Err(FhirError::no_relationship(format!(
-            "PDS holds no registered practice for patient {nhs}, so {} cannot be its registered practice",
-            claims.requesting_ods
-        ))),
     }
 }
 

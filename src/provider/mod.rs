@@ -3,9 +3,12 @@
 //!), reached directly or through SSP with the same checks either way.
 //!
 //! - [`migrate`]: `$gpc.migratestructuredrecord` and its validation ladder (`docs/migrate.md`).
+//! - [`retrieve`]: `$gpc.getstructuredrecord`, part of the record by clinical area and filter
+//!   (`docs/getstructuredrecord.md`).
 //! - [`record`]: the Bundle, with confidential items withheld or labelled.
 //! - [`documents`]: migrate a document, `Binary/{id}` (`docs/documents.md`).
 //! - [`capability`]: the `metadata` CapabilityStatements.
+//! - [`steps`]: the steps both structured operations share (body, NHS number, patient, consent).
 //! - [`headers`]: the `Ssp-*`, media-type and JWT checks every interaction starts with.
 //! - [`cache`]: migrate Bundles serialised once, answered with each request's trace id.
 
@@ -16,6 +19,8 @@ pub mod headers;
 pub mod migrate;
 pub mod record;
 pub mod remote_pds;
+pub mod retrieve;
+pub mod steps;
 
 use bytes::Bytes;
 
@@ -155,9 +160,10 @@ fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
             answer(migrate::handle(provider, practice, req))
         }
         ["structured", "fhir", "Patient", "$gpc.getstructuredrecord"] => {
-            refuse(FhirError::not_implemented(
-                "$gpc.getstructuredrecord is not emulated: the sandbox provides $gpc.migratestructuredrecord",
-            ))
+            if method != Method::POST {
+                return wrong_method(method, path, "POST");
+            }
+            answer(retrieve::handle(provider, practice, req))
         }
         ["documents", "fhir", "metadata"] => {
             if !get {
@@ -177,7 +183,7 @@ fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
             answer(documents::handle(provider, practice, req, id))
         }
         ["structured", "fhir", ..] => refuse(FhirError::not_implemented(format!(
-            "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata and POST Patient/$gpc.migratestructuredrecord"
+            "{method} {path} is not implemented: the structured provider of {ods} serves GET metadata, POST Patient/$gpc.migratestructuredrecord and POST Patient/$gpc.getstructuredrecord"
         ))),
         ["documents", "fhir", ..] => refuse(FhirError::not_implemented(format!(
             "{method} {path} is not implemented: the documents provider of {ods} serves GET metadata and GET Binary/{{id}}"
@@ -191,5 +197,7 @@ fn route(provider: &Provider, req: &Request<Bytes>) -> Response<Pieces> {
     }
 }
 
+#[cfg(test)]
+mod bytes_tests;
 #[cfg(test)]
 pub(crate) mod test_world;

@@ -38,9 +38,10 @@ pub struct SdsDirectory {
 }
 
 /// The interactions a provider practice is registered for, with the service root each lives at.
-pub fn provider_interactions() -> [(&'static str, &'static str); 4] {
+pub fn provider_interactions() -> [(&'static str, &'static str); 5] {
     [
         (interactions::MIGRATE_STRUCTURED, "structured"),
+        (interactions::GET_STRUCTURED, "structured"),
         (interactions::STRUCTURED_METADATA, "structured"),
         (interactions::MIGRATE_DOCUMENT, "documents"),
         (interactions::DOCUMENTS_METADATA, "documents"),

@@ -5,8 +5,7 @@ use http::Method;
 
 use crate::identifiers::interactions;
 
-pub const GET_STRUCTURED: &str =
-    "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1";
+pub use crate::identifiers::interactions::GET_STRUCTURED;
 pub const RETRIEVE_DOCUMENT: &str =
     "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:binary-1";
 pub const SEARCH_DOCUMENTS: &str =

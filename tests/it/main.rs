@@ -14,6 +14,7 @@ mod consumer_setup;
 mod documents;
 mod fuzz_corpus;
 mod generated;
+mod getstructuredrecord;
 mod journey;
 mod limits_and_timeouts;
 mod migrate;

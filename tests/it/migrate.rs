@@ -319,9 +319,6 @@ async fn a_practice_without_gp_connect_is_organisation_not_found() {
 async fn unknown_operations_are_not_implemented() {
     let s = sandbox().await;
     let mut call = ProviderCall::migrate(PATIENT2, false);
-    call.path = "structured/fhir/Patient/$gpc.getstructuredrecord".into();
-    let (status, body) = call.send(&s).await;
-    assert_outcome(status, &body, 501, "NOT_IMPLEMENTED");
     call.path = "structured/fhir/Patient/1".into();
     let (status, body) = call.send(&s).await;
     assert_outcome(status, &body, 501, "NOT_IMPLEMENTED");

@@ -190,7 +190,7 @@ async fn party_key_combinations_find_the_endpoint() {
     assert_eq!(b["total"], 1, "{b}");
     let query = format!("/Endpoint?organization={ODS}|B82617&identifier={PARTY_KEY}|B82617-806568");
     let (_, _, b) = send(get(&sandbox, &query)).await;
-    assert_eq!(b["total"], 4, "every interaction of the MHS: {b}");
+    assert_eq!(b["total"], 5, "every interaction of the MHS: {b}");
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 use serde_json::json;
 
 use super::*;
-use crate::fhir::SpineCode;
+use crate::fhir::{SpineCode, systems};
 use crate::provider::test_world::{
     MigrateCall, PATIENT2, PATIENT18, TRACE_ID, default_world, provider,
 };
+use crate::scenario::World;
 
 fn refusal(call: &MigrateCall) -> FhirError {
     refusal_in(default_world(), call)

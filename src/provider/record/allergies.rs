@@ -115,6 +115,9 @@ impl<'a> Builder<'a> {
         let mut active = ListBuilder::default();
         let mut ended = ListBuilder::default();
         for a in &self.cx.req.patient.record.allergies {
+            if !self.cx.sel.includes(&a.meta.id) {
+                continue;
+            }
             let resolved = a.status == AllergyStatus::Resolved;
             let list = if resolved { &mut ended } else { &mut active };
             if self.cx.withheld(&a.meta) {
@@ -130,11 +133,17 @@ impl<'a> Builder<'a> {
                 }
             } else {
                 let r = self.cx.allergy(a, recorded.as_ref());
-                list.add(format!("AllergyIntolerance/{}", r.id));
+                if self.cx.sel.in_primary(&a.meta.id) {
+                    list.add(format!("AllergyIntolerance/{}", r.id));
+                }
                 write_entry(&mut self.out, &Resource::AllergyIntolerance(r));
             }
         }
-        self.primary_list(lists::ALLERGIES, active);
-        self.primary_list(lists::ENDED_ALLERGIES, ended);
+        if self.cx.sel.lists(Area::Allergies) {
+            self.primary_list(lists::ALLERGIES, active);
+        }
+        if self.cx.sel.lists(Area::EndedAllergies) {
+            self.primary_list(lists::ENDED_ALLERGIES, ended);
+        }
     }
 }

@@ -21,7 +21,7 @@ impl<'a> Builder<'a> {
         // Problems that name a consultation in `related`: its topic links to them too.
         let mut problems_naming: HashMap<&str, Vec<String>> = HashMap::new();
         for p in &rec.problems {
-            if self.cx.withheld(&p.meta) {
+            if self.cx.absent(&p.meta) {
                 continue;
             }
             for r in &p.related {
@@ -34,6 +34,9 @@ impl<'a> Builder<'a> {
             }
         }
         for c in &rec.consultations {
+            if !self.cx.sel.includes(&c.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&c.meta) {
                 primary.withheld = true;
                 continue;
@@ -49,12 +52,15 @@ impl<'a> Builder<'a> {
             let mut headings: Vec<(&'static str, ListBuilder)> = Vec::new();
             let mut problem_refs = Vec::new();
             let mut topic_title: Option<&str> = None;
-            for entry in &c.entries {
+            // A consultation in the Bundle only because a problem names it is an Encounter
+            // alone: no structure Lists, no contents of its own.
+            let structured = self.cx.sel.in_primary(item);
+            for entry in c.entries.iter().filter(|_| structured) {
                 let Some(target) = self.cx.index.get(entry.as_str()).copied() else {
                     continue;
                 };
                 let kind = target.kind();
-                if kind == Kind::Consultation {
+                if kind == Kind::Consultation || !self.cx.sel.includes(&target.meta().id) {
                     continue;
                 }
                 let list = kind.consultation_list_code();
@@ -108,7 +114,7 @@ impl<'a> Builder<'a> {
             let recorder_ref = participant_ref.as_deref().or(cx.recorder_ref.as_deref());
             let encounter_id = cx.id("Encounter", item);
             let encounter_ref = format!("Encounter/{encounter_id}");
-            if let Some(note) = &c.note {
+            if let Some(note) = c.note.as_ref().filter(|_| structured) {
                 let id = cx.id("Observation-narrative", item);
                 let mut l = ListBuilder::default();
                 l.add(format!("Observation/{id}"));
@@ -196,16 +202,18 @@ impl<'a> Builder<'a> {
                     &Resource::List(structure(list, &encounter_ref, c.date)),
                 );
             }
-            let list = cx.list(
-                &c.kind,
-                snomed_pair(lists::CONSULTATION.0, lists::CONSULTATION.1),
-                &consultation,
-                Some(cx.id("List-consultation", item)),
-            );
-            write_entry(
-                &mut self.out,
-                &Resource::List(structure(list, &encounter_ref, c.date)),
-            );
+            if structured {
+                let list = cx.list(
+                    &c.kind,
+                    snomed_pair(lists::CONSULTATION.0, lists::CONSULTATION.1),
+                    &consultation,
+                    Some(cx.id("List-consultation", item)),
+                );
+                write_entry(
+                    &mut self.out,
+                    &Resource::List(structure(list, &encounter_ref, c.date)),
+                );
+            }
 
             let mut participant = Vec::with_capacity(2);
             if let Some(r) = recorder_ref.filter(|_| !rec.quirks.no_encounter_recorder) {
@@ -247,8 +255,12 @@ impl<'a> Builder<'a> {
                 service_provider: cx.organization(),
             };
             write_entry(&mut self.out, &Resource::Encounter(encounter));
-            primary.add(encounter_ref);
+            if self.cx.sel.in_primary(&c.meta.id) {
+                primary.add(encounter_ref);
+            }
         }
-        self.primary_list(lists::CONSULTATIONS, primary);
+        if self.cx.sel.lists(Area::Consultations) {
+            self.primary_list(lists::CONSULTATIONS, primary);
+        }
     }
 }

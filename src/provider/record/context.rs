@@ -186,6 +186,8 @@ impl<'a> Item<'a> {
 /// resource can borrow from it while it is written.
 pub(super) struct Context<'a> {
     pub(super) req: &'a BundleRequest<'a>,
+    /// Which items and Lists the Bundle carries.
+    pub(super) sel: &'a Selection,
     pub(super) nhs: &'a str,
     pub(super) start_day: NaiveDate,
     pub(super) patient_ref: String,
@@ -306,6 +308,11 @@ impl<'a> Context<'a> {
         meta.confidential && !self.req.include_sensitive
     }
 
+    /// Not in this Bundle: withheld, or outside the selection.
+    pub(super) fn absent(&self, meta: &ItemMeta) -> bool {
+        self.withheld(meta) || !self.sel.includes(&meta.id)
+    }
+
     pub(super) fn id(&self, space: &str, item: &str) -> String {
         stable_id(&[space, self.nhs, item])
     }
@@ -359,7 +366,7 @@ impl<'a> Context<'a> {
     /// `Builder::recorded_in` for every allergy in the Bundle, so the practitioner is there.
     pub(super) fn recorded_in(&self, item: &str) -> Option<RecordedIn> {
         let c = *self.consultation_of.get(item)?;
-        if self.withheld(&c.meta) {
+        if self.absent(&c.meta) {
             return None;
         }
         let practitioner = c
@@ -383,7 +390,7 @@ impl<'a> Context<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub(super) fn new(req: &'a BundleRequest<'a>) -> Self {
+    pub(super) fn new(req: &'a BundleRequest<'a>, sel: &'a Selection) -> Self {
         let patient = req.patient;
         let nhs = patient.nhs_number.as_str();
         let rec = &patient.record;
@@ -405,6 +412,7 @@ impl<'a> Builder<'a> {
         let mut b = Self {
             cx: Context {
                 req,
+                sel,
                 nhs,
                 start_day: req.world.start_day,
                 patient_ref: format!("Patient/{}", stable_id(&["Patient", nhs])),
@@ -455,7 +463,7 @@ impl<'a> Builder<'a> {
     /// withheld consultation is not referenced). Its practitioner is added to the Bundle.
     pub(super) fn recorded_in(&mut self, item: &str) -> Option<RecordedIn> {
         let c = *self.cx.consultation_of.get(item)?;
-        if self.cx.withheld(&c.meta) {
+        if self.cx.absent(&c.meta) {
             return None;
         }
         let practitioner = c
@@ -477,6 +485,9 @@ impl<'a> Builder<'a> {
     /// Files a link from a problem or consultation into `list` (or marks the List as having
     /// lost an item) and returns the reference when the item is included and referenceable.
     pub(super) fn file_link(&mut self, item: &Item<'a>, list: Option<String>) -> Option<String> {
+        if !self.cx.sel.includes(&item.meta().id) {
+            return None;
+        }
         if self.cx.withheld(item.meta()) {
             if let Some(code) = list {
                 self.secondary_list(code).withheld = true;

@@ -11,6 +11,9 @@ impl<'a> Builder<'a> {
         let mut primary = ListBuilder::default();
         let req = self.cx.req;
         for d in &req.patient.record.diary {
+            if !self.cx.sel.includes(&d.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&d.meta) {
                 primary.withheld = true;
                 continue;
@@ -54,8 +57,12 @@ impl<'a> Builder<'a> {
                 note: crate::fhir::stu3::texts(Some(&*d.text)),
             };
             write_entry(&mut self.out, &Resource::ProcedureRequest(request));
-            primary.add(reference_);
+            if self.cx.sel.in_primary(&d.meta.id) {
+                primary.add(reference_);
+            }
         }
-        self.primary_list(lists::DIARY, primary);
+        if self.cx.sel.lists(Area::Diary) {
+            self.primary_list(lists::DIARY, primary);
+        }
     }
 }

@@ -13,7 +13,7 @@ impl<'a> Builder<'a> {
         let cx = &self.cx;
         let placeholders = cx.req.patient.record.quirks.placeholder_documents;
         for d in &cx.req.patient.record.documents {
-            if cx.withheld(&d.meta) {
+            if cx.absent(&d.meta) {
                 continue;
             }
             let url = format!(

@@ -13,6 +13,9 @@ impl<'a> Builder<'a> {
     pub(super) fn immunisations(&mut self) {
         let mut primary = ListBuilder::default();
         for i in &self.cx.req.patient.record.immunisations {
+            if !self.cx.sel.includes(&i.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&i.meta) {
                 primary.withheld = true;
                 continue;
@@ -69,8 +72,12 @@ impl<'a> Builder<'a> {
                 note: texts(i.note.as_deref()),
             };
             write_entry(&mut self.out, &Resource::Immunization(immunization));
-            primary.add(reference);
+            if self.cx.sel.in_primary(&i.meta.id) {
+                primary.add(reference);
+            }
         }
-        self.primary_list(lists::IMMUNISATIONS, primary);
+        if self.cx.sel.lists(Area::Immunisations) {
+            self.primary_list(lists::IMMUNISATIONS, primary);
+        }
     }
 }

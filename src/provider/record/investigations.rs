@@ -96,6 +96,9 @@ impl<'a> Builder<'a> {
         let mut primary = ListBuilder::default();
         let req = self.cx.req;
         for inv in &req.patient.record.investigations {
+            if !self.cx.sel.includes(&inv.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&inv.meta) {
                 primary.withheld = true;
                 continue;
@@ -282,8 +285,12 @@ impl<'a> Builder<'a> {
                 conclusion: None,
             };
             write_entry(&mut self.out, &Resource::DiagnosticReport(report));
-            primary.add(report_ref);
+            if self.cx.sel.in_primary(&inv.meta.id) {
+                primary.add(report_ref);
+            }
         }
-        self.primary_list(lists::INVESTIGATIONS, primary);
+        if self.cx.sel.lists(Area::Investigations) {
+            self.primary_list(lists::INVESTIGATIONS, primary);
+        }
     }
 }

@@ -27,6 +27,9 @@ impl<'a> Builder<'a> {
     pub(super) fn medications(&mut self) {
         let mut primary = ListBuilder::default();
         for m in &self.cx.req.patient.record.medications {
+            if !self.cx.sel.includes(&m.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&m.meta) {
                 primary.withheld = true;
                 continue;
@@ -221,7 +224,9 @@ impl<'a> Builder<'a> {
                     quantity: quantity(),
                 },
             };
-            write_entry(&mut self.out, &Resource::MedicationRequest(issue));
+            if self.cx.sel.prescription_issues() {
+                write_entry(&mut self.out, &Resource::MedicationRequest(issue));
+            }
             let mut statement_extension = Vec::with_capacity(2);
             statement_extension.push(Extension::concept(
                 extensions::PRESCRIBING_AGENCY,
@@ -255,8 +260,12 @@ impl<'a> Builder<'a> {
                 dosage: dosage(),
             };
             write_entry(&mut self.out, &Resource::MedicationStatement(statement));
-            primary.add(statement_ref);
+            if self.cx.sel.in_primary(&m.meta.id) {
+                primary.add(statement_ref);
+            }
         }
-        self.primary_list(lists::MEDICATIONS, primary);
+        if self.cx.sel.lists(Area::Medication) {
+            self.primary_list(lists::MEDICATIONS, primary);
+        }
     }
 }

@@ -22,6 +22,7 @@ mod medications;
 mod observations;
 mod problems;
 mod referrals;
+mod selection;
 pub mod terminology;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,8 @@ use serde_json::Value;
 use crate::scenario::{Document, Patient, Practice, World};
 
 pub(crate) use admin::write_resource;
+pub use selection::{Area, Partial, Selection};
+
 use context::*;
 use lists::*;
 use observations::*;
@@ -59,7 +62,13 @@ pub fn bundle(req: &BundleRequest<'_>) -> Value {
 /// small JSON tree dropped, so a large record never becomes one large tree: building and freeing
 /// a tree of a few million nodes costs several times its serialisation.
 pub fn bundle_bytes(req: &BundleRequest<'_>) -> Vec<u8> {
-    let mut b = Builder::new(req);
+    bundle_bytes_selected(req, &Selection::everything())
+}
+
+/// The Bundle of the part of the record `sel` names (`$gpc.getstructuredrecord`); with
+/// [`Selection::everything`] the migrate Bundle.
+pub fn bundle_bytes_selected(req: &BundleRequest<'_>, sel: &Selection) -> Vec<u8> {
+    let mut b = Builder::new(req, sel);
     b.problems();
     b.allergies();
     b.medications();

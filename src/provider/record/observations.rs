@@ -67,6 +67,9 @@ impl<'a> Builder<'a> {
             }
         }
         for o in observations {
+            if !self.cx.sel.includes(&o.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&o.meta) {
                 primary.withheld = true;
                 continue;
@@ -136,8 +139,12 @@ impl<'a> Builder<'a> {
                 component,
             };
             write_entry(&mut self.out, &Resource::Observation(observation));
-            primary.add(entry_ref);
+            if self.cx.sel.in_primary(&o.meta.id) {
+                primary.add(entry_ref);
+            }
         }
-        self.primary_list(lists::UNCATEGORISED, primary);
+        if self.cx.sel.lists(Area::Uncategorised) {
+            self.primary_list(lists::UNCATEGORISED, primary);
+        }
     }
 }

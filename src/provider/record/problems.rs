@@ -14,6 +14,9 @@ impl<'a> Builder<'a> {
         let mut primary = ListBuilder::default();
         let rec = &self.cx.req.patient.record;
         for p in &rec.problems {
+            if !self.cx.sel.includes(&p.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&p.meta) {
                 primary.withheld = true;
                 continue;
@@ -21,7 +24,10 @@ impl<'a> Builder<'a> {
             // Links to other problems are relatedProblemHeader, all others relatedClinicalContent.
             let mut related_problems = Vec::new();
             let mut related = Vec::new();
-            for r in &p.related {
+            // A problem outside the query, there because a selected item links to it, comes
+            // without its own links.
+            let own_links = self.cx.sel.in_primary(&p.meta.id);
+            for r in p.related.iter().filter(|_| own_links) {
                 let Some(item) = self.cx.index.get(r.as_str()).copied() else {
                     continue;
                 };
@@ -110,8 +116,15 @@ impl<'a> Builder<'a> {
                 note: texts(p.note.as_deref()),
             };
             write_entry(&mut self.out, &Resource::Condition(condition));
-            primary.add(reference);
+            if self.cx.sel.in_primary(&p.meta.id) {
+                primary.add(reference);
+            } else {
+                self.secondary_list(lists::LINKED_PROBLEMS.to_owned())
+                    .add(reference);
+            }
         }
-        self.primary_list(lists::PROBLEMS, primary);
+        if self.cx.sel.lists(Area::Problems) {
+            self.primary_list(lists::PROBLEMS, primary);
+        }
     }
 }

@@ -13,6 +13,9 @@ impl<'a> Builder<'a> {
         let mut primary = ListBuilder::default();
         let req = self.cx.req;
         for r in &req.patient.record.referrals {
+            if !self.cx.sel.includes(&r.meta.id) {
+                continue;
+            }
             if self.cx.withheld(&r.meta) {
                 primary.withheld = true;
                 continue;
@@ -76,8 +79,12 @@ impl<'a> Builder<'a> {
                 note: [Text { text: note.into() }],
             };
             write_entry(&mut self.out, &Resource::ReferralRequest(referral));
-            primary.add(reference_);
+            if self.cx.sel.in_primary(&r.meta.id) {
+                primary.add(reference_);
+            }
         }
-        self.primary_list(lists::REFERRALS, primary);
+        if self.cx.sel.lists(Area::Referrals) {
+            self.primary_list(lists::REFERRALS, primary);
+        }
     }
 }
