@@ -64,6 +64,8 @@ pub struct PracticeEntry {
     pub branches: Option<Vec<Spanned<BranchEntry>>>,
     /// A GP Connect provider outside the sandbox serves this practice (`super::external`).
     pub external_provider: Option<Spanned<super::external::ExternalProviderEntry>>,
+    /// Gaps this practice's provider leaves in every record it sends, as a record's `quirks:`.
+    pub quirks: Option<Vec<Spanned<String>>>,
 }
 
 /// A branch surgery of a practice: a `Location` in the migrate Bundle.

@@ -681,7 +681,7 @@ mod tests {
             errs,
             [
                 "t.yaml:3:5: unknown field `nmae`, expected one of ods, name, asid, party_key, \
-              provider, interactions, address, telecom, supplier, branches, external_provider"
+              provider, interactions, address, telecom, supplier, branches, external_provider, quirks"
             ]
         );
     }

@@ -350,6 +350,21 @@ pub struct Quirks {
     pub placeholder_documents: bool,
 }
 
+impl Quirks {
+    /// Both sets of gaps: a practice's quirks apply to every record it holds, beside the
+    /// record's own.
+    pub fn with(self, other: Self) -> Self {
+        Self {
+            no_asserter: self.no_asserter || other.no_asserter,
+            no_prescriber: self.no_prescriber || other.no_prescriber,
+            no_encounter_recorder: self.no_encounter_recorder || other.no_encounter_recorder,
+            flat_consultations: self.flat_consultations || other.flat_consultations,
+            no_specimens: self.no_specimens || other.no_specimens,
+            placeholder_documents: self.placeholder_documents || other.placeholder_documents,
+        }
+    }
+}
+
 impl Record {
     /// Number of clinical items of every area (investigation results not counted separately).
     pub fn item_count(&self) -> usize {

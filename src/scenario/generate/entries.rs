@@ -91,7 +91,7 @@ pub(super) struct Record {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) medications: Vec<FlowMap<Medication>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) immunisations: Vec<FlowMap<Dated>>,
+    pub(super) immunisations: Vec<FlowMap<Immunisation>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) observations: Vec<FlowMap<Observation>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -169,12 +169,20 @@ pub(super) struct Medication {
     pub(super) confidential: Option<bool>,
 }
 
-/// An item with only a code and a date (an immunisation).
+/// An immunisation, with the vaccine's details real exports nearly always carry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(super) struct Dated {
+pub(super) struct Immunisation {
     pub(super) id: String,
     pub(super) code: FlowMap<Code>,
     pub(super) date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) batch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) manufacturer: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) site: Option<FlowMap<Code>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) expiry: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -332,6 +332,32 @@ mod tests {
     }
 
     #[test]
+    fn generated_immunisations_carry_the_vaccine_details_as_real_exports_do() {
+        let world = load_generated(&yaml(300, 9));
+        let all: Vec<_> = world
+            .patients
+            .iter()
+            .flat_map(|p| p.record.immunisations.iter())
+            .collect();
+        assert!(all.len() > 100, "{}", all.len());
+        let detailed = all
+            .iter()
+            .filter(|i| {
+                i.batch.is_some()
+                    && i.manufacturer.is_some()
+                    && i.site.is_some()
+                    && i.expiry.is_some_and(|e| e > i.date)
+            })
+            .count();
+        // Real exports: over 90%.
+        assert!(
+            detailed * 100 >= all.len() * 85,
+            "{detailed} of {}",
+            all.len()
+        );
+    }
+
+    #[test]
     fn tiny_worlds_load_too() {
         for n in [0, 1, 8, 9] {
             assert_eq!(load_generated(&yaml(n, n as u64)).patients.len(), n);

@@ -201,6 +201,8 @@ struct PracticeInfo {
     provider: bool,
     /// The flavour its Bundles take (`read_code`s of its records are checked against it).
     supplier: crate::scenario::Supplier,
+    /// Gaps its provider leaves in every record it holds (`quirks:` of the practice).
+    quirks: crate::scenario::Quirks,
 }
 
 struct Checker {

@@ -136,13 +136,20 @@ impl Checker {
             .as_ref()
             .map_or_else(String::new, |n| n.value.clone());
         let empty = RecordEntry::default();
-        let supplier = record_at
+        let holder = record_at
             .as_ref()
             .and_then(|r| self.practices.get(r.as_str()))
-            .map(|p| p.supplier);
+            .map(|p| (p.supplier, p.quirks));
         let mut records = RecordChecker::new(self, f, dir, who);
-        records.supplier = supplier;
-        let record = records.record(e.record.as_ref().unwrap_or(&empty));
+        records.supplier = holder.map(|(supplier, _)| supplier);
+        let record = records
+            .record(e.record.as_ref().unwrap_or(&empty))
+            .map(|mut record| {
+                if let Some((_, quirks)) = holder {
+                    record.quirks = record.quirks.with(quirks);
+                }
+                record
+            });
 
         let registration = crate::scenario::supplier::registration(
             e.registration.as_ref(),

@@ -36,6 +36,12 @@ impl Checker {
                     self.report_at(f, o, message);
                 }
                 None => {
+                    let mut quirks = crate::scenario::Quirks::default();
+                    for q in e.quirks.iter().flatten() {
+                        if let Err(m) = crate::scenario::supplier::quirk(&q.value, &mut quirks) {
+                            self.report_at(f, q, m);
+                        }
+                    }
                     self.practices.insert(
                         o.value.clone(),
                         PracticeInfo {
@@ -46,6 +52,7 @@ impl Checker {
                                 .as_ref()
                                 .and_then(|s| crate::scenario::supplier::supplier(&s.value).ok())
                                 .unwrap_or_default(),
+                            quirks,
                         },
                     );
                 }

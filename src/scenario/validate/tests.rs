@@ -831,3 +831,22 @@ fn a_registration_branch_must_be_a_branch_of_the_practice_holding_the_record() {
         Some("harrogate")
     );
 }
+
+#[test]
+fn a_practice_quirk_applies_to_every_record_it_holds() {
+    let text = with_patients(PATIENT).replace(
+        "    asid: \"918999198738\"\n",
+        "    asid: \"918999198738\"\n    quirks: [no-asserter, no-specimens]\n",
+    );
+    let world = load(&text);
+    let quirks = world.patients[0].record.quirks;
+    assert!(quirks.no_asserter && quirks.no_specimens, "{quirks:?}");
+    assert!(!quirks.flat_consultations);
+    let wrong = text.replace("no-specimens]", "no-specimen]");
+    let found = errors(&wrong);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].ends_with("unknown quirk 'no-specimen'; expected one of no-asserter, no-prescriber, no-encounter-recorder, flat-consultations, no-specimens, placeholder-documents"),
+        "{found:?}"
+    );
+}
