@@ -296,3 +296,45 @@ fn the_readme_example_scenario_loads() {
     .unwrap_or_else(|errors| panic!("{errors:?}"));
     assert_eq!(world.patients.len(), 1);
 }
+
+/// Real exports carry batch, manufacturer, site and expiry on over 90% of immunisations; the
+/// shipped scenarios do too, the default journey's own patient included.
+#[test]
+fn shipped_immunisations_carry_the_vaccine_details_as_real_exports_do() {
+    for file in ["scenarios/default.yaml", "scenarios/training.yaml"] {
+        let world = load(&[file]);
+        let all: Vec<_> = world
+            .patients
+            .iter()
+            .flat_map(|p| p.record.immunisations.iter())
+            .collect();
+        let detailed = all
+            .iter()
+            .filter(|i| {
+                i.batch.is_some()
+                    && i.manufacturer.is_some()
+                    && i.site.is_some()
+                    && i.expiry.is_some_and(|e| e > i.date)
+            })
+            .count();
+        assert!(
+            detailed * 100 >= all.len() * 90,
+            "{file}: {detailed} of {}",
+            all.len()
+        );
+    }
+    let world = load(&["scenarios/default.yaml"]);
+    let journey_patient = world
+        .patients
+        .iter()
+        .find(|p| p.nhs_number.as_str() == "9434761018")
+        .unwrap();
+    assert!(
+        journey_patient
+            .record
+            .immunisations
+            .iter()
+            .all(|i| i.batch.is_some() && i.manufacturer.is_some()),
+        "the default journey's patient"
+    );
+}
