@@ -24,6 +24,9 @@ use crate::fhir::{FhirError, SpineCode};
 mod limits;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
 pub use limits::{BodyBudget, ConnectionLimits, RETRY_AFTER_SECS};
+mod source;
+use source::MADE_FRAME;
+pub use source::Source;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -58,21 +61,6 @@ pub enum Pieces {
     /// held whole.
     Made(std::sync::Arc<dyn Source>),
 }
-
-/// An answer made as it is sent, for [`Pieces::Made`].
-pub trait Source: Send + Sync + std::fmt::Debug {
-    /// Its length in bytes.
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Its bytes from `offset` on: at least one and at most about `max` while `offset` is
-    /// before the end, none after.
-    fn chunk(&self, offset: usize, max: usize) -> Bytes;
-}
-
-/// How much of a [`Pieces::Made`] answer one frame carries.
-const MADE_FRAME: usize = 64 * 1024;
 
 impl Default for Pieces {
     fn default() -> Self {
