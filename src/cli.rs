@@ -91,6 +91,17 @@ pub struct ServeArgs {
     /// [env: SANDBOX_MIGRATE_CACHE_MAX_BYTES] [default: 268435456]
     #[arg(long, value_name = "BYTES")]
     pub migrate_cache_max_bytes: Option<u64>,
+    /// This sandbox's name behind a router: new worlds are named NAME-<random>
+    /// [env: SANDBOX_SHARD]
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
+    /// Most worlds held besides the default one [env: SANDBOX_MAX_WORLDS] [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_worlds: Option<usize>,
+    /// Remove worlds unused for this many seconds; 0 keeps them
+    /// [env: SANDBOX_WORLD_IDLE_TIMEOUT_SECS] [default: 0]
+    #[arg(long = "world-idle-timeout", value_name = "SECS")]
+    pub world_idle_timeout_secs: Option<u64>,
     /// TOML configuration file [env: SANDBOX_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -105,6 +116,9 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             certs_dir: self.certs_dir.clone(),
             migrate_cache_max_bytes: self.migrate_cache_max_bytes,
+            shard: self.shard.clone(),
+            max_worlds: self.max_worlds,
+            world_idle_timeout_secs: self.world_idle_timeout_secs,
         }
     }
 }

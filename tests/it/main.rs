@@ -36,3 +36,4 @@ mod safety;
 mod scenario_files;
 mod sds;
 mod ssp;
+mod world_isolation;
