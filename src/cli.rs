@@ -275,6 +275,18 @@ pub struct JourneyArgs {
     /// with the login's authorization-code exchange.
     #[arg(long, value_name = "SECRET", requires = "client_key")]
     pub client_secret: Option<String>,
+    /// `migrate` moves the patient and receives the whole record; `retrieve` reads chosen
+    /// clinical areas for direct care ($gpc.getstructuredrecord), leaving the registration.
+    #[arg(long, value_enum, default_value_t = crate::journey::Operation::Migrate)]
+    pub operation: crate::journey::Operation,
+    /// Retrieve: clinical areas to ask for, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "AREAS")]
+    pub include: Vec<crate::journey::Area>,
+    /// Retrieve: a filter as parameter.part=value (repeatable), e.g.
+    /// includeConsultations.includeNumberOfMostRecent=3,
+    /// includeReferrals.referralSearchPeriod=2020-01-01..2020-12-31; it asks for its area too.
+    #[arg(long = "filter", value_name = "PARAM.PART=VALUE")]
+    pub filters: Vec<String>,
 }
 
 /// `generate --format`.

@@ -95,6 +95,11 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
             }
             _ => None,
         },
+        operation: args.operation,
+        retrieve: spine_sandbox::journey::RetrieveQuery {
+            include: args.include,
+            parts: args.filters,
+        },
     };
     let json = args.json;
     let report = spine_sandbox::journey::run(&options, |step| {

@@ -328,6 +328,10 @@ struct JourneyRequest {
     sensitive: bool,
     #[serde(default)]
     from: Option<String>,
+    #[serde(default)]
+    operation: crate::journey::Operation,
+    #[serde(default)]
+    retrieve: crate::journey::RetrieveQuery,
 }
 
 /// Runs the consumer journey against this very sandbox, over the network like the CLI does,
@@ -386,7 +390,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         Ok(a) => a,
         Err(e) => {
             return fail(FhirError::bad_request(format!(
-                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\"}})"
+                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\", \"operation\", \"retrieve\"}})"
             )));
         }
     };
@@ -400,6 +404,8 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
         auth: None,
+        operation: ask.operation,
+        retrieve: ask.retrieve,
     };
     let report = crate::journey::run(&options, |_| {}).await;
     boxed(json_response(StatusCode::OK, &json!(report)))

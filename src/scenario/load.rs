@@ -690,7 +690,8 @@ mod tests {
             errs,
             [
                 "t.yaml:3:5: unknown field `nmae`, expected one of ods, name, asid, party_key, \
-              provider, interactions, address, telecom, supplier, branches, external_provider, quirks"
+              provider, interactions, address, telecom, supplier, branches, external_provider, quirks, \
+              structured_enabled, disabled_areas"
             ]
         );
     }
