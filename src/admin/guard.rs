@@ -26,8 +26,13 @@ pub const KEY_HEADER: &str = "x-sandbox-key";
 /// The cookie `/?key=KEY` sets, so the page's own calls carry the key.
 pub const KEY_COOKIE: &str = "sandbox_key";
 
-/// True for the paths the admin API and the page answer.
+/// True for the paths the admin API and the page answer, in any world.
 pub fn is_admin_path(path: &str) -> bool {
+    let path = match crate::http::world_prefix(path) {
+        Some((_, "")) => "/",
+        Some((_, rest)) => rest,
+        None => path,
+    };
     path == "/" || path == "/healthz" || path == "/favicon.ico" || path.starts_with("/_admin")
 }
 

@@ -191,6 +191,22 @@ async fn a_worlds_admin_calls_need_its_own_key() {
     assert_eq!(wrong.status(), 401);
     let right = world_get(&sandbox, &a, "/_admin/journal").await;
     assert_eq!(right.status(), 200);
+    // A page elsewhere may not read a world's admin API, key or not: no CORS answer for it.
+    let foreign = sandbox
+        .http
+        .get(&journal)
+        .header("x-sandbox-key", a["key"].as_str().unwrap())
+        .header("origin", "http://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let id = a["id"].as_str().unwrap();
     let reset = sandbox
         .http
