@@ -211,6 +211,10 @@ pub struct ConformanceArgs {
         hide_env_values = true
     )]
     pub admin_key: Option<String>,
+    /// A world on the sandbox (made with `POST /_admin/worlds`): its URLs are used instead of
+    /// the default world's (docs/worlds.md).
+    #[arg(long, value_name = "ID")]
+    pub world: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,6 +230,10 @@ pub struct ScenarioArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct JourneyArgs {
+    /// A world on the sandbox (made with `POST /_admin/worlds`): its URLs are used instead of
+    /// the default world's (docs/worlds.md).
+    #[arg(long, value_name = "ID")]
+    pub world: Option<String>,
     /// NHS number of the patient to move.
     #[arg(long, value_name = "NHS")]
     pub patient: String,
@@ -286,4 +294,13 @@ pub struct JourneyArgs {
 pub enum GenerateFormat {
     Json,
     Yaml,
+}
+
+/// The base URL of `world` on the sandbox at `sandbox` (the sandbox's own when none).
+pub fn world_url(sandbox: &str, world: Option<&str>) -> String {
+    let sandbox = sandbox.trim_end_matches('/');
+    match world {
+        Some(id) => format!("{sandbox}/worlds/{id}"),
+        None => sandbox.to_owned(),
+    }
 }

@@ -528,7 +528,7 @@ pub fn status_response(
             OutcomeStyle::Sds,
         ),
         (Service::Ssp, 502) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "transient",
                 format!("ERROR_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
@@ -537,7 +537,7 @@ pub fn status_response(
             OutcomeStyle::Ssp,
         ),
         (Service::Ssp, 504) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "timeout",
                 format!("TIMEOUT_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
@@ -546,7 +546,7 @@ pub fn status_response(
             OutcomeStyle::Ssp,
         ),
         (Service::Ssp, 429) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "throttled",
                 "TOO_MANY_REQUESTS",
@@ -555,7 +555,7 @@ pub fn status_response(
             OutcomeStyle::Ssp,
         ),
         (Service::Ssp, _) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "transient",
                 "SERVICE_UNAVAILABLE",
