@@ -119,6 +119,8 @@ async fn run() {
                 ssp_url: format!("https://{}", sandbox.ssp_addr),
                 certs_dir: certs.clone(),
                 auth: None,
+                operation: Default::default(),
+                retrieve: Default::default(),
             };
             tasks.spawn(async move { journey::run(&options, |_| {}).await });
         }
