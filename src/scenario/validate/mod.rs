@@ -30,10 +30,12 @@
 
 mod codes;
 mod dates;
+mod demographics;
 mod external;
 mod patients;
 mod practices;
 mod record;
+mod record_details;
 mod references;
 #[cfg(test)]
 mod tests;
