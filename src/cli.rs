@@ -91,6 +91,17 @@ pub struct ServeArgs {
     /// [env: SANDBOX_MIGRATE_CACHE_MAX_BYTES] [default: 268435456]
     #[arg(long, value_name = "BYTES")]
     pub migrate_cache_max_bytes: Option<u64>,
+    /// This sandbox's name behind a router: new worlds are named NAME-<random>
+    /// [env: SANDBOX_SHARD]
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
+    /// Most worlds held besides the default one [env: SANDBOX_MAX_WORLDS] [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_worlds: Option<usize>,
+    /// Remove worlds unused for this many seconds; 0 keeps them
+    /// [env: SANDBOX_WORLD_IDLE_TIMEOUT_SECS] [default: 0]
+    #[arg(long = "world-idle-timeout", value_name = "SECS")]
+    pub world_idle_timeout_secs: Option<u64>,
     /// TOML configuration file [env: SANDBOX_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -105,6 +116,9 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             certs_dir: self.certs_dir.clone(),
             migrate_cache_max_bytes: self.migrate_cache_max_bytes,
+            shard: self.shard.clone(),
+            max_worlds: self.max_worlds,
+            world_idle_timeout_secs: self.world_idle_timeout_secs,
         }
     }
 }
@@ -197,6 +211,10 @@ pub struct ConformanceArgs {
         hide_env_values = true
     )]
     pub admin_key: Option<String>,
+    /// A world on the sandbox (made with `POST /_admin/worlds`): its URLs are used instead of
+    /// the default world's (docs/worlds.md).
+    #[arg(long, value_name = "ID")]
+    pub world: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -212,6 +230,10 @@ pub struct ScenarioArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct JourneyArgs {
+    /// A world on the sandbox (made with `POST /_admin/worlds`): its URLs are used instead of
+    /// the default world's (docs/worlds.md).
+    #[arg(long, value_name = "ID")]
+    pub world: Option<String>,
     /// NHS number of the patient to move.
     #[arg(long, value_name = "NHS")]
     pub patient: String,
@@ -253,6 +275,18 @@ pub struct JourneyArgs {
     /// with the login's authorization-code exchange.
     #[arg(long, value_name = "SECRET", requires = "client_key")]
     pub client_secret: Option<String>,
+    /// `migrate` moves the patient and receives the whole record; `retrieve` reads chosen
+    /// clinical areas for direct care ($gpc.getstructuredrecord), leaving the registration.
+    #[arg(long, value_enum, default_value_t = crate::journey::Operation::Migrate)]
+    pub operation: crate::journey::Operation,
+    /// Retrieve: clinical areas to ask for, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "AREAS")]
+    pub include: Vec<crate::journey::Area>,
+    /// Retrieve: a filter as parameter.part=value (repeatable), e.g.
+    /// includeConsultations.includeNumberOfMostRecent=3,
+    /// includeReferrals.referralSearchPeriod=2020-01-01..2020-12-31; it asks for its area too.
+    #[arg(long = "filter", value_name = "PARAM.PART=VALUE")]
+    pub filters: Vec<String>,
 }
 
 /// `generate --format`.
@@ -260,4 +294,13 @@ pub struct JourneyArgs {
 pub enum GenerateFormat {
     Json,
     Yaml,
+}
+
+/// The base URL of `world` on the sandbox at `sandbox` (the sandbox's own when none).
+pub fn world_url(sandbox: &str, world: Option<&str>) -> String {
+    let sandbox = sandbox.trim_end_matches('/');
+    match world {
+        Some(id) => format!("{sandbox}/worlds/{id}"),
+        None => sandbox.to_owned(),
+    }
 }

@@ -72,6 +72,40 @@ pub struct Config {
     /// sandbox as the external provider behind another (`docs/provider-assurance.md`).
     #[serde(default)]
     pub provider_pds_url: Option<String>,
+    /// This sandbox's name among several behind one router: new worlds are named
+    /// `{shard}-{random}`, so the router can send `/worlds/{shard}-*` here (docs/worlds.md).
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// How many worlds besides the default one the sandbox holds at most.
+    #[serde(default = "default_max_worlds")]
+    pub max_worlds: usize,
+    /// Worlds unused this long are removed; 0 keeps them until deleted.
+    #[serde(default)]
+    pub world_idle_timeout_secs: u64,
+    /// The most patients a world's scenario (shipped or uploaded) may hold.
+    #[serde(default = "default_world_max_patients")]
+    pub world_max_patients: usize,
+    /// The largest uploaded scenario file a world may be made from, in bytes.
+    #[serde(default = "default_world_max_scenario_bytes")]
+    pub world_max_scenario_bytes: usize,
+}
+
+/// The default of `scenario_max_yaml_nodes`.
+pub const DEFAULT_MAX_YAML_NODES: usize = 5_000_000;
+
+/// The default of `migrate_cache_max_bytes` (256 MiB).
+pub const DEFAULT_MIGRATE_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+fn default_max_worlds() -> usize {
+    1000
+}
+
+fn default_world_max_patients() -> usize {
+    1000
+}
+
+fn default_world_max_scenario_bytes() -> usize {
+    4 * 1024 * 1024
 }
 
 /// Whether the platform's authentication is enforced.
@@ -99,8 +133,8 @@ impl Default for Config {
             forward_timeout_secs: 20,
             journal_capacity: 2000,
             journal_max_bytes: 64 * 1024 * 1024,
-            scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
-            migrate_cache_max_bytes: crate::provider::cache::DEFAULT_MAX_BYTES,
+            scenario_max_yaml_nodes: DEFAULT_MAX_YAML_NODES,
+            migrate_cache_max_bytes: DEFAULT_MIGRATE_CACHE_MAX_BYTES,
             auth: AuthMode::Off,
             admin_key: None,
             max_connections: 1024,
@@ -109,6 +143,11 @@ impl Default for Config {
             oauth_max_codes: 10_000,
             oauth_max_tokens: 10_000,
             provider_pds_url: None,
+            shard: None,
+            max_worlds: default_max_worlds(),
+            world_idle_timeout_secs: 0,
+            world_max_patients: default_world_max_patients(),
+            world_max_scenario_bytes: default_world_max_scenario_bytes(),
         }
     }
 }
@@ -128,6 +167,12 @@ pub struct Overrides {
     pub certs_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migrate_cache_max_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_worlds: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub world_idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +296,17 @@ impl Config {
                 "admin_key must be at least 16 printable characters without spaces".into(),
             ));
         }
+        if let Some(shard) = &self.shard {
+            let ok = (1..=20).contains(&shard.len())
+                && shard
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "shard '{shard}' must be 1 to 20 of a-z, 0-9 and '-' (it starts world ids)"
+                )));
+            }
+        }
         if self.journal_max_bytes < 64 * 1024 {
             return Err(ConfigError::Invalid(format!(
                 "journal_max_bytes must be at least 65536 (one entry holds up to about 40 KiB), \
@@ -259,13 +315,6 @@ impl Config {
             )));
         }
         Ok(())
-    }
-
-    /// The scenario parser's limits.
-    pub fn parse_limits(&self) -> crate::scenario::load::ParseLimits {
-        crate::scenario::load::ParseLimits {
-            max_yaml_nodes: self.scenario_max_yaml_nodes,
-        }
     }
 
     /// The base URL advertised to consumers, without a trailing slash.
@@ -278,7 +327,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 28] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -302,6 +351,11 @@ pub const KEYS: [&str; 23] = [
     "oauth_max_codes",
     "oauth_max_tokens",
     "provider_pds_url",
+    "shard",
+    "max_worlds",
+    "world_idle_timeout_secs",
+    "world_max_patients",
+    "world_max_scenario_bytes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

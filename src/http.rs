@@ -24,9 +24,13 @@ use crate::fhir::{FhirError, SpineCode};
 mod limits;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
 pub use limits::{BodyBudget, ConnectionLimits, RETRY_AFTER_SECS};
+mod guard;
 mod source;
+pub use guard::{DropConnection, Stopped, guarded};
+mod world_path;
 use source::MADE_FRAME;
 pub use source::Source;
+pub use world_path::{WORLDS_PATH, is_world_id, world_prefix};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -702,11 +706,7 @@ async fn serve_connection<S, P, H, F>(
                 resp = closing(resp);
             }
             // An injected "dropped connection": hyper closes the connection unanswered.
-            if resp
-                .extensions()
-                .get::<crate::platform::faults::DropConnection>()
-                .is_some()
-            {
+            if resp.extensions().get::<DropConnection>().is_some() {
                 return Err(DroppedByFault);
             }
             Ok(resp)

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 mod consumers;
 pub mod guard;
@@ -35,30 +35,14 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             StatusCode::OK,
             &json!({ "status": "ok", "scenario": shared.world.name }),
         )),
-        (&Method::POST, "/_admin/reset") => {
-            // Rebuilding every PDS record of a large world takes a while: it runs on a blocking
-            // thread, record by record, so other requests are served meanwhile.
-            let (pds, world) = (shared.pds.clone(), shared.world.clone());
-            if let Err(e) = tokio::task::spawn_blocking(move || pds.reset(&world)).await {
-                tracing::error!(error = %e, "Reset stopped before it finished.");
-                return boxed(
-                    FhirError::new(
-                        SpineCode::InternalServerError,
-                        format!("reset stopped before it finished: {e}; try it again"),
-                    )
-                    .to_response(OutcomeStyle::GpConnect),
-                );
+        (&Method::POST, "/_admin/reset") => match reset(shared).await {
+            Ok(()) => {
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                boxed(resp)
             }
-            shared.migrate_cache.reset();
-            shared.platform.reset();
-            shared.journal.clear();
-            shared.deliveries.clear();
-            consumers::reset(shared);
-            tracing::info!("State reset to the loaded scenario.");
-            let mut resp = Response::new(Bytes::new());
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            boxed(resp)
-        }
+            Err(e) => boxed(e.to_response(OutcomeStyle::GpConnect)),
+        },
         (&Method::GET, "/_admin/journal") => {
             let wants_stream = req
                 .headers()
@@ -107,7 +91,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 ),
             }
         }
-        (&Method::GET, "/") => page(),
+        (&Method::GET, "/") => page(&shared.base_path),
         (&Method::GET, "/_admin/assets/page.css") => asset(include_str!("page.css"), "text/css"),
         (&Method::GET, "/_admin/assets/page.js") => {
             asset(include_str!("page.js"), "text/javascript")
@@ -165,6 +149,27 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .to_response(OutcomeStyle::GpConnect),
         ),
     }
+}
+
+/// Puts a world back to its scenario: records, tokens, faults, journal, delivered records.
+pub async fn reset(shared: &Shared) -> Result<(), FhirError> {
+    // Rebuilding every PDS record of a large world takes a while: it runs on a blocking
+    // thread, record by record, so other requests are served meanwhile.
+    let (pds, world) = (shared.pds.clone(), shared.world.clone());
+    if let Err(e) = tokio::task::spawn_blocking(move || pds.reset(&world)).await {
+        tracing::error!(error = %e, "Reset stopped before it finished.");
+        return Err(FhirError::new(
+            SpineCode::InternalServerError,
+            format!("reset stopped before it finished: {e}; try it again"),
+        ));
+    }
+    shared.migrate_cache.reset();
+    shared.platform.reset();
+    shared.journal.clear();
+    shared.deliveries.clear();
+    consumers::reset(shared);
+    tracing::info!("State reset to the loaded scenario.");
+    Ok(())
 }
 
 /// `GET /_admin/records/{sequence}/documents/{binary id}`: a document the delivered record
@@ -323,6 +328,10 @@ struct JourneyRequest {
     sensitive: bool,
     #[serde(default)]
     from: Option<String>,
+    #[serde(default)]
+    operation: crate::journey::Operation,
+    #[serde(default)]
+    retrieve: crate::journey::RetrieveQuery,
 }
 
 /// Runs the consumer journey against this very sandbox, over the network like the CLI does,
@@ -381,7 +390,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         Ok(a) => a,
         Err(e) => {
             return fail(FhirError::bad_request(format!(
-                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\"}})"
+                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\", \"operation\", \"retrieve\"}})"
             )));
         }
     };
@@ -391,10 +400,12 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         skip_registration_change: ask.skip_registration_change,
         sensitive: ask.sensitive,
         from: ask.from,
-        sandbox_url: format!("http://{}", loopback(shared.http_addr)),
+        sandbox_url: format!("http://{}{}", loopback(shared.http_addr), shared.base_path),
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
         auth: None,
+        operation: ask.operation,
+        retrieve: ask.retrieve,
     };
     let report = crate::journey::run(&options, |_| {}).await;
     boxed(json_response(StatusCode::OK, &json!(report)))
@@ -496,8 +507,15 @@ fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
     resp
 }
 
-fn page() -> Response<Body> {
-    let mut resp = Response::new(full(include_str!("page.html")));
+/// The page; under a world's prefix its own links carry the prefix.
+fn page(base_path: &str) -> Response<Body> {
+    let html = include_str!("page.html");
+    let html = if base_path.is_empty() {
+        Bytes::from_static(html.as_bytes())
+    } else {
+        Bytes::from(html.replace("\"/_admin/", &format!("\"{base_path}/_admin/")))
+    };
+    let mut resp = Response::new(full(html));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),

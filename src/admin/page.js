@@ -8,10 +8,10 @@ const LANE_NAMES = {
   ssp: ["SSP", "secure proxy"], provider: ["Old practice", "(provider)"],
 };
 const MIGRATE = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1";
-const RUN_BUTTONS = ["run-happy", "run-norel", "run-sensitive"];
+const RUN_BUTTONS = ["run-happy", "run-norel", "run-sensitive", "run-retrieve"];
 const ROW = 48, TOP = 72;
 let scenario = null, selected = null, hops = [], lastSequence = 0, busy = false, regrade = null;
-let journeyStart = null, lastRun = null, presenterAt = 0;
+let journeyStart = null, lastRun = null, presenterAt = 0, reading = false;
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, text) => {
@@ -51,7 +51,7 @@ function pdsShows(p) {
 }
 
 async function loadScenario() {
-  scenario = await (await fetch("/_admin/scenario")).json();
+  scenario = await (await fetch(BASE + "/_admin/scenario")).json();
   $("scenario-name").textContent = scenario.name || "";
   $("scenario-story").textContent = scenario.description || "";
   const practices = $("practices");
@@ -60,9 +60,9 @@ async function loadScenario() {
     // The client certificate and key SSP accepts for this ASID, for a consumer's own system.
     const files = el("span", { class: "downloads" });
     files.append(
-      el("a", { href: `/_admin/certificates/clients/${p.asid}.pem`, download: `${p.asid}.pem` }, "certificate"),
+      el("a", { href: `${BASE}/_admin/certificates/clients/${p.asid}.pem`, download: `${p.asid}.pem` }, "certificate"),
       document.createTextNode(" · "),
-      el("a", { href: `/_admin/certificates/clients/${p.asid}-key.pem`, download: `${p.asid}-key.pem` }, "key"),
+      el("a", { href: `${BASE}/_admin/certificates/clients/${p.asid}-key.pem`, download: `${p.asid}-key.pem` }, "key"),
     );
     item.append(document.createTextNode(" "), files);
     return item;
@@ -83,7 +83,7 @@ async function loadScenario() {
     if (!p.nhs_number_verified) tags.append(el("span", { class: "tag unverified" }, "NHS number unverified"));
     if (p.confidential_items) tags.append(el("span", { class: "tag" }, `${p.confidential_items} confidential`));
     card.append(tags);
-    card.addEventListener("click", () => choose(p, true));
+    card.addEventListener("click", () => { reading = false; choose(p, true); });
     list.append(card);
   }
   drawPaths();
@@ -115,7 +115,8 @@ function choose(p, pickPractice) {
 function updateTitle() {
   if (!selected) return;
   const as = $("new-practice").value;
-  $("journey-title").textContent = `${selected.name}: moving the record from ${practiceName(selected.record_at)} to ${practiceName(as)}`;
+  $("journey-title").textContent = reading ? `${selected.name}: reading part of the record at ${practiceName(selected.record_at)} for ${practiceName(as)}`
+    : `${selected.name}: moving the record from ${practiceName(selected.record_at)} to ${practiceName(as)}`;
   $("journey-sub").textContent = pdsShows(selected);
 }
 
@@ -128,6 +129,7 @@ function updateButtons() {
   else if (as === selected.record_at) why = `${practiceName(as)} already holds this record: choose another new practice.`;
   else if (!canReceive(practice(as))) why = `${practiceName(as)} is not on GP Connect: SDS lists no system there that may ask for a record.`;
   for (const b of RUN_BUTTONS) $(b).disabled = busy || why !== "";
+  if (!chosenAreas().length) $("run-retrieve").disabled = true;
   // Skipping the change shows a refusal only while PDS names another practice (or hides it).
   if (!why && !selected.sensitive && selected.registered_with === as) {
     $("run-norel").disabled = true;
@@ -157,10 +159,16 @@ const PATHS = [
   { id: "no-gpc", name: "No GP Connect", about: "The old practice is not on GP Connect: SDS has no address for it.",
     pick: () => pickPatient((p) => !practice(p.record_at)?.provider && !p.sensitive && !p.deceased),
     none: "Every practice holding a record here is on GP Connect.", kind: "happy" },
+  { id: "retrieve", name: "Direct care read", about: "Read allergies, medication and problems; PDS is not changed.",
+    pick: () => pickPatient((p) => ordinary(p) && atLoad(p) === p.record_at) || pickPatient(ordinary),
+    none: "No patient here has an ordinary record to read.", kind: "retrieve", areas: ["allergies", "medication", "problems"] },
   { id: "outage", name: "Outage", about: "The old practice's system is offline for one run.",
     pick: () => pickPatient((p) => ordinary(p) && atLoad(p) === p.record_at) || pickPatient(ordinary),
     none: "No patient here has an ordinary record to ask for.", kind: "happy", fault: "provider-offline" },
 ];
+
+/** The areas ticked for a direct-care read. */
+const chosenAreas = () => [...document.querySelectorAll('#retrieve-areas input[name="area"]:checked')].map((b) => b.value);
 
 function pickPatient(test) {
   const patient = scenario.patients.find(test);
@@ -190,21 +198,21 @@ async function runPath(path) {
   const from = document.activeElement;
   busy = true;
   updateButtons();
-  await fetch("/_admin/reset", { method: "POST" });
+  await fetch(BASE + "/_admin/reset", { method: "POST" });
   await Promise.all([loadScenario(), syncTrainer()]);
   choose(scenario.patients.find((p) => p.nhs_number === found.patient.nhs_number), false);
   $("new-practice").value = found.as;
   updateTitle();
   let rule = null;
   if (path.fault) {
-    const resp = await fetch("/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[path.fault]) });
+    const resp = await fetch(BASE + "/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[path.fault]) });
     rule = resp.ok ? (await resp.json()).rules[0] : null;
     await syncTrainer();
   }
   busy = false;
   await runJourney(path.kind, path);
   if (rule) {
-    await fetch(`/_admin/faults/${rule.id}`, { method: "DELETE" });
+    await fetch(`${BASE}/_admin/faults/${rule.id}`, { method: "DELETE" });
     await syncTrainer();
   }
   // The keyboard follows the click to the journey, unless it has moved on meanwhile.
@@ -217,15 +225,22 @@ async function runJourney(kind, path) {
   updateButtons();
   const as = $("new-practice").value;
   const run = { patient: selected, as, from: selected.record_at, kind, path };
+  reading = kind === "retrieve";
+  updateTitle();
   journeyStart = lastSequence;
   hops = [];
   drawDiagram();
-  const what = path ? path.name : { happy: "moving the record", norel: "asking without changing the registration", sensitive: "asking for sensitive information too" }[kind];
+  const what = path ? path.name : { happy: "moving the record", norel: "asking without changing the registration", sensitive: "asking for sensitive information too", retrieve: "reading part of the record" }[kind];
   $("result").replaceChildren(banner("running", `Running: ${what}…`, `${selected.name}, from ${practiceName(run.from)} to ${practiceName(as)}.`));
   $("steps").replaceChildren();
   const body = { patient: selected.nhs_number, as, skip_registration_change: kind === "norel", sensitive: kind === "sensitive", from: run.from };
+  if (kind === "retrieve") {
+    // A path's areas are ticked, so the page shows what was asked for.
+    if (path?.areas) for (const b of document.querySelectorAll('#retrieve-areas input[name="area"]')) b.checked = path.areas.includes(b.value);
+    Object.assign(body, { operation: "retrieve", retrieve: { include: chosenAreas(), parts: [] } });
+  }
   try {
-    const resp = await fetch("/_admin/journey", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const resp = await fetch(BASE + "/_admin/journey", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     run.report = await resp.json();
     if (!resp.ok) throw new Error(run.report?.issue?.[0]?.diagnostics || `status ${resp.status}`);
     lastRun = run;
@@ -263,7 +278,7 @@ function codeLine(code, status, who) {
 }
 
 const STEP_WHO = (step, run) => /^PDS/.test(step) ? "PDS" : /^SDS/.test(step) ? "SDS (the Spine directory)"
-  : /^Platform/.test(step) ? "the NHS API platform" : /Migrate|Document/.test(step) ? `${practiceName(run.from)} through SSP` : "the sandbox";
+  : /^Platform/.test(step) ? "the NHS API platform" : /Migrate|Document|Retrieve/.test(step) ? `${practiceName(run.from)} through SSP` : "the sandbox";
 
 /** The outcome in plain words: what happened, why, and the code as a code. */
 function explainOutcome(run) {
@@ -275,6 +290,13 @@ function explainOutcome(run) {
   if (bad.trace_id && /through SSP$/.test(who)) {
     const provider = hops.find((h) => h.service === "provider" && h.trace_id === bad.trace_id);
     if (!provider || provider.status !== bad.status) who = "SSP";
+  }
+  if (r.result === "received" && run.kind === "retrieve") {
+    const rec = r.record || {};
+    const names = (rec.areas_requested || []).map((a) => window.AREA_NAMES[a] || a).join(", ");
+    const warned = (rec.warnings || []).length ? `The old practice warned: ${rec.warnings.join("; ")}.` : "";
+    return ["received", `Part of the record read: ${as} received ${p.name}'s ${names.toLowerCase()} from ${from}`,
+      [`${rec.resources} resources arrived for direct care; PDS was not changed. Confidential items are never sent for direct care.`, warned]];
   }
   if (r.result === "received") {
     const rec = r.record || {};
@@ -348,7 +370,7 @@ function hopLanes(entry) {
 /** A hop's label: the resource asked for and the answer, short enough for its arrow. */
 function hopLabel(e) {
   const p = (e.target || e.path || "").split("?")[0];
-  const what = /migratestructuredrecord/.test(p) ? "migrate" : /\/Binary\//.test(p) ? "document"
+  const what = /migratestructuredrecord/.test(p) ? "migrate" : /getstructuredrecord/.test(p) ? "retrieve" : /\/Binary\//.test(p) ? "document"
     : /Endpoint$/.test(p) ? "Endpoint" : /Device$/.test(p) ? "Device" : /\/Patient/.test(p) ? "Patient" : p.split("/").filter(Boolean).pop() || "/";
   const code = spineCode(e.refusal);
   const answer = e.status === 444 ? "dropped" : `${e.status}${code && !String(e.status).includes(code) ? " " + code : ""}`;
@@ -478,8 +500,13 @@ function explainHop(e) {
         ? "SSP could not get an answer from the old practice's system." : fallback };
   }
   if (e.service === "provider") {
-    const doc = /Binary/.test(e.path);
+    const doc = /Binary/.test(e.path), part = /getstructuredrecord/.test(e.path);
     const ods = (/^\/([A-Z0-9]+)\//.exec(e.path) || [])[1];
+    if (part) {
+      return { asked: `The old practice's system (${practiceName(ods)}) was asked for part of ${who}'s record: the areas ticked.`,
+        why: "Direct care reads what it needs where the record is; the patient stays registered where they are.",
+        answer: ok ? `The areas asked for came back: ${body?.entry?.length ?? 0} entries.` : fallback };
+    }
     const lines = {
       NO_RELATIONSHIP: "It refused: PDS does not name the asking practice as the patient's GP.",
       PATIENT_NOT_FOUND: "It answered “patient not found”: it does not release this record (restricted, deceased or unknown).",
@@ -499,7 +526,7 @@ function explainHop(e) {
 /** Missed hops (a closed stream, a reconnect) are fetched from the journal. */
 async function catchUp() {
   if (journeyStart === null) return;
-  const entries = await (await fetch(`/_admin/journal?since=${journeyStart}`)).json();
+  const entries = await (await fetch(`${BASE}/_admin/journal?since=${journeyStart}`)).json();
   const before = hops.length;
   for (const e of entries) addHop(e, false);
   if (hops.length !== before) drawDiagram();
@@ -516,7 +543,7 @@ function addHop(entry, draw = true) {
 
 /** The live journal. When the stream ends, reconnect from the last entry seen. */
 function follow() {
-  const source = new EventSource(`/_admin/journal?stream=true&since=${lastSequence}`);
+  const source = new EventSource(`${BASE}/_admin/journal?stream=true&since=${lastSequence}`);
   source.addEventListener("entry", (msg) => {
     addHop(JSON.parse(msg.data));
     // A consumer system of your own shows up too: regrade once its hops have settled.
@@ -533,7 +560,7 @@ function follow() {
 
 async function loadConformance() {
   const box = $("conformance");
-  const report = await (await fetch("/_admin/conformance")).json();
+  const report = await (await fetch(BASE + "/_admin/conformance")).json();
   box.replaceChildren();
   if (!report.consumers.length) { box.append(el("p", { class: "empty" }, "No journey in the journal yet.")); return; }
   for (const c of report.consumers) {
@@ -555,7 +582,7 @@ async function loadConformance() {
 
 /** A check's rule, its NHS page and the journal entries proving it, each openable. */
 async function showCheck(k) {
-  const entries = await (await fetch("/_admin/journal")).json();
+  const entries = await (await fetch(BASE + "/_admin/journal")).json();
   $("hop-title").textContent = `${k.status.replace("_", " ").toUpperCase()}: ${k.title}`;
   const body = $("hop-body");
   body.replaceChildren(el("p", {}, k.detail), el("p", {}, `Rule: ${k.rule}`));
@@ -579,12 +606,12 @@ async function showCheck(k) {
 
 /** The newest delivered Bundle, shown as a clinician would read it. */
 async function loadRecord() {
-  const kept = await (await fetch("/_admin/records")).json();
+  const kept = await (await fetch(BASE + "/_admin/records")).json();
   if (!kept.length) return;
   const d = kept[0];
   // The same record again: keep it as it is (consultations opened stay open).
   if (document.querySelector(`#record[data-sequence="${d.sequence}"]`)) return;
-  const bundle = await (await fetch(`/_admin/records/${d.sequence}`)).json();
+  const bundle = await (await fetch(`${BASE}/_admin/records/${d.sequence}`)).json();
   $("record-view").replaceChildren(window.renderRecord(bundle, d));
 }
 
@@ -595,7 +622,7 @@ const TRAINER = {
   "provider-offline": { service: "provider", drop: true, label: "the old practice's system is offline" },
 };
 async function syncTrainer() {
-  const res = await fetch("/_admin/faults");
+  const res = await fetch(BASE + "/_admin/faults");
   const rules = res.ok ? (await res.json()).rules : [];
   for (const button of document.querySelectorAll("#trainer button")) {
     const rule = rules.find((r) => r.label === TRAINER[button.dataset.fault].label);
@@ -648,14 +675,16 @@ function presenterMove(step) {
 function wire() {
   for (const button of document.querySelectorAll("#trainer button")) {
     button.addEventListener("click", async () => {
-      if (button.dataset.rule) await fetch(`/_admin/faults/${button.dataset.rule}`, { method: "DELETE" });
-      else await fetch("/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[button.dataset.fault]) });
+      if (button.dataset.rule) await fetch(`${BASE}/_admin/faults/${button.dataset.rule}`, { method: "DELETE" });
+      else await fetch(BASE + "/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[button.dataset.fault]) });
       await syncTrainer();
     });
   }
   $("run-happy").addEventListener("click", () => runJourney("happy"));
   $("run-norel").addEventListener("click", () => runJourney("norel"));
   $("run-sensitive").addEventListener("click", () => runJourney("sensitive"));
+  $("run-retrieve").addEventListener("click", () => runJourney("retrieve"));
+  for (const box of document.querySelectorAll('#retrieve-areas input[name="area"]')) box.addEventListener("change", updateButtons);
   $("new-practice").addEventListener("change", updateButtons);
   $("hop-close").addEventListener("click", () => $("hop-dialog").close());
   $("refresh-conformance").addEventListener("click", () => { loadConformance(); loadRecord(); });
@@ -686,7 +715,7 @@ function wire() {
   });
   window.addEventListener("afterprint", () => { for (const d of opened) d.open = false; });
   $("reset").addEventListener("click", async () => {
-    await fetch("/_admin/reset", { method: "POST" });
+    await fetch(BASE + "/_admin/reset", { method: "POST" });
     journeyStart = lastSequence;
     hops = [];
     lastRun = null;
@@ -702,11 +731,41 @@ function wire() {
   window.addEventListener("resize", () => { if (window.innerWidth !== width) { width = window.innerWidth; drawDiagram(); } });
 }
 
+/** The trainee worlds (the default world's page only): each with the link to hand out. */
+async function loadWorlds() {
+  const section = $("worlds-section");
+  if (BASE !== "") { section.hidden = true; return; }
+  const res = await fetch("/_admin/worlds");
+  if (!res.ok) { section.hidden = true; return; }
+  const { worlds } = await res.json();
+  const list = $("worlds");
+  if (!worlds.length) { list.replaceChildren(el("li", { class: "empty" }, "No trainee worlds yet.")); return; }
+  list.replaceChildren(...worlds.map((w) => {
+    const link = new URL(w.urls.page_with_key, location.href);
+    link.host = location.host;
+    const item = el("li", {}, `${w.id} (${w.scenario}) · `);
+    item.append(el("a", { href: link.href, target: "_blank", rel: "noopener" }, link.href));
+    const remove = el("button", { type: "button" }, "Delete");
+    remove.addEventListener("click", async () => {
+      await fetch(`/_admin/worlds/${w.id}`, { method: "DELETE" });
+      await loadWorlds();
+    });
+    item.append(" ", remove);
+    return item;
+  }));
+}
+
+$("new-world").addEventListener("click", async () => {
+  await fetch("/_admin/worlds", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ scenario: "default" }) });
+  await loadWorlds();
+});
+
 wire();
+loadWorlds();
 // On a phone the patient list starts folded: the paths above the journey do most of the work.
 if (window.matchMedia("(max-width: 720px)").matches) $("patients-box").open = false;
 loadScenario().then(async () => {
-  const journal = await (await fetch("/_admin/journal")).json();
+  const journal = await (await fetch(BASE + "/_admin/journal")).json();
   lastSequence = journal.reduce((m, e) => Math.max(m, e.sequence), 0);
   journeyStart = lastSequence;
   drawDiagram();
