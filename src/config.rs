@@ -72,6 +72,11 @@ pub struct Config {
     /// sandbox as the external provider behind another (`docs/provider-assurance.md`).
     #[serde(default)]
     pub provider_pds_url: Option<String>,
+    /// Folder where the sandbox keeps what teams change (PDS records, journal, faults, tokens,
+    /// delivered records, consumer marks, the clock) and reads it back at start, so a restart
+    /// loses nothing (`docs/scaling.md`, "State dir"). None: all of it lives in memory only.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Whether the platform's authentication is enforced.
@@ -109,6 +114,7 @@ impl Default for Config {
             oauth_max_codes: 10_000,
             oauth_max_tokens: 10_000,
             provider_pds_url: None,
+            state_dir: None,
         }
     }
 }
@@ -128,6 +134,8 @@ pub struct Overrides {
     pub certs_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migrate_cache_max_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -278,7 +286,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -302,6 +310,7 @@ pub const KEYS: [&str; 23] = [
     "oauth_max_codes",
     "oauth_max_tokens",
     "provider_pds_url",
+    "state_dir",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

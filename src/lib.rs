@@ -21,6 +21,7 @@
 //! - [`clock`]: injected time.
 //! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
 //! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
+//! - [`state_dir`]: a world's mutable state kept on disk (`--state-dir`) and read back at start.
 
 // Standard output belongs to the command line (`--json` answers are piped into other tools):
 // the library reports through `tracing` or its return values, never by printing.
@@ -58,6 +59,7 @@ pub mod sandbox;
 pub mod scenario;
 pub mod sds;
 pub mod ssp;
+pub mod state_dir;
 pub mod tls;
 
 pub use clock::Clock;

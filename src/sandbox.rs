@@ -22,7 +22,7 @@ use crate::http::{
 use crate::journal::{self, Entry, Journal};
 use crate::platform::faults::{self, DropConnection, Injection, RequestFacts};
 use crate::scenario::World;
-use crate::{admin, conformance, pds, pki, platform, provider, sds, ssp, tls};
+use crate::{admin, conformance, pds, pki, platform, provider, sds, ssp, state_dir, tls};
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,8 @@ pub enum StartError {
     Pki(#[from] pki::PkiError),
     #[error("SSP TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    #[error("{0}")]
+    State(#[from] state_dir::StateError),
 }
 
 /// The handles each emulated service gets: its signature says what it can touch.
@@ -82,6 +84,8 @@ pub struct RunningSandbox {
     pub shared: Shared,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Writes the world's state to `--state-dir` after each change and at shutdown.
+    state: Option<state_dir::writer::Writer>,
 }
 
 pub struct Sandbox;
@@ -98,6 +102,7 @@ impl Sandbox {
         let http_addr = local_addr(&http_listener, config.http_addr)?;
         let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
         let public_url = config.public_url_for(http_addr.port());
+        let saved = state_dir::read_for_start(&mut config)?;
         admin::guard::settle_key(&mut config, &public_url);
         ensure_pki(&config.certs_dir, &world, &public_url).await?;
         let platform = Arc::new(platform::Platform::new(
@@ -154,6 +159,10 @@ impl Sandbox {
             deliveries: conformance::Deliveries::default(),
             consumer_marks: conformance::Marks::default(),
         };
+        let state = saved.start(&shared)?;
+        let changes = state
+            .as_ref()
+            .map_or_else(state_dir::writer::Changes::none, |w| w.changes.clone());
         let limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::GpConnect);
         let ssp_limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::Ssp);
         let drain = Duration::from_secs(10);
@@ -177,7 +186,15 @@ impl Sandbox {
             PlainAcceptor,
             move |req, (), _remote| {
                 let app = app.clone();
-                async move { crate::cors::around(req, |req| dispatch(&app, req)).await }
+                let changes = changes.clone();
+                async move {
+                    let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
+                    let resp = crate::cors::around(req, |req| dispatch(&app, req)).await;
+                    if writes {
+                        changes.touch();
+                    }
+                    resp
+                }
             },
             limits,
             rx.clone(),
@@ -203,6 +220,7 @@ impl Sandbox {
             shared,
             shutdown,
             tasks,
+            state,
         })
     }
 }
@@ -220,6 +238,9 @@ impl RunningSandbox {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if let Some(state) = self.state.take() {
+            state.finish().await;
+        }
     }
 }
 

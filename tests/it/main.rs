@@ -33,3 +33,4 @@ mod safety;
 mod scenario_files;
 mod sds;
 mod ssp;
+mod state_dir;
