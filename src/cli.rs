@@ -95,6 +95,17 @@ pub struct ServeArgs {
     /// nothing [env: SANDBOX_STATE_DIR]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// This sandbox's name behind a router: new worlds are named NAME-<random>
+    /// [env: SANDBOX_SHARD]
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
+    /// Most worlds held besides the default one [env: SANDBOX_MAX_WORLDS] [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_worlds: Option<usize>,
+    /// Remove worlds unused for this many seconds; 0 keeps them
+    /// [env: SANDBOX_WORLD_IDLE_TIMEOUT_SECS] [default: 0]
+    #[arg(long = "world-idle-timeout", value_name = "SECS")]
+    pub world_idle_timeout_secs: Option<u64>,
     /// TOML configuration file [env: SANDBOX_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -110,6 +121,9 @@ impl ServeArgs {
             certs_dir: self.certs_dir.clone(),
             migrate_cache_max_bytes: self.migrate_cache_max_bytes,
             state_dir: self.state_dir.clone(),
+            shard: self.shard.clone(),
+            max_worlds: self.max_worlds,
+            world_idle_timeout_secs: self.world_idle_timeout_secs,
         }
     }
 }

@@ -77,6 +77,34 @@ pub struct Config {
     /// loses nothing (`docs/scaling.md`, "State dir"). None: all of it lives in memory only.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// This sandbox's name among several behind one router: new worlds are named
+    /// `{shard}-{random}`, so the router can send `/worlds/{shard}-*` here (docs/worlds.md).
+    #[serde(default)]
+    pub shard: Option<String>,
+    /// How many worlds besides the default one the sandbox holds at most.
+    #[serde(default = "default_max_worlds")]
+    pub max_worlds: usize,
+    /// Worlds unused this long are removed; 0 keeps them until deleted.
+    #[serde(default)]
+    pub world_idle_timeout_secs: u64,
+    /// The most patients a world's scenario (shipped or uploaded) may hold.
+    #[serde(default = "default_world_max_patients")]
+    pub world_max_patients: usize,
+    /// The largest uploaded scenario file a world may be made from, in bytes.
+    #[serde(default = "default_world_max_scenario_bytes")]
+    pub world_max_scenario_bytes: usize,
+}
+
+fn default_max_worlds() -> usize {
+    1000
+}
+
+fn default_world_max_patients() -> usize {
+    1000
+}
+
+fn default_world_max_scenario_bytes() -> usize {
+    4 * 1024 * 1024
 }
 
 /// Whether the platform's authentication is enforced.
@@ -115,6 +143,11 @@ impl Default for Config {
             oauth_max_tokens: 10_000,
             provider_pds_url: None,
             state_dir: None,
+            shard: None,
+            max_worlds: default_max_worlds(),
+            world_idle_timeout_secs: 0,
+            world_max_patients: default_world_max_patients(),
+            world_max_scenario_bytes: default_world_max_scenario_bytes(),
         }
     }
 }
@@ -136,6 +169,12 @@ pub struct Overrides {
     pub migrate_cache_max_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_worlds: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub world_idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +298,17 @@ impl Config {
                 "admin_key must be at least 16 printable characters without spaces".into(),
             ));
         }
+        if let Some(shard) = &self.shard {
+            let ok = (1..=20).contains(&shard.len())
+                && shard
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "shard '{shard}' must be 1 to 20 of a-z, 0-9 and '-' (it starts world ids)"
+                )));
+            }
+        }
         if self.journal_max_bytes < 64 * 1024 {
             return Err(ConfigError::Invalid(format!(
                 "journal_max_bytes must be at least 65536 (one entry holds up to about 40 KiB), \
@@ -286,7 +336,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 29] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -311,6 +361,11 @@ pub const KEYS: [&str; 24] = [
     "oauth_max_tokens",
     "provider_pds_url",
     "state_dir",
+    "shard",
+    "max_worlds",
+    "world_idle_timeout_secs",
+    "world_max_patients",
+    "world_max_scenario_bytes",
 ];
 
 /// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the

@@ -16,6 +16,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+mod exchange;
+pub use exchange::{DROPPED, Exchange, Outcome};
+
 /// Bodies kept per entry are cut at this many bytes, so a 5,000-item record does not eat memory.
 pub const BODY_LIMIT: usize = 16 * 1024;
 

@@ -22,6 +22,7 @@
 //! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
 //! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
 //! - [`state_dir`]: a world's mutable state kept on disk (`--state-dir`) and read back at start.
+//! - [`world`]: many isolated worlds in one sandbox, each under `/worlds/{id}`.
 
 // Standard output belongs to the command line (`--json` answers are piped into other tools):
 // the library reports through `tracing` or its return values, never by printing.
@@ -61,6 +62,7 @@ pub mod sds;
 pub mod ssp;
 pub mod state_dir;
 pub mod tls;
+pub mod world;
 
 pub use clock::Clock;
 pub use config::Config;

@@ -2,27 +2,22 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::FutureExt;
-use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::fhir::outcome::Refusal;
-use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
-use crate::http::{
-    Body, ConnectionLimits, Pieces, PlainAcceptor, closing, read_body_within, serve,
-};
-use crate::journal::{self, Entry, Journal};
-use crate::platform::faults::{self, DropConnection, Injection, RequestFacts};
+use crate::fhir::OutcomeStyle;
+use crate::http::{ConnectionLimits, PlainAcceptor, serve};
+use crate::journal::Journal;
 use crate::scenario::World;
+
+mod front;
 use crate::{admin, conformance, pds, pki, platform, provider, sds, ssp, state_dir, tls};
+pub use front::Front;
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +59,11 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// OAuth, rate limits and injected faults (the API platform's and Spine's behaviour).
     pub platform: Arc<platform::Platform>,
-    /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash.
+    /// Base URL advertised to consumers (SDS addresses, Binary URLs), no trailing slash; a
+    /// world's ends with its prefix.
     pub public_url: String,
+    /// The world's path prefix (`/worlds/{id}`); empty for the default world.
+    pub base_path: String,
     /// Where the listeners are bound (the web page's journeys call the sandbox over the network).
     pub http_addr: SocketAddr,
     pub ssp_addr: SocketAddr,
@@ -77,34 +75,28 @@ pub struct Shared {
     pub consumer_marks: conformance::Marks,
 }
 
-/// A started sandbox: its real addresses and the means to stop it.
-pub struct RunningSandbox {
+/// Where a world is served from: what every world of one sandbox has in common but its URLs.
+pub struct Place {
+    pub clock: Clock,
+    pub public_url: String,
+    pub base_path: String,
     pub http_addr: SocketAddr,
     pub ssp_addr: SocketAddr,
-    pub shared: Shared,
-    shutdown: watch::Sender<bool>,
-    tasks: JoinSet<()>,
-    /// Writes the world's state to `--state-dir` after each change and at shutdown.
-    state: Option<state_dir::writer::Writer>,
+    pub stopping: watch::Receiver<bool>,
 }
 
-pub struct Sandbox;
-
-impl Sandbox {
-    /// Binds the plain-HTTP and SSP listeners, makes sure the PKI exists, and starts serving.
-    pub async fn start(
-        mut config: Config,
-        world: World,
-        clock: Clock,
-    ) -> Result<RunningSandbox, StartError> {
-        let http_listener = bind(config.http_addr).await?;
-        let ssp_listener = bind(config.ssp_addr).await?;
-        let http_addr = local_addr(&http_listener, config.http_addr)?;
-        let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
-        let public_url = config.public_url_for(http_addr.port());
-        let saved = state_dir::read_for_start(&mut config)?;
-        admin::guard::settle_key(&mut config, &public_url);
-        ensure_pki(&config.certs_dir, &world, &public_url).await?;
+impl Shared {
+    /// A world's state, fresh from its scenario: every service wired to its own stores. The
+    /// scenario itself is shared, not copied.
+    pub fn assemble(config: Arc<Config>, world: Arc<World>, place: Place) -> Self {
+        let Place {
+            clock,
+            public_url,
+            base_path,
+            http_addr,
+            ssp_addr,
+            stopping,
+        } = place;
         let platform = Arc::new(platform::Platform::new(
             &world.platform,
             config.auth == crate::config::AuthMode::Required,
@@ -114,8 +106,6 @@ impl Sandbox {
                 default_redirect: format!("{public_url}/callback"),
             },
         ));
-        let world = Arc::new(world);
-        let (shutdown, rx) = watch::channel(false);
         let pds_store = pds::PdsStore::new(&world);
         let sds_directory = sds::SdsDirectory::new(&world, &public_url);
         let migrate_cache = provider::cache::MigrateCache::new(config.migrate_cache_max_bytes);
@@ -142,9 +132,9 @@ impl Sandbox {
                 remote_pds: config.provider_pds_url.clone(),
             },
         };
-        let shared = Shared {
+        Shared {
             services,
-            stopping: rx.clone(),
+            stopping,
             http_addr,
             ssp_addr,
             pds: pds_store,
@@ -155,10 +145,60 @@ impl Sandbox {
             world,
             clock,
             public_url,
-            config: Arc::new(config),
+            base_path,
+            config,
             deliveries: conformance::Deliveries::default(),
             consumer_marks: conformance::Marks::default(),
-        };
+        }
+    }
+}
+
+/// A started sandbox: its real addresses and the means to stop it.
+pub struct RunningSandbox {
+    pub http_addr: SocketAddr,
+    pub ssp_addr: SocketAddr,
+    /// The default world (today's URLs).
+    pub shared: Shared,
+    /// Every other world (`/worlds/{id}`).
+    pub worlds: crate::world::Worlds,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    /// Writes the worlds' state to `--state-dir` after each change and at shutdown.
+    state: Option<state_dir::writer::Writer>,
+}
+
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds the plain-HTTP and SSP listeners, makes sure the PKI exists, and starts serving.
+    pub async fn start(
+        mut config: Config,
+        world: World,
+        clock: Clock,
+    ) -> Result<RunningSandbox, StartError> {
+        let http_listener = bind(config.http_addr).await?;
+        let ssp_listener = bind(config.ssp_addr).await?;
+        let http_addr = local_addr(&http_listener, config.http_addr)?;
+        let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
+        let public_url = config.public_url_for(http_addr.port());
+        let saved = state_dir::read_for_start(&mut config)?;
+        admin::guard::settle_key(&mut config, &public_url);
+        ensure_pki(&config.certs_dir, &world, &public_url).await?;
+        let world = Arc::new(world);
+        let (shutdown, rx) = watch::channel(false);
+        let shared = Shared::assemble(
+            Arc::new(config),
+            world,
+            Place {
+                clock,
+                public_url,
+                base_path: String::new(),
+                http_addr,
+                ssp_addr,
+                stopping: rx.clone(),
+            },
+        );
+        let worlds = crate::world::Worlds::new(shared.clone());
         let state = saved.start(&shared)?;
         let changes = state
             .as_ref()
@@ -177,10 +217,17 @@ impl Sandbox {
             shared.platform.clone(),
             dialer,
             &ssp::external::provider_cas(&shared.world),
-        )?;
+        )?
+        .with_worlds(Arc::new(worlds.clone()));
         let mut tasks = JoinSet::new();
 
-        let app = Arc::new(shared.clone());
+        if let Some(idle) = worlds.idle_timeout() {
+            tasks.spawn(crate::world::evict_idle(worlds.clone(), idle, rx.clone()));
+        }
+        let app = Arc::new(Front {
+            default: shared.clone(),
+            worlds: worlds.clone(),
+        });
         tasks.spawn(serve(
             http_listener,
             PlainAcceptor,
@@ -188,8 +235,8 @@ impl Sandbox {
                 let app = app.clone();
                 let changes = changes.clone();
                 async move {
-                    let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
-                    let resp = crate::cors::around(req, |req| dispatch(&app, req)).await;
+                    let writes = !matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+                    let resp = crate::cors::around(req, |req| front::door(&app, req)).await;
                     if writes {
                         changes.touch();
                     }
@@ -218,6 +265,7 @@ impl Sandbox {
             http_addr,
             ssp_addr,
             shared,
+            worlds,
             shutdown,
             tasks,
             state,
@@ -329,182 +377,6 @@ fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, St
     listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })
-}
-
-/// Which emulated service a path belongs to on the plain-HTTP listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Admin,
-    Pds,
-    Sds,
-    Provider,
-    OAuth,
-    Unknown,
-}
-
-fn route(path: &str) -> Route {
-    // A browser asks for /favicon.ico with the page: the page's, not a provider hop to journal.
-    if admin::guard::is_admin_path(path) {
-        Route::Admin
-    } else if path.starts_with(pds::BASE_PATH) {
-        Route::Pds
-    } else if path.starts_with(sds::BASE_PATH) {
-        Route::Sds
-    } else if provider::is_provider_path(path) {
-        Route::Provider
-    } else if platform::is_oauth_path(path) {
-        Route::OAuth
-    } else {
-        Route::Unknown
-    }
-}
-
-/// The plain-HTTP listener's front door: routes, limits, times and journals every exchange.
-async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
-    let route = route(req.uri().path());
-    if route == Route::Admin {
-        return admin::handle(shared, req).await;
-    }
-    let (service, style) = match route {
-        Route::Pds => ("pds", OutcomeStyle::Pds),
-        Route::Sds => ("sds", OutcomeStyle::Sds),
-        Route::OAuth => ("oauth", OutcomeStyle::Pds),
-        _ => ("provider", OutcomeStyle::GpConnect),
-    };
-    let ticket = shared.journal.begin();
-    let started = Instant::now();
-    let time = shared.clock.now();
-    let method = req.method().clone();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let request_headers = journal::header_pairs(req.headers());
-    let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
-    let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
-
-    let mut injected: Option<Injection> = None;
-    let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
-    let (request_body, mut resp) = match read.await {
-        Err(e) => (
-            Bytes::new(),
-            closing(e.to_fhir().to_response(style)).map(Pieces::from),
-        ),
-        Ok(req) => {
-            let body = req.body().clone();
-            let fault_service = match route {
-                Route::Pds => Some(faults::Service::Pds),
-                Route::Sds => Some(faults::Service::Sds),
-                Route::Provider => Some(faults::Service::Provider),
-                _ => None,
-            };
-            injected = fault_service.and_then(|service| {
-                shared.platform.faults.pick(&RequestFacts {
-                    service,
-                    method: &method,
-                    path: req.uri().path(),
-                    headers: req.headers(),
-                    body: &body,
-                })
-            });
-            let fault = injected.clone();
-            let work = async {
-                if let Some(fault) = &fault {
-                    if let Some(delay) = fault.latency {
-                        tokio::time::sleep(delay).await;
-                    }
-                    if fault.drop {
-                        let mut resp = Response::new(Pieces::default());
-                        resp.extensions_mut().insert(DropConnection);
-                        return resp;
-                    }
-                    if let (Some(status), Some(service)) = (fault.status, fault_service) {
-                        return faults::status_response(service, status, fault.retry_after, &path)
-                            .map(Pieces::from);
-                    }
-                }
-                match route {
-                    Route::Pds => pds::handle(&shared.services.pds, req)
-                        .await
-                        .map(Pieces::from),
-                    Route::Sds => sds::handle(&shared.services.sds, req)
-                        .await
-                        .map(Pieces::from),
-                    Route::Provider => provider::handle(&shared.services.provider, req).await,
-                    Route::OAuth => platform::handle_oauth(shared, &req).map(Pieces::from),
-                    _ => unknown_path(&method, &path)
-                        .to_response(style)
-                        .map(Pieces::from),
-                }
-            };
-            let guarded = std::panic::AssertUnwindSafe(work).catch_unwind();
-            let resp = match tokio::time::timeout(timeout, guarded).await {
-                Ok(Ok(resp)) => resp,
-                Ok(Err(_panic)) => {
-                    tracing::error!(%path, "A handler panicked; this is a bug.");
-                    FhirError::internal(format!(
-                        "the sandbox failed while handling {method} {path}; please report it"
-                    ))
-                    .to_response(style)
-                    .map(Pieces::from)
-                }
-                Err(_) => FhirError::new(
-                    SpineCode::RequestTimeout,
-                    format!(
-                        "the request was not answered within {} s",
-                        timeout.as_secs()
-                    ),
-                )
-                .with_status(StatusCode::GATEWAY_TIMEOUT)
-                .to_response(style)
-                .map(Pieces::from),
-            };
-            (body, resp)
-        }
-    };
-
-    let header = |name: &str| request_headers.get(name).map(str::to_owned);
-    let delivered = resp.extensions_mut().remove::<conformance::Delivered>();
-    let dropped = resp.extensions().get::<DropConnection>().is_some();
-    let sequence = shared.journal.complete(
-        ticket,
-        Entry {
-            time,
-            service,
-            method: method.clone(),
-            path: path.clone(),
-            // nginx's 444, "connection closed without response", for a dropped connection.
-            status: if dropped { 444 } else { resp.status().as_u16() },
-            fault: injected.map(|f| f.note),
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            trace_id: header("ssp-traceid"),
-            from_asid: header("ssp-from"),
-            to_asid: header("ssp-to"),
-            interaction: header("ssp-interactionid"),
-            refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-            jwt: journal::jwt_of(&request_headers),
-            request_headers,
-            request_body: journal::bounded_bytes(&request_body),
-            response_headers: journal::header_pairs(resp.headers()),
-            response_body: journal::bounded_pieces(resp.body()),
-            documents: delivered.as_ref().map(|d| d.documents.clone()),
-            ..Default::default()
-        },
-    );
-    if let Some(d) = delivered {
-        shared
-            .deliveries
-            .keep(sequence, journal::rfc3339(time), d, resp.body().clone());
-    }
-    resp.map(Pieces::into_body)
-}
-
-fn unknown_path(method: &Method, path: &str) -> FhirError {
-    FhirError::new(
-        SpineCode::NoRecordFound,
-        format!("no service at {method} {path}"),
-    )
 }
 
 #[cfg(test)]

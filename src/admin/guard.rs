@@ -116,7 +116,7 @@ fn verdict<B>(shared: &Shared, req: &Request<B>) -> Result<(), Response<Body>> {
             .find(|(k, _)| k == "key")
     {
         return Err(if same_secret(&given, key) {
-            store_key(key)
+            store_key(key, &shared.base_path)
         } else {
             refuse(
                 StatusCode::UNAUTHORIZED,
@@ -227,13 +227,16 @@ fn same_secret(given: &str, key: &str) -> bool {
 }
 
 /// `/?key=KEY` with the right key: the cookie, and the page without the key in its address.
-fn store_key(key: &str) -> Response<Body> {
+/// Stores the key in a cookie for the world's paths (`base_path`, empty for the default world)
+/// and sends the browser to its page.
+fn store_key(key: &str, base_path: &str) -> Response<Body> {
     let mut resp = Response::new(Bytes::new());
     *resp.status_mut() = StatusCode::SEE_OTHER;
-    resp.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static("/"));
+    if let Ok(page) = HeaderValue::from_str(&format!("{base_path}/")) {
+        resp.headers_mut().insert(header::LOCATION, page);
+    }
     if let Ok(cookie) = HeaderValue::from_str(&format!(
-        "{KEY_COOKIE}={key}; Path=/; HttpOnly; SameSite=Lax"
+        "{KEY_COOKIE}={key}; Path={base_path}/; HttpOnly; SameSite=Lax"
     )) {
         resp.headers_mut().insert(header::SET_COOKIE, cookie);
     }

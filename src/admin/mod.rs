@@ -35,30 +35,14 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             StatusCode::OK,
             &json!({ "status": "ok", "scenario": shared.world.name }),
         )),
-        (&Method::POST, "/_admin/reset") => {
-            // Rebuilding every PDS record of a large world takes a while: it runs on a blocking
-            // thread, record by record, so other requests are served meanwhile.
-            let (pds, world) = (shared.pds.clone(), shared.world.clone());
-            if let Err(e) = tokio::task::spawn_blocking(move || pds.reset(&world)).await {
-                tracing::error!(error = %e, "Reset stopped before it finished.");
-                return boxed(
-                    FhirError::new(
-                        SpineCode::InternalServerError,
-                        format!("reset stopped before it finished: {e}; try it again"),
-                    )
-                    .to_response(OutcomeStyle::GpConnect),
-                );
+        (&Method::POST, "/_admin/reset") => match reset(shared).await {
+            Ok(()) => {
+                let mut resp = Response::new(Bytes::new());
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                boxed(resp)
             }
-            shared.migrate_cache.reset();
-            shared.platform.reset();
-            shared.journal.clear();
-            shared.deliveries.clear();
-            consumers::reset(shared);
-            tracing::info!("State reset to the loaded scenario.");
-            let mut resp = Response::new(Bytes::new());
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            boxed(resp)
-        }
+            Err(e) => boxed(e.to_response(OutcomeStyle::GpConnect)),
+        },
         (&Method::GET, "/_admin/journal") => {
             let wants_stream = req
                 .headers()
@@ -165,6 +149,27 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             .to_response(OutcomeStyle::GpConnect),
         ),
     }
+}
+
+/// Puts a world back to its scenario: records, tokens, faults, journal, delivered records.
+pub async fn reset(shared: &Shared) -> Result<(), FhirError> {
+    // Rebuilding every PDS record of a large world takes a while: it runs on a blocking
+    // thread, record by record, so other requests are served meanwhile.
+    let (pds, world) = (shared.pds.clone(), shared.world.clone());
+    if let Err(e) = tokio::task::spawn_blocking(move || pds.reset(&world)).await {
+        tracing::error!(error = %e, "Reset stopped before it finished.");
+        return Err(FhirError::new(
+            SpineCode::InternalServerError,
+            format!("reset stopped before it finished: {e}; try it again"),
+        ));
+    }
+    shared.migrate_cache.reset();
+    shared.platform.reset();
+    shared.journal.clear();
+    shared.deliveries.clear();
+    consumers::reset(shared);
+    tracing::info!("State reset to the loaded scenario.");
+    Ok(())
 }
 
 /// `GET /_admin/records/{sequence}/documents/{binary id}`: a document the delivered record
@@ -391,7 +396,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         skip_registration_change: ask.skip_registration_change,
         sensitive: ask.sensitive,
         from: ask.from,
-        sandbox_url: format!("http://{}", loopback(shared.http_addr)),
+        sandbox_url: format!("http://{}{}", loopback(shared.http_addr), shared.base_path),
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
         auth: None,

@@ -51,7 +51,7 @@ function pdsShows(p) {
 }
 
 async function loadScenario() {
-  scenario = await (await fetch("/_admin/scenario")).json();
+  scenario = await (await fetch(BASE + "/_admin/scenario")).json();
   $("scenario-name").textContent = scenario.name || "";
   $("scenario-story").textContent = scenario.description || "";
   const practices = $("practices");
@@ -60,9 +60,9 @@ async function loadScenario() {
     // The client certificate and key SSP accepts for this ASID, for a consumer's own system.
     const files = el("span", { class: "downloads" });
     files.append(
-      el("a", { href: `/_admin/certificates/clients/${p.asid}.pem`, download: `${p.asid}.pem` }, "certificate"),
+      el("a", { href: `${BASE}/_admin/certificates/clients/${p.asid}.pem`, download: `${p.asid}.pem` }, "certificate"),
       document.createTextNode(" · "),
-      el("a", { href: `/_admin/certificates/clients/${p.asid}-key.pem`, download: `${p.asid}-key.pem` }, "key"),
+      el("a", { href: `${BASE}/_admin/certificates/clients/${p.asid}-key.pem`, download: `${p.asid}-key.pem` }, "key"),
     );
     item.append(document.createTextNode(" "), files);
     return item;
@@ -190,21 +190,21 @@ async function runPath(path) {
   const from = document.activeElement;
   busy = true;
   updateButtons();
-  await fetch("/_admin/reset", { method: "POST" });
+  await fetch(BASE + "/_admin/reset", { method: "POST" });
   await Promise.all([loadScenario(), syncTrainer()]);
   choose(scenario.patients.find((p) => p.nhs_number === found.patient.nhs_number), false);
   $("new-practice").value = found.as;
   updateTitle();
   let rule = null;
   if (path.fault) {
-    const resp = await fetch("/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[path.fault]) });
+    const resp = await fetch(BASE + "/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[path.fault]) });
     rule = resp.ok ? (await resp.json()).rules[0] : null;
     await syncTrainer();
   }
   busy = false;
   await runJourney(path.kind, path);
   if (rule) {
-    await fetch(`/_admin/faults/${rule.id}`, { method: "DELETE" });
+    await fetch(`${BASE}/_admin/faults/${rule.id}`, { method: "DELETE" });
     await syncTrainer();
   }
   // The keyboard follows the click to the journey, unless it has moved on meanwhile.
@@ -225,7 +225,7 @@ async function runJourney(kind, path) {
   $("steps").replaceChildren();
   const body = { patient: selected.nhs_number, as, skip_registration_change: kind === "norel", sensitive: kind === "sensitive", from: run.from };
   try {
-    const resp = await fetch("/_admin/journey", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const resp = await fetch(BASE + "/_admin/journey", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     run.report = await resp.json();
     if (!resp.ok) throw new Error(run.report?.issue?.[0]?.diagnostics || `status ${resp.status}`);
     lastRun = run;
@@ -499,7 +499,7 @@ function explainHop(e) {
 /** Missed hops (a closed stream, a reconnect) are fetched from the journal. */
 async function catchUp() {
   if (journeyStart === null) return;
-  const entries = await (await fetch(`/_admin/journal?since=${journeyStart}`)).json();
+  const entries = await (await fetch(`${BASE}/_admin/journal?since=${journeyStart}`)).json();
   const before = hops.length;
   for (const e of entries) addHop(e, false);
   if (hops.length !== before) drawDiagram();
@@ -516,7 +516,7 @@ function addHop(entry, draw = true) {
 
 /** The live journal. When the stream ends, reconnect from the last entry seen. */
 function follow() {
-  const source = new EventSource(`/_admin/journal?stream=true&since=${lastSequence}`);
+  const source = new EventSource(`${BASE}/_admin/journal?stream=true&since=${lastSequence}`);
   source.addEventListener("entry", (msg) => {
     addHop(JSON.parse(msg.data));
     // A consumer system of your own shows up too: regrade once its hops have settled.
@@ -533,7 +533,7 @@ function follow() {
 
 async function loadConformance() {
   const box = $("conformance");
-  const report = await (await fetch("/_admin/conformance")).json();
+  const report = await (await fetch(BASE + "/_admin/conformance")).json();
   box.replaceChildren();
   if (!report.consumers.length) { box.append(el("p", { class: "empty" }, "No journey in the journal yet.")); return; }
   for (const c of report.consumers) {
@@ -555,7 +555,7 @@ async function loadConformance() {
 
 /** A check's rule, its NHS page and the journal entries proving it, each openable. */
 async function showCheck(k) {
-  const entries = await (await fetch("/_admin/journal")).json();
+  const entries = await (await fetch(BASE + "/_admin/journal")).json();
   $("hop-title").textContent = `${k.status.replace("_", " ").toUpperCase()}: ${k.title}`;
   const body = $("hop-body");
   body.replaceChildren(el("p", {}, k.detail), el("p", {}, `Rule: ${k.rule}`));
@@ -579,12 +579,12 @@ async function showCheck(k) {
 
 /** The newest delivered Bundle, shown as a clinician would read it. */
 async function loadRecord() {
-  const kept = await (await fetch("/_admin/records")).json();
+  const kept = await (await fetch(BASE + "/_admin/records")).json();
   if (!kept.length) return;
   const d = kept[0];
   // The same record again: keep it as it is (consultations opened stay open).
   if (document.querySelector(`#record[data-sequence="${d.sequence}"]`)) return;
-  const bundle = await (await fetch(`/_admin/records/${d.sequence}`)).json();
+  const bundle = await (await fetch(`${BASE}/_admin/records/${d.sequence}`)).json();
   $("record-view").replaceChildren(window.renderRecord(bundle, d));
 }
 
@@ -595,7 +595,7 @@ const TRAINER = {
   "provider-offline": { service: "provider", drop: true, label: "the old practice's system is offline" },
 };
 async function syncTrainer() {
-  const res = await fetch("/_admin/faults");
+  const res = await fetch(BASE + "/_admin/faults");
   const rules = res.ok ? (await res.json()).rules : [];
   for (const button of document.querySelectorAll("#trainer button")) {
     const rule = rules.find((r) => r.label === TRAINER[button.dataset.fault].label);
@@ -648,8 +648,8 @@ function presenterMove(step) {
 function wire() {
   for (const button of document.querySelectorAll("#trainer button")) {
     button.addEventListener("click", async () => {
-      if (button.dataset.rule) await fetch(`/_admin/faults/${button.dataset.rule}`, { method: "DELETE" });
-      else await fetch("/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[button.dataset.fault]) });
+      if (button.dataset.rule) await fetch(`${BASE}/_admin/faults/${button.dataset.rule}`, { method: "DELETE" });
+      else await fetch(BASE + "/_admin/faults", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(TRAINER[button.dataset.fault]) });
       await syncTrainer();
     });
   }
@@ -686,7 +686,7 @@ function wire() {
   });
   window.addEventListener("afterprint", () => { for (const d of opened) d.open = false; });
   $("reset").addEventListener("click", async () => {
-    await fetch("/_admin/reset", { method: "POST" });
+    await fetch(BASE + "/_admin/reset", { method: "POST" });
     journeyStart = lastSequence;
     hops = [];
     lastRun = null;
@@ -702,11 +702,41 @@ function wire() {
   window.addEventListener("resize", () => { if (window.innerWidth !== width) { width = window.innerWidth; drawDiagram(); } });
 }
 
+/** The trainee worlds (the default world's page only): each with the link to hand out. */
+async function loadWorlds() {
+  const section = $("worlds-section");
+  if (BASE !== "") { section.hidden = true; return; }
+  const res = await fetch("/_admin/worlds");
+  if (!res.ok) { section.hidden = true; return; }
+  const { worlds } = await res.json();
+  const list = $("worlds");
+  if (!worlds.length) { list.replaceChildren(el("li", { class: "empty" }, "No trainee worlds yet.")); return; }
+  list.replaceChildren(...worlds.map((w) => {
+    const link = new URL(w.urls.page_with_key, location.href);
+    link.host = location.host;
+    const item = el("li", {}, `${w.id} (${w.scenario}) · `);
+    item.append(el("a", { href: link.href, target: "_blank", rel: "noopener" }, link.href));
+    const remove = el("button", { type: "button" }, "Delete");
+    remove.addEventListener("click", async () => {
+      await fetch(`/_admin/worlds/${w.id}`, { method: "DELETE" });
+      await loadWorlds();
+    });
+    item.append(" ", remove);
+    return item;
+  }));
+}
+
+$("new-world").addEventListener("click", async () => {
+  await fetch("/_admin/worlds", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ scenario: "default" }) });
+  await loadWorlds();
+});
+
 wire();
+loadWorlds();
 // On a phone the patient list starts folded: the paths above the journey do most of the work.
 if (window.matchMedia("(max-width: 720px)").matches) $("patients-box").open = false;
 loadScenario().then(async () => {
-  const journal = await (await fetch("/_admin/journal")).json();
+  const journal = await (await fetch(BASE + "/_admin/journal")).json();
   lastSequence = journal.reduce((m, e) => Math.max(m, e.sequence), 0);
   journeyStart = lastSequence;
   drawDiagram();

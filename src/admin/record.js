@@ -3,6 +3,10 @@
 // confidential items marked, every item once. Used by page.js (window.renderRecord).
 "use strict";
 
+// The world this page belongs to: "" for the default world, "/worlds/ID" under a world's prefix
+// (docs/worlds.md). Every call the page makes goes to its own world.
+const BASE = location.pathname.replace(/\/+$/, "");
+
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** "2014-12-07" or "2014-12-07T10:00:00+00:00" → "7 Dec 2014"; partial dates stay partial. */
@@ -330,7 +334,7 @@ function renderRecord(bundle, delivery) {
     ]);
     const id = (att.url || "").split("/Binary/")[1];
     if (id) {
-      const a = mk("a", { class: "open-document", href: `/_admin/records/${delivery.sequence}/documents/${id}`, target: "_blank", rel: "noopener" }, "Open the document");
+      const a = mk("a", { class: "open-document", href: `${BASE}/_admin/records/${delivery.sequence}/documents/${id}`, target: "_blank", rel: "noopener" }, "Open the document");
       li.append(a);
     }
     return li;

@@ -374,9 +374,29 @@ pub struct Injection {
     pub note: String,
 }
 
-/// Marks a response the connection layer must not send: it closes the connection instead.
-#[derive(Debug, Clone, Copy)]
-pub struct DropConnection;
+pub use crate::http::DropConnection;
+
+impl Injection {
+    /// Waits the injected latency, then gives the answer that replaces the service's, if the
+    /// fault has one: a dropped connection, or the service's answer for the injected status
+    /// (`target`: what the request asked for, named in that answer).
+    pub async fn apply(
+        &self,
+        service: Service,
+        target: &str,
+    ) -> Option<http::Response<bytes::Bytes>> {
+        if let Some(delay) = self.latency {
+            tokio::time::sleep(delay).await;
+        }
+        if self.drop {
+            let mut resp = http::Response::new(bytes::Bytes::new());
+            resp.extensions_mut().insert(DropConnection);
+            return Some(resp);
+        }
+        self.status
+            .map(|status| status_response(service, status, self.retry_after, target))
+    }
+}
 
 /// The rule set, shared by every listener.
 #[derive(Debug, Default)]

@@ -61,7 +61,7 @@ pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
@@ -75,8 +75,10 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fhir::outcome::Refusal;
 use crate::fhir::{FhirError, OutcomeStyle};
-use crate::http::{Acceptor, Body, BodyError, boxed, closing, full, read_body_within};
-use crate::journal::{self, Entry, Journal};
+use crate::http::{
+    Acceptor, Body, BodyError, DropConnection, boxed, closing, full, guarded, read_body_within,
+};
+use crate::journal::{self, DROPPED, Exchange, Journal, Outcome};
 use crate::pki::Layout;
 use crate::sds::SdsDirectory;
 use crate::tls::{self, ClientIdentity, DeferredClientVerifier, TlsError};
@@ -123,7 +125,6 @@ impl SspAcceptor {
 
     /// Plain HTTP on the TLS port: answer 497 as nginx (which fronts Spine) does, and close.
     async fn refuse_plain_http(&self, mut tcp: TcpStream) {
-        let started = Instant::now();
         let time = self.clock.now();
         let mut head = Vec::with_capacity(1024);
         let mut buf = [0u8; 1024];
@@ -146,6 +147,14 @@ impl SspAcceptor {
         let method = http::Method::from_bytes(words.next().unwrap_or_default().as_bytes())
             .unwrap_or_else(|_| http::Method::from_bytes(b"UNKNOWN").unwrap_or_default());
         let path = words.next().unwrap_or_default().to_owned();
+        let exchange = Exchange::begin(
+            &self.journal,
+            time,
+            SERVICE,
+            method,
+            path,
+            &HeaderMap::new(),
+        );
         let error = checks::refuse(
             StatusCode::from_u16(497).unwrap_or(StatusCode::BAD_REQUEST),
             "security",
@@ -163,17 +172,15 @@ impl SspAcceptor {
         let _ = tcp.write_all(raw.as_bytes()).await;
         let _ = tcp.write_all(&body).await;
         let _ = tcp.shutdown().await;
-        self.journal.record(Entry {
-            time,
-            service: SERVICE,
-            method,
-            path,
-            status: 497,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            refusal: Some(format!("497: {}", error.diagnostics)),
-            response_body: journal::bounded_bytes(&body),
-            ..Default::default()
-        });
+        exchange.finish(
+            &self.journal,
+            Outcome {
+                status: 497,
+                refusal: Some(format!("497: {}", error.diagnostics)),
+                response_body: journal::bounded_bytes(&body),
+                ..Default::default()
+            },
+        );
     }
 }
 
@@ -208,12 +215,27 @@ impl Acceptor for SspAcceptor {
     }
 }
 
+/// What SSP needs of a world: the directory it authorises and routes by, the journal it files
+/// exchanges in, and the platform whose faults apply.
+#[derive(Clone)]
+pub struct SspWorld {
+    pub sds: SdsDirectory,
+    pub journal: Journal,
+    pub platform: Arc<crate::platform::Platform>,
+}
+
+/// Finds a world by id (docs/worlds.md).
+pub trait WorldLookup: Send + Sync + 'static {
+    fn lookup(&self, id: &str) -> Option<SspWorld>;
+}
+
 /// SSP's request handling: checks, forwarding, journal.
 #[derive(Clone)]
 pub struct SspService {
     sds: SdsDirectory,
     journal: Journal,
     clock: Clock,
+    worlds: Option<Arc<dyn WorldLookup>>,
     forwarder: Forwarder,
     max_body_bytes: usize,
     body_timeout: Duration,
@@ -223,30 +245,6 @@ pub struct SspService {
 /// What the checks established about a request SSP will forward.
 struct Approved {
     target: Uri,
-}
-
-/// The raw `Ssp-*` values, kept for the journal whether or not they are valid.
-struct Seen {
-    trace_id: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    interaction: Option<String>,
-}
-
-impl Seen {
-    fn of(headers: &HeaderMap) -> Self {
-        let get = |name: &str| {
-            headers
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-        };
-        Self {
-            trace_id: get(headers::TRACE_ID),
-            from: get(headers::FROM),
-            to: get(headers::TO),
-            interaction: get(headers::INTERACTION_ID),
-        }
-    }
 }
 
 impl SspService {
@@ -273,6 +271,7 @@ impl SspService {
             sds,
             journal,
             clock,
+            worlds: None,
             platform,
             forwarder: Forwarder::new(
                 tls,
@@ -284,27 +283,72 @@ impl SspService {
         })
     }
 
+    /// Serves the worlds `lookup` finds besides the default one: a request is in world `id`
+    /// when it is sent to `https://ssp/worlds/{id}/<target URL>`, or when its target URL's path
+    /// starts with `/worlds/{id}/` (the provider addresses SDS hands out in that world).
+    pub fn with_worlds(mut self, lookup: Arc<dyn WorldLookup>) -> Self {
+        self.worlds = Some(lookup);
+        self
+    }
+
+    fn default_world(&self) -> SspWorld {
+        SspWorld {
+            sds: self.sds.clone(),
+            journal: self.journal.clone(),
+            platform: self.platform.clone(),
+        }
+    }
+
+    /// The request's world and the path within it (the explicit prefix taken off); `Err` for
+    /// an explicit prefix naming no world.
+    fn world_of(&self, path: &str) -> Result<(SspWorld, String), String> {
+        let default = || self.default_world();
+        let Some(worlds) = &self.worlds else {
+            return Ok((default(), path.to_owned()));
+        };
+        if let Some((id, rest)) = crate::http::world_prefix(path) {
+            return match worlds.lookup(id) {
+                Some(world) => Ok((world, rest.to_owned())),
+                None => Err(id.to_owned()),
+            };
+        }
+        // The target's own path: after `/scheme://authority`.
+        let in_target = path
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
+            .and_then(crate::http::world_prefix)
+            .and_then(|(id, _)| worlds.lookup(id));
+        Ok((in_target.unwrap_or_else(default), path.to_owned()))
+    }
+
     pub async fn handle(
         &self,
         req: Request<Incoming>,
         peer: Arc<ClientIdentity>,
         remote: SocketAddr,
     ) -> Response<Body> {
-        let ticket = self.journal.begin();
-        let started = Instant::now();
-        let time = self.clock.now();
-        let method = req.method().clone();
-        let path = req
+        let raw = req
             .uri()
             .path_and_query()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default();
-        let target = path.strip_prefix('/').unwrap_or(&path).to_owned();
-        let seen = Seen::of(req.headers());
-        let request_headers = journal::header_pairs(req.headers());
-        let jwt = journal::jwt_of(&request_headers);
+        let (world, path, unknown) = match self.world_of(&raw) {
+            Ok((world, path)) => (world, path, None),
+            Err(id) => (self.default_world(), raw.clone(), Some(id)),
+        };
+        let exchange = Exchange::begin(
+            &world.journal,
+            self.clock.now(),
+            SERVICE,
+            req.method().clone(),
+            path,
+            req.headers(),
+        );
+        let path = exchange.path();
+        let target = path.strip_prefix('/').unwrap_or(path).to_owned();
+        let method = exchange.method().clone();
 
-        let injected = self
+        let injected = world
             .platform
             .faults
             .pick(&crate::platform::faults::RequestFacts {
@@ -314,101 +358,114 @@ impl SspService {
                 headers: req.headers(),
                 body: &[],
             });
-        if let Some(fault) = &injected {
-            if let Some(delay) = fault.latency {
-                tokio::time::sleep(delay).await;
+        // An injected status or dropped connection is answered before SSP's checks (Spine is
+        // down or throttling whoever asks).
+        let faulted = match &injected {
+            Some(fault) => {
+                fault
+                    .apply(crate::platform::faults::Service::Ssp, &target)
+                    .await
             }
-            if fault.drop || fault.status.is_some() {
-                return self.injected(
-                    fault,
-                    time,
-                    started,
-                    &method,
-                    path,
-                    &target,
-                    seen,
-                    request_headers,
-                    jwt,
+            None => None,
+        };
+        let faulted = faulted.or_else(|| {
+            unknown.map(|id| {
+                let error = checks::refuse(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "WORLD_NOT_FOUND",
+                    format!("no world '{id}' on this sandbox (GET /_admin/worlds lists them)"),
                 );
-            }
-        }
-        let checked = self.check(&peer, &method, req.headers(), &target);
+                error.to_response(OutcomeStyle::Ssp)
+            })
+        });
         let mut request_body = None;
-        let refusal = match checked {
-            Err(error) => Err(error),
-            // The body is read whole before the hop, as nginx does, so a client that sends it
-            // too slowly gets SSP's 408 instead of holding a connection to the provider.
-            Ok(approved) => {
-                match read_body_within(req, self.max_body_bytes, self.body_timeout).await {
-                    Err(e) => Err(body_refusal(&e)),
-                    Ok(req) => {
-                        request_body = journal::bounded_bytes(req.body());
-                        self.forwarder
-                            .forward(req.map(full), approved.target)
-                            .await
-                            .map_err(|e| forward_refusal(&e, &target))
+        let (resp, refusal, response_body) = match faulted {
+            Some(resp) => {
+                let body = journal::bounded_bytes(resp.body());
+                let refusal = resp.extensions().get::<Refusal>().map(Refusal::summary);
+                (boxed(resp), refusal, body)
+            }
+            None => {
+                let work = async {
+                    let approved =
+                        self.check(&world.sds, &peer, &method, req.headers(), &target)?;
+                    // The body is read whole before the hop, as nginx does, so a client that
+                    // sends it too slowly gets SSP's 408 instead of holding a connection to
+                    // the provider.
+                    let req = read_body_within(req, self.max_body_bytes, self.body_timeout)
+                        .await
+                        .map_err(|e| body_refusal(&e))?;
+                    request_body = journal::bounded_bytes(req.body());
+                    self.forwarder
+                        .forward(req.map(full), approved.target)
+                        .await
+                        .map_err(|e| forward_refusal(&e, &target))
+                };
+                let answered = match guarded(work, None).await {
+                    Ok(answered) => answered,
+                    Err(_) => {
+                        tracing::error!(%target, "SSP panicked; this is a bug.");
+                        Err(checks::refuse(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "exception",
+                            "INTERNAL_SERVER_ERROR",
+                            format!(
+                                "the sandbox failed while handling {method} {target}; please report it"
+                            ),
+                        ))
+                    }
+                };
+                // A refusal's body is small and kept for the journal; a forwarded one streams
+                // through.
+                match answered {
+                    Ok(resp) => (resp, None, None),
+                    Err(error) => {
+                        let mut resp = error.to_response(OutcomeStyle::Ssp);
+                        if error.status == StatusCode::REQUEST_TIMEOUT {
+                            resp = closing(resp);
+                        }
+                        let body = journal::bounded_bytes(resp.body());
+                        let refusal = Refusal {
+                            code: error.code.clone(),
+                            diagnostics: error.diagnostics.clone(),
+                        }
+                        .summary();
+                        tracing::info!(
+                            service = SERVICE,
+                            %remote,
+                            %method,
+                            %target,
+                            trace_id = exchange.header(headers::TRACE_ID).as_deref().unwrap_or("-"),
+                            status = resp.status().as_u16(),
+                            refusal = %error.display,
+                            "SSP refused a request."
+                        );
+                        (boxed(resp), Some(refusal), body)
                     }
                 }
             }
         };
-        // A refusal's body is small and kept for the journal; a forwarded one streams through.
-        let (resp, refusal, response_body) = match refusal {
-            Ok(resp) => (resp, None, None),
-            Err(error) => {
-                let mut resp = error.to_response(OutcomeStyle::Ssp);
-                if error.status == StatusCode::REQUEST_TIMEOUT {
-                    resp = closing(resp);
-                }
-                let body = journal::bounded_bytes(resp.body());
-                (boxed(resp), Some(error), body)
-            }
-        };
+        let dropped = resp.extensions().get::<DropConnection>().is_some();
         let status = resp.status().as_u16();
-        match &refusal {
-            Some(error) => tracing::info!(
+        if refusal.is_none() && injected.is_none() {
+            tracing::debug!(
                 service = SERVICE,
                 %remote,
                 %method,
                 %target,
-                trace_id = seen.trace_id.as_deref().unwrap_or("-"),
-                status,
-                refusal = %error.display,
-                "SSP refused a request."
-            ),
-            None => tracing::debug!(
-                service = SERVICE,
-                %remote,
-                %method,
-                %target,
-                trace_id = seen.trace_id.as_deref().unwrap_or("-"),
+                trace_id = exchange.header(headers::TRACE_ID).as_deref().unwrap_or("-"),
                 status,
                 "SSP forwarded a request."
-            ),
+            );
         }
-        self.journal.complete(
-            ticket,
-            Entry {
-                time,
-                service: SERVICE,
-                method: method.clone(),
-                path,
-                status,
-                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-                trace_id: seen.trace_id,
-                from_asid: seen.from,
-                to_asid: seen.to,
-                interaction: seen.interaction,
-                refusal: refusal.as_ref().map(|e| {
-                    Refusal {
-                        code: e.code.clone(),
-                        diagnostics: e.diagnostics.clone(),
-                    }
-                    .summary()
-                }),
+        exchange.finish(
+            &world.journal,
+            Outcome {
+                status: if dropped { DROPPED } else { status },
+                refusal,
                 target: (!target.is_empty()).then_some(target),
-                request_headers,
                 request_body,
-                jwt,
                 response_headers: journal::header_pairs(resp.headers()),
                 response_body,
                 client_asid: match peer.as_ref() {
@@ -424,66 +481,10 @@ impl SspService {
         resp
     }
 
-    /// An injected status or dropped connection, answered before SSP's checks (Spine is down
-    /// or throttling whoever asks), and journalled with the fault.
-    #[allow(clippy::too_many_arguments)]
-    fn injected(
-        &self,
-        fault: &crate::platform::faults::Injection,
-        time: chrono::DateTime<chrono::Utc>,
-        started: Instant,
-        method: &Method,
-        path: String,
-        target: &str,
-        seen: Seen,
-        request_headers: journal::Headers,
-        jwt: journal::Jwt,
-    ) -> Response<Body> {
-        let resp = match fault.status {
-            Some(status) if !fault.drop => crate::platform::faults::status_response(
-                crate::platform::faults::Service::Ssp,
-                status,
-                fault.retry_after,
-                target,
-            ),
-            _ => {
-                let mut resp = Response::new(bytes::Bytes::new());
-                resp.extensions_mut()
-                    .insert(crate::platform::faults::DropConnection);
-                resp
-            }
-        };
-        let status = if fault.drop {
-            444
-        } else {
-            resp.status().as_u16()
-        };
-        self.journal.record(Entry {
-            time,
-            service: SERVICE,
-            method: method.clone(),
-            path,
-            status,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            trace_id: seen.trace_id,
-            from_asid: seen.from,
-            to_asid: seen.to,
-            interaction: seen.interaction,
-            refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-            target: (!target.is_empty()).then(|| target.to_owned()),
-            request_headers,
-            jwt,
-            response_headers: journal::header_pairs(resp.headers()),
-            response_body: journal::bounded_bytes(resp.body()),
-            fault: Some(fault.note.clone()),
-            ..Default::default()
-        });
-        boxed(resp)
-    }
-
     /// SSP's checks, in order (module doc).
     fn check(
         &self,
+        sds: &SdsDirectory,
         identity: &ClientIdentity,
         method: &Method,
         headers: &HeaderMap,
@@ -495,8 +496,8 @@ impl SspService {
         let from = checks::asid_header(headers, headers::FROM)?;
         let to = checks::asid_header(headers, headers::TO)?;
         let interaction = checks::interaction_id(headers)?;
-        checks::sender_may_send(&self.sds, &from, &interaction)?;
-        let endpoint = checks::receiver_registered(&self.sds, &to, &interaction)?;
+        checks::sender_may_send(sds, &from, &interaction)?;
+        let endpoint = checks::receiver_registered(sds, &to, &interaction)?;
         let rest = checks::target_is_endpoint(target, endpoint)?;
         checks::interaction_matches(&interaction, method, &rest)?;
         checks::media_type(method, headers)?;

@@ -34,3 +34,4 @@ mod scenario_files;
 mod sds;
 mod ssp;
 mod state_dir;
+mod world_isolation;

@@ -1,0 +1,210 @@
+//! The plain-HTTP listener's front door: every request passes here once; its world is chosen
+//! (`/worlds/{id}` before any path, else the default world), then it is routed to its service,
+//! limited, timed, guarded and journalled ([`crate::journal::Exchange`]) in that world.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::fhir::outcome::Refusal;
+use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
+use crate::http::{Body, DropConnection, Pieces, Stopped, closing, guarded, read_body_within};
+use crate::journal::{self, DROPPED, Exchange, Outcome};
+use crate::platform::faults::{self, RequestFacts};
+use crate::{admin, conformance, pds, platform, provider, sds};
+
+use super::Shared;
+
+/// What the front door chooses among: the default world and every other.
+pub struct Front {
+    pub default: Shared,
+    pub worlds: crate::world::Worlds,
+}
+
+/// Chooses the request's world, then serves it there.
+pub(super) async fn door(front: &Front, mut req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path();
+    if let Some((id, rest)) = crate::http::world_prefix(path) {
+        let Some(live) = front.worlds.get(id) else {
+            return crate::world::admin::no_such_world(id);
+        };
+        if rest.is_empty() {
+            // The page's own links are relative to `/worlds/{id}/`.
+            return crate::world::admin::redirect(&format!("{}/", live.shared.base_path));
+        }
+        let within = match req.uri().query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_owned(),
+        };
+        match within.parse() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => return crate::world::admin::no_such_world(id),
+        }
+        return dispatch(&live.shared, req).await;
+    }
+    if crate::world::admin::owns(path) {
+        // A world's own calls take its key, or the sandbox's when it has one; making and
+        // listing worlds, the sandbox's.
+        let world = crate::world::admin::world_of(path).and_then(|id| front.worlds.peek(id));
+        let refused = match &world {
+            Some(live) => admin::guard::check(&live.shared, &req).filter(|_| {
+                front.default.config.admin_key.is_none()
+                    || admin::guard::check(&front.default, &req).is_some()
+            }),
+            None => admin::guard::check(&front.default, &req),
+        };
+        if let Some(refused) = refused {
+            return refused;
+        }
+        return crate::world::admin::handle(&front.worlds, req).await;
+    }
+    dispatch(&front.default, req).await
+}
+
+/// Which emulated service a path belongs to on the plain-HTTP listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Admin,
+    Pds,
+    Sds,
+    Provider,
+    OAuth,
+    Unknown,
+}
+
+fn route(path: &str) -> Route {
+    // A browser asks for /favicon.ico with the page: the page's, not a provider hop to journal.
+    if admin::guard::is_admin_path(path) {
+        Route::Admin
+    } else if path.starts_with(pds::BASE_PATH) {
+        Route::Pds
+    } else if path.starts_with(sds::BASE_PATH) {
+        Route::Sds
+    } else if provider::is_provider_path(path) {
+        Route::Provider
+    } else if platform::is_oauth_path(path) {
+        Route::OAuth
+    } else {
+        Route::Unknown
+    }
+}
+
+/// Routes, limits, times, guards and journals one exchange.
+pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let route = route(req.uri().path());
+    if route == Route::Admin {
+        return admin::handle(shared, req).await;
+    }
+    let (service, style, fault_service) = match route {
+        Route::Pds => ("pds", OutcomeStyle::Pds, Some(faults::Service::Pds)),
+        Route::Sds => ("sds", OutcomeStyle::Sds, Some(faults::Service::Sds)),
+        Route::OAuth => ("oauth", OutcomeStyle::Pds, None),
+        Route::Provider => (
+            "provider",
+            OutcomeStyle::GpConnect,
+            Some(faults::Service::Provider),
+        ),
+        _ => ("provider", OutcomeStyle::GpConnect, None),
+    };
+    let exchange = Exchange::of(&shared.journal, shared.clock.now(), service, &req);
+    let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
+    let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
+
+    let mut injected = None;
+    let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
+    let (request_body, mut resp) = match read.await {
+        Err(e) => (
+            Bytes::new(),
+            closing(e.to_fhir().to_response(style)).map(Pieces::from),
+        ),
+        Ok(req) => {
+            let body = req.body().clone();
+            injected = fault_service.and_then(|service| {
+                shared.platform.faults.pick(&RequestFacts {
+                    service,
+                    method: req.method(),
+                    path: req.uri().path(),
+                    headers: req.headers(),
+                    body: &body,
+                })
+            });
+            let (method, path) = (exchange.method(), exchange.path());
+            let fault = injected.as_ref().zip(fault_service);
+            let work = async {
+                if let Some((fault, service)) = fault
+                    && let Some(resp) = fault.apply(service, path).await
+                {
+                    return resp.map(Pieces::from);
+                }
+                match route {
+                    Route::Pds => pds::handle(&shared.services.pds, req)
+                        .await
+                        .map(Pieces::from),
+                    Route::Sds => sds::handle(&shared.services.sds, req)
+                        .await
+                        .map(Pieces::from),
+                    Route::Provider => provider::handle(&shared.services.provider, req).await,
+                    Route::OAuth => platform::handle_oauth(shared, &req).map(Pieces::from),
+                    _ => unknown_path(method, path)
+                        .to_response(style)
+                        .map(Pieces::from),
+                }
+            };
+            let resp = match guarded(work, Some(timeout)).await {
+                Ok(resp) => resp,
+                Err(Stopped::Panicked) => {
+                    tracing::error!(%path, "A handler panicked; this is a bug.");
+                    FhirError::internal(format!(
+                        "the sandbox failed while handling {method} {path}; please report it"
+                    ))
+                    .to_response(style)
+                    .map(Pieces::from)
+                }
+                Err(Stopped::TimedOut(after)) => FhirError::new(
+                    SpineCode::RequestTimeout,
+                    format!("the request was not answered within {} s", after.as_secs()),
+                )
+                .with_status(StatusCode::GATEWAY_TIMEOUT)
+                .to_response(style)
+                .map(Pieces::from),
+            };
+            (body, resp)
+        }
+    };
+
+    let delivered = resp.extensions_mut().remove::<conformance::Delivered>();
+    let dropped = resp.extensions().get::<DropConnection>().is_some();
+    let time = exchange.time();
+    let sequence = exchange.finish(
+        &shared.journal,
+        Outcome {
+            status: if dropped {
+                DROPPED
+            } else {
+                resp.status().as_u16()
+            },
+            fault: injected.map(|f| f.note),
+            refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
+            request_body: journal::bounded_bytes(&request_body),
+            response_headers: journal::header_pairs(resp.headers()),
+            response_body: journal::bounded_pieces(resp.body()),
+            documents: delivered.as_ref().map(|d| d.documents.clone()),
+            ..Default::default()
+        },
+    );
+    if let Some(d) = delivered {
+        shared
+            .deliveries
+            .keep(sequence, journal::rfc3339(time), d, resp.body().clone());
+    }
+    resp.map(Pieces::into_body)
+}
+
+fn unknown_path(method: &Method, path: &str) -> FhirError {
+    FhirError::new(
+        SpineCode::NoRecordFound,
+        format!("no service at {method} {path}"),
+    )
+}

@@ -1,0 +1,297 @@
+//! Worlds (docs/worlds.md): each world made with `POST /_admin/worlds` is reached under
+//! `/worlds/{id}`, keeps its own PDS records, journal, faults, delivered records and
+//! conformance, answers its admin calls only with its key, and goes back to its scenario on
+//! reset. The default world is untouched by all of it.
+
+use serde_json::{Value, json};
+use spine_sandbox::journey::{self, JourneyOutcome};
+
+use crate::support::TestSandbox;
+
+const NEW: &str = "A20047";
+const HAPPY: &str = "9434761018";
+const PDS: &str = "/personal-demographics/FHIR/R4/Patient";
+
+async fn create(sandbox: &TestSandbox, body: Value) -> (u16, Value) {
+    let resp = sandbox
+        .http
+        .post(sandbox.url("/_admin/worlds"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn world_get(sandbox: &TestSandbox, world: &Value, path: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .get(format!("{}{path}", world["urls"]["base"].as_str().unwrap()))
+        .header("x-sandbox-key", world["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json_of(resp: reqwest::Response) -> Value {
+    resp.json().await.unwrap()
+}
+
+fn registered_with(scenario: &Value, nhs: &str) -> Value {
+    scenario["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["nhs_number"] == nhs)
+        .unwrap()["registered_with"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_journey_in_a_world_stays_in_that_world_and_reset_puts_it_back() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (status, world) = create(&sandbox, json!({ "scenario": "default" })).await;
+    assert_eq!(status, 201, "{world}");
+    let id = world["id"].as_str().unwrap().to_owned();
+    assert!(
+        world["urls"]["pds"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/worlds/{id}/personal-demographics/FHIR/R4"))
+    );
+    let (_, other) = create(&sandbox, json!({})).await;
+    let before = json_of(sandbox.get("/_admin/scenario").await).await;
+
+    // The consumer configures the world's base URLs once; SDS hands out providers in it and
+    // SSP forwards within it.
+    let mut options = sandbox.journey_options(HAPPY, NEW);
+    options.sandbox_url = world["urls"]["base"].as_str().unwrap().to_owned();
+    let report = journey::run(&options, |_| {}).await;
+    assert!(
+        matches!(report.outcome, JourneyOutcome::Received),
+        "{report:?}"
+    );
+
+    // PDS: the registration changed in the world only.
+    let inside = json_of(world_get(&sandbox, &world, "/_admin/scenario").await).await;
+    assert_eq!(registered_with(&inside, HAPPY), NEW);
+    let after = json_of(sandbox.get("/_admin/scenario").await).await;
+    assert_eq!(
+        registered_with(&after, HAPPY),
+        registered_with(&before, HAPPY)
+    );
+    let elsewhere = json_of(world_get(&sandbox, &other, "/_admin/scenario").await).await;
+    assert_eq!(
+        registered_with(&elsewhere, HAPPY),
+        registered_with(&before, HAPPY)
+    );
+
+    // Journal: the world's holds the SSP and provider hops; the default one and the other
+    // world's hold nothing.
+    let journal = json_of(world_get(&sandbox, &world, "/_admin/journal").await).await;
+    let services: Vec<&str> = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["service"].as_str().unwrap())
+        .collect();
+    assert!(
+        services.contains(&"ssp") && services.contains(&"provider") && services.contains(&"pds"),
+        "{services:?}"
+    );
+    assert!(sandbox.journal().await.is_empty());
+    let other_journal = json_of(world_get(&sandbox, &other, "/_admin/journal").await).await;
+    assert_eq!(other_journal, json!([]));
+
+    // Delivered records and conformance.
+    let records = json_of(world_get(&sandbox, &world, "/_admin/records").await).await;
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    let default_records = json_of(sandbox.get("/_admin/records").await).await;
+    assert_eq!(default_records, json!([]));
+    let report = json_of(world_get(&sandbox, &world, "/_admin/conformance").await).await;
+    assert!(
+        !report["consumers"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let default_report = json_of(sandbox.get("/_admin/conformance").await).await;
+    assert!(
+        default_report["consumers"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{default_report}"
+    );
+
+    // Reset: the world's records and journal go back to the scenario.
+    let resp = sandbox
+        .http
+        .post(sandbox.url(&format!("/_admin/worlds/{id}/reset")))
+        .header("x-sandbox-key", world["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let inside = json_of(world_get(&sandbox, &world, "/_admin/scenario").await).await;
+    assert_eq!(
+        registered_with(&inside, HAPPY),
+        registered_with(&before, HAPPY)
+    );
+    let journal = json_of(world_get(&sandbox, &world, "/_admin/journal").await).await;
+    assert_eq!(journal, json!([]));
+}
+
+#[tokio::test]
+async fn a_fault_set_in_a_world_is_not_felt_elsewhere() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (_, world) = create(&sandbox, json!({ "scenario": "default" })).await;
+    let base = world["urls"]["base"].as_str().unwrap();
+    let resp = sandbox
+        .http
+        .post(format!("{base}/_admin/faults"))
+        .header("x-sandbox-key", world["key"].as_str().unwrap())
+        .json(&json!({ "service": "pds", "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let inside = sandbox
+        .http
+        .get(format!("{base}{PDS}/{HAPPY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inside.status(), 503);
+    let outside = sandbox.get(&format!("{PDS}/{HAPPY}")).await;
+    assert_eq!(outside.status(), 200);
+    let body: Value = outside.json().await.unwrap();
+    assert_eq!(body["id"], HAPPY);
+}
+
+#[tokio::test]
+async fn a_worlds_admin_calls_need_its_own_key() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (_, a) = create(&sandbox, json!({})).await;
+    let (_, b) = create(&sandbox, json!({})).await;
+    let journal = format!("{}/_admin/journal", a["urls"]["base"].as_str().unwrap());
+    let none = sandbox.http.get(&journal).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let wrong = sandbox
+        .http
+        .get(&journal)
+        .header("x-sandbox-key", b["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = world_get(&sandbox, &a, "/_admin/journal").await;
+    assert_eq!(right.status(), 200);
+    let id = a["id"].as_str().unwrap();
+    let reset = sandbox
+        .http
+        .post(sandbox.url(&format!("/_admin/worlds/{id}/reset")))
+        .header("x-sandbox-key", b["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 401);
+    // The service APIs need no key, as in the default world.
+    let pds = sandbox
+        .http
+        .get(format!(
+            "{}{PDS}/{HAPPY}",
+            a["urls"]["base"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pds.status(), 200);
+}
+
+#[tokio::test]
+async fn worlds_are_listed_deleted_and_bounded() {
+    let sandbox = TestSandbox::start_with(
+        "scenarios/default.yaml",
+        spine_sandbox::Clock::system(),
+        |config| {
+            config.max_worlds = 2;
+            config.shard = Some("east".into());
+        },
+    )
+    .await;
+    let (_, a) = create(&sandbox, json!({})).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("east-"), "{id}");
+    let (status, _) = create(&sandbox, json!({ "id": "trainee-2" })).await;
+    assert_eq!(status, 201);
+    let (status, full) = create(&sandbox, json!({})).await;
+    assert_eq!(status, 429, "{full}");
+    let (status, _) = create(&sandbox, json!({ "id": "Not_Valid" })).await;
+    assert!(status == 400 || status == 429);
+    let list = json_of(sandbox.get("/_admin/worlds").await).await;
+    let ids: Vec<&str> = list["worlds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&id.as_str()) && ids.contains(&"trainee-2"));
+    let deleted = sandbox
+        .http
+        .delete(sandbox.url(&format!("/_admin/worlds/{id}")))
+        .header("x-sandbox-key", a["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = sandbox.get(&format!("/worlds/{id}{PDS}/{HAPPY}")).await;
+    assert_eq!(gone.status(), 404);
+    let (status, _) = create(&sandbox, json!({ "scenario": "no-such-scenario" })).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_uploaded_scenario_is_checked_first() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (status, body) = create(
+        &sandbox,
+        json!({ "yaml": "name: broken\npractices:\n  - ods: B82617\n    nonsense: 1\n" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let problem = &body["problems"][0];
+    assert_eq!(problem["file"], "uploaded.yaml");
+    assert!(problem["line"].as_u64().unwrap() >= 1, "{body}");
+    assert!(problem["column"].as_u64().is_some(), "{body}");
+    let good =
+        std::fs::read_to_string(crate::support::repo_path("scenarios/default.yaml")).unwrap();
+    let (status, world) = create(&sandbox, json!({ "yaml": good })).await;
+    assert_eq!(status, 201, "{world}");
+    assert_eq!(world["scenario"], "uploaded");
+}
+
+#[tokio::test]
+async fn idle_worlds_are_removed() {
+    let sandbox = TestSandbox::start_with(
+        "scenarios/default.yaml",
+        spine_sandbox::Clock::system(),
+        |config| config.world_idle_timeout_secs = 1,
+    )
+    .await;
+    let (_, world) = create(&sandbox, json!({})).await;
+    let id = world["id"].as_str().unwrap().to_owned();
+    assert_eq!(world_get(&sandbox, &world, "/healthz").await.status(), 200);
+    let mut gone = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !sandbox.running.worlds.ids().contains(&id) {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "world {id} was not removed after being idle");
+    assert_eq!(
+        sandbox.get(&format!("/worlds/{id}/healthz")).await.status(),
+        404
+    );
+}
