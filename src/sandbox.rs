@@ -199,7 +199,7 @@ impl Sandbox {
             },
         );
         let worlds = crate::world::Worlds::new(shared.clone());
-        let state = saved.start(&shared)?;
+        let state = saved.start(&shared, &worlds).await?;
         let changes = state
             .as_ref()
             .map_or_else(state_dir::writer::Changes::none, |w| w.changes.clone());
@@ -224,6 +224,7 @@ impl Sandbox {
         if let Some(idle) = worlds.idle_timeout() {
             tasks.spawn(crate::world::evict_idle(worlds.clone(), idle, rx.clone()));
         }
+        let ssp_changes = changes.clone();
         let app = Arc::new(Front {
             default: shared.clone(),
             worlds: worlds.clone(),
@@ -235,11 +236,9 @@ impl Sandbox {
                 let app = app.clone();
                 let changes = changes.clone();
                 async move {
-                    let writes = !matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+                    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
                     let resp = crate::cors::around(req, |req| front::door(&app, req)).await;
-                    if writes {
-                        changes.touch();
-                    }
+                    changes.touch_request(&method, &path);
                     resp
                 }
             },
@@ -253,7 +252,12 @@ impl Sandbox {
             ssp_acceptor,
             move |req, peer, remote| {
                 let ssp = ssp_service.clone();
-                async move { ssp.handle(req, peer, remote).await }
+                let changes = ssp_changes.clone();
+                async move {
+                    let resp = ssp.handle(req, peer, remote).await;
+                    changes.touch();
+                    resp
+                }
             },
             ssp_limits,
             rx,

@@ -41,6 +41,11 @@ pub fn default_world_file(dir: &Path) -> PathBuf {
     dir.join("world.json")
 }
 
+/// The folder the other worlds' files are kept in, one `{id}.json` each.
+pub fn worlds_dir(dir: &Path) -> PathBuf {
+    dir.join("worlds")
+}
+
 /// One world's mutable state, as written to its file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +59,9 @@ pub struct Snapshot {
     /// The scenario's `name:`; the file is refused by a sandbox running another scenario.
     #[serde(default)]
     pub scenario: Option<String>,
+    /// A world under `/worlds/{id}`: how to make it again (none for the default world).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<SavedWorld>,
     /// The admin key the sandbox generated (none when it was configured), so it stays valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_key: Option<String>,
@@ -74,6 +82,16 @@ pub struct Snapshot {
     /// Consumers whose history was cleared: ODS code -> journal sequence.
     #[serde(default)]
     pub consumer_marks: BTreeMap<String, u64>,
+}
+
+/// What makes a world under `/worlds/{id}` again: its id, the shipped scenario it was made
+/// from, and its admin key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedWorld {
+    pub id: String,
+    pub scenario: String,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -153,7 +171,7 @@ pub struct SavedDelivery {
 
 /// Everything in `shared` a team can change, now. Reads each store once; copies only what
 /// differs from the scenario, the journal's and deliveries' bounded contents.
-pub fn capture(shared: &Shared, admin_key: Option<String>) -> Snapshot {
+pub fn capture(shared: &Shared, admin_key: Option<String>, world: Option<SavedWorld>) -> Snapshot {
     let (changed, removed) = shared.pds.changes(&shared.world);
     let records = changed
         .into_iter()
@@ -200,6 +218,7 @@ pub fn capture(shared: &Shared, admin_key: Option<String>) -> Snapshot {
         version: VERSION,
         saved_at: chrono::Utc::now(),
         scenario: shared.world.name.clone(),
+        world,
         admin_key,
         clock_offset_ms: shared.clock.offset().num_milliseconds(),
         pds: SavedPds { records, removed },
@@ -337,12 +356,23 @@ pub fn read_for_start(config: &mut crate::config::Config) -> Result<Saved, State
 }
 
 impl Saved {
-    /// Puts the state read back in place and starts writing changes; `None` without a state dir.
-    pub fn start(self, shared: &Shared) -> Result<Option<writer::Writer>, StateError> {
+    /// Puts the state read back in place (the default world's, then every other world's, each
+    /// made again from its scenario) and starts writing changes; `None` without a state dir.
+    pub async fn start(
+        self,
+        shared: &Shared,
+        worlds: &crate::world::Worlds,
+    ) -> Result<Option<writer::Writer>, StateError> {
         let Some(path) = self.path else {
             return Ok(None);
         };
         if let Some(snapshot) = self.snapshot {
+            if snapshot.world.is_some() {
+                return Err(StateError::new(
+                    &path,
+                    "it holds a world under /worlds/, not the default world",
+                ));
+            }
             let (records, entries) = (snapshot.pds.records.len(), snapshot.journal.entries.len());
             apply(snapshot, shared).map_err(|p| StateError::new(&path, p))?;
             tracing::info!(
@@ -354,12 +384,69 @@ impl Saved {
         } else {
             tracing::info!(path = %path.display(), "No state file yet: starting from the scenario.");
         }
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let restored = restore_worlds(&worlds_dir(&dir), worlds).await?;
+        if restored > 0 {
+            tracing::info!(worlds = restored, "Worlds read back from the state dir.");
+        }
         let key = if self.keep_key {
             shared.config.admin_key.clone()
         } else {
             None
         };
-        let writer = writer::Writer::start(shared.clone(), path, key);
+        let writer = writer::Writer::start(shared.clone(), worlds.clone(), dir, key);
         Ok(Some(writer))
     }
+}
+
+/// Makes every world kept in `folder` again and puts its state in place; how many.
+async fn restore_worlds(folder: &Path, worlds: &crate::world::Worlds) -> Result<usize, StateError> {
+    let listing = match std::fs::read_dir(folder) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StateError::new(folder, format!("cannot be listed: {e}"))),
+    };
+    let mut files: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut restored = 0;
+    for path in files {
+        let Some(snapshot) = file::read(&path)? else {
+            continue;
+        };
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(saved) = snapshot.world.clone() else {
+            return Err(StateError::new(
+                &path,
+                "it has no \"world\" (id, scenario, key): a world's file needs one",
+            ));
+        };
+        if saved.id != stem {
+            return Err(StateError::new(
+                &path,
+                format!(
+                    "it holds world '{}', not '{stem}' as its name says",
+                    saved.id
+                ),
+            ));
+        }
+        let live = worlds
+            .recreate(&saved.id, &saved.scenario, saved.key.clone())
+            .await
+            .map_err(|e| {
+                StateError::new(
+                    &path,
+                    format!("world '{}' cannot be made again: {e}", saved.id),
+                )
+            })?;
+        apply(snapshot, &live.shared).map_err(|p| StateError::new(&path, p))?;
+        restored += 1;
+    }
+    Ok(restored)
 }

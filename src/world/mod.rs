@@ -184,6 +184,19 @@ impl Worlds {
         self.create_from(&id, &name, world, None)
     }
 
+    /// Makes a world again as the state dir kept it (`docs/scaling.md`): `id`, made from the
+    /// shipped scenario `scenario` (`default`, `training`, a file's name), with its admin `key`.
+    pub async fn recreate(
+        &self,
+        id: &str,
+        scenario: &str,
+        key: String,
+    ) -> Result<Arc<Live>, WorldError> {
+        self.room_for(id)?;
+        let world = self.named(scenario).await?;
+        self.create_from(id, scenario, world, Some(key))
+    }
+
     /// Makes a world with `id` from a loaded scenario (`scenario` names it in listings), with
     /// `key` or a fresh admin key.
     pub fn create_from(

@@ -25,9 +25,13 @@ async fn start_on(dir: &Path) -> TestSandbox {
 }
 
 async fn read_patient(sandbox: &TestSandbox, nhs: &str) -> (u16, String, Value) {
+    read_patient_at(sandbox, &sandbox.base, nhs).await
+}
+
+async fn read_patient_at(sandbox: &TestSandbox, base: &str, nhs: &str) -> (u16, String, Value) {
     let resp = sandbox
         .http
-        .get(sandbox.url(&format!("{PDS}/Patient/{nhs}")))
+        .get(format!("{base}{PDS}/Patient/{nhs}"))
         .header("X-Request-ID", uuid())
         .send()
         .await
@@ -52,7 +56,17 @@ fn registered_at(patient: &Value) -> &str {
 }
 
 async fn move_registration(sandbox: &TestSandbox, nhs: &str, if_match: &str, ods: &str) -> u16 {
-    let (_, _, current) = read_patient(sandbox, nhs).await;
+    move_registration_at(sandbox, &sandbox.base, nhs, if_match, ods).await
+}
+
+async fn move_registration_at(
+    sandbox: &TestSandbox,
+    base: &str,
+    nhs: &str,
+    if_match: &str,
+    ods: &str,
+) -> u16 {
+    let (_, _, current) = read_patient_at(sandbox, base, nhs).await;
     let id = current["generalPractitioner"][0]["id"].as_str().unwrap();
     let body = json!({ "patches": [
         { "op": "replace", "path": "/generalPractitioner/0", "value": {
@@ -61,7 +75,7 @@ async fn move_registration(sandbox: &TestSandbox, nhs: &str, if_match: &str, ods
     ] });
     sandbox
         .http
-        .patch(sandbox.url(&format!("{PDS}/Patient/{nhs}")))
+        .patch(format!("{base}{PDS}/Patient/{nhs}"))
         .header("X-Request-ID", uuid())
         .header("If-Match", if_match)
         .header("Content-Type", "application/json-patch+json")
@@ -181,6 +195,78 @@ async fn a_reset_is_kept_too() {
     assert_eq!(etag, "W/\"1\"");
     assert_ne!(registered_at(&patient), "B82617");
     assert!(again.journal().await.len() <= 1);
+    again.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_worlds_state_and_key_come_back_and_a_deleted_world_is_forgotten() {
+    let dir = temp_dir("state-worlds");
+    let sandbox = start_on(&dir).await;
+    let create = |body: Value| {
+        let request = sandbox.http.post(sandbox.url("/_admin/worlds")).json(&body);
+        async move {
+            let resp = request.send().await.unwrap();
+            assert_eq!(resp.status(), 201);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let world = create(json!({ "scenario": "default" })).await;
+    let gone = create(json!({ "scenario": "default" })).await;
+    let (id, key) = (
+        world["id"].as_str().unwrap(),
+        world["key"].as_str().unwrap(),
+    );
+    let base = world["urls"]["base"].as_str().unwrap().to_owned();
+    assert_eq!(
+        move_registration_at(&sandbox, &base, ADA, "W/\"1\"", "B82617").await,
+        200
+    );
+    let fault = sandbox
+        .http
+        .post(format!("{base}/_admin/faults"))
+        .header("x-sandbox-key", key)
+        .json(&json!({ "service": "pds", "path": "/never/*", "status": 503, "label": "in the world" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fault.status(), 201);
+    let deleted = sandbox
+        .http
+        .delete(sandbox.url(&format!("/_admin/worlds/{}", gone["id"].as_str().unwrap())))
+        .header("x-sandbox-key", gone["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    sandbox.running.shutdown().await;
+    let files: Vec<String> = std::fs::read_dir(dir.join("worlds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, vec![format!("{id}.json")]);
+
+    let again = start_on(&dir).await;
+    let base = format!("{}/worlds/{id}", again.base);
+    let (status, etag, patient) = read_patient_at(&again, &base, ADA).await;
+    assert_eq!(status, 200);
+    assert_eq!(etag, "W/\"2\"");
+    assert_eq!(registered_at(&patient), "B82617");
+    let (_, etag, _) = read_patient(&again, ADA).await;
+    assert_eq!(etag, "W/\"1\"", "the default world was not changed");
+    let faults: Value = again
+        .http
+        .get(format!("{base}/_admin/faults"))
+        .header("x-sandbox-key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(faults.to_string().contains("in the world"), "{faults}");
+    let listed = admin_json(&again, "/_admin/worlds").await.to_string();
+    assert!(listed.contains(id), "{listed}");
+    assert!(!listed.contains(gone["id"].as_str().unwrap()), "{listed}");
     again.running.shutdown().await;
 }
 
