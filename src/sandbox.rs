@@ -183,7 +183,17 @@ impl Sandbox {
         let public_url = config.public_url_for(http_addr.port());
         let saved = state_dir::read_for_start(&mut config)?;
         admin::guard::settle_key(&mut config, &public_url);
-        ensure_pki(&config.certs_dir, &world, &public_url).await?;
+        let ssp_hosts = pki::ssp_hosts(
+            Some(&public_url),
+            &config
+                .ssp_public_url
+                .as_deref()
+                .and_then(|u| u.parse::<http::Uri>().ok())
+                .and_then(|u| u.host().map(str::to_owned))
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+        ensure_pki(&config.certs_dir, &world, ssp_hosts).await?;
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
         let shared = Shared::assemble(
@@ -301,11 +311,10 @@ impl RunningSandbox {
 async fn ensure_pki(
     dir: &std::path::Path,
     world: &World,
-    public_url: &str,
+    hosts: Vec<String>,
 ) -> Result<(), StartError> {
     let dir = dir.to_owned();
     let systems = pki::client_systems(world);
-    let hosts = pki::ssp_hosts(Some(public_url), &[]);
     let work_dir = dir.clone();
     let report = tokio::task::spawn_blocking(move || pki::ensure(&work_dir, &systems, &hosts))
         .await
