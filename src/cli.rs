@@ -216,6 +216,10 @@ pub struct ConformanceArgs {
         hide_env_values = true
     )]
     pub admin_key: Option<String>,
+    /// A world on the sandbox (made with `POST /_admin/worlds`): its URLs are used instead of
+    /// the default world's (docs/worlds.md).
+    #[arg(long, value_name = "ID")]
+    pub world: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -231,6 +235,10 @@ pub struct ScenarioArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct JourneyArgs {
+    /// A world on the sandbox (made with `POST /_admin/worlds`): its URLs are used instead of
+    /// the default world's (docs/worlds.md).
+    #[arg(long, value_name = "ID")]
+    pub world: Option<String>,
     /// NHS number of the patient to move.
     #[arg(long, value_name = "NHS")]
     pub patient: String,
@@ -272,6 +280,18 @@ pub struct JourneyArgs {
     /// with the login's authorization-code exchange.
     #[arg(long, value_name = "SECRET", requires = "client_key")]
     pub client_secret: Option<String>,
+    /// `migrate` moves the patient and receives the whole record; `retrieve` reads chosen
+    /// clinical areas for direct care ($gpc.getstructuredrecord), leaving the registration.
+    #[arg(long, value_enum, default_value_t = crate::journey::Operation::Migrate)]
+    pub operation: crate::journey::Operation,
+    /// Retrieve: clinical areas to ask for, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "AREAS")]
+    pub include: Vec<crate::journey::Area>,
+    /// Retrieve: a filter as parameter.part=value (repeatable), e.g.
+    /// includeConsultations.includeNumberOfMostRecent=3,
+    /// includeReferrals.referralSearchPeriod=2020-01-01..2020-12-31; it asks for its area too.
+    #[arg(long = "filter", value_name = "PARAM.PART=VALUE")]
+    pub filters: Vec<String>,
 }
 
 /// `generate --format`.
@@ -279,4 +299,13 @@ pub struct JourneyArgs {
 pub enum GenerateFormat {
     Json,
     Yaml,
+}
+
+/// The base URL of `world` on the sandbox at `sandbox` (the sandbox's own when none).
+pub fn world_url(sandbox: &str, world: Option<&str>) -> String {
+    let sandbox = sandbox.trim_end_matches('/');
+    match world {
+        Some(id) => format!("{sandbox}/worlds/{id}"),
+        None => sandbox.to_owned(),
+    }
 }

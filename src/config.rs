@@ -101,6 +101,12 @@ pub struct Config {
     pub world_max_scenario_bytes: usize,
 }
 
+/// The default of `scenario_max_yaml_nodes`.
+pub const DEFAULT_MAX_YAML_NODES: usize = 5_000_000;
+
+/// The default of `migrate_cache_max_bytes` (256 MiB).
+pub const DEFAULT_MIGRATE_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
 fn default_max_worlds() -> usize {
     1000
 }
@@ -138,8 +144,8 @@ impl Default for Config {
             forward_timeout_secs: 20,
             journal_capacity: 2000,
             journal_max_bytes: 64 * 1024 * 1024,
-            scenario_max_yaml_nodes: crate::scenario::load::DEFAULT_MAX_YAML_NODES,
-            migrate_cache_max_bytes: crate::provider::cache::DEFAULT_MAX_BYTES,
+            scenario_max_yaml_nodes: DEFAULT_MAX_YAML_NODES,
+            migrate_cache_max_bytes: DEFAULT_MIGRATE_CACHE_MAX_BYTES,
             auth: AuthMode::Off,
             admin_key: None,
             max_connections: 1024,
@@ -333,13 +339,6 @@ impl Config {
             )));
         }
         Ok(())
-    }
-
-    /// The scenario parser's limits.
-    pub fn parse_limits(&self) -> crate::scenario::load::ParseLimits {
-        crate::scenario::load::ParseLimits {
-            max_yaml_nodes: self.scenario_max_yaml_nodes,
-        }
     }
 
     /// The base URL advertised to consumers, without a trailing slash.

@@ -24,9 +24,13 @@ use crate::fhir::{FhirError, SpineCode};
 mod limits;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
 pub use limits::{BodyBudget, ConnectionLimits, RETRY_AFTER_SECS};
+mod guard;
 mod source;
+pub use guard::{DropConnection, Stopped, guarded};
+mod world_path;
 use source::MADE_FRAME;
 pub use source::Source;
+pub use world_path::{WORLDS_PATH, is_world_id, world_prefix};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -395,28 +399,6 @@ pub fn closing<B>(mut resp: Response<B>) -> Response<B> {
     resp
 }
 
-/// The prefix that puts a request in a world.
-pub const WORLDS_PATH: &str = "/worlds/";
-
-/// True for a world id: 1 to 40 of `a-z`, `0-9` and `-`.
-pub fn is_world_id(id: &str) -> bool {
-    (1..=40).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// `/worlds/{id}/rest` as (`id`, `/rest`); `/worlds/{id}` as (`id`, ``). `None` for any other
-/// path (the default world's).
-pub fn world_prefix(path: &str) -> Option<(&str, &str)> {
-    let after = path.strip_prefix(WORLDS_PATH)?;
-    let (id, rest) = match after.find('/') {
-        Some(at) => after.split_at(at),
-        None => (after, ""),
-    };
-    is_world_id(id).then_some((id, rest))
-}
-
 /// A URL path (or one segment of it) with its `%XX` escapes decoded, as a server must before
 /// matching it (RFC 3986 section 2.1: `%24` is `$`). `+` stays `+` (that is a query-string
 /// convention). Unchanged when there is nothing to decode or the result would not be UTF-8.
@@ -471,33 +453,6 @@ impl Acceptor for PlainAcceptor {
     async fn accept(&self, tcp: tokio::net::TcpStream) -> std::io::Result<(Self::Stream, ())> {
         Ok((tcp, ()))
     }
-}
-
-/// Marks a response the connection layer must not send: it closes the connection instead (an
-/// injected fault).
-#[derive(Debug, Clone, Copy)]
-pub struct DropConnection;
-
-/// Why guarded work gave no answer (each service says so in its own words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
-    /// The handler panicked: a bug, answered instead of taking the connection down.
-    Panicked,
-    /// Not done within this long.
-    TimedOut(Duration),
-}
-
-/// Runs a handler's work, catching a panic and, when given, giving up after `timeout`.
-pub async fn guarded<F: Future>(work: F, timeout: Option<Duration>) -> Result<F::Output, Stopped> {
-    use futures_util::FutureExt as _;
-    let caught = std::panic::AssertUnwindSafe(work).catch_unwind();
-    let done = match timeout {
-        Some(after) => tokio::time::timeout(after, caught)
-            .await
-            .map_err(|_| Stopped::TimedOut(after))?,
-        None => caught.await,
-    };
-    done.map_err(|_| Stopped::Panicked)
 }
 
 /// The error that makes hyper close a connection without answering (an injected fault).

@@ -81,7 +81,7 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
         skip_registration_change: args.skip_registration_change,
         sensitive: args.sensitive,
         from: args.from,
-        sandbox_url: args.sandbox,
+        sandbox_url: spine_sandbox::cli::world_url(&args.sandbox, args.world.as_deref()),
         ssp_url: args.ssp,
         certs_dir: args.certs_dir,
         auth: match (args.client_key, args.kid, args.api_key) {
@@ -94,6 +94,11 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
                 })
             }
             _ => None,
+        },
+        operation: args.operation,
+        retrieve: spine_sandbox::journey::RetrieveQuery {
+            include: args.include,
+            parts: args.filters,
         },
     };
     let json = args.json;
@@ -118,7 +123,7 @@ async fn journey(args: spine_sandbox::cli::JourneyArgs) -> ExitCode {
 /// Prints the consumer's conformance report; the exit code gates a CI pipeline.
 async fn conformance(args: spine_sandbox::cli::ConformanceArgs) -> ExitCode {
     let options = spine_sandbox::conformance::remote::Options {
-        sandbox: args.sandbox,
+        sandbox: spine_sandbox::cli::world_url(&args.sandbox, args.world.as_deref()),
         ods: args.as_ods,
         patient: args.patient,
         since: args.since,
@@ -262,7 +267,7 @@ fn env_parse_limits() -> scenario::load::ParseLimits {
         &Config::process_env(),
         &spine_sandbox::config::Overrides::default(),
     )
-    .map(|c| c.parse_limits())
+    .map(|c| scenario::load::ParseLimits::of(&c))
     .unwrap_or_default()
 }
 
@@ -519,7 +524,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let world = match load_world(&config.scenario, config.parse_limits()) {
+    let world = match load_world(&config.scenario, scenario::load::ParseLimits::of(&config)) {
         Ok(w) => w,
         Err(errors) => {
             for e in &errors {

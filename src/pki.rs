@@ -510,18 +510,14 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
-/// Serialises [`ensure`] within this process; the file lock covers other processes.
+/// Serialises writers of a certificate folder within this process; the file lock covers other
+/// processes.
 static ENSURE_LOCK: Mutex<()> = Mutex::new(());
 
-/// Makes sure `dir` holds the CA, the SSP certificate (for `hosts`) and a client certificate
-/// for every system, creating only what is missing. Prints nothing: the caller reports.
-pub fn ensure(dir: &Path, systems: &[ClientSystem], hosts: &[String]) -> Result<Report, PkiError> {
-    for host in hosts {
-        san_for(host)?;
-    }
-    let layout = Layout::new(dir);
-    create_dir(layout.dir())?;
-    create_dir(&layout.clients_dir())?;
+/// Runs `write` as the only writer of the folder: a certificate and its key are written as a
+/// pair, one writer at a time, in this process ([`ENSURE_LOCK`]) and across processes (a lock
+/// on the folder's `.lock` file).
+fn locked<T>(layout: &Layout, write: impl FnOnce() -> Result<T, PkiError>) -> Result<T, PkiError> {
     let _in_process = ENSURE_LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -539,9 +535,21 @@ pub fn ensure(dir: &Path, systems: &[ClientSystem], hosts: &[String]) -> Result<
         path: lock_path.clone(),
         source,
     })?;
-    let result = ensure_locked(&layout, systems, hosts);
+    let result = write();
     let _ = lock_file.unlock();
     result
+}
+
+/// Makes sure `dir` holds the CA, the SSP certificate (for `hosts`) and a client certificate
+/// for every system, creating only what is missing. Prints nothing: the caller reports.
+pub fn ensure(dir: &Path, systems: &[ClientSystem], hosts: &[String]) -> Result<Report, PkiError> {
+    for host in hosts {
+        san_for(host)?;
+    }
+    let layout = Layout::new(dir);
+    create_dir(layout.dir())?;
+    create_dir(&layout.clients_dir())?;
+    locked(&layout, || ensure_locked(&layout, systems, hosts))
 }
 
 fn ensure_locked(

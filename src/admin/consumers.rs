@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 /// Whether `path` is one of this module's routes.
 pub fn owns(path: &str) -> bool {

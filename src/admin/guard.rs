@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use crate::config::Config;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, full, query_pairs};
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 /// The header an admin call carries its key in.
 pub const KEY_HEADER: &str = "x-sandbox-key";

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode};
 use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 mod consumers;
 pub mod guard;
@@ -91,7 +91,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                 ),
             }
         }
-        (&Method::GET, "/") => page(),
+        (&Method::GET, "/") => page(&shared.base_path),
         (&Method::GET, "/_admin/assets/page.css") => asset(include_str!("page.css"), "text/css"),
         (&Method::GET, "/_admin/assets/page.js") => {
             asset(include_str!("page.js"), "text/javascript")
@@ -328,6 +328,10 @@ struct JourneyRequest {
     sensitive: bool,
     #[serde(default)]
     from: Option<String>,
+    #[serde(default)]
+    operation: crate::journey::Operation,
+    #[serde(default)]
+    retrieve: crate::journey::RetrieveQuery,
 }
 
 /// Runs the consumer journey against this very sandbox, over the network like the CLI does,
@@ -386,7 +390,7 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         Ok(a) => a,
         Err(e) => {
             return fail(FhirError::bad_request(format!(
-                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\"}})"
+                "journey request body: {e} (expected {{\"patient\", \"as\", \"skip_registration_change\", \"sensitive\", \"from\", \"operation\", \"retrieve\"}})"
             )));
         }
     };
@@ -400,6 +404,8 @@ async fn run_journey(shared: &Shared, req: Request<Incoming>) -> Response<Body> 
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
         auth: None,
+        operation: ask.operation,
+        retrieve: ask.retrieve,
     };
     let report = crate::journey::run(&options, |_| {}).await;
     boxed(json_response(StatusCode::OK, &json!(report)))
@@ -501,8 +507,15 @@ fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
     resp
 }
 
-fn page() -> Response<Body> {
-    let mut resp = Response::new(full(include_str!("page.html")));
+/// The page; under a world's prefix its own links carry the prefix.
+fn page(base_path: &str) -> Response<Body> {
+    let html = include_str!("page.html");
+    let html = if base_path.is_empty() {
+        Bytes::from_static(html.as_bytes())
+    } else {
+        Bytes::from(html.replace("\"/_admin/", &format!("\"{base_path}/_admin/")))
+    };
+    let mut resp = Response::new(full(html));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),

@@ -8,10 +8,10 @@ const LANE_NAMES = {
   ssp: ["SSP", "secure proxy"], provider: ["Old practice", "(provider)"],
 };
 const MIGRATE = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1";
-const RUN_BUTTONS = ["run-happy", "run-norel", "run-sensitive"];
+const RUN_BUTTONS = ["run-happy", "run-norel", "run-sensitive", "run-retrieve"];
 const ROW = 48, TOP = 72;
 let scenario = null, selected = null, hops = [], lastSequence = 0, busy = false, regrade = null;
-let journeyStart = null, lastRun = null, presenterAt = 0;
+let journeyStart = null, lastRun = null, presenterAt = 0, reading = false;
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, text) => {
@@ -83,7 +83,7 @@ async function loadScenario() {
     if (!p.nhs_number_verified) tags.append(el("span", { class: "tag unverified" }, "NHS number unverified"));
     if (p.confidential_items) tags.append(el("span", { class: "tag" }, `${p.confidential_items} confidential`));
     card.append(tags);
-    card.addEventListener("click", () => choose(p, true));
+    card.addEventListener("click", () => { reading = false; choose(p, true); });
     list.append(card);
   }
   drawPaths();
@@ -115,7 +115,8 @@ function choose(p, pickPractice) {
 function updateTitle() {
   if (!selected) return;
   const as = $("new-practice").value;
-  $("journey-title").textContent = `${selected.name}: moving the record from ${practiceName(selected.record_at)} to ${practiceName(as)}`;
+  $("journey-title").textContent = reading ? `${selected.name}: reading part of the record at ${practiceName(selected.record_at)} for ${practiceName(as)}`
+    : `${selected.name}: moving the record from ${practiceName(selected.record_at)} to ${practiceName(as)}`;
   $("journey-sub").textContent = pdsShows(selected);
 }
 
@@ -128,6 +129,7 @@ function updateButtons() {
   else if (as === selected.record_at) why = `${practiceName(as)} already holds this record: choose another new practice.`;
   else if (!canReceive(practice(as))) why = `${practiceName(as)} is not on GP Connect: SDS lists no system there that may ask for a record.`;
   for (const b of RUN_BUTTONS) $(b).disabled = busy || why !== "";
+  if (!chosenAreas().length) $("run-retrieve").disabled = true;
   // Skipping the change shows a refusal only while PDS names another practice (or hides it).
   if (!why && !selected.sensitive && selected.registered_with === as) {
     $("run-norel").disabled = true;
@@ -157,10 +159,16 @@ const PATHS = [
   { id: "no-gpc", name: "No GP Connect", about: "The old practice is not on GP Connect: SDS has no address for it.",
     pick: () => pickPatient((p) => !practice(p.record_at)?.provider && !p.sensitive && !p.deceased),
     none: "Every practice holding a record here is on GP Connect.", kind: "happy" },
+  { id: "retrieve", name: "Direct care read", about: "Read allergies, medication and problems; PDS is not changed.",
+    pick: () => pickPatient((p) => ordinary(p) && atLoad(p) === p.record_at) || pickPatient(ordinary),
+    none: "No patient here has an ordinary record to read.", kind: "retrieve", areas: ["allergies", "medication", "problems"] },
   { id: "outage", name: "Outage", about: "The old practice's system is offline for one run.",
     pick: () => pickPatient((p) => ordinary(p) && atLoad(p) === p.record_at) || pickPatient(ordinary),
     none: "No patient here has an ordinary record to ask for.", kind: "happy", fault: "provider-offline" },
 ];
+
+/** The areas ticked for a direct-care read. */
+const chosenAreas = () => [...document.querySelectorAll('#retrieve-areas input[name="area"]:checked')].map((b) => b.value);
 
 function pickPatient(test) {
   const patient = scenario.patients.find(test);
@@ -217,13 +225,20 @@ async function runJourney(kind, path) {
   updateButtons();
   const as = $("new-practice").value;
   const run = { patient: selected, as, from: selected.record_at, kind, path };
+  reading = kind === "retrieve";
+  updateTitle();
   journeyStart = lastSequence;
   hops = [];
   drawDiagram();
-  const what = path ? path.name : { happy: "moving the record", norel: "asking without changing the registration", sensitive: "asking for sensitive information too" }[kind];
+  const what = path ? path.name : { happy: "moving the record", norel: "asking without changing the registration", sensitive: "asking for sensitive information too", retrieve: "reading part of the record" }[kind];
   $("result").replaceChildren(banner("running", `Running: ${what}…`, `${selected.name}, from ${practiceName(run.from)} to ${practiceName(as)}.`));
   $("steps").replaceChildren();
   const body = { patient: selected.nhs_number, as, skip_registration_change: kind === "norel", sensitive: kind === "sensitive", from: run.from };
+  if (kind === "retrieve") {
+    // A path's areas are ticked, so the page shows what was asked for.
+    if (path?.areas) for (const b of document.querySelectorAll('#retrieve-areas input[name="area"]')) b.checked = path.areas.includes(b.value);
+    Object.assign(body, { operation: "retrieve", retrieve: { include: chosenAreas(), parts: [] } });
+  }
   try {
     const resp = await fetch(BASE + "/_admin/journey", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     run.report = await resp.json();
@@ -263,7 +278,7 @@ function codeLine(code, status, who) {
 }
 
 const STEP_WHO = (step, run) => /^PDS/.test(step) ? "PDS" : /^SDS/.test(step) ? "SDS (the Spine directory)"
-  : /^Platform/.test(step) ? "the NHS API platform" : /Migrate|Document/.test(step) ? `${practiceName(run.from)} through SSP` : "the sandbox";
+  : /^Platform/.test(step) ? "the NHS API platform" : /Migrate|Document|Retrieve/.test(step) ? `${practiceName(run.from)} through SSP` : "the sandbox";
 
 /** The outcome in plain words: what happened, why, and the code as a code. */
 function explainOutcome(run) {
@@ -275,6 +290,13 @@ function explainOutcome(run) {
   if (bad.trace_id && /through SSP$/.test(who)) {
     const provider = hops.find((h) => h.service === "provider" && h.trace_id === bad.trace_id);
     if (!provider || provider.status !== bad.status) who = "SSP";
+  }
+  if (r.result === "received" && run.kind === "retrieve") {
+    const rec = r.record || {};
+    const names = (rec.areas_requested || []).map((a) => window.AREA_NAMES[a] || a).join(", ");
+    const warned = (rec.warnings || []).length ? `The old practice warned: ${rec.warnings.join("; ")}.` : "";
+    return ["received", `Part of the record read: ${as} received ${p.name}'s ${names.toLowerCase()} from ${from}`,
+      [`${rec.resources} resources arrived for direct care; PDS was not changed. Confidential items are never sent for direct care.`, warned]];
   }
   if (r.result === "received") {
     const rec = r.record || {};
@@ -348,7 +370,7 @@ function hopLanes(entry) {
 /** A hop's label: the resource asked for and the answer, short enough for its arrow. */
 function hopLabel(e) {
   const p = (e.target || e.path || "").split("?")[0];
-  const what = /migratestructuredrecord/.test(p) ? "migrate" : /\/Binary\//.test(p) ? "document"
+  const what = /migratestructuredrecord/.test(p) ? "migrate" : /getstructuredrecord/.test(p) ? "retrieve" : /\/Binary\//.test(p) ? "document"
     : /Endpoint$/.test(p) ? "Endpoint" : /Device$/.test(p) ? "Device" : /\/Patient/.test(p) ? "Patient" : p.split("/").filter(Boolean).pop() || "/";
   const code = spineCode(e.refusal);
   const answer = e.status === 444 ? "dropped" : `${e.status}${code && !String(e.status).includes(code) ? " " + code : ""}`;
@@ -478,8 +500,13 @@ function explainHop(e) {
         ? "SSP could not get an answer from the old practice's system." : fallback };
   }
   if (e.service === "provider") {
-    const doc = /Binary/.test(e.path);
+    const doc = /Binary/.test(e.path), part = /getstructuredrecord/.test(e.path);
     const ods = (/^\/([A-Z0-9]+)\//.exec(e.path) || [])[1];
+    if (part) {
+      return { asked: `The old practice's system (${practiceName(ods)}) was asked for part of ${who}'s record: the areas ticked.`,
+        why: "Direct care reads what it needs where the record is; the patient stays registered where they are.",
+        answer: ok ? `The areas asked for came back: ${body?.entry?.length ?? 0} entries.` : fallback };
+    }
     const lines = {
       NO_RELATIONSHIP: "It refused: PDS does not name the asking practice as the patient's GP.",
       PATIENT_NOT_FOUND: "It answered “patient not found”: it does not release this record (restricted, deceased or unknown).",
@@ -656,6 +683,8 @@ function wire() {
   $("run-happy").addEventListener("click", () => runJourney("happy"));
   $("run-norel").addEventListener("click", () => runJourney("norel"));
   $("run-sensitive").addEventListener("click", () => runJourney("sensitive"));
+  $("run-retrieve").addEventListener("click", () => runJourney("retrieve"));
+  for (const box of document.querySelectorAll('#retrieve-areas input[name="area"]')) box.addEventListener("change", updateButtons);
   $("new-practice").addEventListener("change", updateButtons);
   $("hop-close").addEventListener("click", () => $("hop-dialog").close());
   $("refresh-conformance").addEventListener("click", () => { loadConformance(); loadRecord(); });

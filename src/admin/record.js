@@ -25,6 +25,22 @@ function nhsNumber(n) {
   return /^\d{10}$/.test(n || "") ? `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}` : (n || "not given");
 }
 
+// A direct-care retrieve asks for some areas: each parameter as a clinician names the area, and
+// the sections of the record view each area fills.
+const AREA_NAMES = {
+  includeAllergies: "Allergies", includeMedication: "Medication", includeConsultations: "Consultations",
+  includeProblems: "Problems", includeImmunisations: "Immunisations", includeUncategorisedData: "Other entries",
+  includeInvestigations: "Investigations", includeReferrals: "Referrals", includeDiaryEntries: "Diary",
+};
+const SECTION_AREA = {
+  "Allergies and adverse reactions": "includeAllergies", "Ended allergies": "includeAllergies",
+  "Active problems": "includeProblems", "Past problems": "includeProblems",
+  "Current medication": "includeMedication", "Past medication": "includeMedication",
+  Immunisations: "includeImmunisations", "Investigations and results": "includeInvestigations",
+  "Measurements and other entries": "includeUncategorisedData", Consultations: "includeConsultations",
+  Referrals: "includeReferrals", "Diary and recalls": "includeDiaryEntries",
+};
+
 function renderRecord(bundle, delivery) {
   const mk = (tag, attrs = {}, text) => {
     const node = document.createElement(tag);
@@ -150,11 +166,18 @@ function renderRecord(bundle, delivery) {
     ["Address", address ? [...(address.line || []), address.city, address.postalCode].filter(Boolean).join(", ") : "not shown"],
     ["Record from", `${org.name || delivery.provider_ods} (${delivery.provider_ods})`],
     ["Requested by", delivery.requesting_ods],
-    ["Sensitive information", delivery.sensitive ? "requested: confidential items included" : "not requested: confidential items withheld"],
+    ["Sensitive information", delivery.areas ? "never sent for direct care: confidential items withheld"
+      : delivery.sensitive ? "requested: confidential items included" : "not requested: confidential items withheld"],
   ];
+  const asked = delivery.areas;
+  if (asked) facts.splice(6, 0, ["Asked for", asked.map((a) => AREA_NAMES[a] || a).join(", ")]);
   const dl = mk("dl", { class: "facts" });
   for (const [k, v] of facts) dl.append(mk("dt", {}, k), mk("dd", {}, v));
   title.append(dl);
+  if (asked) {
+    const left = Object.keys(AREA_NAMES).filter((a) => !asked.includes(a)).map((a) => AREA_NAMES[a].toLowerCase());
+    title.append(mk("p", { class: "partial-note" }, `A partial record, read for direct care: only the areas asked for were sent${left.length ? ` (not ${left.join(", ")})` : ""}.`));
+  }
   root.append(title);
 
   // Allergies: current, then ended (kept as contained items of the "Ended allergies" List).
@@ -339,7 +362,26 @@ function renderRecord(bundle, delivery) {
     }
     return li;
   })));
+  if (asked) partial(root, asked, mk);
   return root;
 }
 
+/** Leaves out the sections of areas not asked for; problems linked to what was asked stay, marked. */
+function partial(root, asked, mk) {
+  root.classList.add("partial");
+  root.dataset.areas = asked.join(" ");
+  for (const s of [...root.querySelectorAll("section[data-section]")]) {
+    const area = SECTION_AREA[s.dataset.section];
+    if (area && asked.includes(area)) continue;
+    const rows = s.querySelector("li");
+    if (area === "includeProblems" && rows) {
+      s.dataset.linked = "true";
+      s.querySelector("h3").after(mk("p", { class: "withheld" }, "Not asked for: sent because an item asked for is linked to it."));
+    } else if (area || !rows) {
+      s.remove();
+    }
+  }
+}
+
 window.renderRecord = renderRecord;
+window.AREA_NAMES = AREA_NAMES;

@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::http::{Body, BoxError};
 use crate::journal::Entry;
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 fn event(entry: &Entry, id: u64) -> Bytes {
     let data = serde_json::to_string(entry).unwrap_or_default();

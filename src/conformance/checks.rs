@@ -1,5 +1,8 @@
-//! The checklist, in the order a consumer meets the rules. Each check reads only the journal:
-//! what was sent, what came back, and in which order.
+//! The checklist, in the order a consumer meets the rules. Each area's file declares its rules
+//! as data ([`Rule`]: id, title, rule, NHS source, evaluation); what the rules share is written
+//! once here: the events a journey sent, the SDS look-ups that came before their use, and the
+//! verdict built from what a rule found ([`Findings`]). Each check reads only the journal: what
+//! was sent, what came back, and in which order.
 
 use chrono::Utc;
 
@@ -13,9 +16,11 @@ mod jwt;
 mod migrate;
 mod pds;
 mod refusals;
-pub mod scripts;
+mod rule;
 mod sds;
 mod ssp;
+
+pub use rule::{Area, CheckId, Findings, Rule, TestScript, Verdict};
 
 const PDS_URL: &str =
     "https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir";
@@ -27,48 +32,44 @@ const MIGRATE_URL: &str = "https://developer.nhs.uk/apis/gpconnect/accessrecord_
 const DOCUMENTS_URL: &str = "https://developer.nhs.uk/apis/gpconnect/access_documents_development_migrate_patient_documents.html";
 const ERRORS_URL: &str =
     "https://developer.nhs.uk/apis/gpconnect/development_fhir_error_handling_guidance.html";
+/// NHS's consumer test scripts for migrate (GPC-MIG-TST-GEN-05 to -08).
+pub const CONSUMER_SCRIPTS_URL: &str = "https://github.com/nhsconnect/gpc-consumer-support/wiki/Consumer-Test-Scripts-Access-Record:-Structured-Documents-Migrate";
+/// NHS's Spine integration consumer tests (SDS look-ups and TLS, written for the LDAP form).
+const SPINE_SCRIPTS_URL: &str = "https://github.com/nhsconnect/gpconnect-provider-testing/wiki/Spine-Integration-and-Cross-Organisation-Tests";
 
 /// Retries of one refused request beyond this many fail the journey.
 pub const MAX_RETRIES: usize = 3;
 
-/// Checks about the start of a journey: unjudgeable when the journal dropped it.
-const START_CHECKS: [&str; 4] = [
-    "pds.trace-before-change",
-    "pds.if-match-version-read",
-    "sds.endpoint-migrate",
-    "sds.device-asid",
+/// A trace older than this blocks the migrate (GPC-MIG-TST-GEN-06).
+pub const TRACE_MAX_AGE_HOURS: i64 = 24;
+
+/// Every area's rules, in the order a consumer meets them.
+const AREAS: [&[Rule]; 7] = [
+    pds::RULES,
+    sds::RULES,
+    ssp::RULES,
+    jwt::RULES,
+    migrate::RULES,
+    documents::RULES,
+    refusals::RULES,
 ];
 
-struct Grader<'a> {
+/// The checklist, in order.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    AREAS.iter().flat_map(|area| area.iter())
+}
+
+/// The declared rule of a check.
+pub fn rule(id: CheckId) -> Option<&'static Rule> {
+    rules().find(|r| r.id == id)
+}
+
+/// One journey, read for grading: what each rule's evaluation is given.
+pub struct Grader<'a> {
     index: &'a Index,
     consumer: &'a ConsumerJourneys,
     journey: &'a JourneyEvents,
     events: Vec<&'a Event>,
-}
-
-fn check(id: &str, area: &str, title: &str, rule: &str, url: &str) -> Check {
-    Check {
-        id: id.to_owned(),
-        area: area.to_owned(),
-        title: title.to_owned(),
-        status: Status::Pass,
-        rule: rule.to_owned(),
-        url: url.to_owned(),
-        detail: String::new(),
-        entries: Vec::new(),
-    }
-}
-
-impl Check {
-    fn with(mut self, status: Status, detail: impl Into<String>, entries: Vec<u64>) -> Self {
-        self.status = status;
-        self.detail = detail.into();
-        let mut entries = entries;
-        entries.sort_unstable();
-        entries.dedup();
-        self.entries = entries;
-        self
-    }
 }
 
 fn seqs(events: &[&Event]) -> Vec<u64> {
@@ -179,6 +180,47 @@ impl<'a> Grader<'a> {
             })
             .collect()
     }
+
+    /// A look-up came before its use: the last successful SDS look-up of `kind` for the previous
+    /// practice (and, for Endpoint, `interaction`) before journal entry `before`.
+    fn looked_up_before(&self, kind: Kind, interaction: &str, before: u64) -> Option<&'a Event> {
+        self.sds_lookups(kind, interaction, before).last().copied()
+    }
+
+    /// GP Connect requests as the consumer sent them: migrates and document fetches, in order.
+    fn gp_connect_requests(&self) -> Vec<&'a Event> {
+        let mut sent: Vec<&Event> = self
+            .migrates()
+            .into_iter()
+            .chain(self.document_fetches())
+            .collect();
+        sent.sort_by_key(|e| e.seq());
+        sent
+    }
+
+    /// One rule applied to this journey.
+    fn check(&self, rule: &Rule) -> Check {
+        let mut verdict = (rule.grade)(self);
+        let unjudgeable = self.journey.start_evicted && rule.about_start
+            || self.journey.window_evicted && rule.id.area() == Area::Sds;
+        if verdict.status == Status::Fail && unjudgeable {
+            verdict.status = Status::Warning;
+            verdict.detail = format!(
+                "the journal has dropped its oldest entries, so the start of this journey may be gone; cannot judge ({})",
+                verdict.detail
+            );
+        }
+        Check {
+            id: rule.id,
+            area: rule.id.area(),
+            title: rule.title.to_owned(),
+            status: verdict.status,
+            rule: rule.rule.to_owned(),
+            url: rule.source.to_owned(),
+            detail: verdict.detail,
+            entries: verdict.entries,
+        }
+    }
 }
 
 /// Grades one journey.
@@ -189,45 +231,7 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
         journey,
         events: journey.events.iter().map(|&k| &index.events[k]).collect(),
     };
-    let mut checks = vec![
-        g.trace_before_change(),
-        g.trace_fresh(),
-        g.request_ids(),
-        g.if_match(),
-        g.retry_409(),
-        g.sds_endpoint(),
-        g.sds_device(),
-        g.sds_documents(),
-        g.via_ssp(),
-        g.ssp_headers(),
-        g.ssp_trace_ids(),
-        g.ssp_target(),
-        g.jwt_claims(),
-        g.jwt_reason(),
-        g.jwt_scope(),
-        g.jwt_fresh_per_retry(),
-        g.jwt_identity(),
-        g.migrate_parameters(),
-        g.migrate_after_registration(),
-        g.asked_previous_practice(),
-        g.documents_fetched(),
-        g.documents_interaction(),
-        g.documents_scope(),
-        g.retries(),
-    ];
-    for c in checks.iter_mut() {
-        let about_start = START_CHECKS.contains(&c.id.as_str());
-        let sds = c.area == "SDS";
-        if c.status == Status::Fail
-            && (journey.start_evicted && about_start || journey.window_evicted && sds)
-        {
-            c.status = Status::Warning;
-            c.detail = format!(
-                "the journal has dropped its oldest entries, so the start of this journey may be gone; cannot judge ({})",
-                c.detail
-            );
-        }
-    }
+    let checks: Vec<Check> = rules().map(|r| g.check(r)).collect();
     let delivered = g.delivered();
     Journey {
         patient: journey.patient.clone(),
@@ -318,7 +322,7 @@ mod tests {
         r.consumers[0].journeys[0].clone()
     }
 
-    fn status(j: &Journey, id: &str) -> Status {
+    fn status(j: &Journey, id: CheckId) -> Status {
         j.checks
             .iter()
             .find(|c| c.id == id)
@@ -334,10 +338,14 @@ mod tests {
             pds("PATCH", 503, 1100, &id, Some("W/\"1\"")),
             pds("PATCH", 503, 1600, &id, Some("W/\"1\"")),
         ]);
-        assert_eq!(status(&j, "pds.x-request-id"), Status::Pass);
-        assert_eq!(status(&j, "pds.trace-before-change"), Status::Pass);
-        assert_eq!(status(&j, "pds.if-match-version-read"), Status::Pass);
-        assert_eq!(status(&j, "refusals.retries"), Status::Warning, "{j:#?}");
+        assert_eq!(status(&j, CheckId::PdsRequestId), Status::Pass);
+        assert_eq!(status(&j, CheckId::PdsTraceBeforeChange), Status::Pass);
+        assert_eq!(status(&j, CheckId::PdsIfMatch), Status::Pass);
+        assert_eq!(
+            status(&j, CheckId::RefusalsRetries),
+            Status::Warning,
+            "{j:#?}"
+        );
         assert_eq!(j.verdict, Status::Warning);
     }
 
@@ -348,8 +356,8 @@ mod tests {
             pds("GET", 200, 0, &id, None),
             pds("PATCH", 200, 100, &id, Some("W/\"1\"")),
         ]);
-        assert_eq!(status(&j, "pds.x-request-id"), Status::Fail);
-        let check = j.checks.iter().find(|c| c.id == "pds.x-request-id");
+        assert_eq!(status(&j, CheckId::PdsRequestId), Status::Fail);
+        let check = j.checks.iter().find(|c| c.id == CheckId::PdsRequestId);
         assert_eq!(check.map(|c| c.entries.clone()), Some(vec![1, 2]));
     }
 }

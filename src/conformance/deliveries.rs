@@ -1,4 +1,4 @@
-//! The last migrate Bundles the providers delivered, kept whole so the web page can show the
+//! The last migrate and retrieve Bundles the providers delivered, kept whole so the web page can show the
 //! record a consumer received. Bounded by count and by bytes; the oldest go first. Bodies are
 //! kept as answered, in shared pieces, so keeping one costs no copy.
 
@@ -20,6 +20,8 @@ pub struct Delivered {
     /// `DocumentReference.content[0].attachment.url` of every document in the Bundle (shared
     /// with the journal entry and the kept delivery).
     pub documents: Arc<[String]>,
+    /// A retrieve's top-level parameters (`includeAllergies`, ...); `None` for a migrate.
+    pub areas: Option<Vec<String>>,
 }
 
 /// One kept Bundle, as listed by `GET /_admin/records`.
@@ -34,6 +36,9 @@ pub struct Delivery {
     pub sensitive: bool,
     pub documents: usize,
     pub bytes: usize,
+    /// A retrieve's top-level parameters: the areas asked for (absent for a migrate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub areas: Option<Vec<String>>,
     /// As answered, in pieces (joined only when the record view asks for it).
     #[serde(skip)]
     pub bundle: crate::http::Pieces,
@@ -72,6 +77,7 @@ impl Deliveries {
             requesting_ods: delivered.requesting_ods,
             provider_ods: delivered.provider_ods,
             sensitive: delivered.sensitive,
+            areas: delivered.areas,
             bytes: bundle.len(),
             bundle,
             document_urls: delivered.documents,
@@ -120,6 +126,7 @@ mod tests {
             provider_ods: "B1".into(),
             sensitive: false,
             documents: Arc::from(vec!["u".to_owned()]),
+            areas: None,
         }
     }
 

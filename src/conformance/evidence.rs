@@ -10,28 +10,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::checks::{self, CheckId};
 use super::{Report, Status};
 
-/// NHS's consumer test scripts for migrate.
-const MIGRATE_SCRIPTS: &str = super::checks::scripts::CONSUMER_SCRIPTS_URL;
-/// NHS's Spine integration consumer tests (SDS look-ups and TLS, written for the LDAP form).
-const SPINE_SCRIPTS: &str = "https://github.com/nhsconnect/gpconnect-provider-testing/wiki/Spine-Integration-and-Cross-Organisation-Tests";
-
 /// A check's NHS consumer test-script ids, the requirement ids they name, and where both are
-/// published; `None` when no public test script covers the check.
-pub fn scripts_for(check: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    Some(match check {
-        "pds.trace-fresh" => ("GPC-MIG-TST-GEN-06", "GPC-CORE01-01", MIGRATE_SCRIPTS),
-        "jwt.requesting-identity" | "migrate.after-registration" => {
-            ("GPC-MIG-TST-GEN-08", "", MIGRATE_SCRIPTS)
-        }
-        "sds.device-asid" => ("CONS-SDSTEST01", "SSP-04", SPINE_SCRIPTS),
-        "sds.endpoint-migrate" | "sds.endpoint-documents" => {
-            ("CONS-SDSTEST03", "SSP-04", SPINE_SCRIPTS)
-        }
-        "ssp.via-proxy" => ("CONS-SECURITYTEST01", "SSP-05", SPINE_SCRIPTS),
-        _ => return None,
-    })
+/// published, as its rule declares them; `None` when no public test script covers the check.
+pub fn scripts_for(check: CheckId) -> Option<(&'static str, &'static str, &'static str)> {
+    let script = checks::rule(check)?.script?;
+    Some((script.ids, script.requirement, script.url))
 }
 
 fn html(s: &str) -> String {
@@ -272,7 +258,7 @@ pub fn write(
             );
             for c in &journey.checks {
                 let (script, requirement, source) =
-                    scripts_for(&c.id).unwrap_or(("", "", c.url.as_str()));
+                    scripts_for(c.id).unwrap_or(("", "", c.url.as_str()));
                 let _ = writeln!(
                     index,
                     "| `{}` {} | {} | {} | {} | {} |",
@@ -399,9 +385,9 @@ mod tests {
     #[test]
     fn trace_freshness_maps_to_its_test_script() {
         assert_eq!(
-            scripts_for("pds.trace-fresh").map(|s| (s.0, s.1)),
+            scripts_for(CheckId::PdsTraceFresh).map(|s| (s.0, s.1)),
             Some(("GPC-MIG-TST-GEN-06", "GPC-CORE01-01"))
         );
-        assert!(scripts_for("ssp.headers").is_none());
+        assert!(scripts_for(CheckId::SspHeaders).is_none());
     }
 }

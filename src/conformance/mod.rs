@@ -4,8 +4,8 @@
 //!
 //! - [`journeys`]: turns journal entries into consumers (ODS code in the JWT or PDS headers,
 //!   ASID of the client certificate) and their journeys, one per patient and attempt.
-//! - [`checks`]: the ordered checklist; each check cites its rule, the NHS page and the journal
-//!   entries that prove the verdict.
+//! - [`checks`]: the ordered checklist, each rule declared as data (id, area, rule, NHS page,
+//!   evaluation); each check cites the journal entries that prove the verdict.
 //! - [`render`]: the readable text report and JUnit XML (written by hand, no dependency).
 //! - [`deliveries`]: the last migrate Bundles delivered, whole, for the web page's record view
 //!   (the journal keeps only the first 16 KiB of a body).
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::Entry;
 
+pub use checks::{Area, CheckId};
 pub use deliveries::{Delivered, Deliveries};
 
 /// How a check came out.
@@ -53,9 +54,9 @@ impl Status {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Check {
     /// Stable name, e.g. `pds.trace-before-change`.
-    pub id: String,
+    pub id: CheckId,
     /// `PDS`, `SDS`, `SSP`, `JWT`, `migrate`, `documents`, `refusals`.
-    pub area: String,
+    pub area: Area,
     pub title: String,
     pub status: Status,
     /// The rule, in our words.

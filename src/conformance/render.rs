@@ -189,7 +189,7 @@ pub fn junit(report: &Report) -> String {
                         out,
                         ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
                         xml(&check.detail),
-                        xml(&check.id),
+                        xml(check.id.as_str()),
                         xml(&evidence)
                     );
                 }
@@ -218,7 +218,7 @@ pub fn junit(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{Check, Consumer, JournalSpan, Journey};
+    use crate::conformance::{Area, Check, CheckId, Consumer, JournalSpan, Journey};
 
     fn report(status: Status) -> Report {
         Report {
@@ -243,8 +243,8 @@ mod tests {
                     documents: 0,
                     verdict: status,
                     checks: vec![Check {
-                        id: "pds.x-request-id".into(),
-                        area: "PDS".into(),
+                        id: CheckId::PdsRequestId,
+                        area: Area::Pds,
                         title: "A fresh <X-Request-ID> & more".into(),
                         status,
                         rule: "r".into(),

@@ -157,6 +157,17 @@ pub const CONFIDENTIAL_ITEMS_NOTE: &str =
     "Items excluded due to confidentiality and/or patient preferences.";
 /// The warning code of that List.
 pub const CONFIDENTIAL_ITEMS: &str = "confidential-items";
+/// The warning code of every primary and secondary List while the patient's record from the
+/// previous practice has not arrived, and its note (the day the patient registered, as
+/// `dd-Mmm-yyyy`, follows "before").
+pub const DATA_IN_TRANSIT: &str = "data-in-transit";
+pub const DATA_IN_TRANSIT_NOTE: (&str, &str) = (
+    "Patient record transfer from previous GP practice not yet complete; information recorded before ",
+    " may be missing.",
+);
+/// The warning code of an area's Lists while data for it awaits filing, and its note.
+pub const DATA_AWAITING_FILING: &str = "data-awaiting-filing";
+pub const DATA_AWAITING_FILING_NOTE: &str = "Patient data may be incomplete as there is data supplied by a third party awaiting review before becoming available.";
 /// The note of an empty List (`docs/migrate.md`).
 pub const INFORMATION_NOT_AVAILABLE: &str = "Information not available";
 /// What GP Connect requires in a mandatory text the record lacks (dosage, allergy end reason).

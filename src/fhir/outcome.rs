@@ -359,6 +359,20 @@ impl FhirError {
         }
     }
 
+    /// An SSP refusal with a sentence: `token` is the display, `token: sentence` the
+    /// diagnostics (code matching Spine's token on either behaves as with Spine).
+    pub fn ssp_refusal(
+        status: StatusCode,
+        issue_type: &'static str,
+        token: impl Into<String>,
+        sentence: impl AsRef<str>,
+    ) -> Self {
+        let token = token.into();
+        let mut error = Self::ssp(status, issue_type, token.clone());
+        error.diagnostics = format!("{token}: {}", sentence.as_ref());
+        error
+    }
+
     pub fn bad_request(d: impl Into<String>) -> Self {
         Self::new(SpineCode::BadRequest, d)
     }

@@ -1,5 +1,6 @@
 //! The built-in consumer: the new practice's side of the migration journey
-//! (README.md, "Play the journey", `docs/README.md`, "The flow").
+//! (README.md, "Play the journey", `docs/README.md`, "The flow"), or a direct-care retrieve of
+//! chosen clinical areas (`docs/getstructuredrecord.md`, "Play a retrieve").
 //!
 //! It talks to a running sandbox over the network exactly as a GP system would: HTTP to PDS and
 //! SDS, mutual TLS to SSP with the client certificate of its own ASID. The CLI (`spine-sandbox
@@ -7,12 +8,14 @@
 
 mod auth;
 pub(crate) mod client;
+mod query;
 mod report;
 mod steps;
 
 use std::path::PathBuf;
 
 pub use auth::JourneyAuth;
+pub use query::{Area, Operation, RetrieveQuery};
 pub use report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
 
 /// What the consumer is asked to do.
@@ -42,6 +45,12 @@ pub struct JourneyOptions {
     /// Authenticate with the API platform first (needed when the sandbox runs `auth: required`).
     #[serde(default)]
     pub auth: Option<JourneyAuth>,
+    /// Migrate (the default) or retrieve for direct care.
+    #[serde(default)]
+    pub operation: Operation,
+    /// The clinical areas and filters of a retrieve.
+    #[serde(default)]
+    pub retrieve: RetrieveQuery,
 }
 
 /// Runs the journey, calling `on_step` as each step ends (the CLI prints it at once).

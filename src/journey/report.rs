@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::fhir::gpconnect::lists;
 
 /// One request the consumer made, and what came of it in words.
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +77,12 @@ pub struct RecordSummary {
     pub documents_referenced: usize,
     pub documents_fetched: usize,
     pub document_bytes: usize,
+    /// A retrieve: the parameters asked for (`includeAllergies`, ...); empty for a migrate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub areas_requested: Vec<String>,
+    /// A retrieve: the provider's warnings (`diagnostics` of its OperationOutcome's issues).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +115,15 @@ impl JourneyReport {
                 "Bundle {}: {} resources, {} bytes\n",
                 r.bundle_id, r.resources, r.bytes
             ));
+            if !r.areas_requested.is_empty() {
+                out.push_str(&format!(
+                    "Areas asked for: {}\n",
+                    r.areas_requested.join(", ")
+                ));
+            }
+            for w in &r.warnings {
+                out.push_str(&format!("Provider warning: {w}\n"));
+            }
             for (area, count) in &r.clinical_areas {
                 out.push_str(&format!("  {area:<34} {count:>5}\n"));
             }
@@ -117,11 +135,76 @@ impl JourneyReport {
                     r.lists_with_withheld_items.join(", ")
                 ));
             }
-            out.push_str(&format!(
-                "Documents: {} referenced, {} fetched ({} bytes)\n",
-                r.documents_referenced, r.documents_fetched, r.document_bytes
-            ));
+            if r.areas_requested.is_empty() {
+                out.push_str(&format!(
+                    "Documents: {} referenced, {} fetched ({} bytes)\n",
+                    r.documents_referenced, r.documents_fetched, r.document_bytes
+                ));
+            } else {
+                out.push_str(&format!(
+                    "Documents: {} referenced (a retrieve names them; it does not fetch them)\n",
+                    r.documents_referenced
+                ));
+            }
         }
         out
     }
+}
+
+pub(super) fn resources<'b>(
+    bundle: &'b Value,
+    kind: &'b str,
+) -> impl Iterator<Item = &'b Value> + 'b {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| &e["resource"])
+        .filter(move |r| r["resourceType"] == kind)
+}
+
+/// The primary List of every clinical area (`docs/migrate.md`); secondary and consultation Lists
+/// repeat their items, so only these are counted.
+const PRIMARY_LISTS: [(&str, &str); 10] = [
+    lists::ALLERGIES,
+    lists::ENDED_ALLERGIES,
+    lists::CONSULTATIONS,
+    lists::DIARY,
+    lists::IMMUNISATIONS,
+    lists::INVESTIGATIONS,
+    lists::MEDICATIONS,
+    lists::REFERRALS,
+    lists::PROBLEMS,
+    lists::UNCATEGORISED,
+];
+
+/// Counts what arrived the way the receiving system files it: per primary List.
+pub(super) fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
+    let mut summary = RecordSummary {
+        bundle_id: bundle["id"].as_str().unwrap_or("").to_owned(),
+        resources: bundle["entry"].as_array().map_or(0, Vec::len),
+        bytes,
+        ..Default::default()
+    };
+    for list in resources(bundle, "List") {
+        let title = list["title"]
+            .as_str()
+            .unwrap_or("(untitled list)")
+            .to_owned();
+        let withheld = list["extension"].as_array().is_some_and(|exts| {
+            exts.iter().any(|e| {
+                e["valueCodeableConcept"]["coding"][0]["code"] == "confidential-items"
+                    || e["valueCode"] == "confidential-items"
+            })
+        });
+        if withheld && !summary.lists_with_withheld_items.contains(&title) {
+            summary.lists_with_withheld_items.push(title.clone());
+        }
+        let code = list["code"]["coding"][0]["code"].as_str().unwrap_or("");
+        if PRIMARY_LISTS.iter().any(|(c, _)| *c == code) {
+            let n = list["entry"].as_array().map_or(0, Vec::len);
+            *summary.clinical_areas.entry(title).or_insert(0) += n;
+        }
+    }
+    summary
 }

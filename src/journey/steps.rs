@@ -4,13 +4,17 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::JourneyOptions;
 use super::client::{Answer, ConsumerClient};
-use super::report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
-use crate::fhir::gpconnect::{lists, migrate_parameters};
+use super::report::{
+    JourneyOutcome, JourneyReport, RecordSummary, StepReport, resources, summarise,
+};
+use super::{JourneyOptions, Operation};
+use crate::fhir::gpconnect::migrate_parameters;
 use crate::fhir::systems;
 use crate::identifiers::interactions;
 use crate::jwt::{Confidentiality, DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
+
+mod retrieve;
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
 const SDS: &str = "/spine-directory/FHIR/R4";
@@ -67,6 +71,10 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
     }
 
     async fn play(&mut self) -> Result<RecordSummary, Stop> {
+        let retrieve = match self.options.operation {
+            Operation::Migrate => None,
+            Operation::Retrieve => Some(self.retrieve_body()?),
+        };
         if let Some(auth) = self.options.auth.clone() {
             self.authenticate(&auth).await?;
         }
@@ -85,6 +93,9 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
                 ),
             });
         };
+        if let Some(body) = retrieve {
+            return self.retrieve(&own_asid, &previous, body).await;
+        }
         if self.options.skip_registration_change {
             // A restricted record hides its practice: PDS names nobody, rather than the old one.
             let why = match &trace.registered {
@@ -435,7 +446,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
             base(&self.options.sandbox_url),
             systems::ODS_ORGANIZATION_CODE,
             systems::SERVICE_INTERACTION_ID,
-            interactions::MIGRATE_STRUCTURED,
+            self.structured_interaction(),
         );
         let headers = self.sds_headers();
         let answer = self
@@ -722,65 +733,10 @@ fn refusal(answer: &Answer) -> (String, String) {
     (code, diagnostics)
 }
 
-fn resources<'b>(bundle: &'b Value, kind: &'b str) -> impl Iterator<Item = &'b Value> + 'b {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| &e["resource"])
-        .filter(move |r| r["resourceType"] == kind)
-}
-
-/// The primary List of every clinical area (`docs/migrate.md`); secondary and consultation Lists
-/// repeat their items, so only these are counted.
-const PRIMARY_LISTS: [(&str, &str); 10] = [
-    lists::ALLERGIES,
-    lists::ENDED_ALLERGIES,
-    lists::CONSULTATIONS,
-    lists::DIARY,
-    lists::IMMUNISATIONS,
-    lists::INVESTIGATIONS,
-    lists::MEDICATIONS,
-    lists::REFERRALS,
-    lists::PROBLEMS,
-    lists::UNCATEGORISED,
-];
-
 fn binary_size(binary: &Value) -> usize {
     use base64::Engine;
     binary["content"]
         .as_str()
         .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
         .map_or(0, |b| b.len())
-}
-
-/// Counts what arrived the way the receiving system files it: per primary List.
-fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
-    let mut summary = RecordSummary {
-        bundle_id: bundle["id"].as_str().unwrap_or("").to_owned(),
-        resources: bundle["entry"].as_array().map_or(0, Vec::len),
-        bytes,
-        ..Default::default()
-    };
-    for list in resources(bundle, "List") {
-        let title = list["title"]
-            .as_str()
-            .unwrap_or("(untitled list)")
-            .to_owned();
-        let withheld = list["extension"].as_array().is_some_and(|exts| {
-            exts.iter().any(|e| {
-                e["valueCodeableConcept"]["coding"][0]["code"] == "confidential-items"
-                    || e["valueCode"] == "confidential-items"
-            })
-        });
-        if withheld && !summary.lists_with_withheld_items.contains(&title) {
-            summary.lists_with_withheld_items.push(title.clone());
-        }
-        let code = list["code"]["coding"][0]["code"].as_str().unwrap_or("");
-        if PRIMARY_LISTS.iter().any(|(c, _)| *c == code) {
-            let n = list["entry"].as_array().map_or(0, Vec::len);
-            *summary.clinical_areas.entry(title).or_insert(0) += n;
-        }
-    }
-    summary
 }

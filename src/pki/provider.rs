@@ -63,28 +63,7 @@ pub fn ensure_providers(dir: &Path, hosts: &[String]) -> Result<Report, PkiError
     }
     let layout = Layout::new(dir);
     super::create_dir(&layout.dir().join(PROVIDERS_DIR))?;
-    // A certificate and its key are written as a pair: one writer at a time, in this process
-    // and across processes.
-    let _in_process = super::ENSURE_LOCK
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let lock_path = layout.dir().join(".lock");
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|source| PkiError::Lock {
-            path: lock_path.clone(),
-            source,
-        })?;
-    lock_file.lock().map_err(|source| PkiError::Lock {
-        path: lock_path.clone(),
-        source,
-    })?;
-    let result = write_missing(dir, &layout, hosts, report);
-    let _ = lock_file.unlock();
-    result
+    super::locked(&layout, || write_missing(dir, &layout, hosts, report))
 }
 
 fn write_missing(

@@ -580,7 +580,7 @@ pub fn status_response(
             OutcomeStyle::Sds,
         ),
         (Service::Ssp, 502) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "transient",
                 format!("ERROR_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
@@ -589,7 +589,7 @@ pub fn status_response(
             OutcomeStyle::Ssp,
         ),
         (Service::Ssp, 504) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "timeout",
                 format!("TIMEOUT_COMMUNICATING_TO_ENDPOINT_URL_{target}"),
@@ -598,7 +598,7 @@ pub fn status_response(
             OutcomeStyle::Ssp,
         ),
         (Service::Ssp, 429) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "throttled",
                 "TOO_MANY_REQUESTS",
@@ -607,7 +607,7 @@ pub fn status_response(
             OutcomeStyle::Ssp,
         ),
         (Service::Ssp, _) => (
-            crate::ssp::checks::refuse(
+            FhirError::ssp_refusal(
                 code,
                 "transient",
                 "SERVICE_UNAVAILABLE",

@@ -11,7 +11,6 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use crate::fhir::FhirError;
 use crate::http::query_pairs;
-use crate::sandbox::Shared;
 
 pub use faults::{FaultSpec, Faults};
 pub use oauth::OAuth;
@@ -98,14 +97,18 @@ pub fn is_oauth_path(path: &str) -> bool {
     path.starts_with("/oauth2/")
 }
 
-/// `POST /oauth2/token`, `GET /oauth2/authorize`.
-pub fn handle_oauth(shared: &Shared, req: &Request<Bytes>) -> Response<Bytes> {
-    let platform = &shared.platform;
-    let now = shared.clock.now();
+/// `POST /oauth2/token`, `GET /oauth2/authorize`; `public_url` is the world's base URL (the
+/// token endpoint's address, the audience of client assertions).
+pub fn handle_oauth(
+    platform: &Platform,
+    now: chrono::DateTime<chrono::Utc>,
+    public_url: &str,
+    req: &Request<Bytes>,
+) -> Response<Bytes> {
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/oauth2/token") => {
             let form = query_pairs(Some(&String::from_utf8_lossy(req.body())));
-            let mut urls = vec![format!("{}/oauth2/token", shared.public_url)];
+            let mut urls = vec![format!("{public_url}/oauth2/token")];
             if let Some(host) = req
                 .headers()
                 .get(http::header::HOST)

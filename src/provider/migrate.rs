@@ -99,6 +99,7 @@ fn delivered(
             .filter(|d| approved.include_sensitive || !d.meta.confidential)
             .map(|d| format!("{documents_base}/Binary/{}", record::binary_id(patient, d)))
             .collect(),
+        areas: None,
     }
 }
 

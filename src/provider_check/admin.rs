@@ -6,7 +6,7 @@ use http::{Response, StatusCode};
 
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle};
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 pub async fn handle(shared: &Shared, query: Option<&str>) -> Response<Bytes> {
     let param = |name: &str| {

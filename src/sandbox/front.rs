@@ -15,7 +15,7 @@ use crate::journal::{self, DROPPED, Exchange, Outcome};
 use crate::platform::faults::{self, RequestFacts};
 use crate::{admin, conformance, pds, platform, provider, sds};
 
-use super::Shared;
+use crate::world::state::Shared;
 
 /// What the front door chooses among: the default world and every other.
 pub struct Front {
@@ -146,7 +146,13 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
                         .await
                         .map(Pieces::from),
                     Route::Provider => provider::handle(&shared.services.provider, req).await,
-                    Route::OAuth => platform::handle_oauth(shared, &req).map(Pieces::from),
+                    Route::OAuth => platform::handle_oauth(
+                        &shared.platform,
+                        shared.clock.now(),
+                        &shared.public_url,
+                        &req,
+                    )
+                    .map(Pieces::from),
                     _ => unknown_path(method, path)
                         .to_response(style)
                         .map(Pieces::from),

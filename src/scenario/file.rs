@@ -66,6 +66,13 @@ pub struct PracticeEntry {
     pub external_provider: Option<Spanned<super::external::ExternalProviderEntry>>,
     /// Gaps this practice's provider leaves in every record it sends, as a record's `quirks:`.
     pub quirks: Option<Vec<Spanned<String>>>,
+    /// Default `true`; `false`: Access Record Structured is switched off in the practice's
+    /// system, and `$gpc.getstructuredrecord` is refused with 403 `ACCESS DENIED`.
+    pub structured_enabled: Option<bool>,
+    /// Clinical areas switched off for `$gpc.getstructuredrecord` (`allergies`, `medication`,
+    /// `consultations`, `problems`, `immunisations`, `uncategorised`, `investigations`,
+    /// `referrals`, `diary`, `documents`); migrate ignores it.
+    pub disabled_areas: Option<Vec<Spanned<String>>>,
 }
 
 /// A branch surgery of a practice: a `Location` in the migrate Bundle.
@@ -206,6 +213,12 @@ pub struct RecordEntry {
     /// quirks"): `no-asserter`, `no-prescriber`, `no-encounter-recorder`, `flat-consultations`,
     /// `no-specimens`, `placeholder-documents`.
     pub quirks: Option<Vec<Spanned<String>>>,
+    /// The day the patient registered here while the previous practice's record has not
+    /// arrived yet: every List carries the `data-in-transit` warning naming that day.
+    pub in_transit_since: Option<Spanned<String>>,
+    /// Clinical areas (as in a practice's `disabled_areas`, but not `documents`) with data
+    /// received and not yet filed: their Lists carry the `data-awaiting-filing` warning.
+    pub awaiting_filing: Option<Vec<Spanned<String>>>,
 }
 
 /// A SNOMED CT concept: `{ snomed: "38341003", display: Hypertension }`.

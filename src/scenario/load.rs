@@ -43,7 +43,16 @@ pub struct ParseLimits {
 }
 
 /// The default of the `scenario_max_yaml_nodes` setting.
-pub const DEFAULT_MAX_YAML_NODES: usize = 5_000_000;
+pub const DEFAULT_MAX_YAML_NODES: usize = crate::config::DEFAULT_MAX_YAML_NODES;
+
+impl ParseLimits {
+    /// The limits `config` sets.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            max_yaml_nodes: config.scenario_max_yaml_nodes,
+        }
+    }
+}
 
 impl Default for ParseLimits {
     fn default() -> Self {
@@ -681,7 +690,8 @@ mod tests {
             errs,
             [
                 "t.yaml:3:5: unknown field `nmae`, expected one of ods, name, asid, party_key, \
-              provider, interactions, address, telecom, supplier, branches, external_provider, quirks"
+              provider, interactions, address, telecom, supplier, branches, external_provider, quirks, \
+              structured_enabled, disabled_areas"
             ]
         );
     }

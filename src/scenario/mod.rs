@@ -172,6 +172,70 @@ pub struct Practice {
     pub branches: Vec<Branch>,
     /// A provider outside the sandbox serves this practice: SDS advertises its URLs.
     pub external: Option<external::ExternalProvider>,
+    /// Access Record Structured is switched on in the practice's system (a retrieve is
+    /// otherwise refused with 403 `ACCESS DENIED`).
+    pub structured_enabled: bool,
+    /// Clinical areas switched off for retrieves.
+    pub disabled_areas: Vec<ClinicalArea>,
+}
+
+/// A clinical area of Access Record Structured, as a scenario names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClinicalArea {
+    Allergies,
+    Medication,
+    Consultations,
+    Problems,
+    Immunisations,
+    Uncategorised,
+    Investigations,
+    Referrals,
+    Diary,
+    Documents,
+}
+
+impl ClinicalArea {
+    pub const ALL: [ClinicalArea; 10] = [
+        ClinicalArea::Allergies,
+        ClinicalArea::Medication,
+        ClinicalArea::Consultations,
+        ClinicalArea::Problems,
+        ClinicalArea::Immunisations,
+        ClinicalArea::Uncategorised,
+        ClinicalArea::Investigations,
+        ClinicalArea::Referrals,
+        ClinicalArea::Diary,
+        ClinicalArea::Documents,
+    ];
+
+    /// The scenario's word for the area.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClinicalArea::Allergies => "allergies",
+            ClinicalArea::Medication => "medication",
+            ClinicalArea::Consultations => "consultations",
+            ClinicalArea::Problems => "problems",
+            ClinicalArea::Immunisations => "immunisations",
+            ClinicalArea::Uncategorised => "uncategorised",
+            ClinicalArea::Investigations => "investigations",
+            ClinicalArea::Referrals => "referrals",
+            ClinicalArea::Diary => "diary",
+            ClinicalArea::Documents => "documents",
+        }
+    }
+
+    /// The area named `word`, or a message listing the names.
+    pub fn parse(word: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == word)
+            .ok_or_else(|| {
+                format!(
+                    "unknown clinical area '{word}'; one of {}",
+                    Self::ALL.map(ClinicalArea::name).join(", ")
+                )
+            })
+    }
 }
 
 impl Practice {
@@ -193,6 +257,8 @@ impl Practice {
             supplier: Supplier::default(),
             branches: Vec::new(),
             external: None,
+            structured_enabled: true,
+            disabled_areas: Vec::new(),
         }
     }
 }
@@ -331,6 +397,11 @@ pub struct Record {
     pub documents: Vec<Document>,
     /// Gaps real providers' Bundles have, which this record's Bundle reproduces.
     pub quirks: Quirks,
+    /// The patient registered on this day and the previous practice's record is still in
+    /// transit: every List carries the `data-in-transit` warning.
+    pub in_transit_since: Option<NaiveDate>,
+    /// Areas with data awaiting filing: their Lists carry the `data-awaiting-filing` warning.
+    pub awaiting_filing: Vec<ClinicalArea>,
 }
 
 /// What a record's provider leaves out, as some real providers do (`docs/suppliers.md`).

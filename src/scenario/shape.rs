@@ -630,9 +630,9 @@ patients:
         assert_eq!(
             problems(text),
             [
-                "3:5: unknown field `nmae`, expected one of ods, name, asid, party_key, provider, interactions, address, telecom, supplier, branches, external_provider, quirks",
+                "3:5: unknown field `nmae`, expected one of ods, name, asid, party_key, provider, interactions, address, telecom, supplier, branches, external_provider, quirks, structured_enabled, disabled_areas",
                 "4:15: invalid value 'maybe': expected true or false",
-                "5:31: unknown field `telcom`, expected one of ods, name, asid, party_key, provider, interactions, address, telecom, supplier, branches, external_provider, quirks",
+                "5:31: unknown field `telcom`, expected one of ods, name, asid, party_key, provider, interactions, address, telecom, supplier, branches, external_provider, quirks, structured_enabled, disabled_areas",
                 "10:34: unknown field `dispaly`, expected one of snomed, display, read_code, description_id",
                 "12:20: invalid value 'high': expected a number",
             ]

@@ -21,10 +21,7 @@ pub fn refuse(
     token: impl Into<String>,
     sentence: impl AsRef<str>,
 ) -> FhirError {
-    let token = token.into();
-    let mut error = FhirError::ssp(status, issue_type, token.clone());
-    error.diagnostics = format!("{token}: {}", sentence.as_ref());
-    error
+    FhirError::ssp_refusal(status, issue_type, token, sentence)
 }
 
 /// HTTP 495, nginx's "SSL Certificate Error", which SSP answers for an invalid certificate.

@@ -84,14 +84,42 @@ pub struct Snapshot {
     pub consumer_marks: BTreeMap<String, u64>,
 }
 
-/// What makes a world under `/worlds/{id}` again: its id, the shipped scenario it was made
-/// from, and its admin key.
+/// What makes a world under `/worlds/{id}` again: its id, the scenario it was made from (a
+/// shipped one's name, or the uploaded file itself), and its admin key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavedWorld {
     pub id: String,
+    /// `default`, `training`, a shipped file's name; `uploaded` with `upload`.
     pub scenario: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<SavedBody>,
     pub key: String,
+}
+
+impl SavedWorld {
+    pub fn of(live: &crate::world::Live) -> Self {
+        let (scenario, upload) = match &live.source {
+            crate::world::Source::Named(name) => (name.clone(), None),
+            crate::world::Source::Uploaded(bytes) => (
+                live.scenario.clone(),
+                Some(SavedBody::of(bytes, bytes.len())),
+            ),
+        };
+        Self {
+            id: live.id.clone(),
+            scenario,
+            upload,
+            key: live.key().to_owned(),
+        }
+    }
+
+    fn source(&self) -> crate::world::Source {
+        match &self.upload {
+            Some(upload) => crate::world::Source::Uploaded(upload.bytes().to_vec()),
+            None => crate::world::Source::Named(self.scenario.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -166,6 +194,9 @@ pub struct SavedDelivery {
     pub sensitive: bool,
     #[serde(default)]
     pub document_urls: Vec<String>,
+    /// A retrieve's areas asked for (absent for a migrate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<Vec<String>>,
     pub bundle: SavedBody,
 }
 
@@ -210,6 +241,7 @@ pub fn capture(shared: &Shared, admin_key: Option<String>, world: Option<SavedWo
             provider_ods: d.provider_ods,
             sensitive: d.sensitive,
             document_urls: d.document_urls.to_vec(),
+            areas: d.areas,
             bundle: SavedBody::of(&d.bundle.joined(), d.bytes),
         })
         .collect();
@@ -300,6 +332,7 @@ pub fn apply(snapshot: Snapshot, shared: &Shared) -> Result<(), String> {
             provider_ods: d.provider_ods,
             sensitive: d.sensitive,
             documents: d.document_urls.into(),
+            areas: d.areas,
         };
         shared
             .deliveries
@@ -436,15 +469,17 @@ async fn restore_worlds(folder: &Path, worlds: &crate::world::Worlds) -> Result<
                 ),
             ));
         }
+        let again = |e: crate::world::WorldError| {
+            StateError::new(
+                &path,
+                format!("world '{}' cannot be made again: {e}", saved.id),
+            )
+        };
+        let source = saved.source();
+        let world = worlds.load(&source).await.map_err(again)?;
         let live = worlds
-            .recreate(&saved.id, &saved.scenario, saved.key.clone())
-            .await
-            .map_err(|e| {
-                StateError::new(
-                    &path,
-                    format!("world '{}' cannot be made again: {e}", saved.id),
-                )
-            })?;
+            .create_from(&saved.id, source, world, Some(saved.key.clone()))
+            .map_err(again)?;
         apply(snapshot, &live.shared).map_err(|p| StateError::new(&path, p))?;
         restored += 1;
     }

@@ -23,10 +23,6 @@ use crate::world::Worlds;
 /// Changes are gathered this long before the state is written.
 pub const WRITE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// What a world made from an uploaded scenario is called in listings: it cannot be made again
-/// from a name, so it is not kept.
-const UPLOADED: &str = "uploaded";
-
 /// Cheap to clone: says the state changed.
 #[derive(Clone, Default)]
 pub struct Changes(Option<Arc<Pending>>);
@@ -164,14 +160,7 @@ fn write_changed(
     let mut due: Vec<(String, Shared, Option<SavedWorld>)> =
         vec![(String::new(), target.default.clone(), None)];
     for live in target.worlds.list() {
-        if live.scenario == UPLOADED {
-            continue;
-        }
-        let saved = SavedWorld {
-            id: live.id.clone(),
-            scenario: live.scenario.clone(),
-            key: live.key().to_owned(),
-        };
+        let saved = SavedWorld::of(&live);
         due.push((live.id.clone(), live.shared.clone(), Some(saved)));
     }
     let live_ids: HashSet<String> = due.iter().map(|(id, _, _)| id.clone()).collect();

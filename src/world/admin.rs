@@ -193,6 +193,7 @@ async fn create(worlds: &Worlds, req: Request<Incoming>) -> Response<Body> {
                 .with_status(StatusCode::NOT_FOUND),
         ),
         Err(e @ WorldError::BadId(_)) => refusal(FhirError::bad_request(e.to_string())),
+        Err(e @ WorldError::Certificates(_)) => refusal(FhirError::internal(e.to_string())),
     }
 }
 

@@ -6,6 +6,7 @@
 //! from the target URL. The default world is the sandbox as it always was, at its usual URLs.
 
 pub mod admin;
+pub mod state;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use self::state::{Place, Shared};
 use crate::config::Config;
 use crate::http::is_world_id;
-use crate::sandbox::{Place, Shared};
 use crate::scenario::{ScenarioError, World};
 
 /// Every world but the default one, by id.
@@ -39,6 +40,9 @@ pub struct Live {
     pub id: String,
     /// What it was made from: `default`, a shipped scenario's name, or `uploaded`.
     pub scenario: String,
+    /// What it was made from, whole (an uploaded file's text included), so that it can be made
+    /// again ([`Worlds::load`]).
+    pub source: Source,
     /// Its state and services; `shared.base_path` is `/worlds/{id}`.
     pub shared: Shared,
     key: String,
@@ -82,6 +86,8 @@ pub enum WorldError {
     TooLarge(String),
     #[error("the scenario has {} problem(s)", .0.len())]
     Scenario(Vec<ScenarioError>),
+    #[error("client certificates for the scenario's practices could not be made: {0}")]
+    Certificates(String),
 }
 
 /// The uploaded file's name in the problems reported.
@@ -177,32 +183,24 @@ impl Worlds {
     ) -> Result<Arc<Live>, WorldError> {
         let id = id.unwrap_or_else(|| self.new_id());
         self.room_for(&id)?;
-        let (name, world) = match source {
-            Source::Named(name) => (name.clone(), self.named(&name).await?),
-            Source::Uploaded(bytes) => ("uploaded".to_owned(), self.uploaded(bytes).await?),
-        };
-        self.create_from(&id, &name, world, None)
+        let world = self.load(&source).await?;
+        self.create_from(&id, source, world, None)
     }
 
-    /// Makes a world again as the state dir kept it (`docs/scaling.md`): `id`, made from the
-    /// shipped scenario `scenario` (`default`, `training`, a file's name), with its admin `key`.
-    pub async fn recreate(
-        &self,
-        id: &str,
-        scenario: &str,
-        key: String,
-    ) -> Result<Arc<Live>, WorldError> {
-        self.room_for(id)?;
-        let world = self.named(scenario).await?;
-        self.create_from(id, scenario, world, Some(key))
+    /// The scenario `source` names, loaded and checked (a named one once, then shared).
+    pub async fn load(&self, source: &Source) -> Result<Arc<World>, WorldError> {
+        match source {
+            Source::Named(name) => self.named(name).await,
+            Source::Uploaded(bytes) => self.uploaded(bytes.clone()).await,
+        }
     }
 
-    /// Makes a world with `id` from a loaded scenario (`scenario` names it in listings), with
-    /// `key` or a fresh admin key.
+    /// Makes a world with `id` from `source`, loaded as `world` ([`Worlds::load`]), with `key`
+    /// or a fresh admin key: what a sandbox restoring its worlds calls.
     pub fn create_from(
         &self,
         id: &str,
-        scenario: &str,
+        source: Source,
         world: Arc<World>,
         key: Option<String>,
     ) -> Result<Arc<Live>, WorldError> {
@@ -226,9 +224,14 @@ impl Worlds {
                 stopping: template.stopping.clone(),
             },
         );
+        let scenario = match &source {
+            Source::Named(name) => name.clone(),
+            Source::Uploaded(_) => "uploaded".to_owned(),
+        };
         let live = Arc::new(Live {
             id: id.to_owned(),
-            scenario: scenario.to_owned(),
+            scenario: scenario.clone(),
+            source,
             shared,
             key,
             created: template.clock.now(),
@@ -243,7 +246,7 @@ impl Worlds {
         }
         all.insert(id.to_owned(), live.clone());
         drop(all);
-        tracing::info!(world = id, scenario, "World created.");
+        tracing::info!(world = id, %scenario, "World created.");
         Ok(live)
     }
 
@@ -309,9 +312,7 @@ impl Worlds {
         if !path.is_file() {
             return Err(WorldError::UnknownScenario(name.to_owned()));
         }
-        let limits = crate::scenario::load::ParseLimits {
-            max_yaml_nodes: self.config().scenario_max_yaml_nodes,
-        };
+        let limits = crate::scenario::load::ParseLimits::of(self.config());
         let today = self.inner.template.clock.now().date_naive();
         let loaded = tokio::task::spawn_blocking(move || {
             crate::scenario::load::load_paths_with(&[path], today, limits)
@@ -338,8 +339,8 @@ impl Worlds {
             .cloned()
     }
 
-    /// An uploaded scenario, checked as `check` does. Its documents' `file:` paths may not
-    /// reach this machine's files: an uploaded world's documents are named, not read.
+    /// An uploaded scenario, checked as `check` does. Its documents' `file:` paths name the
+    /// built-in scenario's document files, never this machine's files.
     async fn uploaded(&self, bytes: Vec<u8>) -> Result<Arc<World>, WorldError> {
         let max = self.config().world_max_scenario_bytes;
         if bytes.len() > max {
@@ -350,13 +351,27 @@ impl Worlds {
         }
         let today = self.inner.template.clock.now().date_naive();
         let loaded = tokio::task::spawn_blocking(move || {
-            crate::scenario::load::load_embedded(UPLOAD_NAME, &bytes, &[], today)
+            crate::scenario::load::load_embedded(
+                UPLOAD_NAME,
+                &bytes,
+                crate::scenario::builtin::DEFAULT_DOCUMENTS,
+                today,
+            )
         })
         .await
         .map_err(|e| WorldError::TooLarge(format!("checking stopped: {e}")))?
         .map_err(WorldError::Scenario)?;
         let world = Arc::new(loaded);
         self.check_size(&world)?;
+        // Its practices' client certificates, from the sandbox's CA (those already there kept).
+        let template = &self.inner.template;
+        let dir = template.config.certs_dir.clone();
+        let systems = crate::pki::client_systems(&world);
+        let hosts = crate::pki::ssp_hosts(Some(&template.public_url), &[]);
+        tokio::task::spawn_blocking(move || crate::pki::ensure(&dir, &systems, &hosts))
+            .await
+            .map_err(|e| WorldError::Certificates(e.to_string()))?
+            .map_err(|e| WorldError::Certificates(e.to_string()))?;
         Ok(world)
     }
 

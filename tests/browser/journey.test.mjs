@@ -109,3 +109,33 @@ test("after a reset, skipping the registration change is refused with NO_RELATIO
   const label = await page.locator('#diagram .hop[data-service="provider"] text').textContent();
   assert.match(label, /403 NO_RELATIONSHIP/);
 });
+
+test("a direct-care read of chosen areas: no registration change, a partial record that says what was asked", async () => {
+  await page.click("#reset");
+  await page.locator("#steps", { hasText: "reset" }).waitFor();
+  for (const box of await page.locator('#retrieve-areas input[name="area"]').all()) {
+    const want = ["allergies", "problems"].includes(await box.getAttribute("value"));
+    if ((await box.isChecked()) !== want) await box.click();
+  }
+  await page.click("#run-retrieve");
+  await page.locator('#journey-result[data-result="received"]').waitFor().catch(async (e) => {
+    await page.screenshot({ path: `${shots}/retrieve-failed.png`, fullPage: true });
+    throw new Error(`${e.message}\nresult shown: ${await page.locator("#result").innerText()}`);
+  });
+  await page.locator('#diagram .hop[data-service="provider"]').first().waitFor();
+  assert.match(await page.locator("#journey-result").innerText(), /Part of the record read: .* allergies, problems/);
+  assert.deepEqual(await hopStatuses("pds"), [200], "only the trace: direct care changes no registration");
+  assert.deepEqual(await hopStatuses("provider"), [200]);
+  const label = await page.locator('#diagram .hop[data-service="provider"] text').textContent();
+  assert.match(label, /POST retrieve → 200/);
+  assert.match(await page.locator("#steps").innerText(), /Retrieve structured record — 200/);
+  const record = page.locator('#record.partial[data-areas="includeAllergies includeProblems"]');
+  await record.waitFor();
+  assert.match(await record.locator(".facts").innerText(), /Asked for\s+Allergies, Problems/);
+  assert.match(await record.locator(".partial-note").innerText(), /only the areas asked for were sent \(not medication, consultations/);
+  const sections = await record.locator("section[data-section]").evaluateAll((s) => s.map((x) => x.dataset.section));
+  assert.ok(sections.includes("Allergies and adverse reactions") && sections.includes("Active problems"), sections.join());
+  for (const left of ["Current medication", "Consultations", "Immunisations", "Referrals"]) assert.ok(!sections.includes(left), `${left} was not asked for`);
+  await page.locator("#record-view").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/retrieve-partial-record.png`, fullPage: true });
+});

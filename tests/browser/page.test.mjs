@@ -36,6 +36,8 @@ const PATHS = {
     banner: `${OLD} answered “patient not found”.*has died`, code: "PATIENT_NOT_FOUND" },
   "no-gpc": { title: `Mrs Sandra Lockwood: moving the record from Millbrook Health Centre \\(C81616\\) to ${NEW}`, result: "refused",
     banner: "Millbrook Health Centre \\(C81616\\) is not on GP Connect.*SDS, the Spine directory, has no address.*SDS answered HTTP 200 with no endpoint for C81616", code: null },
+  retrieve: { title: `Miss Priya Sharma: reading part of the record at ${OLD} for ${NEW}`, result: "received",
+    banner: `Part of the record read: ${NEW} received Miss Priya Sharma's allergies, medication, problems from ${OLD}`, code: null },
   outage: { title: `Miss Priya Sharma: moving the record from ${OLD} to ${NEW}`, result: "failed",
     banner: `${OLD}'s system did not answer.*dropped the connection.*HTTP 502 from SSP$`, code: "ERROR_COMMUNICATING_TO_ENDPOINT_URL" },
 };

@@ -19,7 +19,7 @@ fn nhs_parameter(nhs: &str) -> Value {
 }
 
 /// A retrieve as the suite sends it: direct care, `patient/*.read`, the retrieve interaction id.
-fn retrieve(nhs: &str, params: Vec<Value>) -> ProviderCall {
+pub(crate) fn retrieve(nhs: &str, params: Vec<Value>) -> ProviderCall {
     let mut all = vec![nhs_parameter(nhs)];
     all.extend(params);
     let mut call = ProviderCall::migrate(nhs, false)
@@ -30,11 +30,11 @@ fn retrieve(nhs: &str, params: Vec<Value>) -> ProviderCall {
     call
 }
 
-fn area(name: &str, parts: Value) -> Value {
+pub(crate) fn area(name: &str, parts: Value) -> Value {
     json!({"name": name, "part": parts})
 }
 
-fn resolved_allergies(b: bool) -> Value {
+pub(crate) fn resolved_allergies(b: bool) -> Value {
     area(
         "includeAllergies",
         json!([{"name": "includeResolvedAllergies", "valueBoolean": b}]),
@@ -51,7 +51,7 @@ fn list_titles(bundle: &Value) -> Vec<String> {
 
 /// Every reference resolves in the Bundle (or to a contained resource), no resource twice, the
 /// Bundle is a collection whose id is the trace id.
-fn assert_whole(bundle: &Value, trace_id: &str) {
+pub(crate) fn assert_whole(bundle: &Value, trace_id: &str) {
     assert_eq!(bundle["resourceType"], "Bundle", "{bundle:#}");
     assert_eq!(bundle["type"], "collection");
     assert_eq!(bundle["id"], trace_id);

@@ -212,6 +212,9 @@ async fn a_worlds_state_and_key_come_back_and_a_deleted_world_is_forgotten() {
     };
     let world = create(json!({ "scenario": "default" })).await;
     let gone = create(json!({ "scenario": "default" })).await;
+    let yaml = std::fs::read_to_string(repo_path("scenarios/training.yaml")).unwrap();
+    let uploaded = create(json!({ "yaml": yaml })).await;
+    let uploaded_id = uploaded["id"].as_str().unwrap();
     let (id, key) = (
         world["id"].as_str().unwrap(),
         world["key"].as_str().unwrap(),
@@ -243,7 +246,11 @@ async fn a_worlds_state_and_key_come_back_and_a_deleted_world_is_forgotten() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files, vec![format!("{id}.json")]);
+    let mut expected = vec![format!("{id}.json"), format!("{uploaded_id}.json")];
+    expected.sort();
+    let mut files = files;
+    files.sort();
+    assert_eq!(files, expected);
 
     let again = start_on(&dir).await;
     let base = format!("{}/worlds/{id}", again.base);
@@ -267,6 +274,9 @@ async fn a_worlds_state_and_key_come_back_and_a_deleted_world_is_forgotten() {
     let listed = admin_json(&again, "/_admin/worlds").await.to_string();
     assert!(listed.contains(id), "{listed}");
     assert!(!listed.contains(gone["id"].as_str().unwrap()), "{listed}");
+    assert!(listed.contains(uploaded_id), "{listed}");
+    let health = again.get(&format!("/worlds/{uploaded_id}/healthz")).await;
+    assert_eq!(health.status(), 200, "the uploaded world is made again");
     again.running.shutdown().await;
 }
 

@@ -11,6 +11,17 @@ use crate::support::TestSandbox;
 const NEW: &str = "A20047";
 const HAPPY: &str = "9434761018";
 const PDS: &str = "/personal-demographics/FHIR/R4/Patient";
+const REQUEST_ID: &str = "60e1b9d2-5a4f-4c1e-9f3b-0c9a7d2e8b11";
+
+async fn pds_read(sandbox: &TestSandbox, url: String) -> reqwest::Response {
+    sandbox
+        .http
+        .get(url)
+        .header("X-Request-ID", REQUEST_ID)
+        .send()
+        .await
+        .unwrap()
+}
 
 async fn create(sandbox: &TestSandbox, body: Value) -> (u16, Value) {
     let resp = sandbox
@@ -154,14 +165,9 @@ async fn a_fault_set_in_a_world_is_not_felt_elsewhere() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let inside = sandbox
-        .http
-        .get(format!("{base}{PDS}/{HAPPY}"))
-        .send()
-        .await
-        .unwrap();
+    let inside = pds_read(&sandbox, format!("{base}{PDS}/{HAPPY}")).await;
     assert_eq!(inside.status(), 503);
-    let outside = sandbox.get(&format!("{PDS}/{HAPPY}")).await;
+    let outside = pds_read(&sandbox, sandbox.url(&format!("{PDS}/{HAPPY}"))).await;
     assert_eq!(outside.status(), 200);
     let body: Value = outside.json().await.unwrap();
     assert_eq!(body["id"], HAPPY);
@@ -195,15 +201,11 @@ async fn a_worlds_admin_calls_need_its_own_key() {
         .unwrap();
     assert_eq!(reset.status(), 401);
     // The service APIs need no key, as in the default world.
-    let pds = sandbox
-        .http
-        .get(format!(
-            "{}{PDS}/{HAPPY}",
-            a["urls"]["base"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let pds = pds_read(
+        &sandbox,
+        format!("{}{PDS}/{HAPPY}", a["urls"]["base"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(pds.status(), 200);
 }
 
@@ -293,5 +295,50 @@ async fn idle_worlds_are_removed() {
     assert_eq!(
         sandbox.get(&format!("/worlds/{id}/healthz")).await.status(),
         404
+    );
+}
+
+#[tokio::test]
+async fn ssp_takes_the_world_as_its_own_prefix_too() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let (_, world) = create(&sandbox, json!({})).await;
+    let mut options = sandbox.journey_options(HAPPY, NEW);
+    options.sandbox_url = world["urls"]["base"].as_str().unwrap().to_owned();
+    // https://<ssp>/worlds/{id}/<target>: what a consumer of an external provider sends.
+    let ssp = world["urls"]["ssp"].as_str().unwrap();
+    let port = sandbox.running.ssp_addr.port();
+    assert!(
+        ssp.ends_with(&format!(":{port}/worlds/{}", world["id"].as_str().unwrap())),
+        "{ssp}"
+    );
+    options.ssp_url = format!(
+        "{}{}",
+        sandbox.ssp_base,
+        &ssp[ssp.find("/worlds/").unwrap()..]
+    );
+    let report = journey::run(&options, |_| {}).await;
+    assert!(
+        matches!(report.outcome, JourneyOutcome::Received),
+        "{report:?}"
+    );
+    let journal = json_of(world_get(&sandbox, &world, "/_admin/journal").await).await;
+    assert!(
+        journal
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["service"] == "ssp" && e["status"] == 200),
+        "{journal}"
+    );
+    assert!(sandbox.journal().await.is_empty());
+    // A world SSP does not know is refused, not forwarded.
+    let report = {
+        let mut options = options.clone();
+        options.ssp_url = format!("{}/worlds/no-such-world", sandbox.ssp_base);
+        journey::run(&options, |_| {}).await
+    };
+    assert!(
+        !matches!(report.outcome, JourneyOutcome::Received),
+        "{report:?}"
     );
 }

@@ -1,5 +1,6 @@
 //! Lists (`docs/migrate.md`): primary Lists, secondary Lists and the consultation
-//! structure Lists, with the empty-reason and confidential-items warnings.
+//! structure Lists, with the empty-reason and the warnings (confidential items, data in
+//! transit, data awaiting filing).
 
 use std::collections::HashSet;
 
@@ -20,6 +21,8 @@ pub(super) struct ListBuilder {
     pub(super) contained: Vec<Raw>,
     pub(super) seen: HashSet<String>,
     pub(super) withheld: bool,
+    /// The area's data awaits filing (a primary List only).
+    pub(super) awaiting_filing: bool,
 }
 
 impl ListBuilder {
@@ -83,17 +86,38 @@ impl<'a> Context<'a> {
                 ),
             ));
         }
-        // List.note is 0..1: a List emptied only by withholding carries the confidential-items
-        // text alone (the warning explains the emptiness); an empty List otherwise says
-        // "Information not available".
+        // List.note is 0..1: a List with warnings carries their texts in one note (the
+        // warning explains an emptiness); an empty List otherwise says "Information not
+        // available". Consultation structure Lists carry no warning.
         let mut note = Vec::with_capacity(1);
+        let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::new();
         if l.withheld {
             extension.push(Extension::code(
                 extensions::LIST_WARNING_CODE,
                 gpc::CONFIDENTIAL_ITEMS,
             ));
+            texts.push(gpc::CONFIDENTIAL_ITEMS_NOTE.into());
+        }
+        if let (None, Some(day)) = (&id, self.req.patient.record.in_transit_since) {
+            extension.push(Extension::code(
+                extensions::LIST_WARNING_CODE,
+                gpc::DATA_IN_TRANSIT,
+            ));
+            let (before, after) = gpc::DATA_IN_TRANSIT_NOTE;
+            texts.push(format!("{before}{}{after}", day.format("%d-%b-%Y")).into());
+        }
+        if l.awaiting_filing {
+            extension.push(Extension::code(
+                extensions::LIST_WARNING_CODE,
+                gpc::DATA_AWAITING_FILING,
+            ));
+            texts.push(gpc::DATA_AWAITING_FILING_NOTE.into());
+        }
+        if texts.len() == 1 {
+            note.extend(texts.pop().map(|text| Text { text }));
+        } else if !texts.is_empty() {
             note.push(Text {
-                text: gpc::CONFIDENTIAL_ITEMS_NOTE.into(),
+                text: texts.join(" ").into(),
             });
         }
         let empty_reason = l.entries.is_empty().then(|| {
@@ -137,7 +161,9 @@ impl<'a> Context<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub(super) fn primary_list(&mut self, (code, title): (&str, &str), l: ListBuilder) {
+    pub(super) fn primary_list(&mut self, (code, title): (&str, &str), mut l: ListBuilder) {
+        l.awaiting_filing =
+            area_of(code).is_some_and(|a| self.cx.req.patient.record.awaiting_filing.contains(&a));
         let display = if code == lists::UNCATEGORISED.0 {
             lists::UNCATEGORISED_DISPLAY
         } else {
@@ -165,4 +191,24 @@ impl<'a> Builder<'a> {
             );
         }
     }
+}
+
+/// The clinical area whose primary List has this code.
+fn area_of(code: &str) -> Option<crate::scenario::ClinicalArea> {
+    use crate::scenario::ClinicalArea as A;
+    [
+        (lists::ALLERGIES.0, A::Allergies),
+        (lists::ENDED_ALLERGIES.0, A::Allergies),
+        (lists::MEDICATIONS.0, A::Medication),
+        (lists::CONSULTATIONS.0, A::Consultations),
+        (lists::PROBLEMS.0, A::Problems),
+        (lists::IMMUNISATIONS.0, A::Immunisations),
+        (lists::UNCATEGORISED.0, A::Uncategorised),
+        (lists::INVESTIGATIONS.0, A::Investigations),
+        (lists::REFERRALS.0, A::Referrals),
+        (lists::DIARY.0, A::Diary),
+    ]
+    .into_iter()
+    .find(|(c, _)| *c == code)
+    .map(|(_, a)| a)
 }

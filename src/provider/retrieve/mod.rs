@@ -9,6 +9,7 @@
 //! sensitive items always withheld, with one warning OperationOutcome when parameters were not
 //! recognised.
 
+pub mod disabled;
 pub mod filter;
 pub mod params;
 
@@ -31,15 +32,25 @@ pub fn handle(
 ) -> Result<Response<crate::http::Pieces>, FhirError> {
     let op = &steps::GET_STRUCTURED;
     let ssp = steps::check_headers(op, practice, req)?;
-    headers::authorise(req.headers(), provider.clock.now(), &Rules::GET_STRUCTURED)?;
+    let claims = headers::authorise(req.headers(), provider.clock.now(), &Rules::GET_STRUCTURED)?;
+    disabled::check_enabled(practice)?;
     let resource = steps::parse_parameters_resource(op, req.body())?;
     let today = provider.clock.now().date_naive();
-    let query = params::read(&resource, today)?;
+    let mut query = params::read(&resource, today)?;
+    let asked = query.asked();
+    let mut switched_off = disabled::withdraw(&mut query, &practice.disabled_areas);
     let nhs = steps::check_nhs_number(query.nhs_system.as_deref(), &query.nhs_value)?;
     let patient = steps::find_patient(op, &provider.world, practice, &nhs)?;
     steps::check_consent(patient)?;
 
-    let selection = Selection::partial(filter::select(&query, &patient.record));
+    let mut partial = filter::select(&query, &patient.record);
+    for area in disabled::strip(&mut partial, &patient.record, &practice.disabled_areas) {
+        let name = disabled::parameter(area);
+        if !switched_off.contains(&name) {
+            switched_off.push(name);
+        }
+    }
+    let selection = Selection::partial(partial);
     let documents_base = record::documents_base(&provider.public_url, practice.ods.as_str());
     let mut bytes = record::bundle_bytes_selected(
         &BundleRequest {
@@ -52,10 +63,35 @@ pub fn handle(
         },
         &selection,
     );
-    if !query.unrecognised.is_empty() {
-        add_entry(&mut bytes, &unrecognised_outcome(&query.unrecognised));
+    let mut issues: Vec<(String, String)> = query
+        .unrecognised
+        .iter()
+        .map(|name| (format!("{name} is an unrecognised parameter"), name.clone()))
+        .collect();
+    issues.extend(
+        switched_off
+            .iter()
+            .map(|name| (format!("{name} has been disabled"), (*name).to_owned())),
+    );
+    if !issues.is_empty() {
+        add_entry(&mut bytes, &warning_outcome(&issues));
     }
+    let delivered = crate::conformance::Delivered {
+        patient: patient.nhs_number.as_str().to_owned(),
+        requesting_ods: claims.requesting_ods,
+        provider_ods: practice.ods.as_str().to_owned(),
+        sensitive: false,
+        documents: patient
+            .record
+            .documents
+            .iter()
+            .filter(|d| !d.meta.confidential && selection.includes(&d.meta.id))
+            .map(|d| format!("{documents_base}/Binary/{}", record::binary_id(patient, d)))
+            .collect(),
+        areas: Some(asked.iter().map(|s| (*s).to_owned()).collect()),
+    };
     let mut resp = Response::new(crate::http::Pieces::from(Bytes::from(bytes)));
+    resp.extensions_mut().insert(delivered);
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
@@ -77,9 +113,20 @@ fn add_entry(bundle: &mut Vec<u8>, resource: &Value) {
 /// The single OperationOutcome of a successful answer that ignored parameters it does not
 /// know: one `not-supported` warning each, at the least granular level.
 pub fn unrecognised_outcome(names: &[String]) -> Value {
-    let issue: Vec<Value> = names
+    let issues: Vec<(String, String)> = names
         .iter()
-        .map(|name| {
+        .map(|name| (format!("{name} is an unrecognised parameter"), name.clone()))
+        .collect();
+    warning_outcome(&issues)
+}
+
+/// One `not-supported` warning per (text, diagnostics): parameters not recognised, areas
+/// switched off.
+fn warning_outcome(issues: &[(String, String)]) -> Value {
+    let names: Vec<&str> = issues.iter().map(|(_, d)| d.as_str()).collect();
+    let issue: Vec<Value> = issues
+        .iter()
+        .map(|(text, name)| {
             json!({
                 "severity": "warning",
                 "code": "not-supported",
@@ -89,7 +136,7 @@ pub fn unrecognised_outcome(names: &[String]) -> Value {
                         "code": "NOT_IMPLEMENTED",
                         "display": "Not implemented",
                     }],
-                    "text": format!("{name} is an unrecognised parameter"),
+                    "text": text,
                 },
                 "diagnostics": name,
             })

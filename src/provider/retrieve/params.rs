@@ -71,6 +71,29 @@ pub struct Query {
     pub unrecognised: Vec<String>,
 }
 
+impl Query {
+    /// The top-level parameters the query asked for, in the specification's order.
+    pub fn asked(&self) -> Vec<&'static str> {
+        let asked = [
+            self.allergies.is_some(),
+            self.medication.is_some(),
+            self.consultations.is_some(),
+            !self.problems.is_empty(),
+            self.immunisations.is_some(),
+            self.uncategorised.is_some(),
+            self.investigations.is_some(),
+            self.referrals.is_some(),
+            self.diary.is_some(),
+        ];
+        AREAS
+            .iter()
+            .zip(asked)
+            .filter(|(_, a)| *a)
+            .map(|((name, _), _)| *name)
+            .collect()
+    }
+}
+
 /// The parts each clinical-area parameter takes.
 const AREAS: [(&str, &[&str]); 9] = [
     ("includeAllergies", &["includeResolvedAllergies"]),

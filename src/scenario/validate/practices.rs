@@ -8,6 +8,32 @@ use crate::scenario::file::{AddressEntry, NameEntry, PracticeEntry, Practitioner
 use crate::scenario::{Address, Gender, HumanName, Practice, Practitioner};
 
 impl Checker {
+    /// A list of clinical areas (`disabled_areas`, `awaiting_filing`), each once; `documents`
+    /// only where it may be named.
+    pub(super) fn areas(
+        &mut self,
+        f: usize,
+        words: Option<&[Spanned<String>]>,
+        documents: bool,
+    ) -> Vec<crate::scenario::ClinicalArea> {
+        let mut out = Vec::new();
+        for w in words.into_iter().flatten() {
+            match crate::scenario::ClinicalArea::parse(&w.value) {
+                Ok(crate::scenario::ClinicalArea::Documents) if !documents => self.report_at(
+                    f,
+                    w,
+                    "documents have no List to warn on: name another clinical area",
+                ),
+                Ok(a) if out.contains(&a) => {
+                    self.report_at(f, w, format!("clinical area '{}' is named twice", w.value));
+                }
+                Ok(a) => out.push(a),
+                Err(m) => self.report_at(f, w, m),
+            }
+        }
+        out
+    }
+
     pub(super) fn practice(
         &mut self,
         f: usize,
@@ -162,6 +188,8 @@ impl Checker {
             interactions,
             address: e.address.as_ref().map(address),
             telecom: e.telecom.clone(),
+            structured_enabled: e.structured_enabled.unwrap_or(true),
+            disabled_areas: self.areas(f, e.disabled_areas.as_deref(), true),
         })
     }
 

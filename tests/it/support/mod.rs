@@ -67,6 +67,8 @@ impl TestSandbox {
             ssp_url: self.ssp_base.clone(),
             certs_dir: self.certs_dir.clone(),
             auth: None,
+            operation: Default::default(),
+            retrieve: Default::default(),
         }
     }
 

@@ -138,6 +138,8 @@ impl<'c> RecordChecker<'c> {
                 Err(m) => self.fail_at(q, m),
             }
         }
+        record.in_transit_since = self.c.optional_date(self.file, r.in_transit_since.as_ref());
+        record.awaiting_filing = self.c.areas(self.file, r.awaiting_filing.as_deref(), false);
         (!self.failed).then_some(record)
     }
 

@@ -1,0 +1,268 @@
+//! Worlds at scale (docs/worlds.md): makes `WORLDS_BENCH_WORLDS` worlds (default 1,000) of the
+//! default scenario in one sandbox, plays the built-in journey in each (through SDS, SSP and the
+//! provider, as a consumer would), and prints the process's resident memory, the time to make a
+//! world (p50, p99), and PDS read throughput in a world beside a bare hyper server answering the
+//! same bytes (as `benches/pds_read.rs` does for the default world).
+//!
+//! `cargo bench --bench worlds`. Without `--bench` (as under `cargo test --all-targets`) it makes
+//! 20 worlds and a short load, to show it still runs; the figures then mean nothing. Asserts
+//! nothing about time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use spine_sandbox::config::Config;
+use spine_sandbox::journey::{self, JourneyOptions, JourneyOutcome};
+use spine_sandbox::world::Source;
+use spine_sandbox::{Clock, Sandbox, scenario};
+use tokio::net::{TcpListener, TcpStream};
+
+const CONNECTIONS: usize = 8;
+const PATIENT: &str = "9690937286";
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+/// Resident memory of this process (server and client together), in MiB, from /proc.
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(at).copied().unwrap_or_default()
+}
+
+async fn run() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let count = setting("WORLDS_BENCH_WORLDS", if benching { 1000 } else { 20 });
+    let requests = setting("WORLDS_BENCH_REQUESTS", if benching { 20_000 } else { 400 });
+    let rounds = setting("WORLDS_BENCH_ROUNDS", if benching { 5 } else { 1 }).max(1);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let world = scenario::load_paths(
+        &[root.join("scenarios/default.yaml")],
+        chrono::Local::now().date_naive(),
+    )
+    .unwrap_or_else(|e| panic!("scenario: {e:?}"));
+    let certs = std::env::temp_dir().join(format!("worlds-bench-certs-{}", std::process::id()));
+    let config = Config {
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        ssp_addr: "127.0.0.1:0".parse().unwrap(),
+        certs_dir: certs.clone(),
+        max_worlds: count.max(1),
+        ..Config::default()
+    };
+    let sandbox = Sandbox::start(config, world, Clock::system())
+        .await
+        .unwrap();
+    let rss_start = rss_mib();
+
+    let mut made = Vec::with_capacity(count);
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let live = sandbox
+            .worlds
+            .create(None, Source::Named("default".into()))
+            .await
+            .unwrap();
+        made.push(started.elapsed());
+        ids.push(live.id.clone());
+    }
+    made.sort();
+    let rss_made = rss_mib();
+
+    // One journey per world, eight at a time.
+    let journeys_started = Instant::now();
+    let mut received = 0usize;
+    for chunk in ids.chunks(8) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in chunk {
+            let options = JourneyOptions {
+                patient: "9434761018".into(),
+                as_ods: "A20047".into(),
+                skip_registration_change: false,
+                sensitive: false,
+                from: None,
+                sandbox_url: format!("http://{}/worlds/{id}", sandbox.http_addr),
+                ssp_url: format!("https://{}", sandbox.ssp_addr),
+                certs_dir: certs.clone(),
+                auth: None,
+                operation: Default::default(),
+                retrieve: Default::default(),
+            };
+            tasks.spawn(async move { journey::run(&options, |_| {}).await });
+        }
+        while let Some(report) = tasks.join_next().await {
+            let report = report.unwrap();
+            match report.outcome {
+                JourneyOutcome::Received => received += 1,
+                other => panic!("a journey in a world did not receive the record: {other:?}"),
+            }
+        }
+    }
+    let journeys_took = journeys_started.elapsed();
+    let rss_played = rss_mib();
+
+    // PDS read in the first world, beside a bare server replaying its answer.
+    let path = format!(
+        "/worlds/{}/personal-demographics/FHIR/R4/Patient/{PATIENT}",
+        ids.first().cloned().unwrap_or_default()
+    );
+    let path = if ids.is_empty() {
+        format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")
+    } else {
+        path
+    };
+    let template = capture(sandbox.http_addr, &path).await;
+    assert_eq!(
+        template.status(),
+        StatusCode::OK,
+        "the world must answer 200"
+    );
+    let bare_addr = start_bare(template.clone()).await;
+    load(bare_addr, &path, requests / 10).await;
+    load(sandbox.http_addr, &path, requests / 10).await;
+    let (mut bare, mut world) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        bare.push(load(bare_addr, &path, requests).await);
+        world.push(load(sandbox.http_addr, &path, requests).await);
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let mib = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |m| format!("{m:.0} MiB"));
+    println!(
+        "worlds: {count} of the default scenario, {} cores",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    println!(
+        "making a world: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&made, 0.5).as_secs_f64() * 1000.0,
+        percentile(&made, 0.99).as_secs_f64() * 1000.0
+    );
+    println!(
+        "journeys: {received} of {count} received the record, in {:.1} s",
+        journeys_took.as_secs_f64()
+    );
+    println!(
+        "resident memory: {} at start, {} with the worlds made, {} after a journey in each",
+        mib(rss_start),
+        mib(rss_made),
+        mib(rss_played)
+    );
+    println!(
+        "PDS read {path}: bare hyper {:.0} req/s, sandbox (worlds on) {:.0} req/s (best of {rounds}): ratio {:.2}",
+        best(&bare),
+        best(&world),
+        best(&world) / best(&bare).max(1.0)
+    );
+    sandbox.shutdown().await;
+    let _ = std::fs::remove_dir_all(certs);
+}
+
+fn request(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(path)
+        .header("host", "localhost")
+        .header("x-request-id", "0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f")
+        .body(Empty::new())
+        .unwrap()
+}
+
+async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+async fn capture(addr: SocketAddr, path: &str) -> Response<Bytes> {
+    let mut sender = connect(addr).await;
+    let resp = sender.send_request(request(path)).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Response::from_parts(parts, body)
+}
+
+async fn start_bare(template: Response<Bytes>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let template = template.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                    let mut resp = Response::new(Full::new(template.body().clone()));
+                    *resp.status_mut() = template.status();
+                    *resp.headers_mut() = template.headers().clone();
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Requests per second for `total` requests over `CONNECTIONS` keep-alive connections.
+async fn load(addr: SocketAddr, path: &str, total: usize) -> f64 {
+    let per_connection = total.div_ceil(CONNECTIONS);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let path = path.to_owned();
+        tasks.spawn(async move {
+            let mut sender = connect(addr).await;
+            for _ in 0..per_connection {
+                sender.ready().await.unwrap();
+                let resp = sender.send_request(request(&path)).await.unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                assert!(!body.is_empty());
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let elapsed = started.elapsed().max(Duration::from_micros(1));
+    (per_connection * CONNECTIONS) as f64 / elapsed.as_secs_f64()
+}
