@@ -16,6 +16,7 @@ mod jwt;
 mod migrate;
 mod pds;
 mod refusals;
+mod retrieve;
 mod rule;
 mod sds;
 mod ssp;
@@ -30,6 +31,7 @@ const SSP_URL: &str = "https://developer.nhs.uk/apis/gpconnect/integration_spine
 const JWT_URL: &str = "https://developer.nhs.uk/apis/gpconnect/integration_cross_organisation_audit_and_provenance.html";
 const MIGRATE_URL: &str = "https://developer.nhs.uk/apis/gpconnect/accessrecord_structured_development_migrate_patient_record.html";
 const DOCUMENTS_URL: &str = "https://developer.nhs.uk/apis/gpconnect/access_documents_development_migrate_patient_documents.html";
+const RETRIEVE_URL: &str = "https://developer.nhs.uk/apis/gpconnect/accessrecord_structured_development_retrieve_patient_record.html";
 const ERRORS_URL: &str =
     "https://developer.nhs.uk/apis/gpconnect/development_fhir_error_handling_guidance.html";
 /// NHS's consumer test scripts for migrate (GPC-MIG-TST-GEN-05 to -08).
@@ -44,12 +46,13 @@ pub const MAX_RETRIES: usize = 3;
 pub const TRACE_MAX_AGE_HOURS: i64 = 24;
 
 /// Every area's rules, in the order a consumer meets them.
-const AREAS: [&[Rule]; 7] = [
+const AREAS: [&[Rule]; 8] = [
     pds::RULES,
     sds::RULES,
     ssp::RULES,
     jwt::RULES,
     migrate::RULES,
+    retrieve::RULES,
     documents::RULES,
     refusals::RULES,
 ];
@@ -126,6 +129,25 @@ impl<'a> Grader<'a> {
             .collect()
     }
 
+    /// `$gpc.getstructuredrecord` requests as the consumer sent them (direct care).
+    fn retrieves(&self) -> Vec<&'a Event> {
+        self.events
+            .iter()
+            .copied()
+            .filter(|e| {
+                e.kind == Kind::SspRetrieve || e.kind == Kind::ProviderRetrieve && e.direct()
+            })
+            .collect()
+    }
+
+    /// The provider's last 200 retrieve: the part of the record read.
+    fn retrieved(&self) -> Option<&'a Event> {
+        self.of(&[Kind::ProviderRetrieve])
+            .into_iter()
+            .rev()
+            .find(|e| e.ok())
+    }
+
     fn document_fetches(&self) -> Vec<&'a Event> {
         self.events
             .iter()
@@ -156,6 +178,7 @@ impl<'a> Grader<'a> {
     fn previous_practice(&self) -> Option<String> {
         self.migrates()
             .first()
+            .or(self.retrieves().first())
             .and_then(|m| provider_ods(m.target()))
             .or_else(|| {
                 self.of(&[Kind::PdsRead])
@@ -187,11 +210,13 @@ impl<'a> Grader<'a> {
         self.sds_lookups(kind, interaction, before).last().copied()
     }
 
-    /// GP Connect requests as the consumer sent them: migrates and document fetches, in order.
+    /// GP Connect requests as the consumer sent them: migrates, retrieves and document
+    /// fetches, in order.
     fn gp_connect_requests(&self) -> Vec<&'a Event> {
         let mut sent: Vec<&Event> = self
             .migrates()
             .into_iter()
+            .chain(self.retrieves())
             .chain(self.document_fetches())
             .collect();
         sent.sort_by_key(|e| e.seq());
@@ -243,7 +268,7 @@ pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents
             .of(&[Kind::ProviderMigrate])
             .iter()
             .find_map(|e| e.sensitive),
-        record_sequence: delivered.map(|d| d.seq()),
+        record_sequence: delivered.or(g.retrieved()).map(|d| d.seq()),
         documents: delivered
             .and_then(|d| d.entry.documents.as_ref())
             .map_or(0, |d| d.len()),

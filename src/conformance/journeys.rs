@@ -18,6 +18,7 @@ use crate::journal::Entry;
 
 const PDS_PATIENT: &str = "/personal-demographics/FHIR/R4/Patient/";
 const MIGRATE_OP: &str = "/structured/fhir/Patient/$gpc.migratestructuredrecord";
+const RETRIEVE_OP: &str = "/structured/fhir/Patient/$gpc.getstructuredrecord";
 const BINARY: &str = "/documents/fhir/Binary/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum Kind {
     SspDocument,
     ProviderMigrate,
     ProviderDocument,
+    /// `$gpc.getstructuredrecord` (direct care), through SSP and at the provider.
+    SspRetrieve,
+    ProviderRetrieve,
     Other,
 }
 
@@ -68,10 +72,16 @@ impl Event {
         self.entry.target.as_deref().unwrap_or(&self.entry.path)
     }
     pub fn is_ssp(&self) -> bool {
-        matches!(self.kind, Kind::SspMigrate | Kind::SspDocument)
+        matches!(
+            self.kind,
+            Kind::SspMigrate | Kind::SspDocument | Kind::SspRetrieve
+        )
     }
     pub fn is_provider(&self) -> bool {
-        matches!(self.kind, Kind::ProviderMigrate | Kind::ProviderDocument)
+        matches!(
+            self.kind,
+            Kind::ProviderMigrate | Kind::ProviderDocument | Kind::ProviderRetrieve
+        )
     }
     /// A provider hop that no SSP entry forwarded: the consumer went round SSP.
     pub fn direct(&self) -> bool {
@@ -253,10 +263,12 @@ fn parse(entry: &Arc<Entry>) -> Event {
                 (true, _, true) => Kind::SspDocument,
                 (false, true, _) => Kind::ProviderMigrate,
                 (false, _, true) => Kind::ProviderDocument,
+                (true, ..) if at.ends_with(RETRIEVE_OP) => Kind::SspRetrieve,
+                (false, ..) if at.ends_with(RETRIEVE_OP) => Kind::ProviderRetrieve,
                 _ => Kind::Other,
             };
             event.ods = event.claims().as_ref().and_then(ods_of_claims);
-            if event.kind == Kind::ProviderMigrate {
+            if matches!(event.kind, Kind::ProviderMigrate | Kind::ProviderRetrieve) {
                 let body = body_json(entry, false).unwrap_or_default();
                 for p in body["parameter"].as_array().into_iter().flatten() {
                     match p["name"].as_str() {
@@ -330,7 +342,9 @@ impl Index {
                 continue;
             }
             let patient = match events[i].kind {
-                Kind::SspMigrate => events[i].linked.and_then(|l| events[l].patient.clone()),
+                Kind::SspMigrate | Kind::SspRetrieve => {
+                    events[i].linked.and_then(|l| events[l].patient.clone())
+                }
                 Kind::SspDocument | Kind::ProviderDocument => document_patient
                     .get(url_path(events[i].target()).split('?').next().unwrap_or(""))
                     .cloned(),
@@ -412,6 +426,8 @@ impl Index {
                     | Kind::SspDocument
                     | Kind::ProviderMigrate
                     | Kind::ProviderDocument
+                    | Kind::SspRetrieve
+                    | Kind::ProviderRetrieve
             );
             // Forwarded provider hops are graded through their SSP entry.
             if relevant
@@ -532,9 +548,10 @@ impl Index {
         if journey.events.iter().any(|&k| self.delivered(k)) {
             return true;
         }
-        if events()
-            .any(|e| e.kind == Kind::SspMigrate || e.kind == Kind::ProviderMigrate && e.direct())
-        {
+        if events().any(|e| {
+            matches!(e.kind, Kind::SspMigrate | Kind::SspRetrieve)
+                || matches!(e.kind, Kind::ProviderMigrate | Kind::ProviderRetrieve) && e.direct()
+        }) {
             return true;
         }
         events().any(|e| {
@@ -546,12 +563,14 @@ impl Index {
         })
     }
 
-    /// A migrate the provider answered 200.
+    /// A migrate (or a retrieve) the provider answered 200.
     pub fn delivered(&self, i: usize) -> bool {
         let e = &self.events[i];
         match e.kind {
-            Kind::ProviderMigrate => e.ok(),
-            Kind::SspMigrate => e.ok() && e.linked.is_some_and(|l| self.events[l].ok()),
+            Kind::ProviderMigrate | Kind::ProviderRetrieve => e.ok(),
+            Kind::SspMigrate | Kind::SspRetrieve => {
+                e.ok() && e.linked.is_some_and(|l| self.events[l].ok())
+            }
             _ => false,
         }
     }

@@ -40,6 +40,11 @@ impl Changes {
         Self(None)
     }
 
+    /// Whether a state dir is being written.
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Something may have changed (the writer looks at every world's journal).
     pub fn touch(&self) {
         if let Some(p) = &self.0 {

@@ -107,13 +107,16 @@ async fn built_in_journey_is_clean_on_every_path_of_the_default_scenario() {
     assert_eq!(consumer["ods"], NEW);
     assert_eq!(consumer["asids"].as_array().unwrap().len(), 1);
 
-    // The happy path reached every check but those about retries (nothing was refused),
-    // and proves each with journal entries.
+    // The happy path reached every check but those about retries (nothing was refused) and
+    // those about a direct-care retrieve (none was sent), and proves each with journal entries.
     let happy = all.iter().find(|j| j["patient"] == HAPPY).unwrap();
     let retries = [
         "pds.retry-after-409",
         "refusals.retries",
         "jwt.fresh-per-retry",
+        "retrieve.traced-first",
+        "retrieve.endpoint",
+        "retrieve.parameters",
     ];
     for c in happy["checks"].as_array().unwrap() {
         let expected = if retries.contains(&c["id"].as_str().unwrap()) {
@@ -709,7 +712,7 @@ async fn cli_exit_codes_and_junit_gate_a_pipeline() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(
-        xml.contains("<testsuites name=\"spine-sandbox conformance\" tests=\"24\" failures=\"0\""),
+        xml.contains("<testsuites name=\"spine-sandbox conformance\" tests=\"27\" failures=\"0\""),
         "{xml}"
     );
 

@@ -284,3 +284,83 @@ async fn the_cli_plays_a_retrieve_and_prints_what_was_asked() {
     assert!(stdout.contains("Ended allergies"), "{stdout}");
     assert!(!stdout.contains("PDS registration change"), "{stdout}");
 }
+
+/// The consumer's graded journeys, oldest first.
+async fn graded(sandbox: &TestSandbox) -> Vec<Value> {
+    let r: Value = sandbox
+        .get("/_admin/conformance?ods=A20047")
+        .await
+        .json()
+        .await
+        .unwrap();
+    r["consumers"][0]["journeys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn status<'a>(journey: &'a Value, id: &str) -> &'a str {
+    journey["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["id"] == id)
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("absent")
+}
+
+#[tokio::test]
+async fn retrieve_journeys_are_graded_with_the_checks_that_apply() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    // A clean read, one with a part the provider does not know, one it refuses.
+    for parts in [
+        &["includeAllergies.includeResolvedAllergies=true"][..],
+        &["includeProblems.madeUp=yes"][..],
+        &[
+            "includeConsultations.includeNumberOfMostRecent=2",
+            "includeProblems.filterStatus=active",
+        ][..],
+    ] {
+        journey::run(&retrieve(&sandbox, HAPPY, &[], parts), |_| {}).await;
+    }
+    let journeys = graded(&sandbox).await;
+    assert_eq!(
+        journeys.len(),
+        3,
+        "each trace after a retrieve starts a journey"
+    );
+    let clean = &journeys[0];
+    for id in [
+        "retrieve.traced-first",
+        "retrieve.endpoint",
+        "retrieve.parameters",
+        "sds.device-asid",
+        "ssp.via-proxy",
+        "ssp.headers",
+        "ssp.fresh-trace-id",
+        "ssp.target-from-sds",
+        "jwt.claims",
+        "jwt.requesting-identity",
+    ] {
+        assert_eq!(status(clean, id), "pass", "{id}: {clean:#}");
+    }
+    for id in [
+        "migrate.parameters",
+        "migrate.after-registration",
+        "sds.endpoint-migrate",
+        "documents.all-fetched",
+        "jwt.reason-migration",
+    ] {
+        assert_eq!(status(clean, id), "not_reached", "{id}");
+    }
+    assert_eq!(clean["verdict"], "pass", "{clean:#}");
+    assert!(
+        clean["record_sequence"].as_u64().is_some(),
+        "the part read is kept"
+    );
+
+    assert_eq!(status(&journeys[1], "retrieve.parameters"), "warning");
+    assert_eq!(journeys[1]["verdict"], "warning");
+    assert_eq!(status(&journeys[2], "retrieve.parameters"), "fail");
+    assert_eq!(journeys[2]["verdict"], "fail");
+}

@@ -71,6 +71,7 @@ fn claims(g: &Grader<'_>) -> Verdict {
     let sent: Vec<&Event> = g
         .migrates()
         .into_iter()
+        .chain(g.retrieves())
         .chain(g.document_fetches())
         .collect();
     if sent.is_empty() {
@@ -78,10 +79,10 @@ fn claims(g: &Grader<'_>) -> Verdict {
     }
     let mut found = Findings::default();
     for e in &sent {
-        let rules = if matches!(e.kind, Kind::SspMigrate | Kind::ProviderMigrate) {
-            &Rules::MIGRATE
-        } else {
-            &Rules::MIGRATE_DOCUMENT
+        let rules = match e.kind {
+            Kind::SspMigrate | Kind::ProviderMigrate => &Rules::MIGRATE,
+            Kind::SspRetrieve | Kind::ProviderRetrieve => &Rules::GET_STRUCTURED,
+            _ => &Rules::MIGRATE_DOCUMENT,
         };
         let at = e.time.unwrap_or_else(Utc::now);
         let verdict = match e.header("authorization").and_then(crate::jwt::bearer_token) {

@@ -83,6 +83,11 @@ checklist! {
         MigrateAfterRegistration = "migrate.after-registration",
         MigrateFromPreviousPractice = "migrate.from-previous-practice",
     }
+    Retrieve = "retrieve" {
+        RetrieveTracedFirst = "retrieve.traced-first",
+        RetrieveEndpoint = "retrieve.endpoint",
+        RetrieveParameters = "retrieve.parameters",
+    }
     Documents = "documents" {
         DocumentsAllFetched = "documents.all-fetched",
         DocumentsInteraction = "documents.interaction",

@@ -73,7 +73,12 @@ pub(super) const RULES: &[Rule] = &[
 
 /// The SDS Endpoint look-up check, for any interaction: a successful look-up for the previous
 /// practice and `interaction` came before `first`, its first use (`what`).
-fn endpoint_before_use(g: &Grader<'_>, interaction: &str, first: &Event, what: &str) -> Verdict {
+pub(super) fn endpoint_before_use(
+    g: &Grader<'_>,
+    interaction: &str,
+    first: &Event,
+    what: &str,
+) -> Verdict {
     let org = g.previous_practice().unwrap_or_default();
     match g.looked_up_before(Kind::SdsEndpoint, interaction, first.seq()) {
         Some(l) => Verdict::pass(
@@ -98,6 +103,7 @@ fn device_asid(g: &Grader<'_>) -> Verdict {
     let sent: Vec<&Event> = g
         .migrates()
         .into_iter()
+        .chain(g.retrieves())
         .chain(g.document_fetches())
         .collect();
     let Some(first) = sent.first() else {

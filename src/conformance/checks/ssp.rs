@@ -53,7 +53,7 @@ pub(super) const RULES: &[Rule] = &[
 
 fn via_proxy(g: &Grader<'_>) -> Verdict {
     let direct: Vec<&Event> = g.events.iter().copied().filter(|e| e.direct()).collect();
-    let via = g.of(&[Kind::SspMigrate, Kind::SspDocument]);
+    let via = g.of(&[Kind::SspMigrate, Kind::SspRetrieve, Kind::SspDocument]);
     if direct.is_empty() && via.is_empty() {
         return Verdict::not_reached("nothing was sent to a provider");
     }
@@ -79,15 +79,15 @@ fn via_proxy(g: &Grader<'_>) -> Verdict {
 
 /// The interaction a request through SSP performs.
 fn interaction_of(e: &Event) -> &'static str {
-    if e.kind == Kind::SspMigrate {
-        interactions::MIGRATE_STRUCTURED
-    } else {
-        interactions::MIGRATE_DOCUMENT
+    match e.kind {
+        Kind::SspMigrate => interactions::MIGRATE_STRUCTURED,
+        Kind::SspRetrieve => interactions::GET_STRUCTURED,
+        _ => interactions::MIGRATE_DOCUMENT,
     }
 }
 
 fn headers(g: &Grader<'_>) -> Verdict {
-    let sent = g.of(&[Kind::SspMigrate, Kind::SspDocument]);
+    let sent = g.of(&[Kind::SspMigrate, Kind::SspRetrieve, Kind::SspDocument]);
     if sent.is_empty() {
         return Verdict::not_reached("nothing was sent through SSP");
     }
@@ -134,7 +134,7 @@ fn headers(g: &Grader<'_>) -> Verdict {
 }
 
 fn fresh_trace_ids(g: &Grader<'_>) -> Verdict {
-    let sent = g.of(&[Kind::SspMigrate, Kind::SspDocument]);
+    let sent = g.of(&[Kind::SspMigrate, Kind::SspRetrieve, Kind::SspDocument]);
     if sent.is_empty() {
         return Verdict::not_reached("nothing was sent through SSP");
     }
@@ -166,7 +166,7 @@ fn fresh_trace_ids(g: &Grader<'_>) -> Verdict {
 }
 
 fn target_from_sds(g: &Grader<'_>) -> Verdict {
-    let sent = g.of(&[Kind::SspMigrate, Kind::SspDocument]);
+    let sent = g.of(&[Kind::SspMigrate, Kind::SspRetrieve, Kind::SspDocument]);
     if sent.is_empty() {
         return Verdict::not_reached("nothing was sent through SSP");
     }
