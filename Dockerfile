@@ -16,6 +16,8 @@
 #     /app/spine-sandbox    the binary (also the HEALTHCHECK: no curl in the image)
 #     /app/scenarios/       the repository's scenarios (compose mounts ./scenarios over it)
 #     /app/certs/           generated PKI (compose mounts ./certs here)
+#     /var/lib/spine-sandbox/  empty, the sandbox user's: where deploy/compose.yaml mounts each
+#                           shard's state volume (--state-dir)
 #     user sandbox, UID/GID 1000 (build args SANDBOX_UID/SANDBOX_GID)
 #
 # Why a build argument and not a separate target: the classic builder (Debian's
@@ -57,8 +59,8 @@ ARG SANDBOX_GID=1000
 RUN groupadd --gid "${SANDBOX_GID}" sandbox \
  && useradd --uid "${SANDBOX_UID}" --gid "${SANDBOX_GID}" --no-create-home \
         --home-dir /app --shell /usr/sbin/nologin sandbox \
- && mkdir -p /app/certs \
- && chown sandbox:sandbox /app/certs
+ && mkdir -p /app/certs /var/lib/spine-sandbox \
+ && chown sandbox:sandbox /app/certs /var/lib/spine-sandbox
 WORKDIR /app
 ENV SANDBOX_HTTP_ADDR=0.0.0.0:8080 \
     SANDBOX_SSP_ADDR=0.0.0.0:8443 \

@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// [env: SANDBOX_MIGRATE_CACHE_MAX_BYTES] [default: 268435456]
     #[arg(long, value_name = "BYTES")]
     pub migrate_cache_max_bytes: Option<u64>,
+    /// Keep what teams change in this folder and read it back at start, so a restart loses
+    /// nothing [env: SANDBOX_STATE_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// This sandbox's name behind a router: new worlds are named NAME-<random>
     /// [env: SANDBOX_SHARD]
     #[arg(long, value_name = "NAME")]
@@ -116,6 +120,7 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             certs_dir: self.certs_dir.clone(),
             migrate_cache_max_bytes: self.migrate_cache_max_bytes,
+            state_dir: self.state_dir.clone(),
             shard: self.shard.clone(),
             max_worlds: self.max_worlds,
             world_idle_timeout_secs: self.world_idle_timeout_secs,

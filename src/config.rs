@@ -72,6 +72,17 @@ pub struct Config {
     /// sandbox as the external provider behind another (`docs/provider-assurance.md`).
     #[serde(default)]
     pub provider_pds_url: Option<String>,
+    /// Folder where the sandbox keeps what teams change (PDS records, journal, faults, tokens,
+    /// delivered records, consumer marks, the clock) and reads it back at start, so a restart
+    /// loses nothing (`docs/scaling.md`, "State dir"). None: all of it lives in memory only.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// Base URL advertised for SSP (a world's `urls.ssp`), when consumers reach SSP by another
+    /// name than the public URL's host, e.g. `https://s1.ssp.example.org:8443` behind a router
+    /// that picks the shard by TLS server name (`docs/scaling.md`); its host is also put in the
+    /// SSP certificate made at start. Default: `https://<public host>:<SSP port>`.
+    #[serde(default)]
+    pub ssp_public_url: Option<String>,
     /// This sandbox's name among several behind one router: new worlds are named
     /// `{shard}-{random}`, so the router can send `/worlds/{shard}-*` here (docs/worlds.md).
     #[serde(default)]
@@ -143,6 +154,8 @@ impl Default for Config {
             oauth_max_codes: 10_000,
             oauth_max_tokens: 10_000,
             provider_pds_url: None,
+            state_dir: None,
+            ssp_public_url: None,
             shard: None,
             max_worlds: default_max_worlds(),
             world_idle_timeout_secs: 0,
@@ -167,6 +180,8 @@ pub struct Overrides {
     pub certs_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migrate_cache_max_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -258,6 +273,15 @@ impl Config {
         if self.scenario.is_empty() {
             return Err(ConfigError::Invalid("no scenario given".into()));
         }
+        if let Some(url) = &self.ssp_public_url {
+            let ok = url.starts_with("https://")
+                && url.parse::<http::Uri>().is_ok_and(|u| u.host().is_some());
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "ssp_public_url '{url}' must be an absolute https:// URL"
+                )));
+            }
+        }
         if let Some(url) = &self.public_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
                 && url.parse::<http::Uri>().is_ok_and(|u| u.host().is_some());
@@ -327,7 +351,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 28] = [
+pub const KEYS: [&str; 30] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -351,6 +375,8 @@ pub const KEYS: [&str; 28] = [
     "oauth_max_codes",
     "oauth_max_tokens",
     "provider_pds_url",
+    "state_dir",
+    "ssp_public_url",
     "shard",
     "max_worlds",
     "world_idle_timeout_secs",

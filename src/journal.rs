@@ -114,6 +114,23 @@ impl BodyText {
     }
 }
 
+impl BodyText {
+    /// The bytes kept (at most [`BODY_LIMIT`]) and the body's whole length, for the state dir.
+    pub fn parts(&self) -> (Bytes, usize) {
+        (self.kept.joined(), self.total)
+    }
+
+    /// A body as [`BodyText::parts`] gave it, read back from the state dir (cut again to
+    /// [`BODY_LIMIT`], whatever the file says).
+    pub fn from_parts(kept: Bytes, total: usize) -> Self {
+        let kept = kept.slice(..kept.len().min(BODY_LIMIT));
+        Self {
+            total: total.max(kept.len()),
+            kept: crate::http::Pieces::from(kept),
+        }
+    }
+}
+
 impl Serialize for BodyText {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.text())
@@ -223,6 +240,32 @@ impl Headers {
     fn value(&self, name: &str) -> Option<http::HeaderValue> {
         let (_, _, range) = self.iter().find(|(n, _, _)| *n == name)?;
         http::HeaderValue::from_maybe_shared(self.text.slice(range)).ok()
+    }
+}
+
+impl Headers {
+    /// Each header as (name, value) text, in order, for the state dir.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(name, value, _)| (name.to_owned(), String::from_utf8_lossy(value).into_owned()))
+            .collect()
+    }
+
+    /// Headers as [`Headers::pairs`] gave them, read back from the state dir.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut text = Vec::new();
+        let mut ends = Vec::with_capacity(pairs.len());
+        let at = |text: &Vec<u8>| u32::try_from(text.len()).unwrap_or(u32::MAX);
+        for (name, value) in pairs {
+            text.extend_from_slice(name.as_bytes());
+            let name_end = at(&text);
+            text.extend_from_slice(value.as_bytes());
+            ends.push((name_end, at(&text)));
+        }
+        Self {
+            text: Bytes::from(text),
+            ends,
+        }
     }
 }
 
@@ -500,6 +543,36 @@ impl Journal {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Completed> {
         self.live.subscribe()
+    }
+
+    /// Puts back entries read from the state dir (oldest first) in place of what it holds, and
+    /// moves the sequence numbers on past them and past `next_sequence`, so numbers given out
+    /// before the restart are never reused.
+    pub fn restore(&self, entries: Vec<Entry>, next_sequence: u64, evicted_through: u64) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let mut kept: VecDeque<(usize, Arc<Entry>)> = entries
+            .into_iter()
+            .map(|e| (e.bytes(), Arc::new(e)))
+            .collect();
+        kept.make_contiguous().sort_by_key(|(_, e)| e.sequence);
+        let last = kept.back().map_or(0, |(_, e)| e.sequence);
+        let mut bytes: usize = kept.iter().map(|(size, _)| size).sum();
+        let mut evicted = evicted_through;
+        while kept.len() > self.capacity || (bytes > self.max_bytes && kept.len() > 1) {
+            if let Some((size, old)) = kept.pop_front() {
+                bytes = bytes.saturating_sub(size);
+                evicted = evicted.max(old.sequence);
+            }
+        }
+        inner.entries = kept;
+        inner.bytes = bytes;
+        inner.evicted_through = inner.evicted_through.max(evicted);
+        inner.next_sequence = inner
+            .next_sequence
+            .max(next_sequence)
+            .max(last.saturating_add(1));
     }
 }
 

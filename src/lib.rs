@@ -21,6 +21,7 @@
 //! - [`clock`]: injected time.
 //! - `fuzzing` (hidden): the byte-level entry points of the fuzz targets and their corpus test.
 //! - [`platform`]: the API platform's OAuth and rate limits, and faults injected on demand.
+//! - [`state_dir`]: a world's mutable state kept on disk (`--state-dir`) and read back at start.
 //! - [`world`]: many isolated worlds in one sandbox, each under `/worlds/{id}`.
 
 // Standard output belongs to the command line (`--json` answers are piped into other tools):
@@ -59,6 +60,7 @@ pub mod sandbox;
 pub mod scenario;
 pub mod sds;
 pub mod ssp;
+pub mod state_dir;
 pub mod tls;
 pub mod world;
 

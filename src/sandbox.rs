@@ -15,7 +15,7 @@ use crate::http::{ConnectionLimits, PlainAcceptor, serve};
 use crate::scenario::World;
 
 mod front;
-use crate::{admin, pki, ssp, tls};
+use crate::{admin, pki, ssp, state_dir, tls};
 pub use front::Front;
 
 /// Why the sandbox could not start.
@@ -30,6 +30,8 @@ pub enum StartError {
     Pki(#[from] pki::PkiError),
     #[error("SSP TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    #[error("{0}")]
+    State(#[from] state_dir::StateError),
 }
 
 pub use crate::world::state::{Place, Services, Shared};
@@ -44,6 +46,8 @@ pub struct RunningSandbox {
     pub worlds: crate::world::Worlds,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Writes the worlds' state to `--state-dir` after each change and at shutdown.
+    state: Option<state_dir::writer::Writer>,
 }
 
 pub struct Sandbox;
@@ -60,8 +64,19 @@ impl Sandbox {
         let http_addr = local_addr(&http_listener, config.http_addr)?;
         let ssp_addr = local_addr(&ssp_listener, config.ssp_addr)?;
         let public_url = config.public_url_for(http_addr.port());
+        let saved = state_dir::read_for_start(&mut config)?;
         admin::guard::settle_key(&mut config, &public_url);
-        ensure_pki(&config.certs_dir, &world, &public_url).await?;
+        let ssp_hosts = pki::ssp_hosts(
+            Some(&public_url),
+            &config
+                .ssp_public_url
+                .as_deref()
+                .and_then(|u| u.parse::<http::Uri>().ok())
+                .and_then(|u| u.host().map(str::to_owned))
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+        ensure_pki(&config.certs_dir, &world, ssp_hosts).await?;
         let world = Arc::new(world);
         let (shutdown, rx) = watch::channel(false);
         let shared = Shared::assemble(
@@ -77,6 +92,10 @@ impl Sandbox {
             },
         );
         let worlds = crate::world::Worlds::new(shared.clone());
+        let state = saved.start(&shared, &worlds).await?;
+        let changes = state
+            .as_ref()
+            .map_or_else(state_dir::writer::Changes::none, |w| w.changes.clone());
         let limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::GpConnect);
         let ssp_limits = ConnectionLimits::from_config(&shared.config, OutcomeStyle::Ssp);
         let drain = Duration::from_secs(10);
@@ -98,6 +117,7 @@ impl Sandbox {
         if let Some(idle) = worlds.idle_timeout() {
             tasks.spawn(crate::world::evict_idle(worlds.clone(), idle, rx.clone()));
         }
+        let ssp_changes = changes.clone();
         let app = Arc::new(Front {
             default: shared.clone(),
             worlds: worlds.clone(),
@@ -107,7 +127,18 @@ impl Sandbox {
             PlainAcceptor,
             move |req, (), _remote| {
                 let app = app.clone();
-                async move { crate::cors::around(req, |req| front::door(&app, req)).await }
+                let changes = changes.clone();
+                async move {
+                    // Only with a state dir: the request path pays nothing otherwise.
+                    let seen = changes
+                        .is_on()
+                        .then(|| (req.method().clone(), req.uri().path().to_owned()));
+                    let resp = crate::cors::around(req, |req| front::door(&app, req)).await;
+                    if let Some((method, path)) = seen {
+                        changes.touch_request(&method, &path);
+                    }
+                    resp
+                }
             },
             limits,
             rx.clone(),
@@ -119,7 +150,12 @@ impl Sandbox {
             ssp_acceptor,
             move |req, peer, remote| {
                 let ssp = ssp_service.clone();
-                async move { ssp.handle(req, peer, remote).await }
+                let changes = ssp_changes.clone();
+                async move {
+                    let resp = ssp.handle(req, peer, remote).await;
+                    changes.touch();
+                    resp
+                }
             },
             ssp_limits,
             rx,
@@ -134,6 +170,7 @@ impl Sandbox {
             worlds,
             shutdown,
             tasks,
+            state,
         })
     }
 }
@@ -151,6 +188,9 @@ impl RunningSandbox {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if let Some(state) = self.state.take() {
+            state.finish().await;
+        }
     }
 }
 
@@ -159,11 +199,10 @@ impl RunningSandbox {
 async fn ensure_pki(
     dir: &std::path::Path,
     world: &World,
-    public_url: &str,
+    hosts: Vec<String>,
 ) -> Result<(), StartError> {
     let dir = dir.to_owned();
     let systems = pki::client_systems(world);
-    let hosts = pki::ssp_hosts(Some(public_url), &[]);
     let work_dir = dir.clone();
     let report = tokio::task::spawn_blocking(move || pki::ensure(&work_dir, &systems, &hosts))
         .await

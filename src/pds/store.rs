@@ -99,6 +99,29 @@ impl PdsRecord {
         self.version
     }
 
+    /// The EHIC coverage PDS holds for the patient, if any.
+    pub fn coverage(&self) -> Option<&Value> {
+        self.coverage.as_deref()
+    }
+
+    /// A record read back from the state dir (`meta.versionId` set to `version`).
+    pub fn restored(
+        mut patient: Value,
+        version: u64,
+        history: History,
+        coverage: Option<Value>,
+    ) -> Self {
+        if patient.is_object() {
+            patient["meta"]["versionId"] = json!(version.to_string());
+        }
+        let mut record = Self::new(patient, version);
+        if !history.is_empty() {
+            record.history = Arc::new(history);
+        }
+        record.coverage = coverage.map(Arc::new);
+        record
+    }
+
     /// The full record (not redacted).
     pub fn patient(&self) -> &Value {
         &self.patient
@@ -142,6 +165,40 @@ impl PdsStore {
             );
         }
         self.records.retain(|nhs, _| world.patient(nhs).is_some());
+    }
+
+    /// What differs from the scenario, for the state dir: every record changed or created since
+    /// the scenario was loaded (its version is not the scenario's), and the scenario's numbers
+    /// PDS no longer holds. A world nobody changed costs one pass and no copies.
+    pub fn changes(&self, world: &World) -> (Vec<(String, PdsRecord)>, Vec<String>) {
+        let changed = self
+            .records
+            .iter()
+            .filter(|r| {
+                world
+                    .patient(r.key())
+                    .is_none_or(|p| p.demographics.version.unwrap_or(1) != r.version)
+            })
+            .map(|r| (r.key().clone(), r.value().clone()))
+            .collect();
+        let removed = world
+            .patients
+            .iter()
+            .map(|p| p.nhs_number.as_str())
+            .filter(|nhs| !self.records.contains_key(*nhs))
+            .map(str::to_owned)
+            .collect();
+        (changed, removed)
+    }
+
+    /// Puts a record read back from the state dir in place.
+    pub fn put(&self, nhs_number: &str, record: PdsRecord) {
+        self.records.insert(nhs_number.to_owned(), record);
+    }
+
+    /// Drops a record (the state dir says it was gone before the restart).
+    pub fn forget(&self, nhs_number: &str) {
+        self.records.remove(nhs_number);
     }
 
     /// Restores one patient to what the scenario says; a patient created since start (not in the

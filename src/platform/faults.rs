@@ -241,7 +241,7 @@ impl FaultSpec {
 }
 
 /// Where a rule came from: the scenario's rules come back on reset, runtime ones do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Scenario,
@@ -317,6 +317,18 @@ impl Rule {
         }
         v
     }
+}
+
+/// A rule as the state dir keeps it: its number, origin, spec, uses so far and age.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedRule {
+    pub id: u64,
+    pub origin: Origin,
+    pub spec: FaultSpec,
+    pub applied: u64,
+    /// Milliseconds since the rule was set (its `for_secs` window runs on from there).
+    pub age_ms: u64,
 }
 
 /// `*` matches any run of characters (including `/`); everything else literally.
@@ -464,6 +476,46 @@ impl Faults {
 
     pub fn list(&self) -> Vec<serde_json::Value> {
         self.snapshot().iter().map(|r| r.view()).collect()
+    }
+
+    /// The rules in force and the next rule number, for the state dir.
+    pub fn saved(&self) -> (Vec<SavedRule>, u64) {
+        let rules = self
+            .snapshot()
+            .iter()
+            .map(|r| SavedRule {
+                id: r.id,
+                origin: r.origin,
+                spec: r.spec.clone(),
+                applied: r.applied.load(Ordering::Relaxed),
+                age_ms: u64::try_from(r.set_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+            })
+            .collect();
+        (rules, self.next_id.load(Ordering::Relaxed))
+    }
+
+    /// Puts back the rules read from the state dir in place of those in force; rule numbers
+    /// go on from past the highest seen.
+    pub fn restore(&self, saved: Vec<SavedRule>, next_id: u64) {
+        let now = Instant::now();
+        let highest = saved.iter().map(|r| r.id).max().unwrap_or(0);
+        let rules = saved
+            .into_iter()
+            .map(|r| {
+                Arc::new(Rule {
+                    id: r.id,
+                    origin: r.origin,
+                    spec: r.spec,
+                    set_at: now
+                        .checked_sub(Duration::from_millis(r.age_ms))
+                        .unwrap_or(now),
+                    applied: AtomicU64::new(r.applied),
+                })
+            })
+            .collect();
+        self.store(rules);
+        self.next_id
+            .fetch_max(next_id.max(highest.saturating_add(1)), Ordering::Relaxed);
     }
 
     /// The first rule in force that matches, counted as used.

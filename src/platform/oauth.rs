@@ -36,6 +36,9 @@ use serde_json::{Value, json};
 use super::{Application, faults};
 use crate::fhir::FhirError;
 
+mod saved;
+pub use saved::SavedOAuth;
+
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Seconds an access token lives (the platform answers `"expires_in": "599"`).
 pub const TOKEN_LIFETIME_SECS: i64 = 599;

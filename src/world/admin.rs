@@ -200,6 +200,9 @@ async fn create(worlds: &Worlds, req: Request<Incoming>) -> Response<Body> {
 /// The SSP address consumers are given: the public host on SSP's port.
 fn ssp_base(worlds: &Worlds) -> String {
     let template = worlds.default_world();
+    if let Some(url) = &template.config.ssp_public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
     let host = template
         .public_url
         .parse::<http::Uri>()

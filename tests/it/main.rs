@@ -35,5 +35,7 @@ mod requests_doc;
 mod safety;
 mod scenario_files;
 mod sds;
+mod shards;
 mod ssp;
+mod state_dir;
 mod world_isolation;
