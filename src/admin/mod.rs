@@ -1,6 +1,7 @@
 //! The admin API (`/healthz`, `/_admin/reset`, `/_admin/journal`) and the web page at `/`
 //! (README.md, "URLs"): `page.html` with its style sheet and scripts (`page.css`, `page.js`, and
-//! `record.js`, the record view) served under `/_admin/assets/`.
+//! `record.js`, the record view, and `assurance.js`, the provider check) served under
+//! `/_admin/assets/`.
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -98,6 +99,9 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         }
         (&Method::GET, "/_admin/assets/record.js") => {
             asset(include_str!("record.js"), "text/javascript")
+        }
+        (&Method::GET, "/_admin/assets/assurance.js") => {
+            asset(include_str!("assurance.js"), "text/javascript")
         }
         (&Method::POST, "/_admin/journey") => run_journey(shared, req).await,
         (&Method::POST, "/_admin/provider-check") => {
@@ -434,7 +438,8 @@ fn scenario_summary(shared: &Shared) -> serde_json::Value {
         .map(|p| {
             json!({ "ods": p.ods, "name": p.name, "asid": p.asid,
                     "party_key": p.party_key, "provider": p.provider,
-                    "interactions": p.interactions })
+                    "interactions": p.interactions,
+                    "external_provider": p.external.as_ref().map(|e| &e.structured) })
         })
         .collect();
     let patients: Vec<_> = world

@@ -23,7 +23,8 @@ pub async fn handle(shared: &Shared, query: Option<&str>) -> Response<Bytes> {
     };
     let options = super::Options {
         practice,
-        sandbox_url: format!("http://{}", loopback(shared.http_addr)),
+        // A trainee world's own PDS, SDS and admin API live under its base path.
+        sandbox_url: format!("http://{}{}", loopback(shared.http_addr), shared.base_path),
         ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
         certs_dir: shared.config.certs_dir.clone(),
         as_ods: param("as"),

@@ -84,16 +84,20 @@ fn references(value: &Value, found: &mut impl FnMut(&str)) {
     }
 }
 
-/// The attachment URLs of every DocumentReference in `bundle`.
-pub fn document_urls(bundle: &Value) -> Vec<String> {
+/// The attachment URL of every DocumentReference in `bundle`, and whether it is labelled
+/// NOPAT (confidential).
+pub fn documents(bundle: &Value) -> Vec<(String, bool)> {
     bundle["entry"]
         .as_array()
         .map(|entries| {
             entries
                 .iter()
-                .filter(|e| e["resource"]["resourceType"] == "DocumentReference")
-                .filter_map(|e| e["resource"]["content"][0]["attachment"]["url"].as_str())
-                .map(str::to_owned)
+                .map(|e| &e["resource"])
+                .filter(|r| r["resourceType"] == "DocumentReference")
+                .filter_map(|r| {
+                    let url = r["content"][0]["attachment"]["url"].as_str()?;
+                    Some((url.to_owned(), super::confidential::nopat(r)))
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -7,21 +7,20 @@
 pub mod admin;
 pub mod bundle;
 pub mod cli;
+pub mod confidential;
 pub mod pds_read;
+pub mod profiles;
 pub mod report;
+mod requests;
 
 use std::path::PathBuf;
 
-use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 
 use self::report::{Check, Report, Status};
-use crate::fhir::gpconnect::migrate_parameters;
-use crate::fhir::systems;
 use crate::identifiers::interactions;
 use crate::journey::client::{Answer, ConsumerClient};
-use crate::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
 use crate::pki::Layout;
 
 const PDS: &str = "/personal-demographics/FHIR/R4";
@@ -380,15 +379,22 @@ impl Run {
             &sent,
             (403, "NO_RELATIONSHIP"),
         );
-        // 2. PDS now names the consumer: the record, without and with sensitive information.
+        // 2. PDS now names the consumer: the record, without and with sensitive information,
+        // each judged on its own and the first against the second (what was withheld).
         self.registered_at(nhs, &self.consumer_ods.clone()).await;
-        let sent = self.migrate(structured, nhs, false, |_| {}).await;
-        let without_bundle = self.expect_bundle(without, without_rule, &sent);
+        let sent_without = self.migrate(structured, nhs, false, |_| {}).await;
+        let sent_with = self.migrate(structured, nhs, true, |_| {}).await;
+        let with_bundle = (sent_with.status() == 200).then(|| sent_with.json());
+        let without_bundle = self.expect_bundle(
+            (without, without_rule),
+            &sent_without,
+            nhs,
+            Some(with_bundle.as_ref()),
+        );
         if without_bundle.is_some() {
-            self.released = Some((sent.trace_id.clone(), nhs.to_owned()));
+            self.released = Some((sent_without.trace_id.clone(), nhs.to_owned()));
         }
-        let sent = self.migrate(structured, nhs, true, |_| {}).await;
-        self.expect_bundle(with, with_rule, &sent);
+        self.expect_bundle((with, with_rule), &sent_with, nhs, None);
         // 3. Bad parameter and bad claim, while the relationship holds.
         let sent = self
             .migrate(structured, nhs, false, |body| {
@@ -412,8 +418,9 @@ impl Run {
             })
             .await;
         self.expect_refusal(claim, claim_rule, SRC_JWT, &sent, (400, "BAD_REQUEST"));
-        // 4. Every document of the record.
-        match (without_bundle, documents) {
+        // 4. Every document of the record: the full one when it came, else the one without
+        // sensitive information.
+        match (with_bundle.or(without_bundle), documents) {
             (Some(bundle), Some(_)) => self.documents(&bundle).await,
             (None, _) => self.not_reached(
                 docs,
@@ -441,23 +448,43 @@ impl Run {
         self.reset(nhs).await;
     }
 
+    /// The check of a released record; `against` is, for the record without sensitive
+    /// information, the record with it (`None` inside when that was not released).
     fn expect_bundle(
         &mut self,
-        id: &'static str,
-        rule: &'static str,
+        (id, rule): (&'static str, &'static str),
         sent: &Sent,
+        nhs: &str,
+        against: Option<Option<&Value>>,
     ) -> Option<Value> {
         let body = sent.json();
         let mut problems = if sent.status() == 200 {
-            bundle::problems(&body)
+            let mut found = bundle::problems(&body);
+            if found.len() != 1 || !found[0].starts_with("the answer is") {
+                found.extend(profiles::problems(&body, nhs));
+                if let Some(with) = against {
+                    found.extend(confidential::problems(&body, with));
+                }
+            }
+            found
         } else {
             vec![format!("expected 200 Bundle, got {}", sent.seen())]
         };
-        problems.truncate(5);
+        const SHOWN: usize = 6;
+        if problems.len() > SHOWN {
+            let more = problems.len() - SHOWN;
+            problems.truncate(SHOWN);
+            problems.push(format!("and {more} more"));
+        }
         let ok = problems.is_empty();
         let detail = if ok {
+            let marked = body["entry"].as_array().map_or(0, |e| {
+                e.iter()
+                    .filter(|e| confidential::nopat(&e["resource"]))
+                    .count()
+            });
             format!(
-                "200 Bundle of {} resources, every reference resolving",
+                "200 Bundle of {} resources ({marked} labelled NOPAT), every reference resolving, every clinical area's List, each resource's profile declared",
                 body["entry"].as_array().map_or(0, Vec::len)
             )
         } else {
@@ -477,7 +504,7 @@ impl Run {
 
     async fn documents(&mut self, bundle: &Value) {
         let (id, rule) = RECORD_CHECKS[4];
-        let urls = bundle::document_urls(bundle);
+        let urls = bundle::documents(bundle);
         if urls.is_empty() {
             self.not_reached(
                 id,
@@ -489,8 +516,14 @@ impl Run {
         }
         let mut traces = Vec::new();
         let mut failures = Vec::new();
-        for url in &urls {
-            let token = self.direct_care_token(url, "patient/*.read");
+        for (url, confidential) in &urls {
+            // A document labelled NOPAT is asked for as sensitive information (conf/R).
+            let scope = if *confidential {
+                "patient/*.read conf/R"
+            } else {
+                "patient/*.read"
+            };
+            let token = self.direct_care_token(url, scope);
             let sent = self
                 .send(
                     Method::GET,
@@ -503,9 +536,13 @@ impl Run {
             let body = sent.json();
             if !(sent.status() == 200
                 && body["resourceType"] == "Binary"
-                && body["content"].is_string())
+                && body["content"].is_string()
+                && body["contentType"].as_str().is_some_and(|t| !t.is_empty()))
             {
-                failures.push(format!("{url}: expected 200 Binary, got {}", sent.seen()));
+                failures.push(format!(
+                    "{url}: expected 200 Binary with contentType and content, got {}",
+                    sent.seen()
+                ));
             }
             traces.push(sent.trace_id);
         }
@@ -519,162 +556,6 @@ impl Run {
         };
         self.record(id, rule, SRC_DOCUMENTS, status, detail, traces);
     }
-
-    /// The base URL SDS holds for the practice and `interaction`.
-    async fn endpoint(&self, interaction: &str) -> Option<String> {
-        let url = format!(
-            "{}{SDS}/Endpoint?organization={}|{}&identifier={}|{interaction}",
-            self.sandbox,
-            systems::ODS_ORGANIZATION_CODE,
-            self.practice,
-            "https://fhir.nhs.uk/Id/nhsServiceInteractionId"
-        );
-        let body = get_json(&self.client, &url, &[]).await.ok()?;
-        body["entry"][0]["resource"]["address"]
-            .as_str()
-            .map(str::to_owned)
-    }
-
-    /// Moves the patient's registration on PDS to `ods` (trace, then PATCH with `If-Match`), as
-    /// a consumer does.
-    async fn registered_at(&self, nhs: &str, ods: &str) {
-        let url = format!("{}{PDS}/Patient/{nhs}", self.sandbox);
-        let headers = self.pds_headers();
-        let Ok(trace) = self.client.send(Method::GET, &url, &headers, None).await else {
-            return;
-        };
-        let patient = trace.json().unwrap_or_default();
-        if patient["generalPractitioner"][0]["identifier"]["value"] == ods {
-            return;
-        }
-        let mut gp = json!({"type": "Organization", "identifier": {
-            "system": systems::ODS_ORGANIZATION_CODE, "value": ods,
-            "period": {"start": chrono::Utc::now().date_naive().to_string()}}});
-        let patches = match patient["generalPractitioner"][0]["id"].as_str() {
-            Some(id) => {
-                gp["id"] = json!(id);
-                json!([{"op": "test", "path": "/generalPractitioner/0/id", "value": id},
-                       {"op": "replace", "path": "/generalPractitioner/0", "value": gp}])
-            }
-            None => json!([{"op": "add", "path": "/generalPractitioner/-", "value": gp}]),
-        };
-        let mut headers = self.pds_headers();
-        headers.push(("content-type", "application/json-patch+json".into()));
-        if let Some(etag) = trace.headers.get("etag").and_then(|v| v.to_str().ok()) {
-            headers.push(("if-match", etag.to_owned()));
-        }
-        let body = Bytes::from(json!({"patches": patches}).to_string());
-        let _ = self
-            .client
-            .send(Method::PATCH, &url, &headers, Some(body))
-            .await;
-    }
-
-    /// Puts the patient back as the scenario has them (`POST /_admin/pds/patients/{nhs}/reset`).
-    async fn reset(&self, nhs: &str) {
-        let url = format!("{}/_admin/pds/patients/{nhs}/reset", self.sandbox);
-        let _ = self
-            .client
-            .send(Method::POST, &url, &self.admin, None)
-            .await;
-    }
-
-    fn pds_headers(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("x-request-id", uuid::Uuid::new_v4().to_string()),
-            ("accept", "application/fhir+json".into()),
-            ("nhsd-end-user-organisation-ods", self.consumer_ods.clone()),
-        ]
-    }
-
-    fn migrate_token(&self, audience: &str, sensitive: bool) -> MigrateTokenRequest {
-        MigrateTokenRequest {
-            requesting_ods: self.consumer_ods.clone(),
-            requesting_name: format!("Practice {}", self.consumer_ods),
-            requesting_asid: self.consumer_asid.clone(),
-            audience: audience.to_owned(),
-            practitioner: Some(PractitionerClaim::assurance_suite()),
-            sensitive,
-            now: chrono::Utc::now(),
-        }
-    }
-
-    fn direct_care_token(&self, audience: &str, scope: &str) -> String {
-        DirectCareTokenRequest {
-            requesting_ods: self.consumer_ods.clone(),
-            requesting_name: format!("Practice {}", self.consumer_ods),
-            requesting_asid: self.consumer_asid.clone(),
-            audience: audience.to_owned(),
-            practitioner: PractitionerClaim::assurance_suite(),
-            requested_scope: scope.to_owned(),
-            now: chrono::Utc::now(),
-        }
-        .mint()
-    }
-
-    async fn migrate(
-        &self,
-        structured: &str,
-        nhs: &str,
-        sensitive: bool,
-        alter: impl FnOnce(&mut Value),
-    ) -> Sent {
-        let token = self.migrate_token(structured, sensitive).mint();
-        let mut body = migrate_parameters(nhs, sensitive);
-        alter(&mut body);
-        self.send_migrate(structured, &token, &body).await
-    }
-
-    async fn migrate_with_claims(
-        &self,
-        structured: &str,
-        nhs: &str,
-        alter: impl FnOnce(&mut Value),
-    ) -> Sent {
-        let mut claims = self.migrate_token(structured, false).claims();
-        alter(&mut claims);
-        let token = crate::jwt::encode_unsigned(&claims);
-        self.send_migrate(structured, &token, &migrate_parameters(nhs, false))
-            .await
-    }
-
-    async fn send_migrate(&self, structured: &str, token: &str, body: &Value) -> Sent {
-        let url = format!("{structured}/Patient/$gpc.migratestructuredrecord");
-        self.send(
-            Method::POST,
-            &url,
-            interactions::MIGRATE_STRUCTURED,
-            token,
-            Some(Bytes::from(body.to_string())),
-        )
-        .await
-    }
-
-    /// One request through SSP to `target` (an absolute provider URL).
-    async fn send(
-        &self,
-        method: Method,
-        target: &str,
-        interaction: &str,
-        token: &str,
-        body: Option<Bytes>,
-    ) -> Sent {
-        let trace_id = uuid::Uuid::new_v4().to_string();
-        let mut headers = vec![
-            ("ssp-traceid", trace_id.clone()),
-            ("ssp-from", self.consumer_asid.clone()),
-            ("ssp-to", self.provider_asid.clone()),
-            ("ssp-interactionid", interaction.to_owned()),
-            ("authorization", format!("Bearer {token}")),
-            ("accept", FHIR_JSON.into()),
-        ];
-        if body.is_some() {
-            headers.push(("content-type", FHIR_JSON.into()));
-        }
-        let url = format!("{}/{target}", self.ssp);
-        let answer = self.client.send(method, &url, &headers, body).await;
-        Sent { answer, trace_id }
-    }
 }
 
 /// The checks made on an ordinary patient, in the order [`Run::record_checks`] unpacks them.
@@ -685,11 +566,11 @@ const RECORD_CHECKS: [(&str, &str); 7] = [
     ),
     (
         "record-without-sensitive",
-        "With includeSensitiveInformation false: 200, a Bundle whose every reference resolves, resources once each, clinical areas as Lists.",
+        "With includeSensitiveInformation false (conf/N): 200, a collection Bundle valid against STU3 and the GP Connect profiles, each resource once, every reference resolving, every clinical area's List; no item labelled NOPAT, every item the full record labels NOPAT left out, and each List that lost one carrying the confidential-items warning and note.",
     ),
     (
         "record-with-sensitive",
-        "With includeSensitiveInformation true (conf/R): 200, a Bundle as above.",
+        "With includeSensitiveInformation true (conf/R): 200, a Bundle as above, confidential items included and labelled NOPAT.",
     ),
     (
         "relationship-follows-pds",
@@ -697,7 +578,7 @@ const RECORD_CHECKS: [(&str, &str); 7] = [
     ),
     (
         "migrate-documents",
-        "Every DocumentReference's attachment URL answers migrate a document with a Binary.",
+        "Every DocumentReference's attachment URL answers migrate a document with a Binary (contentType and content); a document labelled NOPAT is asked for with conf/R.",
     ),
     (
         "extra-parameter",

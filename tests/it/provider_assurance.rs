@@ -381,9 +381,15 @@ async fn a_stand_in_provider_that_always_answers_200_fails_every_check_but_the_r
     assert_eq!(report.exit_code(), 2);
 }
 
+/// Alters a request on its way to the provider behind a [`TlsFront`].
+type RequestHook = fn(&mut http::HeaderMap, &mut bytes::Bytes);
+/// Alters an answer (of the request with this path) on its way back.
+type ResponseHook = fn(&str, &mut bytes::Bytes);
+
 /// A TLS front for another sandbox's plain-HTTP listener: what a provider supplier's system
 /// looks like to SSP (https, the certificate `certs --provider-host` wrote, SSP's client
-/// certificate asked for). Requests pass through unchanged.
+/// certificate asked for). Requests and answers pass through unchanged, or altered by hooks
+/// (the wrong stand-in providers).
 struct TlsFront {
     base: String,
     target: std::sync::Arc<std::sync::OnceLock<String>>,
@@ -398,6 +404,14 @@ impl Drop for TlsFront {
 
 impl TlsFront {
     async fn start(layout: &Layout) -> Self {
+        Self::start_altering(layout, None, None).await
+    }
+
+    async fn start_altering(
+        layout: &Layout,
+        on_request: Option<RequestHook>,
+        on_response: Option<ResponseHook>,
+    ) -> Self {
         use hyper_util::rt::{TokioExecutor, TokioIo};
         let (server, _) = tls::ssp_server_config(
             &layout.ca_cert(),
@@ -427,18 +441,23 @@ impl TlsFront {
                             async move {
                                 use http_body_util::BodyExt;
                                 let (parts, body) = req.into_parts();
-                                let body = body
+                                let mut body = body
                                     .collect()
                                     .await
                                     .map(|c| c.to_bytes())
                                     .unwrap_or_default();
+                                let path = parts.uri.path().to_owned();
+                                let mut headers = parts.headers.clone();
+                                headers.remove(http::header::HOST);
+                                headers.remove(http::header::CONTENT_LENGTH);
+                                if let Some(hook) = on_request {
+                                    hook(&mut headers, &mut body);
+                                }
                                 let url = format!(
                                     "{}{}",
                                     to.get().cloned().unwrap_or_default(),
                                     parts.uri.path_and_query().map_or("/", |p| p.as_str())
                                 );
-                                let mut headers = parts.headers.clone();
-                                headers.remove(http::header::HOST);
                                 let resp = http
                                     .request(parts.method, url)
                                     .headers(headers)
@@ -450,11 +469,15 @@ impl TlsFront {
                                 for (k, v) in resp.headers() {
                                     if k != http::header::TRANSFER_ENCODING
                                         && k != http::header::CONNECTION
+                                        && k != http::header::CONTENT_LENGTH
                                     {
                                         out = out.header(k, v);
                                     }
                                 }
-                                let bytes = resp.bytes().await.unwrap();
+                                let mut bytes = resp.bytes().await.unwrap();
+                                if let Some(hook) = on_response {
+                                    hook(&path, &mut bytes);
+                                }
                                 Ok::<_, std::convert::Infallible>(
                                     out.body(http_body_util::Full::new(bytes)).unwrap(),
                                 )
@@ -523,6 +546,87 @@ async fn the_sandbox_s_own_provider_run_behind_another_as_an_external_one_passes
             .unwrap()
             .contains("tests=\"11\" failures=\"0\" skipped=\"0\"")
     );
+
+    // The external provider's Bundles, fetched through SSP as the assurance consumer GPCA0001
+    // (patient2's practice on PDS), against the STU3 structure definitions.
+    let structured = format!(
+        "{}/B82617/STU3/1/gpconnect/structured/fhir",
+        front_door.base
+    );
+    let dir = temp_dir("external-stu3");
+    let mut files = Vec::new();
+    for sensitive in [false, true] {
+        let bundle = migrate_as_assurance_consumer(&sandbox, &structured, sensitive).await;
+        assert_eq!(
+            provider_check::profiles::problems(&bundle, "9690937286"),
+            Vec::<String>::new()
+        );
+        let file = dir.join(format!("external-{sensitive}.json"));
+        std::fs::write(&file, bundle.to_string()).unwrap();
+        files.push(file);
+    }
+    validate_stu3(&files);
+}
+
+/// Migrates patient2 from `structured` through the sandbox's SSP, asking as GPCA0001.
+async fn migrate_as_assurance_consumer(
+    sandbox: &TestSandbox,
+    structured: &str,
+    sensitive: bool,
+) -> Value {
+    let token = spine_sandbox::jwt::MigrateTokenRequest {
+        requesting_ods: "GPCA0001".into(),
+        requesting_name: "GP Connect Assurance".into(),
+        requesting_asid: "200000000359".into(),
+        audience: structured.to_owned(),
+        practitioner: Some(spine_sandbox::jwt::PractitionerClaim::assurance_suite()),
+        sensitive,
+        now: chrono::Utc::now(),
+    }
+    .mint();
+    let mut headers = ssp_headers("200000000359", "918999198738", MIGRATE_STRUCTURED);
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json"),
+    );
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    let target = format!("{structured}/Patient/$gpc.migratestructuredrecord");
+    let body = spine_sandbox::fhir::gpconnect::migrate_parameters("9690937286", sensitive);
+    let resp = sandbox
+        .ssp_client("200000000359")
+        .post(sandbox.ssp_url(&target))
+        .headers(headers)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// `tests/fhir/validate_stu3.py` on `files`, when `SANDBOX_FHIR_VALIDATOR` names a Python with
+/// `fhir.resources` (as `scripts/test` sets it).
+fn validate_stu3(files: &[PathBuf]) {
+    let Ok(python) = std::env::var("SANDBOX_FHIR_VALIDATOR") else {
+        println!(
+            "STU3 validation skipped: set SANDBOX_FHIR_VALIDATOR to a python with fhir.resources"
+        );
+        return;
+    };
+    let out = std::process::Command::new(&python)
+        .arg(crate::support::repo_path("tests/fhir/validate_stu3.py"))
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "STU3 validation failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -552,4 +656,247 @@ async fn the_admin_api_runs_the_provider_check_against_the_sandbox_itself() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
+}
+
+// ---- deliberately wrong stand-in providers ----
+//
+// Each is the sandbox's own provider, run as a second sandbox behind a TLS front (as in the test
+// above, where it passes every check), with one behaviour made wrong. Each must fail exactly the
+// checks that behaviour breaks and pass the rest.
+
+/// What a stand-in gets wrong.
+#[derive(Default, Clone, Copy)]
+struct Flaw {
+    /// Its relationship check uses its own copy of the registrations (the scenario's, where the
+    /// assurance consumer GPCA0001 is patient2's practice): it never reads PDS.
+    never_reads_pds: bool,
+    /// Its records do not know of any death, and it does not look at PDS's.
+    knows_no_deaths: bool,
+    on_request: Option<RequestHook>,
+    on_response: Option<ResponseHook>,
+}
+
+/// The provider check of B82617 played against a stand-in with `flaw`, asking as `as_ods`.
+async fn check_stand_in(flaw: Flaw, as_ods: &str) -> provider_check::report::Report {
+    let layout = certs_with_provider_host();
+    let front_door = TlsFront::start_altering(&layout, flaw.on_request, flaw.on_response).await;
+    let load = || {
+        spine_sandbox::scenario::load_paths(
+            &[crate::support::repo_path("scenarios/default.yaml")],
+            crate::support::start_day(),
+        )
+        .unwrap()
+    };
+    let mut world = load();
+    for p in &mut world.practices {
+        if p.ods.as_str() == "B82617" {
+            p.external = Some(ExternalProvider {
+                structured: format!(
+                    "{}/B82617/STU3/1/gpconnect/structured/fhir",
+                    front_door.base
+                ),
+                documents: Some(format!(
+                    "{}/B82617/STU3/1/gpconnect/documents/fhir",
+                    front_door.base
+                )),
+                ca: None,
+            });
+        }
+    }
+    let sandbox = TestSandbox::start_world(world).await;
+    let mut own = load();
+    if flaw.knows_no_deaths {
+        for p in &mut own.patients {
+            p.deceased = None;
+        }
+    }
+    let pds = format!("{}/personal-demographics/FHIR/R4", sandbox.base);
+    let public = front_door.base.clone();
+    let provider = TestSandbox::start_world_with(own, Clock::system(), move |c| {
+        if !flaw.never_reads_pds {
+            c.provider_pds_url = Some(pds);
+        }
+        c.public_url = Some(public);
+    })
+    .await;
+    front_door.target.set(provider.base.clone()).unwrap();
+    let mut options = check_options(&sandbox, "B82617");
+    options.as_ods = Some(as_ods.to_owned());
+    provider_check::run(&options).await.unwrap()
+}
+
+/// The checks that fail; every other one must pass.
+fn assert_fails_exactly(report: &provider_check::report::Report, failing: &[&str]) {
+    let text = report.text();
+    let expected: Vec<(&str, Status)> = [
+        "structured-metadata",
+        "no-relationship",
+        "record-without-sensitive",
+        "record-with-sensitive",
+        "extra-parameter",
+        "jwt-missing-reason",
+        "migrate-documents",
+        "relationship-follows-pds",
+        "deceased-patient",
+        "sensitive-patient",
+        "provider-read-pds",
+    ]
+    .into_iter()
+    .map(|id| {
+        let status = if failing.contains(&id) {
+            Status::Fail
+        } else {
+            Status::Pass
+        };
+        (id, status)
+    })
+    .collect();
+    assert_eq!(statuses(report), expected, "{text}");
+    assert_eq!(report.exit_code(), 2);
+}
+
+#[tokio::test]
+async fn a_stand_in_that_never_reads_pds_fails_the_relationship_checks_and_the_pds_read() {
+    // Its own registrations name GPCA0001 for patient2, so the check asks as GPCA0001: the
+    // record is released while PDS names another practice, and no PDS read is seen.
+    let report = check_stand_in(
+        Flaw {
+            never_reads_pds: true,
+            ..Flaw::default()
+        },
+        "GPCA0001",
+    )
+    .await;
+    assert_fails_exactly(
+        &report,
+        &[
+            "no-relationship",
+            "relationship-follows-pds",
+            "provider-read-pds",
+        ],
+    );
+    let read = report.checks.iter().find(|c| c.id == "provider-read-pds");
+    assert!(
+        read.is_some_and(|c| c.detail.contains("no PDS read")),
+        "{}",
+        report.text()
+    );
+}
+
+/// Asks for sensitive information whatever the consumer asked: `includeSensitiveInformation`
+/// true, and the JWT's scope to match (the provider's own sensitivity check would refuse
+/// otherwise).
+fn always_sensitive(headers: &mut http::HeaderMap, body: &mut bytes::Bytes) {
+    let Ok(mut params) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let mut changed = false;
+    // (`get_mut`, not indexing: indexing a missing element would add it as null.)
+    let parameters = params.get_mut("parameter").and_then(Value::as_array_mut);
+    for p in parameters.into_iter().flatten() {
+        let parts = p.get_mut("part").and_then(Value::as_array_mut);
+        for part in parts.into_iter().flatten() {
+            if part["name"] == "includeSensitiveInformation" {
+                part["valueBoolean"] = Value::Bool(true);
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return;
+    }
+    *body = bytes::Bytes::from(params.to_string());
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(spine_sandbox::jwt::bearer_token)
+        .and_then(|t| spine_sandbox::jwt::decode(t).ok());
+    if let Some(mut token) = token {
+        token.claims["requested_scope"] = Value::from("patient/*.read conf/R");
+        let value = format!(
+            "Bearer {}",
+            spine_sandbox::jwt::encode_unsigned(&token.claims)
+        );
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_stand_in_that_ignores_include_sensitive_information_fails_the_record_without_it() {
+    let report = check_stand_in(
+        Flaw {
+            on_request: Some(always_sensitive),
+            ..Flaw::default()
+        },
+        "A20047",
+    )
+    .await;
+    assert_fails_exactly(&report, &["record-without-sensitive"]);
+    let text = report.text();
+    assert!(
+        text.contains(
+            "is labelled NOPAT (confidential) though sensitive information was not asked for"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_stand_in_that_answers_200_for_a_deceased_patient_fails_the_deceased_check() {
+    let report = check_stand_in(
+        Flaw {
+            knows_no_deaths: true,
+            ..Flaw::default()
+        },
+        "A20047",
+    )
+    .await;
+    assert_fails_exactly(&report, &["deceased-patient"]);
+    assert!(
+        report
+            .text()
+            .contains("expected 404 PATIENT_NOT_FOUND, got 200 Bundle"),
+        "{}",
+        report.text()
+    );
+}
+
+/// Leaves the first Medication out of every migrate Bundle: the MedicationStatements and
+/// MedicationRequests that name it dangle.
+fn drop_first_medication(path: &str, body: &mut bytes::Bytes) {
+    if !path.ends_with("$gpc.migratestructuredrecord") {
+        return;
+    }
+    let Ok(mut bundle) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    if let Some(entries) = bundle["entry"].as_array_mut()
+        && let Some(i) = entries
+            .iter()
+            .position(|e| e["resource"]["resourceType"] == "Medication")
+    {
+        entries.remove(i);
+    }
+    *body = bytes::Bytes::from(bundle.to_string());
+}
+
+#[tokio::test]
+async fn a_stand_in_whose_bundle_has_a_dangling_reference_fails_both_record_checks() {
+    let report = check_stand_in(
+        Flaw {
+            on_response: Some(drop_first_medication),
+            ..Flaw::default()
+        },
+        "A20047",
+    )
+    .await;
+    assert_fails_exactly(
+        &report,
+        &["record-without-sensitive", "record-with-sensitive"],
+    );
+    let text = report.text();
+    assert!(
+        text.contains("refers to Medication/") && text.contains("which is not in the Bundle"),
+        "{text}"
+    );
 }

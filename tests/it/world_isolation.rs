@@ -342,3 +342,69 @@ async fn ssp_takes_the_world_as_its_own_prefix_too() {
         "{report:?}"
     );
 }
+
+/// A token from `{base}/oauth2/token` for the platform scenario's application.
+async fn token_at(sandbox: &TestSandbox, base: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let header = json!({ "alg": "RS512", "typ": "JWT", "kid": "test-1" });
+    let claims = json!({
+        "iss": "new-practice-key",
+        "sub": "new-practice-key",
+        "aud": format!("{base}/oauth2/token"),
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "exp": chrono::Utc::now().timestamp() + 240,
+    });
+    let message = format!("{}.{}", b64(&header), b64(&claims));
+    let pem = std::fs::read(crate::support::repo_path("tests/fixtures/oauth/test-1.pem")).unwrap();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::RS512)
+            .unwrap();
+    let form = format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={message}.{signature}",
+        spine_sandbox::platform::form_encode(
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        )
+    );
+    let resp = sandbox
+        .http
+        .post(format!("{base}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_token_is_good_only_in_the_world_that_issued_it() {
+    let sandbox = TestSandbox::start("tests/fixtures/scenarios/platform.yaml").await;
+    let (status, world) = create(&sandbox, json!({ "scenario": "default" })).await;
+    assert_eq!(status, 201, "{world}");
+    let base = world["urls"]["base"].as_str().unwrap().to_owned();
+    let read = |url: String, token: String| {
+        let http = sandbox.http.clone();
+        async move {
+            http.get(url)
+                .header("X-Request-ID", REQUEST_ID)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let patient = "/personal-demographics/FHIR/R4/Patient/9690937286";
+    let outside = token_at(&sandbox, &sandbox.base).await;
+    let inside = token_at(&sandbox, &base).await;
+    assert_eq!(read(sandbox.url(patient), outside.clone()).await, 200);
+    assert_eq!(read(format!("{base}{patient}"), inside.clone()).await, 200);
+    assert_eq!(read(format!("{base}{patient}"), outside).await, 401);
+    assert_eq!(read(sandbox.url(patient), inside).await, 401);
+}
