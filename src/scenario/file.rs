@@ -17,8 +17,15 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-pub use super::demographics::{
+mod demographics;
+mod record_details;
+
+pub use demographics::{
     CommunicationEntry, ContactEntry, ContactPreferencesEntry, RelatedPersonEntry, TelecomEntry,
+};
+pub use record_details::{
+    AddressKeysEntry, BirthPlaceEntry, CoverageEntry, HistoricAddressEntry, HistoricNameEntry,
+    PeriodEntry, RemovalEntry, TemporaryAddressEntry,
 };
 
 /// One scenario file. Every section is optional; files given together are merged.
@@ -178,19 +185,19 @@ pub struct PatientEntry {
     pub managing_organization: Option<Spanned<String>>,
     pub related_people: Option<Vec<Spanned<RelatedPersonEntry>>>,
     // More PDS record details, checked by `super::record_details`.
-    pub name_period: Option<Spanned<super::record_details::PeriodEntry>>,
-    pub address_period: Option<Spanned<super::record_details::PeriodEntry>>,
-    pub temporary_address: Option<Spanned<super::record_details::TemporaryAddressEntry>>,
-    pub birth_place: Option<super::record_details::BirthPlaceEntry>,
-    pub historic_names: Option<Vec<Spanned<super::record_details::HistoricNameEntry>>>,
-    pub historic_addresses: Option<Vec<Spanned<super::record_details::HistoricAddressEntry>>>,
+    pub name_period: Option<Spanned<PeriodEntry>>,
+    pub address_period: Option<Spanned<PeriodEntry>>,
+    pub temporary_address: Option<Spanned<TemporaryAddressEntry>>,
+    pub birth_place: Option<BirthPlaceEntry>,
+    pub historic_names: Option<Vec<Spanned<HistoricNameEntry>>>,
+    pub historic_addresses: Option<Vec<Spanned<HistoricAddressEntry>>>,
     pub historic_telecom: Option<Vec<Spanned<TelecomEntry>>>,
-    pub coverage: Option<Spanned<super::record_details::CoverageEntry>>,
-    pub address_keys: Option<Spanned<super::record_details::AddressKeysEntry>>,
+    pub coverage: Option<Spanned<CoverageEntry>>,
+    pub address_keys: Option<Spanned<AddressKeysEntry>>,
     pub registered_with_id: Option<Spanned<String>>,
-    pub registered_with_period: Option<Spanned<super::record_details::PeriodEntry>>,
-    pub managing_organization_period: Option<Spanned<super::record_details::PeriodEntry>>,
-    pub removal_from_registration: Option<Spanned<super::record_details::RemovalEntry>>,
+    pub registered_with_period: Option<Spanned<PeriodEntry>>,
+    pub managing_organization_period: Option<Spanned<PeriodEntry>>,
+    pub removal_from_registration: Option<Spanned<RemovalEntry>>,
     /// At the practice holding the record: type, start day and preferred branch.
     pub registration: Option<Spanned<RegistrationEntry>>,
 }

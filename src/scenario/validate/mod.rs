@@ -30,10 +30,12 @@
 
 mod codes;
 mod dates;
+mod demographics;
 mod external;
 mod patients;
 mod practices;
 mod record;
+mod record_details;
 mod references;
 #[cfg(test)]
 mod tests;
@@ -45,7 +47,7 @@ use chrono::NaiveDate;
 use serde_saphyr::{Location, Spanned};
 
 use super::World;
-use super::file::ScenarioFile;
+use super::file::{PatientEntry, ScenarioFile};
 use super::load::ScenarioError;
 
 /// A parsed file, with what is needed to report problems in it and to find its documents.
@@ -93,43 +95,22 @@ pub(crate) fn build_world(
         references_complete,
     );
     let mut world = World::empty(start_day);
-    world.name = sources.iter().find_map(|s| s.file.name.clone());
-    world.description = sources.iter().find_map(|s| s.file.description.clone());
-
-    // Practices and practitioners first, across every file, so references can point forwards and
-    // into other files.
-    for (f, source) in sources.iter().enumerate() {
-        for entry in source.file.practices.iter().flatten() {
-            if let Some(p) = checker.practice(f, &source.documents, entry) {
-                world.practices.push(p);
-            }
-        }
+    // The same steps as [`build_world_in_order`], each across every file before the next, so
+    // references can point forwards and into other files.
+    for source in sources {
+        name_world(&mut world, source);
     }
     for (f, source) in sources.iter().enumerate() {
-        for entry in source.file.practitioners.iter().flatten() {
-            checker.register_practitioner(f, entry);
-        }
+        checker.practices_of(f, source, &mut world);
     }
     for (f, source) in sources.iter().enumerate() {
-        for entry in source.file.practitioners.iter().flatten() {
-            if let Some(p) = checker.practitioner(f, entry) {
-                world.practitioners.push(p);
-            }
-        }
+        checker.practitioners_of(f, source, &mut world);
     }
     for (f, source) in sources.iter().enumerate() {
-        for entry in source.file.patients.iter().flatten() {
-            if let Some(p) = checker.patient(f, &source.documents, entry) {
-                world.patients.push(p);
-            }
-        }
+        let patients = source.file.patients.iter().flatten();
+        checker.patients_of(f, &source.documents, patients, &mut world);
     }
-    let (platform, problems) = super::platform::build(sources);
-    world.platform = platform;
-    checker.problems.extend(problems);
-    let (pds, problems) = super::pds_settings::build(sources);
-    world.pds = pds;
-    checker.problems.extend(problems);
+    checker.problems.extend(settings(&mut world, sources));
     (world, checker.problems)
 }
 
@@ -137,7 +118,8 @@ pub(crate) fn build_world(
 /// they are built, so a world of 100,000 patients never holds every parsed file at once. `None`
 /// at the first problem: a reference to a practice or practitioner of a later file looks unknown
 /// here, so the caller then checks all files together with [`build_world`], which reports every
-/// problem. A world this builds without a problem is the one [`build_world`] builds.
+/// problem. A world this builds without a problem is the one [`build_world`] builds: both take
+/// the same steps, file by file here, step by step across all files there.
 pub(crate) fn build_world_in_order(
     names: Vec<String>,
     start_day: NaiveDate,
@@ -148,43 +130,38 @@ pub(crate) fn build_world_in_order(
     let mut kept = Vec::new();
     for (f, source) in sources.enumerate() {
         let mut source = source?;
-        world.name = world.name.take().or_else(|| source.file.name.clone());
-        world.description = world
-            .description
-            .take()
-            .or_else(|| source.file.description.clone());
-        for entry in source.file.practices.iter().flatten() {
-            world
-                .practices
-                .extend(checker.practice(f, &source.documents, entry));
-        }
-        for entry in source.file.practitioners.iter().flatten() {
-            checker.register_practitioner(f, entry);
-        }
-        for entry in source.file.practitioners.iter().flatten() {
-            world.practitioners.extend(checker.practitioner(f, entry));
-        }
-        for entry in source.file.patients.take().into_iter().flatten() {
-            world
-                .patients
-                .extend(checker.patient(f, &source.documents, &entry));
-        }
+        name_world(&mut world, &source);
+        checker.practices_of(f, &source, &mut world);
+        checker.practitioners_of(f, &source, &mut world);
+        // Taken out of the file, so they are dropped once built.
+        let patients = source.file.patients.take().unwrap_or_default();
+        checker.patients_of(f, &source.documents, &patients, &mut world);
         if !checker.problems.is_empty() {
             return None;
         }
         kept.push(source);
     }
-    let (platform, problems) = super::platform::build(&kept);
-    if !problems.is_empty() {
-        return None;
-    }
+    settings(&mut world, &kept).is_empty().then_some(world)
+}
+
+/// The world's `name` and `description`: the first that any file gives.
+fn name_world(world: &mut World, source: &Source) {
+    world.name = world.name.take().or_else(|| source.file.name.clone());
+    world.description = world
+        .description
+        .take()
+        .or_else(|| source.file.description.clone());
+}
+
+/// The sections that hold for the whole world (`auth:`, `applications:`, `faults:`, `pds:`),
+/// built from every file; their problems.
+fn settings(world: &mut World, sources: &[Source]) -> Vec<ScenarioError> {
+    let (platform, mut problems) = super::platform::build(sources);
     world.platform = platform;
-    let (pds, problems) = super::pds_settings::build(&kept);
-    if !problems.is_empty() {
-        return None;
-    }
+    let (pds, more) = super::pds_settings::build(sources);
     world.pds = pds;
-    Some(world)
+    problems.extend(more);
+    problems
 }
 
 /// Where something was written: file index, line, column.
@@ -300,6 +277,38 @@ impl Checker {
             self.report(place(file, entry), what());
         }
         field
+    }
+
+    /// Step one of a file: its practices, checked and added to the world.
+    fn practices_of(&mut self, f: usize, source: &Source, world: &mut World) {
+        for entry in source.file.practices.iter().flatten() {
+            world
+                .practices
+                .extend(self.practice(f, &source.documents, entry));
+        }
+    }
+
+    /// Step two: its practitioners, every id registered (for duplicates) before any is built.
+    fn practitioners_of(&mut self, f: usize, source: &Source, world: &mut World) {
+        for entry in source.file.practitioners.iter().flatten() {
+            self.register_practitioner(f, entry);
+        }
+        for entry in source.file.practitioners.iter().flatten() {
+            world.practitioners.extend(self.practitioner(f, entry));
+        }
+    }
+
+    /// Step three: its patients.
+    fn patients_of<'a>(
+        &mut self,
+        f: usize,
+        documents: &Documents,
+        patients: impl IntoIterator<Item = &'a Spanned<PatientEntry>>,
+        world: &mut World,
+    ) {
+        for entry in patients {
+            world.patients.extend(self.patient(f, documents, entry));
+        }
     }
 
     fn non_empty(&mut self, file: usize, value: &Spanned<String>, what: &str) -> Option<String> {

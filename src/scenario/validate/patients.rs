@@ -127,10 +127,9 @@ impl Checker {
             }
         }
 
-        let demographics =
-            crate::scenario::demographics::check(e, e.deceased.is_some(), &mut |at, m| {
-                self.report(super::place(f, at), m);
-            });
+        let demographics = super::demographics::check(e, e.deceased.is_some(), &mut |at, m| {
+            self.report(super::place(f, at), m);
+        });
         let who = e
             .nhs_number
             .as_ref()

@@ -2,13 +2,11 @@
 
 use serde_saphyr::Spanned;
 
-use super::super::file::AddressEntry;
-use super::super::{Address, HumanName};
-use super::{
-    RELATIONSHIPS, RelatedPerson, RelatedPersonEntry, Report, communication, contact_preferences,
-    object_id, telecoms,
-};
+use super::{Report, communication, contact_preferences, object_id, telecoms};
 use crate::nhs_number::NhsNumber;
+use crate::scenario::demographics::{RELATIONSHIPS, RelatedPerson};
+use crate::scenario::file::{AddressEntry, PeriodEntry, RelatedPersonEntry};
+use crate::scenario::{Address, HumanName};
 
 pub(super) fn related_person(
     r: &Spanned<RelatedPersonEntry>,
@@ -98,7 +96,7 @@ pub(super) fn related_person(
         Some(c) => Some(communication(c, report)?),
         None => None,
     };
-    let period = |p: &Option<Spanned<super::PeriodEntry>>, report: &mut Report<'_>| {
+    let period = |p: &Option<Spanned<PeriodEntry>>, report: &mut Report<'_>| {
         p.as_ref()
             .and_then(|p| super::record_details::period(p, report))
     };

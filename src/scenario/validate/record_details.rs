@@ -1,207 +1,15 @@
-//! More of what a PDS record can hold, written on a scenario patient beside the fields of
-//! [`super::demographics`]: periods, a name suffix, a temporary address, place of birth, history
-//! (previous names, addresses and contact details, which PDS searches but never shows on a read)
-//! and the patient's EHIC card (`Coverage`). Checked here, each problem at its `FILE:LINE:COLUMN`.
-//!
-//! ```yaml
-//! name: { prefix: Mrs, given: [Jane], family: Smith, suffix: [MBE] }
-//! name_period: { start: 2024-01-01, end: 2025-12-31 }
-//! address_period: { start: 2024-01-01 }
-//! temporary_address:
-//!   { id: T456, text: Student Accommodation, lines: [1 Trevelyan Square], postcode: LS1 6AE,
-//!     period: { start: 2024-01-01, end: 2025-12-31 } }
-//! birth_place: { city: Manchester, district: Greater Manchester, country: GBR }
-//! historic_names: [{ given: [Jane], family: Jones, period: { start: 2000-01-01, end: 2010-05-01 } }]
-//! historic_addresses: [{ lines: [2 Old Road, Leeds], postcode: LS2 7AA }]
-//! historic_telecom: [{ system: email, value: old@example.com }]
-//! coverage:
-//!   { card_number: "29401395498043123948", country: FRA, institution: 92847ADGJL,
-//!     personal_id: 178705ABC, expires: 2030-12-31 }
-//! address_keys: { paf: "12345678", uprn: "123456789012" }   # also `keys:` on temporary_address
-//! registered_with_id: 254406A3      # the registered practice's object id (default: generated)
-//! registered_with_period: { start: 2024-01-01 }
-//! managing_organization_period: { start: 2024-01-01 }
-//! removal_from_registration: { code: SCT, start: 2020-01-01, end: 2021-12-31 }
-//! ```
+//! Checks the record details of a patient (periods, suffix, temporary address, birth place,
+//! history, EHIC card; see [`crate::scenario::file::record_details`] for the format) and resolves
+//! them into [`RecordDetails`]; each problem at its `FILE:LINE:COLUMN`.
 
 use chrono::NaiveDate;
-use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Address;
-use super::demographics::{Report, Telecom, TelecomEntry};
-use super::file::{NameEntry, PatientEntry};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeriodEntry {
-    pub start: Option<Spanned<String>>,
-    pub end: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemporaryAddressEntry {
-    pub id: Option<Spanned<String>>,
-    /// What kind of temporary address, e.g. `Student Accommodation`.
-    pub text: Option<String>,
-    pub lines: Option<Vec<String>>,
-    pub city: Option<String>,
-    pub district: Option<String>,
-    pub postcode: Option<String>,
-    pub period: Option<Spanned<PeriodEntry>>,
-    pub keys: Option<Spanned<AddressKeysEntry>>,
-}
-
-/// The address's keys in the Postcode Address File and the national gazetteer.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddressKeysEntry {
-    pub paf: Option<Spanned<String>>,
-    pub uprn: Option<Spanned<String>>,
-}
-
-/// Why the patient left the practice's list (PDS's removal reason exit code) and when.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemovalEntry {
-    pub code: Option<Spanned<String>>,
-    pub start: Option<Spanned<String>>,
-    pub end: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BirthPlaceEntry {
-    pub city: Option<String>,
-    pub district: Option<String>,
-    /// ISO 3166 alpha-3, e.g. `GBR`.
-    pub country: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoricNameEntry {
-    pub prefix: Option<String>,
-    pub given: Option<Vec<String>>,
-    pub family: Option<Spanned<String>>,
-    pub suffix: Option<Vec<String>>,
-    pub period: Option<Spanned<PeriodEntry>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoricAddressEntry {
-    pub lines: Option<Vec<String>>,
-    pub city: Option<String>,
-    pub district: Option<String>,
-    pub postcode: Option<String>,
-    pub period: Option<Spanned<PeriodEntry>>,
-}
-
-/// An EHIC card, as PDS's `Coverage` holds it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CoverageEntry {
-    /// The card's identification number (`identifier[0].value`), at most 25 characters.
-    pub card_number: Option<Spanned<String>>,
-    /// The issuing country, ISO 3166 alpha-3 (`identifier[0].assigner`).
-    pub country: Option<Spanned<String>>,
-    /// The institution id (`payor[0].identifier.value`), at most 30 characters.
-    pub institution: Option<Spanned<String>>,
-    /// The holder's personal id (`beneficiary.identifier.value`), at most 25 characters.
-    pub personal_id: Option<Spanned<String>>,
-    /// The expiry date (`period.end`).
-    pub expires: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Period {
-    pub start: Option<String>,
-    pub end: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemporaryAddress {
-    pub id: Option<String>,
-    pub text: Option<String>,
-    pub address: Address,
-    pub period: Option<Period>,
-    pub keys: Option<AddressKeys>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AddressKeys {
-    pub paf: Option<String>,
-    pub uprn: Option<String>,
-}
-
-/// PDS's removal reason exit codes.
-pub const REMOVAL_REASONS: [(&str, &str); 6] = [
-    ("DEA", "Death"),
-    ("EMB", "Embarkation"),
-    ("SCT", "Transferred to Scotland"),
-    ("NIT", "Transferred to Northern Ireland"),
-    ("TRA", "Temporary resident not returned"),
-    ("ORR", "Other reason"),
-];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removal {
-    /// (code, display) from [`REMOVAL_REASONS`].
-    pub reason: (&'static str, &'static str),
-    pub period: Period,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BirthPlace {
-    pub city: Option<String>,
-    pub district: Option<String>,
-    pub country: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoricName {
-    pub prefix: Option<String>,
-    pub given: Vec<String>,
-    pub family: String,
-    pub suffix: Vec<String>,
-    pub period: Option<Period>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoricAddress {
-    pub address: Address,
-    pub period: Option<Period>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coverage {
-    pub card_number: String,
-    pub country: String,
-    pub institution: String,
-    pub personal_id: String,
-    pub expires: String,
-}
-
-/// The resolved fields; all optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordDetails {
-    pub name_suffix: Vec<String>,
-    pub name_period: Option<Period>,
-    pub address_period: Option<Period>,
-    pub temporary_address: Option<TemporaryAddress>,
-    pub birth_place: Option<BirthPlace>,
-    pub historic_names: Vec<HistoricName>,
-    pub historic_addresses: Vec<HistoricAddress>,
-    pub historic_telecom: Vec<Telecom>,
-    pub coverage: Option<Coverage>,
-    pub address_keys: Option<AddressKeys>,
-    pub registered_with_id: Option<String>,
-    pub registered_with_period: Option<Period>,
-    pub managing_organization_period: Option<Period>,
-    pub removal_from_registration: Option<Removal>,
-}
+use super::demographics::Report;
+use crate::scenario::Address;
+use crate::scenario::demographics::Telecom;
+use crate::scenario::file::*;
+use crate::scenario::record_details::*;
 
 /// Checks the fields and resolves them; problems go to `report`.
 pub fn check(
@@ -448,15 +256,6 @@ fn country(c: &Spanned<String>, what: &str, report: &mut Report<'_>) -> Option<S
     }
 }
 
-/// PDS's rule for EHIC values: letters, digits and `- , / : ' .` and spaces, at most `max` long.
-pub fn ehic_value_ok(value: &str, max: usize) -> bool {
-    let v = value.trim();
-    !v.is_empty()
-        && v.chars().count() <= max
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " -,/:'.".contains(c))
-}
-
 fn coverage(c: &Spanned<CoverageEntry>, report: &mut Report<'_>) -> Option<Coverage> {
     let e = &c.value;
     let mut ok = true;
@@ -517,19 +316,5 @@ fn coverage(c: &Spanned<CoverageEntry>, report: &mut Report<'_>) -> Option<Cover
             expires,
         }),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ehic_values_follow_pds_rules() {
-        assert!(ehic_value_ok("29401395498043123948", 25));
-        assert!(ehic_value_ok("DE 98735/1", 30));
-        assert!(!ehic_value_ok("", 25));
-        assert!(!ehic_value_ok("abc!", 25));
-        assert!(!ehic_value_ok(&"9".repeat(26), 25));
     }
 }
