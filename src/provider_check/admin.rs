@@ -23,9 +23,9 @@ pub async fn handle(shared: &Shared, query: Option<&str>) -> Response<Bytes> {
     };
     let options = super::Options {
         practice,
-        // A trainee world's own PDS, SDS and admin API live under its base path.
+        // A trainee world's own PDS, SDS, SSP and admin API live under its base path.
         sandbox_url: format!("http://{}{}", loopback(shared.http_addr), shared.base_path),
-        ssp_url: format!("https://{}", loopback(shared.ssp_addr)),
+        ssp_url: format!("https://{}{}", loopback(shared.ssp_addr), shared.base_path),
         certs_dir: shared.config.certs_dir.clone(),
         as_ods: param("as"),
         admin_key: shared.config.admin_key.clone(),

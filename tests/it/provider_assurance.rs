@@ -900,3 +900,48 @@ async fn a_stand_in_whose_bundle_has_a_dangling_reference_fails_both_record_chec
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_provider_check_runs_inside_a_trainee_world_on_that_world_s_own_services() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let world: Value = sandbox
+        .http
+        .post(sandbox.url("/_admin/worlds"))
+        .json(&serde_json::json!({ "scenario": "default" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base = world["urls"]["base"].as_str().unwrap();
+    let key = world["key"].as_str().unwrap();
+    let report: Value = sandbox
+        .http
+        .post(format!("{base}/_admin/provider-check?practice=B82617"))
+        .header("x-sandbox-key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 11, "{report}");
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["status"] == "pass" || c["id"] == "provider-read-pds"),
+        "{report}"
+    );
+    // Its hops are the world's: SSP's hop of each check is in the world's journal, none in
+    // the default world's.
+    assert!(
+        checks
+            .iter()
+            .filter(|c| c["status"] == "pass")
+            .all(|c| c["hops"][0].as_str().is_some_and(|h| h.starts_with("ssp "))),
+        "{report}"
+    );
+    assert!(sandbox.journal().await.is_empty());
+}
