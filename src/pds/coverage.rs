@@ -9,29 +9,12 @@ use serde_json::{Value, json};
 
 use super::{BASE_PATH, Pds, check_authorization, check_request_id, if_match, parse_nhs_number};
 use crate::fhir::bundle::json_response;
-use crate::fhir::{FhirError, SpineCode, systems};
+use crate::fhir::{FhirError, SpineCode};
 use crate::http::query_pairs;
 use crate::scenario::record_details::{self, Coverage};
 
 const SUBSCRIBER: &str = "subscriber:identifier";
-const ISO_3166: &str = "urn:iso:std:iso:3166";
 const FORMAT: &str = "Invalid search data provided - 'Coverage search request must follow the format /Coverage?subscriber:identifier=NHS_NUMBER'";
-
-/// The Coverage PDS holds for a scenario patient's card.
-pub fn from_scenario(nhs_number: &str, c: &Coverage) -> Value {
-    json!({
-        "resourceType": "Coverage",
-        "status": "active",
-        "subscriber": { "identifier": { "system": systems::NHS_NUMBER, "value": nhs_number } },
-        "beneficiary": { "identifier": { "value": c.personal_id } },
-        "identifier": [{
-            "value": c.card_number,
-            "assigner": { "identifier": { "system": ISO_3166, "value": c.country } },
-        }],
-        "payor": [{ "identifier": { "value": c.institution } }],
-        "period": { "end": c.expires },
-    })
-}
 
 fn search_bundle(pds: &Pds, nhs: &str, coverage: Option<&Value>, version: u64) -> Value {
     let mut bundle = json!({
@@ -178,7 +161,7 @@ pub fn read_posted(body: &[u8]) -> Result<(Value, String), FhirError> {
         ));
     }
     let nhs = text(subscriber);
-    let coverage = from_scenario(
+    let coverage = super::patient::coverage_from_scenario(
         &nhs,
         &Coverage {
             card_number: text(card),
@@ -228,6 +211,8 @@ pub fn post(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fhir::systems;
+    use crate::pds::patient::ISO_3166;
 
     fn posted() -> Value {
         json!({

@@ -7,7 +7,7 @@ use super::extensions;
 use super::history::History;
 use crate::fhir::systems;
 use crate::scenario::demographics::{DeathNotification, RelatedPerson, Telecom};
-use crate::scenario::record_details::{AddressKeys, Period, Removal};
+use crate::scenario::record_details::{AddressKeys, Coverage, Period, Removal};
 use crate::scenario::{Address, HumanName, Patient};
 
 /// PDS's extension for a contact system FHIR has no code for (a textphone is `system: other`).
@@ -283,6 +283,25 @@ fn period_json(p: &Period) -> Value {
         period.insert("end".into(), json!(end));
     }
     Value::Object(period)
+}
+
+/// ISO 3166 country codes (the issuing country of a card).
+pub const ISO_3166: &str = "urn:iso:std:iso:3166";
+
+/// The Coverage PDS holds for a scenario patient's card.
+pub fn coverage_from_scenario(nhs_number: &str, c: &Coverage) -> Value {
+    json!({
+        "resourceType": "Coverage",
+        "status": "active",
+        "subscriber": { "identifier": { "system": systems::NHS_NUMBER, "value": nhs_number } },
+        "beneficiary": { "identifier": { "value": c.personal_id } },
+        "identifier": [{
+            "value": c.card_number,
+            "assigner": { "identifier": { "system": ISO_3166, "value": c.country } },
+        }],
+        "payor": [{ "identifier": { "value": c.institution } }],
+        "period": { "end": c.expires },
+    })
 }
 
 /// The history PDS starts with for a scenario patient: the names, addresses and contact

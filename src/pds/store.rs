@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::history::History;
 use super::patch::{self, PatchOp, UpdateRules};
-use super::{coverage, patient};
+use super::patient;
 use crate::fhir::{FhirError, SpineCode};
 use crate::nhs_number::NhsNumber;
 use crate::scenario::{Patient, World};
@@ -66,7 +66,7 @@ impl PdsRecord {
             .details
             .coverage
             .as_ref()
-            .map(|c| Arc::new(coverage::from_scenario(p.nhs_number.as_str(), c)));
+            .map(|c| Arc::new(patient::coverage_from_scenario(p.nhs_number.as_str(), c)));
         record
     }
 

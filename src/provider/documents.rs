@@ -16,13 +16,12 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 
 use super::Provider;
 use super::headers;
-use super::record::binary_id;
 use crate::fhir::{FHIR_JSON, FhirError};
 use crate::http::{Pieces, Source};
 use crate::identifiers::interactions;
 use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::pds::PdsStore;
-use crate::scenario::{Document, Patient, Practice, World};
+use crate::scenario::{Document, Patient, Practice};
 
 pub fn handle(
     provider: &Provider,
@@ -44,7 +43,7 @@ pub fn handle(
         provider.clock.now(),
         &Rules::MIGRATE_DOCUMENT,
     )?;
-    let (patient, document) = find_document(&provider.world, practice, id)?;
+    let (patient, document) = super::record::find_document(&provider.world, practice, id)?;
     check_confidentiality(document, &claims)?;
     match req
         .extensions()
@@ -70,26 +69,6 @@ pub fn handle(
         return Ok(binary_response_made(id, document));
     }
     Ok(binary_response(id, document).map(Pieces::from))
-}
-
-/// The document a Binary id names, among the records this practice holds.
-pub fn find_document<'w>(
-    world: &'w World,
-    practice: &Practice,
-    id: &str,
-) -> Result<(&'w Patient, &'w Document), FhirError> {
-    world
-        .patients
-        .iter()
-        .filter(|p| p.record_at == practice.ods)
-        .flat_map(|p| p.record.documents.iter().map(move |d| (p, d)))
-        .find(|(p, d)| binary_id(p, d) == id)
-        .ok_or_else(|| {
-            FhirError::no_record_found(format!(
-                "Binary/{id}: {} ({}) holds no document with this id; use the url of a DocumentReference from this practice's migrate Bundle",
-                practice.ods, practice.name
-            ))
-        })
 }
 
 fn check_confidentiality(document: &Document, claims: &Claims) -> Result<(), FhirError> {

@@ -34,7 +34,7 @@ pub async fn attach(provider: &super::Provider, pds_base: &str, req: &mut Reques
             // Migrate a document: the patient whose document the Binary id names.
             let id = path.rsplit('/').next().unwrap_or_default();
             provider.world.practice(&ods).and_then(|practice| {
-                super::documents::find_document(&provider.world, practice, id)
+                super::record::find_document(&provider.world, practice, id)
                     .ok()
                     .map(|(patient, _)| patient.nhs_number.as_str().to_owned())
             })

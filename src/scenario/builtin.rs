@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::World;
-use super::load::{ScenarioError, load_embedded};
+use super::error::ScenarioError;
+use super::load::load_embedded;
 
 /// Where the default scenario lives in a checkout, relative to the folder the sandbox runs in.
 pub const DEFAULT_PATH: &str = "scenarios/default.yaml";

@@ -18,6 +18,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 mod demographics;
+pub mod pds_settings;
+pub mod platform;
 mod record_details;
 
 pub use demographics::{
@@ -40,11 +42,11 @@ pub struct ScenarioFile {
     /// `required` or `off`: the API platform's authentication (see [`super::platform`]).
     pub auth: Option<Spanned<String>>,
     /// Consumer applications registered with the platform.
-    pub applications: Option<Vec<Spanned<super::platform::ApplicationEntry>>>,
+    pub applications: Option<Vec<Spanned<platform::ApplicationEntry>>>,
     /// Fault rules in force from the start.
     pub faults: Option<Vec<Spanned<crate::platform::FaultSpec>>>,
     /// PDS settings (`super::pds_settings`).
-    pub pds: Option<super::pds_settings::PdsEntry>,
+    pub pds: Option<pds_settings::PdsEntry>,
 }
 
 /// A GP practice: a GP Connect provider (`provider: true`, the default), a consumer, or both.

@@ -13,21 +13,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::World;
+pub use super::error::ScenarioError;
 use super::file::ScenarioFile;
 use super::shape;
 use super::validate::{self, Documents};
-
-/// One problem in the scenarios, at the position the user's editor shows (1-based line and
-/// column, counted in characters).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct ScenarioError {
-    /// The path as given to the loader (or the folder it was given joined with the file name).
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
 
 /// Scenario files larger than this are refused before parsing: a 10,000-patient file is below
 /// it, and it bounds the memory a wrong path (a disk image, a log) can make us use.

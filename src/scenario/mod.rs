@@ -12,13 +12,13 @@
 
 pub mod builtin;
 pub mod dates;
+mod error;
 pub mod external;
 pub mod file;
 pub mod generate;
 pub mod load;
 mod parallel;
 pub mod pds_settings;
-pub mod platform;
 mod shape;
 pub mod supplier;
 pub mod validate;

@@ -26,7 +26,7 @@ use crate::pds::history::History;
 use crate::pds::store::PdsRecord;
 use crate::platform::faults::SavedRule;
 use crate::platform::oauth::SavedOAuth;
-use crate::sandbox::Shared;
+use crate::world::state::Shared;
 
 pub use entries::{SavedBody, SavedEntry};
 pub use file::StateError;

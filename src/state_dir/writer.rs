@@ -17,8 +17,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use super::{SavedWorld, capture, default_world_file, file, worlds_dir};
-use crate::sandbox::Shared;
 use crate::world::Worlds;
+use crate::world::state::Shared;
 
 /// Changes are gathered this long before the state is written.
 pub const WRITE_INTERVAL: Duration = Duration::from_millis(500);

@@ -113,6 +113,26 @@ pub fn binary_id(patient: &Patient, document: &Document) -> String {
     stable_id(&["Binary", patient.nhs_number.as_str(), &document.meta.id])
 }
 
+/// The document a Binary id names, among the records this practice holds.
+pub fn find_document<'w>(
+    world: &'w World,
+    practice: &Practice,
+    id: &str,
+) -> Result<(&'w Patient, &'w Document), crate::fhir::FhirError> {
+    world
+        .patients
+        .iter()
+        .filter(|p| p.record_at == practice.ods)
+        .flat_map(|p| p.record.documents.iter().map(move |d| (p, d)))
+        .find(|(p, d)| binary_id(p, d) == id)
+        .ok_or_else(|| {
+            crate::fhir::FhirError::no_record_found(format!(
+                "Binary/{id}: {} ({}) holds no document with this id; use the url of a DocumentReference from this practice's migrate Bundle",
+                practice.ods, practice.name
+            ))
+        })
+}
+
 /// The absolute documents service root of a practice (contract section 2).
 pub fn documents_base(public_url: &str, ods: &str) -> String {
     format!("{public_url}/{ods}/STU3/1/gpconnect/documents/fhir")

@@ -89,6 +89,7 @@ pub fn generate(patients: usize, seed: u64) -> GeneratedWorld {
                 registered,
                 record_at,
                 &mut rng,
+                |age, rng| record::record(path, age, record_at, rng),
             ));
         }
         files.push(PatientsFile { patients: file });

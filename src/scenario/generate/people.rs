@@ -159,13 +159,15 @@ pub(super) fn practices_file(
     }
 }
 
-/// One patient on `path`, registered at `registered`, with the record held by `record_at`.
+/// One patient on `path`, registered at `registered`, with the record held by `record_at`;
+/// `make_record` writes the record (from the patient's age), drawing on the same generator.
 pub(super) fn patient(
     index: u64,
     path: Journey,
     registered: &PracticeSpec,
     record_at: &PracticeSpec,
     rng: &mut SplitMix64,
+    make_record: impl FnOnce(u64, &mut SplitMix64) -> Record,
 ) -> PatientEntry {
     let female = rng.chance(50);
     let (given, prefix) = if female {
@@ -193,7 +195,7 @@ pub(super) fn patient(
     let record = if path == Journey::Empty {
         Record::default()
     } else {
-        super::record::record(path, age, record_at, rng)
+        make_record(age, rng)
     };
     PatientEntry {
         nhs_number: nhs_number(index),

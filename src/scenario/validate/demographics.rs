@@ -2,9 +2,9 @@
 //! [`crate::scenario::file::demographics`] for the format) and resolves them into
 //! [`Demographics`]; each problem at its `FILE:LINE:COLUMN`.
 
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 
-use super::record_details;
+use super::{Report, record_details};
 use crate::scenario::demographics::*;
 use crate::scenario::file::{
     CommunicationEntry, ContactPreferencesEntry, PatientEntry, TelecomEntry,
@@ -12,9 +12,6 @@ use crate::scenario::file::{
 
 mod related;
 use related::related_person;
-
-/// Receives each problem with where it was written.
-pub type Report<'a> = dyn FnMut(Location, String) + 'a;
 
 /// Checks the fields and resolves them; problems go to `report`. `deceased` says whether the
 /// patient has a date of death (a death notification needs one).

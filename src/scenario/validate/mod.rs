@@ -33,6 +33,8 @@ mod dates;
 mod demographics;
 mod external;
 mod patients;
+mod pds_settings;
+mod platform;
 mod practices;
 mod record;
 mod record_details;
@@ -47,8 +49,11 @@ use chrono::NaiveDate;
 use serde_saphyr::{Location, Spanned};
 
 use super::World;
+use super::error::ScenarioError;
 use super::file::{PatientEntry, ScenarioFile};
-use super::load::ScenarioError;
+
+/// Receives each problem with where it was written.
+pub type Report<'a> = dyn FnMut(serde_saphyr::Location, String) + 'a;
 
 /// A parsed file, with what is needed to report problems in it and to find its documents.
 pub(crate) struct Source {
@@ -156,9 +161,9 @@ fn name_world(world: &mut World, source: &Source) {
 /// The sections that hold for the whole world (`auth:`, `applications:`, `faults:`, `pds:`),
 /// built from every file; their problems.
 fn settings(world: &mut World, sources: &[Source]) -> Vec<ScenarioError> {
-    let (platform, mut problems) = super::platform::build(sources);
+    let (platform, mut problems) = platform::build(sources);
     world.platform = platform;
-    let (pds, more) = super::pds_settings::build(sources);
+    let (pds, more) = pds_settings::build(sources);
     world.pds = pds;
     problems.extend(more);
     problems

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use serde_saphyr::Spanned;
 
-use super::demographics::Report;
+use super::Report;
 use crate::scenario::Address;
 use crate::scenario::demographics::Telecom;
 use crate::scenario::file::*;

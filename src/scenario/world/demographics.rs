@@ -3,6 +3,7 @@
 //! pharmacies, death notification), emergency contacts, multiple birth, managing organisation
 //! and the patient's related people, which PDS turns into FHIR; and PDS's code lists for them.
 
+pub use super::record_details::Telecom;
 use super::record_details::{self, Period, RecordDetails};
 use super::{Address, HumanName};
 
@@ -25,18 +26,6 @@ pub struct Demographics {
     pub related_people: Vec<RelatedPerson>,
     /// Periods, suffix, temporary address, birth place, history and coverage.
     pub details: RecordDetails,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Telecom {
-    pub id: Option<String>,
-    /// `phone`, `email`, `fax` or `textphone` (FHIR `other` with PDS's other-contact-system
-    /// extension).
-    pub system: String,
-    pub value: String,
-    /// `home`, `work`, `temp` or `mobile`.
-    pub use_: Option<String>,
-    pub period: Option<Period>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,19 @@
 //! never shows on a read) and the patient's EHIC card (`Coverage`).
 
 use super::Address;
-use super::demographics::Telecom;
+
+/// A telephone number, email, fax or textphone, current or historic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Telecom {
+    pub id: Option<String>,
+    /// `phone`, `email`, `fax` or `textphone` (FHIR `other` with PDS's other-contact-system
+    /// extension).
+    pub system: String,
+    pub value: String,
+    /// `home`, `work`, `temp` or `mobile`.
+    pub use_: Option<String>,
+    pub period: Option<Period>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Period {

@@ -1,0 +1,17 @@
+//! `pds:` as written (see the world's `pds_settings` for what it means).
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdsEntry {
+    pub nhs_number_allocation: Option<Spanned<AllocationEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationEntry {
+    pub first: Option<Spanned<String>>,
+    pub last: Option<Spanned<String>>,
+}
