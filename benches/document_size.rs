@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
-use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::interactions;
-use spine_sandbox::jwt::{MigrateTokenRequest, PractitionerClaim};
-use spine_sandbox::pki::Layout;
-use spine_sandbox::provider::record::binary_id;
-use spine_sandbox::scenario;
+use spine_sandbox::Config;
+use spine_sandbox::Layout;
+use spine_sandbox::binary_id;
+use spine_sandbox::interactions;
+use spine_sandbox::load_paths;
 use spine_sandbox::{Clock, Sandbox};
+use spine_sandbox::{MigrateTokenRequest, PractitionerClaim};
 
 use wire::{BenchClient, RssSampler};
 
@@ -94,7 +94,7 @@ async fn run(benching: bool) {
     let certs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-certs");
     let layout = Layout::new(&certs);
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
-    let mut world = scenario::load_paths(
+    let mut world = load_paths(
         std::slice::from_ref(&scenario),
         chrono::Utc::now().date_naive(),
     )

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{Value, json};
-use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::interactions;
-use spine_sandbox::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
-use spine_sandbox::provider;
+use spine_sandbox::Config;
+use spine_sandbox::handle_provider_request;
+use spine_sandbox::interactions;
 use spine_sandbox::{Clock, Sandbox};
+use spine_sandbox::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
 
 const NHS: &str = "9690937286";
 
@@ -114,10 +114,7 @@ async fn run(runs: usize) {
             interactions::MIGRATE_STRUCTURED,
             &migrate,
             Bytes::from(
-                serde_json::to_vec(&spine_sandbox::fhir::gpconnect::migrate_parameters(
-                    NHS, false,
-                ))
-                .unwrap(),
+                serde_json::to_vec(&spine_sandbox::migrate_parameters(NHS, false)).unwrap(),
             ),
         ),
     ];
@@ -139,7 +136,7 @@ async fn run(runs: usize) {
         for _ in 0..runs {
             let req = request();
             let t = Instant::now();
-            let resp = provider::handle(&services, req).await;
+            let resp = handle_provider_request(&services, req).await;
             let took = t.elapsed();
             assert_eq!(resp.status(), 200, "{label}");
             size = resp.body().len();

@@ -14,12 +14,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{Days, NaiveDate, Utc};
-use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
-use spine_sandbox::jwt::MigrateTokenRequest;
-use spine_sandbox::nhs_number::NhsNumber;
-use spine_sandbox::provider::{self, record};
-use spine_sandbox::scenario::*;
+use spine_sandbox::Config;
+use spine_sandbox::MigrateTokenRequest;
+use spine_sandbox::NhsNumber;
+use spine_sandbox::{
+    Allergy, AllergyStatus, Code, Consultation, DiaryEntry, Document, Gender, HumanName,
+    Immunisation, Investigation, InvestigationResult, ItemMeta, Medication, MedicationType,
+    Observation, Patient, Practice, Practitioner, Problem, ProblemStatus, Record, Referral,
+    Significance, World,
+};
+use spine_sandbox::{Asid, OdsCode, interactions};
+use spine_sandbox::{
+    BundleRequest, documents_base, handle_provider_request, record_bundle, record_bundle_bytes,
+};
 use spine_sandbox::{Clock, Sandbox};
 
 const ITEMS: usize = 5_000;
@@ -335,12 +342,8 @@ async fn run(runs: usize) {
         now,
     }
     .mint();
-    let body = Bytes::from(
-        serde_json::to_vec(&spine_sandbox::fhir::gpconnect::migrate_parameters(
-            NHS, false,
-        ))
-        .unwrap(),
-    );
+    let body =
+        Bytes::from(serde_json::to_vec(&spine_sandbox::migrate_parameters(NHS, false)).unwrap());
     let path = "/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord";
     let trace = "0f2a8d7e-1b3c-4d5e-8f90-a1b2c3d4e5f6";
     let request = || {
@@ -357,15 +360,15 @@ async fn run(runs: usize) {
     };
 
     // The handler, in process.
-    let first = provider::handle(&shared.services.provider, request()).await;
+    let first = handle_provider_request(&shared.services.provider, request()).await;
     assert_eq!(first.status(), 200);
     let size = first.body().len();
     // Baseline: serde_json serialisation of the same Bundle.
     let w = shared.world.clone();
     let patient = w.patient(NHS).unwrap();
     let practice = w.practice("B82617").unwrap();
-    let documents_base = record::documents_base(&shared.public_url, "B82617");
-    let bundle_request = record::BundleRequest {
+    let documents_base = documents_base(&shared.public_url, "B82617");
+    let bundle_request = BundleRequest {
         world: &w,
         practice,
         patient,
@@ -373,7 +376,7 @@ async fn run(runs: usize) {
         trace_id: trace,
         documents_base: &documents_base,
     };
-    let bundle = record::bundle(&bundle_request);
+    let bundle = record_bundle(&bundle_request);
     let entries = bundle["entry"].as_array().unwrap().len();
 
     // The three in-process measurements take turns in every round, so a busy machine slows
@@ -384,10 +387,9 @@ async fn run(runs: usize) {
         let req = request();
         let mut resp = None;
         let h = time(|| {
-            resp = Some(futures_util::FutureExt::now_or_never(provider::handle(
-                &shared.services.provider,
-                req,
-            )))
+            resp = Some(futures_util::FutureExt::now_or_never(
+                handle_provider_request(&shared.services.provider, req),
+            ))
         });
         assert_eq!(
             resp.flatten().map(|r| r.status()),
@@ -397,7 +399,7 @@ async fn run(runs: usize) {
             std::hint::black_box(serde_json::to_vec(&bundle).unwrap());
         });
         let b = time(|| {
-            std::hint::black_box(record::bundle_bytes(&bundle_request));
+            std::hint::black_box(record_bundle_bytes(&bundle_request));
         });
         if i >= runs.min(10) {
             handler_times.push(h);

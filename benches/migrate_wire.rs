@@ -34,12 +34,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
-use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::interactions;
-use spine_sandbox::jwt::{MigrateTokenRequest, PractitionerClaim};
-use spine_sandbox::pki::Layout;
-use spine_sandbox::scenario::{self, World};
+use spine_sandbox::Config;
+use spine_sandbox::Layout;
+use spine_sandbox::interactions;
 use spine_sandbox::{Clock, RunningSandbox, Sandbox};
+use spine_sandbox::{MigrateTokenRequest, PractitionerClaim};
+use spine_sandbox::{World, load_paths};
 
 use wire::{Answers, BenchClient, Figures, MakeRequest, RssSampler};
 
@@ -363,10 +363,7 @@ async fn migratable(
                 as_ods: registered.ods.as_str().to_owned(),
                 as_asid: registered.asid.as_str().to_owned(),
                 body: Bytes::from(
-                    serde_json::to_vec(&spine_sandbox::fhir::gpconnect::migrate_parameters(
-                        nhs, sensitive,
-                    ))
-                    .unwrap(),
+                    serde_json::to_vec(&spine_sandbox::migrate_parameters(nhs, sensitive)).unwrap(),
                 ),
             };
             let url = format!("{}{}", sandbox.shared.public_url, item.path());
@@ -410,7 +407,7 @@ async fn run(benching: bool) {
     let layout = Layout::new(&certs);
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
     let world = || {
-        scenario::load_paths(
+        load_paths(
             std::slice::from_ref(&scenario),
             chrono::Utc::now().date_naive(),
         )

@@ -27,8 +27,8 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use spine_sandbox::config::Config;
-use spine_sandbox::{Clock, Sandbox, scenario};
+use spine_sandbox::Config;
+use spine_sandbox::{Clock, Sandbox, load_paths};
 use tokio::net::{TcpListener, TcpStream};
 
 const CONNECTIONS: usize = 8;
@@ -54,7 +54,7 @@ async fn run() {
     let requests = setting("PDS_BENCH_REQUESTS", 20_000);
     let rounds = setting("PDS_BENCH_ROUNDS", 9).max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let world = scenario::load_paths(
+    let world = load_paths(
         &[root.join("scenarios/default.yaml")],
         chrono::Local::now().date_naive(),
     )
@@ -211,7 +211,7 @@ async fn start_bare(template: Response<Bytes>) -> SocketAddr {
     addr
 }
 
-/// The sandbox's own HTTP plumbing (`spine_sandbox::http::serve`: auto HTTP/1+2 builder, header
+/// The sandbox's own HTTP plumbing (`spine_sandbox::serve_connections`: auto HTTP/1+2 builder, header
 /// read timeout, graceful drain) answering with `template` without dispatch, PDS or journal:
 /// separates what the plumbing costs from what the service costs.
 async fn start_plumbing(template: Response<Bytes>) -> SocketAddr {
@@ -220,16 +220,16 @@ async fn start_plumbing(template: Response<Bytes>) -> SocketAddr {
     let (_keep, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _keep = _keep;
-        spine_sandbox::http::serve(
+        spine_sandbox::serve_connections(
             listener,
-            spine_sandbox::http::PlainAcceptor,
+            spine_sandbox::PlainAcceptor,
             move |_req, (), _remote| {
                 let template = template.clone();
-                async move { spine_sandbox::http::boxed(template) }
+                async move { spine_sandbox::boxed_response(template) }
             },
-            spine_sandbox::http::ConnectionLimits::from_config(
-                &spine_sandbox::config::Config::default(),
-                spine_sandbox::fhir::OutcomeStyle::GpConnect,
+            spine_sandbox::ConnectionLimits::from_config(
+                &spine_sandbox::Config::default(),
+                spine_sandbox::OutcomeStyle::GpConnect,
             ),
             shutdown,
             Duration::from_secs(1),

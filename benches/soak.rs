@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use spine_sandbox::config::Config;
-use spine_sandbox::fhir::gpconnect::migrate_parameters;
-use spine_sandbox::identifiers::{OdsCode, interactions};
-use spine_sandbox::jwt::MigrateTokenRequest;
-use spine_sandbox::{Clock, Sandbox, scenario};
+use spine_sandbox::Config;
+use spine_sandbox::MigrateTokenRequest;
+use spine_sandbox::migrate_parameters;
+use spine_sandbox::{Clock, Sandbox, load_paths};
+use spine_sandbox::{OdsCode, interactions};
 
 const NHS: &str = "9434761077";
 
@@ -268,7 +268,7 @@ async fn run(soak: Duration, clients: u64, abuse_scale: u64) {
     let start_day = Utc::now().date_naive();
     let scenario_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
-    let mut world = scenario::load_paths(&[scenario_path], start_day).unwrap();
+    let mut world = load_paths(&[scenario_path], start_day).unwrap();
     // Registered with the assurance suite's practice, so its migrate request is allowed.
     world
         .patients
@@ -280,7 +280,7 @@ async fn run(soak: Duration, clients: u64, abuse_scale: u64) {
     world
         .platform
         .applications
-        .push(spine_sandbox::platform::Application {
+        .push(spine_sandbox::Application {
             name: "Soak".into(),
             api_key: "soak-app".into(),
             secret: None,

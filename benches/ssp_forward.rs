@@ -32,12 +32,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use spine_sandbox::config::Config;
-use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
-use spine_sandbox::jwt::{MigrateTokenRequest, PractitionerClaim};
-use spine_sandbox::pki::Layout;
-use spine_sandbox::scenario::{self, Practice, World};
-use spine_sandbox::{Clock, Sandbox, tls};
+use spine_sandbox::Config;
+use spine_sandbox::Layout;
+use spine_sandbox::{Asid, OdsCode, interactions};
+use spine_sandbox::{Clock, Sandbox, ssp_server_config};
+use spine_sandbox::{MigrateTokenRequest, PractitionerClaim};
+use spine_sandbox::{Practice, World, load_paths};
 
 const BODY_BYTES: usize = 150 * 1024;
 const CONSUMER_ODS: &str = "GPCA0001";
@@ -108,7 +108,7 @@ async fn start_provider(body: Bytes) -> SocketAddr {
 /// hyper + rustls with SSP's own server configuration, the same body, nothing else.
 async fn start_bare_tls(body: Bytes, layout: &Layout) -> SocketAddr {
     let (config, _) =
-        tls::ssp_server_config(&layout.ca_cert(), &layout.ssp_cert(), &layout.ssp_key()).unwrap();
+        ssp_server_config(&layout.ca_cert(), &layout.ssp_cert(), &layout.ssp_key()).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -334,7 +334,7 @@ async fn run() {
 
     // The sandbox's own provider, migrate structured record.
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
-    let world = scenario::load_paths(&[scenario], chrono::Utc::now().date_naive()).unwrap();
+    let world = load_paths(&[scenario], chrono::Utc::now().date_naive()).unwrap();
     let sandbox = Sandbox::start(config(&certs, None), world, Clock::system())
         .await
         .unwrap();
@@ -372,12 +372,8 @@ async fn run() {
         http::header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
     );
-    let body = Bytes::from(
-        serde_json::to_vec(&spine_sandbox::fhir::gpconnect::migrate_parameters(
-            PATIENT, true,
-        ))
-        .unwrap(),
-    );
+    let body =
+        Bytes::from(serde_json::to_vec(&spine_sandbox::migrate_parameters(PATIENT, true)).unwrap());
     let direct = Case {
         name: "direct",
         method: Method::POST,

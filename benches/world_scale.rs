@@ -18,9 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use spine_sandbox::config::Config;
-use spine_sandbox::scenario::{self, generate};
+use spine_sandbox::Config;
 use spine_sandbox::{Clock, Sandbox};
+use spine_sandbox::{WorldFormat, generate_world, load_paths, write_world};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -57,14 +57,14 @@ fn main() {
                 .join(format!("world-scale-{n}-{format}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let started = Instant::now();
-            let files = generate::generate(n, 1)
+            let files = generate_world(n, 1)
                 .files(if json {
-                    generate::Format::Json
+                    WorldFormat::Json
                 } else {
-                    generate::Format::Yaml
+                    WorldFormat::Yaml
                 })
                 .unwrap();
-            generate::write(&dir, &files).unwrap();
+            write_world(&dir, &files).unwrap();
             eprintln!(
                 "generated {n} patients ({format}) in {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -111,7 +111,7 @@ fn measure(path: &Path, label: &str) {
             ..Config::default()
         };
         let started = Instant::now();
-        let world = scenario::load_paths(&[path.to_path_buf()], chrono::Local::now().date_naive())
+        let world = load_paths(&[path.to_path_buf()], chrono::Local::now().date_naive())
             .unwrap_or_else(|e| panic!("{label}: {}", e[0]));
         let patients = world.patients.len();
         let some_patient = world

@@ -21,10 +21,10 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use spine_sandbox::config::Config;
-use spine_sandbox::journey::{self, JourneyOptions, JourneyOutcome};
-use spine_sandbox::world::Source;
-use spine_sandbox::{Clock, Sandbox, scenario};
+use spine_sandbox::Config;
+use spine_sandbox::Source;
+use spine_sandbox::{Clock, Sandbox, load_paths};
+use spine_sandbox::{JourneyOptions, JourneyOutcome, run_journey};
 use tokio::net::{TcpListener, TcpStream};
 
 const CONNECTIONS: usize = 8;
@@ -70,7 +70,7 @@ async fn run() {
     let requests = setting("WORLDS_BENCH_REQUESTS", if benching { 20_000 } else { 400 });
     let rounds = setting("WORLDS_BENCH_ROUNDS", if benching { 5 } else { 1 }).max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let world = scenario::load_paths(
+    let world = load_paths(
         &[root.join("scenarios/default.yaml")],
         chrono::Local::now().date_naive(),
     )
@@ -122,7 +122,7 @@ async fn run() {
                 operation: Default::default(),
                 retrieve: Default::default(),
             };
-            tasks.spawn(async move { journey::run(&options, |_| {}).await });
+            tasks.spawn(async move { run_journey(&options, |_| {}).await });
         }
         while let Some(report) = tasks.join_next().await {
             let report = report.unwrap();

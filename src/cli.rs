@@ -1,4 +1,11 @@
-//! The command line (README.md, "Commands and options"): parsing only; `main.rs` acts on it.
+//! The command line (README.md, "Commands and options"): parsing here, running each command in
+//! `cli/run.rs`.
+
+// Printing answers is what running a command is for; the rest of the library may not.
+#[allow(clippy::print_stdout)]
+mod run;
+
+pub use run::{EXIT_USAGE, run};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -302,7 +309,7 @@ pub enum GenerateFormat {
 }
 
 /// The base URL of `world` on the sandbox at `sandbox` (the sandbox's own when none).
-pub fn world_url(sandbox: &str, world: Option<&str>) -> String {
+pub(crate) fn world_url(sandbox: &str, world: Option<&str>) -> String {
     let sandbox = sandbox.trim_end_matches('/');
     match world {
         Some(id) => format!("{sandbox}/worlds/{id}"),

@@ -71,7 +71,7 @@ impl std::fmt::Debug for Clock {
 }
 
 /// Reads a duration such as `25h`, `-90m`, `2d`, `30s` or `1d2h` (the admin clock's `advance`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (negative, digits) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),

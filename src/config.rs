@@ -102,10 +102,10 @@ pub struct Config {
 }
 
 /// The default of `scenario_max_yaml_nodes`.
-pub const DEFAULT_MAX_YAML_NODES: usize = 5_000_000;
+pub(crate) const DEFAULT_MAX_YAML_NODES: usize = 5_000_000;
 
 /// The default of `migrate_cache_max_bytes` (256 MiB).
-pub const DEFAULT_MIGRATE_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MIGRATE_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 fn default_max_worlds() -> usize {
     1000
@@ -199,7 +199,7 @@ pub enum ConfigError {
 }
 
 /// Where the environment comes from; a map in tests, the process environment otherwise.
-pub type EnvSource = Vec<(String, String)>;
+pub(crate) type EnvSource = Vec<(String, String)>;
 
 impl Config {
     /// Builds the configuration from defaults, the TOML file, the environment and the flags.
@@ -231,7 +231,7 @@ impl Config {
             match name.as_str() {
                 "config" | "log" => {}
                 // Other SANDBOX_* variables belong to other tools (docker compose's
-                // SANDBOX_UID, SANDBOX_BIND, ...); a typo is caught by `unknown_env`.
+                // SANDBOX_UID, SANDBOX_BIND, ...).
                 other if !KEYS.contains(&other) => {}
                 // Compose passes an unset variable on as empty: no key given.
                 "admin_key" if value.trim().is_empty() => {}
@@ -351,7 +351,7 @@ impl Config {
 }
 
 /// Every configuration key (the TOML keys; `SANDBOX_<KEY>` in the environment).
-pub const KEYS: [&str; 30] = [
+pub(crate) const KEYS: [&str; 30] = [
     "scenario",
     "http_addr",
     "ssp_addr",
@@ -383,28 +383,6 @@ pub const KEYS: [&str; 30] = [
     "world_max_patients",
     "world_max_scenario_bytes",
 ];
-
-/// `SANDBOX_*` variables that are not configuration keys, for a warning at start-up: the
-/// likeliest cause is a misspelt option.
-pub fn unknown_env(env: &EnvSource) -> Vec<String> {
-    const OTHERS: [&str; 9] = [
-        "config",
-        "log",
-        "uid",
-        "gid",
-        "bind",
-        "public_host",
-        "http_port",
-        "ssp_port",
-        "image",
-    ];
-    env.iter()
-        .filter_map(|(k, _)| k.strip_prefix("SANDBOX_"))
-        .map(str::to_ascii_lowercase)
-        .filter(|k| !KEYS.contains(&k.as_str()) && !OTHERS.contains(&k.as_str()))
-        .map(|k| format!("SANDBOX_{}", k.to_ascii_uppercase()))
-        .collect()
-}
 
 /// Environment values are strings; numbers are passed on as numbers so numeric keys extract.
 fn parse_env_value(value: &str) -> serde_json::Value {

@@ -16,14 +16,14 @@ use hyper::body::Incoming;
 use crate::http::{Body, empty};
 
 /// What the platform allows in a cross-origin request.
-pub const ALLOW_HEADERS: &str = "origin, x-requested-with, accept, content-type, if-match, nhsd-session-urid, authorization, x-correlation-id, x-request-id, nhsd-end-user-organisation-ods";
-pub const ALLOW_METHODS: &str = "GET, PUT, POST, PATCH, DELETE";
-pub const EXPOSE_HEADERS: &str = "x-correlation-id, x-request-id";
+pub(crate) const ALLOW_HEADERS: &str = "origin, x-requested-with, accept, content-type, if-match, nhsd-session-urid, authorization, x-correlation-id, x-request-id, nhsd-end-user-organisation-ods";
+pub(crate) const ALLOW_METHODS: &str = "GET, PUT, POST, PATCH, DELETE";
+pub(crate) const EXPOSE_HEADERS: &str = "x-correlation-id, x-request-id";
 /// Six weeks, as the platform says.
-pub const MAX_AGE: &str = "3628800";
+pub(crate) const MAX_AGE: &str = "3628800";
 
 /// Runs `next` unless `req` is a preflight, and adds the CORS headers to what comes back.
-pub async fn around<F, Fut>(req: Request<Incoming>, next: F) -> Response<Body>
+pub(crate) async fn around<F, Fut>(req: Request<Incoming>, next: F) -> Response<Body>
 where
     F: FnOnce(Request<Incoming>) -> Fut,
     Fut: Future<Output = Response<Body>>,

@@ -22,28 +22,29 @@ use tokio::sync::{mpsc, watch};
 use crate::fhir::{FhirError, SpineCode};
 
 mod limits;
+pub use limits::ConnectionLimits;
+pub(crate) use limits::RETRY_AFTER_SECS;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
-pub use limits::{BodyBudget, ConnectionLimits, RETRY_AFTER_SECS};
 mod guard;
 mod source;
-pub use guard::{DropConnection, Stopped, guarded};
+pub(crate) use guard::{DropConnection, Stopped, guarded};
 mod world_path;
 use source::MADE_FRAME;
-pub use source::Source;
-pub use world_path::{WORLDS_PATH, is_world_id, world_prefix};
+pub(crate) use source::Source;
+pub(crate) use world_path::{is_world_id, world_prefix};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every response body the sandbox sends: buffered JSON, or a stream (SSP, the live journal).
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
-pub fn full(bytes: impl Into<Bytes>) -> Body {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never: Infallible| match never {})
         .boxed()
 }
 
-pub fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     full(Bytes::new())
 }
 
@@ -233,25 +234,9 @@ impl http_body::Body for PiecesBody {
     }
 }
 
-/// Reads a whole request body, refusing more than `limit` bytes with 413 and an
-/// OperationOutcome that says what the limit is.
-pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Request<Bytes>, FhirError> {
-    let (parts, body) = req.into_parts();
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(Request::from_parts(parts, collected.to_bytes())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(FhirError::new(
-            SpineCode::RequestTooLarge,
-            format!("request body is larger than the {limit}-byte limit"),
-        )),
-        Err(e) => Err(FhirError::bad_request(format!(
-            "could not read the request body: {e}"
-        ))),
-    }
-}
-
 /// Why a request body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     TooLarge {
         limit: usize,
     },
@@ -270,7 +255,7 @@ pub enum BodyError {
 
 impl BodyError {
     /// What went wrong, in a sentence naming the setting that applies.
-    pub fn sentence(&self) -> String {
+    pub(crate) fn sentence(&self) -> String {
         match self {
             Self::TooLarge { limit } => {
                 format!("request body is larger than the {limit}-byte limit (max_body_bytes)")
@@ -296,7 +281,7 @@ impl BodyError {
     }
 
     /// The refusal in the Spine dialects of PDS, SDS and the providers.
-    pub fn to_fhir(&self) -> FhirError {
+    pub(crate) fn to_fhir(&self) -> FhirError {
         match self {
             Self::TooLarge { .. } => FhirError::new(SpineCode::RequestTooLarge, self.sentence()),
             Self::TimedOut { .. } => FhirError::new(SpineCode::RequestTimeout, self.sentence()),
@@ -315,7 +300,7 @@ impl BodyError {
 
 /// Reads a whole request body of at most `limit` bytes, giving up when it has not all arrived
 /// `timeout` after the headers (hyper's header timeout does not cover the body).
-pub async fn read_body_within(
+pub(crate) async fn read_body_within(
     req: Request<Incoming>,
     limit: usize,
     timeout: Duration,
@@ -391,7 +376,7 @@ pub async fn read_body_within(
 
 /// Asks hyper to close the connection after this response (its request body was not read to
 /// the end, so the connection cannot carry another request).
-pub fn closing<B>(mut resp: Response<B>) -> Response<B> {
+pub(crate) fn closing<B>(mut resp: Response<B>) -> Response<B> {
     resp.headers_mut().insert(
         http::header::CONNECTION,
         http::HeaderValue::from_static("close"),
@@ -402,7 +387,7 @@ pub fn closing<B>(mut resp: Response<B>) -> Response<B> {
 /// A URL path (or one segment of it) with its `%XX` escapes decoded, as a server must before
 /// matching it (RFC 3986 section 2.1: `%24` is `$`). `+` stays `+` (that is a query-string
 /// convention). Unchanged when there is nothing to decode or the result would not be UTF-8.
-pub fn percent_decode_path(path: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn percent_decode_path(path: &str) -> std::borrow::Cow<'_, str> {
     if !path.contains('%') {
         return std::borrow::Cow::Borrowed(path);
     }
@@ -472,7 +457,7 @@ impl std::error::Error for DroppedByFault {}
 /// handler, timeouts, injected faults and drain); only the bytes travel through memory instead
 /// of the kernel's loopback.
 #[derive(Clone)]
-pub struct LocalDialer {
+pub(crate) struct LocalDialer {
     addr: SocketAddr,
     tx: mpsc::Sender<DuplexStream>,
 }
@@ -487,18 +472,18 @@ const LOCAL_BUFFER: usize = 256 * 1024;
 
 impl LocalDialer {
     /// A dialer for the listener bound at `addr`, and what that listener accepts from.
-    pub fn channel(addr: SocketAddr) -> (Self, LocalAccepts) {
+    pub(crate) fn channel(addr: SocketAddr) -> (Self, LocalAccepts) {
         let (tx, rx) = mpsc::channel(64);
         (Self { addr, tx }, LocalAccepts { rx })
     }
 
     /// The address the listener is bound to (what a TCP connection would have reached).
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Opens a connection; fails once the listener has stopped.
-    pub async fn dial(&self) -> std::io::Result<DuplexStream> {
+    pub(crate) async fn dial(&self) -> std::io::Result<DuplexStream> {
         let (ours, theirs) = tokio::io::duplex(LOCAL_BUFFER);
         self.tx.send(theirs).await.map_err(|_| {
             std::io::Error::new(
@@ -735,7 +720,7 @@ async fn serve_connection<S, P, H, F>(
 }
 
 /// A plain-HTTP GET returning only the status (the container health check).
-pub async fn get_status(url: &str) -> Result<u16, BoxError> {
+pub(crate) async fn get_status(url: &str) -> Result<u16, BoxError> {
     let uri: http::Uri = url.parse()?;
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .build_http::<http_body_util::Empty<Bytes>>();
@@ -744,7 +729,7 @@ pub async fn get_status(url: &str) -> Result<u16, BoxError> {
 }
 
 /// `key=value` pairs of a query string, percent-decoded.
-pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     query
         .unwrap_or("")
         .split('&')
@@ -757,7 +742,7 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// Decodes `%XX` escapes and `+` (as a space), leaving malformed escapes as they are.
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -17,10 +17,10 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 mod exchange;
-pub use exchange::{DROPPED, Exchange, Outcome};
+pub(crate) use exchange::{DROPPED, Exchange, Outcome};
 
 /// Bodies kept per entry are cut at this many bytes, so a 5,000-item record does not eat memory.
-pub const BODY_LIMIT: usize = 16 * 1024;
+pub(crate) const BODY_LIMIT: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Entry {
@@ -67,7 +67,7 @@ pub struct Entry {
 }
 
 /// How the journal shows a time: RFC 3339, UTC, milliseconds.
-pub fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -139,13 +139,13 @@ impl Serialize for BodyText {
 
 /// Keeps a copy of the first [`BODY_LIMIT`] bytes of a body: a slice would keep the whole
 /// body alive for as long as the entry lives.
-pub fn bounded_bytes(bytes: &Bytes) -> Option<BodyText> {
+pub(crate) fn bounded_bytes(bytes: &Bytes) -> Option<BodyText> {
     bounded_body(bytes)
 }
 
 /// [`bounded_bytes`] for a body in pieces: only the first [`BODY_LIMIT`] bytes are copied, or,
 /// for an answer kept by the migrate cache (whose head is in small buffers of its own), viewed.
-pub fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
+pub(crate) fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
     use crate::http::Pieces;
     let total = pieces.len();
     (total > 0).then(|| BodyText {
@@ -158,7 +158,7 @@ pub fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
 }
 
 /// [`bounded_bytes`] for a borrowed body.
-pub fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
+pub(crate) fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
     (!bytes.is_empty()).then(|| BodyText {
         kept: crate::http::Pieces::One(Bytes::copy_from_slice(
             &bytes[..bytes.len().min(BODY_LIMIT)],
@@ -280,7 +280,7 @@ impl Serialize for Headers {
     }
 }
 
-pub fn header_pairs(headers: &http::HeaderMap) -> Headers {
+pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Headers {
     Headers::copy_of(headers)
 }
 
@@ -314,7 +314,7 @@ impl Serialize for Jwt {
 
 /// The request's `Authorization` header, kept so its JWT can be shown decoded (a view into
 /// the journal's copy of the request headers, so no further copy).
-pub fn jwt_of(headers: &Headers) -> Jwt {
+pub(crate) fn jwt_of(headers: &Headers) -> Jwt {
     Jwt(headers.value(http::header::AUTHORIZATION.as_str()))
 }
 

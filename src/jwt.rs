@@ -49,7 +49,7 @@ static RECENT: [std::sync::Mutex<Option<(Box<str>, std::sync::Arc<DecodedToken>)
     [const { std::sync::Mutex::new(None) }; RECENT_SLOTS];
 
 /// [`decode`], kept for the next request with the same token.
-pub fn decode_recent(token: &str) -> Result<std::sync::Arc<DecodedToken>, String> {
+pub(crate) fn decode_recent(token: &str) -> Result<std::sync::Arc<DecodedToken>, String> {
     if token.len() > RECENT_MAX_TOKEN {
         return decode(token).map(std::sync::Arc::new);
     }
@@ -103,20 +103,20 @@ pub fn encode_unsigned(claims: &Value) -> String {
 }
 
 /// `exp` must be exactly `iat` + this many seconds (`docs/jwt.md`: 299 and 301 both fail).
-pub const LIFETIME_SECS: i64 = 300;
+pub(crate) const LIFETIME_SECS: i64 = 300;
 /// How far in the future `iat` may be. The suite sends `iat` 200 s ahead and expects success
 /// (`docs/jwt.md`); nothing bounds it, so the sandbox allows one token lifetime of skew.
-pub const IAT_FUTURE_TOLERANCE_SECS: i64 = 300;
+pub(crate) const IAT_FUTURE_TOLERANCE_SECS: i64 = 300;
 
 /// `reason_for_request` values (`docs/jwt.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     DirectCare,
     Migration,
 }
 
 impl Reason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reason::DirectCare => "directcare",
             Reason::Migration => "migration",
@@ -133,7 +133,7 @@ impl Reason {
 
 /// The `conf/...` token of `requested_scope` (`docs/jwt.md`); absent means `conf/N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confidentiality {
+pub(crate) enum Confidentiality {
     /// `conf/N`, or no conf token.
     Normal,
     /// `conf/R`: confidential and sensitive data may be returned.
@@ -141,7 +141,7 @@ pub enum Confidentiality {
 }
 
 impl Confidentiality {
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Confidentiality::Normal => "conf/N",
             Confidentiality::Restricted => "conf/R",
@@ -150,7 +150,7 @@ impl Confidentiality {
 }
 
 /// The base access tokens of `docs/jwt.md`.
-pub const BASE_SCOPES: [&str; 4] = [
+pub(crate) const BASE_SCOPES: [&str; 4] = [
     "patient/*.read",
     "patient/*.write",
     "organization/*.read",
@@ -159,7 +159,7 @@ pub const BASE_SCOPES: [&str; 4] = [
 
 /// A `requested_scope` claim, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
+pub(crate) struct Scope {
     pub base: String,
     pub confidentiality: Confidentiality,
     /// Whether a `conf/...` token was present (absent is read as `conf/N`).
@@ -168,7 +168,7 @@ pub struct Scope {
 
 /// What an interaction demands of the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Accepted `reason_for_request` values, the first being the one to name in diagnostics.
     pub reasons: &'static [Reason],
     /// The base scope token the interaction needs.
@@ -179,26 +179,26 @@ pub struct Rules {
 
 impl Rules {
     /// `$gpc.migratestructuredrecord`: `migration`, `patient/*.read`, practitioner optional.
-    pub const MIGRATE: Rules = Rules {
+    pub(crate) const MIGRATE: Rules = Rules {
         reasons: &[Reason::Migration],
         base_scope: "patient/*.read",
         interaction: "migrate structured record",
     };
     /// `$gpc.getstructuredrecord`: direct care, `patient/*.read`, a requesting practitioner.
-    pub const GET_STRUCTURED: Rules = Rules {
+    pub(crate) const GET_STRUCTURED: Rules = Rules {
         reasons: &[Reason::DirectCare],
         base_scope: "patient/*.read",
         interaction: "get structured record",
     };
     /// Migrate a document: the suite sends `directcare` + `patient/*.read`, GP2GP `migration` +
     /// `patient/*.read conf/R` (`docs/documents.md`); both are accepted.
-    pub const MIGRATE_DOCUMENT: Rules = Rules {
+    pub(crate) const MIGRATE_DOCUMENT: Rules = Rules {
         reasons: &[Reason::Migration, Reason::DirectCare],
         base_scope: "patient/*.read",
         interaction: "migrate a document",
     };
     /// `GET metadata`: `organization/*.read` (`docs/jwt.md`).
-    pub const METADATA: Rules = Rules {
+    pub(crate) const METADATA: Rules = Rules {
         reasons: &[Reason::DirectCare, Reason::Migration],
         base_scope: "organization/*.read",
         interaction: "read metadata",
@@ -207,7 +207,7 @@ impl Rules {
 
 /// The claims of a token that passed [`validate`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Claims {
+pub(crate) struct Claims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
@@ -231,7 +231,11 @@ fn bad(diagnostics: impl Into<String>) -> FhirError {
 /// Decodes and checks a token against every rule of `docs/jwt.md` for one interaction. Claim problems
 /// are 400 `BAD_REQUEST`; a claim holding the wrong or an invalid FHIR resource is 422
 /// `INVALID_RESOURCE` (`docs/jwt.md`). Every diagnostic names the claim.
-pub fn validate(token: &str, now: DateTime<Utc>, rules: &Rules) -> Result<Claims, FhirError> {
+pub(crate) fn validate(
+    token: &str,
+    now: DateTime<Utc>,
+    rules: &Rules,
+) -> Result<Claims, FhirError> {
     let decoded = decode_recent(token).map_err(|e| {
         bad(format!(
             "Authorization: the bearer token is not a JWT: {e}. GP Connect sends an unsigned JWT: base64url(header).base64url(claims). (note the trailing dot)"
@@ -359,7 +363,7 @@ fn check_reason(c: &Map<String, Value>, rules: &Rules) -> Result<Reason, FhirErr
 }
 
 /// Parses `requested_scope` on its own (also used by tests and the journey).
-pub fn parse_scope(value: &str) -> Result<Scope, String> {
+pub(crate) fn parse_scope(value: &str) -> Result<Scope, String> {
     let mut base: Option<&str> = None;
     let mut conf: Option<Confidentiality> = None;
     for token in value.split_whitespace() {

@@ -33,7 +33,7 @@ impl NhsNumber {
 }
 
 /// The check digit for the first nine digits, or `None` when no valid one exists (remainder 1).
-pub fn check_digit(first_nine: &[u32]) -> Option<u32> {
+pub(crate) fn check_digit(first_nine: &[u32]) -> Option<u32> {
     let sum: u32 = first_nine
         .iter()
         .zip((2..=10).rev())

@@ -33,9 +33,9 @@
 //! every file to a temporary name first and renames it into place, so sandboxes starting in
 //! parallel (tests) or two processes sharing a folder never see half-written files.
 
-pub mod der;
-pub mod negative;
-pub mod provider;
+pub(crate) mod der;
+pub(crate) mod negative;
+pub(crate) mod provider;
 
 use std::fs;
 use std::io::Write;
@@ -58,14 +58,14 @@ use crate::scenario::World;
 pub const CA_CERT: &str = "ca.pem";
 pub const CA_KEY: &str = "ca-key.pem";
 pub const SSP_CERT: &str = "ssp.pem";
-pub const SSP_KEY: &str = "ssp-key.pem";
-pub const CLIENTS_DIR: &str = "clients";
+pub(crate) const SSP_KEY: &str = "ssp-key.pem";
+pub(crate) const CLIENTS_DIR: &str = "clients";
 /// The domain every sandbox system's FQDN ends in.
-pub const FQDN_DOMAIN: &str = "sandbox.spine.local";
+pub(crate) const FQDN_DOMAIN: &str = "sandbox.spine.local";
 /// The SSP server certificate's common name.
-pub const SSP_COMMON_NAME: &str = "ssp.sandbox.spine.local";
+pub(crate) const SSP_COMMON_NAME: &str = "ssp.sandbox.spine.local";
 /// The CA's common name (what `openssl x509 -issuer` and TLS clients show).
-pub const CA_COMMON_NAME: &str = "Spine Sandbox Development CA";
+pub(crate) const CA_COMMON_NAME: &str = "Spine Sandbox Development CA";
 
 /// Leaf certificates' lifetime in days.
 const LEAF_DAYS: u64 = 825;
@@ -132,7 +132,7 @@ pub fn system_fqdn(ods: &str, asid: &str) -> String {
 }
 
 /// Every practice's ASID in the world, in scenario order.
-pub fn client_systems(world: &World) -> Vec<ClientSystem> {
+pub(crate) fn client_systems(world: &World) -> Vec<ClientSystem> {
     world
         .practices
         .iter()

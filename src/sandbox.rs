@@ -16,7 +16,7 @@ use crate::scenario::World;
 
 mod front;
 use crate::{admin, pki, ssp, state_dir, tls};
-pub use front::Front;
+pub(crate) use front::Front;
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +34,7 @@ pub enum StartError {
     State(#[from] state_dir::StateError),
 }
 
-pub use crate::world::state::{Place, Services, Shared};
+pub(crate) use crate::world::state::{Place, Shared};
 
 /// A started sandbox: its real addresses and the means to stop it.
 pub struct RunningSandbox {

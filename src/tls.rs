@@ -156,7 +156,7 @@ pub fn client_config_from_pem(
 
 /// What SSP learnt about the client of one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientIdentity {
+pub(crate) enum ClientIdentity {
     /// The client sent no certificate.
     Anonymous,
     /// The client sent a certificate that does not verify against `ca.pem`.
@@ -254,18 +254,8 @@ pub fn ssp_server_config(
     Ok((Arc::new(config), verifier))
 }
 
-/// SSP's client configuration towards https providers: trusts `ca.pem`, presents SSP's own
-/// certificate (providers accept only SSP, `docs/ssp.md`).
-pub fn ssp_forward_config(
-    ca_pem_path: &Path,
-    cert_path: &Path,
-    key_path: &Path,
-) -> Result<ClientConfig, TlsError> {
-    client_config(ca_pem_path, cert_path, key_path)
-}
-
 /// Judges a connection's peer certificates (see the module doc).
-pub fn identify_client(
+pub(crate) fn identify_client(
     verifier: &DeferredClientVerifier,
     peer_certificates: Option<&[CertificateDer<'_>]>,
     now: UnixTime,

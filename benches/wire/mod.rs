@@ -18,14 +18,14 @@ use hyper::server::conn::http1;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use spine_sandbox::pki::Layout;
-use spine_sandbox::tls;
+use spine_sandbox::Layout;
+use spine_sandbox::{client_config, ssp_server_config};
 
-pub type BenchClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type BenchClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A pooled HTTP/1 client for http and https URLs, presenting `asid`'s certificate.
-pub fn client(layout: &Layout, asid: &str) -> BenchClient {
-    let config = tls::client_config(
+pub(crate) fn client(layout: &Layout, asid: &str) -> BenchClient {
+    let config = client_config(
         &layout.ca_cert(),
         &layout.client_cert(asid),
         &layout.client_key(asid),
@@ -43,10 +43,10 @@ pub fn client(layout: &Layout, asid: &str) -> BenchClient {
 }
 
 /// The `n`th request of a load (numbered across connections), and the client to send it with.
-pub type MakeRequest = Arc<dyn Fn(u64) -> (BenchClient, Request<Full<Bytes>>) + Send + Sync>;
+pub(crate) type MakeRequest = Arc<dyn Fn(u64) -> (BenchClient, Request<Full<Bytes>>) + Send + Sync>;
 
 /// One round's figures.
-pub struct Figures {
+pub(crate) struct Figures {
     pub requests: u64,
     pub bytes: u64,
     pub elapsed: Duration,
@@ -55,10 +55,10 @@ pub struct Figures {
 }
 
 impl Figures {
-    pub fn per_second(&self) -> f64 {
+    pub(crate) fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
-    pub fn percentile_ms(&self, p: f64) -> f64 {
+    pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;
         }
@@ -95,7 +95,7 @@ async fn one(make: &MakeRequest, n: u64) -> u64 {
 
 /// Closed loop: `connections` tasks, each sending its next request when the last is answered,
 /// for `duration` after a short warm-up that opens the connections.
-pub async fn measure(make: &MakeRequest, connections: u64, duration: Duration) -> Figures {
+pub(crate) async fn measure(make: &MakeRequest, connections: u64, duration: Duration) -> Figures {
     let run = |until: Instant, record: bool| {
         (0..connections)
             .map(|task| {
@@ -140,20 +140,20 @@ pub async fn measure(make: &MakeRequest, connections: u64, duration: Duration) -
 }
 
 /// A whole answer, captured to be replayed.
-pub async fn capture(resp: Response<Incoming>) -> Response<Bytes> {
+pub(crate) async fn capture(resp: Response<Incoming>) -> Response<Bytes> {
     let (parts, body) = resp.into_parts();
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
 
 /// The bare server's answers: by request path, else `default`.
 #[derive(Clone)]
-pub struct Answers {
+pub(crate) struct Answers {
     pub by_path: Arc<HashMap<String, Response<Bytes>>>,
     pub default: Response<Bytes>,
 }
 
 impl Answers {
-    pub fn one(resp: Response<Bytes>) -> Self {
+    pub(crate) fn one(resp: Response<Bytes>) -> Self {
         Self {
             by_path: Arc::new(HashMap::new()),
             default: resp,
@@ -171,10 +171,9 @@ impl Answers {
 
 /// A bare hyper HTTP/1 server answering with `answers`; over TLS with SSP's own server
 /// configuration when `layout` is given.
-pub async fn start_bare(answers: Answers, layout: Option<&Layout>) -> SocketAddr {
+pub(crate) async fn start_bare(answers: Answers, layout: Option<&Layout>) -> SocketAddr {
     let acceptor = layout.map(|l| {
-        let (config, _) =
-            tls::ssp_server_config(&l.ca_cert(), &l.ssp_cert(), &l.ssp_key()).unwrap();
+        let (config, _) = ssp_server_config(&l.ca_cert(), &l.ssp_cert(), &l.ssp_key()).unwrap();
         tokio_rustls::TlsAcceptor::from(config)
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -214,7 +213,7 @@ pub async fn start_bare(answers: Answers, layout: Option<&Layout>) -> SocketAddr
 }
 
 /// Resident set size of this process in MiB (Linux).
-pub fn rss_mib() -> Option<f64> {
+pub(crate) fn rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -222,7 +221,7 @@ pub fn rss_mib() -> Option<f64> {
 }
 
 /// `/proc/loadavg`'s first three figures.
-pub fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -230,13 +229,13 @@ pub fn load_average() -> String {
 }
 
 /// RSS sampled every 100 ms on its own thread while the benchmark runs.
-pub struct RssSampler {
+pub(crate) struct RssSampler {
     samples: Arc<Mutex<Vec<f64>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RssSampler {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (s, st) = (samples.clone(), stop.clone());
@@ -252,7 +251,7 @@ impl RssSampler {
     }
 
     /// Minimum and maximum since the last call, and the number of samples.
-    pub fn take(&self) -> (f64, f64, usize) {
+    pub(crate) fn take(&self) -> (f64, f64, usize) {
         let mut s = self.samples.lock().unwrap();
         let min = s.iter().copied().fold(f64::INFINITY, f64::min);
         let max = s.iter().copied().fold(0.0, f64::max);
@@ -268,7 +267,7 @@ impl Drop for RssSampler {
     }
 }
 
-pub fn env_number(name: &str, default: u64) -> u64 {
+pub(crate) fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())

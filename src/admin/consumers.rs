@@ -17,7 +17,7 @@ use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::world::state::Shared;
 
 /// Whether `path` is one of this module's routes.
-pub fn owns(path: &str) -> bool {
+pub(super) fn owns(path: &str) -> bool {
     path == "/_admin/conformance"
         || path == "/_admin/clock"
         || path.starts_with("/_admin/consumers/")
@@ -38,7 +38,7 @@ fn not_allowed(method: &Method, path: &str) -> Response<Body> {
     )
 }
 
-pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (&method, path.as_str()) {
@@ -80,7 +80,7 @@ fn valid_ods(ods: &str) -> bool {
 }
 
 /// Reads the report's query: which consumer, run and patient, and how to render it.
-pub fn report_query(
+pub(super) fn report_query(
     query: Option<&str>,
 ) -> Result<(crate::conformance::Filter, String), FhirError> {
     let mut filter = crate::conformance::Filter::default();
@@ -310,7 +310,7 @@ fn certificate(shared: &Shared, rest: &str) -> Response<Body> {
 }
 
 /// What `POST /_admin/reset` undoes here: cleared histories and a moved clock.
-pub fn reset(shared: &Shared) {
+pub(super) fn reset(shared: &Shared) {
     shared.consumer_marks.reset();
     shared.clock.restore();
 }

@@ -22,12 +22,12 @@ use crate::http::{Body, boxed, full, query_pairs};
 use crate::world::state::Shared;
 
 /// The header an admin call carries its key in.
-pub const KEY_HEADER: &str = "x-sandbox-key";
+pub(crate) const KEY_HEADER: &str = "x-sandbox-key";
 /// The cookie `/?key=KEY` sets, so the page's own calls carry the key.
-pub const KEY_COOKIE: &str = "sandbox_key";
+pub(crate) const KEY_COOKIE: &str = "sandbox_key";
 
 /// True for the paths the admin API and the page answer, in any world.
-pub fn is_admin_path(path: &str) -> bool {
+pub(crate) fn is_admin_path(path: &str) -> bool {
     let path = match crate::http::world_prefix(path) {
         Some((_, "")) => "/",
         Some((_, rest)) => rest,
@@ -38,7 +38,7 @@ pub fn is_admin_path(path: &str) -> bool {
 
 /// Makes sure a sandbox reachable from the network has an admin key: one is generated when
 /// `http_addr` is not a loopback address and none is configured. Logs what to do with it.
-pub fn settle_key(config: &mut Config, public_url: &str) {
+pub(crate) fn settle_key(config: &mut Config, public_url: &str) {
     if config.admin_key.is_none() && !config.http_addr.ip().is_loopback() {
         let key = uuid::Uuid::new_v4().simple().to_string();
         tracing::warn!(
@@ -57,7 +57,7 @@ pub fn settle_key(config: &mut Config, public_url: &str) {
 
 /// `None` lets the request through; otherwise the answer: a refusal, or the redirect that
 /// stores the key.
-pub fn check<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
+pub(crate) fn check<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
     verdict(shared, req).err()
 }
 

@@ -15,10 +15,10 @@ static GATE: Semaphore = Semaphore::const_new(1);
 /// Reports waiting for their turn.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 /// Reports allowed to wait.
-pub const MAX_WAITING: usize = 64;
+pub(super) const MAX_WAITING: usize = 64;
 
 /// Runs `work` on a blocking thread when its turn comes.
-pub async fn run<T: Send + 'static>(
+pub(super) async fn run<T: Send + 'static>(
     what: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, FhirError> {
@@ -49,7 +49,7 @@ pub async fn run<T: Send + 'static>(
 }
 
 /// The refusal as the admin API answers it, with `Retry-After` when it is a 503.
-pub fn refusal(error: &FhirError) -> http::Response<crate::http::Body> {
+pub(super) fn refusal(error: &FhirError) -> http::Response<crate::http::Body> {
     let mut resp = crate::http::boxed(error.to_response(crate::fhir::OutcomeStyle::GpConnect));
     if error.status == http::StatusCode::SERVICE_UNAVAILABLE {
         resp.headers_mut().insert(

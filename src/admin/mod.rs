@@ -14,11 +14,11 @@ use crate::http::{Body, boxed, closing, full, query_pairs, read_body_within};
 use crate::world::state::Shared;
 
 mod consumers;
-pub mod guard;
+pub(crate) mod guard;
 mod heavy;
 mod stream;
 
-pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     if let Some(refused) = guard::check(shared, &req) {
         return refused;
     }
@@ -156,7 +156,7 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
 }
 
 /// Puts a world back to its scenario: records, tokens, faults, journal, delivered records.
-pub async fn reset(shared: &Shared) -> Result<(), FhirError> {
+pub(crate) async fn reset(shared: &Shared) -> Result<(), FhirError> {
     // Rebuilding every PDS record of a large world takes a while: it runs on a blocking
     // thread, record by record, so other requests are served meanwhile.
     let (pds, world) = (shared.pds.clone(), shared.world.clone());

@@ -33,7 +33,7 @@ fn event(entry: &Entry, id: u64) -> Bytes {
 /// Bytes of events one follower may have waiting (not yet taken by its connection). A follower
 /// that falls this far behind is cut off: it gets a `cut` event and the stream ends, and its
 /// `EventSource` reconnects from the last `id` it read, missing nothing.
-pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
+pub(super) const MAX_QUEUED_BYTES: usize = 256 * 1024;
 
 /// The `cut` event: why the stream ends, and that reconnecting resumes it.
 fn cut(why: &str) -> Bytes {
@@ -44,7 +44,7 @@ fn cut(why: &str) -> Bytes {
 /// One chunk for the connection and the queue room it holds until the connection takes it.
 type Queued = (Bytes, u32);
 
-pub fn journal_stream(shared: &Shared, since: u64) -> Response<Body> {
+pub(super) fn journal_stream(shared: &Shared, since: u64) -> Response<Body> {
     // Subscribe before reading the backlog so nothing falls between the two.
     let mut live = shared.journal.subscribe();
     let mut stopping = shared.stopping.clone();

@@ -21,7 +21,7 @@ mod rule;
 mod sds;
 mod ssp;
 
-pub use rule::{Area, CheckId, Findings, Rule, TestScript, Verdict};
+pub(crate) use rule::{Area, CheckId, Findings, Rule, TestScript, Verdict};
 
 const PDS_URL: &str =
     "https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir";
@@ -35,15 +35,15 @@ const RETRIEVE_URL: &str = "https://developer.nhs.uk/apis/gpconnect/accessrecord
 const ERRORS_URL: &str =
     "https://developer.nhs.uk/apis/gpconnect/development_fhir_error_handling_guidance.html";
 /// NHS's consumer test scripts for migrate (GPC-MIG-TST-GEN-05 to -08).
-pub const CONSUMER_SCRIPTS_URL: &str = "https://github.com/nhsconnect/gpc-consumer-support/wiki/Consumer-Test-Scripts-Access-Record:-Structured-Documents-Migrate";
+pub(crate) const CONSUMER_SCRIPTS_URL: &str = "https://github.com/nhsconnect/gpc-consumer-support/wiki/Consumer-Test-Scripts-Access-Record:-Structured-Documents-Migrate";
 /// NHS's Spine integration consumer tests (SDS look-ups and TLS, written for the LDAP form).
 const SPINE_SCRIPTS_URL: &str = "https://github.com/nhsconnect/gpconnect-provider-testing/wiki/Spine-Integration-and-Cross-Organisation-Tests";
 
 /// Retries of one refused request beyond this many fail the journey.
-pub const MAX_RETRIES: usize = 3;
+pub(crate) const MAX_RETRIES: usize = 3;
 
 /// A trace older than this blocks the migrate (GPC-MIG-TST-GEN-06).
-pub const TRACE_MAX_AGE_HOURS: i64 = 24;
+pub(crate) const TRACE_MAX_AGE_HOURS: i64 = 24;
 
 /// Every area's rules, in the order a consumer meets them.
 const AREAS: [&[Rule]; 8] = [
@@ -58,17 +58,17 @@ const AREAS: [&[Rule]; 8] = [
 ];
 
 /// The checklist, in order.
-pub fn rules() -> impl Iterator<Item = &'static Rule> {
+pub(crate) fn rules() -> impl Iterator<Item = &'static Rule> {
     AREAS.iter().flat_map(|area| area.iter())
 }
 
 /// The declared rule of a check.
-pub fn rule(id: CheckId) -> Option<&'static Rule> {
+pub(crate) fn rule(id: CheckId) -> Option<&'static Rule> {
     rules().find(|r| r.id == id)
 }
 
 /// One journey, read for grading: what each rule's evaluation is given.
-pub struct Grader<'a> {
+pub(crate) struct Grader<'a> {
     index: &'a Index,
     consumer: &'a ConsumerJourneys,
     journey: &'a JourneyEvents,
@@ -249,7 +249,11 @@ impl<'a> Grader<'a> {
 }
 
 /// Grades one journey.
-pub fn grade(index: &Index, consumer: &ConsumerJourneys, journey: &JourneyEvents) -> Journey {
+pub(crate) fn grade(
+    index: &Index,
+    consumer: &ConsumerJourneys,
+    journey: &JourneyEvents,
+) -> Journey {
     let g = Grader {
         index,
         consumer,

@@ -48,9 +48,9 @@ pub struct Delivery {
 }
 
 /// At most this many Bundles are kept...
-pub const MAX_BUNDLES: usize = 16;
+pub(crate) const MAX_BUNDLES: usize = 16;
 /// ...and at most this many bytes of them (the newest is always kept).
-pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Clone, Default)]
 pub struct Deliveries {

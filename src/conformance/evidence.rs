@@ -15,7 +15,7 @@ use super::{Report, Status};
 
 /// A check's NHS consumer test-script ids, the requirement ids they name, and where both are
 /// published, as its rule declares them; `None` when no public test script covers the check.
-pub fn scripts_for(check: CheckId) -> Option<(&'static str, &'static str, &'static str)> {
+pub(crate) fn scripts_for(check: CheckId) -> Option<(&'static str, &'static str, &'static str)> {
     let script = checks::rule(check)?.script?;
     Some((script.ids, script.requirement, script.url))
 }
@@ -61,7 +61,7 @@ fn body_text(body: &Value) -> String {
 
 /// One hop as a readable exchange: request line, headers and body; the JWT decoded; the
 /// response status, headers and body.
-pub fn hop_text(entry: &Value) -> String {
+pub(crate) fn hop_text(entry: &Value) -> String {
     let mut out = String::new();
     let s = |k: &str| entry[k].as_str().unwrap_or("").to_owned();
     let _ = writeln!(
@@ -147,7 +147,7 @@ fn date(r: &Value) -> String {
 }
 
 /// The record received, as a page: each resource type with its resources, label and date.
-pub fn record_html(title: &str, bundle: &Value) -> String {
+pub(crate) fn record_html(title: &str, bundle: &Value) -> String {
     let mut by_type: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for e in bundle["entry"].as_array().into_iter().flatten() {
         let r = &e["resource"];
@@ -196,7 +196,7 @@ fn mark(s: Status) -> &'static str {
 
 /// Writes the pack into `dir` (created when missing; refused when it already holds one).
 /// `journal` is `GET /_admin/journal`; `records` the delivered Bundles by journal sequence.
-pub fn write(
+pub(crate) fn write(
     dir: &Path,
     report: &Report,
     journal: &[Value],

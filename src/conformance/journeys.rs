@@ -22,7 +22,7 @@ const RETRIEVE_OP: &str = "/structured/fhir/Patient/$gpc.getstructuredrecord";
 const BINARY: &str = "/documents/fhir/Binary/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     PdsRead,
     PdsPatch,
     SdsEndpoint,
@@ -39,7 +39,7 @@ pub enum Kind {
 
 /// One journal entry, read for grading.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     pub entry: Arc<Entry>,
     pub kind: Kind,
     pub patient: Option<String>,
@@ -58,44 +58,44 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn seq(&self) -> u64 {
+    pub(crate) fn seq(&self) -> u64 {
         self.entry.sequence
     }
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         (200..300).contains(&self.entry.status)
     }
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.entry.request_headers.get(name)
     }
     /// SSP's target URL without the leading slash, or the provider path.
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         self.entry.target.as_deref().unwrap_or(&self.entry.path)
     }
-    pub fn is_ssp(&self) -> bool {
+    pub(crate) fn is_ssp(&self) -> bool {
         matches!(
             self.kind,
             Kind::SspMigrate | Kind::SspDocument | Kind::SspRetrieve
         )
     }
-    pub fn is_provider(&self) -> bool {
+    pub(crate) fn is_provider(&self) -> bool {
         matches!(
             self.kind,
             Kind::ProviderMigrate | Kind::ProviderDocument | Kind::ProviderRetrieve
         )
     }
     /// A provider hop that no SSP entry forwarded: the consumer went round SSP.
-    pub fn direct(&self) -> bool {
+    pub(crate) fn direct(&self) -> bool {
         self.is_provider() && self.linked.is_none()
     }
     /// The decoded JWT claims, when the request carried a decodable one.
-    pub fn claims(&self) -> Option<Value> {
+    pub(crate) fn claims(&self) -> Option<Value> {
         let token = crate::jwt::bearer_token(self.header("authorization")?)?;
         crate::jwt::decode(token).ok().map(|d| d.claims)
     }
 }
 
 /// The journal, read once.
-pub struct Index {
+pub(crate) struct Index {
     pub events: Vec<Event>,
     /// `X-Request-ID` -> PDS events using it.
     pub request_ids: HashMap<String, Vec<usize>>,
@@ -105,7 +105,7 @@ pub struct Index {
 
 /// The events of one consumer's journey, as indices into [`Index::events`], in order.
 #[derive(Debug, Clone)]
-pub struct JourneyEvents {
+pub(crate) struct JourneyEvents {
     pub patient: String,
     pub events: Vec<usize>,
     /// SDS lookups made in this journey's window.
@@ -116,7 +116,7 @@ pub struct JourneyEvents {
     pub window_evicted: bool,
 }
 
-pub struct ConsumerJourneys {
+pub(crate) struct ConsumerJourneys {
     pub ods: String,
     pub asids: BTreeSet<String>,
     pub journeys: Vec<JourneyEvents>,
@@ -157,7 +157,7 @@ fn value_after_bar(v: &str) -> String {
 }
 
 /// The path of an absolute URL (or the value itself when it has no scheme).
-pub fn url_path(url: &str) -> &str {
+pub(crate) fn url_path(url: &str) -> &str {
     match url.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
         None => url,
@@ -165,7 +165,7 @@ pub fn url_path(url: &str) -> &str {
 }
 
 /// The ODS code a provider path or URL names: `/{ODS}/STU3/1/gpconnect/...`.
-pub fn provider_ods(url: &str) -> Option<String> {
+pub(crate) fn provider_ods(url: &str) -> Option<String> {
     let path = url_path(url).trim_start_matches('/');
     let mut parts = path.split('/');
     let ods = parts.next()?;
@@ -295,7 +295,7 @@ fn parse(entry: &Arc<Entry>) -> Event {
 }
 
 impl Index {
-    pub fn new(entries: &[Arc<Entry>]) -> Self {
+    pub(crate) fn new(entries: &[Arc<Entry>]) -> Self {
         let mut events: Vec<Event> = entries.iter().map(parse).collect();
         // Link each provider hop to the SSP entry that forwarded it (same trace id and path;
         // SSP records after the answer, so its entry comes later).
@@ -411,7 +411,7 @@ impl Index {
     /// Every consumer with at least one journey, by ODS code.
     /// `floor` gives, per consumer ODS code, the journal sequence up to which its history is
     /// ignored (a cleared history, or a report asked `since` a point).
-    pub fn consumers(
+    pub(crate) fn consumers(
         &self,
         evicted_through: u64,
         floor: &dyn Fn(&str) -> u64,
@@ -564,7 +564,7 @@ impl Index {
     }
 
     /// A migrate (or a retrieve) the provider answered 200.
-    pub fn delivered(&self, i: usize) -> bool {
+    pub(crate) fn delivered(&self, i: usize) -> bool {
         let e = &self.events[i];
         match e.kind {
             Kind::ProviderMigrate | Kind::ProviderRetrieve => e.ok(),
@@ -575,11 +575,11 @@ impl Index {
         }
     }
 
-    pub fn first_seq(&self, j: &JourneyEvents) -> u64 {
+    pub(crate) fn first_seq(&self, j: &JourneyEvents) -> u64 {
         j.events.first().map_or(0, |&k| self.events[k].seq())
     }
 
-    pub fn last_seq(&self, j: &JourneyEvents) -> u64 {
+    pub(crate) fn last_seq(&self, j: &JourneyEvents) -> u64 {
         j.events.last().map_or(0, |&k| self.events[k].seq())
     }
 }

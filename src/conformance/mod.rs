@@ -10,12 +10,12 @@
 //! - [`deliveries`]: the last migrate Bundles delivered, whole, for the web page's record view
 //!   (the journal keeps only the first 16 KiB of a body).
 
-pub mod checks;
-pub mod deliveries;
-pub mod evidence;
-pub mod journeys;
-pub mod remote;
-pub mod render;
+pub(crate) mod checks;
+pub(crate) mod deliveries;
+pub(crate) mod evidence;
+pub(crate) mod journeys;
+pub(crate) mod remote;
+pub(crate) mod render;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -24,13 +24,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::Entry;
 
-pub use checks::{Area, CheckId};
-pub use deliveries::{Delivered, Deliveries};
+pub(crate) use checks::{Area, CheckId};
+pub(crate) use deliveries::{Delivered, Deliveries};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     /// The journey stopped before the step this check grades.
     NotReached,
     Pass,
@@ -40,7 +40,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::NotReached => "not reached",
             Status::Pass => "pass",
@@ -52,7 +52,7 @@ impl Status {
 
 /// One graded rule.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// Stable name, e.g. `pds.trace-before-change`.
     pub id: CheckId,
     /// `PDS`, `SDS`, `SSP`, `JWT`, `migrate`, `documents`, `refusals`.
@@ -71,7 +71,7 @@ pub struct Check {
 
 /// One patient's migration by one consumer, from its trace to its last document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Journey {
+pub(crate) struct Journey {
     pub patient: String,
     pub first_sequence: u64,
     pub last_sequence: u64,
@@ -96,7 +96,7 @@ pub struct Journey {
 
 /// A consumer system: an ODS code and the ASIDs its client certificates carried.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Consumer {
+pub(crate) struct Consumer {
     pub ods: String,
     pub asids: Vec<String>,
     pub verdict: Status,
@@ -105,7 +105,7 @@ pub struct Consumer {
 
 /// What the journal held when the report was made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JournalSpan {
+pub(crate) struct JournalSpan {
     pub entries: usize,
     pub first_sequence: Option<u64>,
     pub last_sequence: Option<u64>,
@@ -114,14 +114,14 @@ pub struct JournalSpan {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub journal: JournalSpan,
     pub consumers: Vec<Consumer>,
 }
 
 impl Report {
     /// The worst verdict of every journey (`NotReached` when there are none).
-    pub fn verdict(&self) -> Status {
+    pub(crate) fn verdict(&self) -> Status {
         self.consumers
             .iter()
             .map(|c| c.verdict)
@@ -129,14 +129,14 @@ impl Report {
             .unwrap_or(Status::NotReached)
     }
 
-    pub fn journeys(&self) -> usize {
+    pub(crate) fn journeys(&self) -> usize {
         self.consumers.iter().map(|c| c.journeys.len()).sum()
     }
 }
 
 /// Which consumers, runs and patients to report on.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     pub ods: Option<String>,
     pub asid: Option<String>,
     /// Only this patient's journeys.
@@ -196,13 +196,14 @@ impl Marks {
     }
 }
 
+#[cfg(test)]
 /// Builds the report from journal entries (oldest first).
-pub fn report(entries: &[Arc<Entry>], evicted_through: u64, filter: &Filter) -> Report {
+pub(crate) fn report(entries: &[Arc<Entry>], evicted_through: u64, filter: &Filter) -> Report {
     report_with(entries, evicted_through, filter, &BTreeMap::new())
 }
 
 /// [`report`], ignoring each consumer's entries up to its mark in `cleared`.
-pub fn report_with(
+pub(crate) fn report_with(
     entries: &[Arc<Entry>],
     evicted_through: u64,
     filter: &Filter,

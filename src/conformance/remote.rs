@@ -13,15 +13,15 @@ use hyper_util::rt::TokioExecutor;
 use super::{Report, Status, render};
 
 /// Every check passed (warnings allowed).
-pub const EXIT_PASS: u8 = 0;
+pub(crate) const EXIT_PASS: u8 = 0;
 /// The report could not be produced (sandbox unreachable, no journey by this consumer).
-pub const EXIT_NOT_RUN: u8 = 1;
+pub(crate) const EXIT_NOT_RUN: u8 = 1;
 /// At least one check failed.
-pub const EXIT_FAILED: u8 = 2;
+pub(crate) const EXIT_FAILED: u8 = 2;
 
 /// A GET on the sandbox's plain-HTTP listener, with its admin key when given: the body of a 2xx
 /// answer, or what went wrong.
-pub async fn get(url: &str, admin_key: Option<&str>) -> Result<Bytes, String> {
+pub(crate) async fn get(url: &str, admin_key: Option<&str>) -> Result<Bytes, String> {
     let mut request = http::Request::get(url);
     if let Some(key) = admin_key {
         request = request.header("x-sandbox-key", key);
@@ -69,7 +69,7 @@ async fn fetch(url: &str, admin_key: Option<&str>) -> Result<Report, String> {
 
 /// What the command was asked for.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub sandbox: String,
     pub ods: String,
     pub patient: Option<String>,
@@ -143,7 +143,7 @@ async fn evidence(options: &Options, report: &Report, dir: &Path) -> Result<usiz
 }
 
 /// Runs the command; returns the exit code and what to print (stdout, stderr).
-pub async fn run(options: &Options) -> (u8, String, String) {
+pub(crate) async fn run(options: &Options) -> (u8, String, String) {
     let ods = &options.ods;
     let report = match fetch(&options.url(), options.admin_key.as_deref()).await {
         Ok(r) => r,

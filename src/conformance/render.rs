@@ -14,7 +14,7 @@ fn mark(s: Status) -> &'static str {
 }
 
 /// A readable report: each consumer, each journey, each check with its evidence.
-pub fn text(report: &Report) -> String {
+pub(crate) fn text(report: &Report) -> String {
     let mut out = String::new();
     let j = &report.journal;
     let _ = writeln!(
@@ -133,7 +133,7 @@ fn xml(s: &str) -> String {
 
 /// JUnit XML: a suite per journey, a case per check; failures fail, "not reached" is skipped,
 /// warnings pass with the warning in `system-out`.
-pub fn junit(report: &Report) -> String {
+pub(crate) fn junit(report: &Report) -> String {
     let all: Vec<_> = report
         .consumers
         .iter()

@@ -1,15 +1,16 @@
 //! Shared FHIR helpers: media types, system URLs, OperationOutcome errors and Bundle builders.
 //! GP Connect speaks STU3; PDS and SDS speak R4 (`docs/README.md`).
 
-pub mod bundle;
-pub mod gpconnect;
-pub mod outcome;
-pub mod stu3;
+pub(crate) mod bundle;
+pub(crate) mod gpconnect;
+pub(crate) mod outcome;
+pub(crate) mod stu3;
 
-pub use outcome::{FhirError, OutcomeStyle, SpineCode};
+pub(crate) use outcome::SpineCode;
+pub use outcome::{FhirError, OutcomeStyle};
 
 /// `Content-Type` of every FHIR JSON response the sandbox sends.
-pub const FHIR_JSON: &str = "application/fhir+json;charset=utf-8";
+pub(crate) const FHIR_JSON: &str = "application/fhir+json;charset=utf-8";
 
 /// Identifier and CodeSystem URLs, in one place (`docs/`).
 pub mod systems {

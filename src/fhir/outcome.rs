@@ -472,13 +472,13 @@ impl FhirError {
 
 /// Attached to error responses so the journal can record why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub code: String,
     pub diagnostics: String,
 }
 
 impl Refusal {
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         format!("{}: {}", self.code, self.diagnostics)
     }
 }

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 /// One resource of a Bundle entry, written with `resourceType` first.
 #[derive(Serialize)]
 #[serde(tag = "resourceType")]
-pub enum Resource<'a> {
+pub(crate) enum Resource<'a> {
     AllergyIntolerance(AllergyIntolerance<'a>),
     Condition(Condition<'a>),
     DiagnosticReport(DiagnosticReport<'a>),
@@ -36,7 +36,7 @@ pub enum Resource<'a> {
 
 /// A FHIR `date` (`2024-03-01`), written without an intermediate `String`.
 #[derive(Clone, Copy)]
-pub struct Date(pub NaiveDate);
+pub(crate) struct Date(pub NaiveDate);
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -46,7 +46,7 @@ impl Serialize for Date {
 
 /// A FHIR `instant` at midnight UTC of a day (`2024-03-01T00:00:00+00:00`).
 #[derive(Clone, Copy)]
-pub struct Instant(pub NaiveDate);
+pub(crate) struct Instant(pub NaiveDate);
 
 impl Serialize for Instant {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -56,25 +56,25 @@ impl Serialize for Instant {
 
 /// A resource already serialised: ended allergies, kept until the Lists that contain them are
 /// written.
-pub type Raw = Box<RawValue>;
+pub(crate) type Raw = Box<RawValue>;
 
 /// Serialises a resource on its own. Serialising these types cannot fail (string keys, finite
 /// numbers), so `None` is never seen in practice.
-pub fn raw(resource: &Resource<'_>) -> Option<Raw> {
+pub(crate) fn raw(resource: &Resource<'_>) -> Option<Raw> {
     serde_json::value::to_raw_value(resource).ok()
 }
 
 // ---- General-purpose datatypes ----
 
 #[derive(Serialize, Clone, Copy)]
-pub struct Coding<'a> {
+pub(crate) struct Coding<'a> {
     pub system: &'a str,
     pub code: &'a str,
     pub display: &'a str,
 }
 
 #[derive(Clone, Default)]
-pub struct CodeableConcept<'a> {
+pub(crate) struct CodeableConcept<'a> {
     pub coding: Option<[Coding<'a>; 1]>,
     pub text: Option<Cow<'a, str>>,
     /// What a GP system adds to the coding it picked: a translation, the SNOMED description id.
@@ -84,7 +84,7 @@ pub struct CodeableConcept<'a> {
 /// A GP system's additions to a coded concept (GP Connect `Extension-coding-sctdescid`,
 /// `userSelected`, local-code translations).
 #[derive(Clone, Copy, Default)]
-pub struct CodingDetail<'a> {
+pub(crate) struct CodingDetail<'a> {
     /// The practice system's own coding (Read v2, CTV3, a drug code).
     pub translation: Option<Coding<'a>>,
     /// The translation comes before the SNOMED coding and is the one picked (EMIS's order);
@@ -176,7 +176,7 @@ struct IdValue<'a> {
 
 impl<'a> CodeableConcept<'a> {
     /// One coding, no text.
-    pub fn coded(system: &'a str, code: &'a str, display: &'a str) -> Self {
+    pub(crate) fn coded(system: &'a str, code: &'a str, display: &'a str) -> Self {
         Self {
             coding: Some([Coding {
                 system,
@@ -189,7 +189,7 @@ impl<'a> CodeableConcept<'a> {
     }
 
     /// Free text only.
-    pub fn text(text: impl Into<Cow<'a, str>>) -> Self {
+    pub(crate) fn text(text: impl Into<Cow<'a, str>>) -> Self {
         Self {
             coding: None,
             text: Some(text.into()),
@@ -197,31 +197,31 @@ impl<'a> CodeableConcept<'a> {
         }
     }
 
-    pub fn with_text(mut self, text: impl Into<Cow<'a, str>>) -> Self {
+    pub(crate) fn with_text(mut self, text: impl Into<Cow<'a, str>>) -> Self {
         self.text = Some(text.into());
         self
     }
 }
 
 #[derive(Serialize, Clone, Copy)]
-pub struct Reference<'a> {
+pub(crate) struct Reference<'a> {
     pub reference: &'a str,
 }
 
 /// `Reference(x)`.
-pub fn reference(r: &str) -> Reference<'_> {
+pub(crate) fn reference(r: &str) -> Reference<'_> {
     Reference { reference: r }
 }
 
 #[derive(Serialize)]
-pub struct Identifier<'a> {
+pub(crate) struct Identifier<'a> {
     pub system: &'a str,
     pub value: String,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Meta<'a> {
+pub(crate) struct Meta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<&'a str>,
     pub profile: [&'a str; 1],
@@ -231,17 +231,17 @@ pub struct Meta<'a> {
 
 /// An element that is only its `text`: Annotation, Dosage, a reference range.
 #[derive(Serialize)]
-pub struct Text<'a> {
+pub(crate) struct Text<'a> {
     pub text: Cow<'a, str>,
 }
 
 /// `[{ "text": ... }]` when there is a text.
-pub fn texts<'a>(text: Option<impl Into<Cow<'a, str>>>) -> Option<[Text<'a>; 1]> {
+pub(crate) fn texts<'a>(text: Option<impl Into<Cow<'a, str>>>) -> Option<[Text<'a>; 1]> {
     text.map(|t| [Text { text: t.into() }])
 }
 
 #[derive(Serialize)]
-pub struct Quantity<'a> {
+pub(crate) struct Quantity<'a> {
     pub value: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<&'a str>,
@@ -249,7 +249,7 @@ pub struct Quantity<'a> {
 
 /// A `SimpleQuantity` with its UCUM code: the bounds of a reference range.
 #[derive(Serialize)]
-pub struct SimpleQuantity<'a> {
+pub(crate) struct SimpleQuantity<'a> {
     pub value: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<&'a str>,
@@ -261,7 +261,7 @@ pub struct SimpleQuantity<'a> {
 
 /// `Observation.referenceRange`: numeric bounds, or text when the range is not numeric.
 #[derive(Serialize)]
-pub struct ReferenceRange<'a> {
+pub(crate) struct ReferenceRange<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub low: Option<SimpleQuantity<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,7 +271,7 @@ pub struct ReferenceRange<'a> {
 }
 
 #[derive(Serialize)]
-pub struct Period {
+pub(crate) struct Period {
     pub start: Date,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end: Option<Date>,
@@ -280,7 +280,7 @@ pub struct Period {
 /// An extension: a `url` and one value, or nested extensions.
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct Extension<'a> {
+pub(crate) struct Extension<'a> {
     pub url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_code: Option<&'a str>,
@@ -299,7 +299,7 @@ pub struct Extension<'a> {
 }
 
 impl<'a> Extension<'a> {
-    pub fn code(url: &'a str, code: &'a str) -> Self {
+    pub(crate) fn code(url: &'a str, code: &'a str) -> Self {
         Self {
             url,
             value_code: Some(code),
@@ -307,7 +307,7 @@ impl<'a> Extension<'a> {
         }
     }
 
-    pub fn string(url: &'a str, value: &'a str) -> Self {
+    pub(crate) fn string(url: &'a str, value: &'a str) -> Self {
         Self {
             url,
             value_string: Some(value),
@@ -315,7 +315,7 @@ impl<'a> Extension<'a> {
         }
     }
 
-    pub fn unsigned_int(url: &'a str, value: u32) -> Self {
+    pub(crate) fn unsigned_int(url: &'a str, value: u32) -> Self {
         Self {
             url,
             value_unsigned_int: Some(value),
@@ -323,7 +323,7 @@ impl<'a> Extension<'a> {
         }
     }
 
-    pub fn date_time(url: &'a str, value: NaiveDate) -> Self {
+    pub(crate) fn date_time(url: &'a str, value: NaiveDate) -> Self {
         Self {
             url,
             value_date_time: Some(Date(value)),
@@ -331,7 +331,7 @@ impl<'a> Extension<'a> {
         }
     }
 
-    pub fn concept(url: &'a str, value: CodeableConcept<'a>) -> Self {
+    pub(crate) fn concept(url: &'a str, value: CodeableConcept<'a>) -> Self {
         Self {
             url,
             value_codeable_concept: Some(value),
@@ -339,7 +339,7 @@ impl<'a> Extension<'a> {
         }
     }
 
-    pub fn reference(url: &'a str, value: &'a str) -> Self {
+    pub(crate) fn reference(url: &'a str, value: &'a str) -> Self {
         Self {
             url,
             value_reference: Some(reference(value)),
@@ -347,7 +347,7 @@ impl<'a> Extension<'a> {
         }
     }
 
-    pub fn nested(url: &'a str, extension: Vec<Extension<'a>>) -> Self {
+    pub(crate) fn nested(url: &'a str, extension: Vec<Extension<'a>>) -> Self {
         Self {
             url,
             extension,
@@ -359,7 +359,7 @@ impl<'a> Extension<'a> {
 /// `requester` of a request resource.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Requester<'a> {
+pub(crate) struct Requester<'a> {
     pub agent: Reference<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<Reference<'a>>,
@@ -369,7 +369,7 @@ pub struct Requester<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Condition<'a> {
+pub(crate) struct Condition<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub extension: Vec<Extension<'a>>,
@@ -393,7 +393,7 @@ pub struct Condition<'a> {
 }
 
 #[derive(Serialize)]
-pub struct Reaction<'a> {
+pub(crate) struct Reaction<'a> {
     pub manifestation: [CodeableConcept<'a>; 1],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
@@ -401,7 +401,7 @@ pub struct Reaction<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AllergyIntolerance<'a> {
+pub(crate) struct AllergyIntolerance<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -424,7 +424,7 @@ pub struct AllergyIntolerance<'a> {
 }
 
 #[derive(Serialize)]
-pub struct Medication<'a> {
+pub(crate) struct Medication<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub code: CodeableConcept<'a>,
@@ -432,7 +432,7 @@ pub struct Medication<'a> {
 
 /// A number of days (UCUM `d`).
 #[derive(Serialize)]
-pub struct Duration {
+pub(crate) struct Duration {
     pub value: u32,
     pub unit: &'static str,
     pub system: &'static str,
@@ -440,7 +440,7 @@ pub struct Duration {
 }
 
 impl Duration {
-    pub fn days(value: u32) -> Self {
+    pub(crate) fn days(value: u32) -> Self {
         Self {
             value,
             unit: "day",
@@ -452,13 +452,13 @@ impl Duration {
 
 /// An identifier that is only its value (`MedicationRequest.groupIdentifier`).
 #[derive(Serialize)]
-pub struct IdentifierValue {
+pub(crate) struct IdentifierValue {
     pub value: String,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DispenseRequest<'a> {
+pub(crate) struct DispenseRequest<'a> {
     pub validity_period: Period,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_supply_duration: Option<Duration>,
@@ -468,7 +468,7 @@ pub struct DispenseRequest<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MedicationRequest<'a> {
+pub(crate) struct MedicationRequest<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub extension: Vec<Extension<'a>>,
@@ -497,7 +497,7 @@ pub struct MedicationRequest<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MedicationStatement<'a> {
+pub(crate) struct MedicationStatement<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub extension: Vec<Extension<'a>>,
@@ -518,7 +518,7 @@ pub struct MedicationStatement<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Immunization<'a> {
+pub(crate) struct Immunization<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub extension: Vec<Extension<'a>>,
@@ -548,14 +548,14 @@ pub struct Immunization<'a> {
 }
 
 #[derive(Serialize)]
-pub struct ImmunizationPractitioner<'a> {
+pub(crate) struct ImmunizationPractitioner<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<CodeableConcept<'a>>,
     pub actor: Reference<'a>,
 }
 
 #[derive(Serialize)]
-pub struct ObservationRelated<'a> {
+pub(crate) struct ObservationRelated<'a> {
     #[serde(rename = "type")]
     pub type_: &'a str,
     pub target: Reference<'a>,
@@ -563,7 +563,7 @@ pub struct ObservationRelated<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Observation<'a> {
+pub(crate) struct Observation<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],
@@ -598,7 +598,7 @@ pub struct Observation<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ObservationComponent<'a> {
+pub(crate) struct ObservationComponent<'a> {
     pub code: CodeableConcept<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_quantity: Option<Quantity<'a>>,
@@ -606,7 +606,7 @@ pub struct ObservationComponent<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProcedureRequest<'a> {
+pub(crate) struct ProcedureRequest<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],
@@ -628,13 +628,13 @@ pub struct ProcedureRequest<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SpecimenCollection {
+pub(crate) struct SpecimenCollection {
     pub collected_date_time: Date,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Specimen<'a> {
+pub(crate) struct Specimen<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],
@@ -646,13 +646,13 @@ pub struct Specimen<'a> {
 }
 
 #[derive(Serialize)]
-pub struct Performer<'a> {
+pub(crate) struct Performer<'a> {
     pub actor: Reference<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DiagnosticReport<'a> {
+pub(crate) struct DiagnosticReport<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],
@@ -674,7 +674,7 @@ pub struct DiagnosticReport<'a> {
 }
 
 #[derive(Serialize)]
-pub struct Participant<'a> {
+pub(crate) struct Participant<'a> {
     #[serde(rename = "type")]
     pub type_: [CodeableConcept<'a>; 1],
     pub individual: Reference<'a>,
@@ -682,7 +682,7 @@ pub struct Participant<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Encounter<'a> {
+pub(crate) struct Encounter<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],
@@ -700,18 +700,18 @@ pub struct Encounter<'a> {
 
 /// `Encounter.location`: where the consultation took place.
 #[derive(Serialize)]
-pub struct EncounterLocation<'a> {
+pub(crate) struct EncounterLocation<'a> {
     pub location: Reference<'a>,
 }
 
 #[derive(Serialize)]
-pub struct ListEntry<'a> {
+pub(crate) struct ListEntry<'a> {
     pub item: Reference<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct List<'a> {
+pub(crate) struct List<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub meta: Meta<'a>,
@@ -743,7 +743,7 @@ pub struct List<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReferralRequest<'a> {
+pub(crate) struct ReferralRequest<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],
@@ -765,7 +765,7 @@ pub struct ReferralRequest<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Attachment<'a> {
+pub(crate) struct Attachment<'a> {
     pub content_type: &'a str,
     /// None for a placeholder: a document the provider cannot send.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -777,12 +777,12 @@ pub struct Attachment<'a> {
 }
 
 #[derive(Serialize)]
-pub struct DocumentContent<'a> {
+pub(crate) struct DocumentContent<'a> {
     pub attachment: Attachment<'a>,
 }
 
 #[derive(Serialize)]
-pub struct DocumentReference<'a> {
+pub(crate) struct DocumentReference<'a> {
     pub id: String,
     pub meta: Meta<'a>,
     pub identifier: [Identifier<'a>; 1],

@@ -7,11 +7,11 @@ use std::time::Duration;
 /// Marks a response the connection layer must not send: it closes the connection instead (an
 /// injected fault).
 #[derive(Debug, Clone, Copy)]
-pub struct DropConnection;
+pub(crate) struct DropConnection;
 
 /// Why guarded work gave no answer (each service says so in its own words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// The handler panicked: a bug, answered instead of taking the connection down.
     Panicked,
     /// Not done within this long.
@@ -19,7 +19,10 @@ pub enum Stopped {
 }
 
 /// Runs a handler's work, catching a panic and, when given, giving up after `timeout`.
-pub async fn guarded<F: Future>(work: F, timeout: Option<Duration>) -> Result<F::Output, Stopped> {
+pub(crate) async fn guarded<F: Future>(
+    work: F,
+    timeout: Option<Duration>,
+) -> Result<F::Output, Stopped> {
     use futures_util::FutureExt as _;
     let caught = std::panic::AssertUnwindSafe(work).catch_unwind();
     let done = match timeout {

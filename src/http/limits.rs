@@ -13,7 +13,7 @@ use super::{Body, closing, full};
 use crate::fhir::FhirError;
 
 /// Seconds a client is told to wait (`Retry-After`) when a bound is reached.
-pub const RETRY_AFTER_SECS: u64 = 1;
+pub(crate) const RETRY_AFTER_SECS: u64 = 1;
 
 /// Bytes of each request body that are not drawn from the budget: a PDS PATCH, a migrate's
 /// Parameters or a token request is served even while big bodies fill it.

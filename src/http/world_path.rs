@@ -1,10 +1,10 @@
 //! The path prefix that puts a request in a world (docs/worlds.md).
 
 /// The prefix that puts a request in a world.
-pub const WORLDS_PATH: &str = "/worlds/";
+pub(crate) const WORLDS_PATH: &str = "/worlds/";
 
 /// True for a world id: 1 to 40 of `a-z`, `0-9` and `-`.
-pub fn is_world_id(id: &str) -> bool {
+pub(crate) fn is_world_id(id: &str) -> bool {
     (1..=40).contains(&id.len())
         && id
             .bytes()
@@ -13,7 +13,7 @@ pub fn is_world_id(id: &str) -> bool {
 
 /// `/worlds/{id}/rest` as (`id`, `/rest`); `/worlds/{id}` as (`id`, ``). `None` for any other
 /// path (the default world's).
-pub fn world_prefix(path: &str) -> Option<(&str, &str)> {
+pub(crate) fn world_prefix(path: &str) -> Option<(&str, &str)> {
     let after = path.strip_prefix(WORLDS_PATH)?;
     let (id, rest) = match after.find('/') {
         Some(at) => after.split_at(at),

@@ -13,7 +13,7 @@ use http::{HeaderMap, Method, Request};
 use super::{BodyText, Entry, Headers, Journal, Ticket, jwt_of};
 
 /// A request on its way through a listener.
-pub struct Exchange {
+pub(crate) struct Exchange {
     ticket: Ticket,
     started: Instant,
     time: chrono::DateTime<chrono::Utc>,
@@ -25,7 +25,7 @@ pub struct Exchange {
 
 /// What an exchange came to: what only the service that answered knows.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub status: u16,
     /// `CODE: diagnostics`, when the request was refused.
     pub refusal: Option<String>,
@@ -41,11 +41,11 @@ pub struct Outcome {
 
 /// nginx's 444, "connection closed without response": the status journalled for a dropped
 /// connection.
-pub const DROPPED: u16 = 444;
+pub(crate) const DROPPED: u16 = 444;
 
 impl Exchange {
     /// Takes the request's place in `journal`.
-    pub fn begin(
+    pub(crate) fn begin(
         journal: &Journal,
         time: chrono::DateTime<chrono::Utc>,
         service: &'static str,
@@ -65,7 +65,7 @@ impl Exchange {
     }
 
     /// [`Exchange::begin`] for a request as it arrived (the path with its query).
-    pub fn of<B>(
+    pub(crate) fn of<B>(
         journal: &Journal,
         time: chrono::DateTime<chrono::Utc>,
         service: &'static str,
@@ -86,21 +86,21 @@ impl Exchange {
         )
     }
 
-    pub fn time(&self) -> chrono::DateTime<chrono::Utc> {
+    pub(crate) fn time(&self) -> chrono::DateTime<chrono::Utc> {
         self.time
     }
 
-    pub fn method(&self) -> &Method {
+    pub(crate) fn method(&self) -> &Method {
         &self.method
     }
 
     /// The path with its query, as sent.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 
     /// The first value of a request header (any case), as sent less surrounding spaces.
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.request_headers
             .all(name)
             .into_iter()
@@ -109,7 +109,7 @@ impl Exchange {
     }
 
     /// Files the entry; returns its sequence number.
-    pub fn finish(self, journal: &Journal, outcome: Outcome) -> u64 {
+    pub(crate) fn finish(self, journal: &Journal, outcome: Outcome) -> u64 {
         let header = |name: &str| self.header(name);
         let entry = Entry {
             sequence: 0,

@@ -24,7 +24,7 @@ pub struct JourneyAuth {
 }
 
 /// A signed client assertion for `token_url`, valid for four minutes.
-pub fn client_assertion(auth: &JourneyAuth, token_url: &str) -> Result<String, String> {
+pub(super) fn client_assertion(auth: &JourneyAuth, token_url: &str) -> Result<String, String> {
     let pem = std::fs::read(&auth.client_key).map_err(|e| {
         format!(
             "cannot read --client-key {}: {e}",
@@ -50,7 +50,7 @@ pub fn client_assertion(auth: &JourneyAuth, token_url: &str) -> Result<String, S
 }
 
 /// Posts a form to the token endpoint; the access token or a sentence saying why not.
-pub async fn token(
+pub(super) async fn token(
     client: &ConsumerClient,
     token_url: &str,
     form: &[(&str, &str)],
@@ -84,7 +84,7 @@ pub async fn token(
 }
 
 /// The simulated login: the code from the authorize redirect.
-pub async fn login_code(
+pub(super) async fn login_code(
     client: &ConsumerClient,
     base: &str,
     api_key: &str,

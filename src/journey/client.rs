@@ -15,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A response as the journey needs it, with how long it took.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -23,13 +23,13 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn json(&self) -> Option<serde_json::Value> {
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
 }
 
 #[derive(Clone)]
-pub struct ConsumerClient {
+pub(crate) struct ConsumerClient {
     plain: Client<HttpConnector, Full<Bytes>>,
     /// Present once the practice's client certificate is loaded: SSP needs it.
     tls: Option<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
@@ -37,7 +37,7 @@ pub struct ConsumerClient {
 
 impl ConsumerClient {
     /// Plain HTTP only (PDS and SDS), before the client certificate is known.
-    pub fn plain() -> Self {
+    pub(crate) fn plain() -> Self {
         Self {
             plain: Client::builder(TokioExecutor::new()).build_http(),
             tls: None,
@@ -45,7 +45,7 @@ impl ConsumerClient {
     }
 
     /// Plain HTTP, and HTTPS presenting the practice's client certificate.
-    pub fn with_tls(tls: rustls::ClientConfig) -> Self {
+    pub(crate) fn with_tls(tls: rustls::ClientConfig) -> Self {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -58,7 +58,7 @@ impl ConsumerClient {
     }
 
     /// Sends one request; the error is a sentence naming the URL and what went wrong.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,

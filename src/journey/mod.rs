@@ -15,8 +15,10 @@ mod steps;
 use std::path::PathBuf;
 
 pub use auth::JourneyAuth;
-pub use query::{Area, Operation, RetrieveQuery};
-pub use report::{JourneyOutcome, JourneyReport, RecordSummary, StepReport};
+pub(crate) use query::RetrieveQuery;
+pub use query::{Area, Operation};
+pub(crate) use report::StepReport;
+pub use report::{JourneyOutcome, JourneyReport};
 
 /// What the consumer is asked to do.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]

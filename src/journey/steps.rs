@@ -23,7 +23,7 @@ const FHIR_JSON: &str = "application/fhir+json;charset=utf-8";
 /// Ends the journey early with this outcome.
 type Stop = JourneyOutcome;
 
-pub struct Journey<'a, F: FnMut(&StepReport)> {
+pub(super) struct Journey<'a, F: FnMut(&StepReport)> {
     options: &'a JourneyOptions,
     on_step: F,
     steps: Vec<StepReport>,
@@ -46,7 +46,7 @@ struct ProviderAddress {
 }
 
 impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
-    pub fn new(options: &'a JourneyOptions, on_step: F) -> Self {
+    pub(super) fn new(options: &'a JourneyOptions, on_step: F) -> Self {
         Self {
             options,
             on_step,
@@ -56,7 +56,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         }
     }
 
-    pub async fn run(mut self) -> JourneyReport {
+    pub(super) async fn run(mut self) -> JourneyReport {
         let (outcome, record) = match self.play().await {
             Ok(record) => (JourneyOutcome::Received, Some(record)),
             Err(stop) => (stop, None),

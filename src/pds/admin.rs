@@ -19,11 +19,11 @@ use crate::http::query_pairs;
 use crate::scenario::World;
 
 /// The request header that resets the patient a request names.
-pub const RESET_HEADER: &str = "x-sandbox-reset";
+pub(crate) const RESET_HEADER: &str = "x-sandbox-reset";
 
 /// `POST /_admin/pds/patients/{nhsNumber}/reset`, given the path after `/_admin/pds/patients/`;
 /// `None` when the path is not this route.
-pub fn reset_route(store: &PdsStore, world: &World, rest: &str) -> Option<Response<Bytes>> {
+pub(crate) fn reset_route(store: &PdsStore, world: &World, rest: &str) -> Option<Response<Bytes>> {
     let nhs = rest.strip_suffix("/reset")?;
     let resp = match store.reset_patient(world, nhs) {
         Some(done) => {
@@ -42,7 +42,7 @@ pub fn reset_route(store: &PdsStore, world: &World, rest: &str) -> Option<Respon
 }
 
 /// Applies `X-Sandbox-Reset: patient` if the request carries it; any other value is refused.
-pub fn reset_from_header(
+pub(crate) fn reset_from_header(
     store: &PdsStore,
     world: &World,
     req: &Request<Bytes>,

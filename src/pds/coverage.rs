@@ -42,7 +42,7 @@ fn with_etag(mut resp: Response<Bytes>, version: u64) -> Response<Bytes> {
 
 /// `GET /Coverage?subscriber:identifier={nhsNumber}`: headers, the query's shape, the NHS
 /// number, the patient, then the searchset.
-pub fn search(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
+pub(crate) fn search(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     let pairs = query_pairs(req.uri().query());
@@ -87,7 +87,7 @@ fn required<'v>(body: &'v Value, pointer: &str, field: &str) -> Result<&'v Value
 
 /// Checks a posted Coverage as PDS does (missing values first, then invalid ones) and returns
 /// the Coverage to hold and its subscriber's NHS number.
-pub fn read_posted(body: &[u8]) -> Result<(Value, String), FhirError> {
+pub(crate) fn read_posted(body: &[u8]) -> Result<(Value, String), FhirError> {
     let body: Value = serde_json::from_slice(body).map_err(|e| {
         FhirError::new(
             SpineCode::InvalidUpdate,
@@ -176,7 +176,7 @@ pub fn read_posted(body: &[u8]) -> Result<(Value, String), FhirError> {
 
 /// `POST /Coverage`: `If-Match` present, a `Content-Type`, `X-Request-ID`, authorisation, the
 /// body, the subscriber, then (atomically, in the store) the version and the replacement.
-pub fn post(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
+pub(crate) fn post(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
     let version = if_match(req.headers())?;
     let content_type = req
         .headers()

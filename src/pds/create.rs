@@ -13,7 +13,7 @@ use super::{BASE_PATH, Pds, check_authorization, check_request_id, patch, patien
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode, systems};
 
 /// The extension that says who registers the patient; required, not kept on the record.
-pub const REGISTERING_AUTHORITY: &str =
+pub(crate) const REGISTERING_AUTHORITY: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-RegisteringAuthority";
 
 /// What a create request may hold (PDS's `PatientCreateRequest`: no other properties).
@@ -54,7 +54,7 @@ fn invalid(value: &Value, field: &str) -> FhirError {
 /// Checks a create request in the order PDS reports problems: missing elements, their shapes,
 /// unknown properties, the registering authority, then the rules a change to a record must
 /// keep. Returns the body as the record's starting content (without identity or meta).
-pub fn check_request(body: &[u8], today: chrono::NaiveDate) -> Result<Value, FhirError> {
+pub(crate) fn check_request(body: &[u8], today: chrono::NaiveDate) -> Result<Value, FhirError> {
     let body: Value = serde_json::from_slice(body).map_err(|e| {
         FhirError::new(
             SpineCode::InvalidValue,
@@ -235,7 +235,10 @@ fn found(code: &str, display: &str, diagnostics: String) -> Response<Bytes> {
 }
 
 /// `POST /Patient`: headers, the body's checks, the match, then the allocation.
-pub fn create_patient(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
+pub(crate) fn create_patient(
+    pds: &Pds,
+    req: &Request<Bytes>,
+) -> Result<Response<Bytes>, FhirError> {
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     let content_type = req

@@ -12,24 +12,24 @@ use crate::scenario::demographics::{
     WRITTEN_FORMATS, language_accepted,
 };
 
-pub const NOMINATED_PHARMACY: &str =
+pub(crate) const NOMINATED_PHARMACY: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy";
-pub const PREFERRED_DISPENSER: &str =
+pub(crate) const PREFERRED_DISPENSER: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization";
-pub const MEDICAL_APPLIANCE_SUPPLIER: &str =
+pub(crate) const MEDICAL_APPLIANCE_SUPPLIER: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicalApplianceSupplier";
-pub const COMMUNICATION: &str =
+pub(crate) const COMMUNICATION: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication";
-pub const CONTACT_PREFERENCE: &str =
+pub(crate) const CONTACT_PREFERENCE: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ContactPreference";
-pub const HUMAN_LANGUAGE: &str = "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage";
-pub const CONTACT_METHOD_CODES: &str =
+pub(crate) const HUMAN_LANGUAGE: &str = "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage";
+pub(crate) const CONTACT_METHOD_CODES: &str =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredContactMethod";
-pub const WRITTEN_FORMAT_CODES: &str =
+pub(crate) const WRITTEN_FORMAT_CODES: &str =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredWrittenCommunicationFormat";
-pub const CONTACT_RANK: &str =
+pub(crate) const CONTACT_RANK: &str =
     "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank";
-pub const COPY_CORRESPONDENCE: &str =
+pub(crate) const COPY_CORRESPONDENCE: &str =
     "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator";
 
 /// Extensions a GP system may add, change or remove with a PATCH (and at most one of each).
@@ -42,7 +42,7 @@ const UPDATABLE: [&str; 6] = [
     CONTACT_PREFERENCE,
 ];
 
-pub fn pharmacy(kind: PharmacyKind, ods: &str) -> Value {
+pub(crate) fn pharmacy(kind: PharmacyKind, ods: &str) -> Value {
     let url = match kind {
         PharmacyKind::Nominated => NOMINATED_PHARMACY,
         PharmacyKind::PreferredDispenser => PREFERRED_DISPENSER,
@@ -52,7 +52,7 @@ pub fn pharmacy(kind: PharmacyKind, ods: &str) -> Value {
         "system": systems::ODS_ORGANIZATION_CODE, "value": ods } } })
 }
 
-pub fn death_notification(status: DeathNotification, effective: &str) -> Value {
+pub(crate) fn death_notification(status: DeathNotification, effective: &str) -> Value {
     let (code, display) = match status {
         DeathNotification::Formal => (
             "2",
@@ -74,7 +74,7 @@ pub fn death_notification(status: DeathNotification, effective: &str) -> Value {
     })
 }
 
-pub fn communication(c: &Communication) -> Value {
+pub(crate) fn communication(c: &Communication) -> Value {
     let mut parts = vec![
         json!({ "url": "language", "valueCodeableConcept": { "coding": [{
         "system": HUMAN_LANGUAGE, "version": "1.0.0", "code": c.language, "display": c.display }] } }),
@@ -85,7 +85,7 @@ pub fn communication(c: &Communication) -> Value {
     json!({ "url": COMMUNICATION, "extension": parts })
 }
 
-pub fn contact_preferences(c: &ContactPreferences) -> Value {
+pub(crate) fn contact_preferences(c: &ContactPreferences) -> Value {
     let mut parts = Vec::new();
     if let Some((code, display)) = c.written_format {
         parts.push(
@@ -151,7 +151,7 @@ fn extensions(doc: &Value) -> &[Value] {
 }
 
 /// The death notification status code held (`1`, `2`, `U`), if any.
-pub fn death_status(doc: &Value) -> Option<&str> {
+pub(crate) fn death_status(doc: &Value) -> Option<&str> {
     extensions(doc)
         .iter()
         .find(|e| e["url"] == systems::DEATH_NOTIFICATION_STATUS)
@@ -178,7 +178,11 @@ fn death_date(value: &Value) -> Option<NaiveDate> {
 }
 
 /// The rules on `deceasedDateTime` and the death notification, checked when either changed.
-pub fn check_death(before: &Value, after: &Value, today: NaiveDate) -> Result<(), FhirError> {
+pub(crate) fn check_death(
+    before: &Value,
+    after: &Value,
+    today: NaiveDate,
+) -> Result<(), FhirError> {
     let date_changed = before.get("deceasedDateTime") != after.get("deceasedDateTime");
     let status_before = death_status(before);
     let status_after = death_status(after);
@@ -262,7 +266,7 @@ pub fn check_death(before: &Value, after: &Value, today: NaiveDate) -> Result<()
 
 /// Each extension item the PATCH added or changed must be one a GP system may update and be
 /// well formed; those it removed must be removable; at most one of each kind.
-pub fn check_extensions(before: &Value, after: &Value) -> Result<(), FhirError> {
+pub(crate) fn check_extensions(before: &Value, after: &Value) -> Result<(), FhirError> {
     let items = match after.get("extension") {
         None => &[][..],
         Some(Value::Array(items)) => items.as_slice(),

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 /// The elements whose past PDS keeps.
-pub const KEPT: [&str; 3] = ["name", "address", "telecom"];
+pub(crate) const KEPT: [&str; 3] = ["name", "address", "telecom"];
 
 /// A patient's historic items, per element, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]

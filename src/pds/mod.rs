@@ -17,20 +17,20 @@
 //! Every response, errors included, echoes `X-Request-ID` and `X-Correlation-ID`. A request
 //! with `X-Sandbox-Reset: patient` first resets the patient it names ([`admin`]).
 
-pub mod admin;
-pub mod coverage;
-pub mod create;
-pub mod extensions;
-pub mod history;
-pub mod patch;
-pub mod patient;
-pub mod search;
-pub mod store;
+pub(crate) mod admin;
+pub(crate) mod coverage;
+pub(crate) mod create;
+pub(crate) mod extensions;
+pub(crate) mod history;
+pub(crate) mod patch;
+pub(crate) mod patient;
+pub(crate) mod search;
+pub(crate) mod store;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 
-pub use store::PdsStore;
+pub(crate) use store::PdsStore;
 
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FHIR_JSON, FhirError, OutcomeStyle, SpineCode};
@@ -43,7 +43,7 @@ use crate::clock::Clock;
 use crate::platform::Platform;
 use crate::scenario::World;
 
-pub const BASE_PATH: &str = "/personal-demographics/FHIR/R4";
+pub(crate) const BASE_PATH: &str = "/personal-demographics/FHIR/R4";
 
 /// What PDS can touch: its records, the world they were seeded from, the clock, the platform's
 /// checks in front of it and the URL it advertises. Nothing of SDS, SSP or the providers.
@@ -57,13 +57,13 @@ pub struct Pds {
 }
 
 /// Request and response header names PDS uses.
-pub mod headers {
-    pub const X_REQUEST_ID: &str = "x-request-id";
-    pub const X_CORRELATION_ID: &str = "x-correlation-id";
-    pub const IF_MATCH: &str = "if-match";
+pub(crate) mod headers {
+    pub(crate) const X_REQUEST_ID: &str = "x-request-id";
+    pub(crate) const X_CORRELATION_ID: &str = "x-correlation-id";
+    pub(crate) const IF_MATCH: &str = "if-match";
 }
 
-pub async fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
+pub(crate) async fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
     // With `auth: required` the platform's proxy checks the token before PDS sees anything.
     let checked = pds
         .platform
@@ -234,7 +234,7 @@ fn patient_response(read: store::PatientRead) -> Response<Bytes> {
 }
 
 /// `GET /Patient/{nhsNumber}`, checks in the mock's order: headers, NHS number, patient.
-pub fn read_patient(
+pub(crate) fn read_patient(
     pds: &Pds,
     req: &Request<Bytes>,
     nhs: &str,
@@ -278,7 +278,7 @@ fn if_match(headers: &HeaderMap) -> Result<String, FhirError> {
 /// `PATCH /Patient/{nhsNumber}`, checks in the official mock's order: NHS number, `If-Match`
 /// present, JSON `Content-Type`, `X-Request-ID`, authorisation, patient exists, `patches`
 /// present, then (atomically, in the store) version, operations, rules and the apply.
-pub fn update_patient(
+pub(crate) fn update_patient(
     pds: &Pds,
     req: &Request<Bytes>,
     nhs: &str,
@@ -319,7 +319,7 @@ pub fn update_patient(
 
 /// `GET /Patient/{nhsNumber}/RelatedPerson`: a searchset of the patient's related people (none:
 /// `total` 0 and no `entry`), or with an object id the one RelatedPerson.
-pub fn related_people(
+pub(crate) fn related_people(
     pds: &Pds,
     req: &Request<Bytes>,
     nhs: &str,
@@ -370,7 +370,10 @@ pub fn related_people(
 }
 
 /// `GET /Patient?...`: headers first, then the query (mock order), then the match.
-pub fn search_patients(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
+pub(crate) fn search_patients(
+    pds: &Pds,
+    req: &Request<Bytes>,
+) -> Result<Response<Bytes>, FhirError> {
     check_request_id(req.headers())?;
     check_authorization(req.headers())?;
     let search = search::parse(&query_pairs(req.uri().query()))?;

@@ -97,7 +97,7 @@ fn quoted(value: &Value) -> String {
 
 /// The body's shape: an object with a non-empty `patches` array. Checked before the version
 /// (the official mock's order), so a body without patches is a 400 even with a stale `If-Match`.
-pub fn read_patches(body: &[u8]) -> Result<Vec<Value>, FhirError> {
+pub(crate) fn read_patches(body: &[u8]) -> Result<Vec<Value>, FhirError> {
     let document: Value = serde_json::from_slice(body).map_err(|e| {
         invalid_update(format_args!(
             "the body is not JSON ({e}); send {{\"patches\": [...]}}"
@@ -114,7 +114,7 @@ pub fn read_patches(body: &[u8]) -> Result<Vec<Value>, FhirError> {
 
 /// Every patch operation well formed: a known `op`, a JSON Pointer `path`, a `value` where the
 /// operation needs one. Fields are named by their index in `patches` (`0/op`), as PDS does.
-pub fn parse_ops(patches: &[Value]) -> Result<Vec<PatchOp>, FhirError> {
+pub(crate) fn parse_ops(patches: &[Value]) -> Result<Vec<PatchOp>, FhirError> {
     patches
         .iter()
         .enumerate()
@@ -241,7 +241,11 @@ impl Identified {
 
 /// Applies `ops` to a copy of `current` and checks PDS's rules on the result; `current` itself is
 /// never touched. The result still has the old `meta.versionId`: the store bumps it.
-pub fn apply(current: &Value, ops: &[PatchOp], rules: &UpdateRules) -> Result<Value, FhirError> {
+pub(crate) fn apply(
+    current: &Value,
+    ops: &[PatchOp],
+    rules: &UpdateRules,
+) -> Result<Value, FhirError> {
     let mut working = current.clone();
     let mut identified = Identified::default();
     for (n, op) in ops.iter().enumerate() {

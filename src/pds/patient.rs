@@ -11,21 +11,21 @@ use crate::scenario::record_details::{AddressKeys, Coverage, Period, Removal};
 use crate::scenario::{Address, HumanName, Patient};
 
 /// PDS's extension for a contact system FHIR has no code for (a textphone is `system: other`).
-pub const OTHER_CONTACT_SYSTEM: &str =
+pub(crate) const OTHER_CONTACT_SYSTEM: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OtherContactSystem";
 const OTHER_CONTACT_SYSTEM_CODES: &str =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-OtherContactSystem";
 const ADDRESS_KEY: &str = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey";
 const ADDRESS_KEY_TYPES: &str = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType";
-pub const REMOVAL_FROM_REGISTRATION: &str =
+pub(crate) const REMOVAL_FROM_REGISTRATION: &str =
     "https://fhir.nhs.uk/StructureDefinition/Extension-PDS-RemovalFromRegistration";
 const REMOVAL_REASON_CODES: &str = "https://fhir.nhs.uk/CodeSystem/PDS-RemovalReasonExitCode";
 /// FHIR's core extension for place of birth.
-pub const BIRTH_PLACE: &str = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace";
+pub(crate) const BIRTH_PLACE: &str = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace";
 
 /// A stable object id (8 upper-case hex digits, the shape PDS uses, e.g. `254406A3`) for the
 /// `n`th object of `element` in a scenario patient, so ids survive `POST /_admin/reset`.
-pub fn stable_object_id(nhs_number: &str, element: &str, n: usize) -> String {
+pub(crate) fn stable_object_id(nhs_number: &str, element: &str, n: usize) -> String {
     // FNV-1a: deterministic across runs and platforms, unlike std's RandomState.
     let mut hash: u32 = 0x811c_9dc5;
     for byte in nhs_number
@@ -40,7 +40,7 @@ pub fn stable_object_id(nhs_number: &str, element: &str, n: usize) -> String {
 }
 
 /// An id for an object a PATCH adds: PDS assigns these itself.
-pub fn new_object_id() -> String {
+pub(crate) fn new_object_id() -> String {
     let id = uuid::Uuid::new_v4()
         .simple()
         .to_string()
@@ -49,7 +49,7 @@ pub fn new_object_id() -> String {
 }
 
 /// The registered practice as PDS writes it: identifier only, no `reference` (`docs/pds.md`).
-pub fn general_practitioner(id: &str, ods: &str, start: Option<&str>) -> Value {
+pub(crate) fn general_practitioner(id: &str, ods: &str, start: Option<&str>) -> Value {
     let mut identifier = json!({ "system": systems::ODS_ORGANIZATION_CODE, "value": ods });
     if let Some(start) = start {
         identifier["period"] = json!({ "start": start });
@@ -62,7 +62,7 @@ pub fn general_practitioner(id: &str, ods: &str, start: Option<&str>) -> Value {
 /// see. Extensions come in the order PDS's own example record has them (pharmacies, death,
 /// communication, contact preferences), so a PATCH written against that record finds them at
 /// the same indexes.
-pub fn from_scenario(p: &Patient) -> Value {
+pub(crate) fn from_scenario(p: &Patient) -> Value {
     let nhs = p.nhs_number.as_str();
     let d = &p.demographics;
     let (verification_code, verification_display) = if p.nhs_number_verified {
@@ -286,10 +286,10 @@ fn period_json(p: &Period) -> Value {
 }
 
 /// ISO 3166 country codes (the issuing country of a card).
-pub const ISO_3166: &str = "urn:iso:std:iso:3166";
+pub(crate) const ISO_3166: &str = "urn:iso:std:iso:3166";
 
 /// The Coverage PDS holds for a scenario patient's card.
-pub fn coverage_from_scenario(nhs_number: &str, c: &Coverage) -> Value {
+pub(crate) fn coverage_from_scenario(nhs_number: &str, c: &Coverage) -> Value {
     json!({
         "resourceType": "Coverage",
         "status": "active",
@@ -306,7 +306,7 @@ pub fn coverage_from_scenario(nhs_number: &str, c: &Coverage) -> Value {
 
 /// The history PDS starts with for a scenario patient: the names, addresses and contact
 /// details written as historic (`super::history`).
-pub fn history_from_scenario(p: &Patient) -> History {
+pub(crate) fn history_from_scenario(p: &Patient) -> History {
     let details = &p.demographics.details;
     let nhs = p.nhs_number.as_str();
     History {
@@ -406,7 +406,7 @@ fn telecom_list(list: &[Telecom], id_for: impl Fn(usize) -> String) -> Value {
 }
 
 /// The RelatedPerson resources PDS holds for a scenario patient (`GET /Patient/{nhs}/RelatedPerson`).
-pub fn related_people(p: &Patient) -> Vec<Value> {
+pub(crate) fn related_people(p: &Patient) -> Vec<Value> {
     let nhs = p.nhs_number.as_str();
     p.demographics
         .related_people
@@ -498,20 +498,20 @@ fn home_address(id: Option<&str>, a: &Address) -> Value {
 }
 
 /// Whether the record carries the restricted (`R`) confidentiality label.
-pub fn is_restricted(patient: &Value) -> bool {
+pub(crate) fn is_restricted(patient: &Value) -> bool {
     patient["meta"]["security"]
         .as_array()
         .is_some_and(|labels| labels.iter().any(|l| l["code"] == "R" || l["code"] == "V"))
 }
 
 /// The ODS code of `generalPractitioner[0]`, the one registered practice PDS holds.
-pub fn registered_practice(patient: &Value) -> Option<&str> {
+pub(crate) fn registered_practice(patient: &Value) -> Option<&str> {
     patient["generalPractitioner"][0]["identifier"]["value"].as_str()
 }
 
 /// What `GET /Patient/{nhs}` returns: the whole record, except that a restricted patient's
 /// location (address, telecom, registered practice) is removed (`docs/pds.md`).
-pub fn read_view(patient: &Value) -> Value {
+pub(crate) fn read_view(patient: &Value) -> Value {
     let mut view = patient.clone();
     if is_restricted(patient)
         && let Some(fields) = view.as_object_mut()
@@ -526,7 +526,7 @@ pub fn read_view(patient: &Value) -> Value {
 /// What a search returns for a match: the reduced Patient (usual, nickname and temporary names;
 /// home address; contact details; registered GP; death details; the restricted flag), with a
 /// restricted patient's location and contacts removed (`docs/pds.md`).
-pub fn search_view(patient: &Value) -> Value {
+pub(crate) fn search_view(patient: &Value) -> Value {
     let mut view = patient.clone();
     let restricted = is_restricted(patient);
     if let Some(fields) = view.as_object_mut() {

@@ -17,7 +17,7 @@ use super::patient;
 use crate::fhir::{FhirError, SpineCode};
 
 /// PDS's upper bound on `_max-results` (healthcare-worker access mode).
-pub const MAX_RESULTS: usize = 50;
+pub(crate) const MAX_RESULTS: usize = 50;
 
 const KNOWN_PARAMETERS: [&str; 15] = [
     "family",
@@ -86,7 +86,7 @@ impl DateBound {
 
 /// A checked search.
 #[derive(Debug, Clone, Default)]
-pub struct Search {
+pub(crate) struct Search {
     family: Option<String>,
     given: Vec<String>,
     gender: Option<String>,
@@ -132,13 +132,13 @@ fn boolean(value: &str, field: &str) -> Result<bool, FhirError> {
 }
 
 /// What a wildcard match of a name counts for in the score (see the module docs).
-pub const WILDCARD_NAME: f64 = 0.5029;
+pub(crate) const WILDCARD_NAME: f64 = 0.5029;
 /// What a wildcard match of a postcode counts for.
-pub const WILDCARD_POSTCODE: f64 = 0.86;
+pub(crate) const WILDCARD_POSTCODE: f64 = 0.86;
 
 /// Checks the query in the official mock's order: something given, no unknown parameter, dates
 /// well formed, then the other values, a birth date, and a combination PDS will search on.
-pub fn parse(pairs: &[(String, String)]) -> Result<Search, FhirError> {
+pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Search, FhirError> {
     // A bare `=` or `&&` (left by some clients and by the official collection) names nothing.
     let named: Vec<(String, String)>;
     let pairs = if pairs.iter().any(|(k, v)| k.is_empty() && v.is_empty()) {
@@ -323,14 +323,14 @@ fn check_wildcards(s: &Search) -> Result<(), FhirError> {
 }
 
 /// A patient that matched, with its score.
-pub struct Match {
+pub(crate) struct Match {
     pub patient: Value,
     pub score: f64,
 }
 
 impl Search {
     /// Whether restricted patients take part: not when searching by postcode or practice.
-    pub fn admits_restricted(&self) -> bool {
+    pub(crate) fn admits_restricted(&self) -> bool {
         self.postcode.is_none() && self.general_practitioner.is_none()
     }
 
@@ -341,7 +341,7 @@ impl Search {
 
     /// The score of `patient` (a full record, with its `history`) for this search, or `None` if
     /// it does not match.
-    pub fn score(&self, patient: &Value, history: &History) -> Option<f64> {
+    pub(crate) fn score(&self, patient: &Value, history: &History) -> Option<f64> {
         if patient::is_restricted(patient) && !self.admits_restricted() {
             return None;
         }
@@ -603,7 +603,7 @@ fn similarity(a: &str, b: &str) -> f64 {
 
 /// The searchset Bundle as PDS returns it: no `id` or `link`, a `timestamp`, and entries with a
 /// `score` (no `mode`), best first; no `entry` at all when nothing matched.
-pub fn bundle(
+pub(crate) fn bundle(
     patient_base: &str,
     matches: Vec<Match>,
     now: chrono::DateTime<chrono::Utc>,

@@ -387,7 +387,7 @@ fn restricted(nhs_number: &str) -> FhirError {
 }
 
 /// PDS's 404 for an NHS number it does not hold (the official stub says `information`).
-pub fn not_found(nhs_number: &str) -> FhirError {
+pub(crate) fn not_found(nhs_number: &str) -> FhirError {
     FhirError::new(
         SpineCode::ResourceNotFound,
         format!("Patient {nhs_number} is not held on PDS"),

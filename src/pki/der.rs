@@ -12,8 +12,6 @@ use std::net::IpAddr;
 pub const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
 /// `id-at-serialNumber` (2.5.4.5): where a sandbox client certificate carries its ASID.
 pub const OID_SERIAL_NUMBER: &[u8] = &[0x55, 0x04, 0x05];
-/// `id-at-organizationalUnitName` (2.5.4.11).
-pub const OID_ORGANIZATIONAL_UNIT: &[u8] = &[0x55, 0x04, 0x0b];
 /// `id-ce-subjectAltName` (2.5.29.17).
 const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 /// `id-ce-subjectKeyIdentifier` (2.5.29.14).
@@ -244,7 +242,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, DerError> {
 }
 
 /// The arcs of an OID from its content bytes (`55 04 03` is 2.5.4.3).
-pub fn oid_arcs(bytes: &[u8]) -> Option<Vec<u64>> {
+pub(crate) fn oid_arcs(bytes: &[u8]) -> Option<Vec<u64>> {
     let mut arcs = Vec::new();
     let mut value: u64 = 0;
     for (i, b) in bytes.iter().enumerate() {

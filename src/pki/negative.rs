@@ -22,9 +22,9 @@ use rcgen::{
 use super::{Authority, Issued, Layout, PkiError, Report, SSP_COMMON_NAME, Validity, leaf_params};
 
 /// The folder, inside the certificates folder, of the negative set.
-pub const NEGATIVE_DIR: &str = "ssp-negative";
+pub(crate) const NEGATIVE_DIR: &str = "ssp-negative";
 /// The host the wrong-host certificate names.
-pub const WRONG_HOST: &str = "wrong-host.sandbox.invalid";
+pub(crate) const WRONG_HOST: &str = "wrong-host.sandbox.invalid";
 
 impl Layout {
     pub fn negative_dir(&self) -> PathBuf {
@@ -88,7 +88,7 @@ impl Authority {
 
 /// Writes the negative set into `dir/ssp-negative/`, issued by the CA in `dir`; an existing set
 /// (its `crl.pem`) is kept whole.
-pub fn ensure_negative_set(dir: &Path) -> Result<Report, PkiError> {
+pub(crate) fn ensure_negative_set(dir: &Path) -> Result<Report, PkiError> {
     let layout = Layout::new(dir);
     let out = layout.negative_dir();
     let mut report = Report::default();

@@ -13,7 +13,7 @@ use rcgen::{DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair};
 use super::{Authority, Issued, Layout, PkiError, Report, Validity, leaf_params, san_for};
 
 /// The folder, inside the certificates folder, of provider server certificates.
-pub const PROVIDERS_DIR: &str = "providers";
+pub(crate) const PROVIDERS_DIR: &str = "providers";
 
 impl Layout {
     pub fn provider_cert(&self, fqdn: &str) -> PathBuf {

@@ -120,7 +120,7 @@ fn plain_serde_words(message: &str) -> String {
 }
 
 /// Longest latency a rule may ask for: beyond it the sandbox's own request timeout answers.
-pub const MAX_LATENCY_MS: u64 = 10 * 60 * 1000;
+pub(crate) const MAX_LATENCY_MS: u64 = 10 * 60 * 1000;
 
 impl FaultSpec {
     /// Reads and checks a rule from JSON (the admin API); errors name the field.
@@ -332,7 +332,7 @@ pub struct SavedRule {
 }
 
 /// `*` matches any run of characters (including `/`); everything else literally.
-pub fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     let [first, middle @ .., last] = parts.as_slice() else {
         return pattern == text;
@@ -374,7 +374,7 @@ pub struct Injection {
     pub note: String,
 }
 
-pub use crate::http::DropConnection;
+pub(crate) use crate::http::DropConnection;
 
 impl Injection {
     /// Waits the injected latency, then gives the answer that replaces the service's, if the
@@ -547,7 +547,7 @@ impl Faults {
 
 /// The answer a service gives for an injected status: the body the real service (or the API
 /// platform in front of it) sends.
-pub fn status_response(
+pub(crate) fn status_response(
     service: Service,
     status: u16,
     retry_after: Option<u64>,
@@ -639,7 +639,7 @@ pub fn status_response(
 }
 
 /// A PDS-dialect (R4) error with the code and display given as they are.
-pub fn r4_error(
+pub(crate) fn r4_error(
     status: StatusCode,
     issue_type: &'static str,
     code: &str,
@@ -657,7 +657,7 @@ pub fn r4_error(
 }
 
 /// The API platform's 429 when an application (named) or the whole API is over its rate.
-pub fn platform_spike_arrest(app: Option<&str>) -> FhirError {
+pub(crate) fn platform_spike_arrest(app: Option<&str>) -> FhirError {
     let diagnostics = match app {
         Some(name) => format!(
             "Your application, {name}, has created a spike in traffic and is being rate limited. Please reduce the frequency of your requests. Please see: https://digital.nhs.uk/developer/guides-and-documentation/reference-guide#rate-limits for more details."

@@ -14,11 +14,11 @@ use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 
 /// RSA modulus sizes the command accepts (the platform asks for 4096).
-pub const BITS: [usize; 3] = [2048, 3072, 4096];
+pub(crate) const BITS: [usize; 3] = [2048, 3072, 4096];
 
 /// Why no key pair was written.
 #[derive(Debug, thiserror::Error)]
-pub enum KeysError {
+pub(crate) enum KeysError {
     #[error("--kid '{0}' cannot name files: use letters, digits, '-', '_' or '.' (e.g. test-1)")]
     BadKid(String),
     #[error("--bits {0} is not offered: use 2048, 3072 or 4096 (the platform asks for 4096)")]
@@ -36,7 +36,7 @@ pub enum KeysError {
 
 /// What was written.
 #[derive(Debug, Clone)]
-pub struct KeyFiles {
+pub(crate) struct KeyFiles {
     /// PKCS#8 private key, PEM (`--client-key` of `spine-sandbox journey`).
     pub private_key: PathBuf,
     /// SubjectPublicKeyInfo, PEM (scenario `public_key:` with `kid:`).
@@ -56,7 +56,7 @@ fn valid_kid(kid: &str) -> bool {
 }
 
 /// The JWKS document for one RSA public key.
-pub fn jwks(kid: &str, public: &rsa::PublicKey) -> serde_json::Value {
+pub(crate) fn jwks(kid: &str, public: &rsa::PublicKey) -> serde_json::Value {
     serde_json::json!({
         "keys": [{
             "kty": "RSA",
@@ -72,7 +72,7 @@ pub fn jwks(kid: &str, public: &rsa::PublicKey) -> serde_json::Value {
 /// Makes a fresh RSA key pair of `bits` and writes `<kid>.key.pem`, `<kid>.pub.pem` and
 /// `<kid>.jwks.json` into `out` (created if missing). Nothing is overwritten: if any of the
 /// three exists, nothing is written.
-pub fn write_key_pair(out: &Path, kid: &str, bits: usize) -> Result<KeyFiles, KeysError> {
+pub(crate) fn write_key_pair(out: &Path, kid: &str, bits: usize) -> Result<KeyFiles, KeysError> {
     if !valid_kid(kid) {
         return Err(KeysError::BadKid(kid.to_owned()));
     }

@@ -2,9 +2,9 @@
 //! ([`oauth`]; off unless `auth: required`), per-application rate limits, and faults injected on
 //! demand ([`faults`]).
 
-pub mod faults;
-pub mod keys;
-pub mod oauth;
+pub(crate) mod faults;
+pub(crate) mod keys;
+pub(crate) mod oauth;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -12,8 +12,8 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use crate::fhir::FhirError;
 use crate::http::query_pairs;
 
-pub use faults::{FaultSpec, Faults};
-pub use oauth::OAuth;
+pub(crate) use faults::{FaultSpec, Faults};
+pub(crate) use oauth::OAuth;
 
 /// A consumer application registered with the platform (scenario `applications:`).
 #[derive(Debug, Clone)]
@@ -93,13 +93,13 @@ impl Platform {
 }
 
 /// True for the paths the platform's OAuth endpoints live at.
-pub fn is_oauth_path(path: &str) -> bool {
+pub(crate) fn is_oauth_path(path: &str) -> bool {
     path.starts_with("/oauth2/")
 }
 
 /// `POST /oauth2/token`, `GET /oauth2/authorize`; `public_url` is the world's base URL (the
 /// token endpoint's address, the audience of client assertions).
-pub fn handle_oauth(
+pub(crate) fn handle_oauth(
     platform: &Platform,
     now: chrono::DateTime<chrono::Utc>,
     public_url: &str,

@@ -37,13 +37,14 @@ use super::{Application, faults};
 use crate::fhir::FhirError;
 
 mod saved;
-pub use saved::SavedOAuth;
+pub(crate) use saved::SavedOAuth;
 
-pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const CLIENT_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Seconds an access token lives (the platform answers `"expires_in": "599"`).
-pub const TOKEN_LIFETIME_SECS: i64 = 599;
+pub(crate) const TOKEN_LIFETIME_SECS: i64 = 599;
 /// The role a simulated login gets when none is asked for.
-pub const DEFAULT_ROLE: &str = "555254240100";
+pub(crate) const DEFAULT_ROLE: &str = "555254240100";
 
 /// Who a token was issued to.
 #[derive(Debug, Clone)]
@@ -182,7 +183,7 @@ pub struct OAuth {
 
 /// An error as the token endpoint answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthError {
+pub(crate) struct OAuthError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
@@ -219,7 +220,7 @@ fn refuse(status: u16, description: impl Into<String>) -> OAuthError {
 }
 
 impl OAuthError {
-    pub fn to_response(&self) -> Response<Bytes> {
+    pub(crate) fn to_response(&self) -> Response<Bytes> {
         json_response(
             self.status,
             &json!({
@@ -739,7 +740,7 @@ impl std::fmt::Debug for PublicKey {
 }
 
 /// Reads a JWKS document's RSA keys (each needs a `kid`), or says what is wrong.
-pub fn keys_from_jwks(text: &str) -> Result<Vec<PublicKey>, String> {
+pub(crate) fn keys_from_jwks(text: &str) -> Result<Vec<PublicKey>, String> {
     let set: jsonwebtoken::jwk::JwkSet =
         serde_json::from_str(text).map_err(|e| format!("not a JWKS document: {e}"))?;
     if set.keys.is_empty() {
@@ -761,7 +762,7 @@ pub fn keys_from_jwks(text: &str) -> Result<Vec<PublicKey>, String> {
 }
 
 /// Reads an RSA public key in PEM.
-pub fn key_from_pem(kid: &str, pem: &[u8]) -> Result<PublicKey, String> {
+pub(crate) fn key_from_pem(kid: &str, pem: &[u8]) -> Result<PublicKey, String> {
     DecodingKey::from_rsa_pem(pem)
         .map(|key| PublicKey {
             kid: kid.to_owned(),

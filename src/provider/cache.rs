@@ -28,8 +28,9 @@ use bytes::Bytes;
 use crate::http::Pieces;
 use crate::journal::BODY_LIMIT;
 
+#[cfg(test)]
 /// 256 MiB: the shipped scenarios' Bundles, both sensitivity choices, take a few MB.
-pub const DEFAULT_MAX_BYTES: u64 = crate::config::DEFAULT_MIGRATE_CACHE_MAX_BYTES;
+pub(crate) const DEFAULT_MAX_BYTES: u64 = crate::config::DEFAULT_MIGRATE_CACHE_MAX_BYTES;
 
 /// What each kept Bundle costs beyond its bytes (key, slot, order entry, piece handles).
 const ENTRY_OVERHEAD: usize = 256;

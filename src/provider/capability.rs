@@ -17,12 +17,12 @@ use crate::scenario::Practice;
 
 /// Which capability's statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capability {
+pub(crate) enum Capability {
     Structured,
     Documents,
 }
 
-pub fn handle(
+pub(crate) fn handle(
     provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,

@@ -23,7 +23,7 @@ use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::pds::PdsStore;
 use crate::scenario::{Document, Patient, Practice};
 
-pub fn handle(
+pub(crate) fn handle(
     provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
@@ -155,7 +155,7 @@ struct GeneratedBinary {
 
 /// A document's own bytes, as the web page opens it: the scenario's content, or for a generated
 /// document its pattern repeated to the declared size, made as it is sent.
-pub fn document_content(document: &Document) -> Pieces {
+pub(crate) fn document_content(document: &Document) -> Pieces {
     if document.generated_size.is_none() || document.content.is_empty() {
         return Pieces::from(document.content.clone());
     }

@@ -13,7 +13,7 @@ use crate::fhir::gpconnect::headers as names;
 
 /// The `Ssp-*` headers of an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SspHeaders {
+pub(crate) struct SspHeaders {
     pub trace_id: String,
     pub from: String,
     pub to: String,
@@ -31,7 +31,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Fhi
 }
 
 /// All four `Ssp-*` headers are present and not empty; `Ssp-TraceID` is a UUID.
-pub fn check_ssp_headers(headers: &HeaderMap) -> Result<SspHeaders, FhirError> {
+pub(crate) fn check_ssp_headers(headers: &HeaderMap) -> Result<SspHeaders, FhirError> {
     let mut values = Vec::with_capacity(4);
     for (name, shown, what) in [
         (names::TRACE_ID, "Ssp-TraceID", "a new UUID per request"),
@@ -69,7 +69,7 @@ pub fn check_ssp_headers(headers: &HeaderMap) -> Result<SspHeaders, FhirError> {
 }
 
 /// `Ssp-InteractionID` names the operation requested (`docs/ssp.md`).
-pub fn check_interaction(
+pub(crate) fn check_interaction(
     ssp: &SspHeaders,
     method: &Method,
     path: &str,
@@ -85,7 +85,7 @@ pub fn check_interaction(
 }
 
 /// `Ssp-To` is this provider's ASID: a provider accepts only requests addressed to it.
-pub fn check_addressee(ssp: &SspHeaders, practice: &Practice) -> Result<(), FhirError> {
+pub(crate) fn check_addressee(ssp: &SspHeaders, practice: &Practice) -> Result<(), FhirError> {
     if ssp.to != practice.asid.as_str() {
         return Err(FhirError::bad_request(format!(
             "header 'Ssp-To' is '{}', but this provider ({} {}) has ASID {}: look the ASID up in SDS (/Device)",
@@ -108,7 +108,7 @@ fn is_json_media_type(media: &str) -> bool {
 }
 
 /// `Accept` (and a `_format` query parameter) allow a JSON answer; absent means JSON.
-pub fn check_accept(req: &Request<Bytes>) -> Result<(), FhirError> {
+pub(crate) fn check_accept(req: &Request<Bytes>) -> Result<(), FhirError> {
     if let Some(accept) = header(req.headers(), header::ACCEPT.as_str())? {
         let ok = accept.split(',').any(|range| {
             let media = range.split(';').next().unwrap_or_default().trim();
@@ -142,7 +142,7 @@ pub fn check_accept(req: &Request<Bytes>) -> Result<(), FhirError> {
 }
 
 /// A POSTed body is FHIR JSON in UTF-8.
-pub fn check_content_type(headers: &HeaderMap) -> Result<(), FhirError> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), FhirError> {
     let Some(content_type) = header(headers, header::CONTENT_TYPE.as_str())? else {
         return Err(FhirError::bad_request(
             "header 'Content-Type' is missing: send application/fhir+json;charset=utf-8",
@@ -170,7 +170,7 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), FhirError> {
 }
 
 /// `Authorization: Bearer <JWT>` and the token's claims for this interaction.
-pub fn authorise(
+pub(crate) fn authorise(
     headers: &HeaderMap,
     now: chrono::DateTime<chrono::Utc>,
     rules: &Rules,

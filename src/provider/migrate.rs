@@ -31,7 +31,7 @@ use crate::jwt::{Claims, Confidentiality, Rules};
 use crate::scenario::{Patient, Practice};
 
 /// What a request that climbed every rung asks for.
-pub struct Approved<'w> {
+pub(crate) struct Approved<'w> {
     pub ssp: SspHeaders,
     pub claims: Claims,
     pub patient: &'w Patient,
@@ -39,7 +39,7 @@ pub struct Approved<'w> {
 }
 
 /// The operation: the ladder, then the Bundle.
-pub fn handle(
+pub(crate) fn handle(
     provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
@@ -104,7 +104,7 @@ fn delivered(
 }
 
 /// Every check, in order; the first failure is the answer.
-pub fn ladder<'w>(
+pub(crate) fn ladder<'w>(
     provider: &'w Provider,
     practice: &Practice,
     req: &Request<Bytes>,
@@ -136,7 +136,7 @@ pub fn ladder<'w>(
 
 /// The parameters as read, before the NHS number is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawParameters {
+pub(crate) struct RawParameters {
     pub nhs_system: Option<String>,
     pub nhs_value: String,
     pub include_sensitive: bool,
@@ -144,7 +144,7 @@ pub struct RawParameters {
 
 /// Rung 4: the parameters (`docs/migrate.md` rows 3, 4, 6, 7). Every diagnostic names the
 /// parameter.
-pub fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, FhirError> {
+pub(crate) fn read_parameters(resource: &Map<String, Value>) -> Result<RawParameters, FhirError> {
     let params = resource
         .get("parameter")
         .and_then(Value::as_array)

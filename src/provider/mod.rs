@@ -12,15 +12,15 @@
 //! - [`headers`]: the `Ssp-*`, media-type and JWT checks every interaction starts with.
 //! - [`cache`]: migrate Bundles serialised once, answered with each request's trace id.
 
-pub mod cache;
-pub mod capability;
-pub mod documents;
-pub mod headers;
-pub mod migrate;
-pub mod record;
-pub mod remote_pds;
-pub mod retrieve;
-pub mod steps;
+pub(crate) mod cache;
+pub(crate) mod capability;
+pub(crate) mod documents;
+pub(crate) mod headers;
+pub(crate) mod migrate;
+pub(crate) mod record;
+pub(crate) mod remote_pds;
+pub(crate) mod retrieve;
+pub(crate) mod steps;
 
 use bytes::Bytes;
 
@@ -51,7 +51,7 @@ pub struct Provider {
 }
 
 /// `/{ODS}/STU3/1/gpconnect/...`
-pub fn is_provider_path(path: &str) -> bool {
+pub(crate) fn is_provider_path(path: &str) -> bool {
     let mut segments = path.trim_start_matches('/').split('/');
     let _ods = segments.next();
     matches!(

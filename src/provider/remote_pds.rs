@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// What the remote PDS said of a patient's registration, attached to the migrate request.
 #[derive(Debug, Clone)]
-pub struct RemoteRegistration {
+pub(crate) struct RemoteRegistration {
     pub nhs_number: String,
     /// The registered practice, or why it could not be read.
     pub registered: Result<Option<String>, String>,
@@ -23,7 +23,7 @@ pub struct RemoteRegistration {
 
 /// For a migrate or migrate-a-document request, reads the registration of the patient it
 /// concerns from `pds_base` and attaches it to `req`; other requests are left alone.
-pub async fn attach(provider: &super::Provider, pds_base: &str, req: &mut Request<Bytes>) {
+pub(crate) async fn attach(provider: &super::Provider, pds_base: &str, req: &mut Request<Bytes>) {
     let path = req.uri().path().to_owned();
     let mut segments = path.trim_start_matches('/').split('/');
     let ods = segments.next().unwrap_or_default().to_owned();

@@ -18,7 +18,7 @@ use crate::scenario::{Patient, Practice, World};
 
 /// What the shared steps need to know of the operation they serve, for its checks and words.
 #[derive(Debug, Clone, Copy)]
-pub struct Operation {
+pub(crate) struct Operation {
     /// `$gpc.migratestructuredrecord`.
     pub name: &'static str,
     /// Its `Ssp-InteractionID`.
@@ -29,14 +29,14 @@ pub struct Operation {
     pub short: &'static str,
 }
 
-pub const MIGRATE: Operation = Operation {
+pub(crate) const MIGRATE: Operation = Operation {
     name: "$gpc.migratestructuredrecord",
     interaction: interactions::MIGRATE_STRUCTURED,
     parameters_hint: "patientNHSNumber and includeFullRecord",
     short: "migrate",
 };
 
-pub const GET_STRUCTURED: Operation = Operation {
+pub(crate) const GET_STRUCTURED: Operation = Operation {
     name: "$gpc.getstructuredrecord",
     interaction: interactions::GET_STRUCTURED,
     parameters_hint: "patientNHSNumber and at least one clinical area (includeAllergies, includeMedication, ...)",
@@ -44,7 +44,7 @@ pub const GET_STRUCTURED: Operation = Operation {
 };
 
 /// Headers: `Ssp-*`, the operation's interaction id, `Ssp-To`, `Accept`, `Content-Type`.
-pub fn check_headers(
+pub(crate) fn check_headers(
     op: &Operation,
     practice: &Practice,
     req: &Request<Bytes>,
@@ -68,7 +68,7 @@ const PARAMETERS_ELEMENTS: [&str; 6] = [
 ];
 
 /// The body parses as a `Parameters` resource (`docs/migrate.md` rows 1 and 2).
-pub fn parse_parameters_resource(
+pub(crate) fn parse_parameters_resource(
     op: &Operation,
     body: &[u8],
 ) -> Result<Map<String, Value>, FhirError> {
@@ -162,7 +162,7 @@ fn check_parameter_shape(p: &Value, at: &str) -> Result<(), FhirError> {
     Ok(())
 }
 
-pub fn value_keys(obj: &Map<String, Value>) -> Vec<&str> {
+pub(crate) fn value_keys(obj: &Map<String, Value>) -> Vec<&str> {
     obj.keys()
         .filter(|k| k.starts_with("value"))
         .map(String::as_str)
@@ -170,7 +170,9 @@ pub fn value_keys(obj: &Map<String, Value>) -> Vec<&str> {
 }
 
 /// `patientNHSNumber`: its identifier's system and value, not yet judged.
-pub fn read_nhs_parameter(obj: &Map<String, Value>) -> Result<(Option<String>, String), FhirError> {
+pub(crate) fn read_nhs_parameter(
+    obj: &Map<String, Value>,
+) -> Result<(Option<String>, String), FhirError> {
     if obj.contains_key("part") {
         return Err(FhirError::invalid_parameter(
             "patientNHSNumber takes a valueIdentifier, not parts",
@@ -199,7 +201,7 @@ pub fn read_nhs_parameter(obj: &Map<String, Value>) -> Result<(Option<String>, S
 }
 
 /// The identifier system and the NHS number itself (`docs/migrate.md` row 5).
-pub fn check_nhs_number(system: Option<&str>, value: &str) -> Result<NhsNumber, FhirError> {
+pub(crate) fn check_nhs_number(system: Option<&str>, value: &str) -> Result<NhsNumber, FhirError> {
     match system {
         Some(systems::NHS_NUMBER) => {}
         Some(other) => {
@@ -221,7 +223,7 @@ pub fn check_nhs_number(system: Option<&str>, value: &str) -> Result<NhsNumber, 
 
 /// The patient this provider holds a record for, and may share (`docs/migrate.md`
 /// rows 10 to 13; README.md, "The GP Connect provider in detail").
-pub fn find_patient<'w>(
+pub(crate) fn find_patient<'w>(
     op: &Operation,
     world: &'w World,
     practice: &Practice,
@@ -258,7 +260,7 @@ pub fn find_patient<'w>(
 }
 
 /// The patient has not dissented from sharing (`docs/migrate.md` row 14).
-pub fn check_consent(patient: &Patient) -> Result<(), FhirError> {
+pub(crate) fn check_consent(patient: &Patient) -> Result<(), FhirError> {
     if patient.dissent {
         return Err(FhirError::no_patient_consent(format!(
             "patientNHSNumber {}: the patient has dissented from sharing their record",
@@ -270,7 +272,7 @@ pub fn check_consent(patient: &Patient) -> Result<(), FhirError> {
 
 /// The requesting practice is the one PDS has the patient registered at now
 /// (`docs/migrate.md`; README.md, "The GP Connect provider in detail").
-pub fn check_relationship(
+pub(crate) fn check_relationship(
     pds: &PdsStore,
     patient: &Patient,
     claims: &Claims,

@@ -16,20 +16,20 @@ use crate::jwt::{MigrateTokenRequest, PractitionerClaim};
 use crate::pds;
 use crate::scenario::World;
 
-pub const PATIENT2: &str = "9690937286";
-pub const PATIENT18: &str = "9690938681";
-pub const TRACE_ID: &str = "6c1d0e3b-94f0-4a53-9d64-1f5e0a1e2b3c";
+pub(crate) const PATIENT2: &str = "9690937286";
+pub(crate) const PATIENT18: &str = "9690938681";
+pub(crate) const TRACE_ID: &str = "6c1d0e3b-94f0-4a53-9d64-1f5e0a1e2b3c";
 
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 6, 1, 9, 30, 0).unwrap()
 }
 
-pub fn default_world() -> World {
+pub(crate) fn default_world() -> World {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.yaml");
     crate::scenario::load_paths(&[path], now().date_naive()).unwrap()
 }
 
-pub fn provider(world: World) -> Provider {
+pub(crate) fn provider(world: World) -> Provider {
     let world = Arc::new(world);
     Provider {
         pds: pds::PdsStore::new(&world),
@@ -41,12 +41,12 @@ pub fn provider(world: World) -> Provider {
     }
 }
 
-pub fn practitioner() -> PractitionerClaim {
+pub(crate) fn practitioner() -> PractitionerClaim {
     PractitionerClaim::assurance_suite()
 }
 
 /// The suite's migrate JWT claims (`docs/migrate.md`).
-pub fn suite_claims(sensitive: bool) -> Value {
+pub(crate) fn suite_claims(sensitive: bool) -> Value {
     MigrateTokenRequest {
         requesting_ods: "GPCA0001".into(),
         requesting_name: "GP Connect Assurance".into(),
@@ -60,7 +60,7 @@ pub fn suite_claims(sensitive: bool) -> Value {
 }
 
 /// A migrate request as the suite sends it; `edit` may change anything before it is built.
-pub struct MigrateCall {
+pub(crate) struct MigrateCall {
     pub headers: Vec<(String, String)>,
     pub claims: Value,
     pub body: Value,
@@ -68,7 +68,7 @@ pub struct MigrateCall {
 }
 
 impl MigrateCall {
-    pub fn suite(nhs: &str, sensitive: bool) -> Self {
+    pub(crate) fn suite(nhs: &str, sensitive: bool) -> Self {
         Self {
             headers: vec![
                 ("Ssp-TraceID".into(), TRACE_ID.into()),
@@ -87,18 +87,18 @@ impl MigrateCall {
         }
     }
 
-    pub fn without_header(mut self, name: &str) -> Self {
+    pub(crate) fn without_header(mut self, name: &str) -> Self {
         self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
         self
     }
 
-    pub fn header(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
         self = self.without_header(name);
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    pub fn build(&self) -> Request<Bytes> {
+    pub(crate) fn build(&self) -> Request<Bytes> {
         let mut b = Request::post(
             "/B82617/STU3/1/gpconnect/structured/fhir/Patient/$gpc.migratestructuredrecord",
         );

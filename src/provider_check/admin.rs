@@ -8,7 +8,7 @@ use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, OutcomeStyle};
 use crate::world::state::Shared;
 
-pub async fn handle(shared: &Shared, query: Option<&str>) -> Response<Bytes> {
+pub(crate) async fn handle(shared: &Shared, query: Option<&str>) -> Response<Bytes> {
     let param = |name: &str| {
         query.unwrap_or_default().split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=')?;

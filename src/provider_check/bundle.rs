@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 /// Every problem found in `bundle`, as sentences; empty when it is sound.
-pub fn problems(bundle: &Value) -> Vec<String> {
+pub(crate) fn problems(bundle: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     if bundle["resourceType"] != "Bundle" {
         return vec![format!(
@@ -86,7 +86,7 @@ fn references(value: &Value, found: &mut impl FnMut(&str)) {
 
 /// The attachment URL of every DocumentReference in `bundle`, and whether it is labelled
 /// NOPAT (confidential).
-pub fn documents(bundle: &Value) -> Vec<(String, bool)> {
+pub(crate) fn documents(bundle: &Value) -> Vec<(String, bool)> {
     bundle["entry"]
         .as_array()
         .map(|entries| {

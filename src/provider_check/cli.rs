@@ -34,7 +34,7 @@ pub struct ProviderCheckArgs {
 }
 
 /// Runs the check; returns the exit code, what goes to stdout and what goes to stderr.
-pub async fn run(args: &ProviderCheckArgs) -> (u8, String, String) {
+pub(crate) async fn run(args: &ProviderCheckArgs) -> (u8, String, String) {
     let options = super::Options {
         practice: args.practice.clone(),
         sandbox_url: args.sandbox.clone(),

@@ -13,7 +13,7 @@ use super::profiles::{list_code, warnings};
 use crate::fhir::gpconnect as gpc;
 
 /// Does `resource` carry the NOPAT security label?
-pub fn nopat(resource: &Value) -> bool {
+pub(crate) fn nopat(resource: &Value) -> bool {
     resource["meta"]["security"]
         .as_array()
         .is_some_and(|labels| labels.iter().any(|l| l["code"] == gpc::NOPAT.0))
@@ -71,7 +71,7 @@ fn marking_problems(list: &Value, problems: &mut Vec<String>) {
 
 /// Problems of `without` (asked with `includeSensitiveInformation` false) given `with` (asked
 /// with true), which may be absent when that request failed.
-pub fn problems(without: &Value, with: Option<&Value>) -> Vec<String> {
+pub(crate) fn problems(without: &Value, with: Option<&Value>) -> Vec<String> {
     let mut problems = Vec::new();
     for r in resources(without).filter(|r| nopat(r)) {
         problems.push(format!(

@@ -4,13 +4,13 @@
 //! follows the registration PDS holds at that moment. Works on a built-in or an external
 //! provider alike: it finds the provider as a consumer does, in SDS.
 
-pub mod admin;
-pub mod bundle;
-pub mod cli;
-pub mod confidential;
-pub mod pds_read;
-pub mod profiles;
-pub mod report;
+pub(crate) mod admin;
+pub(crate) mod bundle;
+pub(crate) mod cli;
+pub(crate) mod confidential;
+pub(crate) mod pds_read;
+pub(crate) mod profiles;
+pub(crate) mod report;
 mod requests;
 
 use std::path::PathBuf;

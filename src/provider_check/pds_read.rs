@@ -6,13 +6,13 @@ use serde_json::Value;
 
 use super::report::{Check, Status};
 
-pub const ID: &str = "provider-read-pds";
-pub const RULE: &str = "Before releasing the record, the provider reads the patient's registered practice on PDS (and compares it with the JWT's requesting_organization).";
-pub const SOURCE: &str = "https://github.com/nhsconnect/gpconnect/blob/develop/pages/integration/integration_personal_demographics_service.md";
+pub(crate) const ID: &str = "provider-read-pds";
+pub(crate) const RULE: &str = "Before releasing the record, the provider reads the patient's registered practice on PDS (and compares it with the JWT's requesting_organization).";
+pub(crate) const SOURCE: &str = "https://github.com/nhsconnect/gpconnect/blob/develop/pages/integration/integration_personal_demographics_service.md";
 
 /// The check, from the journal `entries`, for the migrate sent with `trace_id` for `nhs`. The
 /// check's own PDS requests (made as `consumer`) do not count.
-pub fn check(entries: &[Value], trace_id: &str, nhs: &str, consumer: &str) -> Check {
+pub(crate) fn check(entries: &[Value], trace_id: &str, nhs: &str, consumer: &str) -> Check {
     let verdict = |status, detail: String, hops| Check {
         id: ID,
         rule: RULE,

@@ -14,7 +14,7 @@ use crate::fhir::gpconnect::{self as gpc, code_systems, extensions, lists, profi
 use crate::fhir::systems;
 
 /// The primary List of each clinical area a full record carries, by SNOMED code and title.
-pub const AREAS: [(&str, &str); 10] = [
+pub(crate) const AREAS: [(&str, &str); 10] = [
     lists::ALLERGIES,
     lists::ENDED_ALLERGIES,
     lists::CONSULTATIONS,
@@ -158,7 +158,7 @@ fn has_nhs_number(patient: &Value, nhs: &str) -> bool {
 }
 
 /// The SNOMED code (or secondary List code) of a List.
-pub fn list_code(list: &Value) -> Option<&str> {
+pub(crate) fn list_code(list: &Value) -> Option<&str> {
     list["code"]["coding"]
         .as_array()?
         .iter()
@@ -270,7 +270,7 @@ fn list_shape(list: &Value, problems: &mut Vec<String>) {
 }
 
 /// The warning codes of a List (`Extension-CareConnect-GPC-ListWarningCode-1`).
-pub fn warnings(list: &Value) -> Vec<&str> {
+pub(crate) fn warnings(list: &Value) -> Vec<&str> {
     list["extension"]
         .as_array()
         .map(|ext| {

@@ -37,9 +37,9 @@ pub struct Report {
 }
 
 /// Exit codes, as `spine-sandbox conformance`: all passed, a check failed, no report.
-pub const EXIT_PASS: u8 = 0;
-pub const EXIT_NOT_RUN: u8 = 1;
-pub const EXIT_FAILED: u8 = 2;
+pub(crate) const EXIT_PASS: u8 = 0;
+pub(crate) const EXIT_NOT_RUN: u8 = 1;
+pub(crate) const EXIT_FAILED: u8 = 2;
 
 impl Report {
     pub fn failed(&self) -> usize {

@@ -18,7 +18,7 @@ use crate::{admin, conformance, pds, platform, provider, sds};
 use crate::world::state::Shared;
 
 /// What the front door chooses among: the default world and every other.
-pub struct Front {
+pub(crate) struct Front {
     pub default: Shared,
     pub worlds: crate::world::Worlds,
 }

@@ -10,16 +10,16 @@ use super::error::ScenarioError;
 use super::load::load_embedded;
 
 /// Where the default scenario lives in a checkout, relative to the folder the sandbox runs in.
-pub const DEFAULT_PATH: &str = "scenarios/default.yaml";
+pub(crate) const DEFAULT_PATH: &str = "scenarios/default.yaml";
 
 /// The name the built-in scenario has in messages.
-pub const BUILT_IN_NAME: &str = "<built-in>/default.yaml";
+pub(crate) const BUILT_IN_NAME: &str = "<built-in>/default.yaml";
 
 /// The default scenario's YAML, as shipped.
-pub const DEFAULT_YAML: &str = include_str!("../../scenarios/default.yaml");
+pub(crate) const DEFAULT_YAML: &str = include_str!("../../scenarios/default.yaml");
 
 /// The default scenario's documents: the `file:` path it names, and the bytes.
-pub const DEFAULT_DOCUMENTS: &[(&str, &[u8])] = &[
+pub(crate) const DEFAULT_DOCUMENTS: &[(&str, &[u8])] = &[
     (
         "documents/discharge-summary.txt",
         include_bytes!("../../scenarios/documents/discharge-summary.txt"),
@@ -31,7 +31,7 @@ pub const DEFAULT_DOCUMENTS: &[(&str, &[u8])] = &[
 ];
 
 /// The built-in default world.
-pub fn default_world(start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> {
+pub(crate) fn default_world(start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> {
     load_embedded(
         BUILT_IN_NAME,
         DEFAULT_YAML.as_bytes(),
@@ -42,14 +42,14 @@ pub fn default_world(start_day: NaiveDate) -> Result<World, Vec<ScenarioError>> 
 
 /// Whether `paths` is the default scenario and no such file is in the current folder: then the
 /// built-in copy stands in for it.
-pub fn use_built_in(paths: &[PathBuf]) -> bool {
+pub(crate) fn use_built_in(paths: &[PathBuf]) -> bool {
     let default_only = paths.is_empty() || paths == [PathBuf::from(DEFAULT_PATH)];
     default_only && !Path::new(DEFAULT_PATH).exists()
 }
 
 /// Writes `default.yaml` and its `documents/` into `dir` (created if missing), refusing to
 /// overwrite anything already there. Returns the files written.
-pub fn write_default(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn write_default(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = vec![(dir.join("default.yaml"), DEFAULT_YAML.as_bytes())];
     for (name, bytes) in DEFAULT_DOCUMENTS {
         files.push((dir.join(name), *bytes));

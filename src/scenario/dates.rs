@@ -12,13 +12,13 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 
 /// How a date may be written, quoted in every date error so the user can fix it without a manual.
-pub const ACCEPTED_FORMS: &str =
+pub(crate) const ACCEPTED_FORMS: &str =
     "use YYYY-MM-DD or an offset from the start day such as -3y, -6m, -3w, -10d, +14d or -1y2m";
 
 /// Why a scenario date could not be read; displays the value, the reason and the accepted forms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid date '{value}': {reason}; {ACCEPTED_FORMS}")]
-pub struct DateError {
+pub(crate) struct DateError {
     pub value: String,
     pub reason: String,
 }
@@ -33,7 +33,7 @@ impl DateError {
 }
 
 /// Resolves a scenario date against `start_day`.
-pub fn resolve(text: &str, start_day: NaiveDate) -> Result<NaiveDate, DateError> {
+pub(crate) fn resolve(text: &str, start_day: NaiveDate) -> Result<NaiveDate, DateError> {
     match text.chars().next() {
         Some('+') => relative(text, &text[1..], true, start_day),
         Some('-') => relative(text, &text[1..], false, start_day),

@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 /// `external_provider:` as written in a practice entry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExternalProviderEntry {
+pub(crate) struct ExternalProviderEntry {
     /// Required: the provider's structured FHIR base URL (`https://...`), exactly as SDS is to
     /// advertise it for the migrate and structured metadata interactions.
     pub structured: Option<Spanned<String>>,
@@ -45,7 +45,7 @@ impl ExternalProvider {
 }
 
 /// Why a base URL cannot be an external provider's, or `None` when it can.
-pub fn url_problem(url: &str) -> Option<String> {
+pub(crate) fn url_problem(url: &str) -> Option<String> {
     let Some(rest) = url.strip_prefix("https://") else {
         return Some(format!(
             "'{url}' must start with https://: SSP reaches external providers over TLS only"

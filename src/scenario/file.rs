@@ -18,14 +18,14 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 mod demographics;
-pub mod pds_settings;
-pub mod platform;
+pub(crate) mod pds_settings;
+pub(crate) mod platform;
 mod record_details;
 
-pub use demographics::{
+pub(crate) use demographics::{
     CommunicationEntry, ContactEntry, ContactPreferencesEntry, RelatedPersonEntry, TelecomEntry,
 };
-pub use record_details::{
+pub(crate) use record_details::{
     AddressKeysEntry, BirthPlaceEntry, CoverageEntry, HistoricAddressEntry, HistoricNameEntry,
     PeriodEntry, RemovalEntry, TemporaryAddressEntry,
 };
@@ -33,7 +33,7 @@ pub use record_details::{
 /// One scenario file. Every section is optional; files given together are merged.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScenarioFile {
+pub(crate) struct ScenarioFile {
     pub name: Option<String>,
     pub description: Option<String>,
     pub practices: Option<Vec<Spanned<PracticeEntry>>>,
@@ -52,7 +52,7 @@ pub struct ScenarioFile {
 /// A GP practice: a GP Connect provider (`provider: true`, the default), a consumer, or both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PracticeEntry {
+pub(crate) struct PracticeEntry {
     /// Required, unique across all files.
     pub ods: Option<Spanned<String>>,
     /// Required.
@@ -87,7 +87,7 @@ pub struct PracticeEntry {
 /// A branch surgery of a practice: a `Location` in the migrate Bundle.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BranchEntry {
+pub(crate) struct BranchEntry {
     /// Required, unique within the practice; patients name it as their `registration.branch`.
     pub id: Option<Spanned<String>>,
     /// Required.
@@ -98,7 +98,7 @@ pub struct BranchEntry {
 /// How a patient is registered at the practice holding the record.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegistrationEntry {
+pub(crate) struct RegistrationEntry {
     /// `regular` (default), `temporary`, `emergency` or `immediately-necessary`.
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
@@ -111,7 +111,7 @@ pub struct RegistrationEntry {
 /// A postal address.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AddressEntry {
+pub(crate) struct AddressEntry {
     pub lines: Option<Vec<String>>,
     pub city: Option<String>,
     pub district: Option<String>,
@@ -121,7 +121,7 @@ pub struct AddressEntry {
 /// A person's name: `{ prefix: Dr, given: [Jane], family: Carter }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NameEntry {
+pub(crate) struct NameEntry {
     pub prefix: Option<String>,
     pub given: Option<Vec<String>>,
     pub family: Option<Spanned<String>>,
@@ -132,7 +132,7 @@ pub struct NameEntry {
 /// A practitioner, identified by an SDS user id.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PractitionerEntry {
+pub(crate) struct PractitionerEntry {
     /// Required, unique across all files.
     pub id: Option<Spanned<String>>,
     /// Required.
@@ -145,7 +145,7 @@ pub struct PractitionerEntry {
 /// A patient: demographics for PDS and the clinical record a provider holds.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PatientEntry {
+pub(crate) struct PatientEntry {
     /// Required, unique, valid Modulus 11.
     pub nhs_number: Option<Spanned<String>>,
     /// Required.
@@ -207,7 +207,7 @@ pub struct PatientEntry {
 /// The clinical record, one optional list per GP Connect clinical area.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecordEntry {
+pub(crate) struct RecordEntry {
     pub problems: Option<Vec<Spanned<ProblemEntry>>>,
     pub allergies: Option<Vec<Spanned<AllergyEntry>>>,
     pub medications: Option<Vec<Spanned<MedicationEntry>>>,
@@ -233,7 +233,7 @@ pub struct RecordEntry {
 /// A SNOMED CT concept: `{ snomed: "38341003", display: Hypertension }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CodeEntry {
+pub(crate) struct CodeEntry {
     pub snomed: Option<Spanned<String>>,
     pub display: Option<Spanned<String>>,
     /// The practice system's own code for the concept: Read v2 (`14LP.00`) at EMIS-style and
@@ -245,7 +245,7 @@ pub struct CodeEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProblemEntry {
+pub(crate) struct ProblemEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
@@ -262,7 +262,7 @@ pub struct ProblemEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AllergyEntry {
+pub(crate) struct AllergyEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
@@ -278,7 +278,7 @@ pub struct AllergyEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MedicationEntry {
+pub(crate) struct MedicationEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
@@ -305,7 +305,7 @@ pub struct MedicationEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ImmunisationEntry {
+pub(crate) struct ImmunisationEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
@@ -323,7 +323,7 @@ pub struct ImmunisationEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ObservationEntry {
+pub(crate) struct ObservationEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
@@ -335,7 +335,7 @@ pub struct ObservationEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InvestigationEntry {
+pub(crate) struct InvestigationEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub code: Option<Spanned<CodeEntry>>,
@@ -348,7 +348,7 @@ pub struct InvestigationEntry {
 /// One test result of an investigation (not an item: no `id`, no `confidential`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResultEntry {
+pub(crate) struct ResultEntry {
     pub code: Option<Spanned<CodeEntry>>,
     pub value: Option<Spanned<f64>>,
     pub unit: Option<String>,
@@ -358,7 +358,7 @@ pub struct ResultEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConsultationEntry {
+pub(crate) struct ConsultationEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub date: Option<Spanned<String>>,
@@ -374,7 +374,7 @@ pub struct ConsultationEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReferralEntry {
+pub(crate) struct ReferralEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub date: Option<Spanned<String>>,
@@ -390,7 +390,7 @@ pub struct ReferralEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DiaryItemEntry {
+pub(crate) struct DiaryItemEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     /// Required: when the planned action is due.
@@ -407,7 +407,7 @@ pub struct DiaryItemEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DocumentEntry {
+pub(crate) struct DocumentEntry {
     pub id: Option<Spanned<String>>,
     pub confidential: Option<bool>,
     pub title: Option<Spanned<String>>,

@@ -13,30 +13,30 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::World;
-pub use super::error::ScenarioError;
+pub(crate) use super::error::ScenarioError;
 use super::file::ScenarioFile;
 use super::shape;
 use super::validate::{self, Documents};
 
 /// Scenario files larger than this are refused before parsing: a 10,000-patient file is below
 /// it, and it bounds the memory a wrong path (a disk image, a log) can make us use.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How much YAML one scenario file may hold. The node budget (every mapping, sequence and scalar
 /// counts one) stops an alias bomb or a wrong file early; a generated patient takes about 250
 /// nodes, so the default admits a single file of about 20,000 patients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseLimits {
+pub(crate) struct ParseLimits {
     /// The `scenario_max_yaml_nodes` setting.
     pub max_yaml_nodes: usize,
 }
 
 /// The default of the `scenario_max_yaml_nodes` setting.
-pub const DEFAULT_MAX_YAML_NODES: usize = crate::config::DEFAULT_MAX_YAML_NODES;
+pub(crate) const DEFAULT_MAX_YAML_NODES: usize = crate::config::DEFAULT_MAX_YAML_NODES;
 
 impl ParseLimits {
     /// The limits `config` sets.
-    pub fn of(config: &crate::config::Config) -> Self {
+    pub(crate) fn of(config: &crate::config::Config) -> Self {
         Self {
             max_yaml_nodes: config.scenario_max_yaml_nodes,
         }
@@ -63,7 +63,7 @@ pub fn load_paths(paths: &[PathBuf], start_day: NaiveDate) -> Result<World, Vec<
 }
 
 /// As [`load_paths`], with the parser limits of the configuration.
-pub fn load_paths_with(
+pub(crate) fn load_paths_with(
     paths: &[PathBuf],
     start_day: NaiveDate,
     limits: ParseLimits,
@@ -207,7 +207,7 @@ pub fn load_str(name: &str, text: &str, start_day: NaiveDate) -> Result<World, V
 }
 
 /// As [`load_str`], for bytes that may not be UTF-8 (the error then says where it breaks).
-pub fn load_bytes(
+pub(crate) fn load_bytes(
     name: &str,
     bytes: &[u8],
     start_day: NaiveDate,

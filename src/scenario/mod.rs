@@ -10,19 +10,20 @@
 //!
 //! Relative dates are resolved against the start day by [`dates`].
 
-pub mod builtin;
-pub mod dates;
+pub(crate) mod builtin;
+pub(crate) mod dates;
 mod error;
-pub mod external;
-pub mod file;
-pub mod generate;
-pub mod load;
+pub(crate) mod external;
+pub(crate) mod file;
+pub(crate) mod generate;
+pub(crate) mod load;
 mod parallel;
-pub mod pds_settings;
+pub(crate) mod pds_settings;
 mod shape;
-pub mod supplier;
-pub mod validate;
-pub mod world;
+pub(crate) mod supplier;
+pub(crate) mod validate;
+pub(crate) mod world;
 
-pub use load::{ScenarioError, load_paths};
+pub(crate) use load::ScenarioError;
+pub use load::load_paths;
 pub use world::*;

@@ -10,7 +10,7 @@
 //! those PDS already holds; a reset gives back every number allocated since.
 
 /// Without a declared range: the 999 range NHS England keeps for test data.
-pub const DEFAULT_ALLOCATION: (u64, u64) = (9_990_000_000, 9_999_999_999);
+pub(crate) const DEFAULT_ALLOCATION: (u64, u64) = (9_990_000_000, 9_999_999_999);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PdsSettings {

@@ -12,7 +12,7 @@ use super::file::{
 use super::{Address, Branch, Code, Registration, Supplier, dates};
 
 /// Where a problem is reported: the field's position and the message.
-pub type Report<'r> = &'r mut dyn FnMut(Location, String);
+pub(crate) type Report<'r> = &'r mut dyn FnMut(Location, String);
 
 fn checked<T, U>(
     v: &Spanned<T>,
@@ -65,7 +65,7 @@ fn address(a: &AddressEntry) -> Address {
 }
 
 /// A practice's `supplier` (default generic) and `branches` (ids unique and not `main`).
-pub fn practice(e: &PracticeEntry, report: Report<'_>) -> (Supplier, Vec<Branch>) {
+pub(crate) fn practice(e: &PracticeEntry, report: Report<'_>) -> (Supplier, Vec<Branch>) {
     let supplier_ = e
         .supplier
         .as_ref()
@@ -100,7 +100,7 @@ pub fn practice(e: &PracticeEntry, report: Report<'_>) -> (Supplier, Vec<Branch>
 }
 
 /// A patient's `registration`: type (default regular), start day and preferred branch.
-pub fn registration(
+pub(crate) fn registration(
     e: Option<&Spanned<RegistrationEntry>>,
     start_day: NaiveDate,
     report: Report<'_>,
@@ -121,7 +121,7 @@ pub fn registration(
 }
 
 /// A code's `read_code` and `description_id`.
-pub fn code_detail(c: &CodeEntry, report: Report<'_>) -> (Option<String>, Option<String>) {
+pub(crate) fn code_detail(c: &CodeEntry, report: Report<'_>) -> (Option<String>, Option<String>) {
     let read = c
         .read_code
         .as_ref()
@@ -134,7 +134,7 @@ pub fn code_detail(c: &CodeEntry, report: Report<'_>) -> (Option<String>, Option
 }
 
 /// A medication's `drug_code` and `supply_days`.
-pub fn medication(e: &MedicationEntry, report: Report<'_>) -> (Option<String>, Option<u32>) {
+pub(crate) fn medication(e: &MedicationEntry, report: Report<'_>) -> (Option<String>, Option<u32>) {
     let drug = text(e.drug_code.as_ref(), "drug_code", report);
     let days = e
         .supply_days
@@ -144,7 +144,7 @@ pub fn medication(e: &MedicationEntry, report: Report<'_>) -> (Option<String>, O
 }
 
 /// What an immunisation's record says about the vaccine given.
-pub struct VaccineDetail {
+pub(crate) struct VaccineDetail {
     pub batch: Option<String>,
     pub manufacturer: Option<String>,
     pub site: Option<Code>,
@@ -152,7 +152,7 @@ pub struct VaccineDetail {
 }
 
 /// An immunisation's `batch`, `manufacturer`, `site` (a SNOMED CT body site) and `expiry`.
-pub fn immunisation(
+pub(crate) fn immunisation(
     e: &ImmunisationEntry,
     start_day: NaiveDate,
     report: Report<'_>,
@@ -195,7 +195,7 @@ pub fn immunisation(
 }
 
 /// An allergy's `onset`.
-pub fn onset(
+pub(crate) fn onset(
     v: Option<&Spanned<String>>,
     start_day: NaiveDate,
     report: Report<'_>,
@@ -204,7 +204,7 @@ pub fn onset(
 }
 
 /// The quirk names of a record's `quirks:`.
-pub const QUIRKS: [&str; 6] = [
+pub(crate) const QUIRKS: [&str; 6] = [
     "no-asserter",
     "no-prescriber",
     "no-encounter-recorder",
@@ -214,7 +214,7 @@ pub const QUIRKS: [&str; 6] = [
 ];
 
 /// Sets one quirk of a record's `quirks:`.
-pub fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
+pub(crate) fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
     let flag = match value {
         "no-asserter" => &mut q.no_asserter,
         "no-prescriber" => &mut q.no_prescriber,
@@ -234,14 +234,14 @@ pub fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
 }
 
 /// What a generated document (`size:` without `text`) repeats.
-pub const FILLER: &[u8] = b"Generated document content for testing large transfers. ";
+pub(crate) const FILLER: &[u8] = b"Generated document content for testing large transfers. ";
 
 /// The largest generated document: GP Connect 1.6.2 sets no limit for migrated documents and says
 /// they may approach 250 MB; 1 GiB leaves room beyond that.
-pub const MAX_GENERATED_DOCUMENT: usize = 1 << 30;
+pub(crate) const MAX_GENERATED_DOCUMENT: usize = 1 << 30;
 
 /// A document's `size:`: bytes, or a number with `KB`, `MB` or `GB` (powers of 1024).
-pub fn document_size(value: &str) -> Result<usize, String> {
+pub(crate) fn document_size(value: &str) -> Result<usize, String> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (number, unit) = v.split_at(digits);
@@ -269,7 +269,7 @@ pub fn document_size(value: &str) -> Result<usize, String> {
 }
 
 /// `supplier:` of a practice.
-pub fn supplier(value: &str) -> Result<Supplier, String> {
+pub(crate) fn supplier(value: &str) -> Result<Supplier, String> {
     match value {
         "emis" => Ok(Supplier::Emis),
         "tpp" => Ok(Supplier::Tpp),
@@ -281,7 +281,7 @@ pub fn supplier(value: &str) -> Result<Supplier, String> {
 }
 
 /// CareConnect-RegistrationType-1 code and display of a `registration.type`.
-pub fn registration_type(value: &str) -> Result<(&'static str, &'static str), String> {
+pub(crate) fn registration_type(value: &str) -> Result<(&'static str, &'static str), String> {
     match value {
         "regular" => Ok(("R", "Regular")),
         "temporary" => Ok(("T", "Temporary")),
@@ -295,7 +295,7 @@ pub fn registration_type(value: &str) -> Result<(&'static str, &'static str), St
 
 /// A Read v2 code (`14LP.00`, five characters and an optional two-digit term code) or a CTV3
 /// code (`XE0Uc`, five characters): letters, digits and dots.
-pub fn read_code(value: &str) -> Result<(), String> {
+pub(crate) fn read_code(value: &str) -> Result<(), String> {
     let (concept, term) = value.split_at(value.len().min(5));
     let concept_ok = concept.len() == 5
         && concept
@@ -314,7 +314,7 @@ pub fn read_code(value: &str) -> Result<(), String> {
 /// A `read_code` checked against the code system of the practice's flavour: Read v2 at EMIS-style
 /// and generic practices (five characters and the two-digit term code, `22A..00`, as EMIS Web
 /// sends it), CTV3 at TPP-style ones (five characters, `XE0Ub`: SystmOne records in CTV3).
-pub fn read_code_for(value: &str, supplier: Supplier) -> Result<(), String> {
+pub(crate) fn read_code_for(value: &str, supplier: Supplier) -> Result<(), String> {
     read_code(value)?;
     match (supplier, value.len()) {
         (Supplier::Tpp, 5) | (Supplier::Emis | Supplier::Generic, 7) => Ok(()),
@@ -329,7 +329,7 @@ pub fn read_code_for(value: &str, supplier: Supplier) -> Result<(), String> {
 
 /// A SNOMED CT description id: 6 to 18 digits whose partition (the two digits before the check
 /// digit) says "description" (`01` or `11`).
-pub fn description_id(value: &str) -> Result<(), String> {
+pub(crate) fn description_id(value: &str) -> Result<(), String> {
     let digits = value.len();
     let shape = (6..=18).contains(&digits)
         && value.chars().all(|c| c.is_ascii_digit())
@@ -345,7 +345,7 @@ pub fn description_id(value: &str) -> Result<(), String> {
 }
 
 /// `supply_days` of a medication.
-pub fn supply_days(value: u32) -> Result<u32, String> {
+pub(crate) fn supply_days(value: u32) -> Result<u32, String> {
     if (1..=366).contains(&value) {
         Ok(value)
     } else {

@@ -2,8 +2,8 @@
 //! immutable types the emulated services read. Built by [`super::validate`] from the format of
 //! [`super::file`]; nothing here knows about YAML, positions or problems.
 
-pub mod demographics;
-pub mod record_details;
+pub(crate) mod demographics;
+pub(crate) mod record_details;
 
 use std::collections::HashMap;
 

@@ -38,7 +38,7 @@ pub struct SdsDirectory {
 }
 
 /// The interactions a provider practice is registered for, with the service root each lives at.
-pub fn provider_interactions() -> [(&'static str, &'static str); 5] {
+pub(crate) fn provider_interactions() -> [(&'static str, &'static str); 5] {
     [
         (interactions::MIGRATE_STRUCTURED, "structured"),
         (interactions::GET_STRUCTURED, "structured"),

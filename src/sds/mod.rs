@@ -10,14 +10,14 @@
 //! Not modelled: system suppliers. `manufacturing-organization` is checked for form but does not
 //! filter, and Devices carry no `Extension-SDS-ManufacturingOrganisation`.
 
-pub mod directory;
-pub mod query;
+pub(crate) mod directory;
+pub(crate) mod query;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-pub use directory::SdsDirectory;
+pub(crate) use directory::SdsDirectory;
 use directory::{SdsDevice, SdsEndpoint};
 use query::{Query, Resource};
 
@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use crate::platform::Platform;
 
-pub const BASE_PATH: &str = "/spine-directory/FHIR/R4";
+pub(crate) const BASE_PATH: &str = "/spine-directory/FHIR/R4";
 
 /// What SDS can touch: its directory, the `apikey` it wants, the platform's registered
 /// applications and the URL it advertises.
@@ -40,15 +40,15 @@ pub struct Sds {
 }
 
 /// Header names SDS reads and writes.
-pub mod headers {
-    pub const API_KEY: &str = "apikey";
-    pub const X_CORRELATION_ID: &str = "x-correlation-id";
+pub(crate) mod headers {
+    pub(crate) const API_KEY: &str = "apikey";
+    pub(crate) const X_CORRELATION_ID: &str = "x-correlation-id";
 }
 
 const FHIR_JSON: &str = "application/fhir+json";
 const JSON: &str = "application/json";
 
-pub async fn handle(sds: &Sds, req: Request<Bytes>) -> Response<Bytes> {
+pub(crate) async fn handle(sds: &Sds, req: Request<Bytes>) -> Response<Bytes> {
     if let Err(refused) = check_api_key(sds, req.headers()) {
         // The API platform answers before the request reaches SDS: its R4 dialect, no id.
         return refused.to_response(OutcomeStyle::Pds);

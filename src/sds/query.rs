@@ -3,20 +3,20 @@
 
 use crate::fhir::{FhirError, systems};
 
-pub const ORGANIZATION: &str = "organization";
-pub const IDENTIFIER: &str = "identifier";
-pub const MANUFACTURING_ORGANIZATION: &str = "manufacturing-organization";
+pub(crate) const ORGANIZATION: &str = "organization";
+pub(crate) const IDENTIFIER: &str = "identifier";
+pub(crate) const MANUFACTURING_ORGANIZATION: &str = "manufacturing-organization";
 
 /// Which resource is being searched: they allow different parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
+pub(crate) enum Resource {
     Endpoint,
     Device,
 }
 
 /// The values of a checked query, each the last well-formed one given (as the adaptor takes it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Query {
+pub(crate) struct Query {
     pub ods: Option<String>,
     pub interaction: Option<String>,
     pub party_key: Option<String>,
@@ -24,7 +24,7 @@ pub struct Query {
 }
 
 /// SDS's 400: `BAD_REQUEST` with issue type `required`, as the adaptor answers.
-pub fn bad_request(diagnostics: impl Into<String>) -> FhirError {
+pub(crate) fn bad_request(diagnostics: impl Into<String>) -> FhirError {
     FhirError {
         issue_type: "required",
         ..FhirError::bad_request(diagnostics)
@@ -58,7 +58,7 @@ fn token<'a>(pairs: &'a [(String, String)], name: &str, system: &str) -> Option<
 
 /// Checks names and systems first (any unknown parameter or wrong system is a 400), then the
 /// combination the resource needs.
-pub fn parse(resource: Resource, pairs: &[(String, String)]) -> Result<Query, FhirError> {
+pub(crate) fn parse(resource: Resource, pairs: &[(String, String)]) -> Result<Query, FhirError> {
     let interaction_prefix = format!("{}|", systems::SERVICE_INTERACTION_ID);
     let party_key_prefix = format!("{}|", systems::MHS_PARTY_KEY);
     let ods_prefix = format!("{}|", systems::ODS_ORGANIZATION_CODE);

@@ -15,7 +15,7 @@ use crate::tls::ClientIdentity;
 
 /// An SSP refusal: `token` is the display (Spine's upper-case pattern); the diagnostics start
 /// with the same token and go on to say, in a sentence, what the sandbox saw.
-pub fn refuse(
+pub(crate) fn refuse(
     status: StatusCode,
     issue_type: &'static str,
     token: impl Into<String>,
@@ -25,24 +25,26 @@ pub fn refuse(
 }
 
 /// HTTP 495, nginx's "SSL Certificate Error", which SSP answers for an invalid certificate.
-pub fn status_495() -> StatusCode {
+pub(crate) fn status_495() -> StatusCode {
     StatusCode::from_u16(495).unwrap_or(StatusCode::FORBIDDEN)
 }
 
 /// HTTP 496, nginx's "SSL Certificate Required".
-pub fn status_496() -> StatusCode {
+pub(crate) fn status_496() -> StatusCode {
     StatusCode::from_u16(496).unwrap_or(StatusCode::FORBIDDEN)
 }
 
 /// The verified client certificate's facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertifiedClient<'a> {
+pub(crate) struct CertifiedClient<'a> {
     pub asid: Option<&'a Asid>,
     pub subject: &'a str,
 }
 
 /// Check 1: a client certificate issued by the sandbox CA (`docs/ssp.md`).
-pub fn client_certificate(identity: &ClientIdentity) -> Result<CertifiedClient<'_>, FhirError> {
+pub(crate) fn client_certificate(
+    identity: &ClientIdentity,
+) -> Result<CertifiedClient<'_>, FhirError> {
     match identity {
         ClientIdentity::Anonymous => Err(refuse(
             status_496(),
@@ -68,7 +70,7 @@ pub fn client_certificate(identity: &ClientIdentity) -> Result<CertifiedClient<'
 
 /// Check 2: the certificate was issued for the ASID in `Ssp-From` (README.md, "Certificates"). Skipped when
 /// `Ssp-From` is absent: the header checks report that.
-pub fn certificate_matches_sender(
+pub(crate) fn certificate_matches_sender(
     client: &CertifiedClient<'_>,
     headers: &HeaderMap,
 ) -> Result<(), FhirError> {
@@ -152,7 +154,7 @@ fn required<'h>(headers: &'h HeaderMap, name: &str, example: &str) -> Result<&'h
 }
 
 /// Check 3a: `Ssp-TraceID`: a UUID generated per request.
-pub fn trace_id(headers: &HeaderMap) -> Result<String, FhirError> {
+pub(crate) fn trace_id(headers: &HeaderMap) -> Result<String, FhirError> {
     let example = "6f1c2f9e-3d1a-4b53-9f5e-2b0d6a1e7c11";
     let value = required(headers, headers::TRACE_ID, example)?;
     if uuid::Uuid::try_parse(value).is_err() {
@@ -170,7 +172,7 @@ pub fn trace_id(headers: &HeaderMap) -> Result<String, FhirError> {
 }
 
 /// Check 3b: `Ssp-From` / `Ssp-To`: 12-digit ASIDs.
-pub fn asid_header(headers: &HeaderMap, name: &str) -> Result<Asid, FhirError> {
+pub(crate) fn asid_header(headers: &HeaderMap, name: &str) -> Result<Asid, FhirError> {
     let value = required(headers, name, "918999198738")?;
     Asid::parse(value).map_err(|_| {
         refuse(
@@ -183,7 +185,7 @@ pub fn asid_header(headers: &HeaderMap, name: &str) -> Result<Asid, FhirError> {
 }
 
 /// Check 3c: `Ssp-InteractionID`: a GP Connect interaction URN.
-pub fn interaction_id(headers: &HeaderMap) -> Result<String, FhirError> {
+pub(crate) fn interaction_id(headers: &HeaderMap) -> Result<String, FhirError> {
     let example = crate::identifiers::interactions::MIGRATE_STRUCTURED;
     let value = required(headers, headers::INTERACTION_ID, example)?;
     if !value.starts_with("urn:nhs:names:services:") || value.contains(char::is_whitespace) {
@@ -203,7 +205,7 @@ pub fn interaction_id(headers: &HeaderMap) -> Result<String, FhirError> {
 
 /// Check 4: the sender's AS record lists the interaction (`nhsAsSvcIA`; the practice's
 /// `interactions` in the scenario).
-pub fn sender_may_send(
+pub(crate) fn sender_may_send(
     sds: &SdsDirectory,
     from: &Asid,
     interaction: &str,
@@ -235,7 +237,7 @@ pub fn sender_may_send(
 }
 
 /// Check 5: the receiver is registered to receive the interaction (`nhsMhsSvcIA`): its endpoint.
-pub fn receiver_registered<'s>(
+pub(crate) fn receiver_registered<'s>(
     sds: &'s SdsDirectory,
     to: &Asid,
     interaction: &str,
@@ -264,7 +266,10 @@ pub fn receiver_registered<'s>(
 /// Check 6: the target URL starts with the receiver's SDS endpoint for the interaction, verbatim
 /// once percent-escapes in its path are decoded (`%24` and `$` are the same URL). Returns what
 /// follows the service root, path decoded (`/metadata`, `/Binary/x?y`).
-pub fn target_is_endpoint(target: &str, endpoint: &SdsEndpoint) -> Result<String, FhirError> {
+pub(crate) fn target_is_endpoint(
+    target: &str,
+    endpoint: &SdsEndpoint,
+) -> Result<String, FhirError> {
     let decoded = decoded_target(target);
     let address = percent_decode_path(&endpoint.address);
     if let Some(rest) = decoded.strip_prefix(address.as_ref())
@@ -322,7 +327,7 @@ fn decoded_target(target: &str) -> String {
 }
 
 /// Check 7: the interaction id matches the method and path (`docs/ssp.md` table).
-pub fn interaction_matches(
+pub(crate) fn interaction_matches(
     interaction: &str,
     method: &Method,
     rest: &str,
@@ -369,7 +374,7 @@ pub fn interaction_matches(
 }
 
 /// Check 8: a request that carries a resource says it is FHIR.
-pub fn media_type(method: &Method, headers: &HeaderMap) -> Result<(), FhirError> {
+pub(crate) fn media_type(method: &Method, headers: &HeaderMap) -> Result<(), FhirError> {
     if *method != Method::POST && *method != Method::PUT {
         return Ok(());
     }

@@ -17,7 +17,7 @@ use crate::scenario::World;
 use crate::tls::{self, TlsError};
 
 /// The CA files the world's external providers name, each once.
-pub fn provider_cas(world: &World) -> Vec<PathBuf> {
+pub(crate) fn provider_cas(world: &World) -> Vec<PathBuf> {
     let mut cas: Vec<PathBuf> = Vec::new();
     for p in &world.practices {
         if let Some(ca) = p.external.as_ref().and_then(|e| e.ca.clone())
@@ -30,7 +30,7 @@ pub fn provider_cas(world: &World) -> Vec<PathBuf> {
 }
 
 /// SSP's forwarding client: trusts `ca.pem` and every file in `extra`, presents `ssp.pem`.
-pub fn forward_config(
+pub(crate) fn forward_config(
     ca_pem_path: &Path,
     cert_path: &Path,
     key_path: &Path,

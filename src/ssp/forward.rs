@@ -28,7 +28,7 @@ use crate::http::{Body, BoxError, LocalDialer};
 
 /// Why a request did not reach the provider.
 #[derive(Debug)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     /// No response headers within the forward timeout.
     Timeout(Duration),
     /// Could not connect, or the provider's answer was not HTTP.
@@ -40,7 +40,7 @@ const IDLE_PER_PROVIDER: usize = 32;
 
 /// A pooled client to the providers.
 #[derive(Clone)]
-pub struct Forwarder {
+pub(crate) struct Forwarder {
     client: Client<HopConnector, Body>,
     timeout: Duration,
 }
@@ -48,7 +48,7 @@ pub struct Forwarder {
 impl Forwarder {
     /// `tls` is used for https targets only (plain http targets are the sandbox's own).
     /// `local` reaches the sandbox's own listener in memory.
-    pub fn new(tls: rustls::ClientConfig, timeout: Duration, local: LocalDialer) -> Self {
+    pub(crate) fn new(tls: rustls::ClientConfig, timeout: Duration, local: LocalDialer) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -70,7 +70,7 @@ impl Forwarder {
     /// Sends `req` to `target` with its method, headers and body unchanged, except the proxy
     /// prefix (gone from the URL), hop-by-hop headers (RFC 9110 section 7.6.1) and `Host`
     /// (the target's). Returns the provider's response with its body still streaming.
-    pub async fn forward(
+    pub(crate) async fn forward(
         &self,
         req: Request<Body>,
         target: Uri,

@@ -54,10 +54,10 @@
 //!   allow-list, and the header names SSP adds are UNCONFIRMED. Hop-by-hop headers are dropped
 //!   and `Host` becomes the target's, as any HTTP proxy must; everything else passes unchanged.
 
-pub mod checks;
-pub mod external;
-pub mod forward;
-pub mod routes;
+pub(crate) mod checks;
+pub(crate) mod external;
+pub(crate) mod forward;
+pub(crate) mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,11 +86,11 @@ use crate::tls::{self, ClientIdentity, DeferredClientVerifier, TlsError};
 use self::forward::{ForwardError, Forwarder};
 
 /// The `Ssp-*` header names (case-insensitive on the wire).
-pub mod headers {
-    pub const TRACE_ID: &str = "Ssp-TraceID";
-    pub const FROM: &str = "Ssp-From";
-    pub const TO: &str = "Ssp-To";
-    pub const INTERACTION_ID: &str = "Ssp-InteractionID";
+pub(crate) mod headers {
+    pub(crate) const TRACE_ID: &str = "Ssp-TraceID";
+    pub(crate) const FROM: &str = "Ssp-From";
+    pub(crate) const TO: &str = "Ssp-To";
+    pub(crate) const INTERACTION_ID: &str = "Ssp-InteractionID";
 }
 
 /// The journal's name for this service.
@@ -98,7 +98,7 @@ const SERVICE: &str = "ssp";
 
 /// Turns accepted TCP connections into TLS streams and says who the client is.
 #[derive(Clone)]
-pub struct SspAcceptor {
+pub(crate) struct SspAcceptor {
     tls: TlsAcceptor,
     verifier: Arc<DeferredClientVerifier>,
     /// How long a client may take to complete the handshake.
@@ -110,7 +110,7 @@ pub struct SspAcceptor {
 
 impl SspAcceptor {
     /// Loads `ca.pem`, `ssp.pem` and `ssp-key.pem` from the certificates folder.
-    pub fn new(config: &Config, journal: Journal, clock: Clock) -> Result<Self, TlsError> {
+    pub(crate) fn new(config: &Config, journal: Journal, clock: Clock) -> Result<Self, TlsError> {
         let layout = Layout::new(&config.certs_dir);
         let (tls_config, verifier) =
             tls::ssp_server_config(&layout.ca_cert(), &layout.ssp_cert(), &layout.ssp_key())?;
@@ -218,20 +218,20 @@ impl Acceptor for SspAcceptor {
 /// What SSP needs of a world: the directory it authorises and routes by, the journal it files
 /// exchanges in, and the platform whose faults apply.
 #[derive(Clone)]
-pub struct SspWorld {
+pub(crate) struct SspWorld {
     pub sds: SdsDirectory,
     pub journal: Journal,
     pub platform: Arc<crate::platform::Platform>,
 }
 
 /// Finds a world by id (docs/worlds.md).
-pub trait WorldLookup: Send + Sync + 'static {
+pub(crate) trait WorldLookup: Send + Sync + 'static {
     fn lookup(&self, id: &str) -> Option<SspWorld>;
 }
 
 /// SSP's request handling: checks, forwarding, journal.
 #[derive(Clone)]
-pub struct SspService {
+pub(crate) struct SspService {
     sds: SdsDirectory,
     journal: Journal,
     clock: Clock,
@@ -251,7 +251,7 @@ impl SspService {
     /// Builds the forwarding client: trusts `ca.pem` (and the CA files external providers name),
     /// presents `ssp.pem` to https providers.
     /// SSP reads SDS (to authorise and route) and nothing else of the other services.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         sds: SdsDirectory,
         journal: Journal,
@@ -286,7 +286,7 @@ impl SspService {
     /// Serves the worlds `lookup` finds besides the default one: a request is in world `id`
     /// when it is sent to `https://ssp/worlds/{id}/<target URL>`, or when its target URL's path
     /// starts with `/worlds/{id}/` (the provider addresses SDS hands out in that world).
-    pub fn with_worlds(mut self, lookup: Arc<dyn WorldLookup>) -> Self {
+    pub(crate) fn with_worlds(mut self, lookup: Arc<dyn WorldLookup>) -> Self {
         self.worlds = Some(lookup);
         self
     }
@@ -321,7 +321,7 @@ impl SspService {
         Ok((in_target.unwrap_or_else(default), path.to_owned()))
     }
 
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         req: Request<Incoming>,
         peer: Arc<ClientIdentity>,

@@ -5,22 +5,23 @@ use http::Method;
 
 use crate::identifiers::interactions;
 
-pub use crate::identifiers::interactions::GET_STRUCTURED;
-pub const RETRIEVE_DOCUMENT: &str =
+pub(crate) use crate::identifiers::interactions::GET_STRUCTURED;
+pub(crate) const RETRIEVE_DOCUMENT: &str =
     "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:binary-1";
-pub const SEARCH_DOCUMENTS: &str =
+pub(crate) const SEARCH_DOCUMENTS: &str =
     "urn:nhs:names:services:gpconnect:documents:fhir:rest:search:documentreference-1";
-pub const DOCUMENTS_PATIENT_SEARCH: &str =
+pub(crate) const DOCUMENTS_PATIENT_SEARCH: &str =
     "urn:nhs:names:services:gpconnect:documents:fhir:rest:search:patient-1";
-pub const FOUNDATIONS_METADATA: &str = "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1";
-pub const FOUNDATIONS_READ_PATIENT: &str =
+pub(crate) const FOUNDATIONS_METADATA: &str =
+    "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1";
+pub(crate) const FOUNDATIONS_READ_PATIENT: &str =
     "urn:nhs:names:services:gpconnect:fhir:rest:read:patient-1";
-pub const FOUNDATIONS_SEARCH_PATIENT: &str =
+pub(crate) const FOUNDATIONS_SEARCH_PATIENT: &str =
     "urn:nhs:names:services:gpconnect:fhir:rest:search:patient-1";
 
 /// An interaction's HTTP method and path below the service root; `{id}` is any one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     pub interaction: &'static str,
     pub method: Method,
     pub path: &'static str,
@@ -28,7 +29,7 @@ pub struct Route {
 
 /// Every interaction SSP knows the shape of. Others are passed on unchecked (SSP is
 /// content-agnostic), though none is registered in the sandbox's SDS.
-pub fn routes() -> [Route; 11] {
+pub(crate) fn routes() -> [Route; 11] {
     let route = |interaction, method, path| Route {
         interaction,
         method,
@@ -61,14 +62,14 @@ pub fn routes() -> [Route; 11] {
     ]
 }
 
-pub fn route_of(interaction: &str) -> Option<Route> {
+pub(crate) fn route_of(interaction: &str) -> Option<Route> {
     routes().into_iter().find(|r| r.interaction == interaction)
 }
 
 impl Route {
     /// Whether `path` (below the service root, no leading slash, no query, percent-decoded) has
     /// this shape.
-    pub fn matches_path(&self, path: &str) -> bool {
+    pub(crate) fn matches_path(&self, path: &str) -> bool {
         let mut want = self.path.split('/');
         let mut got = path.split('/');
         loop {
@@ -82,7 +83,7 @@ impl Route {
     }
 
     /// `POST .../Patient/$gpc.migratestructuredrecord` for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} <service root>/{}", self.method, self.path)
     }
 }

@@ -14,7 +14,7 @@ const SERVICES: [&str; 5] = ["pds", "sds", "ssp", "provider", "oauth"];
 /// kept only its head.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedBody {
+pub(crate) struct SavedBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,7 +23,7 @@ pub struct SavedBody {
 }
 
 impl SavedBody {
-    pub fn of(kept: &[u8], total: usize) -> Self {
+    pub(crate) fn of(kept: &[u8], total: usize) -> Self {
         match std::str::from_utf8(kept) {
             Ok(text) => Self {
                 text: Some(text.to_owned()),
@@ -39,7 +39,7 @@ impl SavedBody {
     }
 
     /// The bytes; base64 that does not decode gives none (reported by [`SavedEntry::to_entry`]).
-    pub fn bytes(&self) -> Bytes {
+    pub(crate) fn bytes(&self) -> Bytes {
         self.try_bytes().unwrap_or_default()
     }
 
@@ -58,7 +58,7 @@ impl SavedBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedEntry {
+pub(crate) struct SavedEntry {
     pub sequence: u64,
     pub time: chrono::DateTime<chrono::Utc>,
     pub service: String,
@@ -112,7 +112,7 @@ fn body_text(body: &Option<SavedBody>, which: &str) -> Result<Option<BodyText>, 
 }
 
 impl SavedEntry {
-    pub fn of(e: &Entry) -> Self {
+    pub(crate) fn of(e: &Entry) -> Self {
         Self {
             sequence: e.sequence,
             time: e.time,
@@ -138,7 +138,7 @@ impl SavedEntry {
     }
 
     /// The journal entry, or what is wrong with this one.
-    pub fn to_entry(&self) -> Result<Entry, String> {
+    pub(crate) fn to_entry(&self) -> Result<Entry, String> {
         let service = SERVICES
             .iter()
             .copied()

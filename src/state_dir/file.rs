@@ -25,7 +25,7 @@ impl StateError {
 }
 
 /// The snapshot in `path`; `None` when there is no file yet (a first start).
-pub fn read(path: &Path) -> Result<Option<Snapshot>, StateError> {
+pub(crate) fn read(path: &Path) -> Result<Option<Snapshot>, StateError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -37,7 +37,7 @@ pub fn read(path: &Path) -> Result<Option<Snapshot>, StateError> {
 }
 
 /// A snapshot from a file's bytes, or what is wrong with them.
-pub fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         format!(
             "is not valid JSON (line {}, column {}: {e}); it may have been cut short or edited",
@@ -69,7 +69,7 @@ pub fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
 }
 
 /// Writes `snapshot` to `path` atomically (temporary file, flush, rename), creating the folder.
-pub fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path

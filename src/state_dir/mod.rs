@@ -12,8 +12,8 @@
 //! with its path and what is wrong, and the sandbox does not start on it.
 
 mod entries;
-pub mod file;
-pub mod writer;
+pub(crate) mod file;
+pub(crate) mod writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,28 +28,28 @@ use crate::platform::faults::SavedRule;
 use crate::platform::oauth::SavedOAuth;
 use crate::world::state::Shared;
 
-pub use entries::{SavedBody, SavedEntry};
-pub use file::StateError;
+pub(crate) use entries::{SavedBody, SavedEntry};
+pub(crate) use file::StateError;
 
 /// What the `format` field of every state file says.
-pub const FORMAT: &str = "spine-sandbox-state";
+pub(crate) const FORMAT: &str = "spine-sandbox-state";
 /// The layout this sandbox writes and reads; a file with a higher number is refused.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// The file the default world's state is kept in.
-pub fn default_world_file(dir: &Path) -> PathBuf {
+pub(crate) fn default_world_file(dir: &Path) -> PathBuf {
     dir.join("world.json")
 }
 
 /// The folder the other worlds' files are kept in, one `{id}.json` each.
-pub fn worlds_dir(dir: &Path) -> PathBuf {
+pub(crate) fn worlds_dir(dir: &Path) -> PathBuf {
     dir.join("worlds")
 }
 
 /// One world's mutable state, as written to its file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Always [`FORMAT`].
     pub format: String,
     /// [`VERSION`] when written.
@@ -88,7 +88,7 @@ pub struct Snapshot {
 /// shipped one's name, or the uploaded file itself), and its admin key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedWorld {
+pub(crate) struct SavedWorld {
     pub id: String,
     /// `default`, `training`, a shipped file's name; `uploaded` with `upload`.
     pub scenario: String,
@@ -98,7 +98,7 @@ pub struct SavedWorld {
 }
 
 impl SavedWorld {
-    pub fn of(live: &crate::world::Live) -> Self {
+    pub(crate) fn of(live: &crate::world::Live) -> Self {
         let (scenario, upload) = match &live.source {
             crate::world::Source::Named(name) => (name.clone(), None),
             crate::world::Source::Uploaded(bytes) => (
@@ -124,7 +124,7 @@ impl SavedWorld {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedPds {
+pub(crate) struct SavedPds {
     /// Records changed or created since the scenario was loaded.
     #[serde(default)]
     pub records: Vec<SavedRecord>,
@@ -135,7 +135,7 @@ pub struct SavedPds {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedRecord {
+pub(crate) struct SavedRecord {
     pub nhs_number: String,
     pub version: u64,
     /// The whole R4 Patient.
@@ -148,7 +148,7 @@ pub struct SavedRecord {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedHistory {
+pub(crate) struct SavedHistory {
     #[serde(default)]
     pub name: Vec<Value>,
     #[serde(default)]
@@ -165,7 +165,7 @@ impl SavedHistory {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedJournal {
+pub(crate) struct SavedJournal {
     /// The next sequence number to give out (numbers are never reused across a restart).
     pub next_sequence: u64,
     #[serde(default)]
@@ -176,7 +176,7 @@ pub struct SavedJournal {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedFaults {
+pub(crate) struct SavedFaults {
     #[serde(default)]
     pub rules: Vec<SavedRule>,
     #[serde(default)]
@@ -185,7 +185,7 @@ pub struct SavedFaults {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SavedDelivery {
+pub(crate) struct SavedDelivery {
     pub sequence: u64,
     pub time: String,
     pub patient: String,
@@ -202,7 +202,11 @@ pub struct SavedDelivery {
 
 /// Everything in `shared` a team can change, now. Reads each store once; copies only what
 /// differs from the scenario, the journal's and deliveries' bounded contents.
-pub fn capture(shared: &Shared, admin_key: Option<String>, world: Option<SavedWorld>) -> Snapshot {
+pub(crate) fn capture(
+    shared: &Shared,
+    admin_key: Option<String>,
+    world: Option<SavedWorld>,
+) -> Snapshot {
     let (changed, removed) = shared.pds.changes(&shared.world);
     let records = changed
         .into_iter()
@@ -267,7 +271,7 @@ pub fn capture(shared: &Shared, admin_key: Option<String>, world: Option<SavedWo
 }
 
 /// Checks a snapshot against the world it is to be applied to; the message says what is wrong.
-pub fn check(snapshot: &Snapshot, shared: &Shared) -> Result<(), String> {
+pub(crate) fn check(snapshot: &Snapshot, shared: &Shared) -> Result<(), String> {
     if snapshot.scenario != shared.world.name {
         let name = |n: &Option<String>| n.as_deref().unwrap_or("(no name)").to_owned();
         return Err(format!(
@@ -291,7 +295,7 @@ pub fn check(snapshot: &Snapshot, shared: &Shared) -> Result<(), String> {
 }
 
 /// Puts a checked snapshot ([`check`]) in place of the scenario's fresh state.
-pub fn apply(snapshot: Snapshot, shared: &Shared) -> Result<(), String> {
+pub(crate) fn apply(snapshot: Snapshot, shared: &Shared) -> Result<(), String> {
     check(&snapshot, shared)?;
     for r in snapshot.pds.records {
         let history = History {
@@ -350,7 +354,7 @@ pub fn apply(snapshot: Snapshot, shared: &Shared) -> Result<(), String> {
 }
 
 /// What a sandbox read from its state dir at start, before it was wired up.
-pub struct Saved {
+pub(crate) struct Saved {
     path: Option<PathBuf>,
     snapshot: Option<Snapshot>,
     /// The configuration named no admin key: the one in use (generated, or read back) is kept.
@@ -359,7 +363,7 @@ pub struct Saved {
 
 /// Reads the default world's state file, if `config.state_dir` is set, and gives the admin key
 /// it kept back to the configuration when none was configured.
-pub fn read_for_start(config: &mut crate::config::Config) -> Result<Saved, StateError> {
+pub(crate) fn read_for_start(config: &mut crate::config::Config) -> Result<Saved, StateError> {
     let keep_key = config.admin_key.is_none();
     let Some(dir) = &config.state_dir else {
         return Ok(Saved {
@@ -391,7 +395,7 @@ pub fn read_for_start(config: &mut crate::config::Config) -> Result<Saved, State
 impl Saved {
     /// Puts the state read back in place (the default world's, then every other world's, each
     /// made again from its scenario) and starts writing changes; `None` without a state dir.
-    pub async fn start(
+    pub(crate) async fn start(
         self,
         shared: &Shared,
         worlds: &crate::world::Worlds,

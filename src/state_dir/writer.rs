@@ -21,11 +21,11 @@ use crate::world::Worlds;
 use crate::world::state::Shared;
 
 /// Changes are gathered this long before the state is written.
-pub const WRITE_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const WRITE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Cheap to clone: says the state changed.
 #[derive(Clone, Default)]
-pub struct Changes(Option<Arc<Pending>>);
+pub(crate) struct Changes(Option<Arc<Pending>>);
 
 #[derive(Default)]
 struct Pending {
@@ -36,17 +36,17 @@ struct Pending {
 
 impl Changes {
     /// Nothing is written (no state dir).
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self(None)
     }
 
     /// Whether a state dir is being written.
-    pub fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         self.0.is_some()
     }
 
     /// Something may have changed (the writer looks at every world's journal).
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         if let Some(p) = &self.0 {
             p.notify.notify_one();
         }
@@ -54,7 +54,7 @@ impl Changes {
 
     /// A request on the plain-HTTP listener was answered: any but a read of the admin API or
     /// the page may have changed its world.
-    pub fn touch_request(&self, method: &Method, path: &str) {
+    pub(crate) fn touch_request(&self, method: &Method, path: &str) {
         let Some(p) = &self.0 else {
             return;
         };
@@ -76,7 +76,7 @@ impl Changes {
 }
 
 /// The running writer of a sandbox's state dir.
-pub struct Writer {
+pub(crate) struct Writer {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     pub changes: Changes,
@@ -91,7 +91,12 @@ struct Target {
 
 impl Writer {
     /// Starts writing the default world's and every other world's state under `dir`.
-    pub fn start(default: Shared, worlds: Worlds, dir: PathBuf, admin_key: Option<String>) -> Self {
+    pub(crate) fn start(
+        default: Shared,
+        worlds: Worlds,
+        dir: PathBuf,
+        admin_key: Option<String>,
+    ) -> Self {
         let pending = Arc::new(Pending::default());
         let (stop, stopped) = watch::channel(false);
         let changes = Changes(Some(pending.clone()));
@@ -110,7 +115,7 @@ impl Writer {
     }
 
     /// Writes the state a last time and returns when it is on disk.
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }

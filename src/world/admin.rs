@@ -16,12 +16,12 @@ use crate::http::{Body, boxed, closing, read_body_within};
 const PATH: &str = "/_admin/worlds";
 
 /// True for the paths this API answers.
-pub fn owns(path: &str) -> bool {
+pub(crate) fn owns(path: &str) -> bool {
     path == PATH || path.strip_prefix(PATH).is_some_and(|r| r.starts_with('/'))
 }
 
 /// The world a `/_admin/worlds/{id}...` call is about.
-pub fn world_of(path: &str) -> Option<&str> {
+pub(crate) fn world_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix(PATH)?.strip_prefix('/')?;
     let id = rest.split('/').next().unwrap_or_default();
     (!id.is_empty()).then_some(id)
@@ -50,7 +50,7 @@ fn no_content() -> Response<Body> {
 }
 
 /// The answer for a world id nobody made (or that was deleted or evicted).
-pub fn no_such_world(id: &str) -> Response<Body> {
+pub(crate) fn no_such_world(id: &str) -> Response<Body> {
     refusal(FhirError::new(
         SpineCode::NoRecordFound,
         format!(
@@ -60,7 +60,7 @@ pub fn no_such_world(id: &str) -> Response<Body> {
 }
 
 /// A redirect to `to` (a world's page wants its trailing slash).
-pub fn redirect(to: &str) -> Response<Body> {
+pub(crate) fn redirect(to: &str) -> Response<Body> {
     let mut resp = Response::new(Bytes::new());
     *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -71,7 +71,7 @@ pub fn redirect(to: &str) -> Response<Body> {
 
 /// The worlds API. The sandbox's admin guard has let the request through already, except for
 /// a world's own calls (`/_admin/worlds/{id}/...`), which are checked here against its key.
-pub async fn handle(worlds: &Worlds, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(worlds: &Worlds, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let rest = path.strip_prefix(PATH).unwrap_or_default();
     match (req.method().clone(), rest) {

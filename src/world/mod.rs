@@ -5,8 +5,8 @@
 //! path; SDS in a world hands out provider addresses carrying the prefix, so SSP finds the world
 //! from the target URL. The default world is the sandbox as it always was, at its usual URLs.
 
-pub mod admin;
-pub mod state;
+pub(crate) mod admin;
+pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +91,7 @@ pub enum WorldError {
 }
 
 /// The uploaded file's name in the problems reported.
-pub const UPLOAD_NAME: &str = "uploaded.yaml";
+pub(crate) const UPLOAD_NAME: &str = "uploaded.yaml";
 
 impl Worlds {
     /// No worlds yet; new ones are made like `template`, the default world.
@@ -398,7 +398,11 @@ impl crate::ssp::WorldLookup for Worlds {
 }
 
 /// Removes idle worlds every so often until the sandbox stops.
-pub async fn evict_idle(worlds: Worlds, idle: Duration, mut stopping: watch::Receiver<bool>) {
+pub(crate) async fn evict_idle(
+    worlds: Worlds,
+    idle: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
     let every = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
     loop {
         tokio::select! {

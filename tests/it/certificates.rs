@@ -9,7 +9,7 @@ use rcgen::{
 };
 use serde_json::Value;
 use spine_sandbox::Clock;
-use spine_sandbox::pki::{Issued, Layout};
+use spine_sandbox::{Issued, Layout};
 
 use crate::support::worlds::{self, CONSUMER_ASID};
 use crate::support::{TestSandbox, diagnostics, temp_dir};

@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use spine_sandbox::fhir::gpconnect::migrate_parameters as parameters;
-use spine_sandbox::fhir::systems;
-use spine_sandbox::identifiers::interactions;
-use spine_sandbox::journey::{self, JourneyOptions};
-use spine_sandbox::jwt::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
+use spine_sandbox::interactions;
+use spine_sandbox::migrate_parameters as parameters;
+use spine_sandbox::systems;
+use spine_sandbox::{DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim};
+use spine_sandbox::{JourneyOptions, run_journey};
 
 use crate::support::TestSandbox;
 
@@ -82,18 +82,18 @@ async fn built_in_journey_is_clean_on_every_path_of_the_default_scenario() {
             // PDS names the new practice already: the consumer knows the old one itself.
             run.from = Some(OLD.into());
         }
-        journey::run(&run, |_| {}).await;
+        run_journey(&run, |_| {}).await;
         runs += 1;
     }
     let mut restricted = options(&sandbox, "9434761026");
     restricted.from = Some(OLD.into());
-    journey::run(&restricted, |_| {}).await;
+    run_journey(&restricted, |_| {}).await;
     // The happy patient again, asking for sensitive information this time.
     // PDS names the new practice by now: the record is still at the old one.
     let mut sensitive = options(&sandbox, HAPPY);
     sensitive.sensitive = true;
     sensitive.from = Some(OLD.into());
-    journey::run(&sensitive, |_| {}).await;
+    run_journey(&sensitive, |_| {}).await;
     runs += 2;
 
     let r = report(&sandbox, &format!("?ods={NEW}")).await;
@@ -191,7 +191,7 @@ async fn skipping_the_registration_change_fails_the_ordering_check() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut o = options(&sandbox, HAPPY);
     o.skip_registration_change = true;
-    journey::run(&o, |_| {}).await;
+    run_journey(&o, |_| {}).await;
     let r = report(&sandbox, "").await;
     let j = journeys(&r)[0];
     assert_eq!(failed(j), set(&["migrate.after-registration"]), "{j:#}");
@@ -630,7 +630,7 @@ async fn an_evicted_start_is_reported_not_guessed() {
         |c| c.journal_capacity = 6,
     )
     .await;
-    journey::run(&options(&sandbox, HAPPY), |_| {}).await;
+    run_journey(&options(&sandbox, HAPPY), |_| {}).await;
     let r = report(&sandbox, "").await;
     assert!(r["journal"]["evicted_through"].as_u64().unwrap() > 0);
     let all = journeys(&r);
@@ -701,7 +701,7 @@ async fn cli_exit_codes_and_junit_gate_a_pipeline() {
     assert!(err.contains("no migration journey by A20047"), "{err}");
 
     // A clean journey: 0, and a JUnit file without failures.
-    journey::run(&options(&sandbox, HAPPY), |_| {}).await;
+    run_journey(&options(&sandbox, HAPPY), |_| {}).await;
     let (code, out, err) = cli(args(&sandbox.base)).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Consumer A20047"), "{out}");
@@ -719,7 +719,7 @@ async fn cli_exit_codes_and_junit_gate_a_pipeline() {
     // A journey that migrates without changing the registration: 2, and the failure named.
     let mut wrong = options(&sandbox, "9434761069");
     wrong.skip_registration_change = true;
-    journey::run(&wrong, |_| {}).await;
+    run_journey(&wrong, |_| {}).await;
     let (code, out, _) = cli(args(&sandbox.base)).await;
     assert_eq!(code, 2, "{out}");
     assert!(

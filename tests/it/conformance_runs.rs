@@ -3,7 +3,7 @@
 //! every statement of the report true (nothing that never ran shown as passed).
 
 use serde_json::{Value, json};
-use spine_sandbox::journey;
+use spine_sandbox::run_journey;
 
 use crate::support::TestSandbox;
 
@@ -49,11 +49,11 @@ async fn a_fixed_rerun_is_graded_on_its_own_and_last_gives_only_it() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut broken = sandbox.journey_options(HAPPY, NEW);
     broken.skip_registration_change = true;
-    journey::run(&broken, |_| {}).await;
+    run_journey(&broken, |_| {}).await;
     let failed = report(&sandbox, "?ods=A20047").await;
     assert_eq!(failed["consumers"][0]["verdict"], "fail", "{failed:#}");
 
-    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     let both = report(&sandbox, "?ods=A20047").await;
     let runs = journeys(&both);
     assert_eq!(runs.len(), 2, "the rerun is a journey of its own: {both:#}");
@@ -70,9 +70,9 @@ async fn since_a_sequence_grades_only_what_came_after_it() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut broken = sandbox.journey_options(HAPPY, NEW);
     broken.skip_registration_change = true;
-    journey::run(&broken, |_| {}).await;
+    run_journey(&broken, |_| {}).await;
     let mark = last_sequence(&sandbox).await;
-    journey::run(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
     let since = report(&sandbox, &format!("?ods=A20047&since={mark}")).await;
     let runs = journeys(&since);
     assert_eq!(runs.len(), 1, "{since:#}");
@@ -102,8 +102,8 @@ async fn one_patient_and_a_cleared_history() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut broken = sandbox.journey_options(HAPPY, NEW);
     broken.skip_registration_change = true;
-    journey::run(&broken, |_| {}).await;
-    journey::run(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
+    run_journey(&broken, |_| {}).await;
+    run_journey(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
 
     let one = report(&sandbox, &format!("?ods=A20047&patient={OTHER}")).await;
     assert_eq!(journeys(&one).len(), 1);
@@ -121,7 +121,7 @@ async fn one_patient_and_a_cleared_history() {
     // The journal itself is untouched.
     assert!(!sandbox.journal().await.is_empty());
 
-    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     let fresh = report(&sandbox, "?ods=A20047").await;
     assert_eq!(journeys(&fresh).len(), 1, "{fresh:#}");
     assert_eq!(fresh["consumers"][0]["verdict"], "pass", "{fresh:#}");
@@ -130,7 +130,7 @@ async fn one_patient_and_a_cleared_history() {
 #[tokio::test]
 async fn checks_that_never_ran_are_not_reached_not_passed() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
-    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     let r = report(&sandbox, "?ods=A20047").await;
     let j = journeys(&r)[0];
     assert_eq!(j["verdict"], "pass", "{j:#}");
@@ -144,7 +144,7 @@ async fn a_consumer_that_asks_its_own_practice_is_told_so() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut own = sandbox.journey_options(HAPPY, NEW);
     own.from = Some(NEW.to_owned());
-    journey::run(&own, |_| {}).await;
+    run_journey(&own, |_| {}).await;
     let r = report(&sandbox, "?ods=A20047").await;
     let j = journeys(&r)[0];
     let c = check(j, "migrate.from-previous-practice");
@@ -176,7 +176,7 @@ async fn a_restricted_patient_journey_says_where_the_practice_is_unknown() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut sensitive = sandbox.journey_options("9434761050", NEW);
     sensitive.sensitive = true;
-    journey::run(&sensitive, |_| {}).await;
+    run_journey(&sensitive, |_| {}).await;
     let text = sandbox
         .get("/_admin/conformance?ods=A20047&format=text")
         .await
@@ -279,7 +279,7 @@ async fn advance(sandbox: &TestSandbox, by: &str) {
 }
 
 fn token(requesting_asid: &str, now: chrono::DateTime<chrono::Utc>, audience: &str) -> String {
-    spine_sandbox::jwt::MigrateTokenRequest {
+    spine_sandbox::MigrateTokenRequest {
         requesting_ods: NEW.into(),
         requesting_name: "New practice".into(),
         requesting_asid: requesting_asid.into(),
@@ -300,11 +300,11 @@ async fn migrate(sandbox: &TestSandbox, patient: &str, jwt: &str) -> u16 {
         .headers(crate::support::tls_clients::ssp_headers(
             NEW_ASID,
             OLD_ASID,
-            spine_sandbox::identifiers::interactions::MIGRATE_STRUCTURED,
+            spine_sandbox::interactions::MIGRATE_STRUCTURED,
         ))
         .header("Authorization", format!("Bearer {jwt}"))
         .header("Content-Type", "application/fhir+json;charset=utf-8")
-        .body(spine_sandbox::fhir::gpconnect::migrate_parameters(patient, false).to_string())
+        .body(spine_sandbox::migrate_parameters(patient, false).to_string())
         .send()
         .await
         .unwrap()
@@ -315,7 +315,7 @@ async fn migrate(sandbox: &TestSandbox, patient: &str, jwt: &str) -> u16 {
 #[tokio::test]
 async fn a_migrate_a_day_after_the_trace_fails_trace_freshness_and_a_new_trace_mends_it() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
-    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     advance(&sandbox, "25h").await;
     let now = sandbox_now(&sandbox).await;
     let status = migrate(
@@ -347,7 +347,7 @@ async fn a_migrate_a_day_after_the_trace_fails_trace_freshness_and_a_new_trace_m
     let mut again = sandbox.journey_options(HAPPY, NEW);
     again.from = Some(OLD.into());
     again.skip_registration_change = true;
-    journey::run(&again, |_| {}).await;
+    run_journey(&again, |_| {}).await;
     let r = report(&sandbox, "?ods=A20047&last=true").await;
     let j = journeys(&r)[0];
     assert_eq!(check(j, "pds.trace-fresh")["status"], "pass", "{j:#}");
@@ -380,7 +380,7 @@ async fn a_jwt_resent_on_a_retry_fails_fresh_per_retry() {
 #[tokio::test]
 async fn a_jwt_naming_another_systems_asid_fails_requesting_identity() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
-    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     let jwt = token(
         "999999999999",
         sandbox_now(&sandbox).await,
@@ -420,7 +420,7 @@ async fn a_pipeline_gates_on_its_own_run_and_gets_an_evidence_pack() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut broken = sandbox.journey_options(HAPPY, NEW);
     broken.skip_registration_change = true;
-    journey::run(&broken, |_| {}).await;
+    run_journey(&broken, |_| {}).await;
     let base = |extra: &[&str]| {
         let mut a: Vec<String> = ["--as", NEW, "--sandbox", &sandbox.base]
             .iter()
@@ -434,7 +434,7 @@ async fn a_pipeline_gates_on_its_own_run_and_gets_an_evidence_pack() {
     let (code, _, err) = cli(base(&["--since", &mark])).await;
     assert_eq!(code, 1, "no run yet since the mark: {err}");
     assert!(err.contains(&format!("since {mark}")), "{err}");
-    journey::run(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(OTHER, NEW), |_| {}).await;
 
     let dir = crate::support::temp_dir("evidence");
     let pack = dir.join("pack");
@@ -497,7 +497,7 @@ async fn a_pipeline_gates_on_its_own_run_and_gets_an_evidence_pack() {
 #[tokio::test]
 async fn docs_conformance_lists_every_check_the_report_makes() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
-    journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     let r = report(&sandbox, "?ods=A20047").await;
     let page = std::fs::read_to_string(crate::support::repo_path("docs/conformance.md")).unwrap();
     for c in journeys(&r)[0]["checks"].as_array().unwrap() {

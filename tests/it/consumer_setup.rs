@@ -99,7 +99,7 @@ async fn certs_from_a_running_sandbox_are_the_ones_its_ssp_trusts() {
     );
     // The copy works against SSP.
     let copied = crate::support::tls_clients::reqwest_with(
-        spine_sandbox::tls::client_config(
+        spine_sandbox::client_config(
             &out.join("ca.pem"),
             &out.join("clients/200000001012.pem"),
             &out.join("clients/200000001012-key.pem"),
@@ -135,7 +135,7 @@ async fn the_commands_carry_the_admin_key_when_the_sandbox_asks_for_one() {
         |c| c.admin_key = Some(key.to_owned()),
     )
     .await;
-    spine_sandbox::journey::run(&sandbox.journey_options("9434761018", "A20047"), |_| {}).await;
+    spine_sandbox::run_journey(&sandbox.journey_options("9434761018", "A20047"), |_| {}).await;
     let base = sandbox.base.clone();
     let out = temp_dir("certs-keyed");
     let run = move |args: Vec<String>| {

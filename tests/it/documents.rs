@@ -238,8 +238,7 @@ async fn a_large_document_has_no_size_limit() {
 /// is sent.
 #[tokio::test]
 async fn a_generated_document_of_a_given_size_is_served_whole() {
-    let mut world =
-        spine_sandbox::scenario::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
+    let mut world = spine_sandbox::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
     const SIZE: usize = 3 * 1024 * 1024 + 1;
     let patient = world
         .patients
@@ -273,8 +272,7 @@ fn a_document_size_is_checked() {
             "practices:\n  - {{ ods: Y11111, name: P, asid: \"200000009991\" }}\npatients:\n  - nhs_number: \"9434761158\"\n    name: {{ family: Whitaker }}\n    gender: male\n    birth_date: 1957-02-11\n    registered_with: Y11111\n    record:\n      documents:\n        - {{ title: Scan, type: {{ snomed: \"823691000000103\", display: Clinical letter }}, date: -1m, content_type: application/pdf, size: {size} }}\n"
         )
     };
-    let load =
-        |size: &str| spine_sandbox::scenario::load::load_str("t.yaml", &text(size), start_day());
+    let load = |size: &str| spine_sandbox::load_str("t.yaml", &text(size), start_day());
     let world = load("250MB").unwrap();
     let doc = &world.patients[0].record.documents[0];
     assert_eq!(doc.generated_size, Some(250 * 1024 * 1024));

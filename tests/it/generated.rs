@@ -4,8 +4,8 @@
 use std::process::Command;
 
 use serde_json::Value;
-use spine_sandbox::journey::{self, JourneyOutcome};
-use spine_sandbox::scenario;
+use spine_sandbox::load_paths;
+use spine_sandbox::{JourneyOutcome, run_journey};
 
 use crate::support::{TestSandbox, start_day, temp_dir};
 
@@ -47,7 +47,7 @@ async fn a_generated_world_passes_check_serves_and_migrates() {
     assert!(!ok);
     assert!(stderr.contains("already holds"), "{stderr}");
 
-    let world = scenario::load_paths(std::slice::from_ref(&dir), start_day()).unwrap();
+    let world = load_paths(std::slice::from_ref(&dir), start_day()).unwrap();
     let provider = |ods: &str| world.practice(ods).is_some_and(|p| p.provider);
     let patient = world
         .patients
@@ -92,7 +92,7 @@ async fn a_generated_world_passes_check_serves_and_migrates() {
         patient.record_at.as_str()
     );
 
-    let report = journey::run(&sandbox.journey_options(nhs, new_practice.as_str()), |_| {}).await;
+    let report = run_journey(&sandbox.journey_options(nhs, new_practice.as_str()), |_| {}).await;
     assert_eq!(report.outcome, JourneyOutcome::Received, "{report:#?}");
     let record = report.record.unwrap();
     assert!(record.clinical_areas.get("Problems").copied().unwrap_or(0) >= 1);

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use spine_sandbox::identifiers::interactions;
+use spine_sandbox::interactions;
 
 use crate::support::*;
 

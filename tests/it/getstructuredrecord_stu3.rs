@@ -5,7 +5,7 @@
 //! `fhir.resources` (as the migrate Bundles are in `provider_suite`).
 
 use serde_json::{Value, json};
-use spine_sandbox::fhir::gpconnect::profiles;
+use spine_sandbox::profiles;
 
 use crate::getstructuredrecord::{area, assert_whole, resolved_allergies, retrieve};
 use crate::support::*;

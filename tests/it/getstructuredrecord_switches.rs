@@ -5,7 +5,7 @@
 //! per area, none of its items sent).
 
 use serde_json::{Value, json};
-use spine_sandbox::scenario::{self, World};
+use spine_sandbox::{World, load_paths, load_str};
 
 use crate::getstructuredrecord::{area, assert_whole, resolved_allergies, retrieve};
 use crate::support::*;
@@ -30,7 +30,7 @@ fn world_with(name: &str, edits: &[(&str, &str)]) -> World {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dir.join("documents").join(path.file_name().unwrap())).unwrap();
     }
-    scenario::load_paths(&[dir.join("default.yaml")], start_day()).unwrap()
+    load_paths(&[dir.join("default.yaml")], start_day()).unwrap()
 }
 
 /// The start of Miss Priya Sharma's (9434761018) record.
@@ -262,7 +262,7 @@ patients:
     registered_with: B82617
     record: { in_transit_since: 2024-13-01, awaiting_filing: [documents] }
 "#;
-    let errors: Vec<String> = scenario::load::load_str("t.yaml", text, start_day())
+    let errors: Vec<String> = load_str("t.yaml", text, start_day())
         .unwrap_err()
         .iter()
         .map(ToString::to_string)

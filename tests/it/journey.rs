@@ -2,7 +2,7 @@
 //! patient, and failures; plus the web page's journey endpoint and the live journal.
 
 use serde_json::{Value, json};
-use spine_sandbox::journey::{self, JourneyOptions, JourneyOutcome};
+use spine_sandbox::{JourneyOptions, JourneyOutcome, run_journey};
 
 use crate::support::TestSandbox;
 
@@ -18,7 +18,7 @@ fn options(sandbox: &TestSandbox, patient: &str) -> JourneyOptions {
 async fn happy_path_changes_the_registration_and_receives_record_and_documents() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut seen = Vec::new();
-    let report = journey::run(&options(&sandbox, HAPPY), |s| seen.push(s.step.clone())).await;
+    let report = run_journey(&options(&sandbox, HAPPY), |s| seen.push(s.step.clone())).await;
     assert_eq!(report.outcome, JourneyOutcome::Received, "{report:#?}");
     assert_eq!(report.outcome.exit_code(), 0);
     assert_eq!(
@@ -89,7 +89,7 @@ async fn skipping_the_registration_change_is_refused_with_no_relationship() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut opts = options(&sandbox, HAPPY);
     opts.skip_registration_change = true;
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     match &report.outcome {
         JourneyOutcome::Refused { spine_code, reason } => {
             assert_eq!(spine_code, "NO_RELATIONSHIP");
@@ -116,7 +116,7 @@ async fn sensitive_information_is_withheld_unless_asked_for() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut opts = options(&sandbox, HAPPY);
     opts.sensitive = true;
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     assert_eq!(report.outcome, JourneyOutcome::Received, "{report:#?}");
     assert!(report.record.unwrap().lists_with_withheld_items.is_empty());
 }
@@ -125,7 +125,7 @@ async fn sensitive_information_is_withheld_unless_asked_for() {
 async fn a_restricted_patient_cannot_be_moved() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     // PDS hides a restricted patient's practice: without --from the journey cannot go on.
-    let report = journey::run(&options(&sandbox, SENSITIVE), |_| {}).await;
+    let report = run_journey(&options(&sandbox, SENSITIVE), |_| {}).await;
     match &report.outcome {
         JourneyOutcome::Failed { reason } => assert!(reason.contains("--from"), "{reason}"),
         other => panic!("expected a failure naming --from, got {other:?}"),
@@ -133,7 +133,7 @@ async fn a_restricted_patient_cannot_be_moved() {
     // Naming the practice: PDS refuses the update of a restricted record.
     let mut opts = options(&sandbox, SENSITIVE);
     opts.from = Some("B82617".into());
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     assert!(
         matches!(&report.outcome, JourneyOutcome::Refused { spine_code, .. } if spine_code == "FORBIDDEN_UPDATE"),
         "{:?}",
@@ -141,7 +141,7 @@ async fn a_restricted_patient_cannot_be_moved() {
     );
     // Straight to migrate: the provider does not disclose a sensitive patient.
     opts.skip_registration_change = true;
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     assert!(
         matches!(&report.outcome, JourneyOutcome::Refused { spine_code, .. } if spine_code == "PATIENT_NOT_FOUND"),
         "{:?}",
@@ -163,7 +163,7 @@ async fn a_restricted_patient_cannot_be_moved() {
 #[tokio::test]
 async fn a_practice_without_gp_connect_has_no_endpoint() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
-    let report = journey::run(&options(&sandbox, NO_GP_CONNECT), |_| {}).await;
+    let report = run_journey(&options(&sandbox, NO_GP_CONNECT), |_| {}).await;
     match &report.outcome {
         JourneyOutcome::Refused { spine_code, reason } => {
             assert_eq!(spine_code, "NO_RECORD_FOUND");
@@ -178,7 +178,7 @@ async fn an_unreachable_ssp_is_a_failure_not_a_refusal() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
     let mut opts = options(&sandbox, HAPPY);
     opts.ssp_url = "https://127.0.0.1:9".into();
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     match &report.outcome {
         JourneyOutcome::Failed { reason } => assert!(reason.contains("127.0.0.1:9"), "{reason}"),
         other => panic!("expected a failure, got {other:?}"),

@@ -4,8 +4,8 @@
 //! the page's journey endpoint and the real binary.
 
 use serde_json::{Value, json};
-use spine_sandbox::identifiers::interactions;
-use spine_sandbox::journey::{self, Area, JourneyOptions, JourneyOutcome, Operation};
+use spine_sandbox::interactions;
+use spine_sandbox::{Area, JourneyOptions, JourneyOutcome, Operation, run_journey};
 
 use crate::support::TestSandbox;
 
@@ -34,7 +34,7 @@ async fn a_retrieve_reads_the_chosen_areas_and_leaves_the_registration() {
         &[Area::Allergies, Area::Medication],
         &["includeMedication.includePrescriptionIssues=false"],
     );
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     assert_eq!(report.outcome, JourneyOutcome::Received, "{report:#?}");
     let names: Vec<&str> = report.steps.iter().map(|s| s.step.as_str()).collect();
     assert_eq!(
@@ -126,7 +126,7 @@ async fn unknown_parts_come_back_as_provider_warnings() {
             "includeProblems.madeUp=yes",
         ],
     );
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     assert_eq!(report.outcome, JourneyOutcome::Received, "{report:#?}");
     let record = report.record.unwrap();
     assert_eq!(record.areas_requested, vec!["includeProblems"]);
@@ -155,7 +155,7 @@ async fn the_providers_refusal_ends_the_journey_with_its_code() {
         &[Area::Consultations],
         &["includeProblems.filterStatus=active"],
     );
-    let report = journey::run(&opts, |_| {}).await;
+    let report = run_journey(&opts, |_| {}).await;
     match &report.outcome {
         JourneyOutcome::Refused { spine_code, reason } => {
             assert_eq!(spine_code, "INVALID_PARAMETER");
@@ -169,7 +169,7 @@ async fn the_providers_refusal_ends_the_journey_with_its_code() {
     assert_eq!(last.status, Some(422));
 
     // A practice without GP Connect has no retrieve endpoint in SDS.
-    let report = journey::run(
+    let report = run_journey(
         &retrieve(&sandbox, NO_GP_CONNECT, &[Area::Allergies], &[]),
         |_| {},
     )
@@ -199,7 +199,7 @@ async fn a_malformed_choice_fails_before_anything_is_sent() {
             "migrate only",
         ),
     ] {
-        let report = journey::run(&opts, |_| {}).await;
+        let report = run_journey(&opts, |_| {}).await;
         match &report.outcome {
             JourneyOutcome::Failed { reason } => assert!(reason.contains(says), "{reason}"),
             other => panic!("expected a failure, got {other:?}"),
@@ -321,7 +321,7 @@ async fn retrieve_journeys_are_graded_with_the_checks_that_apply() {
             "includeProblems.filterStatus=active",
         ][..],
     ] {
-        journey::run(&retrieve(&sandbox, HAPPY, &[], parts), |_| {}).await;
+        run_journey(&retrieve(&sandbox, HAPPY, &[], parts), |_| {}).await;
     }
     let journeys = graded(&sandbox).await;
     assert_eq!(

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spine_sandbox::Clock;
-use spine_sandbox::identifiers::OdsCode;
-use spine_sandbox::identifiers::interactions::MIGRATE_STRUCTURED;
-use spine_sandbox::tls;
+use spine_sandbox::OdsCode;
+use spine_sandbox::client_config;
+use spine_sandbox::interactions::MIGRATE_STRUCTURED;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -24,10 +24,9 @@ const LARGE: &str = "9434761077";
 /// The default scenario with the large record's patient registered with the assurance suite's
 /// practice, so the suite's migrate request is allowed.
 async fn default_with_large_record_movable(
-    adjust: impl FnOnce(&mut spine_sandbox::config::Config),
+    adjust: impl FnOnce(&mut spine_sandbox::Config),
 ) -> TestSandbox {
-    let mut world =
-        spine_sandbox::scenario::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
+    let mut world = spine_sandbox::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
     let patient = world
         .patients
         .iter_mut()
@@ -218,7 +217,7 @@ async fn a_slow_body_to_a_provider_or_pds_is_answered_408_in_their_dialects() {
 /// A TLS connection to SSP holding the consumer's certificate, over HTTP/1.1.
 async fn ssp_tls(s: &TestSandbox) -> tokio_rustls::client::TlsStream<TcpStream> {
     let l = s.layout();
-    let config = tls::client_config(
+    let config = client_config(
         &l.ca_cert(),
         &l.client_cert(CONSUMER_ASID),
         &l.client_key(CONSUMER_ASID),

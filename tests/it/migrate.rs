@@ -286,8 +286,8 @@ async fn row_18_other_jwt_header_and_verb_problems() {
 fn row_19_unexpected_failures_are_500_internal_server_error() {
     // The dispatcher turns a handler panic into this response (sandbox.rs); the provider never
     // panics on purpose, so the mapping itself is what can be checked.
-    let resp = spine_sandbox::fhir::FhirError::internal("boom")
-        .to_response(spine_sandbox::fhir::OutcomeStyle::GpConnect);
+    let resp = spine_sandbox::FhirError::internal("boom")
+        .to_response(spine_sandbox::OutcomeStyle::GpConnect);
     assert_eq!(resp.status(), 500);
     let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
     assert_outcome(500, &body, 500, "INTERNAL_SERVER_ERROR");
@@ -476,8 +476,7 @@ async fn patient_general_practitioner_is_the_usual_gp_or_else_the_practice() {
 
 #[tokio::test]
 async fn a_list_emptied_by_withholding_has_one_note_the_warning_and_the_empty_reason() {
-    let mut world =
-        spine_sandbox::scenario::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
+    let mut world = spine_sandbox::load_paths(&[repo_path(DEFAULT)], start_day()).unwrap();
     let patient = world
         .patients
         .iter_mut()

@@ -4,11 +4,11 @@
 //! the cache (default budget) and one with `migrate_cache_max_bytes = 0`.
 
 use serde_json::json;
-use spine_sandbox::fhir::gpconnect::migrate_parameters as parameters;
-use spine_sandbox::identifiers::interactions;
-use spine_sandbox::jwt::{MigrateTokenRequest, encode_unsigned};
-use spine_sandbox::scenario::{self, World};
-use spine_sandbox::{Clock, config::Config};
+use spine_sandbox::interactions;
+use spine_sandbox::migrate_parameters as parameters;
+use spine_sandbox::{Clock, Config};
+use spine_sandbox::{MigrateTokenRequest, encode_unsigned};
+use spine_sandbox::{World, load_paths};
 
 use crate::support::*;
 
@@ -73,7 +73,7 @@ impl Migrate {
 }
 
 fn world(path: &str) -> World {
-    scenario::load_paths(&[repo_path(path)], start_day()).unwrap()
+    load_paths(&[repo_path(path)], start_day()).unwrap()
 }
 
 async fn pair(path: &str) -> (TestSandbox, TestSandbox) {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
-use spine_sandbox::identifiers::{Asid, OdsCode};
-use spine_sandbox::nhs_number::NhsNumber;
-use spine_sandbox::scenario::{Address, Gender, HumanName, Patient, Practice, Record, World};
+use spine_sandbox::NhsNumber;
+use spine_sandbox::{Address, Gender, HumanName, Patient, Practice, Record, World};
+use spine_sandbox::{Asid, OdsCode};
 
 use crate::support::{TestSandbox, diagnostics, spine_code};
 

@@ -388,7 +388,7 @@ async fn a_create_request_is_checked_in_pds_order() {
 
 #[tokio::test]
 async fn allocation_stops_at_the_end_of_the_declared_range() {
-    let mut world = spine_sandbox::scenario::load_paths(
+    let mut world = spine_sandbox::load_paths(
         &[crate::support::repo_path("scenarios/pds-sandbox.yaml")],
         crate::support::start_day(),
     )

@@ -401,7 +401,7 @@ pds:
 "#,
     )
     .unwrap();
-    let errors = spine_sandbox::scenario::load_paths(&[file], start_day()).unwrap_err();
+    let errors = spine_sandbox::load_paths(&[file], start_day()).unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let all = text.join("\n");
     for expected in [
@@ -427,7 +427,7 @@ fn only_one_file_may_declare_the_allocation_range() {
     let range = "pds:\n  nhs_number_allocation: { first: \"5182663366\", last: \"5182669999\" }\n";
     std::fs::write(dir.join("a.yaml"), range).unwrap();
     std::fs::write(dir.join("b.yaml"), range).unwrap();
-    let errors = spine_sandbox::scenario::load_paths(&[dir], start_day()).unwrap_err();
+    let errors = spine_sandbox::load_paths(&[dir], start_day()).unwrap_err();
     let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
         all.iter()

@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use spine_sandbox::scenario::load_paths;
+use spine_sandbox::load_paths;
 
 use crate::support::{TestSandbox, diagnostics, spine_code, start_day, temp_dir};
 

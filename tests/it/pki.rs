@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use spine_sandbox::config::Config;
-use spine_sandbox::pki::{self, der};
+use spine_sandbox::Config;
+use spine_sandbox::{
+    CA_CERT, CA_KEY, OID_COMMON_NAME, OID_SERIAL_NUMBER, SSP_CERT, read_certificate, system_fqdn,
+};
 use spine_sandbox::{Clock, Sandbox};
 
 use crate::support::tls_clients::{files_of, ssp_headers};
@@ -19,7 +21,7 @@ fn contents(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-async fn start_in(dir: &Path, world: spine_sandbox::scenario::World) -> TestSandbox {
+async fn start_in(dir: &Path, world: spine_sandbox::World) -> TestSandbox {
     let dir = dir.to_owned();
     TestSandbox::start_world_with(world, Clock::system(), move |c| c.certs_dir = dir).await
 }
@@ -42,17 +44,13 @@ async fn starting_on_an_empty_folder_creates_the_contract_layout() {
         assert!(file.is_file(), "{} is missing", file.display());
     }
     for practice in &worlds::practices_only().practices {
-        let info =
-            pki::read_certificate(&sandbox.layout().client_cert(practice.asid.as_str())).unwrap();
-        let fqdn = pki::system_fqdn(practice.ods.as_str(), practice.asid.as_str());
+        let info = read_certificate(&sandbox.layout().client_cert(practice.asid.as_str())).unwrap();
+        let fqdn = system_fqdn(practice.ods.as_str(), practice.asid.as_str());
         assert_eq!(
-            info.subject_attribute(der::OID_SERIAL_NUMBER),
+            info.subject_attribute(OID_SERIAL_NUMBER),
             Some(practice.asid.as_str())
         );
-        assert_eq!(
-            info.subject_attribute(der::OID_COMMON_NAME),
-            Some(fqdn.as_str())
-        );
+        assert_eq!(info.subject_attribute(OID_COMMON_NAME), Some(fqdn.as_str()));
         assert_eq!(info.dns_names, vec![fqdn]);
     }
     #[cfg(unix)]
@@ -93,7 +91,7 @@ async fn restarting_keeps_every_file_and_a_new_asid_gets_only_its_own() {
         .headers(ssp_headers(
             CONSUMER_ASID,
             PROVIDER_ASID,
-            spine_sandbox::identifiers::interactions::STRUCTURED_METADATA,
+            spine_sandbox::interactions::STRUCTURED_METADATA,
         ))
         .send()
         .await
@@ -111,7 +109,7 @@ async fn a_missing_ca_key_stops_the_start_when_a_certificate_must_be_issued() {
     let mut small = worlds::practices_only();
     small.practices.truncate(1);
     start_in(&dir, small).await.running.shutdown().await;
-    std::fs::remove_file(dir.join(pki::CA_KEY)).unwrap();
+    std::fs::remove_file(dir.join(CA_KEY)).unwrap();
 
     let config = Config {
         http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -178,7 +176,7 @@ async fn the_public_url_host_is_in_the_ssp_certificate() {
         }
     })
     .await;
-    let info = pki::read_certificate(&sandbox.layout().ssp_cert()).unwrap();
+    let info = read_certificate(&sandbox.layout().ssp_cert()).unwrap();
     assert!(
         info.dns_names.iter().any(|n| n == "sandbox.example.test"),
         "{:?}",
@@ -188,7 +186,7 @@ async fn the_public_url_host_is_in_the_ssp_certificate() {
 
 #[test]
 fn client_config_names_the_file_it_cannot_read() {
-    let err = spine_sandbox::tls::client_config(
+    let err = spine_sandbox::client_config(
         Path::new("/nowhere/ca.pem"),
         Path::new("/nowhere/clients/1.pem"),
         Path::new("/nowhere/clients/1-key.pem"),
@@ -220,7 +218,7 @@ fn the_certs_command_writes_the_layout_for_the_default_scenario_and_keeps_it_on_
     // GPCA0001 and B82617 are in the shipped default scenario.
     let files = files_of(&dir, &[CONSUMER_ASID, PROVIDER_ASID]);
     let before = contents(&files);
-    let info = pki::read_certificate(&dir.join(pki::SSP_CERT)).unwrap();
+    let info = read_certificate(&dir.join(SSP_CERT)).unwrap();
     assert!(info.dns_names.iter().any(|n| n == "sandbox.example.test"));
 
     let again = certs_command(&dir, &[]);
@@ -238,5 +236,5 @@ fn the_certs_command_refuses_a_bad_host_with_exit_64() {
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("'not a host'"), "{stderr}");
-    assert!(!dir.join(pki::CA_CERT).exists());
+    assert!(!dir.join(CA_CERT).exists());
 }

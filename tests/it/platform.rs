@@ -77,7 +77,7 @@ async fn post_token(sandbox: &TestSandbox, form: &[(&str, &str)]) -> (u16, Value
 
 fn encode_form(form: &[(&str, &str)]) -> String {
     form.iter()
-        .map(|(k, v)| format!("{k}={}", spine_sandbox::platform::form_encode(v)))
+        .map(|(k, v)| format!("{k}={}", spine_sandbox::form_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -834,8 +834,7 @@ async fn scenario_platform_sections_are_checked_at_their_position() {
         "auth: sometimes\napplications:\n  - name: X\n    api_key: k\n    public_key: missing.pem\n    kid: a\nfaults:\n  - { service: pds, status: 502 }\n",
     )
     .unwrap();
-    let errors =
-        spine_sandbox::scenario::load_paths(&[path], chrono::Utc::now().date_naive()).unwrap_err();
+    let errors = spine_sandbox::load_paths(&[path], chrono::Utc::now().date_naive()).unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
         text.iter().any(|e| e.contains(":1:7: auth: 'sometimes'")),
@@ -855,7 +854,7 @@ async fn scenario_platform_sections_are_checked_at_their_position() {
 
 #[tokio::test]
 async fn the_journey_authenticates_when_given_a_key() {
-    let world = spine_sandbox::scenario::load_paths(
+    let world = spine_sandbox::load_paths(
         &[
             repo_path("scenarios/default.yaml"),
             repo_path("tests/fixtures/scenarios/platform-overlay.yaml"),
@@ -866,16 +865,13 @@ async fn the_journey_authenticates_when_given_a_key() {
     let sandbox = TestSandbox::start_world(world).await;
     let mut options = sandbox.journey_options("9434761018", "A20047");
     // Without a key the trace is refused by the platform.
-    let report = spine_sandbox::journey::run(&options, |_| {}).await;
+    let report = spine_sandbox::run_journey(&options, |_| {}).await;
     assert!(
-        !matches!(
-            report.outcome,
-            spine_sandbox::journey::JourneyOutcome::Received
-        ),
+        !matches!(report.outcome, spine_sandbox::JourneyOutcome::Received),
         "{:?}",
         report.outcome
     );
-    options.auth = Some(spine_sandbox::journey::JourneyAuth {
+    options.auth = Some(spine_sandbox::JourneyAuth {
         client_key: repo_path("tests/fixtures/oauth/test-1.pem"),
         kid: "test-1".into(),
         api_key: APP_KEY.into(),
@@ -899,21 +895,21 @@ async fn the_journey_presents_a_registered_client_secret() {
         ),
     )
     .unwrap();
-    let world = spine_sandbox::scenario::load_paths(
+    let world = spine_sandbox::load_paths(
         &[repo_path("scenarios/default.yaml"), overlay],
         crate::support::start_day(),
     )
     .unwrap();
     let sandbox = TestSandbox::start_world(world).await;
     let mut options = sandbox.journey_options("9434761018", "A20047");
-    let auth = spine_sandbox::journey::JourneyAuth {
+    let auth = spine_sandbox::JourneyAuth {
         client_key: repo_path("tests/fixtures/oauth/test-1.pem"),
         kid: "test-1".into(),
         api_key: APP_KEY.into(),
         client_secret: None,
     };
     options.auth = Some(auth.clone());
-    let refused = spine_sandbox::journey::run(&options, |_| {}).await;
+    let refused = spine_sandbox::run_journey(&options, |_| {}).await;
     let login = refused
         .steps
         .iter()
@@ -925,7 +921,7 @@ async fn the_journey_presents_a_registered_client_secret() {
             .contains("client_secret is missing"),
         "{login:?}"
     );
-    options.auth = Some(spine_sandbox::journey::JourneyAuth {
+    options.auth = Some(spine_sandbox::JourneyAuth {
         client_secret: Some("s3cret".into()),
         ..auth
     });
@@ -984,14 +980,14 @@ async fn a_key_pair_made_by_the_keys_command_signs_a_journey() {
         "auth: required\napplications:\n  - name: Made by the keys command\n    api_key: made-key\n    jwks: keys/made-1.jwks.json\n",
     )
     .unwrap();
-    let world = spine_sandbox::scenario::load_paths(
+    let world = spine_sandbox::load_paths(
         &[repo_path("scenarios/default.yaml"), overlay],
         crate::support::start_day(),
     )
     .unwrap();
     let sandbox = TestSandbox::start_world(world).await;
     let mut options = sandbox.journey_options("9434761018", "A20047");
-    options.auth = Some(spine_sandbox::journey::JourneyAuth {
+    options.auth = Some(spine_sandbox::JourneyAuth {
         client_key: keys.join("made-1.key.pem"),
         kid: "made-1".into(),
         api_key: "made-key".into(),
@@ -1002,15 +998,10 @@ async fn a_key_pair_made_by_the_keys_command_signs_a_journey() {
 }
 
 /// Plays the journey and asserts the record arrived; the report, for further checks.
-async fn journey_received(
-    options: &spine_sandbox::journey::JourneyOptions,
-) -> spine_sandbox::journey::JourneyReport {
-    let report = spine_sandbox::journey::run(options, |_| {}).await;
+async fn journey_received(options: &spine_sandbox::JourneyOptions) -> spine_sandbox::JourneyReport {
+    let report = spine_sandbox::run_journey(options, |_| {}).await;
     assert!(
-        matches!(
-            report.outcome,
-            spine_sandbox::journey::JourneyOutcome::Received
-        ),
+        matches!(report.outcome, spine_sandbox::JourneyOutcome::Received),
         "{:?}",
         report.steps
     );

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use spine_sandbox::Clock;
-use spine_sandbox::identifiers::interactions::{MIGRATE_DOCUMENT, MIGRATE_STRUCTURED};
-use spine_sandbox::pki::{self, Layout, Validity};
-use spine_sandbox::provider_check::{self, report::Status};
-use spine_sandbox::scenario::external::ExternalProvider;
-use spine_sandbox::tls;
+use spine_sandbox::ExternalProvider;
+use spine_sandbox::ssp_server_config;
+use spine_sandbox::{
+    CheckStatus as Status, ProviderCheckOptions, ProviderCheckReport, profile_problems,
+    run_provider_check,
+};
+use spine_sandbox::{Layout, Validity, ensure_pki, ensure_providers, ssp_hosts};
+use spine_sandbox::{interactions::MIGRATE_DOCUMENT, interactions::MIGRATE_STRUCTURED};
 
 use crate::support::echo::{EchoProvider, Reply};
 use crate::support::tls_clients::{other_ca, ssp_headers};
@@ -29,8 +32,8 @@ fn certs_with_provider_host() -> Layout {
         worlds::CONSUMER_ODS,
         CONSUMER_ASID,
     )];
-    pki::ensure(&dir, &systems, &pki::ssp_hosts(None, &[])).unwrap();
-    pki::provider::ensure_providers(&dir, &["127.0.0.1".to_owned()]).unwrap();
+    ensure_pki(&dir, &systems, &ssp_hosts(None, &[])).unwrap();
+    ensure_providers(&dir, &["127.0.0.1".to_owned()]).unwrap();
     Layout::new(&dir)
 }
 
@@ -40,7 +43,7 @@ async fn tls_provider(cert_pem: &str, key_pem: &str, layout: &Layout) -> EchoPro
     let (cert, key) = (dir.join("p.pem"), dir.join("p-key.pem"));
     std::fs::write(&cert, cert_pem).unwrap();
     std::fs::write(&key, key_pem).unwrap();
-    let (server, _) = tls::ssp_server_config(&layout.ca_cert(), &cert, &key).unwrap();
+    let (server, _) = ssp_server_config(&layout.ca_cert(), &cert, &key).unwrap();
     EchoProvider::start_tls(Reply::default(), server).await
 }
 
@@ -229,8 +232,7 @@ fn a_scenario_names_an_external_provider_with_https_urls_and_a_ca_file_beside_it
     let good = "practices:\n  - ods: B82617\n    name: Under Test\n    asid: '918999198738'\n    external_provider:\n      structured: https://gp.example:9443/B82617/STU3/1/gpconnect/structured/fhir\n      documents: https://gp.example:9443/B82617/STU3/1/gpconnect/documents/fhir\n      ca: their-ca.pem\n";
     std::fs::write(dir.join("good.yaml"), good).unwrap();
     let world =
-        spine_sandbox::scenario::load_paths(&[dir.join("good.yaml")], crate::support::start_day())
-            .unwrap();
+        spine_sandbox::load_paths(&[dir.join("good.yaml")], crate::support::start_day()).unwrap();
     let external = world.practices[0].external.clone().unwrap();
     assert_eq!(
         external.documents.as_deref(),
@@ -240,9 +242,8 @@ fn a_scenario_names_an_external_provider_with_https_urls_and_a_ca_file_beside_it
 
     let bad = "practices:\n  - ods: B82617\n    name: Under Test\n    asid: '918999198738'\n    external_provider:\n      structured: http://gp.example/fhir\n      ca: missing.pem\n";
     std::fs::write(dir.join("bad.yaml"), bad).unwrap();
-    let errors =
-        spine_sandbox::scenario::load_paths(&[dir.join("bad.yaml")], crate::support::start_day())
-            .unwrap_err();
+    let errors = spine_sandbox::load_paths(&[dir.join("bad.yaml")], crate::support::start_day())
+        .unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(text.len(), 2, "{text:?}");
     assert!(
@@ -257,8 +258,8 @@ fn a_scenario_names_an_external_provider_with_https_urls_and_a_ca_file_beside_it
 
 // ---- the provider check ----
 
-fn check_options(sandbox: &TestSandbox, practice: &str) -> provider_check::Options {
-    provider_check::Options {
+fn check_options(sandbox: &TestSandbox, practice: &str) -> ProviderCheckOptions {
+    ProviderCheckOptions {
         practice: practice.to_owned(),
         sandbox_url: sandbox.base.clone(),
         ssp_url: sandbox.ssp_base.clone(),
@@ -268,14 +269,14 @@ fn check_options(sandbox: &TestSandbox, practice: &str) -> provider_check::Optio
     }
 }
 
-fn statuses(report: &provider_check::report::Report) -> Vec<(&'static str, Status)> {
+fn statuses(report: &ProviderCheckReport) -> Vec<(&'static str, Status)> {
     report.checks.iter().map(|c| (c.id, c.status)).collect()
 }
 
 #[tokio::test]
 async fn the_built_in_provider_passes_every_provider_check_with_journal_hops() {
     let sandbox = TestSandbox::start("scenarios/default.yaml").await;
-    let report = provider_check::run(&check_options(&sandbox, "B82617"))
+    let report = run_provider_check(&check_options(&sandbox, "B82617"))
         .await
         .unwrap();
     let text = report.text();
@@ -332,7 +333,7 @@ async fn a_stand_in_provider_that_always_answers_200_fails_every_check_but_the_r
     let (cert, key) = (dir.join("p.pem"), dir.join("p-key.pem"));
     std::fs::copy(layout.provider_cert("127.0.0.1"), &cert).unwrap();
     std::fs::copy(layout.provider_key("127.0.0.1"), &key).unwrap();
-    let (server, _) = tls::ssp_server_config(&layout.ca_cert(), &cert, &key).unwrap();
+    let (server, _) = ssp_server_config(&layout.ca_cert(), &cert, &key).unwrap();
     let echo = EchoProvider::start_tls(
         Reply {
             body: bytes::Bytes::from_static(bundle.as_bytes()),
@@ -341,7 +342,7 @@ async fn a_stand_in_provider_that_always_answers_200_fails_every_check_but_the_r
         server,
     )
     .await;
-    let mut world = spine_sandbox::scenario::load_paths(
+    let mut world = spine_sandbox::load_paths(
         &[crate::support::repo_path("scenarios/default.yaml")],
         crate::support::start_day(),
     )
@@ -356,7 +357,7 @@ async fn a_stand_in_provider_that_always_answers_200_fails_every_check_but_the_r
         }
     }
     let sandbox = TestSandbox::start_world(world).await;
-    let report = provider_check::run(&check_options(&sandbox, "B82617"))
+    let report = run_provider_check(&check_options(&sandbox, "B82617"))
         .await
         .unwrap();
     let text = report.text();
@@ -413,7 +414,7 @@ impl TlsFront {
         on_response: Option<ResponseHook>,
     ) -> Self {
         use hyper_util::rt::{TokioExecutor, TokioIo};
-        let (server, _) = tls::ssp_server_config(
+        let (server, _) = ssp_server_config(
             &layout.ca_cert(),
             &layout.provider_cert("127.0.0.1"),
             &layout.provider_key("127.0.0.1"),
@@ -498,7 +499,7 @@ impl TlsFront {
 async fn the_sandbox_s_own_provider_run_behind_another_as_an_external_one_passes_every_check() {
     let layout = certs_with_provider_host();
     let front_door = TlsFront::start(&layout).await;
-    let mut world = spine_sandbox::scenario::load_paths(
+    let mut world = spine_sandbox::load_paths(
         &[crate::support::repo_path("scenarios/default.yaml")],
         crate::support::start_day(),
     )
@@ -530,7 +531,7 @@ async fn the_sandbox_s_own_provider_run_behind_another_as_an_external_one_passes
     .await;
     front_door.target.set(provider.base.clone()).unwrap();
 
-    let report = provider_check::run(&check_options(&sandbox, "B82617"))
+    let report = run_provider_check(&check_options(&sandbox, "B82617"))
         .await
         .unwrap();
     let text = report.text();
@@ -558,7 +559,7 @@ async fn the_sandbox_s_own_provider_run_behind_another_as_an_external_one_passes
     for sensitive in [false, true] {
         let bundle = migrate_as_assurance_consumer(&sandbox, &structured, sensitive).await;
         assert_eq!(
-            provider_check::profiles::problems(&bundle, "9690937286"),
+            profile_problems(&bundle, "9690937286"),
             Vec::<String>::new()
         );
         let file = dir.join(format!("external-{sensitive}.json"));
@@ -574,12 +575,12 @@ async fn migrate_as_assurance_consumer(
     structured: &str,
     sensitive: bool,
 ) -> Value {
-    let token = spine_sandbox::jwt::MigrateTokenRequest {
+    let token = spine_sandbox::MigrateTokenRequest {
         requesting_ods: "GPCA0001".into(),
         requesting_name: "GP Connect Assurance".into(),
         requesting_asid: "200000000359".into(),
         audience: structured.to_owned(),
-        practitioner: Some(spine_sandbox::jwt::PractitionerClaim::assurance_suite()),
+        practitioner: Some(spine_sandbox::PractitionerClaim::assurance_suite()),
         sensitive,
         now: chrono::Utc::now(),
     }
@@ -594,7 +595,7 @@ async fn migrate_as_assurance_consumer(
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
     );
     let target = format!("{structured}/Patient/$gpc.migratestructuredrecord");
-    let body = spine_sandbox::fhir::gpconnect::migrate_parameters("9690937286", sensitive);
+    let body = spine_sandbox::migrate_parameters("9690937286", sensitive);
     let resp = sandbox
         .ssp_client("200000000359")
         .post(sandbox.ssp_url(&target))
@@ -677,11 +678,11 @@ struct Flaw {
 }
 
 /// The provider check of B82617 played against a stand-in with `flaw`, asking as `as_ods`.
-async fn check_stand_in(flaw: Flaw, as_ods: &str) -> provider_check::report::Report {
+async fn check_stand_in(flaw: Flaw, as_ods: &str) -> ProviderCheckReport {
     let layout = certs_with_provider_host();
     let front_door = TlsFront::start_altering(&layout, flaw.on_request, flaw.on_response).await;
     let load = || {
-        spine_sandbox::scenario::load_paths(
+        spine_sandbox::load_paths(
             &[crate::support::repo_path("scenarios/default.yaml")],
             crate::support::start_day(),
         )
@@ -722,11 +723,11 @@ async fn check_stand_in(flaw: Flaw, as_ods: &str) -> provider_check::report::Rep
     front_door.target.set(provider.base.clone()).unwrap();
     let mut options = check_options(&sandbox, "B82617");
     options.as_ods = Some(as_ods.to_owned());
-    provider_check::run(&options).await.unwrap()
+    run_provider_check(&options).await.unwrap()
 }
 
 /// The checks that fail; every other one must pass.
-fn assert_fails_exactly(report: &provider_check::report::Report, failing: &[&str]) {
+fn assert_fails_exactly(report: &ProviderCheckReport, failing: &[&str]) {
     let text = report.text();
     let expected: Vec<(&str, Status)> = [
         "structured-metadata",
@@ -809,14 +810,11 @@ fn always_sensitive(headers: &mut http::HeaderMap, body: &mut bytes::Bytes) {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(spine_sandbox::jwt::bearer_token)
-        .and_then(|t| spine_sandbox::jwt::decode(t).ok());
+        .and_then(spine_sandbox::bearer_token)
+        .and_then(|t| spine_sandbox::decode_token(t).ok());
     if let Some(mut token) = token {
         token.claims["requested_scope"] = Value::from("patient/*.read conf/R");
-        let value = format!(
-            "Bearer {}",
-            spine_sandbox::jwt::encode_unsigned(&token.claims)
-        );
+        let value = format!("Bearer {}", spine_sandbox::encode_unsigned(&token.claims));
         headers.insert(AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
     }
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{TestSandbox, http_client, repo_path, start_day};
-use spine_sandbox::clock::Clock;
+use spine_sandbox::Clock;
 
 const DEFAULT: &str = "scenarios/default.yaml";
 const PLATFORM: &str = "tests/fixtures/scenarios/platform.yaml";
@@ -547,7 +547,7 @@ async fn authorization_codes_are_bounded_and_the_oldest_go_first() {
             ("client_secret", "s3cret"),
         ]
         .iter()
-        .map(|(k, v)| format!("{k}={}", spine_sandbox::platform::form_encode(v)))
+        .map(|(k, v)| format!("{k}={}", spine_sandbox::form_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
         let request = no_redirects
@@ -581,7 +581,7 @@ async fn authorize_redirects_only_to_the_registered_redirect_uri() {
     let authorize = |redirect: String| {
         let request = no_redirects.get(sandbox.url(&format!(
             "/oauth2/authorize?response_type=code&client_id=new-practice-key&redirect_uri={}&state=s",
-            spine_sandbox::platform::form_encode(&redirect)
+            spine_sandbox::form_encode(&redirect)
         )));
         async move { request.send().await.unwrap() }
     };
@@ -634,7 +634,7 @@ async fn a_registered_redirect_uri_is_the_only_one_accepted() {
         );
     let path = dir.join("platform.yaml");
     std::fs::write(&path, scenario).unwrap();
-    let world = spine_sandbox::scenario::load_paths(&[path], start_day()).unwrap();
+    let world = spine_sandbox::load_paths(&[path], start_day()).unwrap();
     let sandbox = TestSandbox::start_world(world).await;
     let no_redirects = reqwest::Client::builder()
         .no_proxy()
@@ -645,7 +645,7 @@ async fn a_registered_redirect_uri_is_the_only_one_accepted() {
         no_redirects
             .get(sandbox.url(&format!(
                 "/oauth2/authorize?response_type=code&client_id=new-practice-key&redirect_uri={}&state=s",
-                spine_sandbox::platform::form_encode(redirect)
+                spine_sandbox::form_encode(redirect)
             )))
             .send()
     };

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use spine_sandbox::scenario::{AllergyStatus, MedicationType, ProblemStatus, World, load_paths};
+use spine_sandbox::{AllergyStatus, MedicationType, ProblemStatus, World, load_paths};
 
 const SHIPPED: &str = "scenarios";
 const INVALID: &str = "tests/fixtures/scenarios/invalid";
@@ -288,7 +288,7 @@ fn the_readme_example_scenario_loads() {
         .expect("a yaml example in the README")
         + 8;
     let end = start + readme[start..].find("```").unwrap();
-    let world = spine_sandbox::scenario::load::load_str(
+    let world = spine_sandbox::load_str(
         "README.md",
         &readme[start..end],
         chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),

@@ -2,8 +2,8 @@
 
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
-use spine_sandbox::identifiers::{Asid, OdsCode, PartyKey, interactions};
-use spine_sandbox::scenario::{Practice, World};
+use spine_sandbox::{Asid, OdsCode, PartyKey, interactions};
+use spine_sandbox::{Practice, World};
 
 use crate::support::{TestSandbox, diagnostics, spine_code};
 

@@ -7,11 +7,12 @@ use bytes::Bytes;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use spine_sandbox::Clock;
-use spine_sandbox::identifiers::interactions::{
-    DOCUMENTS_METADATA, MIGRATE_DOCUMENT, MIGRATE_STRUCTURED, STRUCTURED_METADATA,
+use spine_sandbox::{Validity, read_certificate};
+use spine_sandbox::{crypto_provider, load_certs, load_key, ssp_server_config};
+use spine_sandbox::{
+    interactions::DOCUMENTS_METADATA, interactions::MIGRATE_DOCUMENT,
+    interactions::MIGRATE_STRUCTURED, interactions::STRUCTURED_METADATA,
 };
-use spine_sandbox::pki::{self, Validity};
-use spine_sandbox::tls;
 
 use crate::support::TestSandbox;
 use crate::support::echo::{EchoProvider, Reply, closed_port};
@@ -234,16 +235,16 @@ async fn ssp_answers_under_the_name_localhost_and_over_tls_1_2_and_1_3() {
     let l = sandbox.layout();
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
         let mut roots = rustls::RootCertStore::empty();
-        for cert in tls::load_certs(&l.ca_cert()).unwrap() {
+        for cert in load_certs(&l.ca_cert()).unwrap() {
             roots.add(cert).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(tls::provider())
+        let config = rustls::ClientConfig::builder_with_provider(crypto_provider())
             .with_protocol_versions(&[version])
             .unwrap()
             .with_root_certificates(roots)
             .with_client_auth_cert(
-                tls::load_certs(&l.client_cert(CONSUMER_ASID)).unwrap(),
-                tls::load_key(&l.client_key(CONSUMER_ASID)).unwrap(),
+                load_certs(&l.client_cert(CONSUMER_ASID)).unwrap(),
+                load_key(&l.client_key(CONSUMER_ASID)).unwrap(),
             )
             .unwrap();
         let url = format!(
@@ -712,7 +713,7 @@ async fn plain_http_on_the_ssp_port_is_497() {
 #[tokio::test]
 async fn the_ssp_certificate_names_the_loopback_hosts() {
     let sandbox = start().await;
-    let info = pki::read_certificate(&sandbox.layout().ssp_cert()).unwrap();
+    let info = read_certificate(&sandbox.layout().ssp_cert()).unwrap();
     assert!(info.dns_names.iter().any(|n| n == "localhost"));
     let ips: Vec<String> = info.ip_addresses.iter().map(ToString::to_string).collect();
     assert!(ips.contains(&"127.0.0.1".to_owned()) && ips.contains(&"::1".to_owned()));
@@ -724,7 +725,7 @@ async fn an_https_provider_is_called_over_tls_with_ssps_own_certificate() {
     // it asks for a client certificate and records whose it got.
     let first = start().await;
     let l = first.layout();
-    let (server, _) = tls::ssp_server_config(&l.ca_cert(), &l.ssp_cert(), &l.ssp_key()).unwrap();
+    let (server, _) = ssp_server_config(&l.ca_cert(), &l.ssp_cert(), &l.ssp_key()).unwrap();
     let echo = EchoProvider::start_tls(Reply::default(), server).await;
     let sandbox = start_in_front_of(&echo).await;
     assert!(

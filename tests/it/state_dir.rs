@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use spine_sandbox::config::Config;
-use spine_sandbox::{Clock, Sandbox, journey, scenario};
+use spine_sandbox::Config;
+use spine_sandbox::{Clock, JourneyOutcome, Sandbox, load_paths, run_journey};
 
 use crate::binary::{command, parse_listening, start, terminate};
 use crate::support::{TestSandbox, repo_path, shared_certs_dir, start_day, temp_dir};
@@ -103,9 +103,9 @@ async fn a_patch_faults_journal_clock_and_delivered_records_survive_a_restart() 
         .set_fault(json!({ "service": "pds", "path": "/never/*", "status": 503, "count": 3, "label": "kept" }))
         .await;
     assert_eq!(status, 201, "{rule}");
-    let report = journey::run(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
+    let report = run_journey(&sandbox.journey_options(HAPPY, NEW), |_| {}).await;
     assert!(
-        matches!(report.outcome, journey::JourneyOutcome::Received),
+        matches!(report.outcome, JourneyOutcome::Received),
         "{report:?}"
     );
     let moved = sandbox
@@ -281,7 +281,7 @@ async fn a_worlds_state_and_key_come_back_and_a_deleted_world_is_forgotten() {
 }
 
 async fn start_error(dir: &Path) -> String {
-    let world = scenario::load_paths(&[repo_path("scenarios/default.yaml")], start_day()).unwrap();
+    let world = load_paths(&[repo_path("scenarios/default.yaml")], start_day()).unwrap();
     let config = Config {
         http_addr: "127.0.0.1:0".parse().unwrap(),
         ssp_addr: "127.0.0.1:0".parse().unwrap(),

@@ -4,7 +4,7 @@
 //! reset. The default world is untouched by all of it.
 
 use serde_json::{Value, json};
-use spine_sandbox::journey::{self, JourneyOutcome};
+use spine_sandbox::{JourneyOutcome, run_journey};
 
 use crate::support::TestSandbox;
 
@@ -78,7 +78,7 @@ async fn a_journey_in_a_world_stays_in_that_world_and_reset_puts_it_back() {
     // SSP forwards within it.
     let mut options = sandbox.journey_options(HAPPY, NEW);
     options.sandbox_url = world["urls"]["base"].as_str().unwrap().to_owned();
-    let report = journey::run(&options, |_| {}).await;
+    let report = run_journey(&options, |_| {}).await;
     assert!(
         matches!(report.outcome, JourneyOutcome::Received),
         "{report:?}"
@@ -332,7 +332,7 @@ async fn ssp_takes_the_world_as_its_own_prefix_too() {
         sandbox.ssp_base,
         &ssp[ssp.find("/worlds/").unwrap()..]
     );
-    let report = journey::run(&options, |_| {}).await;
+    let report = run_journey(&options, |_| {}).await;
     assert!(
         matches!(report.outcome, JourneyOutcome::Received),
         "{report:?}"
@@ -351,7 +351,7 @@ async fn ssp_takes_the_world_as_its_own_prefix_too() {
     let report = {
         let mut options = options.clone();
         options.ssp_url = format!("{}/worlds/no-such-world", sandbox.ssp_base);
-        journey::run(&options, |_| {}).await
+        run_journey(&options, |_| {}).await
     };
     assert!(
         !matches!(report.outcome, JourneyOutcome::Received),
@@ -381,9 +381,7 @@ async fn token_at(sandbox: &TestSandbox, base: &str) -> String {
             .unwrap();
     let form = format!(
         "grant_type=client_credentials&client_assertion_type={}&client_assertion={message}.{signature}",
-        spine_sandbox::platform::form_encode(
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-        )
+        spine_sandbox::form_encode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
     );
     let resp = sandbox
         .http

@@ -14,14 +14,14 @@ macro_rules! checklist {
     ($($area:ident = $area_name:literal { $($id:ident = $name:literal,)+ })+) => {
         /// The part of the specifications a check grades.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Area {
+        pub(crate) enum Area {
             $($area,)+
         }
 
         impl Area {
-            pub const ALL: &[Area] = &[$(Area::$area,)+];
+            pub(crate) const ALL: &[Area] = &[$(Area::$area,)+];
 
-            pub const fn as_str(self) -> &'static str {
+            pub(crate) const fn as_str(self) -> &'static str {
                 match self {
                     $(Area::$area => $area_name,)+
                 }
@@ -30,20 +30,20 @@ macro_rules! checklist {
 
         /// A check's stable name, e.g. `pds.trace-before-change`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum CheckId {
+        pub(crate) enum CheckId {
             $($($id,)+)+
         }
 
         impl CheckId {
-            pub const ALL: &[CheckId] = &[$($(CheckId::$id,)+)+];
+            pub(crate) const ALL: &[CheckId] = &[$($(CheckId::$id,)+)+];
 
-            pub const fn as_str(self) -> &'static str {
+            pub(crate) const fn as_str(self) -> &'static str {
                 match self {
                     $($(CheckId::$id => $name,)+)+
                 }
             }
 
-            pub const fn area(self) -> Area {
+            pub(crate) const fn area(self) -> Area {
                 match self {
                     $($(CheckId::$id => Area::$area,)+)+
                 }
@@ -99,13 +99,13 @@ checklist! {
 }
 
 impl CheckId {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|id| id.as_str() == s)
     }
 }
 
 impl Area {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|a| a.as_str() == s)
     }
 }
@@ -158,7 +158,7 @@ impl<'de> Deserialize<'de> for Area {
 
 /// A public consumer test script that covers a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TestScript {
+pub(crate) struct TestScript {
     /// NHS's test-script ids, e.g. `GPC-MIG-TST-GEN-06`.
     pub ids: &'static str,
     /// The requirement ids the script names (may be empty).
@@ -169,7 +169,7 @@ pub struct TestScript {
 
 /// One rule of the checklist, declared: adding a check is adding one of these to its area's
 /// `RULES`, and its id to [`CheckId`].
-pub struct Rule {
+pub(crate) struct Rule {
     /// Its id, which names its area.
     pub id: CheckId,
     pub title: &'static str,
@@ -188,7 +188,7 @@ pub struct Rule {
 
 /// How one journey fared against one rule, and the journal entries that prove it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub status: Status,
     pub detail: String,
     pub entries: Vec<u64>,
@@ -211,27 +211,30 @@ impl Verdict {
     }
 
     /// The journey stopped before the step the rule grades.
-    pub fn not_reached(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_reached(detail: impl Into<String>) -> Self {
         Self::new(Status::NotReached, detail, [])
     }
 
     /// Not reached, pointing at the entries that show why.
-    pub fn not_reached_at(
+    pub(crate) fn not_reached_at(
         detail: impl Into<String>,
         entries: impl IntoIterator<Item = u64>,
     ) -> Self {
         Self::new(Status::NotReached, detail, entries)
     }
 
-    pub fn pass(detail: impl Into<String>, entries: impl IntoIterator<Item = u64>) -> Self {
+    pub(crate) fn pass(detail: impl Into<String>, entries: impl IntoIterator<Item = u64>) -> Self {
         Self::new(Status::Pass, detail, entries)
     }
 
-    pub fn warning(detail: impl Into<String>, entries: impl IntoIterator<Item = u64>) -> Self {
+    pub(crate) fn warning(
+        detail: impl Into<String>,
+        entries: impl IntoIterator<Item = u64>,
+    ) -> Self {
         Self::new(Status::Warning, detail, entries)
     }
 
-    pub fn fail(detail: impl Into<String>, entries: impl IntoIterator<Item = u64>) -> Self {
+    pub(crate) fn fail(detail: impl Into<String>, entries: impl IntoIterator<Item = u64>) -> Self {
         Self::new(Status::Fail, detail, entries)
     }
 }
@@ -239,39 +242,34 @@ impl Verdict {
 /// What a rule found, request by request: failures, warnings and the entries that prove them.
 /// Its verdict is the worst finding with every finding told (failures first), or a pass.
 #[derive(Debug, Default)]
-pub struct Findings {
+pub(crate) struct Findings {
     fails: Vec<String>,
     warnings: Vec<String>,
     proof: Vec<u64>,
 }
 
 impl Findings {
-    pub fn fail(&mut self, why: impl Into<String>, entries: impl IntoIterator<Item = u64>) {
+    pub(crate) fn fail(&mut self, why: impl Into<String>, entries: impl IntoIterator<Item = u64>) {
         self.fails.push(why.into());
         self.proof.extend(entries);
     }
 
-    pub fn warn(&mut self, why: impl Into<String>, entries: impl IntoIterator<Item = u64>) {
+    pub(crate) fn warn(&mut self, why: impl Into<String>, entries: impl IntoIterator<Item = u64>) {
         self.warnings.push(why.into());
         self.proof.extend(entries);
     }
 
     /// Entries that prove the verdict either way.
-    pub fn prove(&mut self, entries: impl IntoIterator<Item = u64>) {
+    pub(crate) fn prove(&mut self, entries: impl IntoIterator<Item = u64>) {
         self.proof.extend(entries);
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         !self.fails.is_empty()
     }
 
-    /// Nothing wrong was found.
-    pub fn clean(&self) -> bool {
-        self.fails.is_empty() && self.warnings.is_empty()
-    }
-
     /// The verdict; when nothing wrong was found, `otherwise` given the entries gathered.
-    pub fn or_else(self, otherwise: impl FnOnce(Vec<u64>) -> Verdict) -> Verdict {
+    pub(crate) fn or_else(self, otherwise: impl FnOnce(Vec<u64>) -> Verdict) -> Verdict {
         let status = if self.failed() {
             Status::Fail
         } else if !self.warnings.is_empty() {
@@ -285,7 +283,7 @@ impl Findings {
     }
 
     /// The verdict, or a pass with `detail` proved by `entries`.
-    pub fn or_pass(
+    pub(crate) fn or_pass(
         self,
         detail: impl Into<String>,
         entries: impl IntoIterator<Item = u64>,
@@ -294,7 +292,7 @@ impl Findings {
     }
 
     /// The verdict, or a pass with `detail` proved by the entries gathered along the way.
-    pub fn or_pass_proved(self, detail: impl Into<String>) -> Verdict {
+    pub(crate) fn or_pass_proved(self, detail: impl Into<String>) -> Verdict {
         self.or_else(|proof| Verdict::pass(detail, proof))
     }
 }

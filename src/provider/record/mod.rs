@@ -23,7 +23,7 @@ mod observations;
 mod problems;
 mod referrals;
 mod selection;
-pub mod terminology;
+pub(crate) mod terminology;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::scenario::{Document, Patient, Practice, World};
 
 pub(crate) use admin::write_resource;
-pub use selection::{Area, Partial, Selection};
+pub(crate) use selection::{Area, Partial, Selection};
 
 use context::*;
 use lists::*;
@@ -67,7 +67,7 @@ pub fn bundle_bytes(req: &BundleRequest<'_>) -> Vec<u8> {
 
 /// The Bundle of the part of the record `sel` names (`$gpc.getstructuredrecord`); with
 /// [`Selection::everything`] the migrate Bundle.
-pub fn bundle_bytes_selected(req: &BundleRequest<'_>, sel: &Selection) -> Vec<u8> {
+pub(crate) fn bundle_bytes_selected(req: &BundleRequest<'_>, sel: &Selection) -> Vec<u8> {
     let mut b = Builder::new(req, sel);
     b.problems();
     b.allergies();
@@ -84,7 +84,7 @@ pub fn bundle_bytes_selected(req: &BundleRequest<'_>, sel: &Selection) -> Vec<u8
 
 /// A deterministic UUID-shaped id (RFC 9562 version 8) from its parts: two FNV-1a streams with
 /// different primes, each finished with a splitmix64 round.
-pub fn stable_id(parts: &[&str]) -> String {
+pub(crate) fn stable_id(parts: &[&str]) -> String {
     let mut a: u64 = 0xcbf2_9ce4_8422_2325;
     let mut b: u64 = 0x6c62_272e_07bb_0142;
     for part in parts {
@@ -114,7 +114,7 @@ pub fn binary_id(patient: &Patient, document: &Document) -> String {
 }
 
 /// The document a Binary id names, among the records this practice holds.
-pub fn find_document<'w>(
+pub(crate) fn find_document<'w>(
     world: &'w World,
     practice: &Practice,
     id: &str,

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 
 /// A clinical area: one primary List (documents have none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Area {
+pub(crate) enum Area {
     Problems,
     Allergies,
     /// The "Ended allergies" List (`includeResolvedAllergies` true).
@@ -24,7 +24,7 @@ pub enum Area {
 
 /// What a partial Bundle holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Partial {
+pub(crate) struct Partial {
     /// The areas asked for: each gets its primary List, empty or not.
     pub areas: BTreeSet<Area>,
     /// Items matching their own area's query: on that area's primary List.
@@ -38,45 +38,41 @@ pub struct Partial {
 
 /// The whole record, or part of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     partial: Option<Partial>,
 }
 
 impl Selection {
     /// Every item, every List: migrate.
-    pub fn everything() -> Self {
+    pub(crate) fn everything() -> Self {
         Self { partial: None }
     }
 
-    pub fn partial(partial: Partial) -> Self {
+    pub(crate) fn partial(partial: Partial) -> Self {
         Self {
             partial: Some(partial),
         }
     }
 
-    pub fn is_everything(&self) -> bool {
-        self.partial.is_none()
-    }
-
     /// The item is in the Bundle (as a resource of its own, or contained in a List).
-    pub fn includes(&self, id: &str) -> bool {
+    pub(crate) fn includes(&self, id: &str) -> bool {
         self.partial
             .as_ref()
             .is_none_or(|p| p.primary.contains(id) || p.linked.contains(id))
     }
 
     /// The item belongs on its area's primary List.
-    pub fn in_primary(&self, id: &str) -> bool {
+    pub(crate) fn in_primary(&self, id: &str) -> bool {
         self.partial.as_ref().is_none_or(|p| p.primary.contains(id))
     }
 
     /// Medication issues are sent.
-    pub fn prescription_issues(&self) -> bool {
+    pub(crate) fn prescription_issues(&self) -> bool {
         self.partial.as_ref().is_none_or(|p| p.prescription_issues)
     }
 
     /// The area's primary List is written.
-    pub fn lists(&self, area: Area) -> bool {
+    pub(crate) fn lists(&self, area: Area) -> bool {
         self.partial
             .as_ref()
             .is_none_or(|p| p.areas.contains(&area))

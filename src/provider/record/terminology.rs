@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 /// One concept's row. Empty columns are `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Term {
+pub(crate) struct Term {
     pub snomed: &'static str,
     /// The display real exports send with the concept.
     pub term: &'static str,
@@ -28,13 +28,13 @@ static TERMS: LazyLock<HashMap<&'static str, Term>> = LazyLock::new(|| {
 });
 
 /// The row of a concept, if the table has one.
-pub fn lookup(snomed: &str) -> Option<&'static Term> {
+pub(crate) fn lookup(snomed: &str) -> Option<&'static Term> {
     TERMS.get(snomed)
 }
 
 /// Every row of a table in the `terminology.csv` format: a row, or the line number and what is
 /// wrong with it. Comment (`#`) and blank lines are skipped.
-pub fn rows(table: &'static str) -> impl Iterator<Item = Result<Term, (usize, String)>> {
+pub(crate) fn rows(table: &'static str) -> impl Iterator<Item = Result<Term, (usize, String)>> {
     table.lines().enumerate().filter_map(|(n, line)| {
         let line = line.trim_end();
         if line.is_empty() || line.starts_with('#') {

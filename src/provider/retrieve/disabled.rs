@@ -9,7 +9,7 @@ use crate::provider::record::Partial;
 use crate::scenario::{ClinicalArea, Practice, Record};
 
 /// The refusal when the practice has Access Record Structured switched off.
-pub fn check_enabled(practice: &Practice) -> Result<(), FhirError> {
+pub(crate) fn check_enabled(practice: &Practice) -> Result<(), FhirError> {
     if practice.structured_enabled {
         return Ok(());
     }
@@ -24,7 +24,7 @@ pub fn check_enabled(practice: &Practice) -> Result<(), FhirError> {
 
 /// The parameter that asks for an area (documents have none: GP Connect names them
 /// `DocumentReferences` in the warning).
-pub fn parameter(area: ClinicalArea) -> &'static str {
+pub(crate) fn parameter(area: ClinicalArea) -> &'static str {
     match area {
         ClinicalArea::Allergies => "includeAllergies",
         ClinicalArea::Medication => "includeMedication",
@@ -40,7 +40,7 @@ pub fn parameter(area: ClinicalArea) -> &'static str {
 }
 
 /// Takes the switched-off areas out of the query; the parameters taken out, for the warning.
-pub fn withdraw(q: &mut Query, disabled: &[ClinicalArea]) -> Vec<&'static str> {
+pub(crate) fn withdraw(q: &mut Query, disabled: &[ClinicalArea]) -> Vec<&'static str> {
     let mut out = Vec::new();
     for &area in disabled {
         let asked = match area {
@@ -64,7 +64,7 @@ pub fn withdraw(q: &mut Query, disabled: &[ClinicalArea]) -> Vec<&'static str> {
 
 /// Takes the items of switched-off areas out of a selection; the areas that lost an item
 /// other than through their own parameter (documents, and items linked from other areas).
-pub fn strip(p: &mut Partial, rec: &Record, disabled: &[ClinicalArea]) -> Vec<ClinicalArea> {
+pub(crate) fn strip(p: &mut Partial, rec: &Record, disabled: &[ClinicalArea]) -> Vec<ClinicalArea> {
     let mut lost = Vec::new();
     for &area in disabled {
         let ids: Vec<&str> = match area {

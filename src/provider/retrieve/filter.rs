@@ -13,7 +13,7 @@ use crate::scenario::{AllergyStatus, Medication, MedicationType, Record};
 
 /// Whether a medication's plan is active on or after `from`: between its start and end
 /// inclusive; with no end an acute is active on its start day only, a repeat from its start on.
-pub fn medication_active_from(m: &Medication, from: NaiveDate) -> bool {
+pub(crate) fn medication_active_from(m: &Medication, from: NaiveDate) -> bool {
     match (m.end, m.kind) {
         (Some(end), _) => end >= from,
         (None, MedicationType::Acute) => m.start >= from,
@@ -22,7 +22,7 @@ pub fn medication_active_from(m: &Medication, from: NaiveDate) -> bool {
 }
 
 /// The selection a query makes of `rec`.
-pub fn select(q: &Query, rec: &Record) -> Partial {
+pub(crate) fn select(q: &Query, rec: &Record) -> Partial {
     let mut primary: HashSet<String> = HashSet::new();
     let mut areas = std::collections::BTreeSet::new();
     let add = |ids: &mut HashSet<String>, id: &str| {

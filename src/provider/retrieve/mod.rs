@@ -9,9 +9,9 @@
 //! sensitive items always withheld, with one warning OperationOutcome when parameters were not
 //! recognised.
 
-pub mod disabled;
-pub mod filter;
-pub mod params;
+pub(crate) mod disabled;
+pub(crate) mod filter;
+pub(crate) mod params;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -25,7 +25,7 @@ use crate::jwt::Rules;
 use crate::scenario::Practice;
 
 /// The operation: its steps, then the Bundle.
-pub fn handle(
+pub(crate) fn handle(
     provider: &Provider,
     practice: &Practice,
     req: &Request<Bytes>,
@@ -108,16 +108,6 @@ fn add_entry(bundle: &mut Vec<u8>, resource: &Value) {
         let _ = serde_json::to_writer(&mut *bundle, resource);
         bundle.extend_from_slice(b"}]}");
     }
-}
-
-/// The single OperationOutcome of a successful answer that ignored parameters it does not
-/// know: one `not-supported` warning each, at the least granular level.
-pub fn unrecognised_outcome(names: &[String]) -> Value {
-    let issues: Vec<(String, String)> = names
-        .iter()
-        .map(|name| (format!("{name} is an unrecognised parameter"), name.clone()))
-        .collect();
-    warning_outcome(&issues)
 }
 
 /// One `not-supported` warning per (text, diagnostics): parameters not recognised, areas

@@ -12,26 +12,26 @@ use crate::scenario::{ProblemStatus, Significance};
 
 /// A period of whole dates; either end may be left open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Period {
+pub(crate) struct Period {
     pub start: Option<NaiveDate>,
     pub end: Option<NaiveDate>,
 }
 
 impl Period {
     /// Inclusive at both ends.
-    pub fn contains(&self, day: NaiveDate) -> bool {
+    pub(crate) fn contains(&self, day: NaiveDate) -> bool {
         self.start.is_none_or(|s| day >= s) && self.end.is_none_or(|e| day <= e)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Medication {
+pub(crate) struct Medication {
     pub issues: bool,
     pub from: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consultations {
+pub(crate) enum Consultations {
     All,
     Period(Period),
     MostRecent(u32),
@@ -39,20 +39,20 @@ pub enum Consultations {
 
 /// One `includeProblems` (GP Connect 1.6.0 lets it repeat, each a status/significance pair).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Problems {
+pub(crate) struct Problems {
     pub status: Option<ProblemStatus>,
     pub significance: Option<Significance>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Immunisations {
+pub(crate) struct Immunisations {
     pub not_given: bool,
     pub status: bool,
 }
 
 /// A request that passed every parameter rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Query {
+pub(crate) struct Query {
     pub nhs_system: Option<String>,
     pub nhs_value: String,
     /// `includeResolvedAllergies`.
@@ -73,7 +73,7 @@ pub struct Query {
 
 impl Query {
     /// The top-level parameters the query asked for, in the specification's order.
-    pub fn asked(&self) -> Vec<&'static str> {
+    pub(crate) fn asked(&self) -> Vec<&'static str> {
         let asked = [
             self.allergies.is_some(),
             self.medication.is_some(),
@@ -135,7 +135,7 @@ const RESTRICTED: [&str; 8] = [
 type Parts<'p> = Vec<(&'p str, &'p Map<String, Value>)>;
 
 /// Reads and judges the parameters against `today` (the provider's date).
-pub fn read(resource: &Map<String, Value>, today: NaiveDate) -> Result<Query, FhirError> {
+pub(crate) fn read(resource: &Map<String, Value>, today: NaiveDate) -> Result<Query, FhirError> {
     let params = resource
         .get("parameter")
         .and_then(Value::as_array)
@@ -242,7 +242,7 @@ fn boolean(p: &Map<String, Value>, at: &str) -> Result<bool, FhirError> {
 }
 
 /// A whole date `YYYY-MM-DD`: no partial dates, no times.
-pub fn whole_date(v: &Value, at: &str) -> Result<NaiveDate, FhirError> {
+pub(crate) fn whole_date(v: &Value, at: &str) -> Result<NaiveDate, FhirError> {
     let s = v.as_str().unwrap_or_default();
     if s.len() == 10
         && let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")

@@ -29,7 +29,7 @@ use super::{AddressEntry, NameEntry};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TelecomEntry {
+pub(crate) struct TelecomEntry {
     pub system: Option<Spanned<String>>,
     pub value: Option<Spanned<String>>,
     #[serde(rename = "use")]
@@ -40,7 +40,7 @@ pub struct TelecomEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CommunicationEntry {
+pub(crate) struct CommunicationEntry {
     pub language: Option<Spanned<String>>,
     /// Needed only for a language this sandbox has no display for.
     pub display: Option<String>,
@@ -49,7 +49,7 @@ pub struct CommunicationEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ContactPreferencesEntry {
+pub(crate) struct ContactPreferencesEntry {
     pub method: Option<Spanned<String>>,
     pub written_format: Option<Spanned<String>>,
     pub times: Option<Spanned<String>>,
@@ -57,7 +57,7 @@ pub struct ContactPreferencesEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ContactEntry {
+pub(crate) struct ContactEntry {
     pub id: Option<Spanned<String>>,
     /// A v2-0131 code; PDS holds only emergency contacts (`C`).
     pub relationship: Option<Spanned<String>>,
@@ -67,7 +67,7 @@ pub struct ContactEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RelatedPersonEntry {
+pub(crate) struct RelatedPersonEntry {
     pub id: Option<Spanned<String>>,
     pub relationship: Option<Vec<Spanned<String>>>,
     /// The related person's own NHS number, when PDS holds them (a "referenced" related person);

@@ -5,13 +5,13 @@ use serde_saphyr::Spanned;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PdsEntry {
+pub(crate) struct PdsEntry {
     pub nhs_number_allocation: Option<Spanned<AllocationEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AllocationEntry {
+pub(crate) struct AllocationEntry {
     pub first: Option<Spanned<String>>,
     pub last: Option<Spanned<String>>,
 }

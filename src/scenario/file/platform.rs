@@ -24,7 +24,7 @@ use serde_saphyr::Spanned;
 /// An application as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApplicationEntry {
+pub(crate) struct ApplicationEntry {
     /// Required.
     pub name: Option<Spanned<String>>,
     /// Required, unique.

@@ -28,14 +28,14 @@ use serde_saphyr::Spanned;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PeriodEntry {
+pub(crate) struct PeriodEntry {
     pub start: Option<Spanned<String>>,
     pub end: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TemporaryAddressEntry {
+pub(crate) struct TemporaryAddressEntry {
     pub id: Option<Spanned<String>>,
     /// What kind of temporary address, e.g. `Student Accommodation`.
     pub text: Option<String>,
@@ -50,7 +50,7 @@ pub struct TemporaryAddressEntry {
 /// The address's keys in the Postcode Address File and the national gazetteer.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AddressKeysEntry {
+pub(crate) struct AddressKeysEntry {
     pub paf: Option<Spanned<String>>,
     pub uprn: Option<Spanned<String>>,
 }
@@ -58,7 +58,7 @@ pub struct AddressKeysEntry {
 /// Why the patient left the practice's list (PDS's removal reason exit code) and when.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RemovalEntry {
+pub(crate) struct RemovalEntry {
     pub code: Option<Spanned<String>>,
     pub start: Option<Spanned<String>>,
     pub end: Option<Spanned<String>>,
@@ -66,7 +66,7 @@ pub struct RemovalEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BirthPlaceEntry {
+pub(crate) struct BirthPlaceEntry {
     pub city: Option<String>,
     pub district: Option<String>,
     /// ISO 3166 alpha-3, e.g. `GBR`.
@@ -75,7 +75,7 @@ pub struct BirthPlaceEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HistoricNameEntry {
+pub(crate) struct HistoricNameEntry {
     pub prefix: Option<String>,
     pub given: Option<Vec<String>>,
     pub family: Option<Spanned<String>>,
@@ -85,7 +85,7 @@ pub struct HistoricNameEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HistoricAddressEntry {
+pub(crate) struct HistoricAddressEntry {
     pub lines: Option<Vec<String>>,
     pub city: Option<String>,
     pub district: Option<String>,
@@ -96,7 +96,7 @@ pub struct HistoricAddressEntry {
 /// An EHIC card, as PDS's `Coverage` holds it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CoverageEntry {
+pub(crate) struct CoverageEntry {
     /// The card's identification number (`identifier[0].value`), at most 25 characters.
     pub card_number: Option<Spanned<String>>,
     /// The issuing country, ISO 3166 alpha-3 (`identifier[0].assigner`).

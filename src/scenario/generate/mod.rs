@@ -24,12 +24,14 @@ mod tables;
 
 use std::path::Path;
 
-pub use random::{SplitMix64, nhs_number};
+pub(crate) use random::SplitMix64;
+#[cfg(test)]
+use random::nhs_number;
 
 use entries::{PatientsFile, PracticesFile};
 
 /// Patients per generated file: far below the default node budget of one file.
-pub const PATIENTS_PER_FILE: usize = 2_000;
+pub(crate) const PATIENTS_PER_FILE: usize = 2_000;
 
 /// One file of the generated world.
 #[derive(Debug, Clone, PartialEq, Eq)]

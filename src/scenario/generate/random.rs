@@ -4,14 +4,14 @@ use crate::nhs_number;
 
 /// splitmix64: tiny, fast, and good enough to pick names and codes reproducibly.
 #[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -20,21 +20,21 @@ impl SplitMix64 {
     }
 
     /// A number in `0..n` (`0` when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     /// A number in `lo..=hi`.
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn between(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi.saturating_sub(lo) + 1)
     }
 
     /// True with probability `percent` in 100.
-    pub fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         // Callers pass non-empty constant tables.
         &items[self.below(items.len() as u64) as usize % items.len().max(1)]
     }
@@ -42,7 +42,7 @@ impl SplitMix64 {
 
 /// The `index`-th valid NHS number of the generated range (test numbers starting 96, so they
 /// stay clear of the shipped scenarios' 969093... and 943476... patients).
-pub fn nhs_number(index: u64) -> String {
+pub(crate) fn nhs_number(index: u64) -> String {
     // Two stems per patient: when the first has no check digit (remainder 10), the second,
     // whose weighted sum differs by 2 (or by a carry), has one.
     let first = 961_000_000 + index * 2;

@@ -15,7 +15,7 @@ use related::related_person;
 
 /// Checks the fields and resolves them; problems go to `report`. `deceased` says whether the
 /// patient has a date of death (a death notification needs one).
-pub fn check(e: &PatientEntry, deceased: bool, report: &mut Report<'_>) -> Demographics {
+pub(super) fn check(e: &PatientEntry, deceased: bool, report: &mut Report<'_>) -> Demographics {
     let mut d = Demographics::default();
     if let Some(v) = &e.version {
         if v.value == 0 {

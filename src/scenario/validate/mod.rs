@@ -53,7 +53,7 @@ use super::error::ScenarioError;
 use super::file::{PatientEntry, ScenarioFile};
 
 /// Receives each problem with where it was written.
-pub type Report<'a> = dyn FnMut(serde_saphyr::Location, String) + 'a;
+pub(crate) type Report<'a> = dyn FnMut(serde_saphyr::Location, String) + 'a;
 
 /// A parsed file, with what is needed to report problems in it and to find its documents.
 pub(crate) struct Source {
@@ -84,7 +84,7 @@ impl Documents {
 }
 
 /// Document files larger than this are refused (the GP Connect migrate limit is 100 MB).
-pub const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Checks every source and builds the merged world. The world is complete only when the returned
 /// problems are empty. `references_complete` is false when some file could not be parsed: then a

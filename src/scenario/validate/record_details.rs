@@ -12,7 +12,7 @@ use crate::scenario::file::*;
 use crate::scenario::record_details::*;
 
 /// Checks the fields and resolves them; problems go to `report`.
-pub fn check(
+pub(super) fn check(
     e: &PatientEntry,
     telecom: &mut dyn FnMut(&Spanned<TelecomEntry>, &mut Report<'_>) -> Option<Telecom>,
     report: &mut Report<'_>,
@@ -147,7 +147,10 @@ pub fn check(
     }
 }
 
-pub fn address_keys(k: &Spanned<AddressKeysEntry>, report: &mut Report<'_>) -> Option<AddressKeys> {
+pub(super) fn address_keys(
+    k: &Spanned<AddressKeysEntry>,
+    report: &mut Report<'_>,
+) -> Option<AddressKeys> {
     let mut ok = true;
     let mut key =
         |v: &Option<Spanned<String>>, what: &str, len: std::ops::RangeInclusive<usize>| {
@@ -210,7 +213,7 @@ fn removal(r: &Spanned<RemovalEntry>, report: &mut Report<'_>) -> Option<Removal
 }
 
 /// `YYYY-MM-DD` dates, the start not after the end.
-pub fn period(p: &Spanned<PeriodEntry>, report: &mut Report<'_>) -> Option<Period> {
+pub(super) fn period(p: &Spanned<PeriodEntry>, report: &mut Report<'_>) -> Option<Period> {
     let mut ok = true;
     let mut date = |d: &Option<Spanned<String>>, which: &str| -> Option<NaiveDate> {
         let d = d.as_ref()?;

@@ -3,7 +3,7 @@
 //! pharmacies, death notification), emergency contacts, multiple birth, managing organisation
 //! and the patient's related people, which PDS turns into FHIR; and PDS's code lists for them.
 
-pub use super::record_details::Telecom;
+pub(crate) use super::record_details::Telecom;
 use super::record_details::{self, Period, RecordDetails};
 use super::{Address, HumanName};
 
@@ -44,7 +44,7 @@ pub struct Communication {
 }
 
 /// A code with its display, from one of PDS's fixed lists.
-pub type Coded = (&'static str, &'static str);
+pub(crate) type Coded = (&'static str, &'static str);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContactPreferences {
@@ -89,13 +89,13 @@ pub struct RelatedPerson {
     pub address_keys: Option<record_details::AddressKeys>,
 }
 
-pub const V3_ROLE_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
-pub const V2_0131: &str = "http://terminology.hl7.org/CodeSystem/v2-0131";
-pub const ADDITIONAL_RELATED_PERSON_ROLE: &str =
+pub(crate) const V3_ROLE_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
+pub(crate) const V2_0131: &str = "http://terminology.hl7.org/CodeSystem/v2-0131";
+pub(crate) const ADDITIONAL_RELATED_PERSON_ROLE: &str =
     "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole";
 
 /// The relationship codes PDS accepts for a related person (its OAS lists them).
-pub const RELATIONSHIPS: [(&str, &str, &str); 29] = [
+pub(crate) const RELATIONSHIPS: [(&str, &str, &str); 29] = [
     (ADDITIONAL_RELATED_PERSON_ROLE, "Agent", "Agent of patient"),
     (
         ADDITIONAL_RELATED_PERSON_ROLE,
@@ -164,7 +164,7 @@ pub const RELATIONSHIPS: [(&str, &str, &str); 29] = [
 ];
 
 /// PreferredContactMethod codes (PDS OAS `ContactPreference`), by the name a scenario uses.
-pub const CONTACT_METHODS: [(&str, Coded); 8] = [
+pub(crate) const CONTACT_METHODS: [(&str, Coded); 8] = [
     ("letter", ("1", "Letter")),
     ("visit", ("2", "Visit")),
     ("telephone", ("3", "Telephone")),
@@ -176,17 +176,17 @@ pub const CONTACT_METHODS: [(&str, Coded); 8] = [
 ];
 
 /// PreferredWrittenCommunicationFormat codes.
-pub const WRITTEN_FORMATS: [(&str, Coded); 3] = [
+pub(crate) const WRITTEN_FORMATS: [(&str, Coded); 3] = [
     ("large_print", ("11", "Large print")),
     ("braille", ("12", "Braille")),
     ("audio_tape", ("13", "Audio tape")),
 ];
 
 /// Emergency contact relationship (v2-0131); PDS rejects any other for `contact`.
-pub const EMERGENCY_CONTACT: Coded = ("C", "Emergency Contact");
+pub(crate) const EMERGENCY_CONTACT: Coded = ("C", "Emergency Contact");
 
 /// Displays for the commoner UKCore-HumanLanguage codes; others need `display` in the scenario.
-pub const LANGUAGES: [Coded; 24] = [
+pub(crate) const LANGUAGES: [Coded; 24] = [
     ("q1", "Braille"),
     ("q2", "American Sign Language"),
     ("q3", "Australian Sign Language"),
@@ -215,7 +215,7 @@ pub const LANGUAGES: [Coded; 24] = [
 
 /// Whether `code` is a language PDS accepts: ISO 639-1 (two lower-case letters, `qu` being the
 /// only real `q` code) or the UK extensions `q1`..`q5`; never English (PDS refuses `en`).
-pub fn language_accepted(code: &str) -> bool {
+pub(crate) fn language_accepted(code: &str) -> bool {
     let b = code.as_bytes();
     match b {
         [b'e', b'n'] => false,

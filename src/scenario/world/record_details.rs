@@ -39,7 +39,7 @@ pub struct AddressKeys {
 }
 
 /// PDS's removal reason exit codes.
-pub const REMOVAL_REASONS: [(&str, &str); 6] = [
+pub(crate) const REMOVAL_REASONS: [(&str, &str); 6] = [
     ("DEA", "Death"),
     ("EMB", "Embarkation"),
     ("SCT", "Transferred to Scotland"),
@@ -106,7 +106,7 @@ pub struct RecordDetails {
 }
 
 /// PDS's rule for EHIC values: letters, digits and `- , / : ' .` and spaces, at most `max` long.
-pub fn ehic_value_ok(value: &str, max: usize) -> bool {
+pub(crate) fn ehic_value_ok(value: &str, max: usize) -> bool {
     let v = value.trim();
     !v.is_empty()
         && v.chars().count() <= max

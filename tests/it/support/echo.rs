@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub method: Method,
     pub path_and_query: String,
     pub headers: HeaderMap,
@@ -24,7 +24,7 @@ pub struct Received {
 }
 
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: Vec<(&'static str, &'static str)>,
     pub body: Bytes,
@@ -43,7 +43,7 @@ impl Default for Reply {
     }
 }
 
-pub struct EchoProvider {
+pub(crate) struct EchoProvider {
     pub addr: SocketAddr,
     /// `http://127.0.0.1:<port>`: pass as `public_url` so SDS points at this provider.
     pub base: String,
@@ -58,12 +58,12 @@ impl Drop for EchoProvider {
 }
 
 impl EchoProvider {
-    pub async fn start(reply: Reply) -> Self {
+    pub(crate) async fn start(reply: Reply) -> Self {
         Self::start_with(reply, None).await
     }
 
     /// An https provider with `server` as its TLS configuration (`base` is `https://...`).
-    pub async fn start_tls(reply: Reply, server: Arc<rustls::ServerConfig>) -> Self {
+    pub(crate) async fn start_tls(reply: Reply, server: Arc<rustls::ServerConfig>) -> Self {
         Self::start_with(reply, Some(tokio_rustls::TlsAcceptor::from(server))).await
     }
 
@@ -93,7 +93,7 @@ impl EchoProvider {
                                 .1
                                 .peer_certificates()
                                 .and_then(|c| c.first())
-                                .and_then(|c| spine_sandbox::pki::der::parse_certificate(c).ok())
+                                .and_then(|c| spine_sandbox::parse_certificate(c).ok())
                                 .map(|i| i.subject_summary());
                             (Io::Tls(Box::new(stream)), subject)
                         }
@@ -155,7 +155,7 @@ impl EchoProvider {
         }
     }
 
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }
@@ -166,7 +166,7 @@ enum Io {
 }
 
 /// A local address nothing listens on.
-pub async fn closed_port() -> SocketAddr {
+pub(crate) async fn closed_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);

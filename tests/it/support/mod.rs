@@ -3,28 +3,28 @@
 
 #![allow(dead_code)]
 
-pub mod echo;
-pub mod tls_clients;
-pub mod worlds;
+pub(crate) mod echo;
+pub(crate) mod tls_clients;
+pub(crate) mod worlds;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use spine_sandbox::config::Config;
-use spine_sandbox::{Clock, RunningSandbox, Sandbox, scenario};
+use spine_sandbox::Config;
+use spine_sandbox::{Clock, RunningSandbox, Sandbox, World, load_paths};
 
 /// The day every test resolves relative scenario dates against.
-pub fn start_day() -> chrono::NaiveDate {
+pub(crate) fn start_day() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
 
-pub fn repo_path(relative: &str) -> PathBuf {
+pub(crate) fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 /// A fresh, empty folder under the target directory for this test's certificates and files.
-pub fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let dir =
@@ -35,7 +35,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// A running sandbox and what a test needs to talk to it.
-pub struct TestSandbox {
+pub(crate) struct TestSandbox {
     pub running: RunningSandbox,
     pub base: String,
     pub ssp_base: String,
@@ -44,7 +44,7 @@ pub struct TestSandbox {
 }
 
 /// One certificate folder per test process: generating keys is the slow part.
-pub fn shared_certs_dir() -> PathBuf {
+pub(crate) fn shared_certs_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| temp_dir("certs")).clone()
 }
@@ -52,12 +52,12 @@ pub fn shared_certs_dir() -> PathBuf {
 impl TestSandbox {
     /// The new practice's journey for `patient`, played as `as_ods` against this sandbox, with
     /// no authentication and the registration changed first.
-    pub fn journey_options(
+    pub(crate) fn journey_options(
         &self,
         patient: &str,
         as_ods: &str,
-    ) -> spine_sandbox::journey::JourneyOptions {
-        spine_sandbox::journey::JourneyOptions {
+    ) -> spine_sandbox::JourneyOptions {
+        spine_sandbox::JourneyOptions {
             patient: patient.to_owned(),
             as_ods: as_ods.to_owned(),
             skip_registration_change: false,
@@ -74,27 +74,25 @@ impl TestSandbox {
 
     /// Starts the sandbox on `scenario` (a path relative to the repository, e.g.
     /// `scenarios/default.yaml` or `tests/fixtures/scenarios/x.yaml`).
-    pub async fn start(scenario_path: &str) -> Self {
+    pub(crate) async fn start(scenario_path: &str) -> Self {
         Self::start_with(scenario_path, Clock::system(), |_| {}).await
     }
 
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         scenario_path: &str,
         clock: Clock,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
-        let world = scenario::load_paths(&[repo_path(scenario_path)], start_day()).unwrap_or_else(
-            |errors| {
-                panic!(
-                    "scenario {scenario_path} does not load:\n{}",
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            },
-        );
+        let world = load_paths(&[repo_path(scenario_path)], start_day()).unwrap_or_else(|errors| {
+            panic!(
+                "scenario {scenario_path} does not load:\n{}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
         Self::start_world_with(world, clock, |config| {
             config.scenario = vec![repo_path(scenario_path)];
             adjust(config);
@@ -103,12 +101,12 @@ impl TestSandbox {
     }
 
     /// Starts the sandbox on a world built in the test (no scenario file needed).
-    pub async fn start_world(world: scenario::World) -> Self {
+    pub(crate) async fn start_world(world: World) -> Self {
         Self::start_world_with(world, Clock::system(), |_| {}).await
     }
 
-    pub async fn start_world_with(
-        world: scenario::World,
+    pub(crate) async fn start_world_with(
+        world: World,
         clock: Clock,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
@@ -133,21 +131,21 @@ impl TestSandbox {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
-    pub async fn journal(&self) -> Vec<Value> {
+    pub(crate) async fn journal(&self) -> Vec<Value> {
         let v: Value = self.get("/_admin/journal").await.json().await.unwrap();
         v.as_array().cloned().unwrap_or_default()
     }
 
     /// `POST /_admin/faults` with `rule`: the status and the answer.
-    pub async fn set_fault(&self, rule: Value) -> (u16, Value) {
+    pub(crate) async fn set_fault(&self, rule: Value) -> (u16, Value) {
         let resp = self
             .http
             .post(self.url("/_admin/faults"))
@@ -159,7 +157,7 @@ impl TestSandbox {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn reset(&self) -> reqwest::StatusCode {
+    pub(crate) async fn reset(&self) -> reqwest::StatusCode {
         self.http
             .post(self.url("/_admin/reset"))
             .send()
@@ -171,54 +169,54 @@ impl TestSandbox {
 
 /// A reqwest client for plain HTTP. reqwest is built without a default crypto provider (the
 /// crate uses ring only), so the test process installs ring as the default once.
-pub fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// The first issue's Spine code of an OperationOutcome body.
-pub fn spine_code(outcome: &Value) -> &str {
+pub(crate) fn spine_code(outcome: &Value) -> &str {
     outcome["issue"][0]["details"]["coding"][0]["code"]
         .as_str()
         .unwrap_or("")
 }
 
-pub fn diagnostics(outcome: &Value) -> &str {
+pub(crate) fn diagnostics(outcome: &Value) -> &str {
     outcome["issue"][0]["diagnostics"].as_str().unwrap_or("")
 }
 
 // ---- GP Connect provider calls (migrate structured record, migrate a document, metadata) ----
 
-pub use provider_calls::*;
+pub(crate) use provider_calls::*;
 
 mod provider_calls {
     use serde_json::{Value, json};
-    use spine_sandbox::fhir::gpconnect::migrate_parameters as parameters;
-    use spine_sandbox::identifiers::interactions;
-    use spine_sandbox::jwt::{
+    use spine_sandbox::interactions;
+    use spine_sandbox::migrate_parameters as parameters;
+    use spine_sandbox::{
         DirectCareTokenRequest, MigrateTokenRequest, PractitionerClaim, encode_unsigned,
     };
 
     use super::TestSandbox;
 
-    pub const PATIENT2: &str = "9690937286";
-    pub const PATIENT18: &str = "9690938681";
-    pub const NOT_IN_SYSTEM: &str = "9999999999";
-    pub const OLD_PRACTICE: &str = "B82617";
-    pub const OLD_PRACTICE_ASID: &str = "918999198738";
-    pub const SUITE_ODS: &str = "GPCA0001";
-    pub const SUITE_ASID: &str = "200000000359";
-    pub const MIGRATE_PATH: &str = "Patient/$gpc.migratestructuredrecord";
+    pub(crate) const PATIENT2: &str = "9690937286";
+    pub(crate) const PATIENT18: &str = "9690938681";
+    pub(crate) const NOT_IN_SYSTEM: &str = "9999999999";
+    pub(crate) const OLD_PRACTICE: &str = "B82617";
+    pub(crate) const OLD_PRACTICE_ASID: &str = "918999198738";
+    pub(crate) const SUITE_ODS: &str = "GPCA0001";
+    pub(crate) const SUITE_ASID: &str = "200000000359";
+    pub(crate) const MIGRATE_PATH: &str = "Patient/$gpc.migratestructuredrecord";
 
     /// The assurance suite's practitioner claim (`docs/migrate.md`).
-    pub fn suite_practitioner() -> PractitionerClaim {
+    pub(crate) fn suite_practitioner() -> PractitionerClaim {
         PractitionerClaim::assurance_suite()
     }
 
     /// A GP Connect request to a provider, as the assurance suite sends it; every part can be
     /// changed before it is sent.
     #[derive(Clone)]
-    pub struct ProviderCall {
+    pub(crate) struct ProviderCall {
         pub method: reqwest::Method,
         pub ods: String,
         /// After `/{ODS}/STU3/1/gpconnect/`, e.g. `structured/fhir/metadata`.
@@ -242,7 +240,7 @@ mod provider_calls {
 
     impl ProviderCall {
         /// Migrate structured record as the suite's "WithSensitive"/"WithoutSensitive" steps.
-        pub fn migrate(nhs: &str, sensitive: bool) -> Self {
+        pub(crate) fn migrate(nhs: &str, sensitive: bool) -> Self {
             let mut headers = ssp_headers(interactions::MIGRATE_STRUCTURED);
             headers.push(("Content-Type".into(), "application/fhir+json".into()));
             let claims = MigrateTokenRequest {
@@ -267,7 +265,7 @@ mod provider_calls {
         }
 
         /// Migrate a document at an absolute Binary URL, with the suite's `directcare` token.
-        pub fn document(ods: &str, binary_id: &str) -> Self {
+        pub(crate) fn document(ods: &str, binary_id: &str) -> Self {
             Self {
                 method: reqwest::Method::GET,
                 ods: ods.into(),
@@ -280,7 +278,7 @@ mod provider_calls {
         }
 
         /// `GET metadata` of the structured or documents capability.
-        pub fn metadata(capability: &str) -> Self {
+        pub(crate) fn metadata(capability: &str) -> Self {
             let interaction = if capability == "documents" {
                 interactions::DOCUMENTS_METADATA
             } else {
@@ -297,13 +295,13 @@ mod provider_calls {
             }
         }
 
-        pub fn header(mut self, name: &str, value: &str) -> Self {
+        pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
             self = self.without_header(name);
             self.headers.push((name.into(), value.into()));
             self
         }
 
-        pub fn without_header(mut self, name: &str) -> Self {
+        pub(crate) fn without_header(mut self, name: &str) -> Self {
             self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
             if name.eq_ignore_ascii_case("authorization") {
                 self.authorization = Some(String::new());
@@ -311,35 +309,35 @@ mod provider_calls {
             self
         }
 
-        pub fn claim(mut self, name: &str, value: Value) -> Self {
+        pub(crate) fn claim(mut self, name: &str, value: Value) -> Self {
             self.claims[name] = value;
             self
         }
 
-        pub fn without_claim(mut self, name: &str) -> Self {
+        pub(crate) fn without_claim(mut self, name: &str) -> Self {
             self.claims.as_object_mut().unwrap().remove(name);
             self
         }
 
         /// Replaces the Parameters body.
-        pub fn parameters(mut self, body: Value) -> Self {
+        pub(crate) fn parameters(mut self, body: Value) -> Self {
             self.body = Some(serde_json::to_vec(&body).unwrap());
             self
         }
 
-        pub fn raw_body(mut self, body: &[u8]) -> Self {
+        pub(crate) fn raw_body(mut self, body: &[u8]) -> Self {
             self.body = Some(body.to_vec());
             self
         }
 
         /// Adds a parameter to the Parameters body.
-        pub fn extra_parameter(self, parameter: Value) -> Self {
+        pub(crate) fn extra_parameter(self, parameter: Value) -> Self {
             let mut body: Value = serde_json::from_slice(self.body.as_deref().unwrap()).unwrap();
             body["parameter"].as_array_mut().unwrap().push(parameter);
             self.parameters(body)
         }
 
-        pub fn trace_id(&self) -> &str {
+        pub(crate) fn trace_id(&self) -> &str {
             self.headers
                 .iter()
                 .find(|(k, _)| k == "Ssp-TraceID")
@@ -347,17 +345,17 @@ mod provider_calls {
                 .unwrap_or("")
         }
 
-        pub fn url(&self, sandbox: &TestSandbox) -> String {
+        pub(crate) fn url(&self, sandbox: &TestSandbox) -> String {
             sandbox.url(&format!("/{}/STU3/1/gpconnect/{}", self.ods, self.path))
         }
 
         /// Sends to `url` (the provider directly by default).
-        pub async fn send_to(&self, sandbox: &TestSandbox, url: &str) -> (u16, Value) {
+        pub(crate) async fn send_to(&self, sandbox: &TestSandbox, url: &str) -> (u16, Value) {
             self.send_with(&sandbox.http, url).await
         }
 
         /// Sends with `client` (e.g. an SSP client holding a consumer certificate) to `url`.
-        pub async fn send_with(&self, client: &reqwest::Client, url: &str) -> (u16, Value) {
+        pub(crate) async fn send_with(&self, client: &reqwest::Client, url: &str) -> (u16, Value) {
             let mut req = client.request(self.method.clone(), url);
             for (k, v) in &self.headers {
                 req = req.header(k.as_str(), v.as_str());
@@ -382,12 +380,12 @@ mod provider_calls {
             (status, body)
         }
 
-        pub async fn send(&self, sandbox: &TestSandbox) -> (u16, Value) {
+        pub(crate) async fn send(&self, sandbox: &TestSandbox) -> (u16, Value) {
             self.send_to(sandbox, &self.url(sandbox)).await
         }
     }
 
-    pub fn direct_care_claims(scope: &str) -> Value {
+    pub(crate) fn direct_care_claims(scope: &str) -> Value {
         DirectCareTokenRequest {
             requesting_ods: SUITE_ODS.into(),
             requesting_name: "GP Connect Assurance".into(),
@@ -401,21 +399,21 @@ mod provider_calls {
     }
 
     /// The resources of a Bundle.
-    pub fn resources(bundle: &Value) -> Vec<&Value> {
+    pub(crate) fn resources(bundle: &Value) -> Vec<&Value> {
         bundle["entry"]
             .as_array()
             .map(|a| a.iter().map(|e| &e["resource"]).collect())
             .unwrap_or_default()
     }
 
-    pub fn of_type<'b>(bundle: &'b Value, resource_type: &str) -> Vec<&'b Value> {
+    pub(crate) fn of_type<'b>(bundle: &'b Value, resource_type: &str) -> Vec<&'b Value> {
         resources(bundle)
             .into_iter()
             .filter(|r| r["resourceType"] == resource_type)
             .collect()
     }
 
-    pub fn lists_titled<'b>(bundle: &'b Value, title: &str) -> Vec<&'b Value> {
+    pub(crate) fn lists_titled<'b>(bundle: &'b Value, title: &str) -> Vec<&'b Value> {
         of_type(bundle, "List")
             .into_iter()
             .filter(|r| r["title"] == title)
@@ -424,7 +422,7 @@ mod provider_calls {
 
     /// The suite's `TestOperationOutcomeResource` (`docs/migrate.md`) plus our own
     /// rules: STU3 GP Connect profile and CodeSystem, the expected status and code, a diagnostic.
-    pub fn assert_outcome(status: u16, body: &Value, expected_status: u16, code: &str) {
+    pub(crate) fn assert_outcome(status: u16, body: &Value, expected_status: u16, code: &str) {
         assert_eq!(status, expected_status, "{body:#}");
         assert_eq!(body["resourceType"], "OperationOutcome", "{body:#}");
         assert_eq!(

@@ -4,15 +4,15 @@
 use std::sync::OnceLock;
 
 use reqwest::header::{HeaderMap, HeaderValue};
-use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
-use spine_sandbox::pki::{Authority, ClientSystem, Issued, Layout, Validity};
-use spine_sandbox::tls;
+use spine_sandbox::{Asid, OdsCode, interactions};
+use spine_sandbox::{Authority, ClientSystem, Issued, Layout, Validity};
+use spine_sandbox::{anonymous_client_config, client_config, client_config_from_pem};
 
 use super::TestSandbox;
 use super::worlds::{CONSUMER_ASID, PROVIDER_ASID, PROVIDER_ODS};
 
 /// A reqwest client speaking through the given rustls configuration (HTTP/1.1, no proxy).
-pub fn reqwest_with(config: rustls::ClientConfig) -> reqwest::Client {
+pub(crate) fn reqwest_with(config: rustls::ClientConfig) -> reqwest::Client {
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .no_proxy()
@@ -21,12 +21,12 @@ pub fn reqwest_with(config: rustls::ClientConfig) -> reqwest::Client {
 }
 
 /// A CA unrelated to the sandbox's, made once per test process.
-pub fn other_ca() -> &'static Authority {
+pub(crate) fn other_ca() -> &'static Authority {
     static CA: OnceLock<Authority> = OnceLock::new();
     CA.get_or_init(|| Authority::generate("Some Other CA", Validity::days_from_today(30)).unwrap())
 }
 
-pub fn system(ods: &str, asid: &str) -> ClientSystem {
+pub(crate) fn system(ods: &str, asid: &str) -> ClientSystem {
     ClientSystem {
         asid: Asid::parse(asid).unwrap(),
         ods: OdsCode::parse(ods).unwrap(),
@@ -35,7 +35,7 @@ pub fn system(ods: &str, asid: &str) -> ClientSystem {
 }
 
 /// The four `Ssp-*` headers.
-pub fn ssp_headers(from: &str, to: &str, interaction: &str) -> HeaderMap {
+pub(crate) fn ssp_headers(from: &str, to: &str, interaction: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
         "Ssp-TraceID",
@@ -51,33 +51,33 @@ pub fn ssp_headers(from: &str, to: &str, interaction: &str) -> HeaderMap {
 }
 
 impl TestSandbox {
-    pub fn layout(&self) -> Layout {
+    pub(crate) fn layout(&self) -> Layout {
         Layout::new(&self.certs_dir)
     }
 
     /// A consumer presenting `clients/<asid>.pem`.
-    pub fn ssp_client(&self, asid: &str) -> reqwest::Client {
+    pub(crate) fn ssp_client(&self, asid: &str) -> reqwest::Client {
         let l = self.layout();
         reqwest_with(
-            tls::client_config(&l.ca_cert(), &l.client_cert(asid), &l.client_key(asid)).unwrap(),
+            client_config(&l.ca_cert(), &l.client_cert(asid), &l.client_key(asid)).unwrap(),
         )
     }
 
     /// A client trusting the sandbox CA but presenting no certificate.
-    pub fn ssp_client_without_certificate(&self) -> reqwest::Client {
-        reqwest_with(tls::anonymous_client_config(&self.layout().ca_cert()).unwrap())
+    pub(crate) fn ssp_client_without_certificate(&self) -> reqwest::Client {
+        reqwest_with(anonymous_client_config(&self.layout().ca_cert()).unwrap())
     }
 
     /// A client presenting a certificate made in the test.
-    pub fn ssp_client_presenting(&self, issued: &Issued) -> reqwest::Client {
+    pub(crate) fn ssp_client_presenting(&self, issued: &Issued) -> reqwest::Client {
         let ca = std::fs::read_to_string(self.layout().ca_cert()).unwrap();
         reqwest_with(
-            tls::client_config_from_pem(&ca, Some((&issued.cert_pem, &issued.key_pem))).unwrap(),
+            client_config_from_pem(&ca, Some((&issued.cert_pem, &issued.key_pem))).unwrap(),
         )
     }
 
     /// A certificate for `ods`/`asid` issued by the sandbox CA, valid as given.
-    pub fn issue_client(&self, ods: &str, asid: &str, validity: Validity) -> Issued {
+    pub(crate) fn issue_client(&self, ods: &str, asid: &str, validity: Validity) -> Issued {
         Authority::load(&self.certs_dir)
             .unwrap()
             .issue_client(&system(ods, asid), validity)
@@ -85,7 +85,7 @@ impl TestSandbox {
     }
 
     /// A certificate for `asid` exactly like the sandbox's, but issued by another CA.
-    pub fn ssp_client_from_other_ca(&self, ods: &str, asid: &str) -> reqwest::Client {
+    pub(crate) fn ssp_client_from_other_ca(&self, ods: &str, asid: &str) -> reqwest::Client {
         let issued = other_ca()
             .issue_client(&system(ods, asid), Validity::days_from_today(30))
             .unwrap();
@@ -93,18 +93,18 @@ impl TestSandbox {
     }
 
     /// A certificate for `asid` from the sandbox CA that expired yesterday.
-    pub fn ssp_client_expired(&self, ods: &str, asid: &str) -> reqwest::Client {
+    pub(crate) fn ssp_client_expired(&self, ods: &str, asid: &str) -> reqwest::Client {
         let issued = self.issue_client(ods, asid, Validity::expired());
         self.ssp_client_presenting(&issued)
     }
 
     /// The base URL SDS advertises (`--public-url`, or the HTTP listener).
-    pub fn public_url(&self) -> String {
+    pub(crate) fn public_url(&self) -> String {
         self.running.shared.public_url.clone()
     }
 
     /// A provider service root as SDS returns it: `capability` is `structured` or `documents`.
-    pub fn endpoint(&self, ods: &str, capability: &str) -> String {
+    pub(crate) fn endpoint(&self, ods: &str, capability: &str) -> String {
         format!(
             "{}/{ods}/STU3/1/gpconnect/{capability}/fhir",
             self.public_url()
@@ -112,12 +112,12 @@ impl TestSandbox {
     }
 
     /// `https://<ssp>/<target>`.
-    pub fn ssp_url(&self, target: &str) -> String {
+    pub(crate) fn ssp_url(&self, target: &str) -> String {
         format!("{}/{target}", self.ssp_base)
     }
 
     /// The consumer asks SSP, with `client`, for the provider practice's structured metadata.
-    pub async fn ssp_metadata(&self, client: &reqwest::Client) -> reqwest::Response {
+    pub(crate) async fn ssp_metadata(&self, client: &reqwest::Client) -> reqwest::Response {
         let target = format!("{}/metadata", self.endpoint(PROVIDER_ODS, "structured"));
         client
             .get(self.ssp_url(&target))
@@ -133,7 +133,7 @@ impl TestSandbox {
 }
 
 /// The PKI files of a certificates folder, for tests that look at them.
-pub fn files_of(dir: &std::path::Path, asids: &[&str]) -> Vec<std::path::PathBuf> {
+pub(crate) fn files_of(dir: &std::path::Path, asids: &[&str]) -> Vec<std::path::PathBuf> {
     let l = Layout::new(dir);
     let mut files = vec![l.ca_cert(), l.ca_key(), l.ssp_cert(), l.ssp_key()];
     for asid in asids {

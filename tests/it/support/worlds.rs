@@ -1,19 +1,25 @@
 //! Worlds built in code, for tests that must not depend on a scenario file's contents.
 
-use spine_sandbox::identifiers::{Asid, OdsCode, interactions};
-use spine_sandbox::scenario::{Practice, World};
+use spine_sandbox::{Asid, OdsCode, interactions};
+use spine_sandbox::{Practice, World};
 
-pub const PROVIDER_ODS: &str = "B82617";
-pub const PROVIDER_ASID: &str = "918999198738";
-pub const BOTH_ODS: &str = "A20047";
-pub const BOTH_ASID: &str = "200000000115";
-pub const CONSUMER_ODS: &str = "GPCA0001";
-pub const CONSUMER_ASID: &str = "200000000359";
+pub(crate) const PROVIDER_ODS: &str = "B82617";
+pub(crate) const PROVIDER_ASID: &str = "918999198738";
+pub(crate) const BOTH_ODS: &str = "A20047";
+pub(crate) const BOTH_ASID: &str = "200000000115";
+pub(crate) const CONSUMER_ODS: &str = "GPCA0001";
+pub(crate) const CONSUMER_ASID: &str = "200000000359";
 /// A consumer whose AS record lists only the structured metadata interaction.
-pub const LIMITED_ODS: &str = "LIM0001";
-pub const LIMITED_ASID: &str = "200000000777";
+pub(crate) const LIMITED_ODS: &str = "LIM0001";
+pub(crate) const LIMITED_ASID: &str = "200000000777";
 
-pub fn practice(ods: &str, asid: &str, name: &str, provider: bool, sends: &[&str]) -> Practice {
+pub(crate) fn practice(
+    ods: &str,
+    asid: &str,
+    name: &str,
+    provider: bool,
+    sends: &[&str],
+) -> Practice {
     Practice {
         provider,
         interactions: sends.iter().map(|s| (*s).to_owned()).collect(),
@@ -27,7 +33,7 @@ pub fn practice(ods: &str, asid: &str, name: &str, provider: bool, sends: &[&str
 
 /// Four practices and no patients: a provider, a consumer that is also a provider, a consumer,
 /// and a consumer allowed only the structured metadata interaction.
-pub fn practices_only() -> World {
+pub(crate) fn practices_only() -> World {
     let all = interactions::DEFAULT_ALLOWED;
     World {
         name: Some("SSP test world".into()),
