@@ -1,8 +1,5 @@
-//! The sandbox's development PKI (README.md, "Certificates"): a Spine CA, the SSP
-//! server certificate and one client certificate per ASID, made with rcgen (ring) and written
-//! on demand into the certificates folder.
-//!
-//! # Layout
+//! The sandbox's development PKI (README.md, "Certificates"): a Spine CA, the SSP server
+//! certificate and one client certificate per ASID, made with rcgen (ring), written on demand:
 //!
 //! | file | what |
 //! | --- | --- |

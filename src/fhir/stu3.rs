@@ -1,10 +1,9 @@
 //! Typed FHIR STU3 datatypes and the clinical resources of the migrate Bundle.
 //!
-//! A record of thousands of items is serialised straight from these borrowing structs: building a
-//! `serde_json::Value` tree per resource first (a map allocation per element, then freeing it)
-//! cost more than the serialisation itself. Fields are declared in the FHIR element order, so
-//! that is the order they appear in the JSON; absent and empty elements are left out, as FHIR
-//! requires.
+//! A record of thousands of items is serialised straight from these borrowing structs: a
+//! `serde_json::Value` tree per resource first cost more than the serialisation itself. Fields
+//! are declared in FHIR element order, the order they appear in the JSON; absent and empty
+//! elements are left out, as FHIR requires.
 
 use std::borrow::Cow;
 
