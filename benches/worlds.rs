@@ -118,15 +118,12 @@ async fn run() {
     let journeys_took = journeys_started.elapsed();
     let rss_played = wire::rss_mib();
 
-    // PDS read in the first world, beside a bare server replaying its answer.
-    let path = format!(
-        "/worlds/{}/personal-demographics/FHIR/R4/Patient/{PATIENT}",
-        ids.first().cloned().unwrap_or_default()
-    );
-    let path = if ids.is_empty() {
-        format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}")
-    } else {
-        path
+    // PDS read in the first world, beside a bare server replaying its answer and the same read
+    // in the default world (no prefix), which shows what choosing a world costs.
+    let default_path = format!("/personal-demographics/FHIR/R4/Patient/{PATIENT}");
+    let path = match ids.first() {
+        Some(id) => format!("/worlds/{id}{default_path}"),
+        None => default_path.clone(),
     };
     let template = capture(sandbox.http_addr, &path).await;
     assert_eq!(
@@ -137,17 +134,20 @@ async fn run() {
     let bare_addr = start_replay(template.clone()).await;
     load(bare_addr, &path, requests / 10).await;
     load(sandbox.http_addr, &path, requests / 10).await;
-    let (mut bare, mut world) = (Vec::new(), Vec::new());
+    load(sandbox.http_addr, &default_path, requests / 10).await;
+    let (mut bare, mut world, mut default) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         bare.push(load(bare_addr, &path, requests).await);
         world.push(load(sandbox.http_addr, &path, requests).await);
+        default.push(load(sandbox.http_addr, &default_path, requests).await);
         println!(
-            "PDS read round {round:>2}: bare hyper {}   sandbox (worlds on) {}",
+            "PDS read round {round:>2}: bare hyper {}   in a world {}   default world {}",
             bare[round - 1].show(),
-            world[round - 1].show()
+            world[round - 1].show(),
+            default[round - 1].show()
         );
     }
-    let (bare, world) = (Rounds::of(&bare), Rounds::of(&world));
+    let (bare, world, default) = (Rounds::of(&bare), Rounds::of(&world), Rounds::of(&default));
     let mib = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |m| format!("{m:.0} MiB"));
     println!(
         "worlds: {count} of the default scenario, {} cores",
@@ -177,10 +177,18 @@ async fn run() {
         world.median,
         world.median / bare.median.max(1.0),
     );
-    if let (Some(b), Some(w)) = (bare.cpu_micros, world.cpu_micros) {
+    println!(
+        "PDS read {default_path} in the default world (worlds on): {:.0} req/s best, {:.0} median: ratios {:.2} and {:.2}",
+        default.best,
+        default.median,
+        default.best / bare.best.max(1.0),
+        default.median / bare.median.max(1.0),
+    );
+    if let (Some(b), Some(w), Some(d)) = (bare.cpu_micros, world.cpu_micros, default.cpu_micros) {
         println!(
-            "PDS read CPU per request (median, client + server): bare hyper {b:.1} µs, sandbox (worlds on) {w:.1} µs: work rate ratio {:.2}",
-            b / w
+            "PDS read CPU per request (median, client + server): bare hyper {b:.1} µs, in a world {w:.1} µs, default world {d:.1} µs: work rate ratios {:.2} and {:.2}",
+            b / w,
+            b / d
         );
     }
     println!("load average: {}", wire::load_average());

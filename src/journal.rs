@@ -182,6 +182,15 @@ pub struct Headers {
     ends: Vec<(u32, u32)>,
 }
 
+/// The `Ssp-*` headers of a request, as its journal entry shows them.
+#[derive(Debug, Default)]
+pub(crate) struct SspHeaders {
+    pub trace_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub interaction: Option<String>,
+}
+
 impl Headers {
     /// A copy of `headers`, in their order, repeated names included.
     pub fn copy_of(headers: &http::HeaderMap) -> Self {
@@ -237,6 +246,35 @@ impl Headers {
             .filter(|(n, _, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v, _)| String::from_utf8_lossy(v).into_owned())
             .collect()
+    }
+
+    /// The first value of each `Ssp-*` header an entry shows, trimmed, found in one pass.
+    pub(crate) fn ssp(&self) -> SspHeaders {
+        let mut found = SspHeaders::default();
+        for (name, value, _) in self.iter() {
+            let Some(rest) = name
+                .get(..4)
+                .filter(|p| p.eq_ignore_ascii_case("ssp-"))
+                .and(name.get(4..))
+            else {
+                continue;
+            };
+            let slot = if rest.eq_ignore_ascii_case("traceid") {
+                &mut found.trace_id
+            } else if rest.eq_ignore_ascii_case("from") {
+                &mut found.from
+            } else if rest.eq_ignore_ascii_case("to") {
+                &mut found.to
+            } else if rest.eq_ignore_ascii_case("interactionid") {
+                &mut found.interaction
+            } else {
+                continue;
+            };
+            if slot.is_none() {
+                *slot = Some(String::from_utf8_lossy(value).trim().to_owned());
+            }
+        }
+        found
     }
 
     /// The first value of a header (any case) as text, without collecting the others.

@@ -108,17 +108,17 @@ impl Exchange {
 
     /// Files the entry; returns its sequence number.
     pub(crate) fn finish(self, journal: &Journal, outcome: Outcome) -> u64 {
-        let header = |name: &str| self.header(name);
+        let ssp = self.request_headers.ssp();
         let entry = Entry {
             sequence: 0,
             time: self.time,
             service: self.service,
             status: outcome.status,
             duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
-            trace_id: header("ssp-traceid"),
-            from_asid: header("ssp-from"),
-            to_asid: header("ssp-to"),
-            interaction: header("ssp-interactionid"),
+            trace_id: ssp.trace_id,
+            from_asid: ssp.from,
+            to_asid: ssp.to,
+            interaction: ssp.interaction,
             refusal: outcome.refusal,
             target: outcome.target,
             jwt: jwt_of(&self.request_headers),

@@ -231,6 +231,8 @@ fn parse_nhs_number(nhs: &str) -> Result<NhsNumber, FhirError> {
 /// The 200 for a read or an update: the patient, with its version as a weak `ETag`.
 fn patient_response(read: store::PatientRead) -> Response<Bytes> {
     let mut resp = Response::new(read.body);
+    // Room for these three and the two tracking headers echoed later, made once.
+    *resp.headers_mut() = HeaderMap::with_capacity(5);
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
