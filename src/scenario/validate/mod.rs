@@ -32,6 +32,8 @@ mod codes;
 mod dates;
 mod demographics;
 mod external;
+#[cfg(test)]
+mod forward_tests;
 mod patients;
 mod pds_settings;
 mod platform;
