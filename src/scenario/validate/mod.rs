@@ -41,6 +41,7 @@ mod practices;
 mod record;
 mod record_details;
 mod references;
+pub(crate) mod supplier;
 #[cfg(test)]
 mod tests;
 

@@ -2,8 +2,8 @@
 
 use serde_saphyr::Spanned;
 
-use super::practices::address;
 use super::record::RecordChecker;
+use super::supplier::address;
 use super::{Checker, Documents};
 use crate::identifiers::OdsCode;
 use crate::nhs_number::NhsNumber;
@@ -157,11 +157,10 @@ impl Checker {
                 record
             });
 
-        let registration = crate::scenario::supplier::registration(
-            e.registration.as_ref(),
-            self.start_day,
-            &mut |at, m| self.report(super::place(f, at), m),
-        );
+        let registration =
+            super::supplier::registration(e.registration.as_ref(), self.start_day, &mut |at, m| {
+                self.report(super::place(f, at), m)
+            });
         if let (Some(branch), Some(practice)) = (
             e.registration
                 .as_ref()
