@@ -2,7 +2,9 @@
 //! default scenario in one sandbox, plays the built-in journey in each (through SDS, SSP and the
 //! provider, as a consumer would), and prints the process's resident memory, the time to make a
 //! world (p50, p99), and PDS read throughput in a world beside a bare hyper server answering the
-//! same bytes (as `benches/pds_read.rs` does for the default world).
+//! same bytes (as `benches/pds_read.rs` does for the default world), in interleaved rounds: best
+//! and median throughput, and the median process CPU time per request, which other work on a
+//! shared machine disturbs far less than throughput.
 //!
 //! `cargo bench --bench worlds`. Without `--bench` (as under `cargo test --all-targets`) it makes
 //! 20 worlds and a short load, to show it still runs; the figures then mean nothing. Asserts
@@ -10,24 +12,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
 use spine_sandbox::Config;
 use spine_sandbox::Source;
 use spine_sandbox::{Clock, Sandbox, load_paths};
 use spine_sandbox::{JourneyOptions, JourneyOutcome, run_journey};
-use tokio::net::{TcpListener, TcpStream};
 
-const CONNECTIONS: usize = 8;
+mod wire;
+use wire::keep_alive::{CONNECTIONS, Rounds, capture, load, start_replay};
+
 const PATIENT: &str = "9690937286";
 
 fn setting(name: &str, default: usize) -> usize {
@@ -44,19 +40,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(run());
-}
-
-/// Resident memory of this process (server and client together), in MiB, from /proc.
-fn rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -86,7 +69,7 @@ async fn run() {
     let sandbox = Sandbox::start(config, world, Clock::system())
         .await
         .unwrap();
-    let rss_start = rss_mib();
+    let rss_start = wire::rss_mib();
 
     let mut made = Vec::with_capacity(count);
     let mut ids = Vec::with_capacity(count);
@@ -101,7 +84,7 @@ async fn run() {
         ids.push(live.id.clone());
     }
     made.sort();
-    let rss_made = rss_mib();
+    let rss_made = wire::rss_mib();
 
     // One journey per world, eight at a time.
     let journeys_started = Instant::now();
@@ -133,7 +116,7 @@ async fn run() {
         }
     }
     let journeys_took = journeys_started.elapsed();
-    let rss_played = rss_mib();
+    let rss_played = wire::rss_mib();
 
     // PDS read in the first world, beside a bare server replaying its answer.
     let path = format!(
@@ -151,15 +134,20 @@ async fn run() {
         StatusCode::OK,
         "the world must answer 200"
     );
-    let bare_addr = start_bare(template.clone()).await;
+    let bare_addr = start_replay(template.clone()).await;
     load(bare_addr, &path, requests / 10).await;
     load(sandbox.http_addr, &path, requests / 10).await;
     let (mut bare, mut world) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
+    for round in 1..=rounds {
         bare.push(load(bare_addr, &path, requests).await);
         world.push(load(sandbox.http_addr, &path, requests).await);
+        println!(
+            "PDS read round {round:>2}: bare hyper {}   sandbox (worlds on) {}",
+            bare[round - 1].show(),
+            world[round - 1].show()
+        );
     }
-    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (bare, world) = (Rounds::of(&bare), Rounds::of(&world));
     let mib = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |m| format!("{m:.0} MiB"));
     println!(
         "worlds: {count} of the default scenario, {} cores",
@@ -181,88 +169,21 @@ async fn run() {
         mib(rss_played)
     );
     println!(
-        "PDS read {path}: bare hyper {:.0} req/s, sandbox (worlds on) {:.0} req/s (best of {rounds}): ratio {:.2}",
-        best(&bare),
-        best(&world),
-        best(&world) / best(&bare).max(1.0)
+        "PDS read {path}, {CONNECTIONS} keep-alive connections: bare hyper {:.0} req/s, sandbox (worlds on) {:.0} req/s (best of {rounds}): ratio {:.2}; medians {:.0} and {:.0}: ratio {:.2}",
+        bare.best,
+        world.best,
+        world.best / bare.best.max(1.0),
+        bare.median,
+        world.median,
+        world.median / bare.median.max(1.0),
     );
+    if let (Some(b), Some(w)) = (bare.cpu_micros, world.cpu_micros) {
+        println!(
+            "PDS read CPU per request (median, client + server): bare hyper {b:.1} µs, sandbox (worlds on) {w:.1} µs: work rate ratio {:.2}",
+            b / w
+        );
+    }
+    println!("load average: {}", wire::load_average());
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(certs);
-}
-
-fn request(path: &str) -> Request<Empty<Bytes>> {
-    Request::get(path)
-        .header("host", "localhost")
-        .header("x-request-id", "0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f")
-        .body(Empty::new())
-        .unwrap()
-}
-
-async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    sender
-}
-
-async fn capture(addr: SocketAddr, path: &str) -> Response<Bytes> {
-    let mut sender = connect(addr).await;
-    let resp = sender.send_request(request(path)).await.unwrap();
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    Response::from_parts(parts, body)
-}
-
-async fn start_bare(template: Response<Bytes>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = tcp.set_nodelay(true);
-            let template = template.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
-                    let mut resp = Response::new(Full::new(template.body().clone()));
-                    *resp.status_mut() = template.status();
-                    *resp.headers_mut() = template.headers().clone();
-                    async move { Ok::<_, Infallible>(resp) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-/// Requests per second for `total` requests over `CONNECTIONS` keep-alive connections.
-async fn load(addr: SocketAddr, path: &str, total: usize) -> f64 {
-    let per_connection = total.div_ceil(CONNECTIONS);
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..CONNECTIONS {
-        let path = path.to_owned();
-        tasks.spawn(async move {
-            let mut sender = connect(addr).await;
-            for _ in 0..per_connection {
-                sender.ready().await.unwrap();
-                let resp = sender.send_request(request(&path)).await.unwrap();
-                assert_eq!(resp.status(), StatusCode::OK);
-                let body = resp.into_body().collect().await.unwrap().to_bytes();
-                assert!(!body.is_empty());
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
-    let elapsed = started.elapsed().max(Duration::from_micros(1));
-    (per_connection * CONNECTIONS) as f64 / elapsed.as_secs_f64()
 }

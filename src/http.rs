@@ -31,7 +31,7 @@ pub(crate) use guard::{DropConnection, Stopped, guarded};
 mod world_path;
 use source::MADE_FRAME;
 pub(crate) use source::Source;
-pub(crate) use world_path::{is_world_id, world_prefix};
+pub(crate) use world_path::{WORLDS_PATH, is_world_id, world_prefix};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

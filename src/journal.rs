@@ -151,6 +151,9 @@ pub(crate) fn bounded_pieces(pieces: &crate::http::Pieces) -> Option<BodyText> {
     (total > 0).then(|| BodyText {
         kept: match pieces {
             Pieces::Kept(_) => Pieces::Kept(pieces.head(BODY_LIMIT)),
+            // A body no longer than what is kept is shared, not copied: it holds nothing else
+            // alive (PDS answers are its cached record's bytes).
+            Pieces::One(one) if one.len() <= BODY_LIMIT => Pieces::One(one.clone()),
             _ => Pieces::One(Bytes::from(pieces.prefix(BODY_LIMIT))),
         },
         total,
@@ -234,6 +237,13 @@ impl Headers {
             .filter(|(n, _, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v, _)| String::from_utf8_lossy(v).into_owned())
             .collect()
+    }
+
+    /// The first value of a header (any case) as text, without collecting the others.
+    pub(crate) fn first(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v, _)| String::from_utf8_lossy(v))
     }
 
     /// The first value of a header as a header value sharing this copy (no new allocation).

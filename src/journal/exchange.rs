@@ -102,9 +102,7 @@ impl Exchange {
     /// The first value of a request header (any case), as sent less surrounding spaces.
     pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.request_headers
-            .all(name)
-            .into_iter()
-            .next()
+            .first(name)
             .map(|v| v.trim().to_owned())
     }
 

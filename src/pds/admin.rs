@@ -19,7 +19,7 @@ use crate::http::query_pairs;
 use crate::scenario::World;
 
 /// The request header that resets the patient a request names.
-pub(crate) const RESET_HEADER: &str = "x-sandbox-reset";
+pub(crate) const RESET_HEADER: http::HeaderName = http::HeaderName::from_static("x-sandbox-reset");
 
 /// `POST /_admin/pds/patients/{nhsNumber}/reset`, given the path after `/_admin/pds/patients/`;
 /// `None` when the path is not this route.

@@ -57,17 +57,19 @@ pub struct Pds {
 }
 
 /// Request and response header names PDS uses.
+/// Names made once, not parsed again on every request.
 pub(crate) mod headers {
-    pub(crate) const X_REQUEST_ID: &str = "x-request-id";
-    pub(crate) const X_CORRELATION_ID: &str = "x-correlation-id";
-    pub(crate) const IF_MATCH: &str = "if-match";
+    use http::HeaderName;
+    pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub(crate) const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+    pub(crate) const IF_MATCH: HeaderName = HeaderName::from_static("if-match");
 }
 
 pub(crate) async fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
     // With `auth: required` the platform's proxy checks the token before PDS sees anything.
     let checked = pds
         .platform
-        .check_pds(pds.clock.now(), req.method(), req.headers())
+        .check_pds(&pds.clock, req.method(), req.headers())
         .and_then(|()| admin::reset_from_header(&pds.store, &pds.world, &req))
         .and_then(|_| route(pds, &req));
     let mut resp = checked.unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
@@ -172,7 +174,7 @@ fn method_not_allowed(
 /// PDS echoes both tracking headers on every response, errors included.
 fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
     for name in [headers::X_REQUEST_ID, headers::X_CORRELATION_ID] {
-        if let Some(value) = request.get(name) {
+        if let Some(value) = request.get(&name) {
             response.insert(name, value.clone());
         }
     }
@@ -182,7 +184,10 @@ fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
 fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
     let value = headers
         .get(headers::X_REQUEST_ID)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .map(|v| match std::str::from_utf8(v.as_bytes()) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+        })
         .filter(|v| !v.is_empty());
     match value {
         None => Err(FhirError::new(

@@ -70,13 +70,14 @@ impl Platform {
     /// then the application's rate, then (for an update) a user-restricted token.
     pub fn check_pds(
         &self,
-        now: chrono::DateTime<chrono::Utc>,
+        clock: &crate::clock::Clock,
         method: &Method,
         headers: &HeaderMap,
     ) -> Result<(), FhirError> {
         if !self.auth_required {
             return Ok(());
         }
+        let now = clock.now();
         let grant = self.oauth.check_bearer(headers, now)?;
         self.oauth.rate_limit(&grant, now)?;
         if method == Method::PATCH && grant.role.is_none() {

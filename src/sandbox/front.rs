@@ -34,11 +34,14 @@ pub(super) async fn door(front: &Front, mut req: Request<Incoming>) -> Response<
             // The page's own links are relative to `/worlds/{id}/`.
             return crate::world::admin::redirect(&format!("{}/", live.shared.base_path));
         }
-        let within = match req.uri().query() {
-            Some(q) => format!("{rest}?{q}"),
-            None => rest.to_owned(),
-        };
-        match within.parse() {
+        // The path and query after the prefix: a slice of what was sent, not a copy.
+        let skip = crate::http::WORLDS_PATH.len() + id.len();
+        let within = req
+            .uri()
+            .path_and_query()
+            .and_then(|pq| pq.as_str().get(skip..))
+            .unwrap_or(rest);
+        match within.parse::<http::Uri>() {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => return crate::world::admin::no_such_world(id),
         }

@@ -42,7 +42,8 @@ pub struct Sds {
 /// Header names SDS reads and writes.
 pub(crate) mod headers {
     pub(crate) const API_KEY: &str = "apikey";
-    pub(crate) const X_CORRELATION_ID: &str = "x-correlation-id";
+    pub(crate) const X_CORRELATION_ID: http::HeaderName =
+        http::HeaderName::from_static("x-correlation-id");
 }
 
 const FHIR_JSON: &str = "application/fhir+json";

@@ -1,0 +1,167 @@
+//! Plain-HTTP GETs over keep-alive connections, as the PDS read benchmarks drive them: the
+//! sandbox's answer captured once, a bare hyper HTTP/1 server replaying it byte for byte, and a
+//! closed-loop load that reports throughput and process CPU time per request.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Keep-alive connections each load runs, one request after another on each.
+pub(crate) const CONNECTIONS: usize = 8;
+const REQUEST_ID: &str = "0d6c2f6e-9b1a-4c77-a0f5-5a3b2c1d0e9f";
+
+/// `GET path` as a PDS consumer sends it.
+pub(crate) fn get(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(path)
+        .header("host", "localhost")
+        .header("x-request-id", REQUEST_ID)
+        .body(Empty::new())
+        .unwrap()
+}
+
+pub(crate) async fn connect(
+    addr: SocketAddr,
+) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+/// A server's whole answer to `GET path`, to replay from the bare server.
+pub(crate) async fn capture(addr: SocketAddr, path: &str) -> Response<Bytes> {
+    let mut sender = connect(addr).await;
+    let resp = sender.send_request(get(path)).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Response::from_parts(parts, body)
+}
+
+/// A bare hyper HTTP/1 server answering every request with `template`.
+pub(crate) async fn start_replay(template: Response<Bytes>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let template = template.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                    let mut resp = Response::new(Full::new(template.body().clone()));
+                    *resp.status_mut() = template.status();
+                    *resp.headers_mut() = template.headers().clone();
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Process CPU time (user + system, all threads) in seconds, from `/proc/self/stat` (Linux; 10 ms
+/// ticks). `None` elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// One round's figures: throughput, and CPU per request (client and server together), which a
+/// busy machine disturbs much less than throughput.
+#[derive(Clone, Copy)]
+pub(crate) struct Round {
+    pub per_second: f64,
+    pub cpu_micros: Option<f64>,
+}
+
+impl Round {
+    /// `12345 req/s  21.0 µs CPU`.
+    pub(crate) fn show(&self) -> String {
+        format!(
+            "{:>8.0} req/s {:>6} µs CPU",
+            self.per_second,
+            self.cpu_micros
+                .map_or_else(|| "?".to_owned(), |c| format!("{c:.1}"))
+        )
+    }
+}
+
+/// `total` GETs of `path` over [`CONNECTIONS`] keep-alive connections, each answer checked for
+/// a 200 with a body.
+pub(crate) async fn load(addr: SocketAddr, path: &str, total: usize) -> Round {
+    let per_connection = total.div_ceil(CONNECTIONS);
+    let cpu_before = process_cpu_seconds();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let path = path.to_owned();
+        tasks.spawn(async move {
+            let mut sender = connect(addr).await;
+            for _ in 0..per_connection {
+                sender.ready().await.unwrap();
+                let resp = sender.send_request(get(&path)).await.unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+                let body = resp.into_body().collect().await.unwrap().to_bytes();
+                assert!(!body.is_empty());
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let elapsed = started.elapsed().max(Duration::from_micros(1));
+    let done = (per_connection * CONNECTIONS) as f64;
+    let cpu_micros = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| (after - before) * 1e6 / done);
+    Round {
+        per_second: done / elapsed.as_secs_f64(),
+        cpu_micros,
+    }
+}
+
+/// Best and median of a series of rounds. The best round is the least disturbed by whatever else
+/// the machine runs; the median shows how far disturbance moved the figures.
+pub(crate) struct Rounds {
+    pub best: f64,
+    pub median: f64,
+    /// Median CPU time per request, when the platform reports process CPU time.
+    pub cpu_micros: Option<f64>,
+}
+
+impl Rounds {
+    pub(crate) fn of(rounds: &[Round]) -> Self {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let rates: Vec<f64> = rounds.iter().map(|r| r.per_second).collect();
+        let cpu: Option<Vec<f64>> = rounds.iter().map(|r| r.cpu_micros).collect();
+        Self {
+            best: rates.iter().copied().fold(0.0, f64::max),
+            median: median(rates).unwrap_or(0.0),
+            cpu_micros: cpu.and_then(median),
+        }
+    }
+}
