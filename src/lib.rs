@@ -98,7 +98,7 @@ pub use provider_check::profiles::problems as profile_problems;
 pub use provider_check::report::{Report as ProviderCheckReport, Status as CheckStatus};
 pub use provider_check::{Options as ProviderCheckOptions, run as run_provider_check};
 pub use sandbox::{RunningSandbox, Sandbox};
-pub use scenario::external::ExternalProvider;
+pub use scenario::ExternalProvider;
 pub use scenario::generate::{
     Format as WorldFormat, generate as generate_world, write as write_world,
 };

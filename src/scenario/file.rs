@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 mod demographics;
+pub(crate) mod external;
 pub(crate) mod pds_settings;
 pub(crate) mod platform;
 mod record_details;
@@ -45,7 +46,7 @@ pub(crate) struct ScenarioFile {
     pub applications: Option<Vec<Spanned<platform::ApplicationEntry>>>,
     /// Fault rules in force from the start.
     pub faults: Option<Vec<Spanned<crate::platform::FaultSpec>>>,
-    /// PDS settings (`super::pds_settings`).
+    /// PDS settings (the world's `PdsSettings`).
     pub pds: Option<pds_settings::PdsEntry>,
 }
 
@@ -71,8 +72,8 @@ pub(crate) struct PracticeEntry {
     pub supplier: Option<Spanned<String>>,
     /// Branch surgeries besides the main site (the practice's own name and address).
     pub branches: Option<Vec<Spanned<BranchEntry>>>,
-    /// A GP Connect provider outside the sandbox serves this practice (`super::external`).
-    pub external_provider: Option<Spanned<super::external::ExternalProviderEntry>>,
+    /// A GP Connect provider outside the sandbox serves this practice (the world's `ExternalProvider`).
+    pub external_provider: Option<Spanned<external::ExternalProviderEntry>>,
     /// Gaps this practice's provider leaves in every record it sends, as a record's `quirks:`.
     pub quirks: Option<Vec<Spanned<String>>>,
     /// Default `true`; `false`: Access Record Structured is switched off in the practice's

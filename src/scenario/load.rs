@@ -1,10 +1,16 @@
 //! Reading scenario files: paths and folders to files, bytes to [`ScenarioFile`]s, and those
 //! merged and checked into one [`World`] (README.md, "Commands and options"; README.md, "Scenarios").
 //!
-//! Every problem found is returned, each at `FILE:LINE:COLUMN`, sorted by file then position:
-//! every unknown field and wrongly typed value (see [`super::shape`]), and every semantic problem
-//! (identifiers, dates, duplicates, cross references) of every file. Only a YAML syntax error
-//! stops the reading of its file, and is then that file's one error.
+//! One path for every load, a single file or a folder of 100,000 patients ([`check`]): files are
+//! parsed on every core and checked in order as they arrive by [`validate::build_world`], in one
+//! pass that never gives up. Every problem found is returned, each at `FILE:LINE:COLUMN`, sorted
+//! by file then position: every unknown field and wrongly typed value (see [`super::shape`]), and
+//! every semantic problem (identifiers, dates, duplicates, cross references) of every file. Only
+//! a YAML syntax error stops the reading of its file, and is then that file's one error.
+//!
+//! A file that is one JSON object is read by the JSON parser first, which is fast but does not
+//! know where values were written; when such a file has a problem, the pass is run again with it
+//! read by the YAML parser, to say where.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -86,118 +92,21 @@ pub(crate) fn load_paths_with(
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
 
-    if problems.is_empty()
-        && let Some(world) = load_in_order(&files, start_day, limits)
-    {
-        return Ok(world);
-    }
-    load_together(&files, problems, start_day, limits)
-}
-
-/// Every file read by the YAML parser and all checked together, so that every problem is
-/// reported, each at its line and column: the way taken when [`load_in_order`] meets a problem.
-fn load_together(
-    files: &[PathBuf],
-    mut problems: Vec<ScenarioError>,
-    start_day: NaiveDate,
-    limits: ParseLimits,
-) -> Result<World, Vec<ScenarioError>> {
-    let mut sources = Vec::new();
-    // A file that could not be read at all: what it defines is unknown.
-    let mut unreadable = !problems.is_empty();
-    for (path, parsed) in files.iter().zip(read_and_parse_all(files, limits)) {
-        match parsed {
-            Ok((file, structural)) => {
-                problems.extend(structural);
-                sources.push(validate::Source {
-                    documents: Documents::Folder(base_dir(path)),
-                    name: path.display().to_string(),
-                    file,
-                });
-            }
-            Err(problem) => {
-                unreadable = true;
-                problems.push(problem);
-            }
-        }
-    }
-    let complete = problems.is_empty() || !unreadable;
-    finish(sources, problems, start_day, complete)
-}
-
-/// The fast way to a world without problems: files are parsed on every core (a JSON file by the
-/// JSON parser, several times faster than the YAML parser but blind to positions) and checked
-/// one by one in order as they arrive, each file's patients dropped once built, so memory holds a
-/// few parsed files at a time. `None` at the first problem of any kind, for the caller to take
-/// the way that reports every problem at its position.
-fn load_in_order(files: &[PathBuf], start_day: NaiveDate, limits: ParseLimits) -> Option<World> {
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    // As many parsed files may wait to be checked as there are cores parsing them.
-    let window = super::parallel::cores();
-    super::parallel::in_order(
-        files,
-        window,
-        |path| read_clean(path, limits),
-        |parsed| {
-            let sources = parsed.enumerate().map(|(i, file)| {
-                Some(validate::Source {
-                    documents: Documents::Folder(base_dir(&files[i])),
-                    name: names[i].clone(),
-                    file: file.flatten()?,
-                })
-            });
-            validate::build_world_in_order(names.clone(), start_day, sources)
+    let documents: Vec<Documents> = files
+        .iter()
+        .map(|f| Documents::Folder(base_dir(f)))
+        .collect();
+    check(
+        &names,
+        &documents,
+        start_day,
+        problems,
+        |i, positions| match read_limited(&files[i]) {
+            Ok(bytes) => parse_file(&names[i], &bytes, limits, positions),
+            Err(message) => Read::failed(&names[i], message),
         },
     )
-}
-
-/// One file read and parsed with no problem at all (JSON first, see [`load_in_order`]).
-fn read_clean(path: &Path, limits: ParseLimits) -> Option<ScenarioFile> {
-    let bytes = read_limited(path).ok()?;
-    if let Some(file) = parse_json(&bytes) {
-        return Some(file);
-    }
-    match parse(&path.display().to_string(), &bytes, limits) {
-        Ok((file, structural)) if structural.is_empty() => Some(file),
-        _ => None,
-    }
-}
-
-type Parsed = Result<(ScenarioFile, Vec<ScenarioError>), ScenarioError>;
-
-/// Reads and parses one file: what it holds and its structural problems, or why it could not
-/// be read at all.
-fn read_and_parse(path: &Path, limits: ParseLimits) -> Parsed {
-    let name = path.display().to_string();
-    match read_limited(path) {
-        Ok(bytes) => parse(&name, &bytes, limits),
-        Err(message) => Err(ScenarioError {
-            file: name,
-            line: 1,
-            column: 1,
-            message,
-        }),
-    }
-}
-
-/// [`read_and_parse`] of every file, in their order, on as many threads as there are cores:
-/// parsing YAML is most of the start-up time of a large world split into several files.
-fn read_and_parse_all(files: &[PathBuf], limits: ParseLimits) -> Vec<Parsed> {
-    super::parallel::map_in_order(files, |file| read_and_parse(file, limits))
-        .into_iter()
-        .zip(files)
-        .map(|(parsed, file)| parsed.unwrap_or_else(|| Err(parser_failed(file))))
-        .collect()
-}
-
-/// A parser panic is a bug, reported against the file it happened on.
-fn parser_failed(file: &Path) -> ScenarioError {
-    ScenarioError {
-        file: file.display().to_string(),
-        line: 1,
-        column: 1,
-        message: "the YAML parser failed on this file; please report it".to_owned(),
-    }
 }
 
 /// Loads one scenario given as text. `name` is used in error messages, and its folder is where
@@ -212,19 +121,8 @@ pub(crate) fn load_bytes(
     bytes: &[u8],
     start_day: NaiveDate,
 ) -> Result<World, Vec<ScenarioError>> {
-    match parse(name, bytes, ParseLimits::default()) {
-        Ok((file, structural)) => finish(
-            vec![validate::Source {
-                name: name.to_owned(),
-                documents: Documents::Folder(base_dir(Path::new(name))),
-                file,
-            }],
-            structural,
-            start_day,
-            true,
-        ),
-        Err(problem) => Err(vec![problem]),
-    }
+    let documents = Documents::Folder(base_dir(Path::new(name)));
+    load_one(name, bytes, documents, start_day)
 }
 
 /// Loads a scenario built into the binary, whose documents' `file:` paths name `documents`.
@@ -234,40 +132,164 @@ pub(crate) fn load_embedded(
     documents: &'static [(&'static str, &'static [u8])],
     start_day: NaiveDate,
 ) -> Result<World, Vec<ScenarioError>> {
-    match parse(name, bytes, ParseLimits::default()) {
-        Ok((file, structural)) => finish(
-            vec![validate::Source {
-                name: name.to_owned(),
-                documents: Documents::Embedded(documents),
-                file,
+    load_one(name, bytes, Documents::Embedded(documents), start_day)
+}
+
+fn load_one(
+    name: &str,
+    bytes: &[u8],
+    documents: Documents,
+    start_day: NaiveDate,
+) -> Result<World, Vec<ScenarioError>> {
+    let names = [name.to_owned()];
+    check(
+        &names,
+        &[documents],
+        start_day,
+        Vec::new(),
+        |_, positions| parse_file(name, bytes, ParseLimits::default(), positions),
+    )
+}
+
+/// One file as the checking pass receives it.
+struct Read {
+    /// What it holds; `None` when it could not be read or parsed at all.
+    file: Option<ScenarioFile>,
+    /// Why not, or the problems of its shape (unknown fields, wrongly typed values).
+    problems: Vec<ScenarioError>,
+    /// Whether its values carry their line and column (false when the JSON parser read it).
+    positions: bool,
+}
+
+impl Read {
+    fn failed(name: &str, message: String) -> Self {
+        Self {
+            file: None,
+            problems: vec![ScenarioError {
+                file: name.to_owned(),
+                line: 1,
+                column: 1,
+                message,
             }],
-            structural,
-            start_day,
-            true,
-        ),
-        Err(problem) => Err(vec![problem]),
+            positions: true,
+        }
     }
 }
 
-/// Checks the sources. `complete` is false when a file could not be read at all: what it defines
-/// is then unknown, and references to it from other files would be reported as unknown although
-/// they may be right, so they are not checked.
-fn finish(
-    sources: Vec<validate::Source>,
-    mut problems: Vec<ScenarioError>,
-    start_day: NaiveDate,
-    complete: bool,
-) -> Result<World, Vec<ScenarioError>> {
-    let (world, semantic) = validate::build_world(&sources, start_day, complete);
-    problems.extend(semantic);
-    if problems.is_empty() {
-        Ok(world)
-    } else {
-        problems.sort_by(|a, b| {
-            (a.file.as_str(), a.line, a.column).cmp(&(b.file.as_str(), b.line, b.column))
-        });
-        Err(problems)
+/// One file's bytes parsed: by the JSON parser when it is a JSON object the scenario types
+/// accept and `positions` are not asked for (fast, see [`parse_json`]), else by the YAML parser,
+/// which knows where every value was written and says where the file is wrong.
+fn parse_file(name: &str, bytes: &[u8], limits: ParseLimits, positions: bool) -> Read {
+    if !positions && let Some(file) = parse_json(bytes) {
+        return Read {
+            file: Some(file),
+            problems: Vec::new(),
+            positions: false,
+        };
     }
+    match parse(name, bytes, limits) {
+        Ok((file, problems)) => Read {
+            file: Some(file),
+            problems,
+            positions: true,
+        },
+        Err(problem) => Read {
+            file: None,
+            problems: vec![problem],
+            positions: true,
+        },
+    }
+}
+
+/// Checks the files `read` gives (by index, in order) into one world: the one path of every
+/// load. `before` holds the problems met before any file was read (a path that does not exist):
+/// what it would define is unknown, so references to unknown entries are then not reported.
+///
+/// The fast parser first, the positional one only to point at problems: files are first read
+/// JSON-first, so a generated world loads at the JSON parser's speed. When that pass ends with
+/// problems in a file read without positions (or naming a place in one), the same pass runs
+/// again with those files read by the YAML parser, and its problems, each at its line and
+/// column, are the answer.
+fn check(
+    names: &[String],
+    documents: &[Documents],
+    start_day: NaiveDate,
+    before: Vec<ScenarioError>,
+    read: impl Fn(usize, bool) -> Read + Sync,
+) -> Result<World, Vec<ScenarioError>> {
+    let mut positional = vec![false; names.len()];
+    let blind = match pass(
+        names,
+        documents,
+        start_day,
+        before.clone(),
+        &positional,
+        &read,
+    ) {
+        Ok(world) => return Ok(world),
+        Err((problems, blind)) if blind.is_empty() => return Err(problems),
+        Err((_, blind)) => blind,
+    };
+    for i in blind {
+        positional[i] = true;
+    }
+    pass(names, documents, start_day, before, &positional, &read).map_err(|(problems, _)| problems)
+}
+
+/// One checking pass over every file, parsed on every core and checked in order as they arrive
+/// ([`super::parallel::in_order`]: memory holds a few parsed files at a time). `positional[i]`
+/// asks for file `i` to be read by the YAML parser. The world, or every problem sorted by file
+/// and position with the files read without positions that the problems are in or point at.
+fn pass(
+    names: &[String],
+    documents: &[Documents],
+    start_day: NaiveDate,
+    before: Vec<ScenarioError>,
+    positional: &[bool],
+    read: &(impl Fn(usize, bool) -> Read + Sync),
+) -> Result<World, (Vec<ScenarioError>, Vec<usize>)> {
+    let complete = before.is_empty();
+    let indices: Vec<usize> = (0..names.len()).collect();
+    // As many parsed files may wait to be checked as there are cores parsing them.
+    let window = super::parallel::cores();
+    super::parallel::in_order(
+        &indices,
+        window,
+        |&i| read(i, positional[i]),
+        |parsed| {
+            let mut problems = before;
+            let mut blind = vec![false; names.len()];
+            let mut sources = parsed.enumerate().map(|(i, r)| {
+                let r = r.unwrap_or_else(|| Read::failed(&names[i], parser_failed()));
+                problems.extend(r.problems);
+                blind[i] = !r.positions;
+                Some(validate::Source {
+                    name: names[i].clone(),
+                    documents: documents[i].clone(),
+                    file: r.file?,
+                })
+            });
+            let checked = validate::build_world(names.to_vec(), start_day, complete, &mut sources);
+            problems.extend(checked.problems);
+            if problems.is_empty() {
+                return Ok(checked.world);
+            }
+            let mut cited = checked.cited;
+            for p in &problems {
+                cited.extend(names.iter().position(|n| *n == p.file));
+            }
+            let reread = cited.into_iter().filter(|&i| blind[i]).collect();
+            problems.sort_by(|a, b| {
+                (a.file.as_str(), a.line, a.column).cmp(&(b.file.as_str(), b.line, b.column))
+            });
+            Err((problems, reread))
+        },
+    )
+}
+
+/// A parser panic is a bug, reported against the file it happened on.
+fn parser_failed() -> String {
+    "the YAML parser failed on this file; please report it".to_owned()
 }
 
 fn base_dir(path: &Path) -> PathBuf {
@@ -589,7 +611,7 @@ mod tests {
     }
 
     #[test]
-    fn every_shipped_scenario_loads_the_same_in_order_as_together() {
+    fn every_shipped_scenario_loads() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let mut checked = 0;
         for entry in std::fs::read_dir(&root).unwrap() {
@@ -597,24 +619,16 @@ mod tests {
             if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
                 continue;
             }
-            let files = [path.clone()];
-            let in_order = load_in_order(&files, start(), ParseLimits::default())
-                .unwrap_or_else(|| panic!("{} has a problem", path.display()));
-            let together =
-                load_together(&files, Vec::new(), start(), ParseLimits::default()).unwrap();
-            assert_eq!(
-                format!("{in_order:?}"),
-                format!("{together:?}"),
-                "{}",
-                path.display()
-            );
+            let world = load_paths(std::slice::from_ref(&path), start())
+                .unwrap_or_else(|e| panic!("{}: {}", path.display(), e[0]));
+            assert!(!world.patients.is_empty(), "{}", path.display());
             checked += 1;
         }
         assert!(checked >= 2);
     }
 
     #[test]
-    fn a_reference_to_a_later_file_is_found_the_slower_way() {
+    fn a_reference_to_a_later_file_is_found() {
         let dir = temp_dir("forward");
         std::fs::write(
             dir.join("a.yaml"),
@@ -626,9 +640,7 @@ mod tests {
             "practices:\n  - ods: B82617\n    name: The Practice\n    asid: \"918999198738\"\n",
         )
         .unwrap();
-        let files = [dir.join("a.yaml"), dir.join("b.yaml")];
-        assert!(load_in_order(&files, start(), ParseLimits::default()).is_none());
-        // Files between them: parsers waiting for their turn stop when the first fails.
+        // Files between them, more than the parsers' window.
         for n in 0..12 {
             std::fs::write(dir.join(format!("a{n:02}.yaml")), "description: filler\n").unwrap();
         }

@@ -3,7 +3,11 @@
 //! [`super::file`]; nothing here knows about YAML, positions or problems.
 
 pub(crate) mod demographics;
+pub(crate) mod external;
+pub(crate) mod pds_settings;
 pub(crate) mod record_details;
+
+pub use external::ExternalProvider;
 
 use std::collections::HashMap;
 
@@ -28,7 +32,7 @@ pub struct World {
     /// Authentication, applications and fault rules (`auth:`, `applications:`, `faults:`).
     pub platform: crate::platform::PlatformScenario,
     /// PDS as a whole (`pds:`): the NHS numbers patient creation allocates.
-    pub pds: super::pds_settings::PdsSettings,
+    pub pds: pds_settings::PdsSettings,
 }
 
 impl World {
@@ -155,7 +159,7 @@ pub struct Practice {
     /// Branch surgeries besides the main site.
     pub branches: Vec<Branch>,
     /// A provider outside the sandbox serves this practice: SDS advertises its URLs.
-    pub external: Option<super::external::ExternalProvider>,
+    pub external: Option<ExternalProvider>,
     /// Access Record Structured is switched on in the practice's system (a retrieve is
     /// otherwise refused with 403 `ACCESS DENIED`).
     pub structured_enabled: bool,

@@ -59,7 +59,7 @@ fn row(line: &'static str) -> Result<Term, String> {
         return Err(format!("'{snomed}' is not a SNOMED CT concept id"));
     }
     if let Some(id) = opt(did) {
-        crate::scenario::supplier::description_id(id)?;
+        crate::scenario::validate::supplier::description_id(id)?;
     }
     if !dterm.is_empty() && did.is_empty() {
         return Err("description_term without description_id".to_owned());
@@ -69,10 +69,10 @@ fn row(line: &'static str) -> Result<Term, String> {
     let read_v2 = pair(rv, rv_term, "read_v2")?;
     let ctv3 = pair(ct, ct_term, "ctv3")?;
     if let Some((c, _)) = read_v2 {
-        crate::scenario::supplier::read_code_for(c, crate::scenario::Supplier::Emis)?;
+        crate::scenario::validate::supplier::read_code_for(c, crate::scenario::Supplier::Emis)?;
     }
     if let Some((c, _)) = ctv3 {
-        crate::scenario::supplier::read_code_for(c, crate::scenario::Supplier::Tpp)?;
+        crate::scenario::validate::supplier::read_code_for(c, crate::scenario::Supplier::Tpp)?;
     }
     Ok(Term {
         snomed,

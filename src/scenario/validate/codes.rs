@@ -85,9 +85,9 @@ impl RecordChecker<'_> {
             }
         };
         let (read_code, description_id) =
-            crate::scenario::supplier::code_detail(c, &mut |at, m| self.fail(at, m));
+            super::supplier::code_detail(c, &mut |at, m| self.fail(at, m));
         if let (Some(r), Some(written), Some(supplier)) = (&read_code, &c.read_code, self.supplier)
-            && let Err(m) = crate::scenario::supplier::read_code_for(r, supplier)
+            && let Err(m) = super::supplier::read_code_for(r, supplier)
         {
             self.fail_at(written, m);
         }

@@ -1,9 +1,10 @@
-//! `external_provider:` of a practice (`super::super::external`).
+//! `external_provider:` of a practice (the world's `ExternalProvider`).
 
 use serde_saphyr::Spanned;
 
 use super::{Checker, Documents};
-use crate::scenario::external::{ExternalProvider, ExternalProviderEntry, url_problem};
+use crate::scenario::ExternalProvider;
+use crate::scenario::file::external::ExternalProviderEntry;
 
 impl Checker {
     /// The external provider a practice names, with each problem reported at its field.
@@ -68,5 +69,57 @@ impl Checker {
             },
             ca: ca?,
         })
+    }
+}
+
+/// Why a base URL cannot be an external provider's, or `None` when it can.
+pub(crate) fn url_problem(url: &str) -> Option<String> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Some(format!(
+            "'{url}' must start with https://: SSP reaches external providers over TLS only"
+        ));
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Some(format!("'{url}' has no host"));
+    }
+    if url.ends_with('/') {
+        return Some(format!(
+            "'{url}' ends with '/': give the FHIR base URL without it, as SDS holds it"
+        ));
+    }
+    if url.contains(['?', '#', ' ']) {
+        return Some(format!(
+            "'{url}' is a base URL: no query, fragment or spaces"
+        ));
+    }
+    if url.parse::<http::Uri>().is_err() {
+        return Some(format!("'{url}' is not a valid URL"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_absolute_https_base_urls_are_accepted() {
+        assert_eq!(
+            url_problem("https://gp.example:9443/B82617/STU3/1/gpconnect/structured/fhir"),
+            None
+        );
+        assert!(
+            url_problem("http://gp.example/fhir")
+                .unwrap()
+                .contains("https://")
+        );
+        assert!(
+            url_problem("https://gp.example/fhir/")
+                .unwrap()
+                .contains("ends with")
+        );
+        assert!(url_problem("https:///fhir").unwrap().contains("no host"));
+        assert!(url_problem("https://gp.example/fhir?x=1").is_some());
     }
 }

@@ -32,6 +32,8 @@ mod codes;
 mod dates;
 mod demographics;
 mod external;
+#[cfg(test)]
+mod forward_tests;
 mod patients;
 mod pds_settings;
 mod platform;
@@ -39,10 +41,12 @@ mod practices;
 mod record;
 mod record_details;
 mod references;
+pub(crate) mod supplier;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -65,6 +69,7 @@ pub(crate) struct Source {
 }
 
 /// Where a scenario's documents' `file:` paths are read from.
+#[derive(Clone)]
 pub(crate) enum Documents {
     /// The folder of the scenario file.
     Folder(PathBuf),
@@ -86,67 +91,64 @@ impl Documents {
 /// Document files larger than this are refused (the GP Connect migrate limit is 100 MB).
 pub(crate) const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
 
-/// Checks every source and builds the merged world. The world is complete only when the returned
-/// problems are empty. `references_complete` is false when some file could not be parsed: then a
-/// reference to an unknown practice or practitioner may be to that file, and is not reported.
-pub(crate) fn build_world(
-    sources: &[Source],
-    start_day: NaiveDate,
-    references_complete: bool,
-) -> (World, Vec<ScenarioError>) {
-    let mut checker = Checker::new(
-        sources.iter().map(|s| s.name.clone()).collect(),
-        start_day,
-        references_complete,
-    );
-    let mut world = World::empty(start_day);
-    // The same steps as [`build_world_in_order`], each across every file before the next, so
-    // references can point forwards and into other files.
-    for source in sources {
-        name_world(&mut world, source);
-    }
-    for (f, source) in sources.iter().enumerate() {
-        checker.practices_of(f, source, &mut world);
-    }
-    for (f, source) in sources.iter().enumerate() {
-        checker.practitioners_of(f, source, &mut world);
-    }
-    for (f, source) in sources.iter().enumerate() {
-        let patients = source.file.patients.iter().flatten();
-        checker.patients_of(f, &source.documents, patients, &mut world);
-    }
-    checker.problems.extend(settings(&mut world, sources));
-    (world, checker.problems)
+/// What one pass of checking gives: the world (complete only when `problems` is empty), every
+/// problem, and the files (by index) whose positions the problems point at, in where they are or
+/// in their message ("first defined at FILE:LINE:COLUMN").
+pub(crate) struct Checked {
+    pub world: World,
+    pub problems: Vec<ScenarioError>,
+    pub cited: BTreeSet<usize>,
 }
 
-/// Checks files one at a time, in order, as they arrive, and drops each file's patients as soon as
-/// they are built, so a world of 100,000 patients never holds every parsed file at once. `None`
-/// at the first problem: a reference to a practice or practitioner of a later file looks unknown
-/// here, so the caller then checks all files together with [`build_world`], which reports every
-/// problem. A world this builds without a problem is the one [`build_world`] builds: both take
-/// the same steps, file by file here, step by step across all files there.
-pub(crate) fn build_world_in_order(
+/// Checks files in order, as they arrive, and builds the merged world: the one way every
+/// scenario is checked, one file or a folder of 100,000 patients. `None` stands for a file that
+/// could not be read at all (the loader reports why); `references_complete` is false when some
+/// path could not be read before the files began. Then a reference to an unknown practice or
+/// practitioner may be to what could not be read, and is not reported.
+///
+/// Per file: its `name`/`description`, practices, practitioners, then patients, each patient
+/// dropped from the file once built, so a large world never holds every parsed file at once.
+/// References may point forwards, to a later file, so none is judged before the last file:
+/// - a practitioner's `practice`, a patient's `usual_gp` and a consultation's `practitioner`
+///   need only the key to exist: an unknown one is noted and settled after the last file, the
+///   entry built meanwhile with the value written;
+/// - a patient whose `registered_with` or `record_at` names a practice not yet seen waits, as
+///   written, until the last file, because its record is checked against what that practice is
+///   (provider, supplier, quirks, branches); waiting patients are then checked and put back at
+///   their places, so the world's patients are in file order.
+///
+/// The settings sections (`auth:`, `applications:`, `faults:`, `pds:`) are checked last, across
+/// every file.
+pub(crate) fn build_world(
     names: Vec<String>,
     start_day: NaiveDate,
-    sources: impl Iterator<Item = Option<Source>>,
-) -> Option<World> {
-    let mut checker = Checker::new(names, start_day, true);
+    references_complete: bool,
+    sources: &mut dyn Iterator<Item = Option<Source>>,
+) -> Checked {
+    let mut checker = Checker::new(names, start_day, references_complete);
     let mut world = World::empty(start_day);
     let mut kept = Vec::new();
     for (f, source) in sources.enumerate() {
-        let mut source = source?;
+        let Some(mut source) = source else {
+            checker.references_complete = false;
+            continue;
+        };
         name_world(&mut world, &source);
         checker.practices_of(f, &source, &mut world);
         checker.practitioners_of(f, &source, &mut world);
         // Taken out of the file, so they are dropped once built.
         let patients = source.file.patients.take().unwrap_or_default();
-        checker.patients_of(f, &source.documents, &patients, &mut world);
-        if !checker.problems.is_empty() {
-            return None;
-        }
+        checker.patients_of(f, &source.documents, patients, &mut world);
         kept.push(source);
     }
-    settings(&mut world, &kept).is_empty().then_some(world)
+    checker.all_seen = true;
+    checker.settle(&mut world);
+    checker.problems.extend(settings(&mut world, &kept));
+    Checked {
+        world,
+        problems: checker.problems,
+        cited: checker.cited.into_inner(),
+    }
 }
 
 /// The world's `name` and `description`: the first that any file gives.
@@ -191,7 +193,15 @@ struct Checker {
     names: Vec<String>,
     start_day: NaiveDate,
     references_complete: bool,
+    /// Every file has been seen: a reference unknown now is unknown.
+    all_seen: bool,
     problems: Vec<ScenarioError>,
+    /// The files whose positions a problem's message names (see [`Checked::cited`]).
+    cited: RefCell<BTreeSet<usize>>,
+    /// References to practices and practitioners not known when met, settled after the last file.
+    pending: Vec<references::Pending>,
+    /// Patients naming a practice not known when met, checked after the last file.
+    waiting: Vec<references::Waiting>,
     /// Every ODS code written, valid or not, so one bad practice does not also make every
     /// reference to it an error.
     practices: HashMap<String, PracticeInfo>,
@@ -218,7 +228,11 @@ impl Checker {
             names,
             start_day,
             references_complete,
+            all_seen: false,
             problems: Vec::new(),
+            cited: RefCell::new(BTreeSet::new()),
+            pending: Vec::new(),
+            waiting: Vec::new(),
             practices: HashMap::new(),
             branches: HashMap::new(),
             asids: HashMap::new(),
@@ -229,6 +243,7 @@ impl Checker {
     }
 
     fn report(&mut self, at: Place, message: impl Into<String>) {
+        self.cited.borrow_mut().insert(at.file);
         self.problems.push(ScenarioError {
             file: self.names.get(at.file).cloned().unwrap_or_default(),
             line: at.line,
@@ -242,6 +257,7 @@ impl Checker {
     }
 
     fn show(&self, at: Place) -> String {
+        self.cited.borrow_mut().insert(at.file);
         let name = self.names.get(at.file).map_or("?", String::as_str);
         format!("{name}:{}:{}", at.line, at.column)
     }
@@ -303,16 +319,27 @@ impl Checker {
         }
     }
 
-    /// Step three: its patients.
-    fn patients_of<'a>(
+    /// Step three: its patients, each built now, or set to wait for a practice it names that no
+    /// file has defined yet.
+    fn patients_of(
         &mut self,
         f: usize,
         documents: &Documents,
-        patients: impl IntoIterator<Item = &'a Spanned<PatientEntry>>,
+        patients: Vec<Spanned<PatientEntry>>,
         world: &mut World,
     ) {
         for entry in patients {
-            world.patients.extend(self.patient(f, documents, entry));
+            self.register_patient(f, &entry);
+            if self.holder_known(&entry.value) {
+                world.patients.extend(self.patient(f, documents, &entry));
+            } else {
+                self.waiting.push(references::Waiting {
+                    file: f,
+                    at: world.patients.len(),
+                    documents: documents.clone(),
+                    entry,
+                });
+            }
         }
     }
 

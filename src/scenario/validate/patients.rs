@@ -2,8 +2,8 @@
 
 use serde_saphyr::Spanned;
 
-use super::practices::address;
 use super::record::RecordChecker;
+use super::supplier::address;
 use super::{Checker, Documents};
 use crate::identifiers::OdsCode;
 use crate::nhs_number::NhsNumber;
@@ -33,6 +33,14 @@ impl Checker {
         self.report_at(f, branch, message);
     }
 
+    /// A patient's NHS number recorded when it is met (for duplicates, in file order), before
+    /// the patient is built, which may wait for a practice of a later file.
+    pub(super) fn register_patient(&mut self, f: usize, entry: &Spanned<PatientEntry>) {
+        if let Some(n) = &entry.value.nhs_number {
+            self.unique(|c| &mut c.nhs_numbers, "NHS number", f, n);
+        }
+    }
+
     pub(super) fn patient(
         &mut self,
         f: usize,
@@ -51,7 +59,6 @@ impl Checker {
                 "patient has no nhs_number".to_owned()
             })
             .and_then(|n| {
-                self.unique(|c| &mut c.nhs_numbers, "NHS number", f, n);
                 NhsNumber::parse(&n.value)
                     .map_err(|err| self.report_at(f, n, err.to_string()))
                     .ok()
@@ -150,11 +157,10 @@ impl Checker {
                 record
             });
 
-        let registration = crate::scenario::supplier::registration(
-            e.registration.as_ref(),
-            self.start_day,
-            &mut |at, m| self.report(super::place(f, at), m),
-        );
+        let registration =
+            super::supplier::registration(e.registration.as_ref(), self.start_day, &mut |at, m| {
+                self.report(super::place(f, at), m)
+            });
         if let (Some(branch), Some(practice)) = (
             e.registration
                 .as_ref()

@@ -5,7 +5,7 @@ use serde_saphyr::Spanned;
 use super::Source;
 use crate::nhs_number::NhsNumber;
 use crate::scenario::error::ScenarioError;
-use crate::scenario::pds_settings::PdsSettings;
+use crate::scenario::world::pds_settings::PdsSettings;
 
 /// The settings of every file (one file at most may declare them), with their problems.
 pub(crate) fn build(sources: &[Source]) -> (PdsSettings, Vec<ScenarioError>) {

@@ -2,10 +2,11 @@
 
 use serde_saphyr::Spanned;
 
+use super::supplier::address;
 use super::{Checker, PracticeInfo, place};
 use crate::identifiers::{Asid, OdsCode, PartyKey, interactions};
-use crate::scenario::file::{AddressEntry, NameEntry, PracticeEntry, PractitionerEntry};
-use crate::scenario::{Address, Gender, HumanName, Practice, Practitioner};
+use crate::scenario::file::{NameEntry, PracticeEntry, PractitionerEntry};
+use crate::scenario::{Gender, HumanName, Practice, Practitioner};
 
 impl Checker {
     /// A list of clinical areas (`disabled_areas`, `awaiting_filing`), each once; `documents`
@@ -64,7 +65,7 @@ impl Checker {
                 None => {
                     let mut quirks = crate::scenario::Quirks::default();
                     for q in e.quirks.iter().flatten() {
-                        if let Err(m) = crate::scenario::supplier::quirk(&q.value, &mut quirks) {
+                        if let Err(m) = super::supplier::quirk(&q.value, &mut quirks) {
                             self.report_at(f, q, m);
                         }
                     }
@@ -76,7 +77,7 @@ impl Checker {
                             supplier: e
                                 .supplier
                                 .as_ref()
-                                .and_then(|s| crate::scenario::supplier::supplier(&s.value).ok())
+                                .and_then(|s| super::supplier::supplier(&s.value).ok())
                                 .unwrap_or_default(),
                             quirks,
                         },
@@ -165,9 +166,8 @@ impl Checker {
             }
         };
 
-        let (supplier, branches) = crate::scenario::supplier::practice(e, &mut |at, m| {
-            self.report(super::place(f, at), m)
-        });
+        let (supplier, branches) =
+            super::supplier::practice(e, &mut |at, m| self.report(super::place(f, at), m));
         if let (Some(o), false) = (e.ods.as_ref(), duplicate_ods) {
             let ids = branches.iter().map(|b| b.id.clone()).collect();
             self.branches.insert(o.value.clone(), ids);
@@ -270,14 +270,5 @@ impl Checker {
             );
         }
         parsed
-    }
-}
-
-pub(super) fn address(a: &AddressEntry) -> Address {
-    Address {
-        lines: a.lines.clone().unwrap_or_default(),
-        city: a.city.clone(),
-        district: a.district.clone(),
-        postcode: a.postcode.clone(),
     }
 }

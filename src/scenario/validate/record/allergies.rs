@@ -29,10 +29,11 @@ impl RecordChecker<'_> {
             );
             if let (Some(code), Some(status)) = (code, status) {
                 let start_day = self.c.start_day;
-                let onset =
-                    crate::scenario::supplier::onset(e.onset.as_ref(), start_day, &mut |at, m| {
-                        self.fail(at, m)
-                    });
+                let onset = crate::scenario::validate::supplier::onset(
+                    e.onset.as_ref(),
+                    start_day,
+                    &mut |at, m| self.fail(at, m),
+                );
                 record.allergies.push(Allergy {
                     onset,
                     meta,

@@ -45,7 +45,9 @@ impl RecordChecker<'_> {
                     (None, None)
                 }
                 (None, None) if e.size.is_some() => (
-                    Some(bytes::Bytes::from_static(crate::scenario::supplier::FILLER)),
+                    Some(bytes::Bytes::from_static(
+                        crate::scenario::validate::supplier::FILLER,
+                    )),
                     Some("text/plain"),
                 ),
                 (None, None) => {
@@ -78,7 +80,7 @@ impl RecordChecker<'_> {
                 }
             };
             let generated_size = match &e.size {
-                Some(s) => match crate::scenario::supplier::document_size(&s.value) {
+                Some(s) => match crate::scenario::validate::supplier::document_size(&s.value) {
                     Ok(n) => Some(n),
                     Err(m) => {
                         self.fail_at(s, m);

@@ -19,9 +19,11 @@ impl RecordChecker<'_> {
             let date = self.date_of(Area::Immunisation, &item, e.date.as_ref(), "date");
             if let (Some(code), Some(date)) = (code, date) {
                 let start_day = self.c.start_day;
-                let v = crate::scenario::supplier::immunisation(e, start_day, &mut |at, m| {
-                    self.fail(at, m)
-                });
+                let v = crate::scenario::validate::supplier::immunisation(
+                    e,
+                    start_day,
+                    &mut |at, m| self.fail(at, m),
+                );
                 record.immunisations.push(Immunisation {
                     batch: v.batch,
                     manufacturer: v.manufacturer,

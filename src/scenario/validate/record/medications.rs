@@ -59,7 +59,9 @@ impl RecordChecker<'_> {
             };
             if let (Some(code), Some(start), Some(kind)) = (code, start, kind) {
                 let (drug_code, supply_days) =
-                    crate::scenario::supplier::medication(e, &mut |at, m| self.fail(at, m));
+                    crate::scenario::validate::supplier::medication(e, &mut |at, m| {
+                        self.fail(at, m)
+                    });
                 record.medications.push(Medication {
                     drug_code,
                     supply_days,

@@ -133,7 +133,7 @@ impl<'c> RecordChecker<'c> {
         self.diary(r, &mut record);
         self.documents(r, &mut record);
         for q in r.quirks.iter().flatten() {
-            match crate::scenario::supplier::quirk(&q.value, &mut record.quirks) {
+            match crate::scenario::validate::supplier::quirk(&q.value, &mut record.quirks) {
                 Ok(()) => {}
                 Err(m) => self.fail_at(q, m),
             }

@@ -1,15 +1,15 @@
 //! Checks of the scenario fields that make a migrate Bundle look like a real supplier's: the
 //! practice's GP system and branch surgeries, a patient's registration, and the codes and
 //! details GP systems record beside the SNOMED CT concept. Each check returns the resolved value
-//! or the message [`super::validate`] reports at the field.
+//! or the message the checker reports at the field.
 
 use chrono::NaiveDate;
 use serde_saphyr::{Location, Spanned};
 
-use super::file::{
+use crate::scenario::file::{
     AddressEntry, CodeEntry, ImmunisationEntry, MedicationEntry, PracticeEntry, RegistrationEntry,
 };
-use super::{Address, Branch, Code, Registration, Supplier, dates};
+use crate::scenario::{Address, Branch, Code, Registration, Supplier, dates};
 
 /// Where a problem is reported: the field's position and the message.
 pub(crate) type Report<'r> = &'r mut dyn FnMut(Location, String);
@@ -55,7 +55,8 @@ fn text(v: Option<&Spanned<String>>, what: &str, report: Report<'_>) -> Option<S
     })
 }
 
-fn address(a: &AddressEntry) -> Address {
+/// An address as written, as the world holds it.
+pub(super) fn address(a: &AddressEntry) -> Address {
     Address {
         lines: a.lines.clone().unwrap_or_default(),
         city: a.city.clone(),
@@ -214,7 +215,7 @@ pub(crate) const QUIRKS: [&str; 6] = [
 ];
 
 /// Sets one quirk of a record's `quirks:`.
-pub(crate) fn quirk(value: &str, q: &mut super::Quirks) -> Result<(), String> {
+pub(crate) fn quirk(value: &str, q: &mut crate::scenario::Quirks) -> Result<(), String> {
     let flag = match value {
         "no-asserter" => &mut q.no_asserter,
         "no-prescriber" => &mut q.no_prescriber,
