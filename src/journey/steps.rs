@@ -45,6 +45,38 @@ struct ProviderAddress {
     asid: String,
 }
 
+impl ProviderAddress {
+    /// The operation's URL through SSP: the provider's address after SSP's own.
+    fn through_ssp(&self, ssp_url: &str, operation: &str) -> String {
+        format!(
+            "{}/{}/Patient/{operation}",
+            base(ssp_url),
+            self.address.trim_end_matches('/')
+        )
+    }
+
+    /// The headers of a FHIR POST of `interaction` to this provider through SSP, with a new
+    /// trace id (returned beside them).
+    fn ssp_headers(
+        &self,
+        own_asid: &str,
+        interaction: &str,
+        token: &str,
+    ) -> (String, Vec<(&'static str, String)>) {
+        let trace_id = uuid::Uuid::new_v4().to_string();
+        let headers = vec![
+            ("ssp-traceid", trace_id.clone()),
+            ("ssp-from", own_asid.to_owned()),
+            ("ssp-to", self.asid.clone()),
+            ("ssp-interactionid", interaction.to_owned()),
+            ("authorization", format!("Bearer {token}")),
+            ("accept", FHIR_JSON.into()),
+            ("content-type", FHIR_JSON.into()),
+        ];
+        (trace_id, headers)
+    }
+}
+
 impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
     pub(super) fn new(options: &'a JourneyOptions, on_step: F) -> Self {
         Self {
@@ -504,11 +536,7 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         own_asid: &str,
         provider: &ProviderAddress,
     ) -> Result<(Value, usize), Stop> {
-        let url = format!(
-            "{}/{}/Patient/$gpc.migratestructuredrecord",
-            base(&self.options.ssp_url),
-            provider.address.trim_end_matches('/')
-        );
+        let url = provider.through_ssp(&self.options.ssp_url, "$gpc.migratestructuredrecord");
         let token = MigrateTokenRequest {
             requesting_ods: self.options.as_ods.clone(),
             requesting_name: organisation_name(&self.options.as_ods),
@@ -520,19 +548,8 @@ impl<'a, F: FnMut(&StepReport)> Journey<'a, F> {
         }
         .mint();
         let body = migrate_parameters(&self.options.patient, self.options.sensitive).to_string();
-        let trace_id = uuid::Uuid::new_v4().to_string();
-        let headers = vec![
-            ("ssp-traceid", trace_id.clone()),
-            ("ssp-from", own_asid.to_owned()),
-            ("ssp-to", provider.asid.clone()),
-            (
-                "ssp-interactionid",
-                interactions::MIGRATE_STRUCTURED.to_owned(),
-            ),
-            ("authorization", format!("Bearer {token}")),
-            ("accept", FHIR_JSON.into()),
-            ("content-type", FHIR_JSON.into()),
-        ];
+        let (trace_id, headers) =
+            provider.ssp_headers(own_asid, interactions::MIGRATE_STRUCTURED, &token);
         let sensitive = self.options.sensitive;
         let answer = self
             .exchange(

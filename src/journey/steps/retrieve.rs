@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::Value;
 
-use super::{FHIR_JSON, Journey, Stop, base, journey_user, organisation_name};
+use super::{Journey, Stop, journey_user, organisation_name};
 use crate::identifiers::interactions;
 use crate::journey::Operation;
 use crate::journey::report::{RecordSummary, StepReport, resources, summarise};
@@ -45,11 +45,7 @@ impl<F: FnMut(&StepReport)> Journey<'_, F> {
         let provider = self
             .provider_address(previous, interactions::GET_STRUCTURED, "structured")
             .await?;
-        let url = format!(
-            "{}/{}/Patient/$gpc.getstructuredrecord",
-            base(&self.options.ssp_url),
-            provider.address.trim_end_matches('/')
-        );
+        let url = provider.through_ssp(&self.options.ssp_url, "$gpc.getstructuredrecord");
         let token = DirectCareTokenRequest {
             requesting_ods: self.options.as_ods.clone(),
             requesting_name: organisation_name(&self.options.as_ods),
@@ -60,16 +56,8 @@ impl<F: FnMut(&StepReport)> Journey<'_, F> {
             now: chrono::Utc::now(),
         }
         .mint();
-        let trace_id = uuid::Uuid::new_v4().to_string();
-        let headers = vec![
-            ("ssp-traceid", trace_id.clone()),
-            ("ssp-from", own_asid.to_owned()),
-            ("ssp-to", provider.asid.clone()),
-            ("ssp-interactionid", interactions::GET_STRUCTURED.to_owned()),
-            ("authorization", format!("Bearer {token}")),
-            ("accept", FHIR_JSON.into()),
-            ("content-type", FHIR_JSON.into()),
-        ];
+        let (trace_id, headers) =
+            provider.ssp_headers(own_asid, interactions::GET_STRUCTURED, &token);
         let asked = self.options.retrieve.parameter_names().unwrap_or_default();
         let areas = asked.join(", ");
         let answer = self
