@@ -289,6 +289,28 @@ async fn an_uploaded_scenario_is_checked_first() {
 }
 
 #[tokio::test]
+async fn an_uploaded_scenario_cannot_read_the_sandboxs_files() {
+    let sandbox = TestSandbox::start("scenarios/default.yaml").await;
+    let good =
+        std::fs::read_to_string(crate::support::repo_path("scenarios/default.yaml")).unwrap();
+    // A key file and an external provider's CA on the sandbox's machine: neither is read.
+    let yaml = format!(
+        "{good}\napplications:\n  - name: Prober\n    api_key: probe\n    jwks: /etc/hostname\n"
+    );
+    let (status, body) = create(&sandbox, json!({ "yaml": yaml })).await;
+    assert_eq!(status, 422, "{body}");
+    let problems = body["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{body}");
+    let message = problems[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("jwks: names the file '/etc/hostname'")
+            && message.contains("cannot read files of the sandbox's machine"),
+        "{message}"
+    );
+    assert_eq!(problems[0]["file"], "uploaded.yaml");
+}
+
+#[tokio::test]
 async fn idle_worlds_are_removed() {
     let sandbox = TestSandbox::start_with(
         "scenarios/default.yaml",

@@ -43,19 +43,20 @@ impl Checker {
         let ca = match &e.ca {
             None => Some(None),
             Some(path) => {
-                let resolved = documents.resolve(&path.value);
-                match std::fs::metadata(&resolved) {
-                    Ok(m) if m.is_file() => Some(Some(resolved)),
-                    _ => {
-                        self.report_at(
-                            f,
-                            path,
-                            format!(
-                                "external_provider ca '{}' is not a readable file (looked at {})",
-                                path.value,
-                                resolved.display()
-                            ),
-                        );
+                let resolved = documents.resolve(&path.value).and_then(|resolved| {
+                    match std::fs::metadata(&resolved) {
+                        Ok(m) if m.is_file() => Ok(resolved),
+                        _ => Err(format!(
+                            "'{}' is not a readable file (looked at {})",
+                            path.value,
+                            resolved.display()
+                        )),
+                    }
+                });
+                match resolved {
+                    Ok(resolved) => Some(Some(resolved)),
+                    Err(m) => {
+                        self.report_at(f, path, format!("external_provider ca {m}"));
                         None
                     }
                 }

@@ -78,12 +78,15 @@ pub(crate) enum Documents {
 }
 
 impl Documents {
-    /// Where a path the scenario names is read from: beside the scenario file (the built-in
-    /// scenario names paths relative to the current folder).
-    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
+    /// Where a key or certificate file the scenario names is read from: beside the scenario
+    /// file. A scenario built in, or uploaded to make a world, reads no file of the sandbox's
+    /// machine: whoever may make a world must not be able to read the host's files through it.
+    pub(crate) fn resolve(&self, path: &str) -> Result<PathBuf, String> {
         match self {
-            Documents::Folder(dir) => dir.join(path),
-            Documents::Embedded(_) => PathBuf::from(path),
+            Documents::Folder(dir) => Ok(dir.join(path)),
+            Documents::Embedded(_) => Err(format!(
+                "names the file '{path}', but a scenario uploaded to make a world (or built into the sandbox) cannot read files of the sandbox's machine; start the sandbox with --scenario on a file that names it instead"
+            )),
         }
     }
 }

@@ -59,14 +59,18 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
             }
             let mut keys = Vec::new();
             if let Some(jwks) = &e.jwks {
-                let path = source.documents.resolve(&jwks.value);
-                match std::fs::read_to_string(&path) {
+                let read = source.documents.resolve(&jwks.value).and_then(|path| {
+                    std::fs::read_to_string(&path)
+                        .map(|text| (path.clone(), text))
+                        .map_err(|err| format!("cannot read {}: {err}", path.display()))
+                });
+                match read {
                     Err(err) => report(
                         &mut problems,
                         jwks.referenced,
-                        format!("jwks: cannot read {}: {err}", path.display()),
+                        format!("jwks: {err}"),
                     ),
-                    Ok(text) => match oauth::keys_from_jwks(&text) {
+                    Ok((path, text)) => match oauth::keys_from_jwks(&text) {
                         Ok(k) => keys.extend(k),
                         Err(m) => report(
                             &mut problems,
@@ -78,14 +82,18 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
             }
             match (&e.public_key, &e.kid) {
                 (Some(pem), Some(kid)) => {
-                    let path = source.documents.resolve(&pem.value);
-                    match std::fs::read(&path) {
+                    let read = source.documents.resolve(&pem.value).and_then(|path| {
+                        std::fs::read(&path)
+                            .map(|bytes| (path.clone(), bytes))
+                            .map_err(|err| format!("cannot read {}: {err}", path.display()))
+                    });
+                    match read {
                         Err(err) => report(
                             &mut problems,
                             pem.referenced,
-                            format!("public_key: cannot read {}: {err}", path.display()),
+                            format!("public_key: {err}"),
                         ),
-                        Ok(bytes) => match oauth::key_from_pem(&kid.value, &bytes) {
+                        Ok((path, bytes)) => match oauth::key_from_pem(&kid.value, &bytes) {
                             Ok(k) => keys.push(k),
                             Err(m) => report(
                                 &mut problems,
