@@ -2,9 +2,14 @@
 //! default scenario in one sandbox, plays the built-in journey in each (through SDS, SSP and the
 //! provider, as a consumer would), and prints the process's resident memory, the time to make a
 //! world (p50, p99), and PDS read throughput in a world beside a bare hyper server answering the
-//! same bytes (as `benches/pds_read.rs` does for the default world), in interleaved rounds: best
-//! and median throughput, and the median process CPU time per request, which other work on a
-//! shared machine disturbs far less than throughput.
+//! same bytes, two ways:
+//! - over 8 keep-alive connections of a bare client (as `benches/pds_read.rs` does for the default
+//!   world), in interleaved rounds with the same read in the default world: best and median
+//!   throughput, and the median process CPU time per request, which other work on a shared
+//!   machine disturbs far less than throughput;
+//! - over 32 connections of a pooled client with a new `X-Request-ID` each, as `migrate_wire`'s
+//!   "PDS read" case measures the default world (`WORLDS_BENCH_SECS` per measurement): the ratio
+//!   of each round, and their median.
 //!
 //! `cargo bench --bench worlds`. Without `--bench` (as under `cargo test --all-targets`) it makes
 //! 20 worlds and a short load, to show it still runs; the figures then mean nothing. Asserts
@@ -15,8 +20,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use http::StatusCode;
+use http_body_util::Full;
 use spine_sandbox::Config;
+use spine_sandbox::Layout;
 use spine_sandbox::Source;
 use spine_sandbox::{Clock, Sandbox, load_paths};
 use spine_sandbox::{JourneyOptions, JourneyOutcome, run_journey};
@@ -25,6 +35,8 @@ mod wire;
 use wire::keep_alive::{CONNECTIONS, Rounds, capture, load, start_replay};
 
 const PATIENT: &str = "9690937286";
+const CONSUMER_ASID: &str = "200000000359";
+const POOLED_CONNECTIONS: u64 = 32;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -148,6 +160,40 @@ async fn run() {
         );
     }
     let (bare, world, default) = (Rounds::of(&bare), Rounds::of(&world), Rounds::of(&default));
+
+    // The same read measured as `migrate_wire`'s "PDS read" case measures the default world
+    // (32 connections of a pooled client, a new X-Request-ID each), in the world.
+    let secs =
+        Duration::from_secs(setting("WORLDS_BENCH_SECS", if benching { 2 } else { 1 }) as u64);
+    let client = wire::client(&Layout::new(&certs), CONSUMER_ASID);
+    let pooled_bare = wire::start_bare(wire::Answers::one(template.clone()), None).await;
+    let reads = |addr: std::net::SocketAddr| -> wire::MakeRequest {
+        let url = format!("http://{addr}{path}");
+        let client = client.clone();
+        Arc::new(move |_| {
+            let req = http::Request::get(&url)
+                .header(
+                    "x-request-id",
+                    uuid::Uuid::new_v4().hyphenated().to_string(),
+                )
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            (client.clone(), req)
+        })
+    };
+    let mut pooled = Vec::new();
+    for round in 1..=rounds {
+        let b = wire::measure(&reads(pooled_bare), POOLED_CONNECTIONS, secs).await;
+        let w = wire::measure(&reads(sandbox.http_addr), POOLED_CONNECTIONS, secs).await;
+        let ratio = w.per_second() / b.per_second().max(1.0);
+        println!(
+            "PDS read round {round:>2}, {POOLED_CONNECTIONS} pooled connections: bare hyper {:.0} req/s, in a world {:.0} req/s: ratio {ratio:.2}",
+            b.per_second(),
+            w.per_second()
+        );
+        pooled.push(ratio);
+    }
+    pooled.sort_by(f64::total_cmp);
     let mib = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |m| format!("{m:.0} MiB"));
     println!(
         "worlds: {count} of the default scenario, {} cores",
@@ -191,6 +237,12 @@ async fn run() {
             b / d
         );
     }
+    println!(
+        "PDS read in a world, {POOLED_CONNECTIONS} pooled connections (as migrate_wire measures the default world): ratio to bare hyper median {:.2}, best {:.2}, worst {:.2} of {rounds} rounds",
+        pooled.get(pooled.len() / 2).copied().unwrap_or_default(),
+        pooled.last().copied().unwrap_or_default(),
+        pooled.first().copied().unwrap_or_default(),
+    );
     println!("load average: {}", wire::load_average());
     sandbox.shutdown().await;
     let _ = std::fs::remove_dir_all(certs);

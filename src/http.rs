@@ -673,12 +673,15 @@ async fn serve_connection<S, P, H, F>(
     };
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         first_request.store(true, Ordering::Relaxed);
-        let handler = handler.clone();
-        let peer = peer.clone();
-        req.extensions_mut().insert(in_flight.clone());
+        // Only a request with a body draws on the budget (a GET would pay for the map it goes in).
+        if !http_body::Body::is_end_stream(req.body()) {
+            req.extensions_mut().insert(in_flight.clone());
+        }
         let busy = in_flight.busy.clone();
+        // Called here, not inside the future, so the handler is not cloned for every request.
+        let answer = handler(req, peer.clone(), remote);
         async move {
-            let mut resp = handler(req, peer, remote).await;
+            let mut resp = answer.await;
             // A body refused because the listener's body budget was full: say when to retry,
             // and close (the body was not read to its end).
             if busy.swap(false, Ordering::Relaxed)

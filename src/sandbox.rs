@@ -126,15 +126,19 @@ impl Sandbox {
             http_listener,
             PlainAcceptor,
             move |req, (), _remote| {
+                // Only with a state dir: the request path pays nothing otherwise (not even a
+                // clone of the shared handle, whose count every core would write).
+                let seen = changes.is_on().then(|| {
+                    (
+                        changes.clone(),
+                        req.method().clone(),
+                        req.uri().path().to_owned(),
+                    )
+                });
                 let app = app.clone();
-                let changes = changes.clone();
                 async move {
-                    // Only with a state dir: the request path pays nothing otherwise.
-                    let seen = changes
-                        .is_on()
-                        .then(|| (req.method().clone(), req.uri().path().to_owned()));
                     let resp = crate::cors::around(req, |req| front::door(&app, req)).await;
-                    if let Some((method, path)) = seen {
+                    if let Some((changes, method, path)) = seen {
                         changes.touch_request(&method, &path);
                     }
                     resp

@@ -65,11 +65,7 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
                         .map_err(|err| format!("cannot read {}: {err}", path.display()))
                 });
                 match read {
-                    Err(err) => report(
-                        &mut problems,
-                        jwks.referenced,
-                        format!("jwks: {err}"),
-                    ),
+                    Err(err) => report(&mut problems, jwks.referenced, format!("jwks: {err}")),
                     Ok((path, text)) => match oauth::keys_from_jwks(&text) {
                         Ok(k) => keys.extend(k),
                         Err(m) => report(
@@ -88,11 +84,9 @@ pub(crate) fn build(sources: &[Source]) -> (PlatformScenario, Vec<ScenarioError>
                             .map_err(|err| format!("cannot read {}: {err}", path.display()))
                     });
                     match read {
-                        Err(err) => report(
-                            &mut problems,
-                            pem.referenced,
-                            format!("public_key: {err}"),
-                        ),
+                        Err(err) => {
+                            report(&mut problems, pem.referenced, format!("public_key: {err}"))
+                        }
                         Ok((path, bytes)) => match oauth::key_from_pem(&kid.value, &bytes) {
                             Ok(k) => keys.push(k),
                             Err(m) => report(
