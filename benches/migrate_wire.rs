@@ -253,27 +253,15 @@ fn cases(b: &Bench, connections: u64, big_connections: u64) -> Vec<Case> {
         Goal::P99Ms(10.0),
     ));
     // PDS read, plain HTTP.
-    let pds = |url: String, client: BenchClient| -> MakeRequest {
-        Arc::new(move |_| {
-            let req = Request::get(&url)
-                .header(
-                    "x-request-id",
-                    uuid::Uuid::new_v4().hyphenated().to_string(),
-                )
-                .body(Full::new(Bytes::new()))
-                .unwrap();
-            (client.clone(), req)
-        })
-    };
     cases.push(Case {
         name: "PDS read, HTTP".into(),
         connections,
         goal: Goal::Ratio(0.7),
-        sandbox: pds(
+        sandbox: wire::pds_reads(
             format!("http://{}{PDS_PATH}", b.sandbox.http_addr),
             b.client(CONSUMER_ASID),
         ),
-        bare: pds(
+        bare: wire::pds_reads(
             format!("http://{}/pds{PDS_PATH}", b.bare_http),
             b.client(CONSUMER_ASID),
         ),

@@ -20,11 +20,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::Full;
 use spine_sandbox::Config;
 use spine_sandbox::Layout;
 use spine_sandbox::Source;
@@ -168,18 +164,7 @@ async fn run() {
     let client = wire::client(&Layout::new(&certs), CONSUMER_ASID);
     let pooled_bare = wire::start_bare(wire::Answers::one(template.clone()), None).await;
     let reads = |addr: std::net::SocketAddr| -> wire::MakeRequest {
-        let url = format!("http://{addr}{path}");
-        let client = client.clone();
-        Arc::new(move |_| {
-            let req = http::Request::get(&url)
-                .header(
-                    "x-request-id",
-                    uuid::Uuid::new_v4().hyphenated().to_string(),
-                )
-                .body(Full::new(Bytes::new()))
-                .unwrap();
-            (client.clone(), req)
-        })
+        wire::pds_reads(format!("http://{addr}{path}"), client.clone())
     };
     let mut pooled = Vec::new();
     for round in 1..=rounds {

@@ -2,17 +2,14 @@
 //! sandbox's answer captured once, a bare hyper HTTP/1 server replaying it byte for byte, and a
 //! closed-loop load that reports throughput and process CPU time per request.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Keep-alive connections each load runs, one request after another on each.
 pub(crate) const CONNECTIONS: usize = 8;
@@ -50,29 +47,7 @@ pub(crate) async fn capture(addr: SocketAddr, path: &str) -> Response<Bytes> {
 
 /// A bare hyper HTTP/1 server answering every request with `template`.
 pub(crate) async fn start_replay(template: Response<Bytes>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = tcp.set_nodelay(true);
-            let template = template.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
-                    let mut resp = Response::new(Full::new(template.body().clone()));
-                    *resp.status_mut() = template.status();
-                    *resp.headers_mut() = template.headers().clone();
-                    async move { Ok::<_, Infallible>(resp) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    super::start_bare(super::Answers::one(template), None).await
 }
 
 /// Process CPU time (user + system, all threads) in seconds, from `/proc/self/stat` (Linux; 10 ms

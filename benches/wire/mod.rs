@@ -47,6 +47,20 @@ pub(crate) fn client(layout: &Layout, asid: &str) -> BenchClient {
 /// The `n`th request of a load (numbered across connections), and the client to send it with.
 pub(crate) type MakeRequest = Arc<dyn Fn(u64) -> (BenchClient, Request<Full<Bytes>>) + Send + Sync>;
 
+/// PDS reads of `url` as a consumer sends them, each with a new `X-Request-ID`.
+pub(crate) fn pds_reads(url: String, client: BenchClient) -> MakeRequest {
+    Arc::new(move |_| {
+        let req = Request::get(&url)
+            .header(
+                "x-request-id",
+                uuid::Uuid::new_v4().hyphenated().to_string(),
+            )
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        (client.clone(), req)
+    })
+}
+
 /// One round's figures.
 pub(crate) struct Figures {
     pub requests: u64,
