@@ -195,6 +195,20 @@ pub(crate) mod lists {
     /// The SNOMED term is "Miscellaneous record"; the title is `Uncategorised data`.
     pub(crate) const UNCATEGORISED: (&str, &str) = ("826501000000100", "Uncategorised data");
     pub(crate) const UNCATEGORISED_DISPLAY: &str = "Miscellaneous record";
+    /// The primary List of every clinical area a full record carries; secondary and
+    /// consultation Lists repeat their items.
+    pub(crate) const PRIMARY: [(&str, &str); 10] = [
+        ALLERGIES,
+        ENDED_ALLERGIES,
+        CONSULTATIONS,
+        DIARY,
+        IMMUNISATIONS,
+        INVESTIGATIONS,
+        MEDICATIONS,
+        REFERRALS,
+        PROBLEMS,
+        UNCATEGORISED,
+    ];
     /// The secondary List of problems in a partial record that do not match its query but are
     /// linked from what does (`$gpc.getstructuredrecord`).
     pub(crate) const LINKED_PROBLEMS: &str =

@@ -163,21 +163,6 @@ pub(super) fn resources<'b>(
         .filter(move |r| r["resourceType"] == kind)
 }
 
-/// The primary List of every clinical area (`docs/migrate.md`); secondary and consultation Lists
-/// repeat their items, so only these are counted.
-const PRIMARY_LISTS: [(&str, &str); 10] = [
-    lists::ALLERGIES,
-    lists::ENDED_ALLERGIES,
-    lists::CONSULTATIONS,
-    lists::DIARY,
-    lists::IMMUNISATIONS,
-    lists::INVESTIGATIONS,
-    lists::MEDICATIONS,
-    lists::REFERRALS,
-    lists::PROBLEMS,
-    lists::UNCATEGORISED,
-];
-
 /// Counts what arrived the way the receiving system files it: per primary List.
 pub(super) fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
     let mut summary = RecordSummary {
@@ -201,7 +186,7 @@ pub(super) fn summarise(bundle: &Value, bytes: usize) -> RecordSummary {
             summary.lists_with_withheld_items.push(title.clone());
         }
         let code = list["code"]["coding"][0]["code"].as_str().unwrap_or("");
-        if PRIMARY_LISTS.iter().any(|(c, _)| *c == code) {
+        if lists::PRIMARY.iter().any(|(c, _)| *c == code) {
             let n = list["entry"].as_array().map_or(0, Vec::len);
             *summary.clinical_areas.entry(title).or_insert(0) += n;
         }

@@ -13,20 +13,6 @@ use serde_json::Value;
 use crate::fhir::gpconnect::{self as gpc, code_systems, extensions, lists, profiles as p};
 use crate::fhir::systems;
 
-/// The primary List of each clinical area a full record carries, by SNOMED code and title.
-pub(crate) const AREAS: [(&str, &str); 10] = [
-    lists::ALLERGIES,
-    lists::ENDED_ALLERGIES,
-    lists::CONSULTATIONS,
-    lists::DIARY,
-    lists::IMMUNISATIONS,
-    lists::INVESTIGATIONS,
-    lists::MEDICATIONS,
-    lists::REFERRALS,
-    lists::PROBLEMS,
-    lists::UNCATEGORISED,
-];
-
 /// For each resource type a migrate Bundle carries: its GP Connect profile and the elements
 /// STU3 requires of it (`medication[x]` as its reference form, the one GP Connect uses).
 const TYPES: [(&str, &str, &[&str]); 20] = [
@@ -119,7 +105,7 @@ pub fn problems(bundle: &Value, nhs: &str) -> Vec<String> {
         ));
     }
     let lists: Vec<&Value> = of_type(entries, "List").collect();
-    for (code, title) in AREAS {
+    for (code, title) in lists::PRIMARY {
         let found = lists.iter().filter(|l| list_code(l) == Some(code)).count();
         match found {
             1 => {}
@@ -305,7 +291,7 @@ mod tests {
     }
 
     fn all_areas() -> Vec<Value> {
-        AREAS.iter().map(|(c, t)| list(c, t)).collect()
+        lists::PRIMARY.iter().map(|(c, t)| list(c, t)).collect()
     }
 
     #[test]
