@@ -305,16 +305,16 @@ pub(crate) async fn read_body_within(
     limit: usize,
     timeout: Duration,
 ) -> Result<Request<Bytes>, BodyError> {
+    if http_body::Body::is_end_stream(req.body()) {
+        // A GET and the like: nothing to wait for.
+        return Ok(req.map(|_| Bytes::new()));
+    }
     let expected = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let (parts, body) = req.into_parts();
-    if http_body::Body::is_end_stream(&body) {
-        // A GET and the like: nothing to wait for.
-        return Ok(Request::from_parts(parts, Bytes::new()));
-    }
     let mut drawn = Drawn {
         budget: parts
             .extensions
@@ -678,8 +678,9 @@ async fn serve_connection<S, P, H, F>(
             req.extensions_mut().insert(in_flight.clone());
         }
         let busy = in_flight.busy.clone();
-        // Called here, not inside the future, so the handler is not cloned for every request.
-        let answer = handler(req, peer.clone(), remote);
+        // Called here, not inside the future, so the handler is not cloned for every request;
+        // boxed, so hyper moves a pointer, not the handler's state machine, as it stores it.
+        let answer = Box::pin(handler(req, peer.clone(), remote));
         async move {
             let mut resp = answer.await;
             // A body refused because the listener's body budget was full: say when to retry,

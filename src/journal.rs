@@ -171,16 +171,20 @@ pub(crate) fn bounded_body(bytes: &[u8]) -> Option<BodyText> {
 }
 
 /// Headers as received, shown as `[name, value]` pairs. Copied in: as parsed, values are views
-/// into the connection's read buffer, which they would keep alive. Names and values of one
-/// exchange's headers share one buffer, so keeping them costs two allocations however many
-/// headers there are (and evicting them two frees).
+/// into the connection's read buffer, which they would keep alive. One exchange's headers are
+/// kept in one buffer, names and values back to back followed by where each ends, so keeping
+/// them costs one allocation however many headers there are (and evicting them one free).
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
-    /// Each header's name then its value, back to back.
-    text: Bytes,
-    /// Where each header's name ends and its value ends in `text`.
-    ends: Vec<(u32, u32)>,
+    /// Each header's name then its value, back to back; then, for each header, where its name
+    /// ends and where its value ends (two little-endian `u32`s).
+    buffer: Bytes,
+    /// How many headers there are.
+    count: u32,
 }
+
+/// Bytes of one header's place in [`Headers`]' table.
+const HEADER_ENDS: usize = 8;
 
 /// The `Ssp-*` headers of a request, as its journal entry shows them.
 #[derive(Debug, Default)]
@@ -194,78 +198,123 @@ pub(crate) struct SspHeaders {
 impl Headers {
     /// A copy of `headers`, in their order, repeated names included.
     pub fn copy_of(headers: &http::HeaderMap) -> Self {
-        let total = headers
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len())
-            .sum();
-        let mut text = Vec::with_capacity(total);
-        let mut ends = Vec::with_capacity(headers.len());
-        let at = |text: &Vec<u8>| u32::try_from(text.len()).unwrap_or(u32::MAX);
-        for (name, value) in headers {
-            text.extend_from_slice(name.as_str().as_bytes());
-            let name_end = at(&text);
-            text.extend_from_slice(value.as_bytes());
-            ends.push((name_end, at(&text)));
+        Self::kept(|| {
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+        })
+    }
+
+    /// Headers from (name, value) pairs (gone through twice: to measure, then to copy), in one
+    /// buffer.
+    fn kept<'a, I>(pairs: impl Fn() -> I) -> Self
+    where
+        I: Iterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let (text, count) = pairs().fold((0, 0), |(text, count), (name, value)| {
+            (text + name.len() + value.len(), count + 1)
+        });
+        let mut buffer = vec![0u8; text + count * HEADER_ENDS];
+        let (mut at, mut table) = (0, text);
+        for (name, value) in pairs() {
+            let mut put = |bytes: &[u8]| {
+                if let Some(place) = buffer.get_mut(at..at + bytes.len()) {
+                    place.copy_from_slice(bytes);
+                }
+                at += bytes.len();
+                u32::try_from(at).unwrap_or(u32::MAX)
+            };
+            let name_end = put(name);
+            let value_end = put(value);
+            for end in [name_end, value_end] {
+                if let Some(place) = buffer.get_mut(table..table + 4) {
+                    place.copy_from_slice(&end.to_le_bytes());
+                }
+                table += 4;
+            }
         }
         Self {
-            text: Bytes::from(text),
-            ends,
+            buffer: Bytes::from(buffer),
+            count: u32::try_from(count).unwrap_or(u32::MAX),
         }
     }
 
-    /// Each header as (name, value, where the value lies in `text`).
-    fn iter(&self) -> impl Iterator<Item = (&str, &[u8], std::ops::Range<usize>)> {
+    /// Where each header's name and value end, read from the table after the text.
+    fn ends(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let table = self
+            .buffer
+            .len()
+            .saturating_sub(self.count as usize * HEADER_ENDS);
+        self.buffer
+            .get(table..)
+            .unwrap_or_default()
+            .chunks_exact(HEADER_ENDS)
+            .map(|place| {
+                let word = |at: usize| {
+                    place
+                        .get(at..at + 4)
+                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                        .map_or(0, u32::from_le_bytes) as usize
+                };
+                (word(0), word(4))
+            })
+    }
+
+    /// Each header as (name, value, where the value lies in the buffer). Names are compared
+    /// as bytes (they are ASCII tokens), so looking one up checks no text.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], std::ops::Range<usize>)> {
         let mut start = 0usize;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
-            let name = self
-                .text
-                .get(start..name_end)
-                .and_then(|n| std::str::from_utf8(n).ok())
-                .unwrap_or_default();
-            let value = self.text.get(name_end..value_end).unwrap_or_default();
+        self.ends().map(move |(name_end, value_end)| {
+            let name = self.buffer.get(start..name_end).unwrap_or_default();
+            let value = self.buffer.get(name_end..value_end).unwrap_or_default();
             start = value_end;
             (name, value, name_end..value_end)
         })
     }
 
     fn bytes(&self) -> usize {
-        self.text.len() + self.ends.len() * std::mem::size_of::<(u32, u32)>()
+        self.buffer.len()
     }
 
     /// The first value of a header (any case), as text.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter()
-            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .and_then(|(_, v, _)| std::str::from_utf8(v).ok())
     }
 
     /// Every value of a header (a repeated header is a mistake worth seeing).
     pub fn all(&self, name: &str) -> Vec<String> {
         self.iter()
-            .filter(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .filter(|(n, _, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v, _)| String::from_utf8_lossy(v).into_owned())
             .collect()
     }
 
-    /// The first value of each `Ssp-*` header an entry shows, trimmed, found in one pass.
-    pub(crate) fn ssp(&self) -> SspHeaders {
+    /// The first value of each `Ssp-*` header an entry shows, trimmed, and the request's JWT,
+    /// found in one pass.
+    pub(crate) fn shown(&self) -> (SspHeaders, Jwt) {
         let mut found = SspHeaders::default();
-        for (name, value, _) in self.iter() {
+        let mut authorization = None;
+        for (name, value, range) in self.iter() {
+            if authorization.is_none() && name == http::header::AUTHORIZATION.as_str().as_bytes() {
+                authorization = Some(range);
+                continue;
+            }
             let Some(rest) = name
                 .get(..4)
-                .filter(|p| p.eq_ignore_ascii_case("ssp-"))
+                .filter(|p| p.eq_ignore_ascii_case(b"ssp-"))
                 .and(name.get(4..))
             else {
                 continue;
             };
-            let slot = if rest.eq_ignore_ascii_case("traceid") {
+            let slot = if rest.eq_ignore_ascii_case(b"traceid") {
                 &mut found.trace_id
-            } else if rest.eq_ignore_ascii_case("from") {
+            } else if rest.eq_ignore_ascii_case(b"from") {
                 &mut found.from
-            } else if rest.eq_ignore_ascii_case("to") {
+            } else if rest.eq_ignore_ascii_case(b"to") {
                 &mut found.to
-            } else if rest.eq_ignore_ascii_case("interactionid") {
+            } else if rest.eq_ignore_ascii_case(b"interactionid") {
                 &mut found.interaction
             } else {
                 continue;
@@ -274,20 +323,16 @@ impl Headers {
                 *slot = Some(String::from_utf8_lossy(value).trim().to_owned());
             }
         }
-        found
+        let jwt = authorization
+            .and_then(|range| http::HeaderValue::from_maybe_shared(self.buffer.slice(range)).ok());
+        (found, Jwt(jwt))
     }
 
     /// The first value of a header (any case) as text, without collecting the others.
     pub(crate) fn first(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.iter()
-            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v, _)| String::from_utf8_lossy(v))
-    }
-
-    /// The first value of a header as a header value sharing this copy (no new allocation).
-    fn value(&self, name: &str) -> Option<http::HeaderValue> {
-        let (_, _, range) = self.iter().find(|(n, _, _)| *n == name)?;
-        http::HeaderValue::from_maybe_shared(self.text.slice(range)).ok()
     }
 }
 
@@ -295,34 +340,34 @@ impl Headers {
     /// Each header as (name, value) text, in order, for the state dir.
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.iter()
-            .map(|(name, value, _)| (name.to_owned(), String::from_utf8_lossy(value).into_owned()))
+            .map(|(name, value, _)| {
+                (
+                    String::from_utf8_lossy(name).into_owned(),
+                    String::from_utf8_lossy(value).into_owned(),
+                )
+            })
             .collect()
     }
 
     /// Headers as [`Headers::pairs`] gave them, read back from the state dir.
     pub fn from_pairs(pairs: &[(String, String)]) -> Self {
-        let mut text = Vec::new();
-        let mut ends = Vec::with_capacity(pairs.len());
-        let at = |text: &Vec<u8>| u32::try_from(text.len()).unwrap_or(u32::MAX);
-        for (name, value) in pairs {
-            text.extend_from_slice(name.as_bytes());
-            let name_end = at(&text);
-            text.extend_from_slice(value.as_bytes());
-            ends.push((name_end, at(&text)));
-        }
-        Self {
-            text: Bytes::from(text),
-            ends,
-        }
+        Self::kept(|| {
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_bytes(), value.as_bytes()))
+        })
     }
 }
 
 impl Serialize for Headers {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.ends.len()))?;
+        let mut seq = s.serialize_seq(Some(self.count as usize))?;
         for (name, value, _) in self.iter() {
-            seq.serialize_element(&(name, String::from_utf8_lossy(value)))?;
+            seq.serialize_element(&(
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(value),
+            ))?;
         }
         seq.end()
     }
@@ -363,7 +408,7 @@ impl Serialize for Jwt {
 /// The request's `Authorization` header, kept so its JWT can be shown decoded (a view into
 /// the journal's copy of the request headers, so no further copy).
 pub(crate) fn jwt_of(headers: &Headers) -> Jwt {
-    Jwt(headers.value(http::header::AUTHORIZATION.as_str()))
+    headers.shown().1
 }
 
 impl Entry {
@@ -512,6 +557,10 @@ impl Journal {
             .map_or(0, |i| i + 1);
         inner.entries.insert(at, (size, entry.clone()));
         inner.bytes += size;
+        // Evicted entries are freed after the lock is let go: other requests need not wait
+        // while their headers and bodies are given back.
+        // One at a time in the steady state, so the first is kept without a vector's allocation.
+        let (mut evicted, mut more) = (None, Vec::new());
         while inner.entries.len() > self.capacity
             || (inner.bytes > self.max_bytes && inner.entries.len() > 1)
         {
@@ -519,6 +568,10 @@ impl Journal {
                 Some((old_size, old)) => {
                     inner.bytes = inner.bytes.saturating_sub(old_size);
                     inner.evicted_through = inner.evicted_through.max(old.sequence);
+                    match evicted {
+                        None => evicted = Some(old),
+                        Some(_) => more.push(old),
+                    }
                 }
                 None => break,
             }
@@ -526,6 +579,8 @@ impl Journal {
         // Sent under the lock so followers see entries in completion order, none twice.
         let watermark = watermark(&inner);
         let _ = self.live.send(Completed { entry, watermark });
+        drop(inner);
+        drop((evicted, more));
         sequence
     }
 
@@ -730,12 +785,21 @@ mod tests {
             shown[3],
             serde_json::json!(["authorization", "Bearer x.y.z"])
         );
+        let (ssp, jwt) = copy.shown();
         assert_eq!(
-            copy.value("authorization")
-                .as_ref()
-                .map(http::HeaderValue::as_bytes),
+            jwt.0.as_ref().map(http::HeaderValue::as_bytes),
             Some(&b"Bearer x.y.z"[..])
         );
+        assert_eq!(
+            ssp.from.as_deref(),
+            Some("200000000359"),
+            "the first of a repeat"
+        );
+        assert_eq!((ssp.to, ssp.trace_id, ssp.interaction), (None, None, None));
         assert_eq!(Headers::copy_of(&http::HeaderMap::new()).all("a").len(), 0);
+        // Read back from the state dir's pairs, the same.
+        let back = Headers::from_pairs(&copy.pairs());
+        assert_eq!(serde_json::to_value(&back).unwrap_or_default(), shown);
+        assert_eq!(back.bytes(), copy.bytes());
     }
 }

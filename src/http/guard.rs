@@ -19,17 +19,22 @@ pub(crate) enum Stopped {
 }
 
 /// Runs a handler's work, catching a panic and, when given, giving up after `timeout`.
-pub(crate) async fn guarded<F: Future>(
+///
+/// A plain function, not an `async fn`: an `async fn` would keep `work` twice (as its argument
+/// and inside the awaited timeout), and the front door's future is moved several times per
+/// request on its way into hyper, so every byte it holds is copied again each time.
+pub(crate) fn guarded<F: Future>(
     work: F,
     timeout: Option<Duration>,
-) -> Result<F::Output, Stopped> {
+) -> impl Future<Output = Result<F::Output, Stopped>> {
     use futures_util::FutureExt as _;
+    use futures_util::future::Either;
     let caught = std::panic::AssertUnwindSafe(work).catch_unwind();
-    let done = match timeout {
-        Some(after) => tokio::time::timeout(after, caught)
-            .await
-            .map_err(|_| Stopped::TimedOut(after))?,
-        None => caught.await,
-    };
-    done.map_err(|_| Stopped::Panicked)
+    match timeout {
+        Some(after) => Either::Left(tokio::time::timeout(after, caught).map(move |done| {
+            done.map_err(|_| Stopped::TimedOut(after))?
+                .map_err(|_| Stopped::Panicked)
+        })),
+        None => Either::Right(caught.map(|done| done.map_err(|_| Stopped::Panicked))),
+    }
 }

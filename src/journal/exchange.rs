@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, Method, Request};
 
-use super::{BodyText, Entry, Headers, Journal, Ticket, jwt_of};
+use super::{BodyText, Entry, Headers, Journal, Ticket};
 
 /// A request on its way through a listener.
 pub(crate) struct Exchange {
@@ -108,7 +108,7 @@ impl Exchange {
 
     /// Files the entry; returns its sequence number.
     pub(crate) fn finish(self, journal: &Journal, outcome: Outcome) -> u64 {
-        let ssp = self.request_headers.ssp();
+        let (ssp, jwt) = self.request_headers.shown();
         let entry = Entry {
             sequence: 0,
             time: self.time,
@@ -121,7 +121,7 @@ impl Exchange {
             interaction: ssp.interaction,
             refusal: outcome.refusal,
             target: outcome.target,
-            jwt: jwt_of(&self.request_headers),
+            jwt,
             request_body: outcome.request_body,
             response_headers: outcome.response_headers,
             response_body: outcome.response_body,

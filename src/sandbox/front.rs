@@ -61,7 +61,10 @@ pub(super) async fn door(front: &Front, mut req: Request<Incoming>) -> Response<
         if let Some(refused) = refused {
             return refused;
         }
-        return crate::world::admin::handle(&front.worlds, req).await;
+        // Boxed, as are the other rare or large branches below: the door's future is moved
+        // several times per request on its way into hyper, and it is as large as its largest
+        // branch, so a PDS read would otherwise copy the admin API's state machine each time.
+        return Box::pin(crate::world::admin::handle(&front.worlds, req)).await;
     }
     dispatch(&front.default, req).await
 }
@@ -98,7 +101,7 @@ fn route(path: &str) -> Route {
 pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let route = route(req.uri().path());
     if route == Route::Admin {
-        return admin::handle(shared, req).await;
+        return Box::pin(admin::handle(shared, req)).await;
     }
     let (service, style, fault_service) = match route {
         Route::Pds => ("pds", OutcomeStyle::Pds, Some(faults::Service::Pds)),
@@ -137,7 +140,7 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             let fault = injected.as_ref().zip(fault_service);
             let work = async {
                 if let Some((fault, service)) = fault
-                    && let Some(resp) = fault.apply(service, path).await
+                    && let Some(resp) = Box::pin(fault.apply(service, path)).await
                 {
                     return resp.map(Pieces::from);
                 }
@@ -148,7 +151,9 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
                     Route::Sds => sds::handle(&shared.services.sds, req)
                         .await
                         .map(Pieces::from),
-                    Route::Provider => provider::handle(&shared.services.provider, req).await,
+                    Route::Provider => {
+                        Box::pin(provider::handle(&shared.services.provider, req)).await
+                    }
                     Route::OAuth => platform::handle_oauth(
                         &shared.platform,
                         shared.clock.now(),
