@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
@@ -26,6 +26,7 @@ pub use limits::ConnectionLimits;
 pub(crate) use limits::RETRY_AFTER_SECS;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
 mod guard;
+mod head_timer;
 mod source;
 pub(crate) use guard::{DropConnection, Stopped, guarded};
 mod world_path;
@@ -512,11 +513,8 @@ pub async fn serve<A, H, F>(
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    // Each connection is given its own header timer (`head_timer`), set where it is served.
+    let builder = auto::Builder::new(TokioExecutor::new());
     // A connection from inside the process has no peer address: it gives the listener's own.
     let here = listener
         .local_addr()
@@ -661,10 +659,15 @@ async fn serve_connection<S, P, H, F>(
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let Serving {
-        builder,
+        mut builder,
         watcher,
         limits,
     } = serving;
+    let head = head_timer::HeadDeadline::new();
+    builder
+        .http1()
+        .timer(head_timer::HeadTimer(head.clone()))
+        .header_read_timeout(limits.header_read_timeout);
     let asked = Arc::new(AtomicBool::new(false));
     let first_request = asked.clone();
     let in_flight = InFlight {
@@ -705,20 +708,15 @@ async fn serve_connection<S, P, H, F>(
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let conn = watcher.watch(conn.into_owned());
     tokio::pin!(conn);
-    let silent = async {
-        tokio::time::sleep_until(deadline).await;
-        if asked.load(Ordering::Relaxed) {
-            std::future::pending::<()>().await;
-        }
-    };
+    let late = head_timer::watch(&head, deadline, &asked, limits.header_read_timeout);
     tokio::select! {
         ended = &mut conn => {
             if let Err(e) = ended {
                 tracing::debug!(error = %e, %remote, "Connection ended with an error.");
             }
         }
-        () = silent => {
-            tracing::debug!(%remote, "Closed a connection that sent no request in time.");
+        () = late => {
+            tracing::debug!(%remote, "Closed a connection whose request headers did not arrive in time.");
         }
     }
 }

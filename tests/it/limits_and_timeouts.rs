@@ -289,6 +289,78 @@ async fn silent_connections_are_closed_on_both_listeners() {
     assert_eq!(s.get("/healthz").await.status(), 200);
 }
 
+/// Reads one HTTP/1.1 answer with a `Content-Length` body off `stream`; its status.
+async fn read_answer(stream: &mut TcpStream) -> u16 {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the answer was in");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return head[9..12].parse().unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_whose_next_head_trickles_in_is_closed_on_time() {
+    let s = TestSandbox::start_world_with(worlds::practices_only(), Clock::system(), |c| {
+        c.header_read_timeout_secs = 1;
+    })
+    .await;
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nhost: {}\r\n\r\n",
+        s.running.http_addr
+    );
+    let mut stream = TcpStream::connect(s.running.http_addr).await.unwrap();
+    // Several requests, each well inside the timeout, on one connection: all answered, for
+    // longer in all than the timeout (the limit is per head, not per connection).
+    for _ in 0..4 {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(read_answer(&mut stream).await, 200);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // Then a head that trickles in, a byte every 200 ms: closed about a second after the
+    // connection began waiting for it, not after the whole head has crawled in.
+    let started = Instant::now();
+    let mut closed = false;
+    for byte in request.bytes() {
+        if stream.write_all(&[byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 64];
+        if let Ok(read) =
+            tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await
+        {
+            assert!(
+                matches!(read, Ok(0) | Err(_)),
+                "answered a head that was never finished"
+            );
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the trickling head was let through");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "closed after {took:?}, with a 1 s header timeout"
+    );
+}
+
 // ---- `%24` is `$` ----
 
 #[tokio::test]
