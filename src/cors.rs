@@ -23,17 +23,39 @@ pub(crate) const EXPOSE_HEADERS: &str = "x-correlation-id, x-request-id";
 pub(crate) const MAX_AGE: &str = "3628800";
 
 /// Runs `next` unless `req` is a preflight, and adds the CORS headers to what comes back.
-pub(crate) async fn around<F, Fut>(req: Request<Incoming>, next: F) -> Response<Body>
+///
+/// A request without `Origin` (every request but a browser app's) is `next`'s own future,
+/// not wrapped in another: the future is moved on its way into hyper, so each layer is copied.
+pub(crate) fn around<F, Fut>(
+    req: Request<Incoming>,
+    next: F,
+) -> impl Future<Output = Response<Body>>
 where
     F: FnOnce(Request<Incoming>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
-    if crate::admin::guard::is_admin_path(req.uri().path()) {
-        return next(req).await;
-    }
-    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-        return next(req).await;
+    use futures_util::future::Either;
+    let origin = if crate::admin::guard::is_admin_path(req.uri().path()) {
+        None
+    } else {
+        req.headers().get(header::ORIGIN).cloned()
     };
+    match origin {
+        None => Either::Left(next(req)),
+        Some(origin) => Either::Right(Box::pin(cross_origin(req, origin, next))),
+    }
+}
+
+/// [`around`] for a request with `Origin`.
+async fn cross_origin<F, Fut>(
+    req: Request<Incoming>,
+    origin: HeaderValue,
+    next: F,
+) -> Response<Body>
+where
+    F: FnOnce(Request<Incoming>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()

@@ -136,12 +136,17 @@ impl Sandbox {
                     )
                 });
                 let app = app.clone();
-                async move {
-                    let resp = crate::cors::around(req, |req| front::door(&app, req)).await;
-                    if let Some((changes, method, path)) = seen {
-                        changes.touch_request(&method, &path);
+                let answer = crate::cors::around(req, move |req| front::door(app, req));
+                // Without a state dir the answer is the front door's own future, not wrapped.
+                match seen {
+                    None => futures_util::future::Either::Left(answer),
+                    Some((changes, method, path)) => {
+                        futures_util::future::Either::Right(Box::pin(async move {
+                            let resp = answer.await;
+                            changes.touch_request(&method, &path);
+                            resp
+                        }))
                     }
-                    resp
                 }
             },
             limits,

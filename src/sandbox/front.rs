@@ -24,7 +24,11 @@ pub(crate) struct Front {
 }
 
 /// Chooses the request's world, then serves it there.
-pub(super) async fn door(front: &Front, mut req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn door(
+    front: std::sync::Arc<Front>,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    let front = &*front;
     let path = req.uri().path();
     if let Some((id, rest)) = crate::http::world_prefix(path) {
         let Some(live) = front.worlds.get(id) else {
