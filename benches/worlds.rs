@@ -5,8 +5,9 @@
 //! same bytes, two ways:
 //! - over 8 keep-alive connections of a bare client (as `benches/pds_read.rs` does for the default
 //!   world), in interleaved rounds with the same read in the default world: best and median
-//!   throughput, and the median process CPU time per request, which other work on a shared
-//!   machine disturbs far less than throughput;
+//!   throughput, the median of each round's ratio to the bare read just before it, and the
+//!   median process CPU time per request, which other work on a shared machine disturbs far
+//!   less than throughput;
 //! - over 32 connections of a pooled client with a new `X-Request-ID` each, as `migrate_wire`'s
 //!   "PDS read" case measures the default world (`WORLDS_BENCH_SECS` per measurement): the ratio
 //!   of each round, and their median.
@@ -28,7 +29,7 @@ use spine_sandbox::{Clock, Sandbox, load_paths};
 use spine_sandbox::{JourneyOptions, JourneyOutcome, run_journey};
 
 mod wire;
-use wire::keep_alive::{CONNECTIONS, Rounds, capture, load, start_replay};
+use wire::keep_alive::{CONNECTIONS, Rounds, capture, load, paired_ratio, start_replay};
 
 const PATIENT: &str = "9690937286";
 const CONSUMER_ASID: &str = "200000000359";
@@ -155,6 +156,8 @@ async fn run() {
             default[round - 1].show()
         );
     }
+    let (paired_world, paired_default) =
+        (paired_ratio(&world, &bare), paired_ratio(&default, &bare));
     let (bare, world, default) = (Rounds::of(&bare), Rounds::of(&world), Rounds::of(&default));
 
     // The same read measured as `migrate_wire`'s "PDS read" case measures the default world
@@ -214,6 +217,9 @@ async fn run() {
         default.median,
         default.best / bare.best.max(1.0),
         default.median / bare.median.max(1.0),
+    );
+    println!(
+        "PDS read, each round's ratio to the bare read just before it (median of {rounds}): in a world {paired_world:.2}, default world {paired_default:.2}"
     );
     if let (Some(b), Some(w), Some(d)) = (bare.cpu_micros, world.cpu_micros, default.cpu_micros) {
         println!(

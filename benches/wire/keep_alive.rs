@@ -125,6 +125,19 @@ pub(crate) struct Rounds {
     pub cpu_micros: Option<f64>,
 }
 
+/// The median of each round's ratio of `ours` to `bare`, measured back to back: drift in what
+/// else the machine runs moves both sides of a pair alike, so this moves less than a ratio of
+/// medians.
+pub(crate) fn paired_ratio(ours: &[Round], bare: &[Round]) -> f64 {
+    let mut ratios: Vec<f64> = ours
+        .iter()
+        .zip(bare)
+        .map(|(o, b)| o.per_second / b.per_second.max(1.0))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios.get(ratios.len() / 2).copied().unwrap_or(0.0)
+}
+
 impl Rounds {
     pub(crate) fn of(rounds: &[Round]) -> Self {
         let median = |mut v: Vec<f64>| {
