@@ -359,6 +359,15 @@ async fn a_kept_alive_connection_whose_next_head_trickles_in_is_closed_on_time()
         took < Duration::from_secs(4),
         "closed after {took:?}, with a 1 s header timeout"
     );
+
+    // A kept-alive connection left idle after an answer is closed once the timeout has passed.
+    let mut idle = TcpStream::connect(s.running.http_addr).await.unwrap();
+    idle.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(read_answer(&mut idle).await, 200);
+    assert!(
+        closed_by_server(idle, Duration::from_secs(4)).await,
+        "an idle kept-alive connection stays open past the header timeout"
+    );
 }
 
 // ---- `%24` is `$` ----
