@@ -12,14 +12,21 @@ pub(crate) fn is_world_id(id: &str) -> bool {
 }
 
 /// `/worlds/{id}/rest` as (`id`, `/rest`); `/worlds/{id}` as (`id`, ``). `None` for any other
-/// path (the default world's).
+/// path (the default world's). One pass over at most the id's bytes: it runs on every request.
 pub(crate) fn world_prefix(path: &str) -> Option<(&str, &str)> {
     let after = path.strip_prefix(WORLDS_PATH)?;
-    let (id, rest) = match after.find('/') {
-        Some(at) => after.split_at(at),
-        None => (after, ""),
-    };
-    is_world_id(id).then_some((id, rest))
+    let mut end = after.len();
+    for (at, b) in after.bytes().enumerate().take(41) {
+        if b == b'/' {
+            end = at;
+            break;
+        }
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return None;
+        }
+    }
+    let (id, rest) = after.split_at_checked(end)?;
+    (1..=40).contains(&id.len()).then_some((id, rest))
 }
 
 #[cfg(test)]
@@ -36,6 +43,15 @@ mod tests {
         assert_eq!(world_prefix("/worlds/Team/x"), None);
         assert_eq!(world_prefix("/worlds//x"), None);
         assert_eq!(world_prefix("/personal-demographics/FHIR/R4"), None);
+        assert_eq!(world_prefix("/worlds/a-1/"), Some(("a-1", "/")));
+        assert_eq!(world_prefix("/worlds/"), None);
+        assert_eq!(
+            world_prefix(&format!("/worlds/{}/x", "a".repeat(40))).map(|p| p.1),
+            Some("/x")
+        );
+        assert_eq!(world_prefix(&format!("/worlds/{}/x", "a".repeat(41))), None);
+        assert_eq!(world_prefix(&format!("/worlds/{}", "a".repeat(41))), None);
+        assert_eq!(world_prefix("/worlds/é/x"), None);
         assert!(is_world_id(&"a".repeat(40)));
         assert!(!is_world_id(&"a".repeat(41)));
     }
