@@ -5,10 +5,12 @@ pub(crate) const WORLDS_PATH: &str = "/worlds/";
 
 /// True for a world id: 1 to 40 of `a-z`, `0-9` and `-`.
 pub(crate) fn is_world_id(id: &str) -> bool {
-    (1..=40).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    (1..=40).contains(&id.len()) && id.bytes().all(id_byte)
+}
+
+/// A byte a world id may hold.
+fn id_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
 }
 
 /// `/worlds/{id}/rest` as (`id`, `/rest`); `/worlds/{id}` as (`id`, ``). `None` for any other
@@ -21,7 +23,7 @@ pub(crate) fn world_prefix(path: &str) -> Option<(&str, &str)> {
             end = at;
             break;
         }
-        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !id_byte(b) {
             return None;
         }
     }
