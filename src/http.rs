@@ -1,7 +1,6 @@
 //! Shared HTTP plumbing: the response body type, bounded body reading, and the accept loop with
 //! graceful drain (hyper-util `GracefulShutdown`), used by the plain listener and by SSP.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -25,6 +24,8 @@ mod limits;
 pub use limits::ConnectionLimits;
 pub(crate) use limits::RETRY_AFTER_SECS;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
+mod body;
+pub use body::Body;
 mod guard;
 mod head_timer;
 mod source;
@@ -36,13 +37,8 @@ pub(crate) use world_path::{WORLDS_PATH, is_world_id, world_prefix};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Every response body the sandbox sends: buffered JSON, or a stream (SSP, the live journal).
-pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
-
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never: Infallible| match never {})
-        .boxed()
+    Body::buffer(bytes.into())
 }
 
 pub(crate) fn empty() -> Body {
@@ -159,13 +155,12 @@ impl Pieces {
             Self::One(one) => full(one),
             Self::Kept(many) => {
                 let remaining = many.iter().map(|p| p.len() as u64).sum();
-                PiecesBody {
+                Body::stream(PiecesBody {
                     pieces: many.into(),
                     remaining,
-                }
-                .boxed()
+                })
             }
-            Self::Made(source) => MadeBody { source, offset: 0 }.boxed(),
+            Self::Made(source) => Body::stream(MadeBody { source, offset: 0 }),
         }
     }
 }
@@ -681,9 +676,10 @@ async fn serve_connection<S, P, H, F>(
             req.extensions_mut().insert(in_flight.clone());
         }
         let busy = in_flight.busy.clone();
-        // Called here, not inside the future, so the handler is not cloned for every request;
-        // boxed, so hyper moves a pointer, not the handler's state machine, as it stores it.
-        let answer = Box::pin(handler(req, peer.clone(), remote));
+        // Called here, not inside the future, so the handler is not cloned for every request.
+        // Not boxed here: hyper moves this future as it stores it, so a handler whose state
+        // machine is large boxes it itself, once, where it knows (the front door does).
+        let answer = handler(req, peer.clone(), remote);
         async move {
             let mut resp = answer.await;
             // A body refused because the listener's body budget was full: say when to retry,

@@ -71,7 +71,8 @@ pub use config::Config;
 pub use fhir::gpconnect::{migrate_parameters, profiles};
 pub use fhir::{FhirError, OutcomeStyle, systems};
 pub use http::{
-    ConnectionLimits, PlainAcceptor, boxed as boxed_response, serve as serve_connections,
+    Body as ResponseBody, ConnectionLimits, PlainAcceptor, boxed as boxed_response,
+    serve as serve_connections,
 };
 pub use identifiers::{Asid, OdsCode, PartyKey, interactions};
 pub use journey::{

@@ -160,11 +160,12 @@ impl Sandbox {
             move |req, peer, remote| {
                 let ssp = ssp_service.clone();
                 let changes = ssp_changes.clone();
-                async move {
+                // Boxed: the proxy's state machine is large, and hyper moves what it is given.
+                Box::pin(async move {
                     let resp = ssp.handle(req, peer, remote).await;
                     changes.touch();
                     resp
-                }
+                })
             },
             ssp_limits,
             rx,

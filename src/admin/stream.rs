@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, Response, header};
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::Frame;
 use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
@@ -129,7 +129,7 @@ pub(super) fn journal_stream(shared: &Shared, since: u64) -> Response<Body> {
         room.add_permits(n as usize);
         Ok::<_, BoxError>(Frame::data(chunk))
     });
-    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    let mut resp = Response::new(crate::http::Body::stream(StreamBody::new(stream)));
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -41,13 +41,15 @@ pub(crate) fn reset_route(store: &PdsStore, world: &World, rest: &str) -> Option
     Some(resp)
 }
 
-/// Applies `X-Sandbox-Reset: patient` if the request carries it; any other value is refused.
+/// Applies `X-Sandbox-Reset: patient` if the request carries it (`value`, the header's first
+/// value); any other value is refused.
 pub(crate) fn reset_from_header(
     store: &PdsStore,
     world: &World,
     req: &Request<Bytes>,
+    value: Option<&http::HeaderValue>,
 ) -> Result<Option<PatientReset>, FhirError> {
-    let Some(value) = req.headers().get(RESET_HEADER) else {
+    let Some(value) = value else {
         return Ok(None);
     };
     if !value.as_bytes().eq_ignore_ascii_case(b"patient") {

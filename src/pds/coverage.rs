@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{BASE_PATH, Pds, check_authorization, check_request_id, if_match, parse_nhs_number};
+use super::{BASE_PATH, Pds, check_headers, if_match, parse_nhs_number};
 use crate::fhir::bundle::json_response;
 use crate::fhir::{FhirError, SpineCode};
 use crate::http::query_pairs;
@@ -43,8 +43,7 @@ fn with_etag(mut resp: Response<Bytes>, version: u64) -> Response<Bytes> {
 /// `GET /Coverage?subscriber:identifier={nhsNumber}`: headers, the query's shape, the NHS
 /// number, the patient, then the searchset.
 pub(crate) fn search(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     let pairs = query_pairs(req.uri().query());
     let nhs = match pairs.as_slice() {
         [(name, value)] if name == SUBSCRIBER => value.clone(),
@@ -195,8 +194,7 @@ pub(crate) fn post(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, F
             ),
         ));
     }
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     let (coverage, nhs) = read_posted(req.body())?;
     let nhs = parse_nhs_number(&nhs)?;
     let (held, version) = pds.store.set_coverage(nhs.as_str(), &version, coverage)?;

@@ -9,7 +9,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use super::search::normalise_postcode;
-use super::{BASE_PATH, Pds, check_authorization, check_request_id, patch, patient};
+use super::{BASE_PATH, Pds, check_headers, patch, patient};
 use crate::fhir::{FhirError, OutcomeStyle, SpineCode, systems};
 
 /// The extension that says who registers the patient; required, not kept on the record.
@@ -239,8 +239,7 @@ pub(crate) fn create_patient(
     pds: &Pds,
     req: &Request<Bytes>,
 ) -> Result<Response<Bytes>, FhirError> {
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -65,16 +65,58 @@ pub(crate) mod headers {
     pub(crate) const IF_MATCH: HeaderName = HeaderName::from_static("if-match");
 }
 
-pub(crate) async fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
+pub(crate) fn handle(pds: &Pds, req: Request<Bytes>) -> Response<Bytes> {
     // With `auth: required` the platform's proxy checks the token before PDS sees anything.
+    let tracking = Tracking::of(req.headers());
     let checked = pds
         .platform
         .check_pds(&pds.clock, req.method(), req.headers())
-        .and_then(|()| admin::reset_from_header(&pds.store, &pds.world, &req))
+        .and_then(|()| admin::reset_from_header(&pds.store, &pds.world, &req, tracking.reset))
         .and_then(|_| route(pds, &req));
     let mut resp = checked.unwrap_or_else(|e| e.to_response(OutcomeStyle::Pds));
-    echo_tracking_headers(req.headers(), resp.headers_mut());
+    tracking.echo(resp.headers_mut());
     resp
+}
+
+/// The request headers every PDS answer looks at, found in one pass over them: looking each
+/// up by name would hash the name each time.
+#[derive(Default)]
+struct Tracking<'a> {
+    request_id: Option<&'a HeaderValue>,
+    correlation_id: Option<&'a HeaderValue>,
+    reset: Option<&'a HeaderValue>,
+}
+
+impl<'a> Tracking<'a> {
+    /// The first value of each.
+    fn of(request: &'a HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in request {
+            let slot = if name == headers::X_REQUEST_ID {
+                &mut found.request_id
+            } else if name == headers::X_CORRELATION_ID {
+                &mut found.correlation_id
+            } else if name == admin::RESET_HEADER {
+                &mut found.reset
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+
+    /// PDS echoes both tracking headers on every response, errors included.
+    fn echo(&self, response: &mut HeaderMap) {
+        for (name, value) in [
+            (headers::X_REQUEST_ID, self.request_id),
+            (headers::X_CORRELATION_ID, self.correlation_id),
+        ] {
+            if let Some(value) = value {
+                response.insert(name, value.clone());
+            }
+        }
+    }
 }
 
 fn route(pds: &Pds, req: &Request<Bytes>) -> Result<Response<Bytes>, FhirError> {
@@ -171,19 +213,24 @@ fn method_not_allowed(
     Ok(resp)
 }
 
-/// PDS echoes both tracking headers on every response, errors included.
-fn echo_tracking_headers(request: &HeaderMap, response: &mut HeaderMap) {
-    for name in [headers::X_REQUEST_ID, headers::X_CORRELATION_ID] {
-        if let Some(value) = request.get(&name) {
-            response.insert(name, value.clone());
+/// The checks every PDS request's headers pass, in the mock's order: `X-Request-ID`, then
+/// `Authorization`. One pass finds both.
+fn check_headers(request: &HeaderMap) -> Result<(), FhirError> {
+    let (mut request_id, mut authorization) = (None, None);
+    for (name, value) in request {
+        if name == header::AUTHORIZATION {
+            authorization.get_or_insert(value);
+        } else if name == headers::X_REQUEST_ID {
+            request_id.get_or_insert(value);
         }
     }
+    check_request_id(request_id)?;
+    check_authorization(authorization)
 }
 
 /// `X-Request-ID`: mandatory, a UUID (`docs/pds.md`).
-fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
-    let value = headers
-        .get(headers::X_REQUEST_ID)
+fn check_request_id(value: Option<&HeaderValue>) -> Result<(), FhirError> {
+    let value = value
         .map(|v| match std::str::from_utf8(v.as_bytes()) {
             Ok(text) => std::borrow::Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(v.as_bytes()),
@@ -205,8 +252,8 @@ fn check_request_id(headers: &HeaderMap) -> Result<(), FhirError> {
 }
 
 /// No `Authorization` is fine (as on the PDS sandbox); one that is not `Bearer <token>` is not.
-fn check_authorization(headers: &HeaderMap) -> Result<(), FhirError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+fn check_authorization(value: Option<&HeaderValue>) -> Result<(), FhirError> {
+    let Some(value) = value else {
         return Ok(());
     };
     let value = String::from_utf8_lossy(value.as_bytes());
@@ -246,8 +293,7 @@ pub(crate) fn read_patient(
     req: &Request<Bytes>,
     nhs: &str,
 ) -> Result<Response<Bytes>, FhirError> {
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     // PDS holds only valid NHS numbers, so a hit needs no further check.
     if let Some(read) = pds.store.read(nhs) {
         return Ok(patient_response(read));
@@ -308,8 +354,7 @@ pub(crate) fn update_patient(
             ),
         ));
     }
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     if !pds.store.contains(nhs.as_str()) {
         return Err(store::not_found(nhs.as_str()));
     }
@@ -332,8 +377,7 @@ pub(crate) fn related_people(
     nhs: &str,
     person: Option<&str>,
 ) -> Result<Response<Bytes>, FhirError> {
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     let nhs = parse_nhs_number(nhs)?;
     let patient = pds
         .world
@@ -381,8 +425,7 @@ pub(crate) fn search_patients(
     pds: &Pds,
     req: &Request<Bytes>,
 ) -> Result<Response<Bytes>, FhirError> {
-    check_request_id(req.headers())?;
-    check_authorization(req.headers())?;
+    check_headers(req.headers())?;
     let search = search::parse(&query_pairs(req.uri().query()))?;
     let mut matches = pds.store.scan(|p, history| {
         search.score(p, history).map(|score| search::Match {
@@ -433,16 +476,14 @@ mod tests {
     #[test]
     fn authorization_is_optional_but_must_be_bearer() {
         let mut h = HeaderMap::new();
-        assert!(check_authorization(&h).is_ok());
+        let auth = |h: &HeaderMap| check_authorization(h.get(header::AUTHORIZATION));
+        assert!(auth(&h).is_ok());
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer abc1"),
         );
-        assert!(check_authorization(&h).is_ok());
+        assert!(auth(&h).is_ok());
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(
-            check_authorization(&h).unwrap_err().status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(auth(&h).unwrap_err().status, StatusCode::UNAUTHORIZED);
     }
 }

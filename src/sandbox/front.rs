@@ -2,9 +2,13 @@
 //! (`/worlds/{id}` before any path, else the default world), then it is routed to its service,
 //! limited, timed, guarded and journalled ([`crate::journal::Exchange`]) in that world.
 
+use std::future::{Future, Ready};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -23,20 +27,36 @@ pub(crate) struct Front {
     pub worlds: crate::world::Worlds,
 }
 
+/// The front door's answer: made at once (no such world, a redirect, a refused admin call), or
+/// the work of serving the request, boxed.
+///
+/// Not an `async fn`: hyper moves this future several times as it stores it, each move a copy,
+/// so it is kept the size of a pointer and a tag. The work behind it, as large as its largest
+/// branch, is put in its box once.
+pub(super) type Answer =
+    Either<Ready<Response<Body>>, Pin<Box<dyn Future<Output = Response<Body>> + Send>>>;
+
+fn now(resp: Response<Body>) -> Answer {
+    Either::Left(std::future::ready(resp))
+}
+
+fn later(work: impl Future<Output = Response<Body>> + Send + 'static) -> Answer {
+    Either::Right(Box::pin(work))
+}
+
 /// Chooses the request's world, then serves it there.
-pub(super) async fn door(
-    front: std::sync::Arc<Front>,
-    mut req: Request<Incoming>,
-) -> Response<Body> {
-    let front = &*front;
+pub(super) fn door(front: Arc<Front>, mut req: Request<Incoming>) -> Answer {
     let path = req.uri().path();
     if let Some((id, rest)) = crate::http::world_prefix(path) {
         let Some(live) = front.worlds.get(id) else {
-            return crate::world::admin::no_such_world(id);
+            return now(crate::world::admin::no_such_world(id));
         };
         if rest.is_empty() {
             // The page's own links are relative to `/worlds/{id}/`.
-            return crate::world::admin::redirect(&format!("{}/", live.shared.base_path));
+            return now(crate::world::admin::redirect(&format!(
+                "{}/",
+                live.shared.base_path
+            )));
         }
         // The path and query after the prefix: a slice of what was sent, not a copy.
         let skip = crate::http::WORLDS_PATH.len() + id.len();
@@ -47,9 +67,9 @@ pub(super) async fn door(
             .unwrap_or(rest);
         match within.parse::<http::Uri>() {
             Ok(uri) => *req.uri_mut() = uri,
-            Err(_) => return crate::world::admin::no_such_world(id),
+            Err(_) => return now(crate::world::admin::no_such_world(id)),
         }
-        return dispatch(&live.shared, req).await;
+        return later(async move { dispatch(&live.shared, req).await });
     }
     if crate::world::admin::owns(path) {
         // A world's own calls take its key, or the sandbox's when it has one; making and
@@ -63,14 +83,11 @@ pub(super) async fn door(
             None => admin::guard::check(&front.default, &req),
         };
         if let Some(refused) = refused {
-            return refused;
+            return now(refused);
         }
-        // Boxed, as are the other rare or large branches below: the door's future is moved
-        // several times per request on its way into hyper, and it is as large as its largest
-        // branch, so a PDS read would otherwise copy the admin API's state machine each time.
-        return Box::pin(crate::world::admin::handle(&front.worlds, req)).await;
+        return later(async move { crate::world::admin::handle(&front.worlds, req).await });
     }
-    dispatch(&front.default, req).await
+    later(async move { dispatch(&front.default, req).await })
 }
 
 /// Which emulated service a path belongs to on the plain-HTTP listener.
@@ -123,8 +140,13 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
     let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
 
     let mut injected = None;
-    let read = read_body_within(req, shared.config.max_body_bytes, body_timeout);
-    let (request_body, mut resp) = match read.await {
+    // A request without a body (a read) is not put through the reader's future at all.
+    let read = if http_body::Body::is_end_stream(req.body()) {
+        Ok(req.map(|_| Bytes::new()))
+    } else {
+        read_body_within(req, shared.config.max_body_bytes, body_timeout).await
+    };
+    let (request_body, mut resp) = match read {
         Err(e) => (
             Bytes::new(),
             closing(e.to_fhir().to_response(style)).map(Pieces::from),
@@ -142,35 +164,29 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             });
             let (method, path) = (exchange.method(), exchange.path());
             let fault = injected.as_ref().zip(fault_service);
-            let work = async {
-                if let Some((fault, service)) = fault
-                    && let Some(resp) = Box::pin(fault.apply(service, path)).await
-                {
-                    return resp.map(Pieces::from);
-                }
-                match route {
-                    Route::Pds => pds::handle(&shared.services.pds, req)
-                        .await
-                        .map(Pieces::from),
-                    Route::Sds => sds::handle(&shared.services.sds, req)
-                        .await
-                        .map(Pieces::from),
-                    Route::Provider => {
-                        Box::pin(provider::handle(&shared.services.provider, req)).await
+            let stopped = if fault.is_none() && route != Route::Provider {
+                // Answered at once, on this thread: nothing to time out (a timer could not stop
+                // it anyway), only a panic to catch; and no future to build and move.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    at_once(route, shared, req, method, path, style)
+                }))
+                .map_err(|_| Stopped::Panicked)
+            } else {
+                let work = async {
+                    if let Some((fault, service)) = fault
+                        && let Some(resp) = Box::pin(fault.apply(service, path)).await
+                    {
+                        return resp.map(Pieces::from);
                     }
-                    Route::OAuth => platform::handle_oauth(
-                        &shared.platform,
-                        shared.clock.now(),
-                        &shared.public_url,
-                        &req,
-                    )
-                    .map(Pieces::from),
-                    _ => unknown_path(method, path)
-                        .to_response(style)
-                        .map(Pieces::from),
-                }
+                    if route == Route::Provider {
+                        Box::pin(provider::handle(&shared.services.provider, req)).await
+                    } else {
+                        at_once(route, shared, req, method, path, style)
+                    }
+                };
+                guarded(work, Some(timeout)).await
             };
-            let resp = match guarded(work, Some(timeout)).await {
+            let resp = match stopped {
                 Ok(resp) => resp,
                 Err(Stopped::Panicked) => {
                     tracing::error!(%path, "A handler panicked; this is a bug.");
@@ -218,6 +234,33 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             .keep(sequence, journal::rfc3339(time), d, resp.body().clone());
     }
     resp.map(Pieces::into_body)
+}
+
+/// The answer of a service that answers without waiting on anything: PDS, SDS, the OAuth
+/// token endpoint, and the refusal of a path no service serves. (The provider waits on
+/// things, and is answered in [`dispatch`]'s guarded future, never here.)
+fn at_once(
+    route: Route,
+    shared: &Shared,
+    req: Request<Bytes>,
+    method: &Method,
+    path: &str,
+    style: OutcomeStyle,
+) -> Response<Pieces> {
+    match route {
+        Route::Pds => pds::handle(&shared.services.pds, req).map(Pieces::from),
+        Route::Sds => sds::handle(&shared.services.sds, req).map(Pieces::from),
+        Route::OAuth => platform::handle_oauth(
+            &shared.platform,
+            shared.clock.now(),
+            &shared.public_url,
+            &req,
+        )
+        .map(Pieces::from),
+        _ => unknown_path(method, path)
+            .to_response(style)
+            .map(Pieces::from),
+    }
 }
 
 fn unknown_path(method: &Method, path: &str) -> FhirError {

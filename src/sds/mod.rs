@@ -49,7 +49,7 @@ pub(crate) mod headers {
 const FHIR_JSON: &str = "application/fhir+json";
 const JSON: &str = "application/json";
 
-pub(crate) async fn handle(sds: &Sds, req: Request<Bytes>) -> Response<Bytes> {
+pub(crate) fn handle(sds: &Sds, req: Request<Bytes>) -> Response<Bytes> {
     if let Err(refused) = check_api_key(sds, req.headers()) {
         // The API platform answers before the request reaches SDS: its R4 dialect, no id.
         return refused.to_response(OutcomeStyle::Pds);

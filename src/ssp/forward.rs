@@ -91,7 +91,7 @@ impl Forwarder {
         remove_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(
             parts,
-            body.map_err(|e| -> BoxError { Box::new(e) }).boxed(),
+            crate::http::Body::stream(body.map_err(|e| -> BoxError { Box::new(e) })),
         ))
     }
 }
