@@ -26,10 +26,14 @@ pub struct Worlds {
     inner: Arc<Inner>,
 }
 
+type LiveWorlds = HashMap<String, Arc<Live>, foldhash::fast::RandomState>;
+
 struct Inner {
     /// The default world: what new worlds take their settings, clock and addresses from.
     template: Shared,
-    live: RwLock<HashMap<String, Arc<Live>>>,
+    /// Hashed with foldhash (seeded per process), not SipHash: every request in a world looks
+    /// it up.
+    live: RwLock<LiveWorlds>,
     /// Scenarios loaded by name, shared by every world made from them.
     scenarios: Mutex<HashMap<String, Arc<World>>>,
     epoch: Instant,
@@ -99,7 +103,7 @@ impl Worlds {
         Self {
             inner: Arc::new(Inner {
                 template,
-                live: RwLock::new(HashMap::new()),
+                live: RwLock::new(HashMap::default()),
                 scenarios: Mutex::new(HashMap::new()),
                 epoch: Instant::now(),
             }),
@@ -125,11 +129,11 @@ impl Worlds {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Live>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, LiveWorlds> {
         self.inner.live.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Live>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, LiveWorlds> {
         self.inner.live.write().unwrap_or_else(|e| e.into_inner())
     }
 
