@@ -8,6 +8,10 @@
 //!   throughput, the median of each round's ratio to the bare read just before it, and the
 //!   median process CPU time per request, which other work on a shared machine disturbs far
 //!   less than throughput;
+//! - in many short loads (`WORLDS_BENCH_TURNS` rounds of `WORLDS_BENCH_TURN_REQUESTS` requests
+//!   each) of the bare server, the world and the default world taken in turn, on connections
+//!   kept open throughout: the median and quartiles of each round's ratio, which a machine whose
+//!   speed drifts over seconds disturbs least;
 //! - over 32 connections of a pooled client with a new `X-Request-ID` each, as `migrate_wire`'s
 //!   "PDS read" case measures the default world (`WORLDS_BENCH_SECS` per measurement): the ratio
 //!   of each round, and their median.
@@ -29,7 +33,9 @@ use spine_sandbox::{Clock, Sandbox, load_paths};
 use spine_sandbox::{JourneyOptions, JourneyOutcome, run_journey};
 
 mod wire;
-use wire::keep_alive::{CONNECTIONS, Rounds, capture, load, paired_ratio, start_replay};
+use wire::keep_alive::{
+    CONNECTIONS, Connections, Rounds, capture, interleaved, load, paired_ratio, start_replay,
+};
 
 const PATIENT: &str = "9690937286";
 const CONSUMER_ASID: &str = "200000000359";
@@ -158,6 +164,19 @@ async fn run() {
     }
     let (paired_world, paired_default) =
         (paired_ratio(&world, &bare), paired_ratio(&default, &bare));
+
+    // The same three, in many short loads taken in turn (see `interleaved`).
+    let turns = setting("WORLDS_BENCH_TURNS", if benching { 40 } else { 2 }).max(1);
+    let per_turn = setting(
+        "WORLDS_BENCH_TURN_REQUESTS",
+        if benching { 4000 } else { 80 },
+    );
+    let mut servers = [
+        Connections::open(bare_addr, &path).await,
+        Connections::open(sandbox.http_addr, &path).await,
+        Connections::open(sandbox.http_addr, &default_path).await,
+    ];
+    let in_turn = interleaved(&mut servers, turns, per_turn).await;
     let (bare, world, default) = (Rounds::of(&bare), Rounds::of(&world), Rounds::of(&default));
 
     // The same read measured as `migrate_wire`'s "PDS read" case measures the default world
@@ -221,6 +240,15 @@ async fn run() {
     println!(
         "PDS read, each round's ratio to the bare read just before it (median of {rounds}): in a world {paired_world:.2}, default world {paired_default:.2}"
     );
+    for (name, (median, low, high), overall) in [
+        ("in a world", in_turn.ratios[0], in_turn.overall[0]),
+        ("default world", in_turn.ratios[1], in_turn.overall[1]),
+    ] {
+        println!(
+            "PDS read, {} rounds of short loads taken in turn with bare hyper ({per_turn} requests each, {CONNECTIONS} kept-alive connections): {name} ratio median {median:.2} (quartiles {low:.2} to {high:.2}), {overall:.2} over all rounds",
+            in_turn.rounds
+        );
+    }
     if let (Some(b), Some(w), Some(d)) = (bare.cpu_micros, world.cpu_micros, default.cpu_micros) {
         println!(
             "PDS read CPU per request (median, client + server): bare hyper {b:.1} µs, in a world {w:.1} µs, default world {d:.1} µs: work rate ratios {:.2} and {:.2}",

@@ -153,3 +153,111 @@ impl Rounds {
         }
     }
 }
+
+/// Kept-alive connections to one server, reused from one short load to the next.
+pub(crate) struct Connections {
+    path: String,
+    senders: Vec<hyper::client::conn::http1::SendRequest<Empty<Bytes>>>,
+}
+
+impl Connections {
+    pub(crate) async fn open(addr: SocketAddr, path: &str) -> Self {
+        let mut senders = Vec::with_capacity(CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            senders.push(connect(addr).await);
+        }
+        Self {
+            path: path.to_owned(),
+            senders,
+        }
+    }
+
+    /// `total` GETs spread over the connections; returns the seconds they took.
+    async fn run(&mut self, total: usize) -> f64 {
+        let per_connection = total.div_ceil(self.senders.len().max(1));
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for mut sender in self.senders.drain(..) {
+            let path = self.path.clone();
+            tasks.spawn(async move {
+                for _ in 0..per_connection {
+                    sender.ready().await.unwrap();
+                    let resp = sender.send_request(get(&path)).await.unwrap();
+                    assert_eq!(resp.status(), StatusCode::OK);
+                    let body = resp.into_body().collect().await.unwrap().to_bytes();
+                    assert!(!body.is_empty());
+                }
+                sender
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            self.senders.push(done.unwrap());
+        }
+        started.elapsed().as_secs_f64().max(1e-6)
+    }
+}
+
+/// Each server's throughput as a share of the first's, from many short loads taken in turn.
+///
+/// A shared machine's speed drifts over seconds (the same bare server's CPU per request can
+/// move by a third from one second to the next), which swamps a difference of a few per cent
+/// between loads taken seconds apart. Here each round takes one short load of every server,
+/// in an order reversed every other round, so that whatever drifts moves every side of a round
+/// alike; each round gives one ratio per server, and the median over many rounds is what is
+/// reported, with its quartiles.
+pub(crate) struct Interleaved {
+    pub rounds: usize,
+    /// Per server after the first: (median, lower quartile, upper quartile) of the rounds'
+    /// ratios.
+    pub ratios: Vec<(f64, f64, f64)>,
+    /// Per server after the first: total time of all its loads over the first's, inverted (a
+    /// share of throughput over the whole run, as one long load would give if nothing drifted).
+    pub overall: Vec<f64>,
+}
+
+pub(crate) async fn interleaved(
+    servers: &mut [Connections],
+    rounds: usize,
+    per_load: usize,
+) -> Interleaved {
+    let n = servers.len();
+    let mut seconds = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..n).collect()
+        } else {
+            (0..n).rev().collect()
+        };
+        for i in order {
+            let took = servers[i].run(per_load).await;
+            seconds[i].push(took);
+        }
+    }
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        (at(0.5), at(0.25), at(0.75))
+    };
+    let first = &seconds[0];
+    let ratios = seconds[1..]
+        .iter()
+        .map(|other| {
+            // Same number of requests on both sides: throughput ratio is the inverse time ratio.
+            quartiles(first.iter().zip(other).map(|(b, o)| b / o).collect())
+        })
+        .collect();
+    let total = |v: &[f64]| v.iter().sum::<f64>();
+    let overall = seconds[1..]
+        .iter()
+        .map(|other| total(first) / total(other).max(1e-9))
+        .collect();
+    Interleaved {
+        rounds,
+        ratios,
+        overall,
+    }
+}
