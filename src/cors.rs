@@ -22,33 +22,20 @@ pub(crate) const EXPOSE_HEADERS: &str = "x-correlation-id, x-request-id";
 /// Six weeks, as the platform says.
 pub(crate) const MAX_AGE: &str = "3628800";
 
-/// Runs `next` unless `req` is a preflight, and adds the CORS headers to what comes back.
-///
-/// A request without `Origin` (every request but a browser app's) is `next`'s own future,
-/// not wrapped in another: the future is moved on its way into hyper, so each layer is copied.
-pub(crate) fn around<F, Fut>(
-    req: Request<Incoming>,
-    next: F,
-) -> impl Future<Output = Response<Body>>
-where
-    F: FnOnce(Request<Incoming>) -> Fut,
-    Fut: Future<Output = Response<Body>>,
-{
-    use futures_util::future::Either;
+/// The `Origin` of a request CORS applies to: a browser app's call to a service. `None` for
+/// every other request (no `Origin`, or the admin API's and the page's own), which is then
+/// served as it is, with nothing wrapped around it.
+pub(crate) fn origin(req: &Request<Incoming>) -> Option<HeaderValue> {
     // `Origin` first: only a browser app sends it, so the admin check is rarely needed.
-    let origin = req
-        .headers()
+    req.headers()
         .get(header::ORIGIN)
         .filter(|_| !crate::admin::guard::is_admin_path(req.uri().path()))
-        .cloned();
-    match origin {
-        None => Either::Left(next(req)),
-        Some(origin) => Either::Right(Box::pin(cross_origin(req, origin, next))),
-    }
+        .cloned()
 }
 
-/// [`around`] for a request with `Origin`.
-async fn cross_origin<F, Fut>(
+/// Runs `next` unless `req` is a preflight, and adds the CORS headers to what comes back, for
+/// a request with `origin` (see [`origin`]).
+pub(crate) async fn cross_origin<F, Fut>(
     req: Request<Incoming>,
     origin: HeaderValue,
     next: F,

@@ -135,8 +135,18 @@ impl Sandbox {
                         req.uri().path().to_owned(),
                     )
                 });
-                let app = app.clone();
-                let answer = crate::cors::around(req, move |req| front::door(app, req));
+                // The door borrows the front, and clones it only for work it must box.
+                let answer = match crate::cors::origin(&req) {
+                    None => futures_util::future::Either::Left(front::door(&app, req)),
+                    Some(origin) => {
+                        let app = app.clone();
+                        futures_util::future::Either::Right(Box::pin(crate::cors::cross_origin(
+                            req,
+                            origin,
+                            move |req| front::door(&app, req),
+                        )))
+                    }
+                };
                 // Without a state dir the answer is the front door's own future, not wrapped.
                 match seen {
                     None => futures_util::future::Either::Left(answer),

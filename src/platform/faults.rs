@@ -518,6 +518,12 @@ impl Faults {
             .fetch_max(next_id.max(highest.saturating_add(1)), Ordering::Relaxed);
     }
 
+    /// True when any rule is set (in force or not yet used up): only then can a request meet
+    /// a fault.
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// The first rule in force that matches, counted as used.
     pub fn pick(&self, req: &RequestFacts<'_>) -> Option<Injection> {
         if !self.any.load(Ordering::Acquire) {

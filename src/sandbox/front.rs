@@ -45,7 +45,7 @@ fn later(work: impl Future<Output = Response<Body>> + Send + 'static) -> Answer 
 }
 
 /// Chooses the request's world, then serves it there.
-pub(super) fn door(front: Arc<Front>, mut req: Request<Incoming>) -> Answer {
+pub(super) fn door(front: &Arc<Front>, mut req: Request<Incoming>) -> Answer {
     let path = req.uri().path();
     if let Some((id, rest)) = crate::http::world_prefix(path) {
         let Some(live) = front.worlds.get(id) else {
@@ -69,7 +69,10 @@ pub(super) fn door(front: Arc<Front>, mut req: Request<Incoming>) -> Answer {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => return now(crate::world::admin::no_such_world(id)),
         }
-        return later(async move { dispatch(&live.shared, req).await });
+        return match serve_now(&live.shared, req) {
+            Served::Now(resp) => now(resp),
+            Served::Not(req) => later(async move { dispatch(&live.shared, req).await }),
+        };
     }
     if crate::world::admin::owns(path) {
         // A world's own calls take its key, or the sandbox's when it has one; making and
@@ -85,9 +88,16 @@ pub(super) fn door(front: Arc<Front>, mut req: Request<Incoming>) -> Answer {
         if let Some(refused) = refused {
             return now(refused);
         }
+        let front = front.clone();
         return later(async move { crate::world::admin::handle(&front.worlds, req).await });
     }
-    later(async move { dispatch(&front.default, req).await })
+    match serve_now(&front.default, req) {
+        Served::Now(resp) => now(resp),
+        Served::Not(req) => {
+            let front = front.clone();
+            later(async move { dispatch(&front.default, req).await })
+        }
+    }
 }
 
 /// Which emulated service a path belongs to on the plain-HTTP listener.
@@ -118,13 +128,10 @@ fn route(path: &str) -> Route {
     }
 }
 
-/// Routes, limits, times, guards and journals one exchange.
-pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
-    let route = route(req.uri().path());
-    if route == Route::Admin {
-        return Box::pin(admin::handle(shared, req)).await;
-    }
-    let (service, style, fault_service) = match route {
+/// Which service a routed request is journalled under, how its refusals are worded, and which
+/// service's injected faults apply to it.
+fn service_of(route: Route) -> (&'static str, OutcomeStyle, Option<faults::Service>) {
+    match route {
         Route::Pds => ("pds", OutcomeStyle::Pds, Some(faults::Service::Pds)),
         Route::Sds => ("sds", OutcomeStyle::Sds, Some(faults::Service::Sds)),
         Route::OAuth => ("oauth", OutcomeStyle::Pds, None),
@@ -134,7 +141,47 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             Some(faults::Service::Provider),
         ),
         _ => ("provider", OutcomeStyle::GpConnect, None),
-    };
+    }
+}
+
+/// Serves, there and then, a request with nothing to wait for: no body to read, no fault set,
+/// and a service that answers at once (PDS, SDS, OAuth, or no service at all). Anything else
+/// is handed back for [`dispatch`].
+///
+/// A PDS read is such a request. Served here it needs no future of its own: nothing to box,
+/// move or poll, and no handle on its world to clone for one.
+pub(super) fn serve_now(shared: &Shared, req: Request<Incoming>) -> Served {
+    let route = route(req.uri().path());
+    if matches!(route, Route::Admin | Route::Provider)
+        || !http_body::Body::is_end_stream(req.body())
+        || shared.platform.faults.any()
+    {
+        return Served::Not(req);
+    }
+    let (service, style, _) = service_of(route);
+    let exchange = Exchange::of(&shared.journal, shared.clock.now(), service, &req);
+    let req = req.map(|_| Bytes::new());
+    let (method, path) = (exchange.method(), exchange.path());
+    let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        at_once(route, shared, req, method, path, style)
+    }));
+    let resp = stopped_or(answered.map_err(|_| Stopped::Panicked), method, path, style);
+    Served::Now(file(shared, exchange, None, &Bytes::new(), resp))
+}
+
+/// What [`serve_now`] did: served the request, or handed it back untouched.
+pub(super) enum Served {
+    Now(Response<Body>),
+    Not(Request<Incoming>),
+}
+
+/// Routes, limits, times, guards and journals one exchange.
+pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let route = route(req.uri().path());
+    if route == Route::Admin {
+        return Box::pin(admin::handle(shared, req)).await;
+    }
+    let (service, style, fault_service) = service_of(route);
     let exchange = Exchange::of(&shared.journal, shared.clock.now(), service, &req);
     let timeout = Duration::from_secs(shared.config.request_timeout_secs.max(1));
     let body_timeout = Duration::from_secs(shared.config.body_read_timeout_secs.max(1));
@@ -146,7 +193,7 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
     } else {
         read_body_within(req, shared.config.max_body_bytes, body_timeout).await
     };
-    let (request_body, mut resp) = match read {
+    let (request_body, resp) = match read {
         Err(e) => (
             Bytes::new(),
             closing(e.to_fhir().to_response(style)).map(Pieces::from),
@@ -166,7 +213,7 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             let fault = injected.as_ref().zip(fault_service);
             let stopped = if fault.is_none() && route != Route::Provider {
                 // Answered at once, on this thread: nothing to time out (a timer could not stop
-                // it anyway), only a panic to catch; and no future to build and move.
+                // it anyway), only a panic to catch.
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     at_once(route, shared, req, method, path, style)
                 }))
@@ -186,28 +233,54 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
                 };
                 guarded(work, Some(timeout)).await
             };
-            let resp = match stopped {
-                Ok(resp) => resp,
-                Err(Stopped::Panicked) => {
-                    tracing::error!(%path, "A handler panicked; this is a bug.");
-                    FhirError::internal(format!(
-                        "the sandbox failed while handling {method} {path}; please report it"
-                    ))
-                    .to_response(style)
-                    .map(Pieces::from)
-                }
-                Err(Stopped::TimedOut(after)) => FhirError::new(
-                    SpineCode::RequestTimeout,
-                    format!("the request was not answered within {} s", after.as_secs()),
-                )
-                .with_status(StatusCode::GATEWAY_TIMEOUT)
-                .to_response(style)
-                .map(Pieces::from),
-            };
-            (body, resp)
+            (body, stopped_or(stopped, method, path, style))
         }
     };
+    file(
+        shared,
+        exchange,
+        injected.map(|f| f.note),
+        &request_body,
+        resp,
+    )
+}
 
+/// The handler's answer, or the service's own words for why there is none.
+fn stopped_or(
+    stopped: Result<Response<Pieces>, Stopped>,
+    method: &Method,
+    path: &str,
+    style: OutcomeStyle,
+) -> Response<Pieces> {
+    match stopped {
+        Ok(resp) => resp,
+        Err(Stopped::Panicked) => {
+            tracing::error!(%path, "A handler panicked; this is a bug.");
+            FhirError::internal(format!(
+                "the sandbox failed while handling {method} {path}; please report it"
+            ))
+            .to_response(style)
+            .map(Pieces::from)
+        }
+        Err(Stopped::TimedOut(after)) => FhirError::new(
+            SpineCode::RequestTimeout,
+            format!("the request was not answered within {} s", after.as_secs()),
+        )
+        .with_status(StatusCode::GATEWAY_TIMEOUT)
+        .to_response(style)
+        .map(Pieces::from),
+    }
+}
+
+/// Journals the exchange (keeping a delivered record for conformance) and returns the answer
+/// as it is sent.
+fn file(
+    shared: &Shared,
+    exchange: Exchange,
+    fault: Option<String>,
+    request_body: &Bytes,
+    mut resp: Response<Pieces>,
+) -> Response<Body> {
     let delivered = resp.extensions_mut().remove::<conformance::Delivered>();
     let dropped = resp.extensions().get::<DropConnection>().is_some();
     let time = exchange.time();
@@ -219,9 +292,9 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             } else {
                 resp.status().as_u16()
             },
-            fault: injected.map(|f| f.note),
+            fault,
             refusal: resp.extensions().get::<Refusal>().map(Refusal::summary),
-            request_body: journal::bounded_bytes(&request_body),
+            request_body: journal::bounded_bytes(request_body),
             response_headers: journal::header_pairs(resp.headers()),
             response_body: journal::bounded_pieces(resp.body()),
             documents: delivered.as_ref().map(|d| d.documents.clone()),
