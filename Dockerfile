@@ -3,9 +3,11 @@
 # Normal build (needs a registry for the two base images):
 #     docker build -t spine-sandbox .                 # or: docker compose build
 #
+# The normal build compiles with the `dist` profile (Cargo.toml: whole-program optimisation).
+#
 # Build from a binary you already have, with no registry at all:
-#     cargo build --release --locked
-#     mkdir -p docker/prebuilt && cp target/release/spine-sandbox docker/prebuilt/
+#     cargo build --profile dist --locked    # or --release, quicker to build
+#     mkdir -p docker/prebuilt && cp target/dist/spine-sandbox docker/prebuilt/
 #     docker build --build-arg PREBUILT=1 \
 #         --build-arg BUILD_IMAGE=spine-sandbox-base:bookworm \
 #         --build-arg BASE_IMAGE=spine-sandbox-base:bookworm -t spine-sandbox .
@@ -47,8 +49,8 @@ RUN set -eu; \
             echo "PREBUILT=1: put the binary at docker/prebuilt/spine-sandbox first" >&2; exit 1; }; \
         install -m 0755 prebuilt/spine-sandbox /spine-sandbox; \
     else \
-        cargo build --release --locked --bin spine-sandbox; \
-        install -m 0755 target/release/spine-sandbox /spine-sandbox; \
+        cargo build --profile dist --locked --bin spine-sandbox; \
+        install -m 0755 target/dist/spine-sandbox /spine-sandbox; \
     fi
 
 # ---------------------------------------------------------------------------
