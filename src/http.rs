@@ -1,5 +1,5 @@
 //! Shared HTTP plumbing: the response body type, bounded body reading, and the accept loop with
-//! graceful drain (hyper-util `GracefulShutdown`), used by the plain listener and by SSP.
+//! graceful drain (`drain`), used by the plain listener and by SSP.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +13,6 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -26,6 +25,7 @@ pub(crate) use limits::RETRY_AFTER_SECS;
 use limits::{BUSY_CONNECTIONS, Drawn, InFlight, SMALL_BODY, StallGuard, busy_response};
 mod body;
 pub use body::Body;
+mod drain;
 mod guard;
 mod head_timer;
 mod source;
@@ -507,7 +507,7 @@ pub async fn serve<A, H, F>(
     H: Fn(Request<Incoming>, A::Peer, std::net::SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    let drain_all = drain::Drain::new();
     // Each connection is given its own header timer (`head_timer`), set where it is served.
     let builder = auto::Builder::new(TokioExecutor::new());
     // A connection from inside the process has no peer address: it gives the listener's own.
@@ -530,7 +530,7 @@ pub async fn serve<A, H, F>(
                     handler.clone(),
                     Serving {
                         builder: builder.clone(),
-                        watcher: graceful.watcher(),
+                        watcher: drain_all.watcher(),
                         limits: limits.clone(),
                     },
                 ));
@@ -560,7 +560,7 @@ pub async fn serve<A, H, F>(
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let watcher = drain_all.watcher();
         let limits = limits.clone();
         tokio::spawn(async move {
             let _permit = permit;
@@ -613,7 +613,7 @@ pub async fn serve<A, H, F>(
     }
     drop(listener);
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        () = drain_all.shutdown() => {}
         _ = tokio::time::sleep(drain) => {
             tracing::warn!("Open connections did not drain in time; closing them.");
         }
@@ -634,7 +634,7 @@ async fn next_local<P: Clone>(
 /// How a listener serves each of its connections.
 struct Serving {
     builder: auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    watcher: drain::Watcher,
     limits: ConnectionLimits,
 }
 
@@ -702,7 +702,7 @@ async fn serve_connection<S, P, H, F>(
     });
     let stream = StallGuard::new(stream, limits.write_stall_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    let conn = watcher.watch(conn.into_owned());
+    let conn = watcher.watch(conn.into_owned(), |conn| conn.graceful_shutdown());
     tokio::pin!(conn);
     let late = head_timer::watch(&head, deadline, &asked, limits.header_read_timeout);
     tokio::select! {

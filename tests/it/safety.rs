@@ -696,3 +696,41 @@ async fn health_checks_are_answered_while_a_hundred_reports_run() {
         }
     }
 }
+
+/// Stopping the sandbox lets the request it is answering finish, and does not wait for a
+/// kept-alive connection that is idle.
+#[tokio::test]
+async fn stopping_answers_the_request_in_flight_and_does_not_wait_for_idle_connections() {
+    let sandbox = TestSandbox::start(DEFAULT).await;
+    let url = sandbox.url("/personal-demographics/FHIR/R4/Patient/9434761018");
+    let read = |client: reqwest::Client, url: String| async move {
+        client
+            .get(url)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    // Left open in the client's pool after its answer.
+    let idle = http_client();
+    assert_eq!(read(idle.clone(), url.clone()).await.ok(), Some(200));
+    let (status, body) = sandbox
+        .set_fault(json!({ "service": "pds", "latency_ms": 800, "count": 1 }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let slow = tokio::spawn(read(http_client(), url));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), sandbox.running.shutdown())
+        .await
+        .expect("the sandbox stopped with an idle connection open");
+    let took = started.elapsed();
+    let answered = slow.await.expect("the read's task ends");
+    assert_eq!(answered.ok(), Some(200), "the read in flight was answered");
+    assert!(
+        took >= Duration::from_millis(300),
+        "stopping waited for the read in flight ({took:?})"
+    );
+    drop(idle);
+}
