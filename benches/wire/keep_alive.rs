@@ -36,6 +36,15 @@ pub(crate) async fn connect(
     sender
 }
 
+/// One `GET path` on `sender`, checked for a 200 with a body.
+async fn read_ok(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>, path: &str) {
+    sender.ready().await.unwrap();
+    let resp = sender.send_request(get(path)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(!body.is_empty());
+}
+
 /// A server's whole answer to `GET path`, to replay from the bare server.
 pub(crate) async fn capture(addr: SocketAddr, path: &str) -> Response<Bytes> {
     let mut sender = connect(addr).await;
@@ -94,11 +103,7 @@ pub(crate) async fn load(addr: SocketAddr, path: &str, total: usize) -> Round {
         tasks.spawn(async move {
             let mut sender = connect(addr).await;
             for _ in 0..per_connection {
-                sender.ready().await.unwrap();
-                let resp = sender.send_request(get(&path)).await.unwrap();
-                assert_eq!(resp.status(), StatusCode::OK);
-                let body = resp.into_body().collect().await.unwrap().to_bytes();
-                assert!(!body.is_empty());
+                read_ok(&mut sender, &path).await;
             }
         });
     }
@@ -181,11 +186,7 @@ impl Connections {
             let path = self.path.clone();
             tasks.spawn(async move {
                 for _ in 0..per_connection {
-                    sender.ready().await.unwrap();
-                    let resp = sender.send_request(get(&path)).await.unwrap();
-                    assert_eq!(resp.status(), StatusCode::OK);
-                    let body = resp.into_body().collect().await.unwrap().to_bytes();
-                    assert!(!body.is_empty());
+                    read_ok(&mut sender, &path).await;
                 }
                 sender
             });
