@@ -31,8 +31,8 @@ pub(crate) struct Front {
 /// the work of serving the request, boxed.
 ///
 /// Not an `async fn`: hyper moves this future several times as it stores it, each move a copy,
-/// so it is kept the size of a pointer and a tag. The work behind it, as large as its largest
-/// branch, is put in its box once.
+/// so it is kept the size of a response. The work behind it, as large as its largest branch,
+/// is put in its box once.
 pub(super) type Answer =
     Either<Ready<Response<Body>>, Pin<Box<dyn Future<Output = Response<Body>> + Send>>>;
 
@@ -162,10 +162,8 @@ pub(super) fn serve_now(shared: &Shared, req: Request<Incoming>) -> Served {
     let exchange = Exchange::of(&shared.journal, shared.clock.now(), service, &req);
     let req = req.map(|_| Bytes::new());
     let (method, path) = (exchange.method(), exchange.path());
-    let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        at_once(route, shared, req, method, path, style)
-    }));
-    let resp = stopped_or(answered.map_err(|_| Stopped::Panicked), method, path, style);
+    let answered = guarded_at_once(route, shared, req, method, path, style);
+    let resp = stopped_or(answered, method, path, style);
     Served::Now(file(shared, exchange, None, &Bytes::new(), resp))
 }
 
@@ -212,12 +210,7 @@ pub(super) async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Respons
             let (method, path) = (exchange.method(), exchange.path());
             let fault = injected.as_ref().zip(fault_service);
             let stopped = if fault.is_none() && route != Route::Provider {
-                // Answered at once, on this thread: nothing to time out (a timer could not stop
-                // it anyway), only a panic to catch.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    at_once(route, shared, req, method, path, style)
-                }))
-                .map_err(|_| Stopped::Panicked)
+                guarded_at_once(route, shared, req, method, path, style)
             } else {
                 let work = async {
                     if let Some((fault, service)) = fault
@@ -307,6 +300,22 @@ fn file(
             .keep(sequence, journal::rfc3339(time), d, resp.body().clone());
     }
     resp.map(Pieces::into_body)
+}
+
+/// [`at_once`] under a panic guard. Answered on this thread, so there is nothing to time out
+/// (a timer could not stop it anyway), only a panic to catch.
+fn guarded_at_once(
+    route: Route,
+    shared: &Shared,
+    req: Request<Bytes>,
+    method: &Method,
+    path: &str,
+    style: OutcomeStyle,
+) -> Result<Response<Pieces>, Stopped> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        at_once(route, shared, req, method, path, style)
+    }))
+    .map_err(|_| Stopped::Panicked)
 }
 
 /// The answer of a service that answers without waiting on anything: PDS, SDS, the OAuth
